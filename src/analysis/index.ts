@@ -1,0 +1,97 @@
+import { randomBytes } from 'node:crypto';
+import { rename, rm, writeFile } from 'node:fs/promises';
+import { MessageChannel } from 'node:worker_threads';
+import { type CaptureKind, detectKind } from './detect.js';
+import { AnalysisError } from './errors.js';
+import { formatBytes, pathText, siteText } from './format.js';
+import { type AnalysisPool, sharedAnalysisPool } from './pool.js';
+import type { AnalysisTask, Diff, Summary } from './worker.js';
+
+export { AnalysisError } from './errors.js';
+export { type CaptureKind, detectKind } from './detect.js';
+export { formatReport } from './format.js';
+export { type AnalysisPool, type AnalysisPoolOptions, closeSharedAnalysisPool, createAnalysisPool, sharedAnalysisPool } from './pool.js';
+export type { ProfileDiff, ProfileSummary } from './profile.js';
+export type { SnapshotDiff, SnapshotSummary } from './snapshot.js';
+export type { Diff, Summary } from './worker.js';
+
+export interface AnalyzeOptions {
+  /** How many entries each ranked list keeps (default 20). */
+  top?: number;
+  /** Bytes of snapshot read so far, for a progress bar. */
+  onProgress?: (done: number, total: number) => void;
+  /** Defaults to the shared pool. */
+  pool?: AnalysisPool;
+}
+
+const DEFAULT_TOP = 20;
+
+async function runTask(kind: CaptureKind, files: string[], opts: AnalyzeOptions): Promise<Summary | Diff> {
+  const pool = opts.pool ?? sharedAnalysisPool();
+  const channel = opts.onProgress ? new MessageChannel() : undefined;
+  const onProgress = opts.onProgress;
+  if (channel && onProgress) {
+    channel.port1.on('message', (m: { done: number; total: number }) => onProgress(m.done, m.total));
+  }
+  const task: AnalysisTask = { kind, files, top: opts.top ?? DEFAULT_TOP, ...(channel ? { progress: channel.port2 } : {}) };
+  try {
+    const outcome = await pool.run(task, channel ? { transferList: [channel.port2] } : {});
+    if (!outcome.ok) throw new AnalysisError(outcome.error);
+    return outcome.result;
+  } finally {
+    channel?.port1.close();
+  }
+}
+
+/** Summarises one heap profile or heap snapshot in the analysis pool, off the caller's thread. */
+export async function analyzeFile(path: string, opts: AnalyzeOptions = {}): Promise<Summary> {
+  return (await runTask(await detectKind(path), [path], opts)) as Summary;
+}
+
+/** Compares two captures of the same kind and process, `before` then `after`. */
+export async function diffFiles(before: string, after: string, opts: AnalyzeOptions = {}): Promise<Diff> {
+  const [a, b] = await Promise.all([detectKind(before), detectKind(after)]);
+  if (a !== b) throw new AnalysisError(`cannot compare a ${a} with a ${b}`);
+  return (await runTask(a, [before, after], opts)) as Diff;
+}
+
+/**
+ * Analyses a capture the supervisor just saved and writes `<path>.summary.json` beside it (0600,
+ * complete or absent: written to a temporary name, then renamed).
+ */
+export async function analyzeCapture(path: string, opts: AnalyzeOptions = {}): Promise<Summary> {
+  const summary = await analyzeFile(path, opts);
+  const target = `${path}.summary.json`;
+  const temp = `${target}.${randomBytes(6).toString('hex')}.tmp`;
+  try {
+    await writeFile(temp, `${JSON.stringify(summary, null, 2)}\n`, { mode: 0o600, flag: 'wx' });
+    await rename(temp, target);
+  } catch (err) {
+    await rm(temp, { force: true });
+    throw err;
+  }
+  return summary;
+}
+
+export interface TopSite {
+  readonly site: string;
+  readonly bytes: number;
+  readonly share: number;
+}
+
+/** The few lines an alert carries: allocation sites of a profile, or largest retainers of a snapshot. */
+export function topSites(summary: Summary, n = 5): TopSite[] {
+  if (summary.kind === 'heapprofile') {
+    return summary.sites.slice(0, n).map((s) => ({ site: siteText(s), bytes: s.bytes, share: s.share }));
+  }
+  return summary.topRetained.slice(0, n).map((o) => ({
+    site: o.path ? pathText({ steps: o.path.steps.slice(-3), elided: 0 }) : o.name,
+    bytes: o.retainedSize,
+    share: o.share,
+  }));
+}
+
+/** One line per site, for logs: `12.3 MiB 45.0% makeLeak /app/x.js:10:5`. */
+export function topSitesText(summary: Summary, n = 5): string[] {
+  return topSites(summary, n).map((s) => `${formatBytes(s.bytes)} ${(s.share * 100).toFixed(1)}% ${s.site}`);
+}

@@ -1,0 +1,71 @@
+import { ROOT, type HeapGraph, edgeLabel, nodeLabel, typeCode } from './graph.js';
+
+export interface PathStep {
+  /** The edge from the previous step, as DevTools writes it (`.name`, `[3]`, `{internal}`). */
+  readonly edge: string;
+  readonly node: string;
+  readonly id: number;
+}
+
+export interface RetainerPath {
+  /** From the first object below the synthetic root down to the object itself. */
+  readonly steps: PathStep[];
+  /** Steps left out of the middle of a very long path (a linked list, say). */
+  readonly elided: number;
+}
+
+export const HEAD_STEPS = 4;
+const TAIL_STEPS = 20;
+
+/**
+ * Breadth-first search from the root over edges that retain (no weak edges; shortcut edges only
+ * from the root, where they name user roots such as the global object). `via[n]` is 1 + the edge
+ * that first reached n, or 0 when n is unreachable.
+ */
+export function shortestRetainers(g: HeapGraph): Uint32Array {
+  const weak = typeCode(g.edgeTypeNames, 'weak');
+  const shortcut = typeCode(g.edgeTypeNames, 'shortcut');
+  const { firstEdge, edgeTo, edgeType } = g;
+  const via = new Uint32Array(g.nodeCount);
+  const queue = new Uint32Array(g.nodeCount);
+  let head = 0;
+  let tail = 0;
+  queue[tail++] = ROOT;
+  while (head < tail) {
+    const from = queue[head++]!;
+    for (let e = firstEdge[from]!, end = firstEdge[from + 1]!; e < end; e++) {
+      const to = edgeTo[e]!;
+      const type = edgeType[e]!;
+      if (via[to] !== 0 || to === ROOT || type === weak || (type === shortcut && from !== ROOT)) continue;
+      via[to] = e + 1;
+      queue[tail++] = to;
+    }
+  }
+  return via;
+}
+
+/** The node an edge comes from: the last node whose first edge is at or before it. */
+function edgeSource(g: HeapGraph, edge: number): number {
+  let lo = 0;
+  let hi = g.nodeCount - 1;
+  while (lo < hi) {
+    const mid = (lo + hi + 1) >>> 1;
+    if (g.firstEdge[mid]! <= edge) lo = mid;
+    else hi = mid - 1;
+  }
+  return lo;
+}
+
+export function retainerPath(g: HeapGraph, via: Uint32Array, node: number): RetainerPath | undefined {
+  if (node !== ROOT && via[node] === 0) return undefined;
+  const reversed: PathStep[] = [];
+  for (let n = node; n !== ROOT; ) {
+    const edge = via[n]! - 1;
+    reversed.push({ edge: edgeLabel(g, edge), node: nodeLabel(g, n), id: g.nodeId[n]! });
+    n = edgeSource(g, edge);
+  }
+  const steps = reversed.reverse();
+  const elided = Math.max(0, steps.length - HEAD_STEPS - TAIL_STEPS);
+  if (elided === 0) return { steps, elided };
+  return { steps: [...steps.slice(0, HEAD_STEPS), ...steps.slice(-TAIL_STEPS)], elided };
+}

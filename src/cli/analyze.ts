@@ -1,0 +1,77 @@
+import { stat } from 'node:fs/promises';
+import {
+  type AnalyzeOptions,
+  type CaptureKind,
+  closeSharedAnalysisPool,
+  detectKind,
+  diffFiles,
+  analyzeFile,
+  formatReport,
+} from '../analysis/index.js';
+
+const DEFAULT_TOP = 10;
+const MAX_TOP = 10_000;
+/** Below this a snapshot is read in a blink and a bar would only flicker. */
+const PROGRESS_MIN_BYTES = 32 * 1024 * 1024;
+const BAR_WIDTH = 30;
+
+class UsageError extends Error {}
+
+function progressBar(): NonNullable<AnalyzeOptions['onProgress']> & { clear(): void } {
+  const stream = process.stderr;
+  let drawn = false;
+  const draw = (done: number, total: number): void => {
+    const fraction = total > 0 ? Math.min(1, done / total) : 1;
+    const filled = Math.round(fraction * BAR_WIDTH);
+    const mb = (b: number): string => (b / 1024 / 1024).toFixed(0);
+    stream.write(`\r[${'#'.repeat(filled)}${'.'.repeat(BAR_WIDTH - filled)}] ${(fraction * 100).toFixed(0).padStart(3)}%  ${mb(done)}/${mb(total)} MiB  reading snapshot`);
+    drawn = true;
+  };
+  return Object.assign(draw, {
+    clear(): void {
+      if (drawn) stream.write('\r\x1b[K');
+    },
+  });
+}
+
+function parseTop(top: number | undefined): number | undefined {
+  if (top === undefined) return undefined;
+  if (!Number.isInteger(top) || top < 1 || top > MAX_TOP) throw new UsageError(`--top must be a whole number from 1 to ${MAX_TOP}`);
+  return top;
+}
+
+async function wantsProgress(kind: CaptureKind, files: string[]): Promise<boolean> {
+  if (kind !== 'heapsnapshot' || !process.stderr.isTTY) return false;
+  const sizes = await Promise.all(files.map(async (f) => (await stat(f)).size));
+  return sizes.reduce((a, b) => a + b, 0) >= PROGRESS_MIN_BYTES;
+}
+
+/**
+ * `cfn-supervise analyze <file> [<file2>] [--json] [--top N]`: a report on one capture, or a diff of
+ * two of the same kind. Exit 0 on success, 2 on a usage error, 1 on a file that cannot be analysed.
+ */
+export async function analyzeCommand(files: string[], opts: { json?: boolean; top?: number }): Promise<number> {
+  let bar: ReturnType<typeof progressBar> | undefined;
+  try {
+    if (files.length < 1 || files.length > 2) throw new UsageError('expected one file, or two to compare');
+    const top = parseTop(opts.top);
+    const kinds = await Promise.all(files.map(detectKind));
+    if (kinds[1] !== undefined && kinds[0] !== kinds[1]) {
+      throw new UsageError(`cannot compare a ${kinds[0]} with a ${kinds[1]}; give two files of one kind`);
+    }
+    if (await wantsProgress(kinds[0]!, files)) bar = progressBar();
+    const options: AnalyzeOptions = { top: top ?? DEFAULT_TOP, ...(bar ? { onProgress: bar } : {}) };
+    const result = files.length === 2 ? await diffFiles(files[0]!, files[1]!, options) : await analyzeFile(files[0]!, options);
+    bar?.clear();
+    process.stdout.write(opts.json ? `${JSON.stringify(result, null, 2)}\n` : `${formatReport(result)}\n`);
+    return 0;
+  } catch (err) {
+    bar?.clear();
+    const message = err instanceof Error ? err.message : String(err);
+    process.stderr.write(`cfn-supervise analyze: ${message.split('\n')[0]}\n`);
+    if (err instanceof UsageError) return 2;
+    return 1;
+  } finally {
+    await closeSharedAnalysisPool();
+  }
+}
