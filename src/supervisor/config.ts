@@ -1,0 +1,171 @@
+// One validated Config from flags > environment (CFN_SUPERVISE_*, then the seeds' aliases) > config file >
+// defaults. Every option is one row of OPTIONS, so the CLI, the env names, the file keys, the validation and
+// `cfn-supervise config` can never disagree about what exists.
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import YAML from 'yaml';
+import { z } from 'zod';
+import {
+  UsageError,
+  parseBoolean,
+  parseBytes,
+  parseChoice,
+  parseCount,
+  parseMegabytes,
+  parseMillis,
+} from './units.js';
+
+export const RESTART_MODES = ['on-oom', 'on-failure', 'always', 'never'] as const;
+export type RestartMode = (typeof RESTART_MODES)[number];
+export const ORPHAN_MODES = ['kill', 'keep'] as const;
+export type OrphanMode = (typeof ORPHAN_MODES)[number];
+
+export interface Config {
+  heapLimit: number;
+  stateDir: string;
+  restart: RestartMode;
+  backoff: number;
+  backoffMax: number;
+  minUptime: number;
+  maxRestarts: number;
+  restartWindow: number;
+  killTimeout: number;
+  orphans: OrphanMode;
+  minFree: number;
+  interval: number;
+  inspect: boolean;
+  samplingInterval: number;
+  quiet: boolean;
+}
+
+export type Source = 'flag' | 'env' | 'file' | 'default';
+
+interface OptionSpec<K extends keyof Config = keyof Config> {
+  key: K;
+  /** Commander flag syntax; the long name doubles as the config-file key (kebab or camel case). */
+  flag: string;
+  description: string;
+  parse: (raw: string) => Config[K];
+  default: Config[K];
+  /** Inclusive bounds for numeric options, so a typo cannot make the supervisor spin or never act. */
+  min?: number;
+  max?: number;
+  /** Environment variables of the scripts cfn-supervise replaces, so existing setups keep working. */
+  aliases?: string[];
+}
+
+const spec = <K extends keyof Config>(s: OptionSpec<K>): OptionSpec => s as unknown as OptionSpec;
+
+export const OPTIONS: readonly OptionSpec[] = [
+  spec({ key: 'heapLimit', flag: '--heap-limit <MB>', description: 'V8 old-space limit given to every node process (--max-old-space-size)', parse: parseMegabytes, default: 4096, min: 16, max: 1_048_576, aliases: ['CLAUDE_MEMORY_LIMIT'] }),
+  spec({ key: 'stateDir', flag: '--state-dir <dir>', description: 'folder for logs, runs, reports, captures and the control socket', parse: (raw: string) => raw, default: '.cfn-supervise' }),
+  spec({ key: 'restart', flag: '--restart <mode>', description: `when to restart the agent: ${RESTART_MODES.join('|')}`, parse: parseChoice(RESTART_MODES), default: 'on-failure' }),
+  spec({ key: 'backoff', flag: '--backoff <ms>', description: 'first restart delay, doubled on each quick failure', parse: parseMillis, default: 1000, min: 0, max: 3_600_000 }),
+  spec({ key: 'backoffMax', flag: '--backoff-max <ms>', description: 'cap of the restart delay', parse: parseMillis, default: 30_000, min: 0, max: 86_400_000 }),
+  spec({ key: 'minUptime', flag: '--min-uptime <ms>', description: 'a run this long counts as stable and resets the backoff', parse: parseMillis, default: 30_000, min: 0, max: 86_400_000 }),
+  spec({ key: 'maxRestarts', flag: '--max-restarts <n>', description: 'give up after this many restarts within --restart-window', parse: parseCount, default: 5, min: 0, max: 1_000_000 }),
+  spec({ key: 'restartWindow', flag: '--restart-window <ms>', description: 'window of the crash-loop cut-off', parse: parseMillis, default: 300_000, min: 1, max: 604_800_000 }),
+  spec({ key: 'killTimeout', flag: '--kill-timeout <ms>', description: 'grace between the stop signal and SIGKILL', parse: parseMillis, default: 10_000, min: 0, max: 3_600_000 }),
+  spec({ key: 'orphans', flag: '--orphans <mode>', description: `what to do with a run's leftover processes: ${ORPHAN_MODES.join('|')}`, parse: parseChoice(ORPHAN_MODES), default: 'kill' }),
+  spec({ key: 'minFree', flag: '--min-free <MB>', description: 'wait before (re)starting while available memory is below this', parse: parseMegabytes, default: 1024, min: 0, max: 1_048_576 }),
+  spec({ key: 'interval', flag: '--interval <ms>', description: 'sampling period', parse: parseMillis, default: 1000, min: 50, max: 3_600_000, aliases: ['CLAUDE_PM_MEMORY_CHECK_INTERVAL'] }),
+  spec({ key: 'inspect', flag: '--no-inspect', description: 'no probe and no inspector: RSS-only supervision', parse: parseBoolean, default: true }),
+  spec({ key: 'samplingInterval', flag: '--sampling-interval <bytes>', description: 'always-on heap sampling interval, 0 = off', parse: parseBytes, default: 524_288, min: 0, max: 1_073_741_824 }),
+  spec({ key: 'quiet', flag: '--quiet', description: 'no notices on stderr', parse: parseBoolean, default: false }),
+];
+
+const kebab = (key: string) => key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+export const envName = (key: string) => `CFN_SUPERVISE_${kebab(key).replace(/-/g, '_').toUpperCase()}`;
+
+export interface ResolvedConfig {
+  config: Config;
+  sources: Record<keyof Config, { source: Source; from?: string }>;
+}
+
+export interface ConfigInputs {
+  /** Raw flag values given on the command line, by Config key. */
+  flags: Partial<Record<keyof Config, string>>;
+  env: NodeJS.ProcessEnv;
+  /** Path of the config file, if one was named (by --config or CFN_SUPERVISE_CONFIG). */
+  configFile?: string;
+  cwd: string;
+}
+
+const fileSchema = z.record(z.string(), z.union([z.string(), z.number(), z.boolean()]));
+
+function readConfigFile(file: string): Record<string, string> {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new UsageError(`cannot read config file ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+  }
+  let data: unknown;
+  try {
+    data = /\.json$/i.test(file) ? JSON.parse(text) : YAML.parse(text);
+  } catch (err) {
+    throw new UsageError(`config file ${file} is not valid ${/\.json$/i.test(file) ? 'JSON' : 'YAML'}: ${(err as Error).message.split('\n')[0]}`);
+  }
+  const parsed = fileSchema.safeParse(data ?? {});
+  if (!parsed.success) throw new UsageError(`config file ${file} must be a mapping of option names to values`);
+  const out: Record<string, string> = {};
+  for (const [name, value] of Object.entries(parsed.data)) {
+    const opt = OPTIONS.find((o) => o.key === name || kebab(o.key) === name);
+    if (!opt) throw new UsageError(`config file ${file}: unknown option '${name}'`);
+    out[opt.key] = String(value);
+  }
+  return out;
+}
+
+function parseValue(opt: OptionSpec, raw: string, where: string): Config[keyof Config] {
+  let value: Config[keyof Config];
+  try {
+    value = opt.parse(raw);
+  } catch (err) {
+    if (err instanceof UsageError) throw new UsageError(`${where}: ${err.message}`);
+    throw err;
+  }
+  if (typeof value === 'number' && ((opt.min !== undefined && value < opt.min) || (opt.max !== undefined && value > opt.max))) {
+    throw new UsageError(`${where}: ${raw} is out of range (${opt.min ?? '-∞'} to ${opt.max ?? '∞'})`);
+  }
+  return value;
+}
+
+export function resolveConfig(inputs: ConfigInputs): ResolvedConfig {
+  const file = inputs.configFile ? readConfigFile(path.resolve(inputs.cwd, inputs.configFile)) : {};
+  const config = {} as Record<keyof Config, unknown>;
+  const sources = {} as ResolvedConfig['sources'];
+  for (const opt of OPTIONS) {
+    const longFlag = opt.flag.split(' ')[0]!;
+    const flagRaw = inputs.flags[opt.key];
+    const envKey = [envName(opt.key), ...(opt.aliases ?? [])].find((name) => inputs.env[name] !== undefined && inputs.env[name] !== '');
+    if (flagRaw !== undefined) {
+      config[opt.key] = parseValue(opt, flagRaw, longFlag);
+      sources[opt.key] = { source: 'flag' };
+    } else if (envKey) {
+      config[opt.key] = parseValue(opt, inputs.env[envKey]!, envKey);
+      sources[opt.key] = { source: 'env', from: envKey };
+    } else if (file[opt.key] !== undefined) {
+      config[opt.key] = parseValue(opt, file[opt.key]!, `${inputs.configFile}: ${kebab(opt.key)}`);
+      sources[opt.key] = { source: 'file', from: inputs.configFile };
+    } else {
+      config[opt.key] = opt.default;
+      sources[opt.key] = { source: 'default' };
+    }
+  }
+  const result = config as unknown as Config;
+  result.stateDir = path.resolve(inputs.cwd, result.stateDir);
+  if (result.backoffMax < result.backoff) {
+    throw new UsageError(`--backoff-max (${result.backoffMax} ms) is below --backoff (${result.backoff} ms)`);
+  }
+  return { config: result, sources };
+}
+
+export function describeConfig({ config, sources }: ResolvedConfig): string {
+  const width = Math.max(...OPTIONS.map((o) => kebab(o.key).length));
+  return OPTIONS.map((o) => {
+    const s = sources[o.key];
+    const origin = s.from ? `${s.source} ${s.from}` : s.source;
+    return `${kebab(o.key).padEnd(width)}  ${String(config[o.key]).padEnd(16)}  (${origin})`;
+  }).join('\n');
+}

@@ -1,0 +1,281 @@
+// Composition root and the agent's lifecycle: preflight → run → classify → restart or exit, with the stop
+// sequence (forward, grace, SIGKILL the whole tree) able to cut in at any phase.
+import type { ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
+import { classifyExit, exitCodeOf, type ExitReason } from './classify.js';
+import type { Config } from './config.js';
+import { openJournal, type Journal } from './journal.js';
+import { agentEnv, spawnAgent } from './launch.js';
+import { loadLibc } from './libc.js';
+import { collectReports, pruneReports } from './reports.js';
+import { decideRestart, initialRestartState, type RestartPolicy, type RestartState } from './restart.js';
+import { ensurePrivateDir, statePaths, type StatePaths } from './statedir.js';
+import { systemMemory } from './sysmem.js';
+import { ProcessTree, pageSize, type ProcStat } from './tree.js';
+
+export const FORWARDED_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2', 'SIGWINCH'] as const;
+const STOP_SIGNALS: ReadonlySet<NodeJS.Signals> = new Set(['SIGINT', 'SIGTERM']);
+const REPORTS_KEPT = 20;
+const PREFLIGHT_MAX_WAIT_MS = 30_000;
+
+export const PROBE_PATH = fileURLToPath(new URL('../probe/probe.cjs', import.meta.url));
+
+export interface SupervisorOptions {
+  config: Config;
+  command: string;
+  args: string[];
+  /** One line for a person on stderr; the only output the supervisor ever adds to the terminal. */
+  notice: (message: string) => void;
+  /** The umask the agent must get: the user's, not the supervisor's private 0077. */
+  userUmask: number;
+}
+
+interface RunOutcome {
+  exitCode: number;
+  reason: ExitReason;
+  signal: NodeJS.Signals | null;
+  uptimeMs: number;
+}
+
+class SpawnFailure extends Error {
+  constructor(
+    message: string,
+    readonly exitCode: number,
+  ) {
+    super(message);
+  }
+}
+
+/** Whole-tree RSS over a run: where it started, its peak and where it ended. */
+class RunMemory {
+  startMb?: number;
+  peakMb = 0;
+  endMb = 0;
+  add(members: ProcStat[]): void {
+    const mb = Math.round((members.reduce((sum, p) => sum + p.rssPages, 0) * pageSize()) / 1048576);
+    if (members.length === 0) return;
+    this.startMb ??= mb;
+    this.peakMb = Math.max(this.peakMb, mb);
+    this.endMb = mb;
+  }
+}
+
+export class Supervisor {
+  private readonly paths: StatePaths;
+  private readonly tree: ProcessTree;
+  private journal!: Journal;
+  private child?: ChildProcess;
+  private stop?: { signal: NodeJS.Signals; deadline: number };
+  private readonly stopWaits = new AbortController();
+  private readonly hurry = new AbortController();
+  private killTimer?: NodeJS.Timeout;
+  private restartState: RestartState = initialRestartState;
+  private restarts = 0;
+  private readonly supervisorId = randomUUID().slice(0, 8);
+  private readonly onSignal = (signal: NodeJS.Signals) => this.handleSignal(signal);
+  private readonly subreaperError?: string;
+
+  constructor(private readonly opts: SupervisorOptions) {
+    this.paths = statePaths(opts.config.stateDir);
+    const loaded = loadLibc();
+    if ('libc' in loaded && loaded.libc.becomeSubreaper()) {
+      this.tree = new ProcessTree(loaded.libc);
+    } else {
+      this.subreaperError = 'error' in loaded ? loaded.error : 'prctl(PR_SET_CHILD_SUBREAPER) failed';
+      this.tree = new ProcessTree(undefined);
+    }
+  }
+
+  /** Runs the agent until it ends for good; resolves with the exit code the supervisor should exit with. */
+  async run(): Promise<number> {
+    const { config } = this.opts;
+    ensurePrivateDir(this.paths.root);
+    ensurePrivateDir(this.paths.reports);
+    if (config.inspect && !existsSync(PROBE_PATH)) {
+      throw new Error(`the probe is missing at ${PROBE_PATH}: run npm run build`);
+    }
+    this.journal = openJournal({ logFile: this.paths.log, runsFile: this.paths.runs, alertsFile: this.paths.alerts });
+    const { log } = this.journal;
+    log.info({ command: this.opts.command, args: this.opts.args, config }, 'supervisor started');
+    if (this.subreaperError) {
+      log.warn({ err: this.subreaperError }, 'cannot become child subreaper; orphans are tracked through /proc only');
+    }
+    for (const s of FORWARDED_SIGNALS) process.on(s, this.onSignal);
+    try {
+      return await this.lifecycle();
+    } finally {
+      for (const s of FORWARDED_SIGNALS) process.off(s, this.onSignal);
+      clearTimeout(this.killTimer);
+      log.info('supervisor exiting');
+      await this.journal.close();
+    }
+  }
+
+  private async lifecycle(): Promise<number> {
+    const { config, notice } = this.opts;
+    const policy: RestartPolicy = {
+      mode: config.restart,
+      backoffMs: config.backoff,
+      backoffMaxMs: config.backoffMax,
+      minUptimeMs: config.minUptime,
+      maxRestarts: config.maxRestarts,
+      windowMs: config.restartWindow,
+    };
+    let exitCode: number | undefined;
+    for (let runNo = 1; ; runNo++) {
+      if (!(await this.preflight())) break;
+      let outcome: RunOutcome;
+      try {
+        outcome = await this.runOnce(`${this.supervisorId}-${runNo}`);
+      } catch (err) {
+        if (!(err instanceof SpawnFailure)) throw err;
+        notice(err.message);
+        this.journal.log.error({ err: err.message }, 'agent could not be started');
+        return err.exitCode;
+      }
+      exitCode = outcome.exitCode;
+      if (this.stop) break;
+      const decision = decideRestart(
+        this.restartState,
+        { reason: outcome.reason, signal: outcome.signal, uptimeMs: outcome.uptimeMs },
+        policy,
+        Date.now(),
+        Math.random(),
+      );
+      this.restartState = decision.state;
+      if (decision.action === 'exit') break;
+      if (decision.action === 'give-up') {
+        notice(`${decision.message}; exiting with ${exitCode}`);
+        this.journal.log.error({ exitCode }, decision.message);
+        break;
+      }
+      this.restarts++;
+      notice(`agent ended (${outcome.reason}, exit ${exitCode}); restarting in ${(decision.delayMs / 1000).toFixed(1)} s`);
+      this.journal.log.info({ reason: outcome.reason, delayMs: decision.delayMs, restarts: this.restarts }, 'restart scheduled');
+      await sleep(decision.delayMs, undefined, { signal: this.stopWaits.signal }).catch(() => {});
+      if (this.stop) break;
+    }
+    // Stopped before any agent ran: report the signal as a shell would.
+    return exitCode ?? (this.stop ? exitCodeOf(null, this.stop.signal) : 0);
+  }
+
+  /** Waits, with backoff, while the machine lacks the memory to start an agent; false if stopped meanwhile. */
+  private async preflight(): Promise<boolean> {
+    const { minFree } = this.opts.config;
+    for (let waitMs = 1000; !this.stop; waitMs = Math.min(waitMs * 2, PREFLIGHT_MAX_WAIT_MS)) {
+      const mem = systemMemory();
+      if (mem.available_mb >= minFree) return true;
+      const why = `only ${mem.available_mb} MB of memory available (--min-free ${minFree}); waiting ${waitMs / 1000} s before starting the agent`;
+      this.journal.log.warn({ system_memory: mem }, why);
+      this.opts.notice(why);
+      await sleep(waitMs, undefined, { signal: this.stopWaits.signal }).catch(() => {});
+    }
+    return false;
+  }
+
+  private async runOnce(runId: string): Promise<RunOutcome> {
+    const { config, command, args } = this.opts;
+    const { log } = this.journal;
+    const startedAt = Date.now();
+    const env = agentEnv(process.env, {
+      heapLimitMb: config.heapLimit,
+      reportDir: this.paths.reports,
+      probePath: config.inspect ? PROBE_PATH : undefined,
+    });
+    const child = spawnAgent(command, args, env, this.opts.userUmask);
+    const spawnError = await new Promise<NodeJS.ErrnoException | undefined>((resolve) => {
+      child.once('spawn', () => resolve(undefined));
+      child.once('error', resolve);
+    });
+    if (spawnError) {
+      const notFound = spawnError.code === 'ENOENT';
+      throw new SpawnFailure(
+        `${command}: ${notFound ? 'command not found' : (spawnError.code ?? spawnError.message)}`,
+        notFound ? 127 : 126,
+      );
+    }
+    const pid = child.pid!;
+    this.child = child;
+    this.tree.beginRun(pid);
+    log.info({ run: runId, agent_pid: pid, argv: [command, ...args] }, 'agent started');
+    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+      child.once('exit', (code, signal) => resolve({ code, signal })),
+    );
+    const memory = new RunMemory();
+    const tick = () => memory.add(this.tree.scan());
+    tick();
+    const ticker = setInterval(tick, config.interval);
+    const { code, signal } = await exited;
+    clearInterval(ticker);
+    this.child = undefined;
+    this.tree.agentExited();
+    const uptimeMs = Date.now() - startedAt;
+
+    let survivors: ProcStat[];
+    if (this.stop) {
+      survivors = await this.tree.terminate(this.stop.signal, this.stop.deadline - Date.now(), this.hurry.signal);
+    } else if (config.orphans === 'kill') {
+      survivors = await this.tree.terminate('SIGTERM', config.killTimeout, this.hurry.signal);
+    } else {
+      survivors = this.tree.scan();
+      this.tree.release(survivors);
+      if (survivors.length > 0) log.info({ pids: survivors.map((p) => p.pid) }, 'leaving the run\'s other processes running (--orphans keep)');
+    }
+    if (survivors.length > 0 && config.orphans === 'kill') {
+      log.error({ pids: survivors.map((p) => p.pid) }, 'processes of the run survived SIGKILL');
+    }
+
+    const reports = collectReports(this.paths.reports, startedAt - 1000);
+    pruneReports(this.paths.reports, REPORTS_KEPT);
+    const reason = classifyExit({
+      code,
+      signal,
+      stoppedBySupervisor: this.stop !== undefined,
+      limitExceeded: false,
+      oomReport: reports.some((r) => r.oom),
+      heapNearLimit: false,
+    });
+    const exitCode = exitCodeOf(code, signal);
+    this.journal.runs.info({
+      run_id: runId,
+      pid,
+      argv: [command, ...args],
+      start_mb: memory.startMb ?? 0,
+      peak_mb: memory.peakMb,
+      end_mb: memory.endMb,
+      duration_seconds: Math.round(uptimeMs) / 1000,
+      warnings: 0,
+      exit: { code: exitCode, signal, reason },
+      aborted: reason === 'stopped' || reason === 'limit',
+      restarts: this.restarts,
+      captures: [],
+      reports: reports.map((r) => r.file),
+    });
+    log.info({ run: runId, agent_pid: pid, code, signal, reason, uptimeMs }, 'agent ended');
+    return { exitCode, reason, signal, uptimeMs };
+  }
+
+  private handleSignal(signal: NodeJS.Signals): void {
+    this.journal.log.info({ signal }, 'signal received');
+    if (!STOP_SIGNALS.has(signal)) {
+      if (this.child) this.tree.signalAll(signal, []);
+      return;
+    }
+    if (this.stop) {
+      // A second interrupt means now: no more grace.
+      this.hurry.abort();
+      void this.tree.killAll();
+      return;
+    }
+    const { killTimeout } = this.opts.config;
+    this.stop = { signal, deadline: Date.now() + killTimeout };
+    this.stopWaits.abort();
+    if (this.child) {
+      this.tree.signalAll(signal);
+      this.killTimer = setTimeout(() => void this.tree.killAll(), killTimeout);
+    }
+  }
+}

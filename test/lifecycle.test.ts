@@ -1,0 +1,217 @@
+// Issue 2's acceptance, with real agents: exit codes, stream pass-through, OOM classification and restart,
+// crash-loop cut-off, whole-tree kill, orphans and zombies, NODE_OPTIONS, signals, bad input.
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { afterEach, describe, expect, it } from 'vitest';
+import { scanProcesses } from '../src/supervisor/tree.js';
+import { fixture, isAlive, killQuietly, readJsonl, runCli, startCli, tempDir, waitFor } from './helpers/cli.js';
+
+const lifecycle = (name: string) => fixture(`lifecycle/${name}`);
+// Fast restarts and no memory preflight: the tests are about behaviour, not about this machine's headroom.
+const FAST = ['--backoff', '10', '--min-free', '0', '--no-inspect'];
+const leftovers: number[] = [];
+afterEach(() => {
+  for (const pid of leftovers.splice(0)) killQuietly(pid);
+});
+
+describe('exit codes and streams', () => {
+  it('exits with the agent exit code', async () => {
+    const cwd = tempDir();
+    const r = await runCli([...FAST, '--restart', 'never', '--', 'node', '-e', 'process.exit(3)'], { cwd });
+    expect(r.code).toBe(3);
+    expect(r.stderr.toString()).toBe('');
+  });
+
+  it('exits with the agent exit code once restarts are exhausted under the default policy', async () => {
+    const cwd = tempDir();
+    const r = await runCli([...FAST, '--max-restarts', '1', '--', 'node', '-e', 'process.exit(3)'], { cwd });
+    expect(r.code).toBe(3);
+    expect(readJsonl(path.join(cwd, '.cfn-supervise/runs.jsonl'))).toHaveLength(2);
+  });
+
+  it('maps death by SIGTERM to 143 and does not restart a stop request', async () => {
+    const cwd = tempDir();
+    const r = await runCli([...FAST, '--', 'node', '-e', "process.kill(process.pid, 'SIGTERM')"], { cwd });
+    expect(r.code).toBe(143);
+    const runs = readJsonl(path.join(cwd, '.cfn-supervise/runs.jsonl'));
+    expect(runs).toHaveLength(1);
+    expect(runs[0]!.exit).toMatchObject({ code: 143, signal: 'SIGTERM', reason: 'killed' });
+  });
+
+  it('passes stdout and stderr through byte for byte', async () => {
+    const cwd = tempDir();
+    const bare = spawnSync(process.execPath, [lifecycle('streams.cjs')], { cwd });
+    const r = await runCli([...FAST, '--restart', 'never', '--', 'node', lifecycle('streams.cjs')], { cwd });
+    expect(r.code).toBe(7);
+    expect(r.stdout.equals(bare.stdout)).toBe(true);
+    expect(r.stderr.equals(bare.stderr)).toBe(true);
+  });
+});
+
+describe('classification and restart', () => {
+  it('classifies a heap exhaustion as oom, restarts it, and gives up after --max-restarts', async () => {
+    const cwd = tempDir();
+    const r = await runCli([...FAST, '--heap-limit', '64', '--max-restarts', '1', '--', 'node', lifecycle('oom.cjs')], { cwd });
+    expect(r.stderr.toString()).toMatch(/restarting in/);
+    expect(r.stderr.toString()).toMatch(/giving up: 1 restarts within/);
+    expect(r.code).toBe(134);
+    const runs = readJsonl(path.join(cwd, '.cfn-supervise/runs.jsonl'));
+    expect(runs.map((x) => (x.exit as { reason: string }).reason)).toEqual(['oom', 'oom']);
+    expect(runs.map((x) => x.restarts)).toEqual([0, 1]);
+    const report = (runs[0]!.reports as string[])[0]!;
+    expect(statSync(report).mode & 0o777).toBe(0o600);
+  });
+
+  it('classifies an oom behind a shell (exit 134) from the fatal-error report', async () => {
+    const cwd = tempDir();
+    const r = await runCli([...FAST, '--heap-limit', '64', '--restart', 'never', '--', 'sh', '-c', `node ${lifecycle('oom.cjs')}; exit $?`], { cwd });
+    expect(r.code).toBe(134);
+    const [run] = readJsonl(path.join(cwd, '.cfn-supervise/runs.jsonl'));
+    expect(run!.exit).toMatchObject({ code: 134, signal: null, reason: 'oom' });
+  });
+
+  it('stops a crash loop after --max-restarts with a clear message and the last exit code', async () => {
+    const cwd = tempDir();
+    const r = await runCli([...FAST, '--max-restarts', '2', '--', 'node', '-e', 'process.exit(5)'], { cwd });
+    expect(r.code).toBe(5);
+    const lines = r.stderr.toString().trim().split('\n');
+    expect(lines.at(-1)).toMatch(/^cfn-supervise: giving up: 2 restarts within 300 s \(--max-restarts 2\), last run ended: crash; exiting with 5$/);
+    expect(readJsonl(path.join(cwd, '.cfn-supervise/runs.jsonl'))).toHaveLength(3);
+  });
+});
+
+describe('stop and kill', () => {
+  it('kills a setsid grandchild that ignores SIGTERM after --kill-timeout', async () => {
+    const cwd = tempDir();
+    const pids = path.join(cwd, 'pids');
+    const s = startCli([...FAST, '--kill-timeout', '1000', '--', 'node', lifecycle('setsid-grandchild.cjs'), pids], { cwd });
+    const [child, grandchild] = await waitFor(
+      () => existsSync(pids) && readFileSync(pids, 'utf8').split(' ').map(Number),
+      15_000,
+      'the grandchild',
+    );
+    leftovers.push(child!, grandchild!);
+    expect(isAlive(grandchild!)).toBe(true);
+    s.child.kill('SIGTERM');
+    const { code } = await s.exited;
+    expect(code).toBe(143);
+    expect(isAlive(child!)).toBe(false);
+    expect(isAlive(grandchild!)).toBe(false);
+    const [run] = readJsonl(path.join(cwd, '.cfn-supervise/runs.jsonl'));
+    expect(run!.exit).toMatchObject({ reason: 'stopped' });
+  });
+
+  it('forwards signals to the agent and exits with its code when it stops', async () => {
+    const cwd = tempDir();
+    const s = startCli([...FAST, '--', 'node', lifecycle('signals.cjs')], { cwd });
+    await waitFor(() => s.stdout().toString().includes('ready'), 15_000, 'the agent');
+    for (const sig of ['SIGUSR2', 'SIGHUP', 'SIGWINCH', 'SIGQUIT', 'SIGUSR1'] as const) {
+      s.child.kill(sig);
+      await waitFor(() => s.stdout().toString().includes(`got ${sig}`), 5000, sig);
+    }
+    s.child.kill('SIGTERM');
+    expect((await s.exited).code).toBe(42);
+  });
+
+  it('kills at once on a second SIGINT', async () => {
+    const cwd = tempDir();
+    const s = startCli([...FAST, '--kill-timeout', '120000', '--', 'node', lifecycle('signals.cjs')], { cwd });
+    await waitFor(() => s.stdout().toString().includes('ready'), 15_000, 'the agent');
+    s.child.kill('SIGINT');
+    await waitFor(() => s.stdout().toString().includes('got SIGINT'), 5000, 'the forwarded SIGINT');
+    s.child.kill('SIGINT');
+    expect((await s.exited).code).toBe(137);
+  });
+});
+
+describe('orphans and zombies', () => {
+  it('kills the orphan of a double fork when the run ends', async () => {
+    const cwd = tempDir();
+    const pidFile = path.join(cwd, 'orphan');
+    const r = await runCli([...FAST, '--restart', 'never', '--', 'node', lifecycle('double-fork.cjs'), pidFile, '600000', '0'], { cwd });
+    const orphan = Number(readFileSync(pidFile, 'utf8'));
+    leftovers.push(orphan);
+    expect(r.code).toBe(0);
+    expect(isAlive(orphan)).toBe(false);
+  });
+
+  it('reaps an adopted orphan that exits while the agent still runs: no zombie remains', async () => {
+    const cwd = tempDir();
+    const pidFile = path.join(cwd, 'orphan');
+    const s = startCli([...FAST, '--interval', '100', '--restart', 'never', '--', 'node', lifecycle('double-fork.cjs'), pidFile, '300', '4000'], { cwd });
+    const orphan = await waitFor(() => existsSync(pidFile) && Number(readFileSync(pidFile, 'utf8')), 15_000, 'the orphan');
+    // The orphan was re-parented to the supervisor (subreaper), exits after 300 ms, and must not linger as Z.
+    await waitFor(() => !existsSync(`/proc/${orphan}`), 3000, 'the orphan to be reaped');
+    const zombies = [...scanProcesses().values()].filter((p) => p.ppid === s.child.pid && p.state === 'Z');
+    expect(zombies).toEqual([]);
+    expect((await s.exited).code).toBe(0);
+  });
+
+  it('leaves the orphan alone with --orphans keep', async () => {
+    const cwd = tempDir();
+    const pidFile = path.join(cwd, 'orphan');
+    const r = await runCli([...FAST, '--orphans', 'keep', '--restart', 'never', '--', 'node', lifecycle('double-fork.cjs'), pidFile, '600000', '0'], { cwd });
+    const orphan = Number(readFileSync(pidFile, 'utf8'));
+    leftovers.push(orphan);
+    expect(r.code).toBe(0);
+    expect(isAlive(orphan)).toBe(true);
+  });
+});
+
+describe('environment and state', () => {
+  it("appends to the user's NODE_OPTIONS instead of replacing it", async () => {
+    const cwd = tempDir();
+    const r = await runCli([...FAST, '--heap-limit', '200', '--restart', 'never', '--', 'node', lifecycle('env.cjs')], {
+      cwd,
+      env: { NODE_OPTIONS: '--no-deprecation --stack-trace-limit=7' },
+    });
+    const seen = JSON.parse(r.stdout.toString()) as { nodeOptions: string; heapLimitMb: number };
+    expect(seen.nodeOptions.startsWith('--no-deprecation --stack-trace-limit=7 ')).toBe(true);
+    expect(seen.nodeOptions).toContain('--max-old-space-size=200');
+    expect(seen.nodeOptions).toContain('--report-on-fatalerror');
+    expect(seen.heapLimitMb).toBeGreaterThanOrEqual(200);
+    expect(seen.heapLimitMb).toBeLessThan(300);
+  });
+
+  it('keeps the state dir private', async () => {
+    const cwd = tempDir();
+    await runCli([...FAST, '--restart', 'never', '--', 'node', '-e', ''], { cwd });
+    const dir = path.join(cwd, '.cfn-supervise');
+    expect(statSync(dir).mode & 0o777).toBe(0o700);
+    for (const f of ['supervisor.log', 'runs.jsonl', 'alerts.jsonl']) expect(statSync(path.join(dir, f)).mode & 0o777).toBe(0o600);
+  });
+
+  it('waits instead of starting an agent into a machine without free memory', async () => {
+    const cwd = tempDir();
+    const marker = path.join(cwd, 'started');
+    const s = startCli(['--no-inspect', '--min-free', '1000000', '--', 'node', '-e', `require('fs').writeFileSync(${JSON.stringify(marker)}, '')`], { cwd });
+    await waitFor(() => /waiting 1 s before starting the agent/.test(s.stderr().toString()), 10_000, 'the preflight notice');
+    s.child.kill('SIGTERM');
+    expect((await s.exited).code).toBe(143);
+    expect(existsSync(marker)).toBe(false);
+  });
+});
+
+describe('bad input', () => {
+  const cases: [string, number, string[], RegExp][] = [
+    ['unknown flag', 2, ['--bogus', '--', 'true'], /unknown option '--bogus'/],
+    ['bad unit', 2, ['--heap-limit', 'lots', '--', 'true'], /--heap-limit: expected megabytes/],
+    ['out of range', 2, ['--interval', '1', '--', 'true'], /--interval: 1 is out of range/],
+    ['bad choice', 2, ['--restart', 'sometimes', '--', 'true'], /--restart: expected one of on-oom, on-failure, always, never/],
+    ['missing command', 2, [], /missing the agent command/],
+    ['empty command', 2, ['--'], /missing the agent command after --/],
+    ['command not found', 127, ['--no-inspect', '--', 'no-such-command-cfn'], /no-such-command-cfn: command not found/],
+    ['bad env value', 2, ['--', 'true'], /CFN_SUPERVISE_KILL_TIMEOUT: expected milliseconds/],
+  ];
+  it.each(cases)('%s: one line, exit %i, no stack trace', async (name, code, args, message) => {
+    const cwd = tempDir();
+    const env = name === 'bad env value' ? { CFN_SUPERVISE_KILL_TIMEOUT: 'soon' } : {};
+    const r = await runCli(args, { cwd, env });
+    expect(r.code).toBe(code);
+    const err = r.stderr.toString();
+    expect(err).toMatch(message);
+    expect(err.trim().split('\n')).toHaveLength(1);
+    expect(err).not.toMatch(/\n\s+at /);
+  });
+});

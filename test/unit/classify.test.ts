@@ -1,0 +1,42 @@
+import { describe, expect, it } from 'vitest';
+import { classifyExit, exitCodeOf, type ExitReason, type RunEnd } from '../../src/supervisor/classify.js';
+
+const end = (over: Partial<RunEnd>): RunEnd => ({
+  code: null, signal: null, stoppedBySupervisor: false, limitExceeded: false, oomReport: false, heapNearLimit: false, ...over,
+});
+
+describe('classifyExit', () => {
+  const table: [string, Partial<RunEnd>, ExitReason][] = [
+    ['exit 0', { code: 0 }, 'clean'],
+    ['exit 1', { code: 1 }, 'crash'],
+    ['SIGKILL', { signal: 'SIGKILL' }, 'killed'],
+    ['SIGABRT without evidence', { signal: 'SIGABRT' }, 'killed'],
+    ['SIGABRT near the heap limit', { signal: 'SIGABRT', heapNearLimit: true }, 'oom'],
+    ['134 near the heap limit (behind a shell)', { code: 134, heapNearLimit: true }, 'oom'],
+    ['134 without evidence', { code: 134 }, 'crash'],
+    ['a heap report and exit 134', { code: 134, oomReport: true }, 'oom'],
+    ['a heap report and SIGABRT', { signal: 'SIGABRT', oomReport: true }, 'oom'],
+    ['a heap report of a child but exit 0', { code: 0, oomReport: true }, 'clean'],
+    ['heap near the limit but a plain crash', { code: 1, heapNearLimit: true }, 'crash'],
+    ['stopped by the supervisor', { signal: 'SIGTERM', stoppedBySupervisor: true }, 'stopped'],
+    ['stopped, even after a report', { code: 134, oomReport: true, stoppedBySupervisor: true }, 'stopped'],
+    ['memory rule', { signal: 'SIGTERM', limitExceeded: true }, 'limit'],
+  ];
+  it.each(table)('%s → %s', (_name, over, expected) => {
+    expect(classifyExit(end(over))).toBe(expected);
+  });
+});
+
+describe('exitCodeOf', () => {
+  const table: [number | null, NodeJS.Signals | null, number][] = [
+    [0, null, 0],
+    [3, null, 3],
+    [null, 'SIGTERM', 143],
+    [null, 'SIGKILL', 137],
+    [null, 'SIGINT', 130],
+    [null, 'SIGABRT', 134],
+  ];
+  it.each(table)('code %s signal %s → %i', (code, signal, expected) => {
+    expect(exitCodeOf(code, signal)).toBe(expected);
+  });
+});

@@ -1,0 +1,42 @@
+import { describe, expect, it } from 'vitest';
+import { collectMembers, parseStat, type ProcStat, type TreeScope } from '../../src/supervisor/tree.js';
+
+describe('parseStat', () => {
+  it('reads fields after a comm holding spaces and parentheses', () => {
+    const line = '4242 (node (my) app) S 4200 4242 4242 0 -1 4194560 100 0 0 0 7 3 0 0 20 0 11 0 98765 1000000 2560 18446744073709551615';
+    expect(parseStat(line)).toEqual({
+      pid: 4242, comm: 'node (my) app', state: 'S', ppid: 4200, pgid: 4242, sid: 4242, cpuTicks: 10, threads: 11, startTime: 98765, rssPages: 2560,
+    });
+  });
+  it('rejects a truncated line', () => {
+    expect(parseStat('12 (x) S 1 2')).toBeUndefined();
+  });
+});
+
+const p = (pid: number, ppid: number, pgid: number, state = 'S', startTime = pid * 10): ProcStat => ({
+  pid, ppid, pgid, sid: pgid, state, comm: 'x', cpuTicks: 0, threads: 1, startTime, rssPages: 1,
+});
+
+describe('collectMembers', () => {
+  // 100 = supervisor (group 90, shared with its own parent), 200 = agent (own group).
+  const base = [p(1, 0, 1), p(90, 1, 90), p(100, 90, 90), p(200, 100, 200), p(201, 200, 200), p(202, 201, 202), p(500, 1, 500)];
+  const scope = (over: Partial<TreeScope> = {}): TreeScope => ({
+    selfPid: 100, selfPgid: 90, agentPid: 200, agentPgid: 200, seen: new Set(), kept: new Set(), ...over,
+  });
+  const members = (procs: ProcStat[], s: TreeScope) => collectMembers(new Map(procs.map((x) => [x.pid, x])), s).map((x) => x.pid).sort((a, b) => a - b);
+
+  const table: [string, ProcStat[], Partial<TreeScope>, number[]][] = [
+    ['descendants, including a setsid grandchild', base, {}, [200, 201, 202]],
+    ['an escapee re-parented to init, seen before', [...base.filter((x) => x.pid !== 201 && x.pid !== 202), p(202, 1, 202)], { seen: new Set(['202:2020']) }, [200, 202]],
+    ['an escapee re-parented to init, never seen', [...base.filter((x) => x.pid !== 201 && x.pid !== 202), p(202, 1, 202)], {}, [200]],
+    ['a recycled pid is not the process seen before', [p(100, 90, 90), p(202, 1, 202, 'S', 999)], { agentPid: undefined, seen: new Set(['202:2020']) }, []],
+    ['an orphan adopted by the subreaper', [p(100, 90, 90), p(300, 100, 300, 'Z')], { agentPid: undefined }, [300]],
+    ['our own helper child (same group as us) is not the agent\'s', [p(100, 90, 90), p(301, 100, 90)], { agentPid: undefined }, []],
+    ['a group member whose parent is gone', [p(100, 90, 90), p(400, 1, 200)], { agentPid: undefined }, [400]],
+    ['kept orphans of an earlier run stay out', [p(100, 90, 90), p(300, 100, 300)], { agentPid: undefined, kept: new Set(['300:3000']) }, []],
+    ['unrelated processes stay out', [p(100, 90, 90), p(500, 1, 500)], {}, []],
+  ];
+  it.each(table)('%s', (_name, procs, over, expected) => {
+    expect(members(procs, scope(over))).toEqual(expected);
+  });
+});
