@@ -1,0 +1,211 @@
+// Pure: (state, sample, thresholds) → (state, actions). Levels are computed per process and metric and for
+// the whole tree; actions fire on level *changes*, never on every tick, so a process hovering at critical
+// yields one alert and one capture request (the executor's cooldown decides about repeats).
+import type { SystemMemory } from './sysmem.js';
+import { heapTrend, type Point, type Trend } from './trend.js';
+
+export const LEVELS = ['ok', 'info', 'warning', 'critical', 'imminent', 'hard'] as const;
+export type Level = (typeof LEVELS)[number];
+export const rank = (l: Level) => LEVELS.indexOf(l);
+
+export type Metric = 'rss' | 'heap' | 'fds' | 'sockets' | 'trend';
+
+export interface ProcessSample {
+  pid: number;
+  ppid: number;
+  role: string;
+  argv?: string[];
+  /** The process the supervisor spawned: ending it ends the run. */
+  isAgent: boolean;
+  rssBytes: number;
+  /** Only for node processes with an inspector session. */
+  heapUsed?: number;
+  /** The old-space limit (--max-old-space-size): what a heap dies at, unlike heap_size_limit. */
+  heapLimit?: number;
+  fds?: number;
+  sockets?: number;
+}
+
+export interface TickSample {
+  at: number;
+  processes: ProcessSample[];
+  system: SystemMemory;
+}
+
+export interface Thresholds {
+  warningMb: number;
+  criticalMb: number;
+  hardMb: number;
+  treeWarningMb: number;
+  treeCriticalMb: number;
+  /** 0: no whole-tree hard limit. */
+  treeHardMb: number;
+  heapWarning: number;
+  heapCritical: number;
+  heapImminent: number;
+  fdWarning: number;
+  connInfo: number;
+  connWarning: number;
+  connCritical: number;
+  trendWindowMs: number;
+  /** The floor must grow at least this fast for a trend alert. */
+  trendMinMbPerMin: number;
+  /** ...and reach the limit within this many minutes. */
+  trendHorizonMin: number;
+  trendMinConfidence: number;
+}
+
+export type Action =
+  | {
+      kind: 'alert';
+      level: Level;
+      metric: Metric | 'tree';
+      pid?: number;
+      role?: string;
+      argv?: string[];
+      message: string;
+      value: number;
+      threshold: number;
+      unit: string;
+      trend?: Trend;
+    }
+  | { kind: 'capture'; pid: number; reason: string }
+  | { kind: 'gc'; pid: number; reason: string }
+  | { kind: 'cleanup'; reason: string }
+  | { kind: 'terminate'; pid: number; reason: string }
+  | { kind: 'restart'; reason: string };
+
+export interface PolicyState {
+  processes: ReadonlyMap<number, Readonly<Partial<Record<Metric, Level>>>>;
+  tree: Level;
+}
+
+export const initialPolicyState: PolicyState = { processes: new Map(), tree: 'ok' };
+
+export interface PolicyInput {
+  sample: TickSample;
+  /** Heap readings of each process, oldest first (the bounded history the supervisor keeps). */
+  heapHistory: (pid: number) => readonly Point[];
+}
+
+const MB = 1048576;
+
+interface Reading {
+  level: Level;
+  value: number;
+  threshold: number;
+  unit: string;
+  trend?: Trend;
+}
+
+/** The highest of (threshold, level) pairs that `value` reaches; ok with the lowest threshold otherwise. */
+function step(value: number, unit: string, steps: [number, Level][]): Reading {
+  const active = steps.filter(([t]) => t > 0);
+  for (let i = active.length - 1; i >= 0; i--) {
+    const [threshold, level] = active[i]!;
+    if (value >= threshold) return { level, value, threshold, unit };
+  }
+  return { level: 'ok', value, threshold: active[0]?.[0] ?? 0, unit };
+}
+
+function readings(p: ProcessSample, t: Thresholds, history: readonly Point[], prevTrend: Level | undefined): Partial<Record<Metric, Reading>> {
+  const r: Partial<Record<Metric, Reading>> = {
+    rss: step(Math.round(p.rssBytes / MB), 'MB', [[t.warningMb, 'warning'], [t.criticalMb, 'critical'], [t.hardMb, 'hard']]),
+  };
+  if (p.heapUsed !== undefined && p.heapLimit) {
+    const frac = Math.round((p.heapUsed / p.heapLimit) * 1000) / 1000;
+    r.heap = step(frac, 'fraction of old-space limit', [[t.heapWarning, 'warning'], [t.heapCritical, 'critical'], [t.heapImminent, 'imminent']]);
+    const trend = heapTrend(history, p.heapLimit, { windowMs: t.trendWindowMs });
+    if (trend) {
+      // Hysteresis: once raised, the alert clears only when growth falls to half the rate that raised it.
+      const minRate = prevTrend === 'warning' ? t.trendMinMbPerMin / 2 : t.trendMinMbPerMin;
+      const growing =
+        trend.mbPerMin >= minRate &&
+        trend.confidence >= t.trendMinConfidence &&
+        trend.oomInMin !== undefined &&
+        trend.oomInMin <= t.trendHorizonMin;
+      r.trend = { level: growing ? 'warning' : 'ok', value: Math.round(trend.mbPerMin * 10) / 10, threshold: t.trendMinMbPerMin, unit: 'MB/min', trend };
+    }
+  }
+  if (p.fds !== undefined) r.fds = step(p.fds, 'fds', [[t.fdWarning + 1, 'warning']]);
+  if (p.sockets !== undefined) {
+    r.sockets = step(p.sockets, 'connections', [[t.connInfo, 'info'], [t.connWarning, 'warning'], [t.connCritical, 'critical']]);
+  }
+  return r;
+}
+
+function describe(metric: Metric, p: ProcessSample, r: Reading, prev: Level): string {
+  const who = `${p.role} (pid ${p.pid})`;
+  if (r.level === 'ok') return `${who}: ${metric} back to normal (${r.value} ${r.unit}, was ${prev})`;
+  switch (metric) {
+    case 'trend': {
+      const oom = r.trend?.oomInMin;
+      return `${who}: heap grows ${r.value} MB/min, OOM in ~${oom === undefined ? '?' : Math.max(1, Math.round(oom))} min`;
+    }
+    case 'heap':
+      return `${who}: heap at ${Math.round(r.value * 100)}% of its old-space limit (${r.level} at ${Math.round(r.threshold * 100)}%)`;
+    default:
+      return `${who}: ${metric} ${r.value} ${r.unit} (${r.level} at ${r.threshold})`;
+  }
+}
+
+function largest(processes: ProcessSample[]): ProcessSample | undefined {
+  const size = (p: ProcessSample) => p.heapUsed ?? p.rssBytes;
+  return processes.reduce<ProcessSample | undefined>((a, b) => (!a || size(b) > size(a) ? b : a), undefined);
+}
+
+export function decide(state: PolicyState, input: PolicyInput, t: Thresholds): { state: PolicyState; actions: Action[] } {
+  const actions: Action[] = [];
+  const processes = new Map<number, Partial<Record<Metric, Level>>>();
+  for (const p of input.sample.processes) {
+    const prevLevels = state.processes.get(p.pid) ?? {};
+    const levels: Partial<Record<Metric, Level>> = {};
+    const rs = readings(p, t, input.heapHistory(p.pid), prevLevels.trend);
+    for (const [metric, r] of Object.entries(rs) as [Metric, Reading][]) {
+      levels[metric] = r.level;
+      const prev = prevLevels[metric] ?? 'ok';
+      if (r.level === prev) continue;
+      actions.push({
+        kind: 'alert',
+        level: r.level === 'ok' ? 'info' : r.level,
+        metric,
+        pid: p.pid,
+        role: p.role,
+        argv: p.argv,
+        message: describe(metric, p, r, prev),
+        value: r.value,
+        threshold: r.threshold,
+        unit: r.unit,
+        ...(r.trend ? { trend: r.trend } : {}),
+      });
+      if (rank(r.level) <= rank(prev) || (metric !== 'rss' && metric !== 'heap')) continue;
+      if (r.level === 'critical' || r.level === 'imminent') {
+        actions.push({ kind: 'capture', pid: p.pid, reason: `${metric}-${r.level}` });
+      }
+      if (r.level === 'critical') actions.push({ kind: 'gc', pid: p.pid, reason: `${metric}-critical` });
+      if (r.level === 'hard') actions.push({ kind: 'terminate', pid: p.pid, reason: `${metric} over ${r.threshold} ${r.unit}` });
+    }
+    processes.set(p.pid, levels);
+  }
+
+  const treeMb = Math.round(input.sample.processes.reduce((s, p) => s + p.rssBytes, 0) / MB);
+  const tr = step(treeMb, 'MB', [[t.treeWarningMb, 'warning'], [t.treeCriticalMb, 'critical'], [t.treeHardMb, 'hard']]);
+  if (tr.level !== state.tree) {
+    actions.push({
+      kind: 'alert',
+      level: tr.level === 'ok' ? 'info' : tr.level,
+      metric: 'tree',
+      message: tr.level === 'ok' ? `process tree back to ${treeMb} MB (was ${state.tree})` : `process tree at ${treeMb} MB (${tr.level} at ${tr.threshold} MB)`,
+      value: treeMb,
+      threshold: tr.threshold,
+      unit: 'MB',
+    });
+    const top = largest(input.sample.processes);
+    if (rank(tr.level) > rank(state.tree) && tr.level !== 'warning') {
+      if (top) actions.push({ kind: 'capture', pid: top.pid, reason: `tree-${tr.level}` });
+      if (tr.level === 'critical') actions.push({ kind: 'cleanup', reason: 'tree-critical' });
+      if (tr.level === 'hard') actions.push({ kind: 'restart', reason: `process tree over ${tr.threshold} MB` });
+    }
+  }
+  return { state: { processes, tree: tr.level }, actions };
+}

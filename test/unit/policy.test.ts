@@ -1,0 +1,108 @@
+import { describe, expect, it } from 'vitest';
+import { decide, initialPolicyState, type Action, type PolicyState, type ProcessSample, type Thresholds } from '../../src/supervisor/policy.js';
+import type { Point } from '../../src/supervisor/trend.js';
+
+const MB = 1048576;
+const T: Thresholds = {
+  warningMb: 1024, criticalMb: 2048, hardMb: 4096,
+  treeWarningMb: 6144, treeCriticalMb: 8192, treeHardMb: 0,
+  heapWarning: 0.7, heapCritical: 0.85, heapImminent: 0.95,
+  fdWarning: 1000, connInfo: 25, connWarning: 50, connCritical: 100,
+  trendWindowMs: 60_000, trendMinMbPerMin: 1, trendHorizonMin: 120, trendMinConfidence: 0.8,
+};
+const system = { total_mb: 24000, available_mb: 20000, used_mb: 4000, percent: 16.7 };
+const proc = (over: Partial<ProcessSample> = {}): ProcessSample => ({ pid: 10, ppid: 1, role: 'agent', isAgent: true, rssBytes: 100 * MB, ...over });
+const run = (state: PolicyState, processes: ProcessSample[], history: (pid: number) => Point[] = () => [], t = T) =>
+  decide(state, { sample: { at: 0, processes, system }, heapHistory: history }, t);
+const kinds = (actions: Action[]) => actions.map((a) => (a.kind === 'alert' ? `alert:${a.metric}:${a.level}` : `${a.kind}`));
+
+/** Feeds the samples one tick after another and returns the actions of every tick. */
+function ticks(samples: ProcessSample[][], t = T): string[][] {
+  let state = initialPolicyState;
+  return samples.map((s) => {
+    const r = run(state, s, () => [], t);
+    state = r.state;
+    return kinds(r.actions);
+  });
+}
+
+describe('decide: per-process RSS and heap', () => {
+  const table: [string, ProcessSample[][], string[][]][] = [
+    ['quiet process, no actions', [[proc()], [proc()]], [[], []]],
+    ['warning once, not every tick', [[proc({ rssBytes: 1100 * MB })], [proc({ rssBytes: 1200 * MB })]], [['alert:rss:warning'], []]],
+    ['critical captures and collects', [[proc({ rssBytes: 2100 * MB })]], [['alert:rss:critical', 'capture', 'gc']]],
+    ['hard terminates', [[proc({ rssBytes: 5000 * MB })]], [['alert:rss:hard', 'terminate']]],
+    ['recovery is an info alert, no action', [[proc({ rssBytes: 1100 * MB })], [proc()]], [['alert:rss:warning'], ['alert:rss:info']]],
+    [
+      'heap warning → critical → imminent in order',
+      [[proc({ heapUsed: 180 * MB, heapLimit: 256 * MB })], [proc({ heapUsed: 220 * MB, heapLimit: 256 * MB })], [proc({ heapUsed: 250 * MB, heapLimit: 256 * MB })]],
+      [['alert:heap:warning'], ['alert:heap:critical', 'capture', 'gc'], ['alert:heap:imminent', 'capture']],
+    ],
+    ['going down from critical to warning captures nothing', [[proc({ rssBytes: 2100 * MB })], [proc({ rssBytes: 1100 * MB })]], [['alert:rss:critical', 'capture', 'gc'], ['alert:rss:warning']]],
+    ['fds over the limit warn', [[proc({ fds: 1001 })], [proc({ fds: 1000 })]], [['alert:fds:warning'], ['alert:fds:info']]],
+    ['connections climb info → warning → critical without captures', [[proc({ sockets: 25 })], [proc({ sockets: 60 })], [proc({ sockets: 100 })]], [['alert:sockets:info'], ['alert:sockets:warning'], ['alert:sockets:critical']]],
+  ];
+  it.each(table)('%s', (_name, samples, expected) => {
+    expect(ticks(samples)).toEqual(expected);
+  });
+
+  it('forgets exited processes', () => {
+    const first = run(initialPolicyState, [proc({ pid: 1 }), proc({ pid: 2 })]);
+    expect([...run(first.state, [proc({ pid: 2 })]).state.processes.keys()]).toEqual([2]);
+  });
+
+  it('alerts carry the value and the threshold crossed', () => {
+    const { actions } = run(initialPolicyState, [proc({ rssBytes: 2100 * MB, role: 'node:worker.js', pid: 77 })]);
+    expect(actions[0]).toMatchObject({ kind: 'alert', pid: 77, role: 'node:worker.js', value: 2100, threshold: 2048, unit: 'MB', level: 'critical' });
+    expect(actions.slice(1)).toEqual([
+      { kind: 'capture', pid: 77, reason: 'rss-critical' },
+      { kind: 'gc', pid: 77, reason: 'rss-critical' },
+    ]);
+  });
+});
+
+describe('decide: whole tree', () => {
+  const big = (pid: number, mb: number) => proc({ pid, isAgent: pid === 1, rssBytes: mb * MB });
+  const table: [string, Thresholds, ProcessSample[][], string[][]][] = [
+    ['tree warning', T, [[big(1, 900), big(2, 900), big(3, 900), big(4, 900), big(5, 900), big(6, 900), big(7, 900)]], [['alert:tree:warning']]],
+    ['tree critical cleans up after capturing the largest', { ...T, treeWarningMb: 1000, treeCriticalMb: 1500 }, [[big(1, 800), big(2, 900)]], [['alert:tree:critical', 'capture', 'cleanup']]],
+    ['tree hard restarts after capturing', { ...T, treeWarningMb: 1000, treeCriticalMb: 1500, treeHardMb: 1600 }, [[big(1, 800), big(2, 900)]], [['alert:tree:hard', 'capture', 'restart']]],
+    ['no tree hard limit by default', T, [[big(1, 900), big(2, 900), big(3, 900), big(4, 900), big(5, 900), big(6, 900), big(7, 900), big(8, 900), big(9, 900), big(10, 900)]], [['alert:tree:critical', 'capture', 'cleanup']]],
+  ];
+  it.each(table)('%s', (_name, t, samples, expected) => {
+    expect(ticks(samples, t)).toEqual(expected);
+  });
+  it('captures the process with the largest heap on tree critical', () => {
+    const { actions } = run(initialPolicyState, [proc({ pid: 1, rssBytes: 900 * MB, heapUsed: 10 * MB, heapLimit: 4096 * MB }), proc({ pid: 2, rssBytes: 700 * MB, heapUsed: 600 * MB, heapLimit: 4096 * MB })], () => [], { ...T, treeWarningMb: 1000, treeCriticalMb: 1500 });
+    expect(actions.find((a) => a.kind === 'capture')).toEqual({ kind: 'capture', pid: 2, reason: 'tree-critical' });
+  });
+});
+
+describe('decide: leak trend', () => {
+  const limit = 1024 * MB;
+  const history = (mbAt: (s: number) => number): Point[] => Array.from({ length: 61 }, (_, s) => ({ t: s * 1000, v: mbAt(s) * MB }));
+  const at = (h: Point[]) => proc({ heapUsed: h.at(-1)!.v, heapLimit: limit });
+
+  it('raises the trend alert for a slow leak far below any threshold', () => {
+    const h = history((s) => 100 + s / 2); // 30 MB/min, at 130 MB of 1024
+    const { actions } = run(initialPolicyState, [at(h)], () => h);
+    expect(kinds(actions)).toEqual(['alert:trend:warning']);
+    expect((actions[0] as { message: string }).message).toMatch(/heap grows 30 MB\/min, OOM in ~30 min/);
+  });
+  it('stays silent for a sawtooth that returns to its floor', () => {
+    const h = history((s) => 200 + 20 * (s % 6));
+    expect(kinds(run(initialPolicyState, [at(h)], () => h).actions)).toEqual([]);
+  });
+  it('stays silent for growth whose OOM lies beyond the horizon', () => {
+    const h = history((s) => 100 + s / 60); // 1 MB/min: 920 min to the limit
+    expect(kinds(run(initialPolicyState, [at(h)], () => h, { ...T, trendMinMbPerMin: 0.5 }).actions)).toEqual([]);
+  });
+  it('clears only once growth falls well below the alert rate (hysteresis)', () => {
+    const raise = history((s) => 100 + s / 2);
+    const first = run(initialPolicyState, [at(raise)], () => raise, { ...T, trendMinMbPerMin: 20 });
+    const slower = history((s) => 100 + s / 4); // 15 MB/min: under 20, over 10
+    expect(kinds(run(first.state, [at(slower)], () => slower, { ...T, trendMinMbPerMin: 20 }).actions)).toEqual([]);
+    const flat = history(() => 300);
+    expect(kinds(run(first.state, [at(flat)], () => flat, { ...T, trendMinMbPerMin: 20 }).actions)).toEqual(['alert:trend:info']);
+  });
+});

@@ -1,0 +1,54 @@
+import { describe, expect, it } from 'vitest';
+import { heapTrend, type Point } from '../../src/supervisor/trend.js';
+import { Ring } from '../../src/supervisor/ring.js';
+
+const MB = 1048576;
+/** One reading a second for `seconds`, from a generator of MB values. */
+const series = (seconds: number, mb: (s: number) => number): Point[] =>
+  Array.from({ length: seconds + 1 }, (_, s) => ({ t: s * 1000, v: mb(s) * MB }));
+const sawtooth = (floor: number, amplitude: number, period: number) => (s: number) => floor + (amplitude * (s % period)) / period;
+
+describe('heapTrend', () => {
+  const limit = 1024 * MB;
+  const opts = { windowMs: 60_000 };
+  it('measures a steady leak and forecasts the OOM', () => {
+    const t = heapTrend(series(60, (s) => 100 + s / 6), limit, opts)!; // 10 MB/min
+    expect(t.mbPerMin).toBeCloseTo(10, 1);
+    expect(t.confidence).toBeGreaterThan(0.99);
+    expect(t.oomInMin).toBeCloseTo((1024 - 110) / 10, 0);
+  });
+  it('sees a leak under a sawtooth by following the floor', () => {
+    const t = heapTrend(series(60, (s) => sawtooth(100 + s / 6, 80, 7)(s)), limit, opts)!;
+    expect(t.mbPerMin).toBeGreaterThan(7);
+    expect(t.mbPerMin).toBeLessThan(13);
+  });
+  it('finds no growth in a sawtooth that returns to its floor', () => {
+    const t = heapTrend(series(60, sawtooth(200, 150, 7)), limit, opts)!;
+    expect(Math.abs(t.mbPerMin)).toBeLessThan(1);
+    expect(t.oomInMin === undefined || t.oomInMin > 500).toBe(true);
+  });
+  it('claims nothing from too few points', () => {
+    expect(heapTrend(series(4, (s) => 100 + s), limit, opts)).toBeUndefined();
+    expect(heapTrend([], limit, opts)).toBeUndefined();
+  });
+  it('lowers confidence while the window is not yet covered', () => {
+    const t = heapTrend(series(15, (s) => 100 + s), limit, opts)!;
+    expect(t.confidence).toBeLessThan(0.3);
+  });
+  it('reports no OOM for a shrinking heap', () => {
+    expect(heapTrend(series(60, (s) => 500 - s), limit, opts)!.oomInMin).toBeUndefined();
+  });
+});
+
+describe('Ring', () => {
+  it('keeps the last N items, oldest first', () => {
+    const r = new Ring<number>(3);
+    for (let i = 1; i <= 5; i++) r.push(i);
+    expect(r.toArray()).toEqual([3, 4, 5]);
+    expect(r.last()).toBe(5);
+    expect(r.size).toBe(3);
+  });
+  it('refuses a zero capacity', () => {
+    expect(() => new Ring(0)).toThrow(RangeError);
+  });
+});
