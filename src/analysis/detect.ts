@@ -3,6 +3,8 @@ import { AnalysisError } from './errors.js';
 
 export type CaptureKind = 'heapprofile' | 'heapsnapshot';
 
+export const KIND_NAMES: Record<CaptureKind, string> = { heapprofile: 'heap profile', heapsnapshot: 'heap snapshot' };
+
 const PROBE_BYTES = 4096;
 
 /** Why a file cannot be opened, in words, for the errors people see. */

@@ -1,14 +1,14 @@
 import { randomBytes } from 'node:crypto';
 import { rename, rm, writeFile } from 'node:fs/promises';
 import { MessageChannel } from 'node:worker_threads';
-import { type CaptureKind, detectKind } from './detect.js';
+import { type CaptureKind, KIND_NAMES, detectKind } from './detect.js';
 import { AnalysisError } from './errors.js';
 import { formatBytes, pathText, siteText } from './format.js';
 import { type AnalysisPool, sharedAnalysisPool } from './pool.js';
 import type { AnalysisTask, Diff, Summary } from './worker.js';
 
 export { AnalysisError } from './errors.js';
-export { type CaptureKind, detectKind } from './detect.js';
+export { type CaptureKind, KIND_NAMES, detectKind } from './detect.js';
 export { formatReport } from './format.js';
 export { type AnalysisPool, type AnalysisPoolOptions, closeSharedAnalysisPool, createAnalysisPool, sharedAnalysisPool } from './pool.js';
 export type { ProfileDiff, ProfileSummary } from './profile.js';
@@ -51,7 +51,7 @@ export async function analyzeFile(path: string, opts: AnalyzeOptions = {}): Prom
 /** Compares two captures of the same kind and process, `before` then `after`. */
 export async function diffFiles(before: string, after: string, opts: AnalyzeOptions = {}): Promise<Diff> {
   const [a, b] = await Promise.all([detectKind(before), detectKind(after)]);
-  if (a !== b) throw new AnalysisError(`cannot compare a ${a} with a ${b}`);
+  if (a !== b) throw new AnalysisError(`cannot compare a ${KIND_NAMES[a]} with a ${KIND_NAMES[b]}`);
   return (await runTask(a, [before, after], opts)) as Diff;
 }
 

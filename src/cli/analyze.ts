@@ -7,6 +7,7 @@ import {
   diffFiles,
   analyzeFile,
   formatReport,
+  KIND_NAMES,
 } from '../analysis/index.js';
 
 const DEFAULT_TOP = 10;
@@ -57,7 +58,7 @@ export async function analyzeCommand(files: string[], opts: { json?: boolean; to
     const top = parseTop(opts.top);
     const kinds = await Promise.all(files.map(detectKind));
     if (kinds[1] !== undefined && kinds[0] !== kinds[1]) {
-      throw new UsageError(`cannot compare a ${kinds[0]} with a ${kinds[1]}; give two files of one kind`);
+      throw new UsageError(`cannot compare a ${KIND_NAMES[kinds[0]!]} with a ${KIND_NAMES[kinds[1]]}; give two files of one kind`);
     }
     if (await wantsProgress(kinds[0]!, files)) bar = progressBar();
     const options: AnalyzeOptions = { top: top ?? DEFAULT_TOP, ...(bar ? { onProgress: bar } : {}) };
