@@ -1,0 +1,113 @@
+// The CLI side of the control socket: find it from the state dir (following the pointer file when the socket
+// had to live elsewhere), send one request, bound the wait, and turn every failure into one clear line.
+import { request as httpRequest, type IncomingMessage } from 'node:http';
+import { controlPaths, NDJSON } from '../supervisor/control.js';
+
+/** No supervisor answers in the state dir: the CLI prints one line and exits 3. */
+export class NoSupervisorError extends Error {
+  override readonly name = 'NoSupervisorError';
+}
+
+/** The supervisor answered with an error status; its message is meant for the user as is. */
+export class RequestError extends Error {
+  override readonly name = 'RequestError';
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** Silence longer than this means the supervisor is stuck; streamed captures send a heartbeat meanwhile. */
+const IDLE_TIMEOUT_MS = 60_000;
+const MAX_RESPONSE_BYTES = 64 * 1024 * 1024;
+
+export interface RequestOptions {
+  body?: unknown;
+  /** Receives each NDJSON line of a streamed reply; the value resolved is the `result` line. */
+  onLine?: (line: Record<string, unknown>) => void;
+  timeoutMs?: number;
+}
+
+export class ControlClient {
+  readonly socketPath: string;
+
+  constructor(readonly stateDir: string) {
+    this.socketPath = controlPaths(stateDir).socket;
+  }
+
+  request<T>(method: string, route: string, opts: RequestOptions = {}): Promise<T> {
+    const payload = opts.body === undefined ? undefined : JSON.stringify(opts.body);
+    const headers: Record<string, string | number> = { accept: opts.onLine ? `${NDJSON}, application/json` : 'application/json' };
+    if (payload !== undefined) {
+      headers['content-type'] = 'application/json';
+      headers['content-length'] = Buffer.byteLength(payload);
+    }
+    return new Promise<T>((resolve, reject) => {
+      const req = httpRequest({ socketPath: this.socketPath, method, path: route, headers }, (res) => {
+        this.collect<T>(res, opts.onLine).then(resolve, reject);
+      });
+      req.setTimeout(opts.timeoutMs ?? IDLE_TIMEOUT_MS, () =>
+        req.destroy(new Error(`the supervisor in ${this.stateDir} did not answer within ${(opts.timeoutMs ?? IDLE_TIMEOUT_MS) / 1000} s`)),
+      );
+      req.once('error', (err: NodeJS.ErrnoException) => {
+        if (err.code === 'ENOENT' || err.code === 'ECONNREFUSED' || err.code === 'ENOTSOCK') {
+          reject(new NoSupervisorError(`no supervisor is running in ${this.stateDir}`));
+        } else reject(err);
+      });
+      req.end(payload);
+    });
+  }
+
+  private collect<T>(res: IncomingMessage, onLine: RequestOptions['onLine']): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      const streamed = String(res.headers['content-type'] ?? '').startsWith(NDJSON);
+      const chunks: Buffer[] = [];
+      let size = 0;
+      let pending = '';
+      let final: { result?: T; error?: { status: number; message: string } } = {};
+      const takeLine = (text: string) => {
+        if (text.trim() === '') return;
+        const line = JSON.parse(text) as Record<string, unknown>;
+        if ('result' in line) final = { result: line.result as T };
+        else if ('error' in line) final = { error: line.error as { status: number; message: string } };
+        else onLine?.(line);
+      };
+      res.on('data', (chunk: Buffer) => {
+        if (streamed) {
+          pending += chunk.toString('utf8');
+          const lines = pending.split('\n');
+          pending = lines.pop()!;
+          lines.forEach(takeLine);
+          return;
+        }
+        size += chunk.length;
+        if (size > MAX_RESPONSE_BYTES) res.destroy(new Error('the supervisor\'s answer is too large'));
+        else chunks.push(chunk);
+      });
+      res.once('error', reject);
+      res.once('end', () => {
+        try {
+          if (streamed) {
+            takeLine(pending);
+            if (final.error) throw new RequestError(final.error.status, final.error.message);
+            if (!('result' in final)) throw new Error('the supervisor ended the capture without a result');
+            return resolve(final.result as T);
+          }
+          const text = Buffer.concat(chunks).toString('utf8');
+          const isJson = String(res.headers['content-type'] ?? '').startsWith('application/json');
+          const value = isJson ? (JSON.parse(text) as unknown) : text;
+          const status = res.statusCode ?? 0;
+          if (status >= 400) {
+            const message = (value as { error?: { message?: string } }).error?.message ?? `HTTP ${status}`;
+            throw new RequestError(status, message);
+          }
+          resolve(value as T);
+        } catch (err) {
+          reject(err);
+        }
+      });
+    });
+  }
+}

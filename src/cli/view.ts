@@ -1,0 +1,66 @@
+// Formatting shared by `status` and `top`: one process table, one header, the same units everywhere.
+import type { ProcessView, StatusView } from '../supervisor/control.js';
+import type { ControlClient } from './client.js';
+
+const mb = (value: number | undefined) => (value === undefined ? '-' : value >= 10 ? `${Math.round(value)} MB` : `${value.toFixed(1)} MB`);
+export const bytesMb = (bytes: number) => mb(bytes / 1048576);
+
+export function formatTrend(trend: ProcessView['trend']): string {
+  if (!trend) return '-';
+  const rate = `${trend.mb_per_min >= 0 ? '+' : ''}${trend.mb_per_min.toFixed(1)} MB/min`;
+  return trend.oom_in_min === undefined ? rate : `${rate}, OOM in ~${Math.max(0, Math.round(trend.oom_in_min))} min`;
+}
+
+export function formatHeap(p: ProcessView): string {
+  if (p.heap_used_mb === undefined) return '-';
+  return p.heap_limit_mb === undefined ? mb(p.heap_used_mb) : `${mb(p.heap_used_mb)} / ${mb(p.heap_limit_mb)}`;
+}
+
+export function formatDuration(seconds: number): string {
+  const s = Math.max(0, Math.round(seconds));
+  if (s < 60) return `${s}s`;
+  if (s < 3600) return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s`;
+  return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`;
+}
+
+/** Left-aligned text, right-aligned numbers; `extra` adds columns such as top's sparkline. */
+export function processTable(processes: readonly ProcessView[], extra?: { header: string; cell: (p: ProcessView) => string }): string[] {
+  const headers = ['PID', 'ROLE', 'RSS', 'HEAP USED / LIMIT', 'LEVEL', 'TREND', ...(extra ? [extra.header] : [])];
+  const right = [true, false, true, true, false, false, false];
+  const rows = processes.map((p) => [
+    String(p.pid),
+    p.role,
+    mb(p.rss_mb),
+    formatHeap(p),
+    p.level,
+    formatTrend(p.trend),
+    ...(extra ? [extra.cell(p)] : []),
+  ]);
+  const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => (i === cells.length - 1 ? c : right[i] ? c.padStart(widths[i]!) : c.padEnd(widths[i]!)))
+      .join('  ')
+      .trimEnd();
+  return [line(headers), ...rows.map(line)];
+}
+
+export function statusHeader(status: StatusView): string[] {
+  const { supervisor: s, agent: a, tree: t } = status;
+  const agent = [a.phase, a.run_id ? `run ${a.run_id}` : '', a.pid ? `pid ${a.pid}` : '', `${a.restarts} restart${a.restarts === 1 ? '' : 's'}`];
+  const heap = t.heap_used_mb === undefined ? '' : `, heap ${mb(t.heap_used_mb)}`;
+  return [
+    `supervisor  pid ${s.pid}, up ${formatDuration(s.uptime_s)}, ${s.state_dir}`,
+    `agent       ${agent.filter(Boolean).join(', ')}`,
+    `tree        ${t.processes} process${t.processes === 1 ? '' : 'es'}, RSS ${mb(t.rss_mb)}${heap}, level ${t.level}`,
+  ];
+}
+
+export async function fetchStatus(client: ControlClient): Promise<{ status: StatusView; processes: ProcessView[] }> {
+  const [status, { processes }] = await Promise.all([
+    client.request<StatusView>('GET', '/status'),
+    client.request<{ processes: ProcessView[] }>('GET', '/processes'),
+  ]);
+  return { status, processes };
+}
+

@@ -1,0 +1,472 @@
+// The control server: HTTP with JSON bodies on an owner-only unix socket in the state dir, optionally on a
+// loopback TCP port behind a bearer token, and /metrics alone on an optional metrics port. It validates and
+// bounds every request, then hands it to ControlHandlers, which the supervisor implements with the same
+// executor the policy uses; a bad request costs one error response and nothing else.
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { chmodSync, existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { z } from 'zod';
+import type { Metrics } from './metrics.js';
+import { ensurePrivateDir } from './statedir.js';
+import { UsageError } from './units.js';
+
+export const LEVELS = ['ok', 'info', 'warning', 'critical', 'hard'] as const;
+export type Level = (typeof LEVELS)[number];
+
+export interface ProcessView {
+  pid: number;
+  ppid: number;
+  /** Stable across restarts and few in number: 'agent', 'node:<script basename>' or the comm name. */
+  role: string;
+  argv?: string[];
+  rss_mb: number;
+  cpu_percent?: number;
+  heap_used_mb?: number;
+  heap_limit_mb?: number;
+  fds?: number;
+  sockets?: number;
+  threads?: number;
+  level: Level;
+  trend?: { mb_per_min: number; oom_in_min?: number; confidence: number };
+  /** Oldest first, at most a few dozen samples: what `top` draws as a sparkline. */
+  history: { rss_mb: number[] };
+}
+
+export interface StatusView {
+  supervisor: { pid: number; version: string; started_at: string; uptime_s: number; state_dir: string; interval_ms: number };
+  agent: { phase: string; run_id?: string; pid?: number; started_at?: string; restarts: number };
+  tree: { processes: number; rss_mb: number; heap_used_mb?: number; level: Level };
+  /** Alerts raised since the supervisor started, by level. */
+  levels: Partial<Record<Level, number>>;
+  thresholds: Record<string, number>;
+}
+
+export type CaptureKind = 'profile' | 'snapshot';
+export interface CaptureRequest {
+  pid?: number;
+  kind: CaptureKind;
+  seconds?: number;
+}
+export interface CaptureProgress {
+  phase: string;
+  done: number;
+  total?: number;
+}
+export interface CaptureResult {
+  file: string;
+  pid: number;
+  kind: CaptureKind;
+  bytes?: number;
+}
+export interface GcResult {
+  results: { pid: number; role?: string; before_bytes: number; after_bytes: number }[];
+}
+export interface CleanupResult {
+  /** One line for a person; the other fields are for scripts. */
+  summary: string;
+  [key: string]: unknown;
+}
+
+/**
+ * What the supervisor answers with. Throw ControlError for a refusal with a status (409 while a capture
+ * already runs, 404 for an unknown pid), UsageError for an invalid value (400); anything else is a 500.
+ */
+export interface ControlHandlers {
+  status(): StatusView;
+  processes(): ProcessView[];
+  capture(req: CaptureRequest, progress: (p: CaptureProgress) => void): Promise<CaptureResult>;
+  gc(req: { pid?: number }): Promise<GcResult>;
+  cleanup(): Promise<CleanupResult>;
+  restart(): Promise<{ run_id?: string }>;
+  getConfig(): Record<string, unknown>;
+  /** Validates every value before applying any; returns the whole effective config. */
+  patchConfig(patch: Record<string, unknown>): Record<string, unknown>;
+}
+
+export class ControlError extends Error {
+  override readonly name = 'ControlError';
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export interface ControlLog {
+  info(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+  error(obj: object, msg?: string): void;
+  debug(obj: object, msg?: string): void;
+}
+
+export interface ControlOptions {
+  stateDir: string;
+  metrics: Metrics;
+  log: ControlLog;
+  controlPort?: number;
+  metricsPort?: number;
+  /** Where the metrics port listens; loopback unless the user says otherwise. */
+  metricsHost?: string;
+}
+
+export interface ControlServer {
+  socketPath: string;
+  controlPort?: number;
+  metricsPort?: number;
+  close(): Promise<void>;
+}
+
+export const MAX_BODY_BYTES = 64 * 1024;
+const MAX_CONNECTIONS = 32;
+const MAX_HEADER_BYTES = 16 * 1024;
+const REQUEST_TIMEOUT_MS = 10_000;
+const ACTION_TIMEOUT_MS = 120_000;
+const SNAPSHOT_TIMEOUT_MS = 30 * 60_000;
+const HEARTBEAT_MS = 5_000;
+export const MAX_CAPTURE_SECONDS = 600;
+/** sun_path is 108 bytes on Linux, the terminating NUL included. */
+export const MAX_SOCKET_PATH_BYTES = 107;
+export const NDJSON = 'application/x-ndjson';
+
+export interface ControlPaths {
+  /** Where the socket lives: in the state dir, or in a private runtime folder when that path is too long. */
+  socket: string;
+  /** Names the socket's real place when it could not live in the state dir. */
+  pointer: string;
+  token: string;
+}
+
+const socketFits = (p: string) => Buffer.byteLength(p) <= MAX_SOCKET_PATH_BYTES;
+
+export function controlPaths(stateDir: string): ControlPaths {
+  const root = path.resolve(stateDir);
+  const pointer = path.join(root, 'control.sock.path');
+  const direct = path.join(root, 'control.sock');
+  return { socket: socketFits(direct) ? direct : readPointer(pointer), pointer, token: path.join(root, 'control.token') };
+}
+
+function readPointer(pointer: string): string {
+  try {
+    return readFileSync(pointer, 'utf8').trim();
+  } catch {
+    return pointer;
+  }
+}
+
+function runtimeSocketPath(stateDir: string): string {
+  const uid = typeof process.getuid === 'function' ? process.getuid() : 0;
+  const name = `${createHash('sha256').update(path.resolve(stateDir)).digest('hex').slice(0, 16)}.sock`;
+  const bases = [process.env.XDG_RUNTIME_DIR, tmpdir(), '/tmp'].filter((b): b is string => Boolean(b));
+  for (const base of bases) {
+    const dir = path.join(base, `cfn-supervise-${uid}`);
+    const candidate = path.join(dir, name);
+    if (!socketFits(candidate)) continue;
+    try {
+      ensurePrivateDir(dir);
+      return candidate;
+    } catch {
+      // Not ours or not writable: try the next base.
+    }
+  }
+  throw new Error(`no folder short enough for the control socket of ${stateDir}; choose a shorter --state-dir`);
+}
+
+/** True if something answers on the socket: a supervisor already owns this state dir. */
+function socketAnswers(socketPath: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = connect(socketPath);
+    s.once('connect', () => {
+      s.destroy();
+      resolve(true);
+    });
+    s.once('error', () => resolve(false));
+  });
+}
+
+function loadOrCreateToken(file: string): string {
+  try {
+    const existing = readFileSync(file, 'utf8').trim();
+    if (/^[0-9a-f]{64}$/.test(existing)) {
+      chmodSync(file, 0o600);
+      return existing;
+    }
+  } catch {
+    // No usable token yet.
+  }
+  const token = randomBytes(32).toString('hex');
+  writeFileSync(file, `${token}\n`, { mode: 0o600 });
+  chmodSync(file, 0o600);
+  return token;
+}
+
+const pid = z.number().int().positive();
+const captureBody = z.strictObject({
+  pid: pid.optional(),
+  kind: z.enum(['profile', 'snapshot']).default('profile'),
+  seconds: z.number().positive().max(MAX_CAPTURE_SECONDS).optional(),
+});
+const gcBody = z.strictObject({ pid: pid.optional() });
+const emptyBody = z.strictObject({});
+const patchBody = z.record(z.string(), z.unknown());
+
+function validate<T>(schema: z.ZodType<T>, body: unknown): T {
+  const parsed = schema.safeParse(body);
+  if (parsed.success) return parsed.data;
+  const issue = parsed.error.issues[0]!;
+  const where = issue.path.length > 0 ? `${issue.path.join('.')}: ` : '';
+  throw new ControlError(400, `invalid request body: ${where}${issue.message}`);
+}
+
+function withDeadline<T>(work: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new ControlError(504, `${what} did not finish within ${ms / 1000} s; it may still complete`)), ms);
+  });
+  return Promise.race([work, deadline]).finally(() => clearTimeout(timer));
+}
+
+type Reply = { json: unknown } | { text: string; contentType: string } | { streamed: true };
+interface Request {
+  req: IncomingMessage;
+  res: ServerResponse;
+  body: unknown;
+}
+type Route = (r: Request) => Promise<Reply> | Reply;
+
+function sendJson(res: ServerResponse, status: number, value: unknown): void {
+  if (res.headersSent) return;
+  const text = `${JSON.stringify(value)}\n`;
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+  res.end(text);
+}
+
+const sendError = (res: ServerResponse, status: number, message: string) => sendJson(res, status, { error: { status, message } });
+
+function errorStatus(err: unknown): { status: number; message: string } {
+  if (err instanceof ControlError) return { status: err.status, message: err.message };
+  if (err instanceof UsageError) return { status: 400, message: err.message };
+  return { status: 500, message: err instanceof Error ? err.message : String(err) };
+}
+
+async function capture(handlers: ControlHandlers, { req, res, body }: Request): Promise<Reply> {
+  const request = validate(captureBody, body) as CaptureRequest;
+  const deadlineMs = request.kind === 'snapshot' ? SNAPSHOT_TIMEOUT_MS : (request.seconds ?? 0) * 1000 + ACTION_TIMEOUT_MS;
+  if (!String(req.headers.accept ?? '').includes(NDJSON)) {
+    return { json: await withDeadline(handlers.capture(request, () => {}), deadlineMs, 'the capture') };
+  }
+  // Streamed: progress lines, a heartbeat through V8's silent pauses, then one result or error line.
+  res.writeHead(200, { 'content-type': NDJSON, 'cache-control': 'no-store' });
+  const line = (value: unknown) => {
+    if (!res.writableEnded && !res.destroyed) res.write(`${JSON.stringify(value)}\n`);
+  };
+  let last: CaptureProgress = { phase: 'starting', done: 0 };
+  const heartbeat = setInterval(() => line({ progress: last }), HEARTBEAT_MS);
+  try {
+    const result = await withDeadline(
+      handlers.capture(request, (p) => {
+        last = p;
+        line({ progress: p });
+      }),
+      deadlineMs,
+      'the capture',
+    );
+    line({ result });
+  } catch (err) {
+    line({ error: errorStatus(err) });
+  } finally {
+    clearInterval(heartbeat);
+    res.end();
+  }
+  return { streamed: true };
+}
+
+function controlRoutes(handlers: ControlHandlers, metrics: Metrics): Record<string, Partial<Record<string, Route>>> {
+  const metricsRoute: Route = async () => ({ text: await metrics.render(), contentType: metrics.contentType });
+  return {
+    '/status': { GET: () => ({ json: handlers.status() }) },
+    '/processes': { GET: () => ({ json: { processes: handlers.processes() } }) },
+    '/capture': { POST: (r) => capture(handlers, r) },
+    '/gc': { POST: async ({ body }) => ({ json: await withDeadline(handlers.gc(validate(gcBody, body)), ACTION_TIMEOUT_MS, 'gc') }) },
+    '/cleanup': {
+      POST: async ({ body }) => {
+        validate(emptyBody, body);
+        return { json: await withDeadline(handlers.cleanup(), ACTION_TIMEOUT_MS, 'cleanup') };
+      },
+    },
+    '/restart': {
+      POST: async ({ body }) => {
+        validate(emptyBody, body);
+        return { json: await withDeadline(handlers.restart(), ACTION_TIMEOUT_MS, 'restart') };
+      },
+    },
+    '/config': {
+      GET: () => ({ json: handlers.getConfig() }),
+      PATCH: ({ body }) => ({ json: handlers.patchConfig(validate(patchBody, body)) }),
+    },
+    '/metrics': { GET: metricsRoute },
+  };
+}
+
+class BodyTooLarge extends Error {}
+
+function readBody(req: IncomingMessage): Promise<unknown> {
+  return new Promise((resolve, reject) => {
+    const declared = Number(req.headers['content-length'] ?? 0);
+    if (declared > MAX_BODY_BYTES) return reject(new BodyTooLarge());
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > MAX_BODY_BYTES) {
+        req.removeAllListeners('data');
+        req.pause();
+        reject(new BodyTooLarge());
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.once('error', reject);
+    req.once('end', () => {
+      const text = Buffer.concat(chunks).toString('utf8').trim();
+      if (text === '') return resolve({});
+      try {
+        resolve(JSON.parse(text));
+      } catch (err) {
+        reject(new ControlError(400, `malformed JSON: ${(err as Error).message}`));
+      }
+    });
+  });
+}
+
+function bearerMatches(req: IncomingMessage, token: Buffer): boolean {
+  const m = /^Bearer\s+(\S+)\s*$/i.exec(req.headers.authorization ?? '');
+  if (!m) return false;
+  const given = Buffer.from(m[1]!);
+  return given.length === token.length && timingSafeEqual(given, token);
+}
+
+function makeHandler(routes: Record<string, Partial<Record<string, Route>>>, log: ControlLog, token?: Buffer) {
+  return async (req: IncomingMessage, res: ServerResponse) => {
+    try {
+      if (token && !bearerMatches(req, token)) {
+        res.setHeader('www-authenticate', 'Bearer');
+        throw new ControlError(401, 'missing or wrong bearer token (see control.token in the state dir)');
+      }
+      const { pathname } = new URL(req.url ?? '/', 'http://control');
+      const route = routes[pathname];
+      if (!route) throw new ControlError(404, `no route ${pathname}`);
+      const method = req.method ?? 'GET';
+      const handle = route[method];
+      if (!handle) {
+        res.setHeader('allow', Object.keys(route).join(', '));
+        throw new ControlError(405, `${method} is not allowed on ${pathname}`);
+      }
+      const body = await readBody(req);
+      const reply = await handle({ req, res, body });
+      if ('json' in reply) sendJson(res, 200, reply.json);
+      else if ('text' in reply) {
+        res.writeHead(200, { 'content-type': reply.contentType, 'content-length': Buffer.byteLength(reply.text) });
+        res.end(reply.text);
+      }
+    } catch (err) {
+      if (err instanceof BodyTooLarge) {
+        // The rest of the body is never read: answer, then drop the connection.
+        res.setHeader('connection', 'close');
+        sendError(res, 413, `request body over ${MAX_BODY_BYTES} bytes`);
+        res.once('finish', () => req.destroy());
+        return;
+      }
+      const { status, message } = errorStatus(err);
+      if (status >= 500) log.error({ err: message, url: req.url, method: req.method }, 'control request failed');
+      else log.debug({ status, err: message, url: req.url, method: req.method }, 'control request refused');
+      sendError(res, status, message);
+    }
+  };
+}
+
+function newServer(handler: ReturnType<typeof makeHandler>, log: ControlLog): Server {
+  const server = createServer({ maxHeaderSize: MAX_HEADER_BYTES, requestTimeout: REQUEST_TIMEOUT_MS, headersTimeout: REQUEST_TIMEOUT_MS }, (req, res) => {
+    void handler(req, res);
+  });
+  server.maxConnections = MAX_CONNECTIONS;
+  server.keepAliveTimeout = 5_000;
+  server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
+    log.debug({ err: err.code ?? err.message }, 'malformed control request');
+    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
+    else socket.destroy();
+  });
+  return server;
+}
+
+function listen(server: Server, target: string | { port: number; host: string }): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    const done = () => {
+      server.off('error', reject);
+      resolve();
+    };
+    if (typeof target === 'string') server.listen(target, done);
+    else server.listen(target.port, target.host, done);
+  });
+}
+
+function closeServer(server: Server): Promise<void> {
+  return new Promise((resolve) => {
+    server.close(() => resolve());
+    server.closeAllConnections();
+  });
+}
+
+/**
+ * Starts the control socket (and the optional TCP listeners). Throws if another supervisor already answers
+ * on this state dir's socket; a stale socket left by a dead one is replaced.
+ */
+export async function startControl(handlers: ControlHandlers, opts: ControlOptions): Promise<ControlServer> {
+  const root = ensurePrivateDir(path.resolve(opts.stateDir));
+  const paths = controlPaths(root);
+  const direct = path.join(root, 'control.sock');
+  const socketPath = socketFits(direct) ? direct : runtimeSocketPath(root);
+  if (existsSync(socketPath)) {
+    if (await socketAnswers(socketPath)) throw new Error(`another supervisor is already running in ${root}`);
+    rmSync(socketPath, { force: true });
+  }
+  const routes = controlRoutes(handlers, opts.metrics);
+  const servers: Server[] = [];
+  const close = async () => {
+    await Promise.all(servers.map(closeServer));
+    rmSync(socketPath, { force: true });
+    rmSync(paths.pointer, { force: true });
+  };
+  try {
+    const unix = newServer(makeHandler(routes, opts.log), opts.log);
+    servers.push(unix);
+    await listen(unix, socketPath);
+    chmodSync(socketPath, 0o600);
+    if (socketPath !== direct) writeFileSync(paths.pointer, `${socketPath}\n`, { mode: 0o600 });
+    else rmSync(paths.pointer, { force: true });
+
+    const result: ControlServer = { socketPath, close };
+    if (opts.controlPort !== undefined) {
+      const token = Buffer.from(loadOrCreateToken(paths.token));
+      const tcp = newServer(makeHandler(routes, opts.log, token), opts.log);
+      servers.push(tcp);
+      await listen(tcp, { port: opts.controlPort, host: '127.0.0.1' });
+      result.controlPort = (tcp.address() as { port: number }).port;
+    }
+    if (opts.metricsPort !== undefined) {
+      const scrape = newServer(makeHandler({ '/metrics': routes['/metrics']! }, opts.log), opts.log);
+      servers.push(scrape);
+      await listen(scrape, { port: opts.metricsPort, host: opts.metricsHost ?? '127.0.0.1' });
+      result.metricsPort = (scrape.address() as { port: number }).port;
+    }
+    opts.log.info({ socket: socketPath, control_port: result.controlPort, metrics_port: result.metricsPort }, 'control listening');
+    return result;
+  } catch (err) {
+    await close();
+    throw err;
+  }
+}
