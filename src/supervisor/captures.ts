@@ -1,0 +1,114 @@
+import { randomBytes } from 'node:crypto';
+import { constants, promises as fs } from 'node:fs';
+import path from 'node:path';
+
+export type CaptureKind = 'heapprofile' | 'heapsnapshot';
+
+export interface RetentionOptions {
+  maxFiles: number;
+  maxBytes: number;
+}
+
+/** A capture being written under a temporary name; only `commit` gives it its final name. */
+export interface PendingCapture {
+  readonly tmpPath: string;
+  readonly finalPath: string;
+  commit(): Promise<string>;
+  abort(): Promise<void>;
+}
+
+const CAPTURE_FILE = /^\d{4}-\d{2}-\d{2}T\d{2}-\d{2}-\d{2}\.\d{3}Z-\d+-[a-z0-9-]+\.(heapprofile|heapsnapshot)$/;
+const TMP_FILE = /^\..+\.tmp$/;
+// A temporary file this old belongs to a supervisor that died mid-capture; a live snapshot writes far more often.
+const STALE_TMP_MS = 60 * 60 * 1000;
+
+/** `2025-11-21T08-50-00.123Z-1234-alert.heapprofile`: sorts by time, safe in any shell, no colons. */
+export function captureName(pid: number, reason: string, kind: CaptureKind, now: Date = new Date()): string {
+  const stamp = now.toISOString().replace(/:/g, '-');
+  const slug = reason.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 40) || 'capture';
+  return `${stamp}-${pid}-${slug}.${kind}`;
+}
+
+/** Creates the folder (and parents) owner-only; tightens an existing one the process owns. */
+export async function ensurePrivateDir(dir: string): Promise<void> {
+  await fs.mkdir(dir, { recursive: true, mode: 0o700 });
+  const st = await fs.stat(dir);
+  if (!st.isDirectory()) throw new Error(`${dir} is not a directory`);
+  if ((st.mode & 0o077) !== 0) await fs.chmod(dir, 0o700);
+}
+
+/**
+ * Creates an empty 0600 file under a hidden temporary name. The writer (this process or a probe given
+ * `tmpPath`) fills it; `commit` renames it, so a half-written capture never carries a capture name.
+ */
+export async function createPendingCapture(dir: string, name: string): Promise<PendingCapture> {
+  await ensurePrivateDir(dir);
+  const finalPath = path.join(dir, name);
+  const tmpPath = path.join(dir, `.${name}.${randomBytes(6).toString('hex')}.tmp`);
+  const handle = await fs.open(tmpPath, constants.O_CREAT | constants.O_EXCL | constants.O_WRONLY, 0o600);
+  await handle.close();
+  return {
+    tmpPath,
+    finalPath,
+    async commit() {
+      await fs.rename(tmpPath, finalPath);
+      return finalPath;
+    },
+    async abort() {
+      await fs.rm(tmpPath, { force: true });
+    },
+  };
+}
+
+export async function writeCaptureAtomically(dir: string, name: string, data: string | Uint8Array): Promise<string> {
+  const pending = await createPendingCapture(dir, name);
+  try {
+    await fs.writeFile(pending.tmpPath, data, { mode: 0o600 });
+    return await pending.commit();
+  } catch (err) {
+    await pending.abort();
+    throw err;
+  }
+}
+
+/**
+ * Deletes the oldest captures until at most `maxFiles` remain and they total at most `maxBytes`.
+ * The newest capture is always kept, even alone over `maxBytes`: deleting what was just taken helps nobody.
+ * Also removes temporary files left by a writer that died.
+ */
+export async function enforceRetention(dir: string, opts: RetentionOptions): Promise<string[]> {
+  let names: string[];
+  try {
+    names = await fs.readdir(dir);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw err;
+  }
+  const removed: string[] = [];
+  const now = Date.now();
+  const captures: { file: string; size: number }[] = [];
+  for (const name of names) {
+    const file = path.join(dir, name);
+    const st = await fs.lstat(file).catch(() => undefined);
+    if (!st?.isFile()) continue;
+    if (CAPTURE_FILE.test(name)) captures.push({ file, size: st.size });
+    else if (TMP_FILE.test(name) && now - st.mtimeMs > STALE_TMP_MS) {
+      await fs.rm(file, { force: true });
+      removed.push(file);
+    }
+  }
+  captures.sort((a, b) => (a.file < b.file ? 1 : a.file > b.file ? -1 : 0));
+  let count = 0;
+  let bytes = 0;
+  for (const c of captures) {
+    count += 1;
+    bytes += c.size;
+    if (count > 1 && (count > opts.maxFiles || bytes > opts.maxBytes)) {
+      await fs.rm(c.file, { force: true });
+      removed.push(c.file);
+      count -= 1;
+      bytes -= c.size;
+    }
+  }
+  return removed;
+}

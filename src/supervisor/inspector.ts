@@ -1,0 +1,232 @@
+/*
+ * One inspector session per registered node process, served by that process's probe over the registry
+ * socket (an in-process inspector.Session; see src/probe/probe.cts for why not a websocket client).
+ * Consequences: nothing is printed on the agent's streams, no session ever delays the agent's exit, and no
+ * inspector port is open. A call is answered when the agent's event loop turns, so an agent spinning in
+ * synchronous code answers late: every call has a timeout (TimeoutError) and RSS from /proc is the fallback.
+ *
+ * Not covered: worker threads. The probe skips them, and their heaps are not in the parent's figures.
+ */
+import { promises as fs } from 'node:fs';
+import {
+  captureName,
+  createPendingCapture,
+  enforceRetention,
+  type CaptureKind,
+  type RetentionOptions,
+} from './captures.js';
+import { ProbeError, TimeoutError, type ProcessRecord, type Registry } from './registry.js';
+
+export { ProbeError, TimeoutError };
+
+export interface Logger {
+  debug(obj: object, msg?: string): void;
+  info(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+  error(obj: object, msg?: string): void;
+}
+
+export interface InspectorsOptions {
+  registry: Registry;
+  /** Bytes between heap samples; 0 turns continuous sampling off. */
+  samplingInterval: number;
+  callTimeoutMs: number;
+  capturesDir: string;
+  log: Logger;
+  maxSessions?: number;
+  /** A snapshot is abandoned after this long without progress (building one pauses the agent for many seconds). */
+  snapshotIdleTimeoutMs?: number;
+  /** A snapshot is refused unless MemAvailable exceeds (factor − 1) × the agent's RSS: it grew 5–12× in measurements. */
+  snapshotHeadroomFactor?: number;
+  /** Applied to capturesDir after each capture. */
+  retention?: RetentionOptions;
+}
+
+export interface HeapUsage {
+  used: number;
+  total: number;
+  limit: number;
+  oldSpaceLimit?: number;
+}
+
+export interface HeapStats {
+  usedHeapSize: number;
+  totalHeapSize: number;
+  heapSizeLimit: number;
+  mallocedMemory: number;
+  externalMemory: number;
+  oldSpaceSize?: number;
+  oldSpaceUsed?: number;
+  oldSpaceLimit?: number;
+}
+
+export class HeadroomError extends Error {
+  override readonly name = 'HeadroomError';
+}
+
+interface Session {
+  rec: ProcessRecord;
+  sampling: boolean;
+}
+
+export const DEFAULT_SAMPLING_INTERVAL = 512 * 1024;
+
+export class Inspectors {
+  private readonly sessions = new Map<number, Session>();
+  private readonly maxSessions: number;
+  private readonly snapshotIdleTimeoutMs: number;
+  private readonly headroomFactor: number;
+
+  constructor(private readonly opts: InspectorsOptions) {
+    this.maxSessions = opts.maxSessions ?? 256;
+    this.snapshotIdleTimeoutMs = opts.snapshotIdleTimeoutMs ?? 60_000;
+    this.headroomFactor = opts.snapshotHeadroomFactor ?? 12;
+    opts.registry.on('exit', (pid) => this.sessions.delete(pid));
+  }
+
+  /** Starts continuous sampling at once, so that even a fast death leaves evidence. */
+  async attach(rec: ProcessRecord): Promise<void> {
+    if (this.sessions.has(rec.pid)) return;
+    if (this.sessions.size >= this.maxSessions) {
+      this.opts.log.warn({ pid: rec.pid, max: this.maxSessions }, 'inspector: too many sessions, not attaching');
+      return;
+    }
+    const session: Session = { rec, sampling: false };
+    this.sessions.set(rec.pid, session);
+    await this.cdp(rec.pid, 'HeapProfiler.enable');
+    if (this.opts.samplingInterval > 0) {
+      await this.cdp(rec.pid, 'HeapProfiler.startSampling', { samplingInterval: this.opts.samplingInterval });
+      session.sampling = true;
+    }
+    this.opts.log.debug({ pid: rec.pid, sampling: session.sampling }, 'inspector: attached');
+  }
+
+  /** Stops sampling in a process that lives on; forgetting an exited one needs no call. */
+  detach(pid: number): void {
+    const session = this.sessions.get(pid);
+    if (!session) return;
+    this.sessions.delete(pid);
+    if (session.sampling) {
+      this.cdp(pid, 'HeapProfiler.stopSampling').catch((err: Error) =>
+        this.opts.log.debug({ pid, err: err.message }, 'inspector: stopSampling on detach failed'),
+      );
+    }
+  }
+
+  has(pid: number): boolean {
+    return this.sessions.has(pid);
+  }
+
+  async heap(pid: number): Promise<HeapUsage> {
+    const { rec } = this.session(pid);
+    const u = await this.cdp<{ usedSize: number; totalSize: number }>(pid, 'Runtime.getHeapUsage');
+    return {
+      used: u.usedSize,
+      total: u.totalSize,
+      limit: rec.heapSizeLimit,
+      ...(rec.oldSpaceLimit === undefined ? {} : { oldSpaceLimit: rec.oldSpaceLimit }),
+    };
+  }
+
+  /** V8 heap statistics with the old space's size and limit. */
+  heapStats(pid: number): Promise<HeapStats> {
+    this.session(pid);
+    return this.opts.registry.request<HeapStats>(pid, { type: 'heap-stats' }, { timeoutMs: this.opts.callTimeoutMs });
+  }
+
+  /** The sampling profile as `--heap-prof` writes it (the `profile` object alone). */
+  async saveProfile(pid: number, reason: string): Promise<string> {
+    if (!this.session(pid).sampling) throw new ProbeError(pid, 'sampling is off (samplingInterval 0)');
+    return this.capture(pid, reason, 'heapprofile', { timeoutMs: this.opts.callTimeoutMs });
+  }
+
+  /**
+   * Streams a heap snapshot to disk: the probe writes each chunk into the capture file as V8 produces it,
+   * so nothing of it passes through this process. Refused when the machine lacks the memory to take it.
+   * `onProgress(bytesWritten, 0)`: the total size is not known before the end.
+   */
+  async snapshot(pid: number, reason: string, onProgress?: (done: number, total: number) => void): Promise<string> {
+    this.session(pid);
+    await this.checkHeadroom(pid);
+    return this.capture(pid, reason, 'heapsnapshot', {
+      timeoutMs: this.snapshotIdleTimeoutMs,
+      ...(onProgress ? { onProgress } : {}),
+    });
+  }
+
+  async gc(pid: number): Promise<{ beforeBytes: number; afterBytes: number }> {
+    const before = await this.heap(pid);
+    await this.cdp(pid, 'HeapProfiler.collectGarbage');
+    const after = await this.heap(pid);
+    return { beforeBytes: before.used, afterBytes: after.used };
+  }
+
+  async closeAll(): Promise<void> {
+    const pids = [...this.sessions.keys()];
+    for (const pid of pids) this.detach(pid);
+  }
+
+  private session(pid: number): Session {
+    const s = this.sessions.get(pid);
+    if (!s) throw new ProbeError(pid, 'no inspector session');
+    return s;
+  }
+
+  private cdp<T = unknown>(pid: number, method: string, params?: object): Promise<T> {
+    return this.opts.registry.request<T>(
+      pid,
+      { type: 'cdp', method, ...(params ? { params } : {}) },
+      { timeoutMs: this.opts.callTimeoutMs },
+    );
+  }
+
+  private async capture(
+    pid: number,
+    reason: string,
+    kind: CaptureKind,
+    ro: { timeoutMs: number; onProgress?: (done: number, total: number) => void },
+  ): Promise<string> {
+    const pending = await createPendingCapture(this.opts.capturesDir, captureName(pid, reason, kind));
+    try {
+      await this.opts.registry.request(pid, { type: 'capture', kind, path: pending.tmpPath }, ro);
+    } catch (err) {
+      await pending.abort();
+      throw err;
+    }
+    const file = await pending.commit();
+    this.opts.log.info({ pid, kind, reason, file }, 'inspector: capture written');
+    if (this.opts.retention) {
+      const removed = await enforceRetention(this.opts.capturesDir, this.opts.retention);
+      if (removed.length > 0) this.opts.log.info({ removed }, 'inspector: old captures removed');
+    }
+    return file;
+  }
+
+  private async checkHeadroom(pid: number): Promise<void> {
+    const [meminfo, status] = await Promise.all([
+      fs.readFile('/proc/meminfo', 'utf8'),
+      fs.readFile(`/proc/${pid}/status`, 'utf8').catch(() => ''),
+    ]);
+    const available = kibField(meminfo, 'MemAvailable');
+    const rss = kibField(status, 'VmRSS');
+    if (available === undefined || rss === undefined) {
+      throw new HeadroomError(`pid ${pid}: snapshot refused: cannot read MemAvailable or the process's RSS`);
+    }
+    const need = (this.headroomFactor - 1) * rss;
+    if (available < need) {
+      throw new HeadroomError(
+        `pid ${pid}: snapshot refused: it may need ${mib(need)} MB more (RSS ${mib(rss)} MB × ${this.headroomFactor}) ` +
+          `but only ${mib(available)} MB are available`,
+      );
+    }
+  }
+}
+
+function kibField(text: string, field: string): number | undefined {
+  const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(text);
+  return m ? Number(m[1]) * 1024 : undefined;
+}
+
+function mib(bytes: number): number {
+  return Math.round(bytes / 1024 / 1024);
+}
