@@ -11,8 +11,12 @@ import {
   parseBytes,
   parseChoice,
   parseCount,
+  parseFraction,
   parseMegabytes,
   parseMillis,
+  parseMinutes,
+  parseRate,
+  parseSeconds,
 } from './units.js';
 
 export const RESTART_MODES = ['on-oom', 'on-failure', 'always', 'never'] as const;
@@ -36,6 +40,27 @@ export interface Config {
   inspect: boolean;
   samplingInterval: number;
   quiet: boolean;
+  warning: number;
+  critical: number;
+  hard: number;
+  treeWarning: number;
+  treeCritical: number;
+  treeHard: number;
+  heapWarning: number;
+  heapCritical: number;
+  heapImminent: number;
+  fdWarning: number;
+  connInfo: number;
+  connWarning: number;
+  connCritical: number;
+  trendWindow: number;
+  trendMinRate: number;
+  trendHorizon: number;
+  cooldown: number;
+  maxCaptures: number;
+  capturesDir: string;
+  capturesKeep: number;
+  capturesMaxMb: number;
 }
 
 export type Source = 'flag' | 'env' | 'file' | 'default';
@@ -72,6 +97,35 @@ export const OPTIONS: readonly OptionSpec[] = [
   spec({ key: 'inspect', flag: '--no-inspect', description: 'no probe and no inspector: RSS-only supervision', parse: parseBoolean, default: true }),
   spec({ key: 'samplingInterval', flag: '--sampling-interval <bytes>', description: 'always-on heap sampling interval, 0 = off', parse: parseBytes, default: 524_288, min: 0, max: 1_073_741_824 }),
   spec({ key: 'quiet', flag: '--quiet', description: 'no notices on stderr', parse: parseBoolean, default: false }),
+  spec({ key: 'warning', flag: '--warning <MB>', description: 'per-process RSS warning', parse: parseMegabytes, default: 1024, min: 1, max: 1_048_576, aliases: ['CLAUDE_PM_MEMORY_WARNING_MB'] }),
+  spec({ key: 'critical', flag: '--critical <MB>', description: 'per-process RSS critical: capture and GC', parse: parseMegabytes, default: 2048, min: 1, max: 1_048_576, aliases: ['CLAUDE_PM_MEMORY_CRITICAL_MB'] }),
+  spec({ key: 'hard', flag: '--hard <MB>', description: 'per-process RSS hard limit: capture and terminate', parse: parseMegabytes, default: 4096, min: 1, max: 1_048_576, aliases: ['CLAUDE_PM_MEMORY_MAX_MB'] }),
+  spec({ key: 'treeWarning', flag: '--tree-warning <MB>', description: 'whole-tree RSS warning', parse: parseMegabytes, default: 6144, min: 1, max: 1_048_576 }),
+  spec({ key: 'treeCritical', flag: '--tree-critical <MB>', description: 'whole-tree RSS critical: capture and clean up', parse: parseMegabytes, default: 8192, min: 1, max: 1_048_576 }),
+  spec({ key: 'treeHard', flag: '--tree-hard <MB>', description: 'whole-tree RSS hard limit: capture and restart (0 = none)', parse: parseMegabytes, default: 0, min: 0, max: 1_048_576 }),
+  spec({ key: 'heapWarning', flag: '--heap-warning <fraction>', description: 'heap used / old-space limit: warning', parse: parseFraction, default: 0.7, aliases: ['CLAUDE_MEMORY_ALERT_THRESHOLD'] }),
+  spec({ key: 'heapCritical', flag: '--heap-critical <fraction>', description: 'heap used / old-space limit: capture and GC', parse: parseFraction, default: 0.85 }),
+  spec({ key: 'heapImminent', flag: '--heap-imminent <fraction>', description: 'heap used / old-space limit: OOM imminent, capture now', parse: parseFraction, default: 0.95 }),
+  spec({ key: 'fdWarning', flag: '--fd-warning <n>', description: 'open file descriptors above this warn', parse: parseCount, default: 1000, min: 1, max: 10_000_000 }),
+  spec({ key: 'connInfo', flag: '--conn-info <n>', description: 'established TCP connections: info', parse: parseCount, default: 25, min: 1, max: 10_000_000 }),
+  spec({ key: 'connWarning', flag: '--conn-warning <n>', description: 'established TCP connections: warning', parse: parseCount, default: 50, min: 1, max: 10_000_000 }),
+  spec({ key: 'connCritical', flag: '--conn-critical <n>', description: 'established TCP connections: critical', parse: parseCount, default: 100, min: 1, max: 10_000_000 }),
+  spec({ key: 'trendWindow', flag: '--trend-window <ms>', description: 'history the leak trend is fitted over', parse: parseMillis, default: 300_000, min: 1000, max: 86_400_000 }),
+  spec({ key: 'trendMinRate', flag: '--trend-min-rate <MB/min>', description: 'heap floor growth that raises the trend alert', parse: parseRate, default: 2, min: 0.001, max: 1_000_000 }),
+  spec({ key: 'trendHorizon', flag: '--trend-horizon <min>', description: 'trend alert only when the forecast OOM is this close', parse: parseMinutes, default: 240, min: 1, max: 525_600 }),
+  spec({ key: 'cooldown', flag: '--cooldown <s>', description: 'at most one automatic capture, GC or cleanup per process per this long', parse: parseSeconds, default: 300, min: 0, max: 86_400 }),
+  spec({ key: 'maxCaptures', flag: '--max-captures <n>', description: 'captures per run, manual ones included', parse: parseCount, default: 10, min: 0, max: 10_000 }),
+  spec({ key: 'capturesDir', flag: '--captures-dir <dir>', description: 'where captures go (default <state-dir>/captures)', parse: (raw: string) => raw, default: '', aliases: ['CLAUDE_MEMORY_PROFILE_DIR'] }),
+  spec({ key: 'capturesKeep', flag: '--captures-keep <n>', description: 'captures kept on disk, oldest deleted first', parse: parseCount, default: 50, min: 1, max: 100_000 }),
+  spec({ key: 'capturesMaxMb', flag: '--captures-max <MB>', description: 'bytes of captures kept on disk', parse: parseMegabytes, default: 4096, min: 1, max: 1_048_576 }),
+];
+
+/** Each list must rise strictly where its values are set (0 = unset): levels are ordered. */
+const ORDERED: (keyof Config)[][] = [
+  ['warning', 'critical', 'hard'],
+  ['treeWarning', 'treeCritical', 'treeHard'],
+  ['heapWarning', 'heapCritical', 'heapImminent'],
+  ['connInfo', 'connWarning', 'connCritical'],
 ];
 
 const kebab = (key: string) => key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
@@ -155,6 +209,16 @@ export function resolveConfig(inputs: ConfigInputs): ResolvedConfig {
   }
   const result = config as unknown as Config;
   result.stateDir = path.resolve(inputs.cwd, result.stateDir);
+  for (const keys of ORDERED) {
+    const set = keys.filter((k) => (result[k] as number) > 0);
+    for (let i = 1; i < set.length; i++) {
+      const [lo, hi] = [set[i - 1]!, set[i]!];
+      if ((result[hi] as number) <= (result[lo] as number)) {
+        throw new UsageError(`--${kebab(hi)} (${result[hi]}) must be above --${kebab(lo)} (${result[lo]})`);
+      }
+    }
+  }
+  result.capturesDir = result.capturesDir ? path.resolve(inputs.cwd, result.capturesDir) : path.join(result.stateDir, 'captures');
   if (result.backoffMax < result.backoff) {
     throw new UsageError(`--backoff-max (${result.backoffMax} ms) is below --backoff (${result.backoff} ms)`);
   }

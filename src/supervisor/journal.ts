@@ -23,8 +23,20 @@ export interface Journal {
   close(): Promise<void>;
 }
 
+/**
+ * Rotated files are named `<name>.<UTC time to the ms>[-n]`, so they sort in the order they were written
+ * (the default generator reuses freed indexes).
+ */
+function rotatedName(base: string) {
+  return (time: number | Date | null, index?: number): string => {
+    if (!time) return base;
+    const stamp = new Date(time).toISOString().replace(/[-:]/g, '').replace('T', '-').replace('Z', '');
+    return `${base}.${stamp}${index && index > 1 ? `-${index}` : ''}`;
+  };
+}
+
 function rotating(file: string, size: string, maxFiles: number, compress: boolean): RotatingFileStream {
-  return createStream(path.basename(file), {
+  return createStream(rotatedName(path.basename(file)), {
     path: path.dirname(file),
     size,
     maxFiles,

@@ -5,16 +5,19 @@ import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
+import { Executor } from './actions.js';
 import { classifyExit, exitCodeOf, type ExitReason } from './classify.js';
 import type { Config } from './config.js';
 import { openJournal, type Journal } from './journal.js';
 import { agentEnv, spawnAgent } from './launch.js';
 import { loadLibc } from './libc.js';
+import { decide, initialPolicyState, type Action, type PolicyState, type Thresholds } from './policy.js';
 import { collectReports, pruneReports } from './reports.js';
 import { decideRestart, initialRestartState, type RestartPolicy, type RestartState } from './restart.js';
+import { Sampler, type Tick } from './sampler.js';
 import { ensurePrivateDir, statePaths, type StatePaths } from './statedir.js';
 import { systemMemory } from './sysmem.js';
-import { ProcessTree, pageSize, type ProcStat } from './tree.js';
+import { ProcessTree, type ProcStat } from './tree.js';
 
 export const FORWARDED_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2', 'SIGWINCH'] as const;
 const STOP_SIGNALS: ReadonlySet<NodeJS.Signals> = new Set(['SIGINT', 'SIGTERM']);
@@ -34,6 +37,8 @@ export interface SupervisorOptions {
 }
 
 interface RunOutcome {
+  /** A person asked for a fresh run: no backoff, not a failure. */
+  restartRequested: boolean;
   exitCode: number;
   reason: ExitReason;
   signal: NodeJS.Signals | null;
@@ -54,14 +59,52 @@ class RunMemory {
   startMb?: number;
   peakMb = 0;
   endMb = 0;
-  add(members: ProcStat[]): void {
-    const mb = Math.round((members.reduce((sum, p) => sum + p.rssPages, 0) * pageSize()) / 1048576);
-    if (members.length === 0) return;
+  add(tick: Tick): void {
+    if (tick.processes.length === 0) return;
+    const mb = Math.round(tick.processes.reduce((sum, p) => sum + p.rssBytes, 0) / 1048576);
     this.startMb ??= mb;
     this.peakMb = Math.max(this.peakMb, mb);
     this.endMb = mb;
   }
 }
+
+interface CurrentRun {
+  id: string;
+  pid: number;
+  startedAt: number;
+  memory: RunMemory;
+  /** Some process of the run had its heap past the critical fraction at the last reading. */
+  heapNearLimit: boolean;
+  /** Why the supervisor itself is ending this run, if it is. */
+  ending?: { kind: 'limit' | 'restart'; why: string };
+  /** Actions started by ticks of this run and not yet finished. */
+  inflight: Set<Promise<unknown>>;
+}
+
+export function thresholdsOf(c: Config): Thresholds {
+  return {
+    warningMb: c.warning,
+    criticalMb: c.critical,
+    hardMb: c.hard,
+    treeWarningMb: c.treeWarning,
+    treeCriticalMb: c.treeCritical,
+    treeHardMb: c.treeHard,
+    heapWarning: c.heapWarning,
+    heapCritical: c.heapCritical,
+    heapImminent: c.heapImminent,
+    fdWarning: c.fdWarning,
+    connInfo: c.connInfo,
+    connWarning: c.connWarning,
+    connCritical: c.connCritical,
+    trendWindowMs: c.trendWindow,
+    trendMinMbPerMin: c.trendMinRate,
+    trendHorizonMin: c.trendHorizon,
+    trendMinConfidence: 0.8,
+  };
+}
+
+const HISTORY_MIN = 60;
+const HISTORY_MAX = 3600;
 
 export class Supervisor {
   private readonly paths: StatePaths;
@@ -77,6 +120,12 @@ export class Supervisor {
   private readonly supervisorId = randomUUID().slice(0, 8);
   private readonly onSignal = (signal: NodeJS.Signals) => this.handleSignal(signal);
   private readonly subreaperError?: string;
+  private readonly sampler: Sampler;
+  private executor!: Executor;
+  private policyState: PolicyState = initialPolicyState;
+  private thresholds: Thresholds;
+  private current?: CurrentRun;
+  private ticking = false;
 
   constructor(private readonly opts: SupervisorOptions) {
     this.paths = statePaths(opts.config.stateDir);
@@ -87,6 +136,10 @@ export class Supervisor {
       this.subreaperError = 'error' in loaded ? loaded.error : 'prctl(PR_SET_CHILD_SUBREAPER) failed';
       this.tree = new ProcessTree(undefined);
     }
+    const { config } = opts;
+    this.thresholds = thresholdsOf(config);
+    const historySize = Math.min(HISTORY_MAX, Math.max(HISTORY_MIN, Math.ceil(config.trendWindow / config.interval) + 1));
+    this.sampler = new Sampler(this.tree, undefined, historySize);
   }
 
   /** Runs the agent until it ends for good; resolves with the exit code the supervisor should exit with. */
@@ -103,6 +156,18 @@ export class Supervisor {
     if (this.subreaperError) {
       log.warn({ err: this.subreaperError }, 'cannot become child subreaper; orphans are tracked through /proc only');
     }
+    this.executor = new Executor(
+      {
+        journal: this.journal,
+        notice: this.opts.notice,
+        nodePids: () => [],
+        runId: () => this.current?.id,
+        agentPid: () => this.current?.pid,
+        endRun: (kind, why) => this.endRun(kind, why),
+        reap: () => void this.tree.scan(),
+      },
+      { cooldownMs: config.cooldown * 1000, maxCapturesPerRun: config.maxCaptures, killTimeoutMs: config.killTimeout },
+    );
     for (const s of FORWARDED_SIGNALS) process.on(s, this.onSignal);
     try {
       return await this.lifecycle();
@@ -138,6 +203,11 @@ export class Supervisor {
       }
       exitCode = outcome.exitCode;
       if (this.stop) break;
+      if (outcome.restartRequested) {
+        this.restarts++;
+        notice('agent restarted on request');
+        continue;
+      }
       const decision = decideRestart(
         this.restartState,
         { reason: outcome.reason, signal: outcome.signal, uptimeMs: outcome.uptimeMs },
@@ -200,14 +270,17 @@ export class Supervisor {
     const pid = child.pid!;
     this.child = child;
     this.tree.beginRun(pid);
+    this.sampler.reset();
+    this.policyState = initialPolicyState;
+    this.executor.newRun();
+    const run: CurrentRun = { id: runId, pid, startedAt, memory: new RunMemory(), heapNearLimit: false, inflight: new Set() };
+    this.current = run;
     log.info({ run: runId, agent_pid: pid, argv: [command, ...args] }, 'agent started');
     const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
       child.once('exit', (code, signal) => resolve({ code, signal })),
     );
-    const memory = new RunMemory();
-    const tick = () => memory.add(this.tree.scan());
-    tick();
-    const ticker = setInterval(tick, config.interval);
+    void this.tick();
+    const ticker = setInterval(() => void this.tick(), config.interval);
     const { code, signal } = await exited;
     clearInterval(ticker);
     this.child = undefined;
@@ -217,45 +290,104 @@ export class Supervisor {
     let survivors: ProcStat[];
     if (this.stop) {
       survivors = await this.tree.terminate(this.stop.signal, this.stop.deadline - Date.now(), this.hurry.signal);
-    } else if (config.orphans === 'kill') {
+    } else if (config.orphans === 'kill' || run.ending) {
       survivors = await this.tree.terminate('SIGTERM', config.killTimeout, this.hurry.signal);
     } else {
       survivors = this.tree.scan();
       this.tree.release(survivors);
-      if (survivors.length > 0) log.info({ pids: survivors.map((p) => p.pid) }, 'leaving the run\'s other processes running (--orphans keep)');
+      if (survivors.length > 0) log.info({ pids: survivors.map((p) => p.pid) }, "leaving the run's other processes running (--orphans keep)");
     }
     if (survivors.length > 0 && config.orphans === 'kill') {
       log.error({ pids: survivors.map((p) => p.pid) }, 'processes of the run survived SIGKILL');
     }
+    // Captures started before the death finish (or time out) before the run is written down.
+    await Promise.allSettled([...run.inflight]);
+    this.current = undefined;
 
     const reports = collectReports(this.paths.reports, startedAt - 1000);
     pruneReports(this.paths.reports, REPORTS_KEPT);
     const reason = classifyExit({
       code,
       signal,
-      stoppedBySupervisor: this.stop !== undefined,
-      limitExceeded: false,
+      stoppedBySupervisor: this.stop !== undefined || run.ending?.kind === 'restart',
+      limitExceeded: run.ending?.kind === 'limit',
       oomReport: reports.some((r) => r.oom),
-      heapNearLimit: false,
+      heapNearLimit: run.heapNearLimit,
     });
     const exitCode = exitCodeOf(code, signal);
+    const record = this.executor.newRun();
     this.journal.runs.info({
       run_id: runId,
       pid,
       argv: [command, ...args],
-      start_mb: memory.startMb ?? 0,
-      peak_mb: memory.peakMb,
-      end_mb: memory.endMb,
+      start_mb: run.memory.startMb ?? 0,
+      peak_mb: run.memory.peakMb,
+      end_mb: run.memory.endMb,
       duration_seconds: Math.round(uptimeMs) / 1000,
-      warnings: 0,
-      exit: { code: exitCode, signal, reason },
+      warnings: record.warnings,
+      exit: { code: exitCode, signal, reason, ...(run.ending ? { why: run.ending.why } : {}) },
       aborted: reason === 'stopped' || reason === 'limit',
       restarts: this.restarts,
-      captures: [],
+      captures: record.captures,
       reports: reports.map((r) => r.file),
     });
     log.info({ run: runId, agent_pid: pid, code, signal, reason, uptimeMs }, 'agent ended');
-    return { exitCode, reason, signal, uptimeMs };
+    return { exitCode, reason, signal, uptimeMs, restartRequested: !this.stop && run.ending?.kind === 'restart' };
+  }
+
+  /** One observation and the policy's answer. A tick still running (an inspector timing out) is not stacked. */
+  private async tick(): Promise<void> {
+    const run = this.current;
+    if (this.ticking || !run) return;
+    this.ticking = true;
+    try {
+      const sample = await this.sampler.tick(run.pid);
+      if (run !== this.current) return;
+      run.memory.add(sample);
+      run.heapNearLimit = sample.processes.some((p) => p.heapUsed !== undefined && p.heapLimit && p.heapUsed / p.heapLimit >= this.thresholds.heapCritical);
+      this.executor.gate.retain(new Set(sample.processes.map((p) => p.pid)));
+      const { state, actions } = decide(
+        this.policyState,
+        {
+          sample,
+          heapHistory: (pid) => this.sampler.history(pid).flatMap((h) => (h.heapUsed === undefined ? [] : [{ t: h.t, v: h.heapUsed }])),
+        },
+        this.thresholds,
+      );
+      this.policyState = state;
+      this.dispatch(run, actions);
+    } catch (err) {
+      this.journal.log.error({ err: (err as Error).message }, 'tick failed');
+    } finally {
+      this.ticking = false;
+    }
+  }
+
+  /** Alerts are written at once; the rest run in order, off the tick, so a slow capture never delays sampling. */
+  private dispatch(run: CurrentRun, actions: Action[]): void {
+    const rest: Action[] = [];
+    for (const a of actions) {
+      if (a.kind === 'alert') void this.executor.execute(a);
+      else rest.push(a);
+    }
+    if (rest.length === 0) return;
+    const job = (async () => {
+      for (const a of rest) {
+        await this.executor.execute(a).catch((err: Error) => this.journal.log.info({ action: a, err: err.message }, 'action not taken'));
+      }
+    })();
+    run.inflight.add(job);
+    void job.finally(() => run.inflight.delete(job));
+  }
+
+  /** The supervisor ends the run itself: a memory rule (limit) or a request for a fresh run (restart). */
+  private async endRun(kind: 'limit' | 'restart', why: string): Promise<void> {
+    const run = this.current;
+    if (!run || run.ending) return;
+    run.ending = { kind, why };
+    this.journal.log.warn({ run: run.id, kind, why }, 'ending the run');
+    if (kind === 'limit') this.opts.notice(`memory limit: ${why}; ending the run`);
+    await this.tree.terminate('SIGTERM', this.opts.config.killTimeout, this.hurry.signal);
   }
 
   private handleSignal(signal: NodeJS.Signals): void {

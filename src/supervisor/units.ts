@@ -10,7 +10,7 @@ const MS_FACTORS: Record<string, number> = { '': 1, ms: 1, s: 1000, m: 60_000, m
 const BYTE_FACTORS: Record<string, number> = { '': 1, b: 1, kb: 1024, k: 1024, mb: 1024 ** 2, m: 1024 ** 2 };
 
 function withFactor(raw: string, factors: Record<string, number>, what: string): number {
-  const m = /^\s*(\d+(?:\.\d+)?)\s*([a-z]*)\s*$/i.exec(raw);
+  const m = /^\s*(\d+(?:\.\d+)?)\s*([a-z/]*)\s*$/i.exec(raw);
   const factor = m ? factors[m[2]!.toLowerCase()] : undefined;
   if (!m || factor === undefined) throw new UsageError(`expected ${what}, got '${raw}'`);
   return Number(m[1]) * factor;
@@ -20,6 +20,8 @@ export const parseMegabytes = (raw: string): number => withFactor(raw, MB_FACTOR
 export const parseMillis = (raw: string): number =>
   Math.round(withFactor(raw, MS_FACTORS, 'milliseconds like 500, 2s or 1m'));
 export const parseSeconds = (raw: string): number => withFactor(raw, MS_FACTORS, 'seconds like 300, 5m') / 1000;
+export const parseMinutes = (raw: string): number => withFactor(raw, { '': 1, min: 1, m: 1, h: 60 }, 'minutes like 240 or 4h');
+export const parseRate = (raw: string): number => withFactor(raw, { '': 1, 'mb/min': 1 }, 'MB per minute like 2');
 export const parseBytes = (raw: string): number =>
   Math.round(withFactor(raw, BYTE_FACTORS, 'bytes like 524288 or 512KB'));
 
