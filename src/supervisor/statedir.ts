@@ -1,5 +1,7 @@
 // The state dir: one private folder holding everything the supervisor writes.
+import { createHash } from 'node:crypto';
 import { chmodSync, mkdirSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 
 export function ensurePrivateDir(dir: string): string {
@@ -14,14 +16,39 @@ export function ensurePrivateDir(dir: string): string {
   return dir;
 }
 
+/** sun_path is 108 bytes on Linux, the terminating NUL included. */
+export const MAX_SOCKET_PATH_BYTES = 107;
+export const socketFits = (p: string) => Buffer.byteLength(p) <= MAX_SOCKET_PATH_BYTES;
+
+/**
+ * Where a unix socket of this state dir can live: in the state dir itself, or, when that path is longer than
+ * a socket path may be, in a private per-user runtime folder under a name derived from the state dir.
+ */
+export function socketPathFor(stateDir: string, name: string): string {
+  const direct = path.join(path.resolve(stateDir), name);
+  if (socketFits(direct)) return direct;
+  const uid = typeof process.getuid === 'function' ? process.getuid() : 0;
+  const hashed = `${createHash('sha256').update(direct).digest('hex').slice(0, 16)}.sock`;
+  const bases = [process.env.XDG_RUNTIME_DIR, tmpdir(), '/tmp'].filter((b): b is string => Boolean(b));
+  for (const base of bases) {
+    const candidate = path.join(base, `cfn-supervise-${uid}`, hashed);
+    if (!socketFits(candidate)) continue;
+    try {
+      ensurePrivateDir(path.dirname(candidate));
+      return candidate;
+    } catch {
+      // Not ours or not writable: try the next base.
+    }
+  }
+  throw new Error(`no folder short enough for the sockets of ${stateDir}; choose a shorter --state-dir`);
+}
+
 export interface StatePaths {
   root: string;
   log: string;
   runs: string;
   alerts: string;
   reports: string;
-  captures: string;
-  registrySocket: string;
 }
 
 export function statePaths(root: string): StatePaths {
@@ -31,7 +58,5 @@ export function statePaths(root: string): StatePaths {
     runs: path.join(root, 'runs.jsonl'),
     alerts: path.join(root, 'alerts.jsonl'),
     reports: path.join(root, 'reports'),
-    captures: path.join(root, 'captures'),
-    registrySocket: path.join(root, 'registry.sock'),
   };
 }

@@ -11,11 +11,13 @@ import type { Config } from './config.js';
 import { openJournal, type Journal } from './journal.js';
 import { agentEnv, spawnAgent } from './launch.js';
 import { loadLibc } from './libc.js';
+import { Inspectors } from './inspector.js';
 import { decide, initialPolicyState, type Action, type PolicyState, type Thresholds } from './policy.js';
+import { Registry } from './registry.js';
 import { collectReports, pruneReports } from './reports.js';
 import { decideRestart, initialRestartState, type RestartPolicy, type RestartState } from './restart.js';
 import { Sampler, type Tick } from './sampler.js';
-import { ensurePrivateDir, statePaths, type StatePaths } from './statedir.js';
+import { ensurePrivateDir, socketPathFor, statePaths, type StatePaths } from './statedir.js';
 import { systemMemory } from './sysmem.js';
 import { ProcessTree, type ProcStat } from './tree.js';
 
@@ -23,6 +25,9 @@ export const FORWARDED_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIG
 const STOP_SIGNALS: ReadonlySet<NodeJS.Signals> = new Set(['SIGINT', 'SIGTERM']);
 const REPORTS_KEPT = 20;
 const PREFLIGHT_MAX_WAIT_MS = 30_000;
+/** An inspector call that takes longer has an agent blocked in synchronous code; RSS from /proc stands in. */
+const CDP_TIMEOUT_MS = 2000;
+const MB = 1048576;
 
 export const PROBE_PATH = fileURLToPath(new URL('../probe/probe.cjs', import.meta.url));
 
@@ -120,8 +125,10 @@ export class Supervisor {
   private readonly supervisorId = randomUUID().slice(0, 8);
   private readonly onSignal = (signal: NodeJS.Signals) => this.handleSignal(signal);
   private readonly subreaperError?: string;
-  private readonly sampler: Sampler;
+  private sampler!: Sampler;
   private executor!: Executor;
+  private registry?: Registry;
+  private inspectors?: Inspectors;
   private policyState: PolicyState = initialPolicyState;
   private thresholds: Thresholds;
   private current?: CurrentRun;
@@ -136,10 +143,7 @@ export class Supervisor {
       this.subreaperError = 'error' in loaded ? loaded.error : 'prctl(PR_SET_CHILD_SUBREAPER) failed';
       this.tree = new ProcessTree(undefined);
     }
-    const { config } = opts;
-    this.thresholds = thresholdsOf(config);
-    const historySize = Math.min(HISTORY_MAX, Math.max(HISTORY_MIN, Math.ceil(config.trendWindow / config.interval) + 1));
-    this.sampler = new Sampler(this.tree, undefined, historySize);
+    this.thresholds = thresholdsOf(opts.config);
   }
 
   /** Runs the agent until it ends for good; resolves with the exit code the supervisor should exit with. */
@@ -156,11 +160,16 @@ export class Supervisor {
     if (this.subreaperError) {
       log.warn({ err: this.subreaperError }, 'cannot become child subreaper; orphans are tracked through /proc only');
     }
+    if (config.inspect) await this.instrument();
+    const historySize = Math.min(HISTORY_MAX, Math.max(HISTORY_MIN, Math.ceil(config.trendWindow / config.interval) + 1));
+    this.sampler = new Sampler(this.tree, this.inspectors, historySize);
     this.executor = new Executor(
       {
         journal: this.journal,
+        instruments: this.inspectors,
+        notify: (pid, message) => this.registry?.send(pid, { ...message }) ?? false,
+        nodePids: () => this.registry?.list().map((r) => r.pid).filter((pid) => this.inspectors?.has(pid)) ?? [],
         notice: this.opts.notice,
-        nodePids: () => [],
         runId: () => this.current?.id,
         agentPid: () => this.current?.pid,
         endRun: (kind, why) => this.endRun(kind, why),
@@ -174,9 +183,33 @@ export class Supervisor {
     } finally {
       for (const s of FORWARDED_SIGNALS) process.off(s, this.onSignal);
       clearTimeout(this.killTimer);
+      await this.inspectors?.closeAll();
+      await this.registry?.close();
       log.info('supervisor exiting');
       await this.journal.close();
     }
+  }
+
+  /** The registry the probes report to, and one inspector session per node process that registers. */
+  private async instrument(): Promise<void> {
+    const { config } = this.opts;
+    const { log } = this.journal;
+    const registry = await Registry.listen(socketPathFor(this.paths.root, 'registry.sock'));
+    const inspectors = new Inspectors({
+      registry,
+      samplingInterval: config.samplingInterval,
+      callTimeoutMs: CDP_TIMEOUT_MS,
+      capturesDir: config.capturesDir,
+      log,
+      retention: { maxFiles: config.capturesKeep, maxBytes: config.capturesMaxMb * MB },
+    });
+    registry.on('register', (rec) => {
+      log.info({ pid: rec.pid, ppid: rec.ppid, argv: rec.argv }, 'node process registered');
+      inspectors.attach(rec).catch((err: Error) => log.warn({ pid: rec.pid, err: err.message }, 'inspector: attach failed'));
+    });
+    registry.on('error', (err) => log.warn({ err: err.message }, 'registry error'));
+    this.registry = registry;
+    this.inspectors = inspectors;
   }
 
   private async lifecycle(): Promise<number> {
@@ -254,6 +287,7 @@ export class Supervisor {
       heapLimitMb: config.heapLimit,
       reportDir: this.paths.reports,
       probePath: config.inspect ? PROBE_PATH : undefined,
+      registrySocket: this.registry?.socketPath,
     });
     const child = spawnAgent(command, args, env, this.opts.userUmask);
     const spawnError = await new Promise<NodeJS.ErrnoException | undefined>((resolve) => {
