@@ -2,19 +2,18 @@
 // loopback TCP port behind a bearer token, and /metrics alone on an optional metrics port. It validates and
 // bounds every request, then hands it to ControlHandlers, which the supervisor implements with the same
 // executor the policy uses; a bad request costs one error response and nothing else.
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { chmodSync, existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { connect } from 'node:net';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
 import type { Metrics } from './metrics.js';
-import { ensurePrivateDir } from './statedir.js';
+import type { Level } from './policy.js';
+import { ensurePrivateDir, socketFits, socketPathFor } from './statedir.js';
 import { UsageError } from './units.js';
 
-export const LEVELS = ['ok', 'info', 'warning', 'critical', 'hard'] as const;
-export type Level = (typeof LEVELS)[number];
+export type { Level };
 
 export interface ProcessView {
   pid: number;
@@ -71,8 +70,9 @@ export interface CleanupResult {
 }
 
 /**
- * What the supervisor answers with. Throw ControlError for a refusal with a status (409 while a capture
- * already runs, 404 for an unknown pid), UsageError for an invalid value (400); anything else is a 500.
+ * What the supervisor answers with. Throw ControlError (or any Error with a 4xx/5xx `status`, like the
+ * executor's Refused) for a refusal: 409 while cooling down, 404 for an unknown pid; UsageError for an
+ * invalid value (400); anything else is a 500.
  */
 export interface ControlHandlers {
   status(): StatusView;
@@ -128,8 +128,7 @@ const ACTION_TIMEOUT_MS = 120_000;
 const SNAPSHOT_TIMEOUT_MS = 30 * 60_000;
 const HEARTBEAT_MS = 5_000;
 export const MAX_CAPTURE_SECONDS = 600;
-/** sun_path is 108 bytes on Linux, the terminating NUL included. */
-export const MAX_SOCKET_PATH_BYTES = 107;
+const SOCKET_NAME = 'control.sock';
 export const NDJSON = 'application/x-ndjson';
 
 export interface ControlPaths {
@@ -140,12 +139,10 @@ export interface ControlPaths {
   token: string;
 }
 
-const socketFits = (p: string) => Buffer.byteLength(p) <= MAX_SOCKET_PATH_BYTES;
-
 export function controlPaths(stateDir: string): ControlPaths {
   const root = path.resolve(stateDir);
   const pointer = path.join(root, 'control.sock.path');
-  const direct = path.join(root, 'control.sock');
+  const direct = path.join(root, SOCKET_NAME);
   return { socket: socketFits(direct) ? direct : readPointer(pointer), pointer, token: path.join(root, 'control.token') };
 }
 
@@ -155,24 +152,6 @@ function readPointer(pointer: string): string {
   } catch {
     return pointer;
   }
-}
-
-function runtimeSocketPath(stateDir: string): string {
-  const uid = typeof process.getuid === 'function' ? process.getuid() : 0;
-  const name = `${createHash('sha256').update(path.resolve(stateDir)).digest('hex').slice(0, 16)}.sock`;
-  const bases = [process.env.XDG_RUNTIME_DIR, tmpdir(), '/tmp'].filter((b): b is string => Boolean(b));
-  for (const base of bases) {
-    const dir = path.join(base, `cfn-supervise-${uid}`);
-    const candidate = path.join(dir, name);
-    if (!socketFits(candidate)) continue;
-    try {
-      ensurePrivateDir(dir);
-      return candidate;
-    } catch {
-      // Not ours or not writable: try the next base.
-    }
-  }
-  throw new Error(`no folder short enough for the control socket of ${stateDir}; choose a shorter --state-dir`);
 }
 
 /** True if something answers on the socket: a supervisor already owns this state dir. */
@@ -246,8 +225,14 @@ function sendJson(res: ServerResponse, status: number, value: unknown): void {
 
 const sendError = (res: ServerResponse, status: number, message: string) => sendJson(res, status, { error: { status, message } });
 
+/** The executor's refusals carry their own status (actions.ts Refused), so they pass through unwrapped. */
+function hasStatus(err: unknown): err is Error & { status: number } {
+  const status = (err as { status?: unknown } | null)?.status;
+  return err instanceof Error && Number.isInteger(status) && (status as number) >= 400 && (status as number) <= 599;
+}
+
 function errorStatus(err: unknown): { status: number; message: string } {
-  if (err instanceof ControlError) return { status: err.status, message: err.message };
+  if (hasStatus(err)) return { status: err.status, message: err.message };
   if (err instanceof UsageError) return { status: 400, message: err.message };
   return { status: 500, message: err instanceof Error ? err.message : String(err) };
 }
@@ -428,8 +413,7 @@ function closeServer(server: Server): Promise<void> {
 export async function startControl(handlers: ControlHandlers, opts: ControlOptions): Promise<ControlServer> {
   const root = ensurePrivateDir(path.resolve(opts.stateDir));
   const paths = controlPaths(root);
-  const direct = path.join(root, 'control.sock');
-  const socketPath = socketFits(direct) ? direct : runtimeSocketPath(root);
+  const socketPath = socketPathFor(root, SOCKET_NAME);
   if (existsSync(socketPath)) {
     if (await socketAnswers(socketPath)) throw new Error(`another supervisor is already running in ${root}`);
     rmSync(socketPath, { force: true });
@@ -446,7 +430,7 @@ export async function startControl(handlers: ControlHandlers, opts: ControlOptio
     servers.push(unix);
     await listen(unix, socketPath);
     chmodSync(socketPath, 0o600);
-    if (socketPath !== direct) writeFileSync(paths.pointer, `${socketPath}\n`, { mode: 0o600 });
+    if (!socketFits(path.join(root, SOCKET_NAME))) writeFileSync(paths.pointer, `${socketPath}\n`, { mode: 0o600 });
     else rmSync(paths.pointer, { force: true });
 
     const result: ControlServer = { socketPath, close };

@@ -1,12 +1,11 @@
 // Prometheus metrics of the supervisor and the agent tree. The supervisor feeds this registry as things
 // happen (samples, exits, alerts, captures); /metrics only renders it, so a scrape never touches the agent.
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
-import type { Level, ProcessView } from './control.js';
+import type { Level, ProcessSample } from './policy.js';
 
 /** Past this many distinct roles, further ones are folded into `other`: pids must never become labels. */
 export const MAX_ROLES = 32;
 const OTHER_ROLE = 'other';
-const MB = 1024 * 1024;
 
 export class Metrics {
   readonly registry = new Registry();
@@ -66,8 +65,8 @@ export class Metrics {
     return role;
   }
 
-  /** One sampling tick's view of the tree; replaces the previous one, so exited processes drop out. */
-  observeProcesses(processes: readonly ProcessView[], durationSeconds?: number): void {
+  /** One sampling tick (sampler.ts's Tick fits); replaces the previous one, so exited processes drop out. */
+  observeTick({ processes, durationMs }: { processes: readonly ProcessSample[]; durationMs?: number }): void {
     const perProcess = [this.processRss, this.processHeapUsed, this.processHeapLimit, this.processFds, this.processSockets, this.processCount];
     for (const g of perProcess) g.reset();
     let rss = 0;
@@ -75,20 +74,20 @@ export class Metrics {
     for (const p of processes) {
       const role = this.roleLabel(p.role);
       this.processCount.inc({ role });
-      this.processRss.inc({ role }, p.rss_mb * MB);
-      rss += p.rss_mb * MB;
-      if (p.heap_used_mb !== undefined) {
-        this.processHeapUsed.inc({ role }, p.heap_used_mb * MB);
-        heapUsed += p.heap_used_mb * MB;
+      this.processRss.inc({ role }, p.rssBytes);
+      rss += p.rssBytes;
+      if (p.heapUsed !== undefined) {
+        this.processHeapUsed.inc({ role }, p.heapUsed);
+        heapUsed += p.heapUsed;
       }
-      if (p.heap_limit_mb !== undefined) this.processHeapLimit.inc({ role }, p.heap_limit_mb * MB);
+      if (p.heapLimit !== undefined) this.processHeapLimit.inc({ role }, p.heapLimit);
       if (p.fds !== undefined) this.processFds.inc({ role }, p.fds);
       if (p.sockets !== undefined) this.processSockets.inc({ role }, p.sockets);
     }
     this.treeRss.set(rss);
     this.treeHeapUsed.set(heapUsed);
     this.treeProcesses.set(processes.length);
-    if (durationSeconds !== undefined) this.sampleDuration.observe(durationSeconds);
+    if (durationMs !== undefined) this.sampleDuration.observe(durationMs / 1000);
   }
 
   agentRunning(up: boolean): void {

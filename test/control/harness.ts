@@ -4,6 +4,7 @@
 import { request } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ControlError, type ControlHandlers, type ProcessView, type StatusView } from '../../src/supervisor/control.js';
+import type { ProcessSample } from '../../src/supervisor/policy.js';
 import { UsageError } from '../../src/supervisor/units.js';
 
 export const silentLog = { info() {}, warn() {}, error() {}, debug() {} };
@@ -13,6 +14,24 @@ export const PROCESSES: ProcessView[] = [
   { pid: 4243, ppid: 4242, role: 'node:worker.js', rss_mb: 48, heap_used_mb: 12, heap_limit_mb: 256, level: 'warning', history: { rss_mb: [48, 48] } },
   { pid: 4244, ppid: 4242, role: 'sh', rss_mb: 1.4, level: 'ok', history: { rss_mb: [1.4] } },
 ];
+
+const MB = 1048576;
+
+/** The same processes as one sampler tick, for the metrics registry. */
+export const TICK = {
+  durationMs: 4,
+  processes: PROCESSES.map((p): ProcessSample => ({
+    pid: p.pid,
+    ppid: p.ppid,
+    role: p.role,
+    isAgent: p.role === 'agent',
+    rssBytes: p.rss_mb * MB,
+    heapUsed: p.heap_used_mb === undefined ? undefined : p.heap_used_mb * MB,
+    heapLimit: p.heap_limit_mb === undefined ? undefined : p.heap_limit_mb * MB,
+    fds: p.fds,
+    sockets: p.sockets,
+  })),
+};
 
 export function testHandlers(stateDir: string) {
   const calls: { name: string; arg?: unknown }[] = [];
@@ -40,6 +59,8 @@ export function testHandlers(stateDir: string) {
     },
     async gc(req) {
       calls.push({ name: 'gc', arg: req });
+      // The executor's Refused: an Error carrying its status.
+      if (req.pid === 409) throw Object.assign(new Error('gc of pid 409 is cooling down for 12 s'), { status: 409 });
       return { results: [{ pid: req.pid ?? 4242, role: 'agent', before_bytes: 100 * 1048576, after_bytes: 40 * 1048576 }] };
     },
     async cleanup() {

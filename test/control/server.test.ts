@@ -4,10 +4,11 @@ import { connect } from 'node:net';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ControlClient, NoSupervisorError, RequestError } from '../../src/cli/client.js';
-import { MAX_BODY_BYTES, MAX_SOCKET_PATH_BYTES, controlPaths, startControl, type ControlServer } from '../../src/supervisor/control.js';
+import { MAX_BODY_BYTES, controlPaths, startControl, type ControlServer } from '../../src/supervisor/control.js';
 import { MAX_ROLES, Metrics } from '../../src/supervisor/metrics.js';
+import { MAX_SOCKET_PATH_BYTES } from '../../src/supervisor/statedir.js';
 import { tempDir } from '../helpers/cli.js';
-import { PROCESSES, send, silentLog, testHandlers } from './harness.js';
+import { PROCESSES, TICK, send, silentLog, testHandlers } from './harness.js';
 
 const mode = (p: string) => statSync(p).mode & 0o777;
 const opened: ControlServer[] = [];
@@ -61,6 +62,7 @@ describe('control socket', () => {
       ['PATCH', '/config', '{"interval": 10}', 400, /at least 50 ms/],
       ['PATCH', '/config', '{"nope": 1}', 400, /unknown option/],
       ['POST', '/capture', '{"pid": 999}', 404, /no node process 999/],
+      ['POST', '/gc', '{"pid": 409}', 409, /cooling down/],
       ['POST', '/restart', undefined, 500, /restart exploded/],
     ];
     for (const [method, route, body, status, message] of cases) {
@@ -70,7 +72,7 @@ describe('control socket', () => {
       expect(reply.json().error.message).toMatch(message);
     }
     // Only the well-formed requests reached the handlers.
-    expect(calls.map((c) => c.name)).toEqual(['patchConfig', 'patchConfig', 'capture', 'restart']);
+    expect(calls.map((c) => c.name)).toEqual(['patchConfig', 'patchConfig', 'capture', 'gc', 'restart']);
     expect((await send(target, 'GET', '/status')).status).toBe(200);
   });
 
@@ -217,8 +219,8 @@ describe('metrics', () => {
 
   it('passes promtool check metrics', async () => {
     const { target, metrics } = await start();
-    metrics.observeProcesses(PROCESSES, 0.004);
-    metrics.observeProcesses([...PROCESSES, { ...PROCESSES[1]!, pid: 4245 }], 0.012);
+    metrics.observeTick(TICK);
+    metrics.observeTick({ processes: [...TICK.processes, { ...TICK.processes[1]!, pid: 4245 }], durationMs: 12 });
     metrics.agentRunning(true);
     metrics.countRestart('oom');
     metrics.countExit('oom');
@@ -241,12 +243,12 @@ describe('metrics', () => {
 
   it('drops exited processes and folds roles past the cap into "other"', async () => {
     const metrics = new Metrics();
-    metrics.observeProcesses(PROCESSES);
-    metrics.observeProcesses(PROCESSES.slice(0, 1));
+    metrics.observeTick(TICK);
+    metrics.observeTick({ processes: TICK.processes.slice(0, 1) });
     expect(await metrics.render()).not.toMatch(/role="sh"/);
     const fresh = new Metrics();
-    const many = Array.from({ length: MAX_ROLES + 10 }, (_, i) => ({ ...PROCESSES[2]!, pid: 5000 + i, role: `tool-${i}` }));
-    fresh.observeProcesses(many);
+    const many = Array.from({ length: MAX_ROLES + 10 }, (_, i) => ({ ...TICK.processes[2]!, pid: 5000 + i, role: `tool-${i}` }));
+    fresh.observeTick({ processes: many });
     const text = await fresh.render();
     expect(new Set([...text.matchAll(/cfn_supervise_agent_processes\{role="([^"]+)"\}/g)].map((m) => m[1])).size).toBe(MAX_ROLES + 1);
     expect(text).toMatch(/^cfn_supervise_agent_processes\{role="other"\} 10$/m);
