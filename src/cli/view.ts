@@ -27,7 +27,8 @@ export function formatDuration(seconds: number): string {
 export function processTable(processes: readonly ProcessView[], extra?: { header: string; cell: (p: ProcessView) => string }): string[] {
   const headers = ['PID', 'ROLE', 'RSS', 'HEAP USED / LIMIT', 'LEVEL', 'TREND', ...(extra ? [extra.header] : [])];
   const right = [true, false, true, true, false, false, false];
-  const rows = processes.map((p) => [
+  // By pid: rows keep their place from one refresh of `top` to the next.
+  const rows = [...processes].sort((a, b) => a.pid - b.pid).map((p) => [
     String(p.pid),
     p.role,
     mb(p.rss_mb),
