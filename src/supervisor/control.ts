@@ -7,6 +7,7 @@ import { chmodSync, existsSync, readFileSync, rmSync, writeFileSync } from 'node
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { connect } from 'node:net';
 import path from 'node:path';
+import type { Logger } from 'pino';
 import { z } from 'zod';
 import type { Metrics } from './metrics.js';
 import type { Level } from './policy.js';
@@ -96,12 +97,8 @@ export class ControlError extends Error {
   }
 }
 
-export interface ControlLog {
-  info(obj: object, msg?: string): void;
-  warn(obj: object, msg?: string): void;
-  error(obj: object, msg?: string): void;
-  debug(obj: object, msg?: string): void;
-}
+/** The supervisor's pino logger, or anything with its four levels. */
+export type ControlLog = Pick<Logger, 'debug' | 'info' | 'warn' | 'error'>;
 
 export interface ControlOptions {
   stateDir: string;
