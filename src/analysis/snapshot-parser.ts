@@ -142,10 +142,12 @@ export class SnapshotParser {
   private capturedBytes = 0;
 
   /** Numeric arrays: the number being read and how many values came before it. */
-  private target: 'nodes' | 'edges' | 'skip' = 'skip';
+  private target: 'nodes' | 'edges' = 'nodes';
   private current = 0;
   private inNumber = false;
-  private valueIndex = 0;
+  private opened = false;
+  /** Position of the next value: row (node or edge ordinal) and field within it. */
+  private row = 0;
   private field = 0;
   private fieldCount = 1;
   private nodeRoles = new Uint8Array(0);
@@ -300,7 +302,8 @@ export class SnapshotParser {
     this.target = key;
     this.current = 0;
     this.inNumber = false;
-    this.valueIndex = -1;
+    this.opened = false;
+    this.row = 0;
     this.field = 0;
     if (key === 'nodes') {
       const n = h.nodeCount;
@@ -362,15 +365,20 @@ export class SnapshotParser {
   private readNumbers(chunk: Buffer, start: number): number {
     let i = start;
     const len = chunk.length;
-    if (this.valueIndex < 0) {
+    if (!this.opened) {
       while (i < len && isSpace(chunk[i]!)) i++;
       if (i === len) return i;
       if (chunk[i] !== OPEN_BRACKET) throw bad(`"${this.key}" is not an array`);
-      this.valueIndex = 0;
+      this.opened = true;
       i++;
     }
+    // The hot loop of the whole analysis: state lives in locals and goes back to fields at the end.
+    const nodes = this.target === 'nodes';
+    const fieldCount = this.fieldCount;
     let current = this.current;
     let inNumber = this.inNumber;
+    let row = this.row;
+    let field = this.field;
     for (; i < len; i++) {
       const c = chunk[i]!;
       if (c >= 0x30 && c <= 0x39) {
@@ -378,64 +386,66 @@ export class SnapshotParser {
         inNumber = true;
       } else if (c === COMMA || c === CLOSE_BRACKET) {
         if (inNumber) {
-          this.store(current);
+          if (nodes) this.storeNode(row, field, current);
+          else this.storeEdge(row, field, current);
+          if (++field === fieldCount) {
+            field = 0;
+            row++;
+          }
           current = 0;
           inNumber = false;
-        } else if (c === COMMA || this.valueIndex > 0) throw bad(`stray "," in "${this.key}"`);
+        } else if (c === COMMA || row > 0 || field > 0) throw bad(`stray "," in "${this.key}"`);
         if (c === CLOSE_BRACKET) {
+          this.row = row;
+          this.field = field;
           this.finishNumbers();
-          this.current = 0;
-          this.inNumber = false;
           return i + 1;
         }
       } else if (!isSpace(c)) throw bad(`unexpected character in "${this.key}"`);
     }
     this.current = current;
     this.inNumber = inNumber;
+    this.row = row;
+    this.field = field;
     return i;
   }
 
-  private store(value: number): void {
+  private storeNode(n: number, field: number, value: number): void {
+    if (n >= this.header!.nodeCount) throw bad('more nodes than node_count');
+    switch (this.nodeRoles[field]) {
+      case NodeRole.Type:
+        this.nodeType[n] = value;
+        break;
+      case NodeRole.Name:
+        this.nodeName[n] = value;
+        break;
+      case NodeRole.Id:
+        this.nodeId[n] = value;
+        break;
+      case NodeRole.SelfSize:
+        this.nodeSelfSize[n] = value;
+        break;
+      case NodeRole.EdgeCount:
+        this.firstEdge[n + 1] = value;
+        break;
+    }
+  }
+
+  private storeEdge(e: number, field: number, value: number): void {
     const h = this.header!;
-    const field = this.field;
-    const index = this.valueIndex++;
-    if (++this.field === this.fieldCount) this.field = 0;
-    if (this.target === 'nodes') {
-      const n = (index - field) / this.fieldCount;
-      if (n >= h.nodeCount) throw bad('more nodes than node_count');
-      switch (this.nodeRoles[field]) {
-        case NodeRole.Type:
-          this.nodeType[n] = value;
-          break;
-        case NodeRole.Name:
-          this.nodeName[n] = value;
-          break;
-        case NodeRole.Id:
-          this.nodeId[n] = value;
-          break;
-        case NodeRole.SelfSize:
-          this.nodeSelfSize[n] = value;
-          break;
-        case NodeRole.EdgeCount:
-          this.firstEdge[n + 1] = value;
-          break;
-      }
-    } else if (this.target === 'edges') {
-      const e = (index - field) / this.fieldCount;
-      if (e >= h.edgeCount) throw bad('more edges than edge_count');
-      switch (this.edgeRoles[field]) {
-        case EdgeRole.Type:
-          this.edgeType[e] = value;
-          break;
-        case EdgeRole.Name:
-          this.edgeNameOrIndex[e] = value;
-          break;
-        case EdgeRole.To: {
-          const to = value / h.nodeFields.length;
-          if (!Number.isInteger(to) || to >= h.nodeCount) throw bad(`edge ${e} points outside the node list`);
-          this.edgeTo[e] = to;
-          break;
-        }
+    if (e >= h.edgeCount) throw bad('more edges than edge_count');
+    switch (this.edgeRoles[field]) {
+      case EdgeRole.Type:
+        this.edgeType[e] = value;
+        break;
+      case EdgeRole.Name:
+        this.edgeNameOrIndex[e] = value;
+        break;
+      case EdgeRole.To: {
+        const to = value / h.nodeFields.length;
+        if (!Number.isInteger(to) || to >= h.nodeCount) throw bad(`edge ${e} points outside the node list`);
+        this.edgeTo[e] = to;
+        break;
       }
     }
   }
@@ -443,13 +453,15 @@ export class SnapshotParser {
   private finishNumbers(): void {
     const h = this.header!;
     this.mode = Mode.AfterValue;
+    this.current = 0;
+    this.inNumber = false;
     if (this.target === 'nodes') {
-      if (this.valueIndex !== h.nodeCount * this.fieldCount) throw bad('node_count does not match the nodes');
+      if (this.field !== 0 || this.row !== h.nodeCount) throw bad('node_count does not match the nodes');
       const firstEdge = this.firstEdge;
       for (let n = 0; n < h.nodeCount; n++) firstEdge[n + 1]! += firstEdge[n]!;
       if (firstEdge[h.nodeCount] !== h.edgeCount) throw bad('edge counts of nodes do not add up to edge_count');
     } else if (this.target === 'edges') {
-      if (this.valueIndex !== h.edgeCount * this.fieldCount) throw bad('edge_count does not match the edges');
+      if (this.field !== 0 || this.row !== h.edgeCount) throw bad('edge_count does not match the edges');
     }
   }
 
