@@ -5,7 +5,9 @@ import { Command, CommanderError, Option } from 'commander';
 import { createRequire } from 'node:module';
 import { OPTIONS, describeConfig, resolveConfig, type Config } from '../supervisor/config.js';
 import { Supervisor } from '../supervisor/supervisor.js';
-import { UsageError } from '../supervisor/units.js';
+import { UsageError, parseCount } from '../supervisor/units.js';
+import { analyzeCommand } from './analyze.js';
+import { registerControlCommands } from './commands.js';
 
 const EXIT_USAGE = 2;
 const EXIT_FAILURE = 1;
@@ -60,6 +62,8 @@ function buildProgram(agentArgv: string[] | undefined, result: { code: Promise<n
     .usage('[options] -- <command> [args...]\n       cfn-supervise <subcommand> [options]')
     .description('Supervise a long-running Node.js agent: memory watch, heap capture, OOM restart, whole-tree cleanup.')
     .version(version)
+    // Options after a subcommand belong to it: `config --state-dir x` must not set the root's --state-dir.
+    .enablePositionalOptions()
     .exitOverride()
     .configureOutput({ outputError: (str, write) => write(`${PROGRAM}: ${str.replace(/^error: /, '')}`) })
     .action(() => {
@@ -80,6 +84,22 @@ function buildProgram(agentArgv: string[] | undefined, result: { code: Promise<n
     process.stdout.write(`${describeConfig(resolveFrom(configCmd))}\n`);
     result.code = 0;
   });
+
+  const analyze = sub('analyze', 'summarise a .heapprofile or .heapsnapshot; given two of one kind, what grew between them')
+    .argument('<file>', 'a capture')
+    .argument('[file2]', 'a later capture of the same kind, to diff against the first')
+    .option('--json', 'print the summary as JSON')
+    .option('--top <n>', 'how many sites or constructors to list', (raw: string) => {
+      const n = parseCount(raw);
+      if (n < 1) throw new UsageError(`--top: expected at least 1, got '${raw}'`);
+      return n;
+    });
+  analyze.action((file: string, file2: string | undefined) => {
+    const opts = analyze.opts<{ json?: boolean; top?: number }>();
+    result.code = analyzeCommand(file2 ? [file, file2] : [file], opts);
+  });
+
+  registerControlCommands({ sub, stateDirOf: (cmd) => resolveFrom(cmd).config.stateDir, result, notice });
   return program;
 }
 

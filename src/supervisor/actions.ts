@@ -2,7 +2,7 @@
 // the journal hold for both; a manual request skips the cooldown but never the per-run caps.
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Journal } from './journal.js';
-import { rank, type Action } from './policy.js';
+import { rank, type Action, type Level } from './policy.js';
 import type { HeapReader } from './sampler.js';
 import { systemMemory } from './sysmem.js';
 import { readStat } from './tree.js';
@@ -29,6 +29,8 @@ export interface ExecutorDeps {
   reap: () => void;
   /** Summarises a capture off the main thread; its top sites go into the capture's alert line. */
   analyze?: (file: string) => Promise<{ top?: unknown[] } | undefined>;
+  onAlert?: (level: Level) => void;
+  onCapture?: (kind: 'profile' | 'snapshot') => void;
 }
 
 export interface ExecutorOptions {
@@ -129,6 +131,7 @@ export class Executor {
 
   private alert(a: Extract<Action, { kind: 'alert' }>): void {
     if (rank(a.level) >= rank('warning')) this.run.warnings++;
+    this.deps.onAlert?.(a.level);
     const { kind: _kind, ...fields } = a;
     this.deps.journal.alerts.info({ ...fields, run_id: this.deps.runId(), system_memory: systemMemory() });
     if (rank(a.level) >= rank('warning')) this.deps.notice(`[${a.level}] ${a.message}`);
@@ -154,6 +157,7 @@ export class Executor {
     this.refuseUnless('capture', pid, manual);
     const file = kind === 'snapshot' ? await ins.snapshot(pid, reason, onProgress) : await ins.saveProfile(pid, reason);
     this.run.captures.push(file);
+    this.deps.onCapture?.(kind);
     this.deps.notice(`capture written: ${file}`);
     this.deps.journal.log.info({ pid, reason, kind, file, manual }, 'capture written');
     void this.summarise(file, pid, reason);

@@ -61,6 +61,9 @@ export interface Config {
   capturesDir: string;
   capturesKeep: number;
   capturesMaxMb: number;
+  controlPort: number;
+  metricsPort: number;
+  metricsHost: string;
 }
 
 export type Source = 'flag' | 'env' | 'file' | 'default';
@@ -117,6 +120,9 @@ export const OPTIONS: readonly OptionSpec[] = [
   spec({ key: 'maxCaptures', flag: '--max-captures <n>', description: 'captures per run, manual ones included', parse: parseCount, default: 10, min: 0, max: 10_000 }),
   spec({ key: 'capturesDir', flag: '--captures-dir <dir>', description: 'where captures go (default <state-dir>/captures)', parse: (raw: string) => raw, default: '', aliases: ['CLAUDE_MEMORY_PROFILE_DIR'] }),
   spec({ key: 'capturesKeep', flag: '--captures-keep <n>', description: 'captures kept on disk, oldest deleted first', parse: parseCount, default: 50, min: 1, max: 100_000 }),
+  spec({ key: 'controlPort', flag: '--control-port <n>', description: 'also serve the control API on 127.0.0.1:<n>, behind the token in <state-dir>/control.token (0 = off)', parse: parseCount, default: 0, min: 0, max: 65_535 }),
+  spec({ key: 'metricsPort', flag: '--metrics-port <n>', description: 'serve /metrics alone on <n> (0 = off)', parse: parseCount, default: 0, min: 0, max: 65_535 }),
+  spec({ key: 'metricsHost', flag: '--metrics-host <host>', description: 'address the metrics port listens on', parse: (raw: string) => raw, default: '127.0.0.1' }),
   spec({ key: 'capturesMaxMb', flag: '--captures-max <MB>', description: 'bytes of captures kept on disk', parse: parseMegabytes, default: 4096, min: 1, max: 1_048_576 }),
 ];
 
@@ -130,6 +136,18 @@ const ORDERED: (keyof Config)[][] = [
 
 const kebab = (key: string) => key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
 export const envName = (key: string) => `CFN_SUPERVISE_${kebab(key).replace(/-/g, '_').toUpperCase()}`;
+
+function checkOrder(config: Config): void {
+  for (const keys of ORDERED) {
+    const set = keys.filter((k) => (config[k] as number) > 0);
+    for (let i = 1; i < set.length; i++) {
+      const [lo, hi] = [set[i - 1]!, set[i]!];
+      if ((config[hi] as number) <= (config[lo] as number)) {
+        throw new UsageError(`--${kebab(hi)} (${config[hi]}) must be above --${kebab(lo)} (${config[lo]})`);
+      }
+    }
+  }
+}
 
 export interface ResolvedConfig {
   config: Config;
@@ -209,20 +227,32 @@ export function resolveConfig(inputs: ConfigInputs): ResolvedConfig {
   }
   const result = config as unknown as Config;
   result.stateDir = path.resolve(inputs.cwd, result.stateDir);
-  for (const keys of ORDERED) {
-    const set = keys.filter((k) => (result[k] as number) > 0);
-    for (let i = 1; i < set.length; i++) {
-      const [lo, hi] = [set[i - 1]!, set[i]!];
-      if ((result[hi] as number) <= (result[lo] as number)) {
-        throw new UsageError(`--${kebab(hi)} (${result[hi]}) must be above --${kebab(lo)} (${result[lo]})`);
-      }
-    }
-  }
+  checkOrder(result);
   result.capturesDir = result.capturesDir ? path.resolve(inputs.cwd, result.capturesDir) : path.join(result.stateDir, 'captures');
   if (result.backoffMax < result.backoff) {
     throw new UsageError(`--backoff-max (${result.backoffMax} ms) is below --backoff (${result.backoff} ms)`);
   }
   return { config: result, sources };
+}
+
+/** What PATCH /config may change while the agent runs: thresholds, cooldown and the sampling period. */
+export const RUNTIME_KEYS: ReadonlySet<keyof Config> = new Set<keyof Config>([
+  'interval', 'warning', 'critical', 'hard', 'treeWarning', 'treeCritical', 'treeHard', 'heapWarning', 'heapCritical',
+  'heapImminent', 'fdWarning', 'connInfo', 'connWarning', 'connCritical', 'trendWindow', 'trendMinRate', 'trendHorizon', 'cooldown',
+]);
+
+/** Validates a run-time change as a whole (each value, then the ordering of levels) and returns the new config. */
+export function patchConfig(config: Config, patch: Record<string, unknown>): Config {
+  const next = { ...config } as Record<keyof Config, unknown>;
+  for (const [name, value] of Object.entries(patch)) {
+    const opt = OPTIONS.find((o) => o.key === name || kebab(o.key) === name);
+    if (!opt) throw new UsageError(`unknown option '${name}'`);
+    if (!RUNTIME_KEYS.has(opt.key)) throw new UsageError(`${kebab(opt.key)} cannot change while the supervisor runs`);
+    if (typeof value !== 'number' && typeof value !== 'string') throw new UsageError(`${kebab(opt.key)}: expected a number or a string`);
+    next[opt.key] = parseValue(opt, String(value), kebab(opt.key));
+  }
+  checkOrder(next as unknown as Config);
+  return next as unknown as Config;
 }
 
 export function describeConfig({ config, sources }: ResolvedConfig): string {

@@ -2,17 +2,19 @@
 // sequence (forward, grace, SIGKILL the whole tree) able to cut in at any phase.
 import type { ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
-import { Executor } from './actions.js';
+import { Executor, type ExecutorOptions } from './actions.js';
 import { classifyExit, exitCodeOf, type ExitReason } from './classify.js';
-import type { Config } from './config.js';
+import { patchConfig, type Config } from './config.js';
+import { ControlError, startControl, type CaptureProgress, type CaptureRequest, type ControlHandlers, type ControlServer, type StatusView } from './control.js';
 import { openJournal, type Journal } from './journal.js';
 import { agentEnv, spawnAgent } from './launch.js';
 import { loadLibc } from './libc.js';
 import { Inspectors } from './inspector.js';
-import { decide, initialPolicyState, type Action, type PolicyState, type Thresholds } from './policy.js';
+import { Metrics } from './metrics.js';
+import { decide, initialPolicyState, type Action, type Level, type PolicyState, type Thresholds } from './policy.js';
 import { Registry } from './registry.js';
 import { collectReports, pruneReports } from './reports.js';
 import { decideRestart, initialRestartState, type RestartPolicy, type RestartState } from './restart.js';
@@ -20,6 +22,7 @@ import { Sampler, type Tick } from './sampler.js';
 import { ensurePrivateDir, socketPathFor, statePaths, type StatePaths } from './statedir.js';
 import { systemMemory } from './sysmem.js';
 import { ProcessTree, type ProcStat } from './tree.js';
+import { emptyLevelCounts, processViews, treeView } from './views.js';
 
 export const FORWARDED_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2', 'SIGWINCH'] as const;
 const STOP_SIGNALS: ReadonlySet<NodeJS.Signals> = new Set(['SIGINT', 'SIGTERM']);
@@ -30,6 +33,9 @@ const CDP_TIMEOUT_MS = 2000;
 const MB = 1048576;
 
 export const PROBE_PATH = fileURLToPath(new URL('../probe/probe.cjs', import.meta.url));
+const VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+
+type Phase = 'starting' | 'preflight' | 'running' | 'backoff' | 'stopping' | 'exited';
 
 export interface SupervisorOptions {
   config: Config;
@@ -133,6 +139,14 @@ export class Supervisor {
   private thresholds: Thresholds;
   private current?: CurrentRun;
   private ticking = false;
+  private ticker?: NodeJS.Timeout;
+  private lastTick?: Tick;
+  private phase: Phase = 'starting';
+  private readonly startedAt = Date.now();
+  private readonly metrics = new Metrics();
+  private readonly alertCounts = emptyLevelCounts();
+  private control?: ControlServer;
+  private executorOpts!: ExecutorOptions;
 
   constructor(private readonly opts: SupervisorOptions) {
     this.paths = statePaths(opts.config.stateDir);
@@ -168,21 +182,35 @@ export class Supervisor {
         journal: this.journal,
         instruments: this.inspectors,
         notify: (pid, message) => this.registry?.send(pid, { ...message }) ?? false,
-        nodePids: () => this.registry?.list().map((r) => r.pid).filter((pid) => this.inspectors?.has(pid)) ?? [],
+        nodePids: () => this.nodePids(),
         notice: this.opts.notice,
         runId: () => this.current?.id,
         agentPid: () => this.current?.pid,
         endRun: (kind, why) => this.endRun(kind, why),
         reap: () => void this.tree.scan(),
+        onAlert: (level) => {
+          this.alertCounts[level]++;
+          this.metrics.countAlert(level);
+        },
+        onCapture: (kind) => this.metrics.countCapture(kind),
       },
-      { cooldownMs: config.cooldown * 1000, maxCapturesPerRun: config.maxCaptures, killTimeoutMs: config.killTimeout },
+      (this.executorOpts = { cooldownMs: config.cooldown * 1000, maxCapturesPerRun: config.maxCaptures, killTimeoutMs: config.killTimeout }),
     );
+    this.control = await startControl(this.controlHandlers(), {
+      stateDir: this.paths.root,
+      metrics: this.metrics,
+      log,
+      ...(config.controlPort ? { controlPort: config.controlPort } : {}),
+      ...(config.metricsPort ? { metricsPort: config.metricsPort, metricsHost: config.metricsHost } : {}),
+    });
     for (const s of FORWARDED_SIGNALS) process.on(s, this.onSignal);
     try {
       return await this.lifecycle();
     } finally {
       for (const s of FORWARDED_SIGNALS) process.off(s, this.onSignal);
       clearTimeout(this.killTimer);
+      this.phase = 'exited';
+      await this.control?.close();
       await this.inspectors?.closeAll();
       await this.registry?.close();
       log.info('supervisor exiting');
@@ -224,6 +252,7 @@ export class Supervisor {
     };
     let exitCode: number | undefined;
     for (let runNo = 1; ; runNo++) {
+      this.phase = 'preflight';
       if (!(await this.preflight())) break;
       let outcome: RunOutcome;
       try {
@@ -235,9 +264,11 @@ export class Supervisor {
         return err.exitCode;
       }
       exitCode = outcome.exitCode;
+      this.metrics.countExit(outcome.reason);
       if (this.stop) break;
       if (outcome.restartRequested) {
         this.restarts++;
+        this.metrics.countRestart('requested');
         notice('agent restarted on request');
         continue;
       }
@@ -256,6 +287,8 @@ export class Supervisor {
         break;
       }
       this.restarts++;
+      this.metrics.countRestart(outcome.reason);
+      this.phase = 'backoff';
       notice(`agent ended (${outcome.reason}, exit ${exitCode}); restarting in ${(decision.delayMs / 1000).toFixed(1)} s`);
       this.journal.log.info({ reason: outcome.reason, delayMs: decision.delayMs, restarts: this.restarts }, 'restart scheduled');
       await sleep(decision.delayMs, undefined, { signal: this.stopWaits.signal }).catch(() => {});
@@ -313,10 +346,13 @@ export class Supervisor {
     const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
       child.once('exit', (code, signal) => resolve({ code, signal })),
     );
-    void this.tick();
-    const ticker = setInterval(() => void this.tick(), config.interval);
+    this.phase = 'running';
+    this.metrics.agentRunning(true);
+    this.restartTicker();
     const { code, signal } = await exited;
-    clearInterval(ticker);
+    clearInterval(this.ticker);
+    this.metrics.agentRunning(false);
+    if (!this.stop) this.phase = 'starting';
     this.child = undefined;
     this.tree.agentExited();
     const uptimeMs = Date.now() - startedAt;
@@ -369,6 +405,12 @@ export class Supervisor {
     return { exitCode, reason, signal, uptimeMs, restartRequested: !this.stop && run.ending?.kind === 'restart' };
   }
 
+  private restartTicker(): void {
+    clearInterval(this.ticker);
+    void this.tick();
+    this.ticker = setInterval(() => void this.tick(), this.opts.config.interval);
+  }
+
   /** One observation and the policy's answer. A tick still running (an inspector timing out) is not stacked. */
   private async tick(): Promise<void> {
     const run = this.current;
@@ -377,6 +419,8 @@ export class Supervisor {
     try {
       const sample = await this.sampler.tick(run.pid);
       if (run !== this.current) return;
+      this.lastTick = sample;
+      this.metrics.observeTick(sample);
       run.memory.add(sample);
       run.heapNearLimit = sample.processes.some((p) => p.heapUsed !== undefined && p.heapLimit && p.heapUsed / p.heapLimit >= this.thresholds.heapCritical);
       this.executor.gate.retain(new Set(sample.processes.map((p) => p.pid)));
@@ -438,10 +482,90 @@ export class Supervisor {
     }
     const { killTimeout } = this.opts.config;
     this.stop = { signal, deadline: Date.now() + killTimeout };
+    this.phase = 'stopping';
     this.stopWaits.abort();
     if (this.child) {
       this.tree.signalAll(signal);
       this.killTimer = setTimeout(() => void this.tree.killAll(), killTimeout);
     }
+  }
+
+  private controlHandlers(): ControlHandlers {
+    return {
+      status: () => this.statusView(),
+      processes: () => processViews(this.lastTick, this.policyState, (pid) => this.sampler.history(pid), this.opts.config.trendWindow),
+      capture: (req, progress) => this.manualCapture(req, progress),
+      gc: async ({ pid }) => {
+        const pids = pid === undefined ? this.nodePids() : [pid];
+        const results = await Promise.all(pids.map((p) => this.executor.gc(p, 'manual', true)));
+        const role = (p: number) => this.lastTick?.processes.find((x) => x.pid === p)?.role;
+        return { results: results.map((r) => ({ pid: r.pid, role: role(r.pid), before_bytes: r.beforeBytes, after_bytes: r.afterBytes })) };
+      },
+      cleanup: async () => {
+        const r = await this.executor.cleanup('manual', true);
+        return { summary: `collected garbage in ${r.gc.length} node processes, notified ${r.notified} probes`, ...r };
+      },
+      restart: async () => {
+        const run = this.current;
+        if (!run || run.ending || this.stop) throw new ControlError(409, 'no agent run to restart right now');
+        await this.executor.execute({ kind: 'restart', reason: 'requested on the control socket' }, true);
+        return { run_id: run.id };
+      },
+      getConfig: () => ({ ...this.opts.config }),
+      patchConfig: (patch) => {
+        const next = patchConfig(this.opts.config, patch);
+        const intervalChanged = next.interval !== this.opts.config.interval;
+        Object.assign(this.opts.config, next);
+        this.thresholds = thresholdsOf(next);
+        this.executorOpts.cooldownMs = next.cooldown * 1000;
+        if (intervalChanged && this.current) this.restartTicker();
+        this.journal.log.info({ patch }, 'configuration changed at run time');
+        return { ...this.opts.config };
+      },
+    };
+  }
+
+  private nodePids(): number[] {
+    return this.registry?.list().map((r) => r.pid).filter((pid) => this.inspectors?.has(pid)) ?? [];
+  }
+
+  private statusView(): StatusView {
+    const c = this.opts.config;
+    const run = this.current;
+    return {
+      supervisor: {
+        pid: process.pid,
+        version: VERSION,
+        started_at: new Date(this.startedAt).toISOString(),
+        uptime_s: Math.round((Date.now() - this.startedAt) / 1000),
+        state_dir: this.paths.root,
+        interval_ms: c.interval,
+      },
+      agent: {
+        phase: this.phase,
+        restarts: this.restarts,
+        ...(run ? { run_id: run.id, pid: run.pid, started_at: new Date(run.startedAt).toISOString() } : {}),
+      },
+      tree: treeView(this.lastTick, this.policyState),
+      levels: { ...this.alertCounts },
+      thresholds: { ...this.thresholds },
+    };
+  }
+
+  /** A person's capture: the node process they name, or the one with the largest heap. */
+  private async manualCapture(req: CaptureRequest, progress: (p: CaptureProgress) => void) {
+    const candidates = this.nodePids();
+    const heapOf = (pid: number) => this.lastTick?.processes.find((p) => p.pid === pid)?.heapUsed ?? 0;
+    const pid = req.pid ?? candidates.sort((a, b) => heapOf(b) - heapOf(a))[0];
+    if (pid === undefined) throw new ControlError(409, 'no node process with an inspector session to capture');
+    // With always-on sampling, waiting lets the profile cover what the next seconds allocate and keep.
+    for (let s = 0; s < (req.seconds ?? 0); s++) {
+      progress({ phase: 'sampling', done: s, total: req.seconds });
+      await sleep(1000);
+    }
+    const r = await this.executor.capture(pid, 'manual', req.kind, true, (done, total) =>
+      progress({ phase: 'writing', done, ...(total ? { total } : {}) }),
+    );
+    return { ...r, kind: req.kind, bytes: statSync(r.file).size };
   }
 }

@@ -1,0 +1,64 @@
+// Pure: what the control socket shows of the supervisor's state, built from the last tick and the policy's
+// levels. No I/O, so status requests never touch the agent.
+import type { ProcessView } from './control.js';
+import { LEVELS, rank, type Level, type PolicyState } from './policy.js';
+import type { HistoryPoint, Tick } from './sampler.js';
+import { heapTrend } from './trend.js';
+
+const MB = 1048576;
+const mb = (bytes: number) => Math.round((bytes / MB) * 10) / 10;
+/** Samples of RSS history a view carries: enough for a sparkline, small enough for every request. */
+const HISTORY_IN_VIEW = 60;
+
+export function highestLevel(levels: Iterable<Level | undefined>): Level {
+  let top: Level = 'ok';
+  for (const l of levels) if (l && rank(l) > rank(top)) top = l;
+  return top;
+}
+
+export function processViews(tick: Tick | undefined, policy: PolicyState, history: (pid: number) => HistoryPoint[], trendWindowMs: number): ProcessView[] {
+  if (!tick) return [];
+  return tick.processes
+    .map((p) => {
+      const points = history(p.pid);
+      const heapPoints = points.flatMap((h) => (h.heapUsed === undefined ? [] : [{ t: h.t, v: h.heapUsed }]));
+      const trend = p.heapLimit ? heapTrend(heapPoints, p.heapLimit, { windowMs: trendWindowMs }) : undefined;
+      const view: ProcessView = {
+        pid: p.pid,
+        ppid: p.ppid,
+        role: p.role,
+        argv: p.argv,
+        rss_mb: mb(p.rssBytes),
+        cpu_percent: p.cpuPercent,
+        threads: p.threads,
+        level: highestLevel(Object.values(policy.processes.get(p.pid) ?? {})),
+        history: { rss_mb: points.slice(-HISTORY_IN_VIEW).map((h) => mb(h.rssBytes)) },
+      };
+      if (p.heapUsed !== undefined) view.heap_used_mb = mb(p.heapUsed);
+      if (p.heapLimit !== undefined) view.heap_limit_mb = mb(p.heapLimit);
+      if (p.fds !== undefined) view.fds = p.fds;
+      if (p.sockets !== undefined) view.sockets = p.sockets;
+      if (trend) {
+        view.trend = {
+          mb_per_min: Math.round(trend.mbPerMin * 10) / 10,
+          confidence: Math.round(trend.confidence * 100) / 100,
+          ...(trend.oomInMin === undefined ? {} : { oom_in_min: Math.round(trend.oomInMin) }),
+        };
+      }
+      return view;
+    })
+    .sort((a, b) => a.pid - b.pid);
+}
+
+export function treeView(tick: Tick | undefined, policy: PolicyState) {
+  const processes = tick?.processes ?? [];
+  const heaps = processes.flatMap((p) => (p.heapUsed === undefined ? [] : [p.heapUsed]));
+  return {
+    processes: processes.length,
+    rss_mb: mb(processes.reduce((s, p) => s + p.rssBytes, 0)),
+    ...(heaps.length ? { heap_used_mb: mb(heaps.reduce((a, b) => a + b, 0)) } : {}),
+    level: highestLevel([policy.tree, ...[...policy.processes.values()].flatMap((l) => Object.values(l))]),
+  };
+}
+
+export const emptyLevelCounts = (): Record<Level, number> => Object.fromEntries(LEVELS.map((l) => [l, 0])) as Record<Level, number>;
