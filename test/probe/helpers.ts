@@ -1,0 +1,115 @@
+import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { Inspectors, type Logger } from '../../src/supervisor/inspector.js';
+import { Registry, type ProcessRecord } from '../../src/supervisor/registry.js';
+
+export const ROOT = path.resolve(import.meta.dirname, '../..');
+export const PROBE = path.join(ROOT, 'dist/probe/probe.cjs');
+export const FIXTURES = path.join(ROOT, 'test/fixtures/probe');
+
+export const silentLog: Logger = { debug() {}, info() {}, warn() {}, error() {} };
+
+/** NODE_OPTIONS as the supervisor's launch sets them. */
+export function probedEnv(socketPath: string, reportDir: string, extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
+  return {
+    ...process.env,
+    ...extra,
+    CFN_SUPERVISE_SOCKET: socketPath,
+    NODE_OPTIONS: `--require "${PROBE}" --max-old-space-size=512 --report-on-fatalerror --report-directory="${reportDir}"`,
+  };
+}
+
+export function unprobedEnv(): NodeJS.ProcessEnv {
+  const env = { ...process.env };
+  delete env.CFN_SUPERVISE_SOCKET;
+  delete env.NODE_OPTIONS;
+  return env;
+}
+
+/** Everything a test started; `cleanup` kills whole process groups and removes the state folder. */
+export class Harness {
+  readonly dir = mkdtempSync(path.join(tmpdir(), 'cfn-probe-'));
+  registry!: Registry;
+  inspectors!: Inspectors;
+  private readonly children: ChildProcess[] = [];
+
+  async start(opts: { samplingInterval?: number; callTimeoutMs?: number } = {}): Promise<this> {
+    this.registry = await Registry.listen(path.join(this.dir, 'registry.sock'));
+    this.inspectors = new Inspectors({
+      registry: this.registry,
+      samplingInterval: opts.samplingInterval ?? 524288,
+      callTimeoutMs: opts.callTimeoutMs ?? 5000,
+      capturesDir: path.join(this.dir, 'captures'),
+      log: silentLog,
+    });
+    return this;
+  }
+
+  env(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
+    return probedEnv(this.registry.socketPath, this.dir, extra);
+  }
+
+  spawn(cmd: string, args: string[], opts: SpawnOptions = {}): ChildProcess {
+    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], ...opts, detached: true });
+    this.children.push(child);
+    return child;
+  }
+
+  /** Resolves with the record of the process `pid` once it registered. */
+  registered(match: (rec: ProcessRecord) => boolean): Promise<ProcessRecord> {
+    const found = this.registry.list().find(match);
+    if (found) return Promise.resolve(found);
+    return new Promise((resolve) => {
+      const on = (rec: ProcessRecord): void => {
+        if (!match(rec)) return;
+        this.registry.off('register', on);
+        resolve(rec);
+      };
+      this.registry.on('register', on);
+    });
+  }
+
+  async cleanup(): Promise<void> {
+    for (const child of this.children) {
+      if (child.pid !== undefined && child.exitCode === null && child.signalCode === null) {
+        try {
+          process.kill(-child.pid, 'SIGKILL');
+        } catch {
+          // Already gone.
+        }
+      }
+    }
+    await Promise.all(this.children.map((c) => exited(c)));
+    await this.inspectors?.closeAll();
+    await this.registry?.close();
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+export function exited(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => child.once('exit', () => resolve()));
+}
+
+export function collect(stream: NodeJS.ReadableStream | null | undefined): () => string {
+  let text = '';
+  stream?.setEncoding('utf8');
+  stream?.on('data', (d: string) => (text += d));
+  return () => text;
+}
+
+export function waitForOutput(stream: NodeJS.ReadableStream | null | undefined, pattern: RegExp): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let text = '';
+    stream?.on('data', (d: Buffer | string) => {
+      text += d.toString();
+      const m = pattern.exec(text);
+      if (m) resolve(m[0]);
+    });
+    stream?.on('end', () => reject(new Error(`stream ended without ${pattern}: ${text}`)));
+  });
+}
+
+export const epochMs = (): number => performance.timeOrigin + performance.now();

@@ -1,0 +1,218 @@
+import { mkdirSync, readFileSync, statSync, symlinkSync } from 'node:fs';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { TimeoutError } from '../../src/supervisor/inspector.js';
+import {
+  FIXTURES,
+  Harness,
+  collect,
+  epochMs,
+  exited,
+  unprobedEnv,
+  waitForOutput,
+} from './helpers.js';
+
+let h: Harness;
+afterEach(async () => {
+  await h?.cleanup();
+});
+
+describe('probe + registry + inspectors on real processes', () => {
+  it('registers every node process of an `npm exec <bin>` tree, through the shells, with heap statistics', async () => {
+    h = await new Harness().start();
+    // A local folder whose node_modules holds the fixture package, as `npm exec` finds local bins.
+    const project = path.join(h.dir, 'project');
+    mkdirSync(path.join(project, 'node_modules/.bin'), { recursive: true });
+    symlinkSync(path.join(FIXTURES, 'tree'), path.join(project, 'node_modules/cfn-probe-tree'));
+    symlinkSync('../cfn-probe-tree/bin.js', path.join(project, 'node_modules/.bin/cfn-probe-tree'));
+    const npm = h.spawn('npm', ['exec', '--offline', '--yes', 'cfn-probe-tree'], { cwd: project, env: h.env() });
+    const stderr = collect(npm.stderr);
+
+    const isBin = (argv: string[]): boolean => argv.some((a) => a.endsWith('tree/bin.js') || a.endsWith('.bin/cfn-probe-tree'));
+    const isGrandchild = (argv: string[]): boolean => argv.some((a) => a.endsWith('grandchild.js'));
+    const [npmRec, bin, grandchild] = await Promise.all([
+      h.registered((r) => r.pid === npm.pid),
+      h.registered((r) => isBin(r.argv)),
+      h.registered((r) => isGrandchild(r.argv)),
+    ]);
+    // The bin's parent is the shell npm ran it through, and the grandchild's is the bin's shell.
+    expect(bin.ppid).not.toBe(npmRec.pid);
+    expect(grandchild.ppid).not.toBe(bin.pid);
+    for (const rec of [npmRec, bin, grandchild]) {
+      expect(rec.oldSpaceLimit).toBe(512 * 1024 * 1024);
+      expect(rec.heapSizeLimit).toBeGreaterThan(rec.oldSpaceLimit!);
+      expect(rec.nodeVersion).toBe(process.version);
+      await h.inspectors.attach(rec);
+      const heap = await h.inspectors.heap(rec.pid);
+      expect(heap.used).toBeGreaterThan(0);
+      expect(heap.total).toBeGreaterThanOrEqual(heap.used);
+      const stats = await h.inspectors.heapStats(rec.pid);
+      expect(stats.oldSpaceLimit).toBe(512 * 1024 * 1024);
+      expect(stats.oldSpaceSize).toBeGreaterThan(0);
+      expect(stats.heapSizeLimit).toBe(rec.heapSizeLimit);
+    }
+    expect(stderr()).not.toMatch(/Debugger|inspector/i);
+  });
+
+  for (const mode of ['natural', 'exit', 'throw'] as const) {
+    it(`a probed agent that finishes (${mode}) with a session attached exits as promptly as unprobed`, async () => {
+      h = await new Harness().start({ samplingInterval: 32768 });
+      const lag = async (probed: boolean): Promise<{ lag: number; code: number | null; stderr: string }> => {
+        const child = h.spawn(process.execPath, [path.join(FIXTURES, 'finish.cjs'), mode, '1500'], {
+          env: probed ? h.env() : unprobedEnv(),
+        });
+        const stderr = collect(child.stderr);
+        if (probed) {
+          const rec = await h.registered((r) => r.pid === child.pid);
+          await h.inspectors.attach(rec);
+          await h.inspectors.heap(rec.pid);
+        }
+        const end = Number((await waitForOutput(child.stdout, /end [\d.]+/)).slice(4));
+        await exited(child);
+        return { lag: epochMs() - end, code: child.exitCode, stderr: stderr() };
+      };
+      const unprobed = await lag(false);
+      const probed = await lag(true);
+      expect(probed.code).toBe(unprobed.code);
+      expect(probed.stderr).toBe(unprobed.stderr);
+      // A waiting-for-disconnect session holds an agent for seconds; 300 ms absorbs scheduling noise.
+      expect(probed.lag).toBeLessThan(unprobed.lag + 300);
+    });
+  }
+
+  it('names the leaking function as the top self-size frame of a sampling profile', async () => {
+    h = await new Harness().start({ samplingInterval: 32768 });
+    const child = h.spawn(process.execPath, [path.join(FIXTURES, 'leak.cjs')], { env: h.env() });
+    const rec = await h.registered((r) => r.pid === child.pid);
+    await h.inspectors.attach(rec);
+    await waitForOutput(child.stdout, /leaked/);
+    const file = await h.inspectors.saveProfile(rec.pid, 'leak test');
+    expect(path.basename(file)).toMatch(new RegExp(`^\\d{4}-.*Z-${rec.pid}-leak-test\\.heapprofile$`));
+    expect(statSync(file).mode & 0o777).toBe(0o600);
+    expect(statSync(path.dirname(file)).mode & 0o777).toBe(0o700);
+
+    interface Node {
+      callFrame: { functionName: string };
+      selfSize: number;
+      id: number;
+      children: Node[];
+    }
+    const profile = JSON.parse(readFileSync(file, 'utf8')) as { head: Node; samples: unknown[] };
+    expect(profile.head).toMatchObject({ callFrame: expect.any(Object), selfSize: expect.any(Number), id: expect.any(Number) });
+    expect(Array.isArray(profile.head.children)).toBe(true);
+    expect(Array.isArray(profile.samples)).toBe(true);
+    const selfByFunction = new Map<string, number>();
+    const walk = (n: Node): void => {
+      const name = n.callFrame.functionName || '(anonymous)';
+      selfByFunction.set(name, (selfByFunction.get(name) ?? 0) + n.selfSize);
+      n.children.forEach(walk);
+    };
+    walk(profile.head);
+    const top = [...selfByFunction].sort((a, b) => b[1] - a[1])[0];
+    expect(top?.[0]).toBe('leakyRetainer');
+  });
+
+  it('streams a ~100 MB heap snapshot to disk while the supervisor side grows < 32 MB, parsable by memlab', async () => {
+    h = new Harness();
+    const { spawnSync } = await import('node:child_process');
+    const { PROBE } = await import('./helpers.js');
+    const driver = spawnSync(
+      process.execPath,
+      ['--expose-gc', path.join(FIXTURES, 'snapshot-driver.mjs'), h.dir, PROBE],
+      { encoding: 'utf8', timeout: 120_000, env: unprobedEnv() },
+    );
+    expect(driver.status, driver.stderr).toBe(0);
+    const out = JSON.parse(driver.stdout.trim()) as {
+      file: string;
+      agentHeap: number;
+      baselineRss: number;
+      peakRss: number;
+      progressCalls: number;
+    };
+    expect(out.agentHeap).toBeGreaterThan(90 * 1024 * 1024);
+    expect(out.peakRss - out.baselineRss).toBeLessThan(32 * 1024 * 1024);
+    expect(out.progressCalls).toBeGreaterThan(0);
+    expect(statSync(out.file).size).toBeGreaterThan(out.agentHeap);
+    const memlab = (await import('@memlab/core')) as unknown as {
+      config: { muteConsole: boolean };
+      utils: { getSnapshotFromFile(f: string, o: object): Promise<{ nodes: { length: number } }> };
+    };
+    memlab.config.muteConsole = true;
+    const heap = await memlab.utils.getSnapshotFromFile(out.file, {});
+    expect(heap.nodes.length).toBeGreaterThan(1_000_000);
+  }, 180_000);
+
+  it('refuses a snapshot with a clear reason when the machine lacks headroom', async () => {
+    h = new Harness();
+    await h.start();
+    const { Inspectors } = await import('../../src/supervisor/inspector.js');
+    const greedy = new Inspectors({
+      registry: h.registry,
+      samplingInterval: 0,
+      callTimeoutMs: 5000,
+      capturesDir: path.join(h.dir, 'captures'),
+      log: { debug() {}, info() {}, warn() {}, error() {} },
+      snapshotHeadroomFactor: 1e6,
+    });
+    const child = h.spawn(process.execPath, [path.join(FIXTURES, 'block.cjs')], { env: h.env() });
+    const rec = await h.registered((r) => r.pid === child.pid);
+    await greedy.attach(rec);
+    await expect(greedy.snapshot(rec.pid, 'too big')).rejects.toThrow(/snapshot refused: it may need \d+ MB more/);
+  });
+
+  it('times out a call to an agent blocked in a synchronous call while its own loop keeps ticking', async () => {
+    h = await new Harness().start({ callTimeoutMs: 500 });
+    const child = h.spawn(process.execPath, [path.join(FIXTURES, 'block.cjs')], { env: h.env() });
+    const rec = await h.registered((r) => r.pid === child.pid);
+    await h.inspectors.attach(rec);
+    h.registry.send(rec.pid, { type: 'memory-pressure', level: 'block' });
+    await waitForOutput(child.stdout, /blocking/);
+    let ticks = 0;
+    const ticker = setInterval(() => (ticks += 1), 10);
+    const started = Date.now();
+    const err = await h.inspectors.heap(rec.pid).catch((e: unknown) => e);
+    clearInterval(ticker);
+    expect(err).toBeInstanceOf(TimeoutError);
+    expect(Date.now() - started).toBeLessThan(1500);
+    expect(ticks).toBeGreaterThan(10);
+    // Once unblocked it answers again; the late reply to the timed-out call is dropped.
+    await waitForOutput(child.stdout, /unblocked/);
+    expect((await h.inspectors.heap(rec.pid)).used).toBeGreaterThan(0);
+  });
+
+  it('delivers memory-pressure to the app as a process event', async () => {
+    h = await new Harness().start();
+    const child = h.spawn(
+      process.execPath,
+      ['-e', "process.on('cfn-supervise:memory-pressure', (e) => { console.log('level=' + e.level); process.exit(0); }); setInterval(() => {}, 1000);"],
+      { env: h.env() },
+    );
+    const rec = await h.registered((r) => r.pid === child.pid);
+    expect(h.registry.send(rec.pid, { type: 'memory-pressure', level: 'critical' })).toBe(true);
+    await waitForOutput(child.stdout, /level=critical/);
+  });
+
+  it('keeps console-retained objects out of the heap: 300 × 1 MB logged, same heap after GC as unprobed', async () => {
+    h = await new Harness().start();
+    const run = async (mode: 'unprobed' | 'probed' | 'control'): Promise<number> => {
+      const args = ['--expose-gc', path.join(FIXTURES, 'console.cjs'), ...(mode === 'control' ? ['--own-session'] : [])];
+      const child = h.spawn(process.execPath, args, { env: mode === 'probed' ? h.env() : unprobedEnv() });
+      child.stdout?.resume();
+      const heapLine = waitForOutput(child.stderr, /heap \d+/);
+      if (mode === 'probed') {
+        const rec = await h.registered((r) => r.pid === child.pid);
+        await h.inspectors.attach(rec);
+        h.registry.send(rec.pid, { type: 'memory-pressure', level: 'go' });
+      }
+      const heap = Number((await heapLine).slice(5));
+      await exited(child);
+      return heap;
+    };
+    const unprobed = await run('unprobed');
+    const probed = await run('probed');
+    const control = await run('control');
+    // The control shows what an open inspector retains without the probe's discarding.
+    expect(control).toBeGreaterThan(unprobed + 200 * 1024 * 1024);
+    expect(probed).toBeLessThan(unprobed + 10 * 1024 * 1024);
+  });
+});
