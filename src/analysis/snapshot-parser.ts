@@ -177,9 +177,12 @@ export class SnapshotParser {
     const len = chunk.length;
     while (i < len) {
       switch (this.mode) {
-        case Mode.Open:
-          i = this.expect(chunk, i, OPEN_BRACE, Mode.Key);
+        case Mode.Open: {
+          const c = chunk[i++]!;
+          if (c === OPEN_BRACE) this.mode = Mode.Key;
+          else if (!isSpace(c)) throw new AnalysisError('not a heap snapshot');
           break;
+        }
         case Mode.Key: {
           const c = chunk[i]!;
           if (isSpace(c)) i++;
@@ -199,10 +202,12 @@ export class SnapshotParser {
           i = stop + 1;
           break;
         }
-        case Mode.Colon:
-          i = this.expect(chunk, i, COLON, Mode.Capture);
-          if (chunk[i - 1] === COLON) this.startValue();
+        case Mode.Colon: {
+          const c = chunk[i++]!;
+          if (c === COLON) this.startValue();
+          else if (!isSpace(c)) throw bad('expected ":"');
           break;
+        }
         case Mode.AfterValue: {
           const c = chunk[i]!;
           if (isSpace(c)) i++;
@@ -270,16 +275,6 @@ export class SnapshotParser {
     };
   }
 
-  private expect(chunk: Buffer, i: number, byte: number, next: Mode): number {
-    const c = chunk[i]!;
-    if (isSpace(c)) return i + 1;
-    if (c !== byte) {
-      throw this.mode === Mode.Open ? new AnalysisError('not a heap snapshot') : bad(`expected "${String.fromCharCode(byte)}"`);
-    }
-    this.mode = next;
-    return i + 1;
-  }
-
   private startValue(): void {
     if (this.seen.has(this.key)) throw bad(`"${this.key}" appears twice`);
     this.seen.add(this.key);
@@ -289,6 +284,7 @@ export class SnapshotParser {
     this.capturing = this.key === 'snapshot';
     this.captured = [];
     this.capturedBytes = 0;
+    this.mode = Mode.Capture;
     if (this.key === 'nodes' || this.key === 'edges' || this.key === 'strings') {
       if (!this.header) throw bad(`"${this.key}" comes before the header`);
       if (this.key === 'strings') this.inStringsValue = false;

@@ -25,7 +25,7 @@ function progressBar(): NonNullable<AnalyzeOptions['onProgress']> & { clear(): v
     const fraction = total > 0 ? Math.min(1, done / total) : 1;
     const filled = Math.round(fraction * BAR_WIDTH);
     const mb = (b: number): string => (b / 1024 / 1024).toFixed(0);
-    stream.write(`\r[${'#'.repeat(filled)}${'.'.repeat(BAR_WIDTH - filled)}] ${(fraction * 100).toFixed(0).padStart(3)}%  ${mb(done)}/${mb(total)} MiB  reading snapshot`);
+    stream.write(`\r[${'#'.repeat(filled)}${'.'.repeat(BAR_WIDTH - filled)}] ${(fraction * 100).toFixed(0).padStart(3)}%  ${mb(done)}/${mb(total)} MiB  ${done < total ? 'reading snapshot' : 'computing dominators'}`);
     drawn = true;
   };
   return Object.assign(draw, {
