@@ -32,7 +32,7 @@ const load = {
 };
 
 const PROTOCOL_VERSION = 1;
-const MAX_LINE_BYTES = 1 << 20;
+const MAX_LINE_BYTES = 64 * 1024;
 const MAX_ARGV = 64;
 const MAX_ARG_CHARS = 1024;
 const LOADED = Symbol.for('cfn-supervise.probe');
@@ -149,6 +149,8 @@ function start(socketPath: string): void {
     }
   });
 
+  // The same framing as Registry.accept: a CommonJS preload cannot share a module with the ESM supervisor
+  // (vitest does not transform .cts imported from .ts, so a shared .cts would break every supervisor test).
   let buffer = '';
   let skipping = false;
   socket.on('data', (chunk: string) => {

@@ -93,10 +93,16 @@ export class Inspectors {
     }
     const session: Session = { rec, sampling: false };
     this.sessions.set(rec.pid, session);
-    await this.cdp(rec.pid, 'HeapProfiler.enable');
-    if (this.opts.samplingInterval > 0) {
-      await this.cdp(rec.pid, 'HeapProfiler.startSampling', { samplingInterval: this.opts.samplingInterval });
-      session.sampling = true;
+    try {
+      await this.cdp(rec.pid, 'HeapProfiler.enable');
+      if (this.opts.samplingInterval > 0) {
+        await this.cdp(rec.pid, 'HeapProfiler.startSampling', { samplingInterval: this.opts.samplingInterval });
+        session.sampling = true;
+      }
+    } catch (err) {
+      // Forgotten, so that a later attach (say, once a busy agent answers) starts afresh.
+      this.sessions.delete(rec.pid);
+      throw err;
     }
     this.opts.log.debug({ pid: rec.pid, sampling: session.sampling }, 'inspector: attached');
   }

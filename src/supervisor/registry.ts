@@ -185,6 +185,7 @@ export class Registry extends EventEmitter {
     socket.setEncoding('utf8');
     const registerTimer = setTimeout(() => socket.destroy(), this.opts.registerTimeoutMs);
     registerTimer.unref();
+    // Framing duplicated in the probe on purpose (see there): a line over the limit is dropped whole.
     let buffer = '';
     let skipping = false;
     socket.on('data', (chunk: string) => {

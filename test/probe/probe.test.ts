@@ -216,3 +216,45 @@ describe('probe + registry + inspectors on real processes', () => {
     expect(probed).toBeLessThan(unprobed + 10 * 1024 * 1024);
   });
 });
+
+describe('probe edge cases', () => {
+  it('runs before an ESM entry point and registers it', async () => {
+    h = await new Harness().start();
+    const child = h.spawn(process.execPath, [path.join(FIXTURES, 'esm.mjs')], { env: h.env() });
+    const rec = await h.registered((r) => r.pid === child.pid);
+    expect(rec.argv[1]).toMatch(/esm\.mjs$/);
+    await h.inspectors.attach(rec);
+    expect((await h.inspectors.heap(rec.pid)).used).toBeGreaterThan(0);
+  });
+
+  it('reports the inspector the app opened itself instead of opening one', async () => {
+    h = await new Harness().start();
+    const child = h.spawn(process.execPath, ['--inspect=127.0.0.1:0', path.join(FIXTURES, 'block.cjs')], { env: h.env() });
+    const rec = await h.registered((r) => r.pid === child.pid);
+    expect(rec.url).toMatch(/^ws:\/\/127\.0\.0\.1:\d+\//);
+  });
+
+  it('skips worker threads: one registration per process', async () => {
+    h = await new Harness().start();
+    const child = h.spawn(process.execPath, [path.join(FIXTURES, 'worker.cjs')], { env: h.env() });
+    let registrations = 0;
+    h.registry.on('register', (r) => r.pid === child.pid && (registrations += 1));
+    await h.registered((r) => r.pid === child.pid);
+    await waitForOutput(child.stdout, /worker-up/);
+    // The worker's own preload ran by the time it posted; give a registration from it time to arrive.
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    expect(registrations).toBe(1);
+    expect(h.registry.list().filter((r) => r.pid === child.pid)).toHaveLength(1);
+  });
+
+  it('does nothing, silently, when the supervisor socket is absent', async () => {
+    h = await new Harness().start();
+    const env = { ...h.env(), CFN_SUPERVISE_SOCKET: path.join(h.dir, 'nobody-listens.sock') };
+    const child = h.spawn(process.execPath, [path.join(FIXTURES, 'finish.cjs'), 'natural', '200'], { env });
+    const stderr = collect(child.stderr);
+    child.stdout?.resume();
+    await exited(child);
+    expect(child.exitCode).toBe(0);
+    expect(stderr()).toBe('');
+  });
+});
