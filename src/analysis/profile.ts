@@ -1,3 +1,4 @@
+import { type Change, change } from './change.js';
 import { AnalysisError } from './errors.js';
 
 /** Where an allocation was sampled; line and column are 1-based, as editors and DevTools show them. */
@@ -37,16 +38,12 @@ export interface ProfileSummary {
   readonly files: FileBytes[];
 }
 
-export interface SiteGrowth extends CallSite {
-  readonly before: number;
-  readonly after: number;
-  readonly delta: number;
-}
+export interface SiteGrowth extends CallSite, Change {}
 
 export interface ProfileDiff {
   readonly kind: 'heapprofile-diff';
   readonly files: readonly [string, string];
-  readonly totalBytes: { readonly before: number; readonly after: number; readonly delta: number };
+  readonly totalBytes: Change;
   /** Sites whose live bytes grew the most: the leak suspects. */
   readonly grew: SiteGrowth[];
 }
@@ -161,13 +158,13 @@ export function diffProfiles(files: readonly [string, string], before: SiteTable
   const grew: SiteGrowth[] = [];
   for (const [key, { site, bytes }] of after.sites) {
     const old = before.sites.get(key)?.bytes ?? 0;
-    if (bytes > old) grew.push({ ...site, before: old, after: bytes, delta: bytes - old });
+    if (bytes > old) grew.push({ ...site, ...change(old, bytes) });
   }
   grew.sort((a, b) => b.delta - a.delta);
   return {
     kind: 'heapprofile-diff',
     files,
-    totalBytes: { before: before.totalBytes, after: after.totalBytes, delta: after.totalBytes - before.totalBytes },
+    totalBytes: change(before.totalBytes, after.totalBytes),
     grew: grew.slice(0, top),
   };
 }

@@ -141,7 +141,7 @@ export class SnapshotParser {
   private captured: Buffer[] = [];
   private capturedBytes = 0;
 
-  /** Numeric arrays: the number being read and how many values came before it. */
+  /** Numeric arrays: which one is being read, and the number in progress. */
   private target: 'nodes' | 'edges' = 'nodes';
   private current = 0;
   private inNumber = false;
@@ -240,9 +240,9 @@ export class SnapshotParser {
   end(): HeapGraph {
     if (this.mode === Mode.Open) throw new AnalysisError('empty file');
     if (this.mode !== Mode.End) throw new AnalysisError(`truncated heap snapshot (ends inside "${this.key}")`);
-    const h = this.header;
     for (const k of ['nodes', 'edges', 'strings']) if (!this.seen.has(k)) throw bad(`no "${k}" array`);
-    if (!h) throw bad('no "snapshot" header');
+    // Reading "nodes" required the header, so it is there.
+    const h = this.header!;
     const stringCount = this.strings.length;
     for (let n = 0; n < h.nodeCount; n++) {
       if (this.nodeName[n]! >= stringCount || this.nodeType[n]! >= h.nodeTypeNames.length) {

@@ -1,3 +1,4 @@
+import { type Change, change } from './change.js';
 import type { DominatorTree } from './dominators.js';
 import { ROOT, type HeapGraph, className, nodeLabel, typeCode } from './graph.js';
 import { type RetainerPath, retainerPath, shortestRetainers } from './paths.js';
@@ -47,7 +48,7 @@ export interface ClassGrowth {
 export interface SnapshotDiff {
   readonly kind: 'heapsnapshot-diff';
   readonly files: readonly [string, string];
-  readonly totalSize: { readonly before: number; readonly after: number; readonly delta: number };
+  readonly totalSize: Change;
   readonly nodeCount: { readonly before: number; readonly after: number };
   /** Constructors whose self size grew the most: the leak suspects. */
   readonly grew: ClassGrowth[];
@@ -181,7 +182,7 @@ export function diffSnapshots(before: SnapshotTotals, after: SnapshotTotals, top
   return {
     kind: 'heapsnapshot-diff',
     files: [before.file, after.file],
-    totalSize: { before: before.totalSize, after: after.totalSize, delta: after.totalSize - before.totalSize },
+    totalSize: change(before.totalSize, after.totalSize),
     nodeCount: { before: before.nodeCount, after: after.nodeCount },
     grew: grew.slice(0, top),
   };

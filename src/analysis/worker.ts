@@ -1,7 +1,6 @@
 import { readFileSync, statSync } from 'node:fs';
 import type { MessagePort } from 'node:worker_threads';
-import type { CaptureKind } from './detect.js';
-import { describeIoError } from './detect.js';
+import { type CaptureKind, describeIoError } from './detect.js';
 import { computeDominators } from './dominators.js';
 import { AnalysisError } from './errors.js';
 import { buildRetainers } from './graph.js';
