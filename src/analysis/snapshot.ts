@@ -21,6 +21,8 @@ export interface RetainedObject {
   readonly selfSize: number;
   readonly retainedSize: number;
   readonly share: number;
+  /** Its immediate dominator: the one object whose release would free it. */
+  readonly dominator: { readonly id: number; readonly name: string };
   readonly path: RetainerPath | null;
 }
 
@@ -147,6 +149,7 @@ export function summarizeSnapshot(file: string, g: HeapGraph, tree: DominatorTre
       selfSize: g.nodeSelfSize[n]!,
       retainedSize: tree.retained[n]!,
       share: share(tree.retained[n]!),
+      dominator: { id: g.nodeId[tree.dominator[n]!]!, name: nodeLabel(g, tree.dominator[n]!) },
       path: retainerPath(g, via, n) ?? null,
     })),
   };

@@ -128,7 +128,9 @@ describe('the pool', () => {
     const results = await Promise.allSettled([1, 2, 3, 4].map(() => api.analyzeFile(file, { pool })));
     await pool.close();
     expect(results.filter((r) => r.status === 'fulfilled').length).toBeGreaterThanOrEqual(1);
-    expect(results.filter((r) => r.status === 'rejected').length).toBeGreaterThanOrEqual(1);
+    const rejected = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
+    expect(rejected.length).toBeGreaterThanOrEqual(1);
+    expect(String(rejected[0]?.reason)).toMatch(/queue is at limit/);
   });
 
   it('lets idle threads exit', async () => {

@@ -115,7 +115,7 @@ describe('snapshot summary', () => {
     const s = summarizeSnapshot('x.heapsnapshot', g, tree, 3);
     expect(s).toMatchObject({ kind: 'heapsnapshot', file: 'x.heapsnapshot', nodeCount: 13, edgeCount: 13, totalSize: 688 });
     expect(s.constructors[0]).toEqual({ name: 'Item', count: 3, selfSize: 300, share: 300 / 688 });
-    expect(s.topRetained[0]).toMatchObject({ name: 'Array', className: 'Array', selfSize: 32, retainedSize: 392, share: 392 / 688 });
+    expect(s.topRetained[0]).toMatchObject({ name: 'Array', className: 'Array', selfSize: 32, retainedSize: 392, share: 392 / 688, dominator: { id: 5, name: 'global' } });
     expect(s.topRetained[0]?.path?.steps.map((x) => x.edge).join('')).toBe('[1][0].leaks');
   });
 });
