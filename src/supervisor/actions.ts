@@ -14,7 +14,7 @@ export interface Instrumentation extends HeapReader {
 }
 
 export interface ExecutorDeps {
-  instruments?: Instrumentation;
+  instruments: () => Instrumentation | undefined;
   /** Sends a message to a process's probe; false when it has none. */
   notify?: (pid: number, message: object) => boolean;
   /** Node processes with a live inspector session. */
@@ -96,6 +96,7 @@ export interface RunRecord {
 export class Executor {
   readonly gate: Gate;
   private run: RunRecord = { warnings: 0, captures: [] };
+  private readonly analyses = new Set<Promise<void>>();
 
   constructor(
     private readonly deps: ExecutorDeps,
@@ -147,7 +148,7 @@ export class Executor {
   }
 
   private instrumented(pid: number): Instrumentation {
-    const ins = this.deps.instruments;
+    const ins = this.deps.instruments();
     if (!ins?.has(pid)) throw new Refused(`pid ${pid} has no inspector session (not a node process of the tree, or --no-inspect)`, 404);
     return ins;
   }
@@ -160,14 +161,22 @@ export class Executor {
     this.deps.onCapture?.(kind);
     this.deps.notice(`capture written: ${file}`);
     this.deps.journal.log.info({ pid, reason, kind, file, manual }, 'capture written');
-    void this.summarise(file, pid, reason);
+    const analysis = this.summarise(file, pid, reason);
+    this.analyses.add(analysis);
+    void analysis.finally(() => this.analyses.delete(analysis));
     return { file, pid, kind };
+  }
+
+  /** Waits for the analyses still running, so their lines reach the journal before the supervisor exits. */
+  async drain(): Promise<void> {
+    await Promise.allSettled([...this.analyses]);
   }
 
   private async summarise(file: string, pid: number, reason: string): Promise<void> {
     if (!this.deps.analyze) return;
     try {
       const summary = await this.deps.analyze(file);
+      if (!summary) return;
       this.deps.journal.alerts.info({
         level: 'info',
         metric: 'capture',
@@ -176,7 +185,7 @@ export class Executor {
         reason,
         file,
         summary: `${file}.summary.json`,
-        top_sites: summary?.top?.slice(0, 5) ?? [],
+        top_sites: summary.top?.slice(0, 5) ?? [],
         run_id: this.deps.runId(),
         system_memory: systemMemory(),
       });
@@ -201,11 +210,14 @@ export class Executor {
     let notified = 0;
     for (const pid of pids) if (this.deps.notify?.(pid, { type: 'memory-pressure', level: 'critical' })) notified++;
     const gc = await Promise.all(
+      // A process can go between listing and collecting: its failure is reported, the others still run.
       pids.map((pid) =>
-        this.deps.instruments!.gc(pid).then(
-          (r) => ({ pid, ...r }),
-          (err: Error) => ({ pid, error: err.message }),
-        ),
+        Promise.resolve()
+          .then(() => this.instrumented(pid).gc(pid))
+          .then(
+            (r) => ({ pid, ...r }),
+            (err: Error) => ({ pid, error: err.message }),
+          ),
       ),
     );
     this.deps.journal.log.info({ reason, gc, notified }, 'cleanup');
@@ -216,7 +228,7 @@ export class Executor {
   private async captureBefore(pids: number[], reason: string, manual: boolean): Promise<void> {
     await Promise.all(
       pids
-        .filter((pid) => this.deps.instruments?.has(pid))
+        .filter((pid) => this.deps.instruments()?.has(pid))
         .map((pid) => this.capture(pid, reason, 'profile', manual).catch(() => undefined)),
     );
   }

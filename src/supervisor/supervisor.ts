@@ -5,6 +5,7 @@ import { randomUUID } from 'node:crypto';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
+import { analyzeCapture, closeSharedAnalysisPool, topSites } from '../analysis/index.js';
 import { Executor, type ExecutorOptions } from './actions.js';
 import { classifyExit, exitCodeOf, type ExitReason } from './classify.js';
 import { patchConfig, type Config } from './config.js';
@@ -174,13 +175,42 @@ export class Supervisor {
     if (this.subreaperError) {
       log.warn({ err: this.subreaperError }, 'cannot become child subreaper; orphans are tracked through /proc only');
     }
-    if (config.inspect) await this.instrument();
-    const historySize = Math.min(HISTORY_MAX, Math.max(HISTORY_MIN, Math.ceil(config.trendWindow / config.interval) + 1));
-    this.sampler = new Sampler(this.tree, this.inspectors, historySize);
-    this.executor = new Executor(
+    try {
+      this.executor = this.createExecutor();
+      // First, because it refuses to start when another supervisor already answers in this state dir.
+      this.control = await startControl(this.controlHandlers(), {
+        stateDir: this.paths.root,
+        metrics: this.metrics,
+        log,
+        ...(config.controlPort ? { controlPort: config.controlPort } : {}),
+        ...(config.metricsPort ? { metricsPort: config.metricsPort, metricsHost: config.metricsHost } : {}),
+      });
+      if (config.inspect) await this.instrument();
+      const historySize = Math.min(HISTORY_MAX, Math.max(HISTORY_MIN, Math.ceil(config.trendWindow / config.interval) + 1));
+      this.sampler = new Sampler(this.tree, this.inspectors, historySize);
+      for (const s of FORWARDED_SIGNALS) process.on(s, this.onSignal);
+      return await this.lifecycle();
+    } finally {
+      for (const s of FORWARDED_SIGNALS) process.off(s, this.onSignal);
+      clearTimeout(this.killTimer);
+      this.phase = 'exited';
+      await this.control?.close();
+      await this.executor?.drain();
+      await closeSharedAnalysisPool();
+      await this.inspectors?.closeAll();
+      await this.registry?.close();
+      log.info('supervisor exiting');
+      await this.journal.close();
+    }
+  }
+
+  private createExecutor(): Executor {
+    const { config } = this.opts;
+    return new Executor(
       {
         journal: this.journal,
-        instruments: this.inspectors,
+        // Read at each action: the inspectors exist only once the registry listens.
+        instruments: () => this.inspectors,
         notify: (pid, message) => this.registry?.send(pid, { ...message }) ?? false,
         nodePids: () => this.nodePids(),
         notice: this.opts.notice,
@@ -193,29 +223,11 @@ export class Supervisor {
           this.metrics.countAlert(level);
         },
         onCapture: (kind) => this.metrics.countCapture(kind),
+        // Profiles are small; a snapshot can be gigabytes and is analysed only when a person asks (analyze).
+        analyze: async (file) => (file.endsWith('.heapprofile') ? { top: topSites(await analyzeCapture(file), 5) } : undefined),
       },
       (this.executorOpts = { cooldownMs: config.cooldown * 1000, maxCapturesPerRun: config.maxCaptures, killTimeoutMs: config.killTimeout }),
     );
-    this.control = await startControl(this.controlHandlers(), {
-      stateDir: this.paths.root,
-      metrics: this.metrics,
-      log,
-      ...(config.controlPort ? { controlPort: config.controlPort } : {}),
-      ...(config.metricsPort ? { metricsPort: config.metricsPort, metricsHost: config.metricsHost } : {}),
-    });
-    for (const s of FORWARDED_SIGNALS) process.on(s, this.onSignal);
-    try {
-      return await this.lifecycle();
-    } finally {
-      for (const s of FORWARDED_SIGNALS) process.off(s, this.onSignal);
-      clearTimeout(this.killTimer);
-      this.phase = 'exited';
-      await this.control?.close();
-      await this.inspectors?.closeAll();
-      await this.registry?.close();
-      log.info('supervisor exiting');
-      await this.journal.close();
-    }
   }
 
   /** The registry the probes report to, and one inspector session per node process that registers. */

@@ -1,0 +1,136 @@
+// Issue 4's acceptance that needs the probe and the inspector: heap levels, pre-OOM evidence, leak trend,
+// cooldown, and a supervisor that does not grow while the agent churns through children.
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { fixture, readJsonl, runCli, startCli, tempDir, waitFor } from './helpers/cli.js';
+
+const watch = (name: string) => fixture(`watch/${name}`);
+const FAST = ['--backoff', '10', '--min-free', '0'];
+
+interface ProfileNode {
+  callFrame: { functionName: string; url: string; lineNumber: number };
+  selfSize: number;
+  id: number;
+  children: ProfileNode[];
+}
+
+/** The function with the largest self size, summed over its nodes. */
+export function topSelfFrame(file: string): string {
+  const profile = JSON.parse(readFileSync(file, 'utf8')) as { head: ProfileNode; samples: unknown[] };
+  expect(Array.isArray(profile.samples)).toBe(true);
+  const bySelf = new Map<string, number>();
+  const walk = (n: ProfileNode) => {
+    expect(n).toMatchObject({ callFrame: expect.any(Object), selfSize: expect.any(Number), id: expect.any(Number), children: expect.any(Array) });
+    bySelf.set(n.callFrame.functionName, (bySelf.get(n.callFrame.functionName) ?? 0) + n.selfSize);
+    n.children.forEach(walk);
+  };
+  walk(profile.head);
+  return [...bySelf].sort((a, b) => b[1] - a[1])[0]![0];
+}
+
+const heapLevels = (alerts: Record<string, unknown>[], pid: unknown, metric = 'heap') =>
+  alerts.filter((a) => a.pid === pid && a.metric === metric).map((a) => a.level);
+
+describe('heap watch', () => {
+  it('alerts warning → critical, saves a profile naming the leak before the OOM, and restarts', async () => {
+    const cwd = tempDir();
+    const r = await runCli([...FAST, '--heap-limit', '256', '--max-restarts', '1', '--', 'node', watch('fast-leak.cjs')], { cwd });
+    expect(r.code).toBe(134);
+    const state = path.join(cwd, '.cfn-supervise');
+    const runs = readJsonl(path.join(state, 'runs.jsonl'));
+    expect(runs.map((x) => (x.exit as { reason: string }).reason)).toEqual(['oom', 'oom']);
+    const first = runs[0]!;
+    const levels = heapLevels(readJsonl(path.join(state, 'alerts.jsonl')), first.pid);
+    expect(levels.slice(0, 2)).toEqual(['warning', 'critical']);
+    const captures = first.captures as string[];
+    expect(captures.length).toBeGreaterThanOrEqual(1);
+    const capture = captures[0]!;
+    expect(path.basename(capture)).toMatch(new RegExp(`^.+-${first.pid}-heap-critical\\.heapprofile$`));
+    expect(statSync(capture).mode & 0o777).toBe(0o600);
+    // Written before the process died: its fatal-error report came later.
+    const report = (first.reports as string[])[0]!;
+    expect(statSync(capture).mtimeMs).toBeLessThan(statSync(report).mtimeMs);
+    expect(topSelfFrame(capture)).toBe('leakFast');
+    // Analysed off the main thread: a summary beside the capture, and the top sites in the alert line.
+    expect(statSync(`${capture}.summary.json`).mode & 0o777).toBe(0o600);
+    const analysed = readJsonl(path.join(state, 'alerts.jsonl')).find((a) => a.metric === 'capture' && a.file === capture);
+    expect((analysed!.top_sites as { site: string }[])[0]!.site).toMatch(/^leakFast .*fast-leak\.cjs:\d+:\d+$/);
+    expect(r.stderr.toString()).toMatch(/capture written: .*heapprofile/);
+  });
+
+  it('raises the trend alert for a slow leak before any threshold, and not for a sawtooth', async () => {
+    const opts = ['--heap-limit', '2048', '--interval', '250', '--trend-window', '8s', '--trend-min-rate', '20', '--restart', 'never'];
+    const leak = { cwd: tempDir() };
+    const saw = { cwd: tempDir() };
+    const a = startCli([...FAST, ...opts, '--', 'node', watch('slow-leak.cjs')], leak);
+    const b = startCli([...FAST, ...opts, '--', 'node', watch('sawtooth.cjs')], saw);
+    const alertsOf = (cwd: string) => {
+      const f = path.join(cwd, '.cfn-supervise/alerts.jsonl');
+      return existsSync(f) ? readJsonl(f) : [];
+    };
+    const trend = await waitFor(() => alertsOf(leak.cwd).find((x) => x.metric === 'trend'), 40_000, 'the trend alert');
+    // Let the sawtooth run at least as long as the leak took to be noticed.
+    await new Promise((resolve) => setTimeout(resolve, 3000));
+    a.child.kill('SIGTERM');
+    b.child.kill('SIGTERM');
+    await Promise.all([a.exited, b.exited]);
+    expect(trend).toMatchObject({ level: 'warning', unit: 'MB/min' });
+    expect(trend.message).toMatch(/heap grows \d+(\.\d)? MB\/min, OOM in ~\d+ min/);
+    const before = alertsOf(leak.cwd).slice(0, alertsOf(leak.cwd).indexOf(trend));
+    expect(before.filter((x) => x.metric === 'heap' || x.metric === 'rss')).toEqual([]);
+    expect(alertsOf(saw.cwd).filter((x) => x.metric === 'trend')).toEqual([]);
+  });
+
+  it('captures at most once per cooldown while the heap keeps crossing the critical line', async () => {
+    const cwd = tempDir();
+    const s = startCli([...FAST, '--heap-limit', '128', '--heap-warning', '0.4', '--heap-critical', '0.7', '--interval', '100', '--cooldown', '4s', '--restart', 'never', '--', 'node', watch('hover.cjs')], { cwd });
+    const state = path.join(cwd, '.cfn-supervise');
+    const crossings = () => (existsSync(path.join(state, 'alerts.jsonl')) ? readJsonl(path.join(state, 'alerts.jsonl')).filter((a) => a.metric === 'heap' && a.level === 'critical').length : 0);
+    await waitFor(() => crossings() >= 4, 60_000, 'four crossings of the critical line');
+    const startedAt = statSync(path.join(state, 'supervisor.log')).birthtimeMs;
+    s.child.kill('SIGTERM');
+    await s.exited;
+    const elapsedS = (Date.now() - startedAt) / 1000;
+    const captures = readdirSync(path.join(state, 'captures')).filter((f) => f.endsWith('.heapprofile'));
+    expect(captures.length).toBeGreaterThanOrEqual(1);
+    expect(captures.length).toBeLessThan(crossings());
+    expect(captures.length).toBeLessThanOrEqual(Math.ceil(elapsedS / 4) + 1);
+  });
+});
+
+describe('cleanup', () => {
+  it('collects garbage and tells the app through its probe to drop caches', async () => {
+    const cwd = tempDir();
+    const s = startCli([...FAST, '--restart', 'never', '--', 'node', watch('pressure.cjs')], { cwd });
+    await waitFor(() => s.stdout().toString().includes('ready'), 15_000, 'the agent');
+    const status = async () => JSON.parse((await runCli(['status', '--json'], { cwd })).stdout.toString()) as { processes: { heap_used_mb?: number }[] };
+    for (let i = 0; i < 100 && !(await status()).processes.some((p) => p.heap_used_mb !== undefined); i++) await new Promise((r) => setTimeout(r, 100));
+    const r = await runCli(['cleanup'], { cwd });
+    expect(r.code).toBe(0);
+    expect(r.stdout.toString()).toMatch(/collected garbage in 1 node processes, notified 1 probes/);
+    await waitFor(() => s.stdout().toString().includes('pressure critical'), 5000, 'the memory-pressure event');
+    s.child.kill('SIGTERM');
+    await s.exited;
+  });
+});
+
+describe('the supervisor does not leak', () => {
+  it('keeps its RSS flat while the agent starts and ends 2,000 node children', async () => {
+    const cwd = tempDir();
+    const progress = path.join(cwd, 'done');
+    const s = startCli([...FAST, '--interval', '200', '--restart', 'never', '--', 'node', watch('many-children.cjs'), '2000', '4', progress], { cwd });
+    const rssKb = () => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${s.child.pid}/status`, 'utf8'))![1]);
+    const done = () => (existsSync(progress) ? Number(readFileSync(progress, 'utf8')) : 0);
+    await waitFor(() => done() >= 500, 240_000, '500 children');
+    const warm = rssKb();
+    await waitFor(() => done() >= 2000, 480_000, '2000 children');
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    const after = rssKb();
+    s.child.kill('SIGTERM');
+    await s.exited;
+    const log = readFileSync(path.join(cwd, '.cfn-supervise/supervisor.log'), 'utf8');
+    expect((log.match(/node process registered/g) ?? []).length).toBeGreaterThan(1900);
+    expect(after - warm).toBeLessThan(16 * 1024);
+  }, 900_000);
+});
