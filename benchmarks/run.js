@@ -1,20 +1,19 @@
-// `npm run bench [-- --quick]`: runs every benchmarks/*.mjs that exports run({ quick }), repeats it, and
-// writes benchmarks/results/latest.json and latest.md with the median and range of every figure.
-// BENCH_QUICK=1 is the same as --quick; BENCH_REPEATS overrides the repeat count.
+// `npm run bench [-- --quick] [-- name …]`: runs every benchmarks/*.mjs that exports run({ quick }) (or
+// only the named ones), repeats it, and writes benchmarks/results/latest.json and latest.md with the
+// median and range of every figure. BENCH_QUICK=1 is the same as --quick; BENCH_REPEATS overrides the
+// repeat count. A module exporting `selfRepeating = true` is called once with { quick, repeats } and
+// returns figures already summarised (lib/stats.mjs): its runs are trials it interleaves or bounds itself,
+// and its 'goal met' must look at every trial, not at the first repeat's.
 import { mkdir, readdir, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { median } from './lib/stats.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const quick = process.argv.includes('--quick') || process.env.BENCH_QUICK === '1';
 const repeats = Number(process.env.BENCH_REPEATS) || (quick ? 1 : 3);
-
-function median(values) {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
-}
+const only = process.argv.slice(2).filter((a) => !a.startsWith('-'));
 
 /** Rows of repeated runs, matched by metric: numbers become { median, min, max, runs }, the rest is kept. */
 function aggregate(runs) {
@@ -61,21 +60,25 @@ function markdown(results) {
     lines.push(`| ${columns.join(' | ')} |`, `| ${columns.map(() => '---').join(' | ')} |`);
     for (const row of b.rows) lines.push(`| ${columns.map((c) => cell(row[c])).join(' | ')} |`);
     if (b.notes) lines.push('', b.notes);
+    if (b.seconds) lines.push('', `(${Math.round(b.seconds)} s)`);
   }
   return `${lines.join('\n')}\n`;
 }
 
-const files = (await readdir(here)).filter((f) => f.endsWith('.mjs')).sort();
+const files = (await readdir(here))
+  .filter((f) => f.endsWith('.mjs') && (only.length === 0 || only.includes(f.replace(/\.mjs$/, ''))))
+  .sort();
 const benchmarks = [];
 let failed = false;
 for (const file of files) {
   const mod = await import(pathToFileURL(path.join(here, file)).href);
   if (typeof mod.run !== 'function') continue;
-  process.stderr.write(`bench ${file}: ${repeats} run(s)${quick ? ', quick' : ''}\n`);
+  process.stderr.write(`bench ${file}: ${mod.selfRepeating ? 'own trials' : `${repeats} run(s)`}${quick ? ', quick' : ''}\n`);
+  const started = Date.now();
   try {
     const runs = [];
-    for (let i = 0; i < repeats; i++) runs.push(await mod.run({ quick }));
-    benchmarks.push({ name: runs[0].name, rows: aggregate(runs), notes: runs.at(-1).notes });
+    for (let i = 0; i < (mod.selfRepeating ? 1 : repeats); i++) runs.push(await mod.run({ quick, repeats }));
+    benchmarks.push({ name: runs[0].name, rows: mod.selfRepeating ? runs[0].rows : aggregate(runs), notes: runs.at(-1).notes, seconds: (Date.now() - started) / 1000 });
   } catch (err) {
     failed = true;
     benchmarks.push({ name: file.replace(/\.mjs$/, ''), error: err instanceof Error ? err.message : String(err) });
@@ -97,8 +100,10 @@ const results = {
   benchmarks,
 };
 const out = path.join(here, 'results');
+// A run of some benchmarks must not replace the committed table of all of them.
+const base = only.length ? 'selected' : 'latest';
 await mkdir(out, { recursive: true });
-await writeFile(path.join(out, 'latest.json'), `${JSON.stringify(results, null, 2)}\n`);
-await writeFile(path.join(out, 'latest.md'), markdown(results));
+await writeFile(path.join(out, `${base}.json`), `${JSON.stringify(results, null, 2)}\n`);
+await writeFile(path.join(out, `${base}.md`), markdown(results));
 process.stdout.write(markdown(results));
 process.exitCode = failed ? 1 : 0;
