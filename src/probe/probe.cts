@@ -2,7 +2,7 @@
  * Preloaded into every node process of a supervised tree through NODE_OPTIONS (`--require`, which also runs
  * before ESM entry points and in worker threads, which it skips). Dependency-free; never throws into the
  * app; never keeps its event loop alive. Its work starts on the first turn of the event loop (an unref'd
- * immediate), so the preload itself costs ~0.1 ms and a process that never reaches its loop is untouched.
+ * immediate), so the preload itself costs ~0.5 ms and a process that never reaches its loop is untouched.
  *
  * Transport: the probe does NOT open an inspector port. A websocket CDP client makes Node print
  * "Debugger attached." on the app's stderr at every attach and "Waiting for the debugger to disconnect..."
@@ -70,17 +70,29 @@ function parseOldSpaceLimit(): number | undefined {
   return mb === undefined ? undefined : mb * 1024 * 1024;
 }
 
+// Only the connection is made on the first loop turn; the rest loads once a supervisor answers.
 function start(socketPath: string): void {
+  const socket = load.net().createConnection(socketPath);
+  socket.unref();
+  socket.on('error', () => socket.destroy());
+  socket.once('connect', () => {
+    try {
+      serve(socket);
+    } catch {
+      socket.destroy();
+    }
+  });
+}
+
+function serve(socket: import('node:net').Socket): void {
   const fs = load.fs();
   const inspector = load.inspector();
-  const net = load.net();
   const v8 = load.v8();
-  // Connected only once the supervisor answers: an open session makes the inspector retain console
-  // arguments, and without a supervisor the probe does nothing.
+  socket.setEncoding('utf8');
+  // Connected only while a supervisor is there: an open session makes the inspector retain console arguments.
   const session = new inspector.Session();
-  let connected = false;
-  let restoreConsole = (): void => {};
-
+  session.connect();
+  let connected = true;
   const discard = (): void => {
     if (!connected) return;
     try {
@@ -89,10 +101,7 @@ function start(socketPath: string): void {
       // The session is gone; nothing is retained any more.
     }
   };
-
-  const socket = net.createConnection(socketPath);
-  socket.unref();
-  socket.setEncoding('utf8');
+  const restoreConsole = installConsoleDiscard(discard);
 
   const send = (msg: Json): void => {
     if (!socket.destroyed && socket.writable) socket.write(`${JSON.stringify(msg)}\n`);
@@ -122,25 +131,19 @@ function start(socketPath: string): void {
       // Already disconnected.
     }
   };
-
-  socket.on('connect', () => {
-    session.connect();
-    connected = true;
-    restoreConsole = installConsoleDiscard(discard);
-    send({
-      type: 'register',
-      v: PROTOCOL_VERSION,
-      pid: process.pid,
-      ppid: process.ppid,
-      argv: process.argv.slice(0, MAX_ARGV).map((a) => a.slice(0, MAX_ARG_CHARS)),
-      url: inspector.url(),
-      heapSizeLimit: v8.getHeapStatistics().heap_size_limit,
-      oldSpaceLimit: parseOldSpaceLimit(),
-      nodeVersion: process.version,
-    });
-  });
-  socket.on('error', () => socket.destroy());
   socket.on('close', shutdown);
+
+  send({
+    type: 'register',
+    v: PROTOCOL_VERSION,
+    pid: process.pid,
+    ppid: process.ppid,
+    argv: process.argv.slice(0, MAX_ARGV).map((a) => a.slice(0, MAX_ARG_CHARS)),
+    url: inspector.url(),
+    heapSizeLimit: v8.getHeapStatistics().heap_size_limit,
+    oldSpaceLimit: parseOldSpaceLimit(),
+    nodeVersion: process.version,
+  });
   process.once('exit', (code) => {
     try {
       send({ type: 'exit', code });
@@ -178,7 +181,7 @@ function start(socketPath: string): void {
     if (!msg || typeof msg !== 'object') return;
     if (msg.type === 'memory-pressure') {
       // Emitted after the probe's own work is done: an exception from the app's listener is the app's.
-      process.emit('cfn-supervise:memory-pressure' as 'warning', { level: String(msg.level) } as unknown as Error);
+      (process as NodeJS.EventEmitter).emit('cfn-supervise:memory-pressure', { level: String(msg.level) });
       return;
     }
     const id = msg.id;

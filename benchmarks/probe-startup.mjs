@@ -1,0 +1,151 @@
+// The probe's costs, measured on real processes: its synchronous preload cost, what it adds before the
+// app's first immediate and in all (CPU, with the supervisor attached), how promptly a probed agent with a session attached exits,
+// what console logging retains, and the supervisor's RSS growth while it streams a snapshot.
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Inspectors } from '../dist/supervisor/inspector.js';
+import { Registry } from '../dist/supervisor/registry.js';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const probe = path.join(root, 'dist/probe/probe.cjs');
+const fixtures = path.join(root, 'test/fixtures/probe');
+const silent = { debug() {}, info() {}, warn() {}, error() {} };
+
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)];
+};
+/** p90 − p10: how wide the bulk of the runs is. */
+const spread = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length * 0.9)] - s[Math.floor(s.length * 0.1)];
+};
+const round = (x, d = 2) => Math.round(x * 10 ** d) / 10 ** d;
+const row = (metric, xs, unit, goal) => ({ metric, value: round(median(xs)), unit, goal, median: round(median(xs)), spread: round(spread(xs)) });
+const epochMs = () => performance.timeOrigin + performance.now();
+
+function cleanEnv() {
+  const env = { ...process.env };
+  delete env.NODE_OPTIONS;
+  delete env.CFN_SUPERVISE_SOCKET;
+  return env;
+}
+
+export async function run({ quick }) {
+  const dir = mkdtempSync(path.join(tmpdir(), 'cfn-bench-probe-'));
+  const registry = await Registry.listen(path.join(dir, 'registry.sock'));
+  const inspectors = new Inspectors({ registry, samplingInterval: 524288, callTimeoutMs: 5000, capturesDir: path.join(dir, 'captures'), log: silent });
+  registry.on('register', (rec) => inspectors.attach(rec).catch(() => {}));
+  const probedEnv = { ...cleanEnv(), CFN_SUPERVISE_SOCKET: registry.socketPath, NODE_OPTIONS: `--require "${probe}"` };
+  const rows = [];
+  try {
+    const runs = quick ? 15 : 60;
+
+    // Synchronous time spent loading the probe, bracketed by two marker preloads (their own cost cancels out).
+    const t0 = path.join(dir, 'mark-start.cjs');
+    const t1 = path.join(dir, 'mark-end.cjs');
+    writeFileSync(t0, 'globalThis.__cfnT0 = process.hrtime.bigint();');
+    writeFileSync(t1, "require('fs').writeSync(1, String(Number(process.hrtime.bigint() - globalThis.__cfnT0) / 1e6));");
+    const bracket = (withProbe) => {
+      const args = ['--require', t0, ...(withProbe ? ['--require', probe] : []), '--require', t1, '-e', '0'];
+      const env = { ...cleanEnv(), CFN_SUPERVISE_SOCKET: registry.socketPath };
+      return Number(spawnSync(process.execPath, args, { env, encoding: 'utf8' }).stdout);
+    };
+    const withP = [];
+    const withoutP = [];
+    for (let i = 0; i < runs; i++) {
+      withP.push(bracket(true));
+      withoutP.push(bracket(false));
+    }
+    const m0 = median(withoutP);
+    rows.push(row('probe preload (synchronous) cost', withP.map((x) => x - m0), 'ms', '< 5'));
+
+    // Everything the probe does before the app's first immediate runs: the preload plus its deferred
+    // start (inspector session, socket, console wrappers). CPU time is the cost; wall time also shows the
+    // machine's load.
+    // The app's first immediate runs after the probe's deferred start (it only opens the socket); once the
+    // supervisor answers, the probe loads the inspector and registers, and the supervisor attaches. The CPU
+    // a probed process has used 300 ms in, against an unprobed one, is the probe's whole cost.
+    const measure = (env, code) => JSON.parse(spawnSync(process.execPath, ['-e', code], { env, encoding: 'utf8' }).stdout);
+    const report = "{ const c = process.cpuUsage(); require('fs').writeSync(1, JSON.stringify({ wall: performance.now(), cpu: (c.user + c.system) / 1000 })) }";
+    const scenarios = [
+      ['first immediate', `setImmediate(() => ${report})`],
+      ['300 ms in, supervisor attached', `setTimeout(() => ${report}, 300)`],
+    ];
+    for (const [when, code] of scenarios) {
+      const probed = [];
+      const plain = [];
+      for (let i = 0; i < runs; i++) {
+        probed.push(measure(probedEnv, code));
+        plain.push(measure(cleanEnv(), code));
+      }
+      const base = median(plain.map((t) => t.cpu));
+      rows.push(row(`CPU used by the ${when}, probed minus unprobed`, probed.map((t) => t.cpu - base), 'ms', '< 5'));
+      if (when === 'first immediate') {
+        const wallBase = median(plain.map((t) => t.wall));
+        rows.push(row(`wall time to the ${when}, probed minus unprobed`, probed.map((t) => t.wall - wallBase), 'ms', '< 5'));
+      }
+    }
+
+    // Exit lag: from the fixture's last JS statement to the parent seeing the exit, session attached or not.
+    const exitLag = async (probed) => {
+      const child = spawn(process.execPath, [path.join(fixtures, 'finish.cjs'), 'natural', '300'], {
+        env: probed ? probedEnv : cleanEnv(),
+        stdio: ['ignore', 'pipe', 'ignore'],
+      });
+      let out = '';
+      child.stdout.on('data', (d) => (out += d));
+      await new Promise((resolve) => child.once('exit', resolve));
+      return epochMs() - Number(/end ([\d.]+)/.exec(out)[1]);
+    };
+    const lagProbed = [];
+    const lagPlain = [];
+    for (let i = 0; i < (quick ? 5 : 20); i++) {
+      lagProbed.push(await exitLag(true));
+      lagPlain.push(await exitLag(false));
+    }
+    rows.push(row('exit lag, probed with session attached', lagProbed, 'ms', '< unprobed + 100'));
+    rows.push(row('exit lag, unprobed', lagPlain, 'ms', 'reference'));
+
+    const consoleHeap = async (mode) => {
+      const args = ['--expose-gc', path.join(fixtures, 'console.cjs'), ...(mode === 'control' ? ['--own-session'] : [])];
+      const child = spawn(process.execPath, args, { env: mode === 'probed' ? probedEnv : cleanEnv(), stdio: ['ignore', 'ignore', 'pipe'] });
+      if (mode === 'probed') {
+        const rec = await new Promise((resolve) => {
+          const on = (r) => r.pid === child.pid && (registry.off('register', on), resolve(r));
+          registry.on('register', on);
+        });
+        await inspectors.attach(rec);
+        registry.send(rec.pid, { type: 'memory-pressure', level: 'go' });
+      }
+      let err = '';
+      child.stderr.on('data', (d) => (err += d));
+      await new Promise((resolve) => child.once('exit', resolve));
+      return Number(/heap (\d+)/.exec(err)[1]) / 1024 / 1024;
+    };
+    rows.push(row('heap after GC, 300 console.log of 1 MB, unprobed', [await consoleHeap('unprobed')], 'MB', 'reference'));
+    rows.push(row('heap after GC, 300 console.log of 1 MB, probed + attached', [await consoleHeap('probed')], 'MB', '≈ unprobed'));
+    rows.push(row('heap after GC, 300 console.log of 1 MB, open inspector without discard', [await consoleHeap('control')], 'MB', 'the leak avoided'));
+
+    if (!quick) {
+      const driverDir = path.join(dir, 'driver');
+      mkdirSync(driverDir, { mode: 0o700 });
+      const driver = spawnSync(process.execPath, ['--expose-gc', path.join(fixtures, 'snapshot-driver.mjs'), driverDir, probe], { encoding: 'utf8', env: cleanEnv() });
+      const out = JSON.parse(driver.stdout.trim());
+      rows.push(row('supervisor RSS growth while streaming a snapshot of a 100 MB heap', [(out.peakRss - out.baselineRss) / 1024 / 1024], 'MB', '< 32'));
+    }
+  } finally {
+    await inspectors.closeAll();
+    await registry.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+  return { name: 'probe-startup', rows };
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  const result = await run({ quick: process.argv.includes('--quick') });
+  console.table(result.rows);
+}
