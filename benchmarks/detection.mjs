@@ -7,7 +7,7 @@
 import { agent, supervise } from './lib/cfn.mjs';
 import { startPm2 } from './lib/pm2.mjs';
 import { findNode, rssSampler } from './lib/proc.mjs';
-import { marker, waitFor, withScope } from './lib/scope.mjs';
+import { marker, waitFor, withScope, within } from './lib/scope.mjs';
 import { goalMet, stat } from './lib/stats.mjs';
 
 export const selfRepeating = true;
@@ -32,7 +32,7 @@ async function watch(findPid, giveUpMs) {
   const sampler = rssSampler(pid, 50);
   await waitFor(() => sampler.crossing(LIMIT_MB) || sampler.died, { timeoutMs: 60_000, label: 'limit crossing' });
   const crossed = sampler.crossing(LIMIT_MB);
-  await Promise.race([sampler.done, new Promise((r) => setTimeout(r, Math.max(0, crossed + giveUpMs - Date.now())))]);
+  await within(sampler.done, crossed + giveUpMs - Date.now());
   sampler.stop();
   return { pid, crossed, died: sampler.died, peak: sampler.peak() };
 }

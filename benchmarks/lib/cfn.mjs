@@ -5,7 +5,7 @@ import { openSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { alive, descendants, killAll } from './proc.mjs';
-import { cleanEnv, readJsonl, sleep, waitFor } from './scope.mjs';
+import { cleanEnv, readJsonl, waitFor, within } from './scope.mjs';
 
 export const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 export const cli = path.join(root, 'dist/cli/main.js');
@@ -37,7 +37,7 @@ export function supervise(scope, options, command) {
     async stop(graceMs = 15_000) {
       const tree = descendants(child.pid);
       if (alive(child.pid)) child.kill('SIGTERM');
-      await Promise.race([exited, sleep(graceMs)]);
+      await within(exited, graceMs);
       killAll([child.pid, ...tree, ...descendants(child.pid)]);
       return exited;
     },

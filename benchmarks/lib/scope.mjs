@@ -8,6 +8,16 @@ import { descendants, killAll } from './proc.mjs';
 
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
+/** Waits for promise, at most ms; the timer is cleared so it cannot hold the process open afterwards. */
+export async function within(promise, ms) {
+  let timer;
+  try {
+    return await Promise.race([promise, new Promise((r) => (timer = setTimeout(r, Math.max(0, ms))))]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /** Polls fn until it returns something truthy; throws with label after timeoutMs. */
 export async function waitFor(fn, { timeoutMs = 30_000, periodMs = 50, label = 'condition' } = {}) {
   const end = Date.now() + timeoutMs;
