@@ -8,16 +8,13 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Inspectors } from '../dist/supervisor/inspector.js';
 import { Registry } from '../dist/supervisor/registry.js';
+import { median } from './lib/stats.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const probe = path.join(root, 'dist/probe/probe.cjs');
 const fixtures = path.join(root, 'test/fixtures/probe');
 const silent = { debug() {}, info() {}, warn() {}, error() {} };
 
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)];
-};
 /** p90 − p10: how wide the bulk of the runs is. */
 const spread = (xs) => {
   const s = [...xs].sort((a, b) => a - b);
@@ -38,11 +35,19 @@ export async function run({ quick }) {
   const dir = mkdtempSync(path.join(tmpdir(), 'cfn-bench-probe-'));
   const registry = await Registry.listen(path.join(dir, 'registry.sock'));
   const inspectors = new Inspectors({ registry, samplingInterval: 524288, callTimeoutMs: 5000, capturesDir: path.join(dir, 'captures'), log: silent });
-  registry.on('register', (rec) => inspectors.attach(rec).catch(() => {}));
+  const attached = new Map();
+  registry.on('register', (rec) => attached.set(rec.pid, inspectors.attach(rec).catch(() => {})));
+  registry.on('exit', (pid) => attached.delete(pid));
   const probedEnv = { ...cleanEnv(), CFN_SUPERVISE_SOCKET: registry.socketPath, NODE_OPTIONS: `--require "${probe}"` };
   const rows = [];
   try {
     const runs = quick ? 15 : 60;
+    /** Fixtures that wait for a memory-pressure "go" start once the supervisor is attached to them. */
+    const startWhenAttached = async (child) => {
+      while (!attached.has(child.pid)) await new Promise((resolve) => setTimeout(resolve, 5));
+      await attached.get(child.pid);
+      registry.send(child.pid, { type: 'memory-pressure', level: 'go' });
+    };
 
     // Synchronous time spent loading the probe, bracketed by two marker preloads (their own cost cancels out).
     const t0 = path.join(dir, 'mark-start.cjs');
@@ -71,8 +76,10 @@ export async function run({ quick }) {
     // a probed process has used 300 ms in, against an unprobed one, is the probe's whole cost.
     const measure = (env, code) => JSON.parse(spawnSync(process.execPath, ['-e', code], { env, encoding: 'utf8' }).stdout);
     const report = "{ const c = process.cpuUsage(); require('fs').writeSync(1, JSON.stringify({ wall: performance.now(), cpu: (c.user + c.system) / 1000 })) }";
+    // Most of the first-turn cost is loading `net`, which an app that writes to a pipe or TTY has loaded anyway.
     const scenarios = [
       ['first immediate', `setImmediate(() => ${report})`],
+      ['first immediate of an app using process.stdout', `process.stdout; setImmediate(() => ${report})`],
       ['300 ms in, supervisor attached', `setTimeout(() => ${report}, 300)`],
     ];
     for (const [when, code] of scenarios) {
@@ -110,17 +117,31 @@ export async function run({ quick }) {
     rows.push(row('exit lag, probed with session attached', lagProbed, 'ms', '< unprobed + 100'));
     rows.push(row('exit lag, unprobed', lagPlain, 'ms', 'reference'));
 
+    // An active inspector makes V8 record every console call (and the probe discards the records): the
+    // price of console-heavy code. 20,000 × (an object log + a string log) to /dev/null.
+    const consoleLoop = `const run = () => { const t = performance.now(); for (let i = 0; i < 20000; i++) { console.log({ i, s: 'x' }); console.log('line ' + i); } process.stderr.write('ms ' + (performance.now() - t)); process.exit(0); };
+      if (process.env.CFN_SUPERVISE_SOCKET) { process.on('cfn-supervise:memory-pressure', run); setInterval(() => {}, 1000); } else run();`;
+    const consoleTime = async (probed) => {
+      const child = spawn(process.execPath, ['-e', consoleLoop], { env: probed ? probedEnv : cleanEnv(), stdio: ['ignore', 'ignore', 'pipe'] });
+      if (probed) await startWhenAttached(child);
+      let err = '';
+      child.stderr.on('data', (d) => (err += d));
+      await new Promise((resolve) => child.once('exit', resolve));
+      return Number(/ms ([\d.]+)/.exec(err)[1]);
+    };
+    const logProbed = [];
+    const logPlain = [];
+    for (let i = 0; i < (quick ? 3 : 9); i++) {
+      logProbed.push(await consoleTime(true));
+      logPlain.push(await consoleTime(false));
+    }
+    const logBase = median(logPlain);
+    rows.push(row('console.log loop time, probed + attached ÷ unprobed', logProbed.map((x) => x / logBase), 'ratio', 'informative (inspector cost)'));
+
     const consoleHeap = async (mode) => {
       const args = ['--expose-gc', path.join(fixtures, 'console.cjs'), ...(mode === 'control' ? ['--own-session'] : [])];
       const child = spawn(process.execPath, args, { env: mode === 'probed' ? probedEnv : cleanEnv(), stdio: ['ignore', 'ignore', 'pipe'] });
-      if (mode === 'probed') {
-        const rec = await new Promise((resolve) => {
-          const on = (r) => r.pid === child.pid && (registry.off('register', on), resolve(r));
-          registry.on('register', on);
-        });
-        await inspectors.attach(rec);
-        registry.send(rec.pid, { type: 'memory-pressure', level: 'go' });
-      }
+      if (mode === 'probed') await startWhenAttached(child);
       let err = '';
       child.stderr.on('data', (d) => (err += d));
       await new Promise((resolve) => child.once('exit', resolve));
