@@ -75,8 +75,9 @@ describe('probe + registry + inspectors on real processes', () => {
       const probed = await lag(true);
       expect(probed.code).toBe(unprobed.code);
       expect(probed.stderr).toBe(unprobed.stderr);
-      // A waiting-for-disconnect session holds an agent for seconds; 300 ms absorbs scheduling noise.
-      expect(probed.lag).toBeLessThan(unprobed.lag + 300);
+      // A session waiting for the debugger to disconnect holds an agent forever; the margin absorbs the
+      // scheduling noise of a loaded machine (the benchmark has the precise figure: a few ms).
+      expect(probed.lag).toBeLessThan(unprobed.lag + 1000);
     });
   }
 
@@ -173,8 +174,9 @@ describe('probe + registry + inspectors on real processes', () => {
     const err = await h.inspectors.heap(rec.pid).catch((e: unknown) => e);
     clearInterval(ticker);
     expect(err).toBeInstanceOf(TimeoutError);
-    expect(Date.now() - started).toBeLessThan(1500);
-    expect(ticks).toBeGreaterThan(10);
+    // Rejected at the 500 ms timeout, well before the agent's 3 s block ends.
+    expect(Date.now() - started).toBeLessThan(2500);
+    expect(ticks).toBeGreaterThan(5);
     // Once unblocked it answers again; the late reply to the timed-out call is dropped.
     await waitForOutput(child.stdout, /unblocked/);
     expect((await h.inspectors.heap(rec.pid)).used).toBeGreaterThan(0);
