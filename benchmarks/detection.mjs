@@ -3,7 +3,8 @@
 // (max_memory_restart 300M). The agent's RSS is read from /proc every 50 ms by this process, so the
 // crossing, the peak and the death are measured the same way for both; cfn-supervise's action time is
 // its own `hard` alert. PM2's trials run at the same time as cfn-supervise's (they wait on PM2's 30 s
-// check anyway), in one daemon for both shapes: PM2 checks all its apps in the same pass.
+// check anyway), in one daemon for both shapes: PM2 checks all its apps in the same pass. Quick mode
+// leaves PM2 out: half a minute of waiting on its check does not fit CI's two minutes.
 import { agent, supervise } from './lib/cfn.mjs';
 import { startPm2 } from './lib/pm2.mjs';
 import { findNode, rssSampler } from './lib/proc.mjs';
@@ -71,16 +72,16 @@ async function pm2Trial(scope, giveUpMs) {
 
 export async function run({ quick, repeats }) {
   const trials = quick ? 1 : repeats;
-  // One PM2 check period (30 s) after the crossing is enough to show it does not act behind sh: its
-  // check passes over every app at once. The full mode waits 60 s, two checks.
-  const giveUpMs = quick ? 31_000 : 60_000;
+  // Two of PM2's 30 s checks after the crossing.
+  const giveUpMs = 60_000;
   const cfn = { direct: [], sh: [] };
   const pm2 = { direct: [], sh: [] };
   for (let t = 0; t < trials; t++) {
     await withScope(async (scope) => {
-      const pm2Run = pm2Trial(scope, giveUpMs);
-      pm2Run.catch(() => {});
+      const pm2Run = quick ? null : pm2Trial(scope, giveUpMs);
+      pm2Run?.catch(() => {});
       for (const shape of ['direct', 'sh']) cfn[shape].push(await cfnTrial(scope, shape));
+      if (!pm2Run) return;
       const p = await pm2Run;
       pm2.direct.push(p.direct);
       pm2.sh.push(p.sh);
@@ -93,6 +94,7 @@ export async function run({ quick, repeats }) {
   const cell = (rs, f) => {
     const values = rs.map(f);
     const missing = values.filter((v) => v === null).length;
+    if (values.length === 0) return 'full mode only';
     if (missing === values.length) return `no action within ${giveUpMs / 1000} s (${missing}/${values.length})`;
     return missing ? `${JSON.stringify(stat(values))} + ${missing} without action` : stat(values);
   };
@@ -118,8 +120,8 @@ export async function run({ quick, repeats }) {
       },
       {
         metric: `${label}: peak RSS / limit`,
-        'cfn-supervise': stat(cfn[shape].map(peak)),
-        pm2: stat(pm2[shape].map(peak)),
+        'cfn-supervise': cell(cfn[shape], peak),
+        pm2: cell(pm2[shape], peak),
         unit: '×',
         goal: '≤ 1.1',
         'goal met': goalMet(cfn[shape].map(peak), (v) => v <= 1.1),

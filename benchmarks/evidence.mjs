@@ -7,6 +7,7 @@ import { marker, withScope, within } from './lib/scope.mjs';
 import { goalMet, stat } from './lib/stats.mjs';
 
 export const selfRepeating = true;
+export const quickBeside = true;
 
 const OPTIONS = ['--heap-limit', '256', '--restart', 'never'];
 

@@ -14,8 +14,8 @@ export const selfRepeating = true;
 const MODES = ['bare', 'cfn-supervise', 'pm2'];
 
 export async function run({ quick }) {
-  const rounds = quick ? 2 : 6;
-  const seconds = quick ? 2 : 4;
+  const rounds = quick ? 2 : 5;
+  const seconds = quick ? 1 : 4;
   const perSecond = Object.fromEntries(MODES.map((m) => [m, []]));
   await withScope(async (scope) => {
     const dir = scope.tempDir('cfn-bench-overhead-');
