@@ -120,10 +120,10 @@ export const OPTIONS: readonly OptionSpec[] = [
   spec({ key: 'maxCaptures', flag: '--max-captures <n>', description: 'captures per run, manual ones included', parse: parseCount, default: 10, min: 0, max: 10_000 }),
   spec({ key: 'capturesDir', flag: '--captures-dir <dir>', description: 'where captures go (default <state-dir>/captures)', parse: (raw: string) => raw, default: '', aliases: ['CLAUDE_MEMORY_PROFILE_DIR'] }),
   spec({ key: 'capturesKeep', flag: '--captures-keep <n>', description: 'captures kept on disk, oldest deleted first', parse: parseCount, default: 50, min: 1, max: 100_000 }),
+  spec({ key: 'capturesMaxMb', flag: '--captures-max <MB>', description: 'bytes of captures kept on disk', parse: parseMegabytes, default: 4096, min: 1, max: 1_048_576 }),
   spec({ key: 'controlPort', flag: '--control-port <n>', description: 'also serve the control API on 127.0.0.1:<n>, behind the token in <state-dir>/control.token (0 = off)', parse: parseCount, default: 0, min: 0, max: 65_535 }),
   spec({ key: 'metricsPort', flag: '--metrics-port <n>', description: 'serve /metrics alone on <n> (0 = off)', parse: parseCount, default: 0, min: 0, max: 65_535 }),
   spec({ key: 'metricsHost', flag: '--metrics-host <host>', description: 'address the metrics port listens on', parse: (raw: string) => raw, default: '127.0.0.1' }),
-  spec({ key: 'capturesMaxMb', flag: '--captures-max <MB>', description: 'bytes of captures kept on disk', parse: parseMegabytes, default: 4096, min: 1, max: 1_048_576 }),
 ];
 
 /** Each list must rise strictly where its values are set (0 = unset): levels are ordered. */

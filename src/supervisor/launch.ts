@@ -22,11 +22,7 @@ export function agentNodeOptions(existing: string | undefined, opts: LaunchOptio
     '--report-on-fatalerror',
     `--report-directory=${quoteNodeOption(opts.reportDir)}`,
   ];
-  if (opts.probePath) {
-    // The probe opens the inspector itself; this flag keeps Node's "Debugger listening" banner off the
-    // user's terminal.
-    ours.push(`--require=${quoteNodeOption(opts.probePath)}`, '--inspect-publish-uid=http');
-  }
+  if (opts.probePath) ours.push(`--require=${quoteNodeOption(opts.probePath)}`);
   // Ours go last: where the user set one of them too, the supervisor's value is the one that holds.
   return [existing?.trim(), ...ours].filter(Boolean).join(' ');
 }

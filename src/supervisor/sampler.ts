@@ -95,6 +95,8 @@ export function roleOf(argv: string[] | undefined, comm: string, isAgent: boolea
 
 interface Known {
   startTime: number;
+  /** exec() keeps pid and start time but changes comm: a process first seen between fork and exec. */
+  comm: string;
   argv?: string[];
   cpuTicks: number;
   at: number;
@@ -108,6 +110,8 @@ export class Sampler {
     private readonly tree: ProcessTree,
     private readonly heaps: HeapReader | undefined,
     private readonly historySize: number,
+    /** The argv a node process registered with: /proc's cmdline follows process.title (npm rewrites it). */
+    private readonly registeredArgv: (pid: number) => string[] | undefined = () => undefined,
   ) {}
 
   async tick(agentPid: number | undefined): Promise<Tick> {
@@ -134,20 +138,24 @@ export class Sampler {
   private async sampleOne(p: ProcStat, isAgent: boolean, established: Set<string>, page: number, at: number): Promise<ProcessRecordView> {
     let k = this.known.get(p.pid);
     if (!k || k.startTime !== p.startTime) {
-      k = { startTime: p.startTime, argv: readArgv(p.pid), cpuTicks: p.cpuTicks, at, history: new Ring(this.historySize) };
+      k = { startTime: p.startTime, comm: p.comm, argv: readArgv(p.pid), cpuTicks: p.cpuTicks, at, history: new Ring(this.historySize) };
       this.known.set(p.pid, k);
+    } else if (k.comm !== p.comm) {
+      k.comm = p.comm;
+      k.argv = readArgv(p.pid);
     }
     const elapsed = (at - k.at) / 1000;
     const cpuPercent = elapsed > 0 ? Math.round(((p.cpuTicks - k.cpuTicks) / USER_HZ / elapsed) * 1000) / 10 : 0;
     k.cpuTicks = p.cpuTicks;
     k.at = at;
+    const argv = this.registeredArgv(p.pid) ?? k.argv;
     const view: ProcessRecordView = {
       pid: p.pid,
       ppid: p.ppid,
       comm: p.comm,
       state: p.state,
-      argv: k.argv,
-      role: roleOf(k.argv, p.comm, isAgent),
+      argv,
+      role: roleOf(argv, p.comm, isAgent),
       isAgent,
       rssBytes: p.rssPages * page,
       threads: p.threads,

@@ -187,7 +187,7 @@ export class Supervisor {
       });
       if (config.inspect) await this.instrument();
       const historySize = Math.min(HISTORY_MAX, Math.max(HISTORY_MIN, Math.ceil(config.trendWindow / config.interval) + 1));
-      this.sampler = new Sampler(this.tree, this.inspectors, historySize);
+      this.sampler = new Sampler(this.tree, this.inspectors, historySize, (pid) => this.registry?.get(pid)?.argv);
       for (const s of FORWARDED_SIGNALS) process.on(s, this.onSignal);
       return await this.lifecycle();
     } finally {
@@ -505,7 +505,11 @@ export class Supervisor {
   private controlHandlers(): ControlHandlers {
     return {
       status: () => this.statusView(),
-      processes: () => processViews(this.lastTick, this.policyState, (pid) => this.sampler.history(pid), this.opts.config.trendWindow),
+      processes: () =>
+        processViews(this.lastTick, this.policyState, (pid) => this.sampler.history(pid), {
+          windowMs: this.thresholds.trendWindowMs,
+          minConfidence: this.thresholds.trendMinConfidence,
+        }),
       capture: (req, progress) => this.manualCapture(req, progress),
       gc: async ({ pid }) => {
         const pids = pid === undefined ? this.nodePids() : [pid];

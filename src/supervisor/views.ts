@@ -16,13 +16,20 @@ export function highestLevel(levels: Iterable<Level | undefined>): Level {
   return top;
 }
 
-export function processViews(tick: Tick | undefined, policy: PolicyState, history: (pid: number) => HistoryPoint[], trendWindowMs: number): ProcessView[] {
+/** A trend is shown only when the policy would trust it: a young history forecasts nonsense. */
+export function processViews(
+  tick: Tick | undefined,
+  policy: PolicyState,
+  history: (pid: number) => HistoryPoint[],
+  trust: { windowMs: number; minConfidence: number },
+): ProcessView[] {
   if (!tick) return [];
   return tick.processes
     .map((p) => {
       const points = history(p.pid);
       const heapPoints = points.flatMap((h) => (h.heapUsed === undefined ? [] : [{ t: h.t, v: h.heapUsed }]));
-      const trend = p.heapLimit ? heapTrend(heapPoints, p.heapLimit, { windowMs: trendWindowMs }) : undefined;
+      const found = p.heapLimit ? heapTrend(heapPoints, p.heapLimit, { windowMs: trust.windowMs }) : undefined;
+      const trend = found && found.confidence >= trust.minConfidence ? found : undefined;
       const view: ProcessView = {
         pid: p.pid,
         ppid: p.ppid,

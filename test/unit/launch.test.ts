@@ -17,9 +17,9 @@ describe('agentNodeOptions', () => {
       '--no-warnings --max-old-space-size=100 --max-old-space-size=512 --report-on-fatalerror --report-directory=/s/reports',
     );
   });
-  it('preloads the probe and silences the inspector banner when instrumenting', () => {
+  it('preloads the probe when instrumenting, and opens no inspector', () => {
     expect(agentNodeOptions(undefined, { heapLimitMb: 64, reportDir: '/r', probePath: '/a b/probe.cjs' })).toBe(
-      '--max-old-space-size=64 --report-on-fatalerror --report-directory=/r --require="/a b/probe.cjs" --inspect-publish-uid=http',
+      '--max-old-space-size=64 --report-on-fatalerror --report-directory=/r --require="/a b/probe.cjs"',
     );
   });
   it('sets the registry socket only when there is one, and never leaks a stale one', () => {
