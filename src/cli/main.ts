@@ -2,9 +2,8 @@
 // The bin: argv → a command. The only code that prints for humans. Everything after the first `--` is the
 // agent's command line, untouched, so an agent named like a subcommand can never be mistaken for one.
 import { Command, CommanderError, Option } from 'commander';
-import { createRequire } from 'node:module';
 import { OPTIONS, describeConfig, resolveConfig, type Config } from '../supervisor/config.js';
-import { Supervisor } from '../supervisor/supervisor.js';
+import { Supervisor, VERSION } from '../supervisor/supervisor.js';
 import { UsageError, parseCount } from '../supervisor/units.js';
 import { analyzeCommand } from './analyze.js';
 import { registerControlCommands } from './commands.js';
@@ -57,11 +56,10 @@ async function supervise(cmd: Command, agentArgv: string[]): Promise<number> {
 }
 
 function buildProgram(agentArgv: string[] | undefined, result: { code: Promise<number> | number }): Command {
-  const version = (createRequire(import.meta.url)('../../package.json') as { version: string }).version;
   const program = addSupervisorOptions(new Command(PROGRAM))
     .usage('[options] -- <command> [args...]\n       cfn-supervise <subcommand> [options]')
     .description('Supervise a long-running Node.js agent: memory watch, heap capture, OOM restart, whole-tree cleanup.')
-    .version(version)
+    .version(VERSION)
     // Options after a subcommand belong to it: `config --state-dir x` must not set the root's --state-dir.
     .enablePositionalOptions()
     .exitOverride()

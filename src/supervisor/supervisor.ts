@@ -15,7 +15,7 @@ import { agentEnv, spawnAgent } from './launch.js';
 import { loadLibc } from './libc.js';
 import { Inspectors } from './inspector.js';
 import { Metrics } from './metrics.js';
-import { decide, initialPolicyState, type Action, type Level, type PolicyState, type Thresholds } from './policy.js';
+import { decide, initialPolicyState, type Action, type PolicyState, type Thresholds } from './policy.js';
 import { Registry } from './registry.js';
 import { collectReports, pruneReports } from './reports.js';
 import { decideRestart, initialRestartState, type RestartPolicy, type RestartState } from './restart.js';
@@ -34,7 +34,7 @@ const CDP_TIMEOUT_MS = 2000;
 const MB = 1048576;
 
 export const PROBE_PATH = fileURLToPath(new URL('../probe/probe.cjs', import.meta.url));
-const VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+export const VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
 type Phase = 'starting' | 'preflight' | 'running' | 'backoff' | 'stopping' | 'exited';
 
@@ -73,7 +73,7 @@ class RunMemory {
   endMb = 0;
   add(tick: Tick): void {
     if (tick.processes.length === 0) return;
-    const mb = Math.round(tick.processes.reduce((sum, p) => sum + p.rssBytes, 0) / 1048576);
+    const mb = Math.round(tick.processes.reduce((sum, p) => sum + p.rssBytes, 0) / MB);
     this.startMb ??= mb;
     this.peakMb = Math.max(this.peakMb, mb);
     this.endMb = mb;
