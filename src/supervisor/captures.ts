@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { constants, promises as fs } from 'node:fs';
 import path from 'node:path';
+import { ensurePrivateDir } from './statedir.js';
 
 export type CaptureKind = 'heapprofile' | 'heapsnapshot';
 
@@ -29,20 +30,12 @@ export function captureName(pid: number, reason: string, kind: CaptureKind, now:
   return `${stamp}-${pid}-${slug}.${kind}`;
 }
 
-/** Creates the folder (and parents) owner-only; tightens an existing one the process owns. */
-export async function ensurePrivateDir(dir: string): Promise<void> {
-  await fs.mkdir(dir, { recursive: true, mode: 0o700 });
-  const st = await fs.stat(dir);
-  if (!st.isDirectory()) throw new Error(`${dir} is not a directory`);
-  if ((st.mode & 0o077) !== 0) await fs.chmod(dir, 0o700);
-}
-
 /**
  * Creates an empty 0600 file under a hidden temporary name. The writer (this process or a probe given
  * `tmpPath`) fills it; `commit` renames it, so a half-written capture never carries a capture name.
  */
 export async function createPendingCapture(dir: string, name: string): Promise<PendingCapture> {
-  await ensurePrivateDir(dir);
+  ensurePrivateDir(dir);
   const finalPath = path.join(dir, name);
   const tmpPath = path.join(dir, `.${name}.${randomBytes(6).toString('hex')}.tmp`);
   const handle = await fs.open(tmpPath, constants.O_CREAT | constants.O_EXCL | constants.O_WRONLY, 0o600);

@@ -16,6 +16,9 @@ import {
   type RetentionOptions,
 } from './captures.js';
 import { ProbeError, TimeoutError, type ProcessRecord, type Registry } from './registry.js';
+import { ensurePrivateDir } from './statedir.js';
+import { systemMemory } from './sysmem.js';
+import { pageSize, readStat } from './tree.js';
 
 export { ProbeError, TimeoutError };
 
@@ -62,6 +65,8 @@ export interface HeapStats {
 
 export class HeadroomError extends Error {
   override readonly name = 'HeadroomError';
+  /** A refusal, not a failure: the control socket answers it as 409. */
+  readonly status = 409;
 }
 
 interface Session {
@@ -209,15 +214,10 @@ export class Inspectors {
   }
 
   private async checkHeadroom(pid: number): Promise<void> {
-    const [meminfo, status] = await Promise.all([
-      fs.readFile('/proc/meminfo', 'utf8'),
-      fs.readFile(`/proc/${pid}/status`, 'utf8').catch(() => ''),
-    ]);
-    const available = kibField(meminfo, 'MemAvailable');
-    const rss = kibField(status, 'VmRSS');
-    if (available === undefined || rss === undefined) {
-      throw new HeadroomError(`pid ${pid}: snapshot refused: cannot read MemAvailable or the process's RSS`);
-    }
+    const stat = readStat(pid);
+    if (!stat) throw new HeadroomError(`pid ${pid}: snapshot refused: the process is gone`);
+    const rss = stat.rssPages * pageSize();
+    const available = systemMemory().available_mb * 1048576;
     const need = (this.headroomFactor - 1) * rss;
     if (available < need) {
       throw new HeadroomError(
@@ -225,12 +225,13 @@ export class Inspectors {
           `but only ${mib(available)} MB are available`,
       );
     }
+    // The file is about the size of the heap, and the heap is below the RSS: a full disk would cut it short.
+    const disk = await fs.statfs(ensurePrivateDir(this.opts.capturesDir));
+    const free = disk.bavail * disk.bsize;
+    if (free < rss) {
+      throw new HeadroomError(`pid ${pid}: snapshot refused: ${mib(free)} MB free on the captures disk, the file may need ${mib(rss)} MB`);
+    }
   }
-}
-
-function kibField(text: string, field: string): number | undefined {
-  const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(text);
-  return m ? Number(m[1]) * 1024 : undefined;
 }
 
 function mib(bytes: number): number {

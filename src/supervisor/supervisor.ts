@@ -166,6 +166,7 @@ export class Supervisor {
     const { config } = this.opts;
     ensurePrivateDir(this.paths.root);
     ensurePrivateDir(this.paths.reports);
+    ensurePrivateDir(config.capturesDir);
     if (config.inspect && !existsSync(PROBE_PATH)) {
       throw new Error(`the probe is missing at ${PROBE_PATH}: run npm run build`);
     }

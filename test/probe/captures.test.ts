@@ -6,9 +6,9 @@ import {
   captureName,
   createPendingCapture,
   enforceRetention,
-  ensurePrivateDir,
   writeCaptureAtomically,
 } from '../../src/supervisor/captures.js';
+import { ensurePrivateDir } from '../../src/supervisor/statedir.js';
 
 let dir: string;
 beforeEach(() => {
@@ -23,11 +23,11 @@ describe('captures', () => {
     expect(captureName(42, '///', 'heapsnapshot', at)).toBe('2025-11-21T08-50-00.123Z-42-capture.heapsnapshot');
   });
 
-  it('makes folders 0700, tightening an existing one', async () => {
+  it('makes folders 0700, tightening an existing one', () => {
     const loose = path.join(dir, 'loose');
     mkdirSync(loose, { mode: 0o755 });
-    await ensurePrivateDir(loose);
-    await ensurePrivateDir(path.join(dir, 'a/b'));
+    ensurePrivateDir(loose);
+    ensurePrivateDir(path.join(dir, 'a/b'));
     expect(statSync(loose).mode & 0o777).toBe(0o700);
     expect(statSync(path.join(dir, 'a/b')).mode & 0o777).toBe(0o700);
   });
