@@ -1,10 +1,10 @@
 // Issue 4's acceptance that holds without an inspector: RSS rules, alert lines, journal rotation.
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { openJournal } from '../src/supervisor/journal.js';
-import { fixture, readJsonl, runCli, tempDir } from './helpers/cli.js';
+import { fixture, readJsonl, runCli, startCli, tempDir, waitFor } from './helpers/cli.js';
 
 const FAST = ['--backoff', '10', '--min-free', '0', '--interval', '200'];
 
@@ -38,6 +38,21 @@ describe('RSS rules', () => {
     const runs = readJsonl(path.join(cwd, '.cfn-supervise/runs.jsonl'));
     expect(runs.map((x) => (x.exit as { reason: string }).reason)).toEqual(['limit', 'limit']);
     expect(r.code).toBe(143);
+  });
+});
+
+describe('connections', () => {
+  it('counts established TCP connections per process and alerts by level', async () => {
+    const cwd = tempDir();
+    const s = startCli([...FAST, '--no-inspect', '--restart', 'never', '--conn-info', '4', '--conn-warning', '10', '--conn-critical', '40', '--', 'node', fixture('watch/connections.cjs')], { cwd });
+    const alerts = () => {
+      const f = path.join(cwd, '.cfn-supervise/alerts.jsonl');
+      return existsSync(f) ? readJsonl(f).filter((a) => a.metric === 'sockets') : [];
+    };
+    await waitFor(() => alerts().some((a) => a.level === 'warning'), 20_000, 'the connections warning');
+    s.child.kill('SIGTERM');
+    await s.exited;
+    expect(alerts().find((a) => a.level === 'warning')).toMatchObject({ level: 'warning', value: 12, threshold: 10, unit: 'connections', role: 'agent' });
   });
 });
 

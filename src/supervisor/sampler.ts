@@ -36,6 +36,16 @@ export interface Tick extends TickSample {
 
 // Linux reports CPU times in USER_HZ, fixed at 100 by its ABI whatever the kernel's own tick rate.
 const USER_HZ = 100;
+// Counting connections costs a readlink per descriptor of every process and a read of /proc/net/tcp{,6},
+// which walks the kernel's whole connection hash (~10 ms even for a handful of lines): most of a tick's cost.
+// Connection counts need no per-second freshness.
+const CONNECTIONS_MAX_AGE_MS = 5000;
+// A heap reading is a round trip to the probe in every node process on every tick: most of the supervisor's
+// CPU with many processes. A growing heap moves RSS (which /proc gives for free), so a process below the
+// warning fraction is asked again only when its RSS moved this much since its last reading, or when that
+// reading is this old; a process under pressure is asked every tick.
+const HEAP_RSS_DELTA_BYTES = 1048576;
+const HEAP_MAX_AGE_MS = 5000;
 
 export function establishedSocketInodes(): Set<string> {
   const inodes = new Set<string>();
@@ -55,23 +65,26 @@ export function establishedSocketInodes(): Set<string> {
   return inodes;
 }
 
-function fdStats(pid: number, established: Set<string>): { fds?: number; sockets?: number } {
-  let names: string[];
+function fdNames(pid: number): string[] | undefined {
   try {
-    names = readdirSync(`/proc/${pid}/fd`);
+    return readdirSync(`/proc/${pid}/fd`);
   } catch {
-    return {};
+    return undefined;
   }
-  let sockets = 0;
+}
+
+/** Inodes of a process's sockets: one readlink per descriptor, so only as often as connections are counted. */
+function socketInodes(pid: number, names: string[]): string[] {
+  const inodes: string[] = [];
   for (const n of names) {
     try {
       const target = readlinkSync(`/proc/${pid}/fd/${n}`);
-      if (target.startsWith('socket:[') && established.has(target.slice(8, -1))) sockets++;
+      if (target.startsWith('socket:[')) inodes.push(target.slice(8, -1));
     } catch {
       // The descriptor closed between listing and reading.
     }
   }
-  return { fds: names.length, sockets };
+  return inodes;
 }
 
 function readArgv(pid: number): string[] | undefined {
@@ -100,11 +113,15 @@ interface Known {
   argv?: string[];
   cpuTicks: number;
   at: number;
+  /** Established TCP connections at the last count. */
+  sockets?: number;
   history: Ring<HistoryPoint>;
+  heap?: { at: number; rssBytes: number; used: number; total: number; limit: number };
 }
 
 export class Sampler {
   private readonly known = new Map<number, Known>();
+  private connectionsAt = -Infinity;
 
   constructor(
     private readonly tree: ProcessTree,
@@ -112,15 +129,25 @@ export class Sampler {
     private readonly historySize: number,
     /** The argv a node process registered with: /proc's cmdline follows process.title (npm rewrites it). */
     private readonly registeredArgv: (pid: number) => string[] | undefined = () => undefined,
+    /** Heap used ÷ limit from which a process's heap is read on every tick (the warning fraction). */
+    private readonly pressure: () => number = () => 0,
   ) {}
 
   async tick(agentPid: number | undefined): Promise<Tick> {
     const started = performance.now();
     const at = Date.now();
     const members = this.tree.scan();
-    const established = establishedSocketInodes();
+    const fds = new Map(members.map((p) => [p.pid, fdNames(p.pid)]));
+    const countConnections = at - this.connectionsAt >= CONNECTIONS_MAX_AGE_MS;
+    let connections: Map<number, number> | undefined;
+    if (countConnections) {
+      this.connectionsAt = at;
+      const inodes = new Map(members.map((p) => [p.pid, socketInodes(p.pid, fds.get(p.pid) ?? [])]));
+      const established = [...inodes.values()].some((list) => list.length > 0) ? establishedSocketInodes() : new Set<string>();
+      connections = new Map([...inodes].map(([pid, list]) => [pid, list.filter((i) => established.has(i)).length]));
+    }
     const page = pageSize();
-    const processes = await Promise.all(members.map((p) => this.sampleOne(p, p.pid === agentPid, established, page, at)));
+    const processes = await Promise.all(members.map((p) => this.sampleOne(p, p.pid === agentPid, fds.get(p.pid)?.length, connections?.get(p.pid), page, at)));
     const alive = new Set(members.map((p) => p.pid));
     for (const pid of this.known.keys()) if (!alive.has(pid)) this.known.delete(pid);
     return { at, processes, system: systemMemory(), durationMs: performance.now() - started };
@@ -135,7 +162,14 @@ export class Sampler {
     this.known.clear();
   }
 
-  private async sampleOne(p: ProcStat, isAgent: boolean, established: Set<string>, page: number, at: number): Promise<ProcessRecordView> {
+  private async sampleOne(
+    p: ProcStat,
+    isAgent: boolean,
+    fds: number | undefined,
+    connections: number | undefined,
+    page: number,
+    at: number,
+  ): Promise<ProcessRecordView> {
     let k = this.known.get(p.pid);
     if (!k || k.startTime !== p.startTime) {
       k = { startTime: p.startTime, comm: p.comm, argv: readArgv(p.pid), cpuTicks: p.cpuTicks, at, history: new Ring(this.historySize) };
@@ -160,19 +194,33 @@ export class Sampler {
       rssBytes: p.rssPages * page,
       threads: p.threads,
       cpuPercent,
-      ...fdStats(p.pid, established),
     };
-    if (this.heaps?.has(p.pid)) {
+    if (connections !== undefined) k.sockets = connections;
+    if (fds !== undefined) view.fds = fds;
+    if (k.sockets !== undefined) view.sockets = k.sockets;
+    const last = k.heap;
+    const fresh =
+      this.heaps?.has(p.pid) &&
+      (!last ||
+        last.used / last.limit >= this.pressure() ||
+        at - last.at >= HEAP_MAX_AGE_MS ||
+        Math.abs(view.rssBytes - last.rssBytes) >= HEAP_RSS_DELTA_BYTES);
+    if (fresh) {
       try {
-        const h = await this.heaps.heap(p.pid);
-        view.heapUsed = h.used;
-        view.heapTotal = h.total;
-        view.heapLimit = h.oldSpaceLimit ?? h.limit;
+        const h = await this.heaps!.heap(p.pid);
+        k.heap = { at, rssBytes: view.rssBytes, used: h.used, total: h.total, limit: h.oldSpaceLimit ?? h.limit };
       } catch {
-        // Unresponsive (blocked in a sync call) or gone: this tick has RSS only; the inspector logged why.
+        // Unresponsive (blocked in a sync call) or gone: RSS stands in; the inspector logged why.
+        k.heap = undefined;
       }
     }
-    k.history.push({ t: at, rssBytes: view.rssBytes, heapUsed: view.heapUsed });
+    if (k.heap && this.heaps?.has(p.pid)) {
+      view.heapUsed = k.heap.used;
+      view.heapTotal = k.heap.total;
+      view.heapLimit = k.heap.limit;
+    }
+    // Only fresh readings go into the history: repeating a held one would flatten the trend's floor.
+    k.history.push({ t: at, rssBytes: view.rssBytes, ...(fresh && k.heap ? { heapUsed: k.heap.used } : {}) });
     return view;
   }
 }

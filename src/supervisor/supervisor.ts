@@ -188,7 +188,13 @@ export class Supervisor {
       });
       if (config.inspect) await this.instrument();
       const historySize = Math.min(HISTORY_MAX, Math.max(HISTORY_MIN, Math.ceil(config.trendWindow / config.interval) + 1));
-      this.sampler = new Sampler(this.tree, this.inspectors, historySize, (pid) => this.registry?.get(pid)?.argv);
+      this.sampler = new Sampler(
+        this.tree,
+        this.inspectors,
+        historySize,
+        (pid) => this.registry?.get(pid)?.argv,
+        () => this.thresholds.heapWarning,
+      );
       for (const s of FORWARDED_SIGNALS) process.on(s, this.onSignal);
       return await this.lifecycle();
     } finally {

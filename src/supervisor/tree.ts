@@ -2,7 +2,7 @@
 // and the walks that signal, kill and reap it. Descendants that called setsid() or changed group escape the
 // process group, so membership is by ancestry, by group, by adoption (we are the subreaper) and by memory
 // of every pid seen in the run (keyed by start time, so a recycled pid is never mistaken for a member).
-import { readFileSync, readdirSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, readSync, readdirSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Libc } from './libc.js';
 
@@ -43,11 +43,19 @@ export function parseStat(text: string): ProcStat | undefined {
   };
 }
 
+// One buffer for every stat read: readFileSync would allocate per file and fstat it first, a third of a
+// scan's cost. A stat line is far below 4 KiB (comm is at most 64 bytes).
+const statBuffer = Buffer.allocUnsafe(4096);
+
 export function readStat(pid: number | 'self'): ProcStat | undefined {
+  let fd: number | undefined;
   try {
-    return parseStat(readFileSync(`/proc/${pid}/stat`, 'latin1'));
+    fd = openSync(`/proc/${pid}/stat`, 'r');
+    return parseStat(statBuffer.toString('latin1', 0, readSync(fd, statBuffer, 0, statBuffer.length, 0)));
   } catch {
     return undefined;
+  } finally {
+    if (fd !== undefined) closeSync(fd);
   }
 }
 
