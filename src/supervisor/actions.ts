@@ -118,7 +118,7 @@ export class Executor {
       case 'alert':
         return this.alert(action);
       case 'capture':
-        return this.capture(action.pid, action.reason, 'profile', manual);
+        return this.capture(action.pid, action.reason, 'profile', manual || action.urgent === true);
       case 'gc':
         return this.gc(action.pid, action.reason, manual);
       case 'cleanup':

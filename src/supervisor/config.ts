@@ -137,6 +137,34 @@ const ORDERED: (keyof Config)[][] = [
 const kebab = (key: string) => key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
 export const envName = (key: string) => `CFN_SUPERVISE_${kebab(key).replace(/-/g, '_').toUpperCase()}`;
 
+const inOrder = (config: Config, keys: (keyof Config)[]) => {
+  const set = keys.map((k) => config[k] as number).filter((v) => v > 0);
+  return set.every((v, i) => i === 0 || v > set[i - 1]!);
+};
+
+/**
+ * `--hard 300` alone must not fail on the default critical of 2048: where a default breaks the order of a
+ * list whose other levels the user set, the defaults of that list follow the first value the user set,
+ * keeping their default proportions. Unset (0) levels stay unset.
+ */
+function fitDefaults(config: Config, sources: ResolvedConfig['sources']): void {
+  for (const keys of ORDERED) {
+    if (inOrder(config, keys)) continue;
+    const anchor = keys.find((k) => sources[k].source !== 'default');
+    if (!anchor) continue;
+    const spec = (k: keyof Config) => OPTIONS.find((o) => o.key === k)!;
+    const factor = (config[anchor] as number) / (spec(anchor).default as number);
+    for (const k of keys) {
+      const def = spec(k).default as number;
+      if (sources[k].source !== 'default' || def === 0) continue;
+      const scaled = def * factor;
+      const value = def < 1 ? Math.min(1, Math.round(scaled * 1000) / 1000) : Math.max(1, Math.round(scaled));
+      (config as unknown as Record<string, number>)[k] = value;
+      sources[k] = { source: 'default', from: `scaled to --${kebab(anchor)}` };
+    }
+  }
+}
+
 function checkOrder(config: Config): void {
   for (const keys of ORDERED) {
     const set = keys.filter((k) => (config[k] as number) > 0);
@@ -228,6 +256,7 @@ export function resolveConfig(inputs: ConfigInputs): ResolvedConfig {
   }
   const result = config as unknown as Config;
   result.stateDir = path.resolve(inputs.cwd, result.stateDir);
+  fitDefaults(result, sources);
   checkOrder(result);
   result.capturesDir = result.capturesDir ? path.resolve(inputs.cwd, result.capturesDir) : path.join(result.stateDir, 'captures');
   if (result.backoffMax < result.backoff) {
@@ -260,7 +289,7 @@ export function describeConfig({ config, sources }: ResolvedConfig): string {
   const width = Math.max(...OPTIONS.map((o) => kebab(o.key).length));
   return OPTIONS.map((o) => {
     const s = sources[o.key];
-    const origin = s.from ? `${s.source} ${s.from}` : s.source;
+    const origin = s.from ? `${s.source}, ${s.from}` : s.source;
     return `${kebab(o.key).padEnd(width)}  ${String(config[o.key]).padEnd(16)}  (${origin})`;
   }).join('\n');
 }

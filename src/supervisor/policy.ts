@@ -69,7 +69,8 @@ export type Action =
       unit: string;
       trend?: Trend;
     }
-  | { kind: 'capture'; pid: number; reason: string }
+  /** urgent: the newest evidence before an imminent OOM, not held back by an earlier capture's cooldown. */
+  | { kind: 'capture'; pid: number; reason: string; urgent?: boolean }
   | { kind: 'gc'; pid: number; reason: string }
   | { kind: 'cleanup'; reason: string }
   | { kind: 'terminate'; pid: number; reason: string }
@@ -179,9 +180,8 @@ export function decide(state: PolicyState, input: PolicyInput, t: Thresholds): {
         ...(r.trend ? { trend: r.trend } : {}),
       });
       if (rank(r.level) <= rank(prev) || (metric !== 'rss' && metric !== 'heap')) continue;
-      if (r.level === 'critical' || r.level === 'imminent') {
-        actions.push({ kind: 'capture', pid: p.pid, reason: `${metric}-${r.level}` });
-      }
+      if (r.level === 'critical') actions.push({ kind: 'capture', pid: p.pid, reason: `${metric}-critical` });
+      if (r.level === 'imminent') actions.push({ kind: 'capture', pid: p.pid, reason: `${metric}-imminent`, urgent: true });
       if (r.level === 'critical') actions.push({ kind: 'gc', pid: p.pid, reason: `${metric}-critical` });
       if (r.level === 'hard') actions.push({ kind: 'terminate', pid: p.pid, reason: `${metric} over ${r.threshold} ${r.unit}` });
     }

@@ -46,6 +46,13 @@ describe('decide: per-process RSS and heap', () => {
     expect(ticks(samples)).toEqual(expected);
   });
 
+  it('marks the capture at imminent urgent, so an earlier capture\'s cooldown does not hold it back', () => {
+    const critical = run(initialPolicyState, [proc({ heapUsed: 220 * MB, heapLimit: 256 * MB })]);
+    expect(critical.actions.find((a) => a.kind === 'capture')).toEqual({ kind: 'capture', pid: 10, reason: 'heap-critical' });
+    const imminent = run(critical.state, [proc({ heapUsed: 250 * MB, heapLimit: 256 * MB })]);
+    expect(imminent.actions.find((a) => a.kind === 'capture')).toEqual({ kind: 'capture', pid: 10, reason: 'heap-imminent', urgent: true });
+  });
+
   it('forgets exited processes', () => {
     const first = run(initialPolicyState, [proc({ pid: 1 }), proc({ pid: 2 })]);
     expect([...run(first.state, [proc({ pid: 2 })]).state.processes.keys()]).toEqual([2]);
