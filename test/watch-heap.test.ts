@@ -119,7 +119,11 @@ describe('the supervisor does not leak', () => {
   it('keeps its RSS flat while the agent starts and ends 2,000 node children', async () => {
     const cwd = tempDir();
     const progress = path.join(cwd, 'done');
-    const s = startCli([...FAST, '--interval', '200', '--restart', 'never', '--', 'node', watch('many-children.cjs'), '2000', '4', progress], { cwd });
+    // The benchmarks' churn agent: 100 ms children, 4 at a time, started by SIGUSR2 (forwarded to the agent).
+    const churn = path.join(import.meta.dirname, '../benchmarks/agents/churn.cjs');
+    const s = startCli([...FAST, '--interval', '200', '--restart', 'never', '--', 'node', churn, 'soak-test', '2000', '4', progress], { cwd });
+    await waitFor(() => existsSync(path.join(cwd, '.cfn-supervise/supervisor.log')) && readFileSync(path.join(cwd, '.cfn-supervise/supervisor.log'), 'utf8').includes('node process registered'), 15_000, 'the agent');
+    s.child.kill('SIGUSR2');
     const rssKb = () => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${s.child.pid}/status`, 'utf8'))![1]);
     const done = () => (existsSync(progress) ? Number(readFileSync(progress, 'utf8')) : 0);
     await waitFor(() => done() >= 500, 240_000, '500 children');
