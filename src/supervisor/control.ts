@@ -3,15 +3,14 @@
 // bounds every request, then hands it to ControlHandlers, which the supervisor implements with the same
 // executor the policy uses; a bad request costs one error response and nothing else.
 import { randomBytes, timingSafeEqual } from 'node:crypto';
-import { chmodSync, existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { connect } from 'node:net';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import type { Metrics } from './metrics.js';
 import type { Level } from './policy.js';
-import { ensurePrivateDir, socketFits, socketPathFor } from './statedir.js';
+import { claimSocketPath, ensurePrivateDir, socketFits, socketPathFor } from './statedir.js';
 import { UsageError } from './units.js';
 
 export type { Level };
@@ -149,18 +148,6 @@ function readPointer(pointer: string): string {
   } catch {
     return pointer;
   }
-}
-
-/** True if something answers on the socket: a supervisor already owns this state dir. */
-function socketAnswers(socketPath: string): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = connect(socketPath);
-    s.once('connect', () => {
-      s.destroy();
-      resolve(true);
-    });
-    s.once('error', () => resolve(false));
-  });
 }
 
 function loadOrCreateToken(file: string): string {
@@ -411,10 +398,7 @@ export async function startControl(handlers: ControlHandlers, opts: ControlOptio
   const root = ensurePrivateDir(path.resolve(opts.stateDir));
   const paths = controlPaths(root);
   const socketPath = socketPathFor(root, SOCKET_NAME);
-  if (existsSync(socketPath)) {
-    if (await socketAnswers(socketPath)) throw new Error(`another supervisor is already running in ${root}`);
-    rmSync(socketPath, { force: true });
-  }
+  await claimSocketPath(socketPath, `another supervisor is already running in ${root}`);
   const routes = controlRoutes(handlers, opts.metrics);
   const servers: Server[] = [];
   const close = async () => {

@@ -6,6 +6,7 @@
 import { EventEmitter } from 'node:events';
 import { promises as fs } from 'node:fs';
 import net from 'node:net';
+import { claimSocketPath } from './statedir.js';
 
 export const PROTOCOL_VERSION = 1;
 
@@ -106,7 +107,9 @@ export class Registry extends EventEmitter {
   /** Listens on `socketPath` (0600). The parent folder must exist and should be private (0700). */
   static async listen(socketPath: string, options: RegistryOptions = {}): Promise<Registry> {
     const opts = { ...DEFAULTS, ...options };
-    await removeStaleSocket(socketPath);
+    const st = await fs.lstat(socketPath).catch(() => undefined);
+    if (st && !st.isSocket()) throw new Error(`${socketPath} exists and is not a socket`);
+    await claimSocketPath(socketPath, `another process is listening on ${socketPath}`);
     const server = net.createServer();
     server.maxConnections = opts.maxConnections;
     const registry = new Registry(server, socketPath, opts);
@@ -286,18 +289,3 @@ function isPositiveInt(n: unknown): n is number {
 }
 
 /** A socket file nobody answers on is left over from a dead supervisor; a live one is not ours to take. */
-async function removeStaleSocket(socketPath: string): Promise<void> {
-  const st = await fs.lstat(socketPath).catch(() => undefined);
-  if (!st) return;
-  if (!st.isSocket()) throw new Error(`${socketPath} exists and is not a socket`);
-  const alive = await new Promise<boolean>((resolve) => {
-    const probe = net.createConnection(socketPath);
-    probe.once('connect', () => {
-      probe.destroy();
-      resolve(true);
-    });
-    probe.once('error', () => resolve(false));
-  });
-  if (alive) throw new Error(`another process is listening on ${socketPath}`);
-  await fs.rm(socketPath, { force: true });
-}

@@ -1,6 +1,7 @@
 // The state dir: one private folder holding everything the supervisor writes.
 import { createHash } from 'node:crypto';
-import { chmodSync, mkdirSync, statSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, rmSync, statSync } from 'node:fs';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 
@@ -41,6 +42,24 @@ export function socketPathFor(stateDir: string, name: string): string {
     }
   }
   throw new Error(`no folder short enough for the sockets of ${stateDir}; choose a shorter --state-dir`);
+}
+
+/**
+ * Makes `socketPath` free to listen on: what a process that died left there is removed; a socket that
+ * answers belongs to a live process and is refused with `busy`.
+ */
+export async function claimSocketPath(socketPath: string, busy: string): Promise<void> {
+  if (!existsSync(socketPath)) return;
+  const alive = await new Promise<boolean>((resolve) => {
+    const probe = connect(socketPath);
+    probe.once('connect', () => {
+      probe.destroy();
+      resolve(true);
+    });
+    probe.once('error', () => resolve(false));
+  });
+  if (alive) throw new Error(busy);
+  rmSync(socketPath, { force: true });
 }
 
 export interface StatePaths {
