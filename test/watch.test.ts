@@ -4,7 +4,7 @@ import path from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { openJournal } from '../src/supervisor/journal.js';
-import { fixture, readJsonl, runCli, startCli, tempDir, waitFor } from './helpers/cli.js';
+import { fixture, isAlive, readJsonl, runCli, startCli, tempDir, waitFor } from './helpers/cli.js';
 
 const FAST = ['--backoff', '10', '--min-free', '0', '--interval', '200'];
 
@@ -38,6 +38,22 @@ describe('RSS rules', () => {
     const runs = readJsonl(path.join(cwd, '.cfn-supervise/runs.jsonl'));
     expect(runs.map((x) => (x.exit as { reason: string }).reason)).toEqual(['limit', 'limit']);
     expect(r.code).toBe(143);
+  });
+});
+
+describe('a subprocess over its hard limit', () => {
+  it('is terminated alone and recorded as limit, while the agent runs on', async () => {
+    const cwd = tempDir();
+    const s = startCli([...FAST, '--no-inspect', '--restart', 'never', '--warning', '150', '--critical', '300', '--hard', '450', '--', 'node', fixture('watch/buffers-child.cjs')], { cwd });
+    await waitFor(() => /child \d+ ended by SIGTERM/.test(s.stdout().toString()), 30_000, 'the child to be terminated');
+    const child = Number(/child (\d+)/.exec(s.stdout().toString())![1]);
+    expect(isAlive(s.child.pid!)).toBe(true);
+    s.child.kill('SIGTERM');
+    await s.exited;
+    const limit = readJsonl(path.join(cwd, '.cfn-supervise/alerts.jsonl')).find((a) => a.metric === 'limit');
+    expect(limit).toMatchObject({ pid: child, level: 'hard', exit: { reason: 'limit' } });
+    const [run] = readJsonl(path.join(cwd, '.cfn-supervise/runs.jsonl'));
+    expect(run!.exit).toMatchObject({ reason: 'stopped' });
   });
 });
 

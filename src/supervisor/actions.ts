@@ -242,7 +242,10 @@ export class Executor {
     const identity = readStat(pid)?.startTime;
     this.deps.journal.log.warn({ pid, reason }, 'terminating a process over its limit');
     this.deps.journal.alerts.info({ level: 'hard', metric: 'limit', pid, message: `terminated pid ${pid}: ${reason}`, exit: { reason: 'limit' }, run_id: this.deps.runId(), system_memory: systemMemory() });
-    const same = () => identity !== undefined && readStat(pid)?.startTime === identity && readStat(pid)?.state !== 'Z';
+    const same = () => {
+      const now = readStat(pid);
+      return identity !== undefined && now?.startTime === identity && now.state !== 'Z';
+    };
     try {
       process.kill(pid, 'SIGTERM');
     } catch {
