@@ -6,8 +6,8 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Inspectors } from '../dist/supervisor/inspector.js';
-import { Registry } from '../dist/supervisor/registry.js';
+import { Inspectors } from '../dist/supervisor/probe-link/sessions.js';
+import { Registry } from '../dist/supervisor/probe-link/registry.js';
 import { median } from './lib/stats.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');

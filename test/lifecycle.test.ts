@@ -4,7 +4,7 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { afterEach, describe, expect, it } from 'vitest';
-import { scanProcesses } from '../src/supervisor/tree.js';
+import { scanProcesses } from '../src/supervisor/proc/tree.js';
 import { fixture, isAlive, killQuietly, readJsonl, runCli, startCli, tempDir, waitFor } from './helpers/cli.js';
 
 const lifecycle = (name: string) => fixture(`lifecycle/${name}`);

@@ -3,7 +3,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
-import { openJournal } from '../src/supervisor/journal.js';
+import { openJournal } from '../src/supervisor/journal/journal.js';
 import { fixture, isAlive, readJsonl, runCli, startCli, tempDir, waitFor } from './helpers/cli.js';
 
 const FAST = ['--backoff', '10', '--min-free', '0', '--interval', '200'];

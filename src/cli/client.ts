@@ -1,7 +1,7 @@
 // The CLI side of the control socket: find it from the state dir (following the pointer file when the socket
 // had to live elsewhere), send one request, bound the wait, and turn every failure into one clear line.
 import { request as httpRequest, type IncomingMessage } from 'node:http';
-import { controlPaths, NDJSON } from '../supervisor/control.js';
+import { controlPaths, NDJSON } from '../supervisor/control/server.js';
 
 /** No supervisor answers in the state dir: the CLI prints one line and exits 3. */
 export class NoSupervisorError extends Error {

@@ -1,9 +1,9 @@
 // The control subcommands: status, capture, gc, cleanup, restart and top. Each is one request to the running
 // supervisor plus formatting; the supervisor does the work, so the CLI and the policy act the same way.
 import type { Command } from 'commander';
-import type { CaptureProgress, CaptureResult, CleanupResult, GcResult } from '../supervisor/control.js';
-import { MAX_CAPTURE_SECONDS } from '../supervisor/control.js';
-import { UsageError, parseCount } from '../supervisor/units.js';
+import type { CaptureProgress, CaptureResult, CleanupResult, GcResult } from '../supervisor/control/server.js';
+import { MAX_CAPTURE_SECONDS } from '../supervisor/control/server.js';
+import { UsageError, parseCount } from '../common/units.js';
 import { ControlClient, NoSupervisorError } from './client.js';
 import { runTop } from './top.js';
 import { bytesMb, fetchStatus, processTable, statusHeader } from './view.js';

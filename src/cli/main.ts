@@ -2,9 +2,9 @@
 // The bin: argv → a command. The only code that prints for humans. Everything after the first `--` is the
 // agent's command line, untouched, so an agent named like a subcommand can never be mistaken for one.
 import { Command, CommanderError, Option } from 'commander';
-import { OPTIONS, describeConfig, resolveConfig, type Config } from '../supervisor/config.js';
-import { Supervisor, VERSION } from '../supervisor/supervisor.js';
-import { UsageError, parseCount } from '../supervisor/units.js';
+import { OPTIONS, describeConfig, resolveConfig, type Config } from '../config/config.js';
+import { Supervisor, VERSION } from '../supervisor/lifecycle/supervisor.js';
+import { UsageError, parseCount } from '../common/units.js';
 import { analyzeCommand } from './analyze.js';
 import { registerControlCommands } from './commands.js';
 

@@ -1,5 +1,5 @@
 // Formatting shared by `status` and `top`: one process table, one header, the same units everywhere.
-import type { ProcessView, StatusView } from '../supervisor/control.js';
+import type { ProcessView, StatusView } from '../supervisor/control/server.js';
 import type { ControlClient } from './client.js';
 
 const mb = (value: number | undefined) => (value === undefined ? '-' : value >= 10 ? `${Math.round(value)} MB` : `${value.toFixed(1)} MB`);

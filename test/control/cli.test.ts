@@ -5,8 +5,8 @@ import { readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ControlClient } from '../../src/cli/client.js';
-import { startControl, type ControlServer } from '../../src/supervisor/control.js';
-import { Metrics } from '../../src/supervisor/metrics.js';
+import { startControl, type ControlServer } from '../../src/supervisor/control/server.js';
+import { Metrics } from '../../src/supervisor/control/metrics.js';
 import { fixture, tempDir, waitFor } from '../helpers/cli.js';
 import { silentLog, testHandlers } from './harness.js';
 

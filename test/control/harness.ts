@@ -3,9 +3,9 @@
 // supervisor's actions (those run end to end in e2e.test.ts).
 import { request } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { ControlError, type ControlHandlers, type ProcessView, type StatusView } from '../../src/supervisor/control.js';
-import type { ProcessSample } from '../../src/supervisor/policy.js';
-import { UsageError } from '../../src/supervisor/units.js';
+import { ControlError, type ControlHandlers, type ProcessView, type StatusView } from '../../src/supervisor/control/server.js';
+import type { ProcessSample } from '../../src/supervisor/watch/policy.js';
+import { UsageError } from '../../src/common/units.js';
 
 export const silentLog = { info() {}, warn() {}, error() {}, debug() {} };
 

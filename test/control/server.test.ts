@@ -4,9 +4,9 @@ import { connect } from 'node:net';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ControlClient, NoSupervisorError, RequestError } from '../../src/cli/client.js';
-import { MAX_BODY_BYTES, controlPaths, startControl, type ControlServer } from '../../src/supervisor/control.js';
-import { MAX_ROLES, Metrics } from '../../src/supervisor/metrics.js';
-import { MAX_SOCKET_PATH_BYTES } from '../../src/supervisor/statedir.js';
+import { MAX_BODY_BYTES, controlPaths, startControl, type ControlServer } from '../../src/supervisor/control/server.js';
+import { MAX_ROLES, Metrics } from '../../src/supervisor/control/metrics.js';
+import { MAX_SOCKET_PATH_BYTES } from '../../src/common/statedir.js';
 import { tempDir } from '../helpers/cli.js';
 import { PROCESSES, TICK, send, silentLog, testHandlers } from './harness.js';
 

@@ -7,8 +7,8 @@ import {
   createPendingCapture,
   enforceRetention,
   writeCaptureAtomically,
-} from '../../src/supervisor/captures.js';
-import { ensurePrivateDir } from '../../src/supervisor/statedir.js';
+} from '../../src/supervisor/journal/captures.js';
+import { ensurePrivateDir } from '../../src/common/statedir.js';
 
 let dir: string;
 beforeEach(() => {

@@ -2,8 +2,8 @@ import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { Inspectors, type Logger } from '../../src/supervisor/inspector.js';
-import { Registry, type ProcessRecord } from '../../src/supervisor/registry.js';
+import { Inspectors, type Logger } from '../../src/supervisor/probe-link/sessions.js';
+import { Registry, type ProcessRecord } from '../../src/supervisor/probe-link/registry.js';
 
 export const ROOT = path.resolve(import.meta.dirname, '../..');
 export const PROBE = path.join(ROOT, 'dist/probe/probe.cjs');

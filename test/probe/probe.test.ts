@@ -1,7 +1,7 @@
 import { mkdirSync, readFileSync, statSync, symlinkSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { TimeoutError } from '../../src/supervisor/inspector.js';
+import { TimeoutError } from '../../src/supervisor/probe-link/sessions.js';
 import {
   FIXTURES,
   Harness,
@@ -146,7 +146,7 @@ describe('probe + registry + inspectors on real processes', () => {
   it('refuses a snapshot with a clear reason when the machine lacks headroom', async () => {
     h = new Harness();
     await h.start();
-    const { Inspectors } = await import('../../src/supervisor/inspector.js');
+    const { Inspectors } = await import('../../src/supervisor/probe-link/sessions.js');
     const greedy = new Inspectors({
       registry: h.registry,
       samplingInterval: 0,

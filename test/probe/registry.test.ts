@@ -4,7 +4,7 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ProbeError, Registry, TimeoutError, type ProcessRecord } from '../../src/supervisor/registry.js';
+import { ProbeError, Registry, TimeoutError, type ProcessRecord } from '../../src/supervisor/probe-link/registry.js';
 
 let dir: string;
 let registry: Registry | undefined;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { classifyExit, exitCodeOf, type ExitReason, type RunEnd } from '../../src/supervisor/classify.js';
+import { classifyExit, exitCodeOf, type ExitReason, type RunEnd } from '../../src/supervisor/lifecycle/classify.js';
 
 const end = (over: Partial<RunEnd>): RunEnd => ({
   code: null, signal: null, stoppedBySupervisor: false, limitExceeded: false, oomReport: false, heapNearLimit: false, ...over,

@@ -2,7 +2,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { describeConfig, resolveConfig, type ConfigInputs } from '../../src/supervisor/config.js';
+import { describeConfig, resolveConfig, type ConfigInputs } from '../../src/config/config.js';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'cfn-config-'));
 const file = (name: string, text: string) => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Gate } from '../../src/supervisor/actions.js';
+import { Gate } from '../../src/supervisor/act/executor.js';
 
 describe('Gate: cooldowns per process, caps per run', () => {
   const gate = () => new Gate({ cooldownMs: 300_000, maxCapturesPerRun: 2 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { agentEnv, agentNodeOptions, quoteNodeOption, REGISTRY_SOCKET_ENV } from '../../src/supervisor/launch.js';
+import { agentEnv, agentNodeOptions, quoteNodeOption, REGISTRY_SOCKET_ENV } from '../../src/supervisor/lifecycle/launch.js';
 
 describe('quoteNodeOption', () => {
   const table: [string, string][] = [

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { decide, initialPolicyState, type Action, type PolicyState, type ProcessSample, type Thresholds } from '../../src/supervisor/policy.js';
-import type { Point } from '../../src/supervisor/trend.js';
+import { decide, initialPolicyState, type Action, type PolicyState, type ProcessSample, type Thresholds } from '../../src/supervisor/watch/policy.js';
+import type { Point } from '../../src/supervisor/watch/trend.js';
 
 const MB = 1048576;
 const T: Thresholds = {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { backoffDelay, decideRestart, initialRestartState, wantsRestart, type EndedRun, type RestartPolicy } from '../../src/supervisor/restart.js';
-import type { ExitReason } from '../../src/supervisor/classify.js';
-import type { RestartMode } from '../../src/supervisor/config.js';
+import { backoffDelay, decideRestart, initialRestartState, wantsRestart, type EndedRun, type RestartPolicy } from '../../src/supervisor/lifecycle/restart.js';
+import type { ExitReason } from '../../src/supervisor/lifecycle/classify.js';
+import type { RestartMode } from '../../src/config/config.js';
 
 const policy: RestartPolicy = { mode: 'on-failure', backoffMs: 1000, backoffMaxMs: 8000, minUptimeMs: 30_000, maxRestarts: 3, windowMs: 60_000 };
 const run = (reason: ExitReason, uptimeMs = 100, signal: NodeJS.Signals | null = null): EndedRun => ({ reason, signal, uptimeMs });

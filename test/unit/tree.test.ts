@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { collectMembers, parseStat, type ProcStat, type TreeScope } from '../../src/supervisor/tree.js';
+import { collectMembers, parseStat, type ProcStat, type TreeScope } from '../../src/supervisor/proc/tree.js';
 
 describe('parseStat', () => {
   it('reads fields after a comm holding spaces and parentheses', () => {

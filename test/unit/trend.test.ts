@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { heapTrend, type Point } from '../../src/supervisor/trend.js';
-import { Ring } from '../../src/supervisor/ring.js';
+import { heapTrend, type Point } from '../../src/supervisor/watch/trend.js';
+import { Ring } from '../../src/supervisor/watch/ring.js';
 
 const MB = 1048576;
 /** One reading a second for `seconds`, from a generator of MB values. */

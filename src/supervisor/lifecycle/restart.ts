@@ -1,7 +1,7 @@
 // Pure restart policy: whether a run that ended is followed by another, after how long, and when a crash
 // loop is given up on. Time and randomness come in as arguments so every decision is reproducible.
 import type { ExitReason } from './classify.js';
-import type { RestartMode } from './config.js';
+import type { RestartMode } from '../../config/config.js';
 
 export interface RestartPolicy {
   mode: RestartMode;

@@ -1,7 +1,7 @@
 // Pure: (state, sample, thresholds) → (state, actions). Levels are computed per process and metric and for
 // the whole tree; actions fire on level *changes*, never on every tick, so a process hovering at critical
 // yields one alert and one capture request (the executor's cooldown decides about repeats).
-import type { SystemMemory } from './sysmem.js';
+import type { SystemMemory } from '../proc/sysmem.js';
 import { heapTrend, type Point, type Trend } from './trend.js';
 
 export const LEVELS = ['ok', 'info', 'warning', 'critical', 'imminent', 'hard'] as const;

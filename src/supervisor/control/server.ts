@@ -9,9 +9,9 @@ import path from 'node:path';
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import type { Metrics } from './metrics.js';
-import type { Level } from './policy.js';
-import { claimSocketPath, ensurePrivateDir, socketFits, socketPathFor } from './statedir.js';
-import { UsageError } from './units.js';
+import type { Level } from '../watch/policy.js';
+import { claimSocketPath, ensurePrivateDir, socketFits, socketPathFor } from '../../common/statedir.js';
+import { UsageError } from '../../common/units.js';
 
 export type { Level };
 

@@ -1,9 +1,9 @@
 // Pure: what the control socket shows of the supervisor's state, built from the last tick and the policy's
 // levels. No I/O, so status requests never touch the agent.
-import type { ProcessView } from './control.js';
-import { LEVELS, rank, type Level, type PolicyState } from './policy.js';
-import type { HistoryPoint, Tick } from './sampler.js';
-import { heapTrend } from './trend.js';
+import type { ProcessView } from './server.js';
+import { LEVELS, rank, type Level, type PolicyState } from '../watch/policy.js';
+import type { HistoryPoint, Tick } from '../watch/sampler.js';
+import { heapTrend } from '../watch/trend.js';
 
 const MB = 1048576;
 const mb = (bytes: number) => Math.round((bytes / MB) * 10) / 10;

@@ -17,7 +17,7 @@ import {
   parseMinutes,
   parseRate,
   parseSeconds,
-} from './units.js';
+} from '../common/units.js';
 
 export const RESTART_MODES = ['on-oom', 'on-failure', 'always', 'never'] as const;
 export type RestartMode = (typeof RESTART_MODES)[number];

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { constants, promises as fs } from 'node:fs';
 import path from 'node:path';
-import { ensurePrivateDir } from './statedir.js';
+import { ensurePrivateDir } from '../../common/statedir.js';
 
 export type CaptureKind = 'heapprofile' | 'heapsnapshot';
 

@@ -6,7 +6,7 @@
 import { EventEmitter } from 'node:events';
 import { promises as fs } from 'node:fs';
 import net from 'node:net';
-import { claimSocketPath } from './statedir.js';
+import { claimSocketPath } from '../../common/statedir.js';
 
 export const PROTOCOL_VERSION = 1;
 

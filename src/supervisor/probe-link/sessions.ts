@@ -14,11 +14,11 @@ import {
   enforceRetention,
   type CaptureKind,
   type RetentionOptions,
-} from './captures.js';
+} from '../journal/captures.js';
 import { ProbeError, TimeoutError, type ProcessRecord, type Registry } from './registry.js';
-import { ensurePrivateDir } from './statedir.js';
-import { systemMemory } from './sysmem.js';
-import { pageSize, readStat } from './tree.js';
+import { ensurePrivateDir } from '../../common/statedir.js';
+import { systemMemory } from '../proc/sysmem.js';
+import { pageSize, readStat } from '../proc/tree.js';
 
 export { ProbeError, TimeoutError };
 

@@ -1,11 +1,11 @@
 // Runs actions, whoever asked: the policy or a person on the control socket. One path, so cooldowns, caps and
 // the journal hold for both; a manual request skips the cooldown but never the per-run caps.
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Journal } from './journal.js';
-import { rank, type Action, type Level } from './policy.js';
-import type { HeapReader } from './sampler.js';
-import { systemMemory } from './sysmem.js';
-import { readStat } from './tree.js';
+import type { Journal } from '../journal/journal.js';
+import { rank, type Action, type Level } from '../watch/policy.js';
+import type { HeapReader } from '../watch/sampler.js';
+import { systemMemory } from '../proc/sysmem.js';
+import { readStat } from '../proc/tree.js';
 
 export interface Instrumentation extends HeapReader {
   saveProfile(pid: number, reason: string): Promise<string>;

@@ -1,7 +1,7 @@
 // Prometheus metrics of the supervisor and the agent tree. The supervisor feeds this registry as things
 // happen (samples, exits, alerts, captures); /metrics only renders it, so a scrape never touches the agent.
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
-import type { Level, ProcessSample } from './policy.js';
+import type { Level, ProcessSample } from '../watch/policy.js';
 
 /** Past this many distinct roles, further ones are folded into `other`: pids must never become labels. */
 export const MAX_ROLES = 32;

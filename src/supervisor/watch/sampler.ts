@@ -6,8 +6,8 @@ import { readFileSync, readdirSync, readlinkSync } from 'node:fs';
 import path from 'node:path';
 import type { ProcessSample, TickSample } from './policy.js';
 import { Ring } from './ring.js';
-import { systemMemory } from './sysmem.js';
-import { pageSize, type ProcStat, type ProcessTree } from './tree.js';
+import { systemMemory } from '../proc/sysmem.js';
+import { pageSize, type ProcStat, type ProcessTree } from '../proc/tree.js';
 
 /** What the sampler needs of the CDP layer (inspector.ts provides it). */
 export interface HeapReader {
