@@ -1,23 +1,8 @@
 // The CLI side of the control socket: find it from the state dir (following the pointer file when the socket
 // had to live elsewhere), send one request, bound the wait, and turn every failure into one clear line.
 import { request as httpRequest, type IncomingMessage } from 'node:http';
-import { controlPaths, NDJSON } from '../supervisor/control/server.js';
-
-/** No supervisor answers in the state dir: the CLI prints one line and exits 3. */
-export class NoSupervisorError extends Error {
-  override readonly name = 'NoSupervisorError';
-}
-
-/** The supervisor answered with an error status; its message is meant for the user as is. */
-export class RequestError extends Error {
-  override readonly name = 'RequestError';
-  constructor(
-    readonly status: number,
-    message: string,
-  ) {
-    super(message);
-  }
-}
+import { HttpError, NoSupervisorError } from '../common/errors.js';
+import { controlPaths, NDJSON } from '../supervisor/control/protocol.js';
 
 /** Silence longer than this means the supervisor is stuck; streamed captures send a heartbeat meanwhile. */
 const IDLE_TIMEOUT_MS = 60_000;
@@ -91,7 +76,7 @@ export class ControlClient {
         try {
           if (streamed) {
             takeLine(pending);
-            if (final.error) throw new RequestError(final.error.status, final.error.message);
+            if (final.error) throw new HttpError(final.error.status, final.error.message);
             if (!('result' in final)) throw new Error('the supervisor ended the capture without a result');
             return resolve(final.result as T);
           }
@@ -101,7 +86,7 @@ export class ControlClient {
           const status = res.statusCode ?? 0;
           if (status >= 400) {
             const message = (value as { error?: { message?: string } }).error?.message ?? `HTTP ${status}`;
-            throw new RequestError(status, message);
+            throw new HttpError(status, message);
           }
           resolve(value as T);
         } catch (err) {

@@ -1,16 +1,12 @@
 // The control subcommands: status, capture, gc, cleanup, restart and top. Each is one request to the running
 // supervisor plus formatting; the supervisor does the work, so the CLI and the policy act the same way.
 import type { Command } from 'commander';
-import type { CaptureProgress, CaptureResult, CleanupResult, GcResult } from '../supervisor/control/server.js';
-import { MAX_CAPTURE_SECONDS } from '../supervisor/control/server.js';
-import { UsageError, parseCount } from '../common/units.js';
-import { ControlClient, NoSupervisorError } from './client.js';
+import { CfnError, EXIT, UsageError, errorMessage } from '../common/errors.js';
+import { parseCount } from '../common/units.js';
+import { MAX_CAPTURE_SECONDS, type CaptureProgress, type CaptureResult, type CleanupResult, type GcResult } from '../supervisor/control/protocol.js';
+import { ControlClient } from './client.js';
 import { runTop } from './top.js';
 import { bytesMb, fetchStatus, processTable, statusHeader } from './view.js';
-
-/** The exit code that tells scripts "nothing is supervised there", distinct from usage (2) and failure (1). */
-export const EXIT_NO_SUPERVISOR = 3;
-const EXIT_FAILURE = 1;
 
 export interface ControlCommandsContext {
   /** main.ts's subcommand factory: adds the supervisor options, --state-dir among them. */
@@ -65,8 +61,8 @@ export function registerControlCommands(ctx: ControlCommandsContext): void {
         (code) => code ?? 0,
         (err: unknown) => {
           if (err instanceof UsageError) throw err;
-          ctx.notice(err instanceof Error ? err.message : String(err));
-          return err instanceof NoSupervisorError ? EXIT_NO_SUPERVISOR : EXIT_FAILURE;
+          ctx.notice(errorMessage(err));
+          return err instanceof CfnError ? err.exitCode : EXIT.failure;
         },
       );
     });

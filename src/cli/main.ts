@@ -4,7 +4,8 @@
 import { Command, CommanderError, Option } from 'commander';
 import { OPTIONS, describeConfig, resolveConfig, type Config } from '../config/config.js';
 import { Supervisor, VERSION } from '../supervisor/lifecycle/supervisor.js';
-import { UsageError, parseCount } from '../common/units.js';
+import { UsageError } from '../common/errors.js';
+import { parseCount } from '../common/units.js';
 import { analyzeCommand } from './analyze.js';
 import { registerControlCommands } from './commands.js';
 

@@ -1,9 +1,9 @@
 // `cfn-supervise top`: a live view of the agent tree on the alternate screen. Whatever ends it (q, Ctrl-C,
 // a signal, the supervisor going away, an exception) leaves the terminal exactly as it found it.
 import { setTimeout as sleep } from 'node:timers/promises';
-import { UsageError } from '../common/units.js';
-import type { ProcessView, StatusView } from '../supervisor/control/server.js';
-import { NoSupervisorError, type ControlClient } from './client.js';
+import { NoSupervisorError, UsageError } from '../common/errors.js';
+import type { ProcessView, StatusView } from '../supervisor/control/protocol.js';
+import type { ControlClient } from './client.js';
 import { fetchStatus, processTable, statusHeader } from './view.js';
 
 const ENTER = '\x1b[?1049h\x1b[?25l';

@@ -1,9 +1,10 @@
 // Formatting shared by `status` and `top`: one process table, one header, the same units everywhere.
-import type { ProcessView, StatusView } from '../supervisor/control/server.js';
+import type { ProcessView, StatusView } from '../supervisor/control/protocol.js';
 import type { ControlClient } from './client.js';
+import { MB } from '../common/units.js';
 
 const mb = (value: number | undefined) => (value === undefined ? '-' : value >= 10 ? `${Math.round(value)} MB` : `${value.toFixed(1)} MB`);
-export const bytesMb = (bytes: number) => mb(bytes / 1048576);
+export const bytesMb = (bytes: number) => mb(bytes / MB);
 
 export function formatTrend(trend: ProcessView['trend']): string {
   if (!trend) return '-';

@@ -1,9 +1,14 @@
 // Parsers for the units the supervisor's options are expressed in. Each returns a number in the option's
 // base unit or throws UsageError with a message that names the expected form.
 
-export class UsageError extends Error {
-  override readonly name = 'UsageError';
-}
+import { UsageError } from './errors.js';
+
+/** Bytes in a megabyte as every option and journal counts them (MiB: what /proc and V8 report). */
+export const MB = 1048576;
+/** Whole megabytes, as thresholds and journals carry them. */
+export const wholeMb = (bytes: number): number => Math.round(bytes / MB);
+/** Megabytes to one decimal, as views show them. */
+export const tenthsMb = (bytes: number): number => Math.round((bytes / MB) * 10) / 10;
 
 const MB_FACTORS: Record<string, number> = { '': 1, mb: 1, m: 1, gb: 1024, g: 1024, kb: 1 / 1024, k: 1 / 1024 };
 const MS_FACTORS: Record<string, number> = { '': 1, ms: 1, s: 1000, m: 60_000, min: 60_000, h: 3_600_000 };

@@ -5,8 +5,8 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { z } from 'zod';
+import { UsageError } from '../common/errors.js';
 import {
-  UsageError,
   parseBoolean,
   parseBytes,
   parseChoice,

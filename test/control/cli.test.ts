@@ -84,11 +84,11 @@ describe('control subcommands', () => {
     expect(stdout).toMatch(/\/captures\/snapshot\.heapsnapshot\r?\n$/);
   });
 
-  it('reports failures in one line: supervisor errors 1, bad input 2, no supervisor 3', async () => {
+  it('reports failures in one line: supervisor errors 1, bad input 2, no supervisor 3, nothing to act on 4', async () => {
     const failed = await run(['restart', '--state-dir', stateDir]);
     expect(failed).toEqual({ code: 1, stdout: '', stderr: 'cfn-supervise: restart exploded\n' });
     const refused = await run(['capture', '--pid', '999', '--state-dir', stateDir]);
-    expect(refused).toEqual({ code: 1, stdout: '', stderr: 'cfn-supervise: no node process 999 in the agent tree\n' });
+    expect(refused).toEqual({ code: 4, stdout: '', stderr: 'cfn-supervise: no node process 999 in the agent tree\n' });
     const empty = tempDir('cfn-control-none-');
     const none = await run(['status', '--state-dir', empty]);
     expect(none).toEqual({ code: 3, stdout: '', stderr: `cfn-supervise: no supervisor is running in ${empty}\n` });

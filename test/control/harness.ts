@@ -3,9 +3,11 @@
 // supervisor's actions (those run end to end in e2e.test.ts).
 import { request } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { ControlError, type ControlHandlers, type ProcessView, type StatusView } from '../../src/supervisor/control/server.js';
+import type { ControlHandlers, ProcessView, StatusView } from '../../src/supervisor/control/protocol.js';
 import type { ProcessSample } from '../../src/supervisor/watch/policy.js';
-import { UsageError } from '../../src/common/units.js';
+import { HttpError, Refused, UsageError } from '../../src/common/errors.js';
+import { resolveConfig } from '../../src/config/config.js';
+import { thresholdsOf } from '../../src/supervisor/lifecycle/supervisor.js';
 
 export const silentLog = { info() {}, warn() {}, error() {}, debug() {} };
 
@@ -41,14 +43,14 @@ export function testHandlers(stateDir: string) {
     agent: { phase: 'running', run_id: 'abcd-1', pid: 4242, started_at: new Date(0).toISOString(), restarts: 2 },
     tree: { processes: PROCESSES.length, rss_mb: 169.9, heap_used_mb: 76, level: 'warning' },
     levels: { warning: 1 },
-    thresholds: { warning_mb: 1024, critical_mb: 2048 },
+    thresholds: thresholdsOf(resolveConfig({ flags: {}, env: {}, cwd: stateDir }).config),
   });
   const handlers: ControlHandlers = {
     status,
     processes: () => PROCESSES,
     async capture(req, progress) {
       calls.push({ name: 'capture', arg: req });
-      if (req.pid === 999) throw new ControlError(404, 'no node process 999 in the agent tree');
+      if (req.pid === 999) throw new HttpError(404, 'no node process 999 in the agent tree');
       if (req.kind === 'snapshot') {
         for (let done = 0; done <= 4; done++) {
           progress({ phase: 'writing', done: done * 1048576, total: 4 * 1048576 });
@@ -59,8 +61,7 @@ export function testHandlers(stateDir: string) {
     },
     async gc(req) {
       calls.push({ name: 'gc', arg: req });
-      // The executor's Refused: an Error carrying its status.
-      if (req.pid === 409) throw Object.assign(new Error('gc of pid 409 is cooling down for 12 s'), { status: 409 });
+      if (req.pid === 409) throw new Refused('gc of pid 409 is cooling down for 12 s');
       return { results: [{ pid: req.pid ?? 4242, role: 'agent', before_bytes: 100 * 1048576, after_bytes: 40 * 1048576 }] };
     },
     async cleanup() {

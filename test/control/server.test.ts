@@ -3,8 +3,10 @@ import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } 
 import { connect } from 'node:net';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ControlClient, NoSupervisorError, RequestError } from '../../src/cli/client.js';
-import { MAX_BODY_BYTES, controlPaths, startControl, type ControlServer } from '../../src/supervisor/control/server.js';
+import { ControlClient } from '../../src/cli/client.js';
+import { HttpError, NoSupervisorError } from '../../src/common/errors.js';
+import { startControl, type ControlServer } from '../../src/supervisor/control/server.js';
+import { MAX_BODY_BYTES, controlPaths } from '../../src/supervisor/control/protocol.js';
 import { MAX_ROLES, Metrics } from '../../src/supervisor/control/metrics.js';
 import { MAX_SOCKET_PATH_BYTES } from '../../src/common/statedir.js';
 import { tempDir } from '../helpers/cli.js';
@@ -159,12 +161,12 @@ describe('control client', () => {
     await expect(new ControlClient(dir).request('GET', '/status')).rejects.toThrow(new NoSupervisorError(`no supervisor is running in ${dir}`));
   });
 
-  it('turns error replies into RequestError and reads streamed results', async () => {
+  it('turns error replies into HttpError and reads streamed results', async () => {
     const { stateDir } = await start();
     const client = new ControlClient(stateDir);
     const err = await client.request('POST', '/capture', { body: { kind: 'bogus' } }).catch((e: unknown) => e);
-    expect(err).toBeInstanceOf(RequestError);
-    expect((err as RequestError).status).toBe(400);
+    expect(err).toBeInstanceOf(HttpError);
+    expect((err as HttpError).status).toBe(400);
     const seen: unknown[] = [];
     const result = await client.request('POST', '/capture', { body: { kind: 'snapshot' }, onLine: (l) => seen.push(l) });
     expect(result).toMatchObject({ kind: 'snapshot' });

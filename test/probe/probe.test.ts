@@ -1,7 +1,7 @@
 import { mkdirSync, readFileSync, statSync, symlinkSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { TimeoutError } from '../../src/supervisor/probe-link/sessions.js';
+import { TimeoutError } from '../../src/common/errors.js';
 import {
   FIXTURES,
   Harness,

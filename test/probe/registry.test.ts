@@ -4,7 +4,8 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ProbeError, Registry, TimeoutError, type ProcessRecord } from '../../src/supervisor/probe-link/registry.js';
+import { ProbeError, TimeoutError } from '../../src/common/errors.js';
+import { Registry, type ProcessRecord } from '../../src/supervisor/probe-link/registry.js';
 
 let dir: string;
 let registry: Registry | undefined;

@@ -1,11 +1,13 @@
 // Runs actions, whoever asked: the policy or a person on the control socket. One path, so cooldowns, caps and
 // the journal hold for both; a manual request skips the cooldown but never the per-run caps.
 import { setTimeout as sleep } from 'node:timers/promises';
+import { Refused } from '../../common/errors.js';
 import type { Journal } from '../journal/journal.js';
 import { rank, type Action, type Level } from '../watch/policy.js';
 import type { HeapReader } from '../watch/sampler.js';
 import { systemMemory } from '../proc/sysmem.js';
 import { readStat } from '../proc/tree.js';
+import { wholeMb } from '../../common/units.js';
 
 export interface Instrumentation extends HeapReader {
   saveProfile(pid: number, reason: string): Promise<string>;
@@ -40,15 +42,6 @@ export interface ExecutorOptions {
 }
 
 type Gated = 'capture' | 'gc' | 'cleanup';
-
-export class Refused extends Error {
-  constructor(
-    message: string,
-    readonly status: 404 | 409,
-  ) {
-    super(message);
-  }
-}
 
 /** Cooldowns per action kind and process, caps per run. */
 export class Gate {
@@ -198,7 +191,7 @@ export class Executor {
     const ins = this.instrumented(pid);
     this.refuseUnless('gc', pid, manual);
     const r = await ins.gc(pid);
-    this.deps.journal.log.info({ pid, reason, ...r, freed_mb: Math.round((r.beforeBytes - r.afterBytes) / 1048576) }, 'forced GC');
+    this.deps.journal.log.info({ pid, reason, ...r, freed_mb: wholeMb(r.beforeBytes - r.afterBytes) }, 'forced GC');
     return { pid, ...r };
   }
 

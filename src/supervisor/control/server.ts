@@ -8,93 +8,19 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import path from 'node:path';
 import type { Logger } from 'pino';
 import { z } from 'zod';
+import { CfnError, HttpError } from '../../common/errors.js';
 import type { Metrics } from './metrics.js';
-import type { Level } from '../watch/policy.js';
+import {
+  MAX_BODY_BYTES,
+  MAX_CAPTURE_SECONDS,
+  NDJSON,
+  SOCKET_NAME,
+  controlPaths,
+  type CaptureProgress,
+  type CaptureRequest,
+  type ControlHandlers,
+} from './protocol.js';
 import { claimSocketPath, ensurePrivateDir, socketFits, socketPathFor } from '../../common/statedir.js';
-import { UsageError } from '../../common/units.js';
-
-export type { Level };
-
-export interface ProcessView {
-  pid: number;
-  ppid: number;
-  /** Stable across restarts and few in number: 'agent', 'node:<script basename>' or the comm name. */
-  role: string;
-  argv?: string[];
-  rss_mb: number;
-  cpu_percent?: number;
-  heap_used_mb?: number;
-  heap_limit_mb?: number;
-  fds?: number;
-  sockets?: number;
-  threads?: number;
-  level: Level;
-  trend?: { mb_per_min: number; oom_in_min?: number; confidence: number };
-  /** Oldest first, at most a few dozen samples: what `top` draws as a sparkline. */
-  history: { rss_mb: number[] };
-}
-
-export interface StatusView {
-  supervisor: { pid: number; version: string; started_at: string; uptime_s: number; state_dir: string; interval_ms: number };
-  agent: { phase: string; run_id?: string; pid?: number; started_at?: string; restarts: number };
-  tree: { processes: number; rss_mb: number; heap_used_mb?: number; level: Level };
-  /** Alerts raised since the supervisor started, by level. */
-  levels: Partial<Record<Level, number>>;
-  thresholds: Record<string, number>;
-}
-
-export type CaptureKind = 'profile' | 'snapshot';
-export interface CaptureRequest {
-  pid?: number;
-  kind: CaptureKind;
-  seconds?: number;
-}
-export interface CaptureProgress {
-  phase: string;
-  done: number;
-  total?: number;
-}
-export interface CaptureResult {
-  file: string;
-  pid: number;
-  kind: CaptureKind;
-  bytes?: number;
-}
-export interface GcResult {
-  results: { pid: number; role?: string; before_bytes: number; after_bytes: number }[];
-}
-export interface CleanupResult {
-  /** One line for a person; the other fields are for scripts. */
-  summary: string;
-  [key: string]: unknown;
-}
-
-/**
- * What the supervisor answers with. Throw ControlError (or any Error with a 4xx/5xx `status`, like the
- * executor's Refused) for a refusal: 409 while cooling down, 404 for an unknown pid; UsageError for an
- * invalid value (400); anything else is a 500.
- */
-export interface ControlHandlers {
-  status(): StatusView;
-  processes(): ProcessView[];
-  capture(req: CaptureRequest, progress: (p: CaptureProgress) => void): Promise<CaptureResult>;
-  gc(req: { pid?: number }): Promise<GcResult>;
-  cleanup(): Promise<CleanupResult>;
-  restart(): Promise<{ run_id?: string }>;
-  getConfig(): Record<string, unknown>;
-  /** Validates every value before applying any; returns the whole effective config. */
-  patchConfig(patch: Record<string, unknown>): Record<string, unknown>;
-}
-
-export class ControlError extends Error {
-  override readonly name = 'ControlError';
-  constructor(
-    readonly status: number,
-    message: string,
-  ) {
-    super(message);
-  }
-}
 
 /** The supervisor's pino logger, or anything with its four levels. */
 export type ControlLog = Pick<Logger, 'debug' | 'info' | 'warn' | 'error'>;
@@ -116,40 +42,6 @@ export interface ControlServer {
   close(): Promise<void>;
 }
 
-export const MAX_BODY_BYTES = 64 * 1024;
-const MAX_CONNECTIONS = 32;
-const MAX_HEADER_BYTES = 16 * 1024;
-const REQUEST_TIMEOUT_MS = 10_000;
-const ACTION_TIMEOUT_MS = 120_000;
-const SNAPSHOT_TIMEOUT_MS = 30 * 60_000;
-const HEARTBEAT_MS = 5_000;
-export const MAX_CAPTURE_SECONDS = 600;
-const SOCKET_NAME = 'control.sock';
-export const NDJSON = 'application/x-ndjson';
-
-export interface ControlPaths {
-  /** Where the socket lives: in the state dir, or in a private runtime folder when that path is too long. */
-  socket: string;
-  /** Names the socket's real place when it could not live in the state dir. */
-  pointer: string;
-  token: string;
-}
-
-export function controlPaths(stateDir: string): ControlPaths {
-  const root = path.resolve(stateDir);
-  const pointer = path.join(root, 'control.sock.path');
-  const direct = path.join(root, SOCKET_NAME);
-  return { socket: socketFits(direct) ? direct : readPointer(pointer), pointer, token: path.join(root, 'control.token') };
-}
-
-function readPointer(pointer: string): string {
-  try {
-    return readFileSync(pointer, 'utf8').trim();
-  } catch {
-    return pointer;
-  }
-}
-
 function loadOrCreateToken(file: string): string {
   try {
     const existing = readFileSync(file, 'utf8').trim();
@@ -166,6 +58,13 @@ function loadOrCreateToken(file: string): string {
   return token;
 }
 
+const MAX_CONNECTIONS = 32;
+const MAX_HEADER_BYTES = 16 * 1024;
+const REQUEST_TIMEOUT_MS = 10_000;
+const ACTION_TIMEOUT_MS = 120_000;
+const SNAPSHOT_TIMEOUT_MS = 30 * 60_000;
+const HEARTBEAT_MS = 5_000;
+
 const pid = z.number().int().positive();
 const captureBody = z.strictObject({
   pid: pid.optional(),
@@ -181,13 +80,13 @@ function validate<T>(schema: z.ZodType<T>, body: unknown): T {
   if (parsed.success) return parsed.data;
   const issue = parsed.error.issues[0]!;
   const where = issue.path.length > 0 ? `${issue.path.join('.')}: ` : '';
-  throw new ControlError(400, `invalid request body: ${where}${issue.message}`);
+  throw new HttpError(400, `invalid request body: ${where}${issue.message}`);
 }
 
 function withDeadline<T>(work: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new ControlError(504, `${what} did not finish within ${ms / 1000} s; it may still complete`)), ms);
+    timer = setTimeout(() => reject(new HttpError(504, `${what} did not finish within ${ms / 1000} s; it may still complete`)), ms);
   });
   return Promise.race([work, deadline]).finally(() => clearTimeout(timer));
 }
@@ -209,15 +108,8 @@ function sendJson(res: ServerResponse, status: number, value: unknown): void {
 
 const sendError = (res: ServerResponse, status: number, message: string) => sendJson(res, status, { error: { status, message } });
 
-/** The executor's refusals carry their own status (actions.ts Refused), so they pass through unwrapped. */
-function hasStatus(err: unknown): err is Error & { status: number } {
-  const status = (err as { status?: unknown } | null)?.status;
-  return err instanceof Error && Number.isInteger(status) && (status as number) >= 400 && (status as number) <= 599;
-}
-
 function errorStatus(err: unknown): { status: number; message: string } {
-  if (hasStatus(err)) return { status: err.status, message: err.message };
-  if (err instanceof UsageError) return { status: 400, message: err.message };
+  if (err instanceof CfnError) return { status: err.status, message: err.message };
   return { status: 500, message: err instanceof Error ? err.message : String(err) };
 }
 
@@ -305,7 +197,7 @@ function readBody(req: IncomingMessage): Promise<unknown> {
       try {
         resolve(JSON.parse(text));
       } catch (err) {
-        reject(new ControlError(400, `malformed JSON: ${(err as Error).message}`));
+        reject(new HttpError(400, `malformed JSON: ${(err as Error).message}`));
       }
     });
   });
@@ -323,16 +215,16 @@ function makeHandler(routes: Record<string, Partial<Record<string, Route>>>, log
     try {
       if (token && !bearerMatches(req, token)) {
         res.setHeader('www-authenticate', 'Bearer');
-        throw new ControlError(401, 'missing or wrong bearer token (see control.token in the state dir)');
+        throw new HttpError(401, 'missing or wrong bearer token (see control.token in the state dir)');
       }
       const { pathname } = new URL(req.url ?? '/', 'http://control');
       const route = routes[pathname];
-      if (!route) throw new ControlError(404, `no route ${pathname}`);
+      if (!route) throw new HttpError(404, `no route ${pathname}`);
       const method = req.method ?? 'GET';
       const handle = route[method];
       if (!handle) {
         res.setHeader('allow', Object.keys(route).join(', '));
-        throw new ControlError(405, `${method} is not allowed on ${pathname}`);
+        throw new HttpError(405, `${method} is not allowed on ${pathname}`);
       }
       const body = await readBody(req);
       const reply = await handle({ req, res, body });

@@ -1,12 +1,11 @@
 // Pure: what the control socket shows of the supervisor's state, built from the last tick and the policy's
 // levels. No I/O, so status requests never touch the agent.
-import type { ProcessView } from './server.js';
+import type { ProcessView } from './protocol.js';
 import { LEVELS, rank, type Level, type PolicyState } from '../watch/policy.js';
 import type { HistoryPoint, Tick } from '../watch/sampler.js';
 import { heapTrend } from '../watch/trend.js';
+import { tenthsMb as mb } from '../../common/units.js';
 
-const MB = 1048576;
-const mb = (bytes: number) => Math.round((bytes / MB) * 10) / 10;
 /** Samples of RSS history a view carries: enough for a sparkline, small enough for every request. */
 const HISTORY_IN_VIEW = 60;
 

@@ -9,7 +9,9 @@ import { analyzeCapture, closeSharedAnalysisPool, topSites } from '../../analysi
 import { Executor, type ExecutorOptions } from '../act/executor.js';
 import { classifyExit, exitCodeOf, type ExitReason } from './classify.js';
 import { patchConfig, type Config } from '../../config/config.js';
-import { ControlError, startControl, type CaptureProgress, type CaptureRequest, type ControlHandlers, type ControlServer, type StatusView } from '../control/server.js';
+import { startControl, type ControlServer } from '../control/server.js';
+import type { CaptureProgress, CaptureRequest, ControlHandlers, StatusView } from '../control/protocol.js';
+import { Refused, SpawnError } from '../../common/errors.js';
 import { openJournal, type Journal } from '../journal/journal.js';
 import { agentEnv, spawnAgent } from './launch.js';
 import { loadLibc } from '../proc/libc.js';
@@ -24,6 +26,7 @@ import { ensurePrivateDir, socketPathFor, statePaths, type StatePaths } from '..
 import { systemMemory } from '../proc/sysmem.js';
 import { ProcessTree, type ProcStat } from '../proc/tree.js';
 import { emptyLevelCounts, processViews, treeView } from '../control/views.js';
+import { MB, wholeMb } from '../../common/units.js';
 
 export const FORWARDED_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2', 'SIGWINCH'] as const;
 const STOP_SIGNALS: ReadonlySet<NodeJS.Signals> = new Set(['SIGINT', 'SIGTERM']);
@@ -31,7 +34,6 @@ const REPORTS_KEPT = 20;
 const PREFLIGHT_MAX_WAIT_MS = 30_000;
 /** An inspector call that takes longer has an agent blocked in synchronous code; RSS from /proc stands in. */
 const CDP_TIMEOUT_MS = 2000;
-const MB = 1048576;
 
 export const PROBE_PATH = fileURLToPath(new URL('../../probe/probe.cjs', import.meta.url));
 export const VERSION = (JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
@@ -57,15 +59,6 @@ interface RunOutcome {
   uptimeMs: number;
 }
 
-class SpawnFailure extends Error {
-  constructor(
-    message: string,
-    readonly exitCode: number,
-  ) {
-    super(message);
-  }
-}
-
 /** Whole-tree RSS over a run: where it started, its peak and where it ended. */
 class RunMemory {
   startMb?: number;
@@ -73,7 +66,7 @@ class RunMemory {
   endMb = 0;
   add(tick: Tick): void {
     if (tick.processes.length === 0) return;
-    const mb = Math.round(tick.processes.reduce((sum, p) => sum + p.rssBytes, 0) / MB);
+    const mb = wholeMb(tick.processes.reduce((sum, p) => sum + p.rssBytes, 0));
     this.startMb ??= mb;
     this.peakMb = Math.max(this.peakMb, mb);
     this.endMb = mb;
@@ -277,7 +270,7 @@ export class Supervisor {
       try {
         outcome = await this.runOnce(`${this.supervisorId}-${runNo}`);
       } catch (err) {
-        if (!(err instanceof SpawnFailure)) throw err;
+        if (!(err instanceof SpawnError)) throw err;
         notice(err.message);
         this.journal.log.error({ err: err.message }, 'agent could not be started');
         return err.exitCode;
@@ -348,10 +341,7 @@ export class Supervisor {
     });
     if (spawnError) {
       const notFound = spawnError.code === 'ENOENT';
-      throw new SpawnFailure(
-        `${command}: ${notFound ? 'command not found' : (spawnError.code ?? spawnError.message)}`,
-        notFound ? 127 : 126,
-      );
+      throw new SpawnError(`${command}: ${notFound ? 'command not found' : (spawnError.code ?? spawnError.message)}`, notFound);
     }
     const pid = child.pid!;
     this.child = child;
@@ -530,7 +520,7 @@ export class Supervisor {
       },
       restart: async () => {
         const run = this.current;
-        if (!run || run.ending || this.stop) throw new ControlError(409, 'no agent run to restart right now');
+        if (!run || run.ending || this.stop) throw new Refused('no agent run to restart right now');
         await this.executor.execute({ kind: 'restart', reason: 'requested on the control socket' }, true);
         return { run_id: run.id };
       },
@@ -580,7 +570,7 @@ export class Supervisor {
     const candidates = this.nodePids();
     const heapOf = (pid: number) => this.lastTick?.processes.find((p) => p.pid === pid)?.heapUsed ?? 0;
     const pid = req.pid ?? candidates.sort((a, b) => heapOf(b) - heapOf(a))[0];
-    if (pid === undefined) throw new ControlError(409, 'no node process with an inspector session to capture');
+    if (pid === undefined) throw new Refused('no node process with an inspector session to capture');
     // With always-on sampling, waiting lets the profile cover what the next seconds allocate and keep.
     for (let s = 0; s < (req.seconds ?? 0); s++) {
       progress({ phase: 'sampling', done: s, total: req.seconds });

@@ -6,6 +6,7 @@
 import { EventEmitter } from 'node:events';
 import { promises as fs } from 'node:fs';
 import net from 'node:net';
+import { ProbeError, TimeoutError } from '../../common/errors.js';
 import { claimSocketPath } from '../../common/statedir.js';
 
 export const PROTOCOL_VERSION = 1;
@@ -38,27 +39,6 @@ export interface RequestOptions {
   timeoutMs: number;
   /** Progress messages re-arm the timeout, so it bounds silence rather than total duration. */
   onProgress?: (done: number, total: number) => void;
-}
-
-export class TimeoutError extends Error {
-  override readonly name = 'TimeoutError';
-  constructor(
-    readonly pid: number,
-    readonly what: string,
-    readonly timeoutMs: number,
-  ) {
-    super(`pid ${pid}: ${what} got no answer within ${timeoutMs} ms`);
-  }
-}
-
-export class ProbeError extends Error {
-  override readonly name = 'ProbeError';
-  constructor(
-    readonly pid: number,
-    message: string,
-  ) {
-    super(`pid ${pid}: ${message}`);
-  }
 }
 
 interface Pending {

@@ -15,12 +15,12 @@ import {
   type CaptureKind,
   type RetentionOptions,
 } from '../journal/captures.js';
-import { ProbeError, TimeoutError, type ProcessRecord, type Registry } from './registry.js';
+import { ProbeError, Refused } from '../../common/errors.js';
+import type { ProcessRecord, Registry } from './registry.js';
 import { ensurePrivateDir } from '../../common/statedir.js';
 import { systemMemory } from '../proc/sysmem.js';
 import { pageSize, readStat } from '../proc/tree.js';
-
-export { ProbeError, TimeoutError };
+import { MB, wholeMb as mib } from '../../common/units.js';
 
 export interface Logger {
   debug(obj: object, msg?: string): void;
@@ -61,12 +61,6 @@ export interface HeapStats {
   oldSpaceSize?: number;
   oldSpaceUsed?: number;
   oldSpaceLimit?: number;
-}
-
-export class HeadroomError extends Error {
-  override readonly name = 'HeadroomError';
-  /** A refusal, not a failure: the control socket answers it as 409. */
-  readonly status = 409;
 }
 
 interface Session {
@@ -215,12 +209,12 @@ export class Inspectors {
 
   private async checkHeadroom(pid: number): Promise<void> {
     const stat = readStat(pid);
-    if (!stat) throw new HeadroomError(`pid ${pid}: snapshot refused: the process is gone`);
+    if (!stat) throw new Refused(`pid ${pid}: snapshot refused: the process is gone`, 404);
     const rss = stat.rssPages * pageSize();
-    const available = systemMemory().available_mb * 1048576;
+    const available = systemMemory().available_mb * MB;
     const need = (this.headroomFactor - 1) * rss;
     if (available < need) {
-      throw new HeadroomError(
+      throw new Refused(
         `pid ${pid}: snapshot refused: it may need ${mib(need)} MB more (RSS ${mib(rss)} MB × ${this.headroomFactor}) ` +
           `but only ${mib(available)} MB are available`,
       );
@@ -229,11 +223,7 @@ export class Inspectors {
     const disk = await fs.statfs(ensurePrivateDir(this.opts.capturesDir));
     const free = disk.bavail * disk.bsize;
     if (free < rss) {
-      throw new HeadroomError(`pid ${pid}: snapshot refused: ${mib(free)} MB free on the captures disk, the file may need ${mib(rss)} MB`);
+      throw new Refused(`pid ${pid}: snapshot refused: ${mib(free)} MB free on the captures disk, the file may need ${mib(rss)} MB`);
     }
   }
-}
-
-function mib(bytes: number): number {
-  return Math.round(bytes / 1024 / 1024);
 }

@@ -3,6 +3,7 @@
 // yields one alert and one capture request (the executor's cooldown decides about repeats).
 import type { SystemMemory } from '../proc/sysmem.js';
 import { heapTrend, type Point, type Trend } from './trend.js';
+import { MB } from '../../common/units.js';
 
 export const LEVELS = ['ok', 'info', 'warning', 'critical', 'imminent', 'hard'] as const;
 export type Level = (typeof LEVELS)[number];
@@ -88,8 +89,6 @@ export interface PolicyInput {
   /** Heap readings of each process, oldest first (the bounded history the supervisor keeps). */
   heapHistory: (pid: number) => readonly Point[];
 }
-
-const MB = 1048576;
 
 interface Reading {
   level: Level;

@@ -8,6 +8,7 @@ import type { ProcessSample, TickSample } from './policy.js';
 import { Ring } from './ring.js';
 import { systemMemory } from '../proc/sysmem.js';
 import { pageSize, type ProcStat, type ProcessTree } from '../proc/tree.js';
+import { MB } from '../../common/units.js';
 
 /** What the sampler needs of the CDP layer (inspector.ts provides it). */
 export interface HeapReader {
@@ -44,7 +45,7 @@ const CONNECTIONS_MAX_AGE_MS = 5000;
 // CPU with many processes. A growing heap moves RSS (which /proc gives for free), so a process below the
 // warning fraction is asked again only when its RSS moved this much since its last reading, or when that
 // reading is this old; a process under pressure is asked every tick.
-const HEAP_RSS_DELTA_BYTES = 1048576;
+const HEAP_RSS_DELTA_BYTES = MB;
 const HEAP_MAX_AGE_MS = 5000;
 
 export function establishedSocketInodes(): Set<string> {

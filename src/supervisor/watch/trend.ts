@@ -2,6 +2,7 @@
 // collect, allocate); what leaks is what survives collection, so the regression runs over the minimum of each
 // slice of the window (the post-GC floor), not over raw readings, and a sawtooth that returns to its floor has
 // no trend.
+import { MB } from '../../common/units.js';
 
 export interface Point {
   /** ms */
@@ -27,8 +28,6 @@ export interface TrendOptions {
   /** Minimum points before any trend is claimed. */
   minPoints?: number;
 }
-
-const MB = 1048576;
 
 function regression(xs: number[], ys: number[]): { slope: number; intercept: number; r2: number } {
   const n = xs.length;
