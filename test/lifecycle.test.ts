@@ -4,7 +4,8 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { afterEach, describe, expect, it } from 'vitest';
-import { scanProcesses } from '../src/supervisor/proc/tree.js';
+import { systemMemory } from '../src/common/sysmem.js';
+import { scanProcesses } from '../src/supervisor/proc/stat.js';
 import { fixture, isAlive, killQuietly, readJsonl, runCli, startCli, tempDir, waitFor } from './helpers/cli.js';
 
 const lifecycle = (name: string) => fixture(`lifecycle/${name}`);
@@ -23,17 +24,26 @@ describe('exit codes and streams', () => {
     expect(r.stderr.toString()).toBe('');
   });
 
-  it('exits with the agent exit code once restarts are exhausted under the default policy', async () => {
+  it('does not run an ordinary failure again under the default policy, and exits with its code', async () => {
     const cwd = tempDir();
-    const r = await runCli([...FAST, '--max-restarts', '1', '--', 'node', '-e', 'process.exit(3)'], { cwd });
+    const r = await runCli([...FAST, '--', 'node', '-e', 'process.exit(3)'], { cwd });
     expect(r.code).toBe(3);
-    expect(readJsonl(path.join(cwd, '.cfn-supervise/runs.jsonl'))).toHaveLength(2);
+    expect(r.stderr.toString()).toBe('');
+    expect(readJsonl(path.join(cwd, '.cfn-supervise/runs.jsonl'))).toHaveLength(1);
   });
 
-  it('maps death by SIGTERM to 143 and does not restart a stop request', async () => {
+  it('gives up at once with --restart on-failure when the first run fails before --min-uptime', async () => {
     const cwd = tempDir();
-    const r = await runCli([...FAST, '--', 'node', '-e', "process.kill(process.pid, 'SIGTERM')"], { cwd });
-    expect(r.code).toBe(143);
+    const r = await runCli([...FAST, '--restart', 'on-failure', '--', 'node', '-e', 'process.exit(3)'], { cwd });
+    expect(r.code).toBe(3);
+    expect(r.stderr.toString()).toMatch(/not restarting: the first run failed after .* before --min-uptime/);
+    expect(readJsonl(path.join(cwd, '.cfn-supervise/runs.jsonl'))).toHaveLength(1);
+  });
+
+  it('dies of the signal the agent died of, records 143, and does not restart a stop request', async () => {
+    const cwd = tempDir();
+    const r = await runCli([...FAST, '--restart', 'always', '--', 'node', '-e', "process.kill(process.pid, 'SIGTERM')"], { cwd });
+    expect(r).toMatchObject({ code: null, signal: 'SIGTERM' });
     const runs = readJsonl(path.join(cwd, '.cfn-supervise/runs.jsonl'));
     expect(runs).toHaveLength(1);
     expect(runs[0]!.exit).toMatchObject({ code: 143, signal: 'SIGTERM', reason: 'killed' });
@@ -55,7 +65,8 @@ describe('classification and restart', () => {
     const r = await runCli([...FAST, '--heap-limit', '64', '--max-restarts', '1', '--', 'node', lifecycle('oom.cjs')], { cwd });
     expect(r.stderr.toString()).toMatch(/restarting in/);
     expect(r.stderr.toString()).toMatch(/giving up: 1 restarts within/);
-    expect(r.code).toBe(134);
+    // Node aborts on heap exhaustion; the supervisor dies of the same SIGABRT (a shell reports 134).
+    expect(r).toMatchObject({ code: null, signal: 'SIGABRT' });
     const runs = readJsonl(path.join(cwd, '.cfn-supervise/runs.jsonl'));
     expect(runs.map((x) => (x.exit as { reason: string }).reason)).toEqual(['oom', 'oom']);
     expect(runs.map((x) => x.restarts)).toEqual([0, 1]);
@@ -73,7 +84,7 @@ describe('classification and restart', () => {
 
   it('stops a crash loop after --max-restarts with a clear message and the last exit code', async () => {
     const cwd = tempDir();
-    const r = await runCli([...FAST, '--max-restarts', '2', '--', 'node', '-e', 'process.exit(5)'], { cwd });
+    const r = await runCli([...FAST, '--restart', 'on-failure', '--min-uptime', '0', '--max-restarts', '2', '--', 'node', '-e', 'process.exit(5)'], { cwd });
     expect(r.code).toBe(5);
     const lines = r.stderr.toString().trim().split('\n');
     expect(lines.at(-1)).toMatch(/^cfn-supervise: giving up: 2 restarts within 300 s \(--max-restarts 2\), last run ended: crash; exiting with 5$/);
@@ -94,8 +105,7 @@ describe('stop and kill', () => {
     leftovers.push(child!, grandchild!);
     expect(isAlive(grandchild!)).toBe(true);
     s.child.kill('SIGTERM');
-    const { code } = await s.exited;
-    expect(code).toBe(143);
+    expect(await s.exited).toEqual({ code: null, signal: 'SIGTERM' });
     expect(isAlive(child!)).toBe(false);
     expect(isAlive(grandchild!)).toBe(false);
     const [run] = readJsonl(path.join(cwd, '.cfn-supervise/runs.jsonl'));
@@ -185,10 +195,12 @@ describe('environment and state', () => {
   it('waits instead of starting an agent into a machine without free memory', async () => {
     const cwd = tempDir();
     const marker = path.join(cwd, 'started');
-    const s = startCli(['--no-inspect', '--min-free', '1000000', '--', 'node', '-e', `require('fs').writeFileSync(${JSON.stringify(marker)}, '')`], { cwd });
+    // Above what is available, below the machine's total (a value above the total is refused outright).
+    const minFree = String(systemMemory().total_mb - 1);
+    const s = startCli(['--no-inspect', '--min-free', minFree, '--', 'node', '-e', `require('fs').writeFileSync(${JSON.stringify(marker)}, '')`], { cwd });
     await waitFor(() => /waiting 1 s before starting the agent/.test(s.stderr().toString()), 10_000, 'the preflight notice');
     s.child.kill('SIGTERM');
-    expect((await s.exited).code).toBe(143);
+    expect(await s.exited).toEqual({ code: null, signal: 'SIGTERM' });
     expect(existsSync(marker)).toBe(false);
   });
 });

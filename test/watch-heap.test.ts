@@ -36,7 +36,7 @@ describe('heap watch', () => {
   it('alerts warning → critical, saves a profile naming the leak before the OOM, and restarts', async () => {
     const cwd = tempDir();
     const r = await runCli([...FAST, '--heap-limit', '256', '--max-restarts', '1', '--', 'node', watch('fast-leak.cjs')], { cwd });
-    expect(r.code).toBe(134);
+    expect(r.signal).toBe('SIGABRT');
     const state = path.join(cwd, '.cfn-supervise');
     const runs = readJsonl(path.join(state, 'runs.jsonl'));
     expect(runs.map((x) => (x.exit as { reason: string }).reason)).toEqual(['oom', 'oom']);

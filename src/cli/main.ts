@@ -1,67 +1,161 @@
 #!/usr/bin/env node
 // The bin: argv → a command. The only code that prints for humans. Everything after the first `--` is the
-// agent's command line, untouched, so an agent named like a subcommand can never be mistaken for one.
+// agent's command line, untouched, so an agent named like a subcommand can never be mistaken for one. Only what
+// the chosen command needs is loaded: `--version` and `status` never load the supervisor.
 import { Command, CommanderError, Option } from 'commander';
-import { OPTIONS, describeConfig, resolveConfig, type Config } from '../config/config.js';
-import { Supervisor, VERSION } from '../supervisor/lifecycle/supervisor.js';
-import { UsageError } from '../common/errors.js';
-import { parseCount } from '../common/units.js';
-import { analyzeCommand } from './analyze.js';
-import { registerControlCommands } from './commands.js';
+import { CfnError, EXIT, UsageError, errorMessage } from '../common/errors.js';
+import { OPTIONS, flagOf, resolveConfig, type Config, type ResolvedConfig } from '../config/config.js';
+import { VERSION } from '../common/version.js';
+import { notice, quietOnBrokenPipes } from './output.js';
 
-const EXIT_USAGE = 2;
-const EXIT_FAILURE = 1;
 const PROGRAM = 'cfn-supervise';
 
-const notice = (message: string) => process.stderr.write(`${PROGRAM}: ${message}\n`);
+/** Options every subcommand understands, wherever they are written: they say which supervisor is meant. */
+const GLOBAL_KEYS: ReadonlySet<keyof Config> = new Set(['stateDir']);
 
-function addSupervisorOptions(cmd: Command): Command {
+interface Subcommand {
+  name: string;
+  description: string;
+  /** Takes every supervisor option (config shows their effect). */
+  allOptions?: boolean;
+  setup?: (cmd: Command) => void;
+  run: (ctx: Context, cmd: Command, args: string[]) => Promise<number>;
+}
+
+export interface Context {
+  resolve(): ResolvedConfig;
+  stateDir(): string;
+}
+
+const json = new Option('--json', 'print the result as JSON');
+const pidOption = (what: string) => new Option('--pid <n>', what);
+
+const SUBCOMMANDS: Subcommand[] = [
+  {
+    name: 'status',
+    description: 'show the supervised processes: RSS, heap, level, trend, how each is instrumented',
+    setup: (c) => c.addOption(json),
+    run: async (ctx, cmd) => (await import('./commands.js')).status(ctx.stateDir(), cmd.opts()),
+  },
+  {
+    name: 'top',
+    description: 'live view of the agent tree, refreshed every sampling interval (q to quit)',
+    run: async (ctx) => (await import('./commands.js')).top(ctx.stateDir()),
+  },
+  {
+    name: 'capture',
+    description: 'write a sampling heap profile (default) or a heap snapshot of a node process; prints the file',
+    setup: (c) =>
+      c
+        .addOption(pidOption('which process (default: the node process with the largest heap, npm and npx last)'))
+        .option('--snapshot', 'a full heap snapshot instead of a sampling profile (pauses the process)')
+        .option('--seconds <n>', 'sample afresh for this many seconds, then write the profile')
+        .addOption(json),
+    run: async (ctx, cmd) => (await import('./commands.js')).capture(ctx.stateDir(), cmd.opts()),
+  },
+  {
+    name: 'gc',
+    description: 'force a garbage collection in node processes and show the heap before and after',
+    setup: (c) => c.addOption(pidOption('only this process (default: every node process of the tree)')).addOption(json),
+    run: async (ctx, cmd) => (await import('./commands.js')).gc(ctx.stateDir(), cmd.opts()),
+  },
+  {
+    name: 'cleanup',
+    description: 'collect garbage in every node process and reap zombies; ends leftovers of a lost supervisor',
+    setup: (c) => c.addOption(json),
+    run: async (ctx, cmd) => (await import('./commands.js')).cleanup(ctx.stateDir(), cmd.opts()),
+  },
+  {
+    name: 'restart',
+    description: "stop the agent's tree and start a new run",
+    setup: (c) => c.addOption(json),
+    run: async (ctx, cmd) => (await import('./commands.js')).restart(ctx.stateDir(), cmd.opts()),
+  },
+  {
+    name: 'config',
+    description: 'print the effective configuration and where each value came from',
+    allOptions: true,
+    setup: (c) => c.option('--live', "the running supervisor's configuration instead of this command line's").addOption(json),
+    run: async (ctx, cmd) => (await import('./config-command.js')).configCommand(ctx, cmd.opts()),
+  },
+  {
+    name: 'analyze',
+    description: 'summarise a .heapprofile or .heapsnapshot; given two of one kind, what grew between them',
+    setup: (c) =>
+      c
+        .argument('<file>', 'a capture')
+        .argument('[file2]', 'a later capture of the same kind, to diff against the first')
+        .addOption(json)
+        .option('--top <n>', 'how many sites or constructors to list'),
+    run: async (_ctx, cmd, files) => {
+      const { json: asJson, top } = cmd.opts<{ json?: boolean; top?: string }>();
+      return (await import('./analyze.js')).analyzeCommand(files.filter(Boolean), { json: asJson, top: top === undefined ? undefined : Number(top) });
+    },
+  },
+];
+
+/** Edit distance, for "did you mean": a mistyped subcommand is usually one or two keys away. */
+function distance(a: string, b: string): number {
+  const row = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    let prev = row[0]!;
+    row[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const cur = row[j]!;
+      row[j] = Math.min(row[j]! + 1, row[j - 1]! + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
+      prev = cur;
+    }
+  }
+  return row[b.length]!;
+}
+
+function addSupervisorOptions(cmd: Command, withDefaults: boolean): Command {
   cmd.addOption(new Option('--config <file>', 'JSON or YAML file of options (flags and CFN_SUPERVISE_* override it)'));
-  for (const opt of OPTIONS) cmd.addOption(new Option(opt.flag, opt.description));
+  for (const opt of OPTIONS) {
+    const flag = opt.negate ? `--no-${opt.name}` : `--${opt.name}${opt.arg ? ` ${opt.arg}` : ''}`;
+    const shown = withDefaults && !opt.negate && opt.arg && opt.default !== '' ? ` (default: ${String(opt.default)})` : '';
+    cmd.addOption(new Option(flag, `${opt.description}${shown}`));
+  }
   return cmd;
 }
 
-/** The options the user actually gave on this command line, as raw strings for resolveConfig. */
+/** Commander's name for an option's value: the flag's name in camel case. */
+const attributeOf = (name: string) => name.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
+
+/** The supervisor options the user gave on this command line, as raw strings for resolveConfig. */
 function givenFlags(cmd: Command): Partial<Record<keyof Config, string>> {
   const values = cmd.opts();
   const flags: Partial<Record<keyof Config, string>> = {};
   for (const opt of OPTIONS) {
-    if (cmd.getOptionValueSource(opt.key) === 'cli') flags[opt.key] = String(values[opt.key]);
+    const attribute = attributeOf(opt.name);
+    if (cmd.getOptionValueSource(attribute) === 'cli') flags[opt.key] = String(values[attribute]);
   }
   return flags;
 }
 
-function resolveFrom(cmd: Command) {
-  return resolveConfig({
-    flags: givenFlags(cmd),
-    env: process.env,
-    configFile: (cmd.opts().config as string | undefined) ?? process.env.CFN_SUPERVISE_CONFIG,
-    cwd: process.cwd(),
-  });
+function contextOf(program: Command, sub?: Command): Context {
+  const resolve = () =>
+    resolveConfig({
+      flags: { ...givenFlags(program), ...(sub ? givenFlags(sub) : {}) },
+      env: process.env,
+      configFile: (sub?.opts().config as string | undefined) ?? (program.opts().config as string | undefined) ?? process.env.CFN_SUPERVISE_CONFIG,
+      cwd: process.cwd(),
+    });
+  return { resolve, stateDir: () => resolve().config.stateDir };
 }
 
-async function supervise(cmd: Command, agentArgv: string[]): Promise<number> {
-  const [command, ...args] = agentArgv;
-  if (!command) throw new UsageError('missing the agent command after --');
-  const { config } = resolveFrom(cmd);
-  // Everything the supervisor creates is private; the agent gets the user's umask back (see launch.ts).
-  const userUmask = process.umask(0o077);
-  const supervisor = new Supervisor({
-    config,
-    command,
-    args,
-    userUmask,
-    notice: config.quiet ? () => {} : notice,
-  });
-  return supervisor.run();
+async function supervise(program: Command, agentArgv: string[]): Promise<number> {
+  if (agentArgv.length === 0 || !agentArgv[0]) throw new UsageError('missing the agent command after --');
+  const { superviseCommand } = await import('./supervise.js');
+  return superviseCommand(contextOf(program).resolve(), agentArgv);
 }
 
-function buildProgram(agentArgv: string[] | undefined, result: { code: Promise<number> | number }): Command {
-  const program = addSupervisorOptions(new Command(PROGRAM))
-    .usage('[options] -- <command> [args...]\n       cfn-supervise <subcommand> [options]')
+function buildProgram(agentArgv: string[] | undefined, result: { code: Promise<number> }): Command {
+  const program = addSupervisorOptions(new Command(PROGRAM), true)
+    .usage('[options] -- <command> [args...]\n       cfn-supervise <subcommand> [options]    (cfn-supervise help <subcommand>)')
     .description('Supervise a long-running Node.js agent: memory watch, heap capture, OOM restart, whole-tree cleanup.')
     .version(VERSION)
-    // Options after a subcommand belong to it: `config --state-dir x` must not set the root's --state-dir.
+    // Options after a subcommand belong to it; the root's own options before it are checked in preAction.
     .enablePositionalOptions()
     .exitOverride()
     .configureOutput({ outputError: (str, write) => write(`${PROGRAM}: ${str.replace(/^error: /, '')}`) })
@@ -70,61 +164,74 @@ function buildProgram(agentArgv: string[] | undefined, result: { code: Promise<n
       result.code = supervise(program, agentArgv);
     });
 
-  const sub = (name: string, description: string) => {
-    const cmd = addSupervisorOptions(program.command(name).description(description)).exitOverride();
+  for (const spec of SUBCOMMANDS) {
+    const cmd = program.command(spec.name).description(spec.description).exitOverride();
+    if (spec.allOptions) addSupervisorOptions(cmd, false);
+    else cmd.option('--state-dir <dir>', 'the state dir of the supervisor meant (default .cfn-supervise)').option('--config <file>', 'a config file naming the state dir');
+    spec.setup?.(cmd);
     cmd.hook('preAction', () => {
-      if (agentArgv) throw new UsageError(`'${name}' takes no agent command after --`);
+      if (agentArgv) throw new UsageError(`'${spec.name}' takes no agent command after --`);
+      if (spec.allOptions) return;
+      for (const key of Object.keys(givenFlags(program)) as (keyof Config)[]) {
+        if (!GLOBAL_KEYS.has(key)) throw new UsageError(`${flagOf(key)} does not apply to '${spec.name}'`);
+      }
     });
-    return cmd;
-  };
-
-  const configCmd = sub('config', 'print the effective configuration and where each value came from');
-  configCmd.action(() => {
-    process.stdout.write(`${describeConfig(resolveFrom(configCmd))}\n`);
-    result.code = 0;
-  });
-
-  const analyze = sub('analyze', 'summarise a .heapprofile or .heapsnapshot; given two of one kind, what grew between them')
-    .argument('<file>', 'a capture')
-    .argument('[file2]', 'a later capture of the same kind, to diff against the first')
-    .option('--json', 'print the summary as JSON')
-    .option('--top <n>', 'how many sites or constructors to list', (raw: string) => {
-      const n = parseCount(raw);
-      if (n < 1) throw new UsageError(`--top: expected at least 1, got '${raw}'`);
-      return n;
+    cmd.action((...args: unknown[]) => {
+      const positional = args.filter((a): a is string => typeof a === 'string' || a === undefined).map((a) => a ?? '');
+      result.code = spec.run(contextOf(program, cmd), cmd, positional);
     });
-  analyze.action((file: string, file2: string | undefined) => {
-    const opts = analyze.opts<{ json?: boolean; top?: number }>();
-    result.code = analyzeCommand(file2 ? [file, file2] : [file], opts);
-  });
-
-  registerControlCommands({ sub, stateDirOf: (cmd) => resolveFrom(cmd).config.stateDir, result, notice });
+  }
   return program;
 }
 
+/** The first word that is neither an option nor an option's value: what commander will take as a subcommand. */
+function firstWord(argv: string[]): string | undefined {
+  const takesValue = new Set(['--config', ...OPTIONS.filter((o) => o.arg).map((o) => `--${o.name}`)]);
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (!a.startsWith('-')) return a;
+    if (takesValue.has(a)) i++;
+  }
+  return undefined;
+}
+
+/** Says what was meant instead of commander's "too many arguments": the missing `--`, a misspelt subcommand. */
+function checkFirstWord(own: string[], hasAgent: boolean): string[] {
+  const word = firstWord(own);
+  if (word === undefined || SUBCOMMANDS.some((s) => s.name === word)) return own;
+  if (word === 'help') {
+    const topic = own[own.indexOf('help') + 1];
+    if (topic === undefined) return ['--help'];
+    if (SUBCOMMANDS.some((s) => s.name === topic)) return [topic, '--help'];
+    throw new UsageError(`no subcommand '${topic}'; the subcommands are ${SUBCOMMANDS.map((s) => s.name).join(', ')}`);
+  }
+  const near = SUBCOMMANDS.map((s) => s.name).filter((name) => distance(word, name) <= Math.max(1, Math.floor(name.length / 3)));
+  if (near.length > 0) throw new UsageError(`unknown subcommand '${word}'; did you mean '${near[0]}'?`);
+  const rest = own.slice(own.indexOf(word)).join(' ');
+  if (hasAgent) throw new UsageError(`unexpected '${word}' before --; options go before --, the agent's command after it`);
+  throw new UsageError(`unknown subcommand '${word}'; to supervise a command, put -- before it: cfn-supervise [options] -- ${rest}`);
+}
+
 export async function main(argv: string[]): Promise<number> {
+  quietOnBrokenPipes();
   const dashdash = argv.indexOf('--');
-  const own = dashdash >= 0 ? argv.slice(0, dashdash) : argv;
   const agentArgv = dashdash >= 0 ? argv.slice(dashdash + 1) : undefined;
-  const result: { code: Promise<number> | number } = { code: 0 };
+  const result: { code: Promise<number> } = { code: Promise.resolve(EXIT.ok) };
   try {
+    const own = checkFirstWord(dashdash >= 0 ? argv.slice(0, dashdash) : argv, agentArgv !== undefined);
     await buildProgram(agentArgv, result).parseAsync(own, { from: 'user' });
     return await result.code;
   } catch (err) {
-    if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : EXIT_USAGE;
-    if (err instanceof UsageError) {
-      notice(err.message);
-      return EXIT_USAGE;
-    }
-    notice((err as Error).message);
-    return EXIT_FAILURE;
+    if (err instanceof CommanderError) return err.exitCode === 0 ? EXIT.ok : EXIT.usage;
+    notice(errorMessage(err).split('\n')[0]!);
+    return err instanceof CfnError ? err.exitCode : EXIT.failure;
   }
 }
 
 main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (err: unknown) => {
-    notice(String(err));
-    process.exit(EXIT_FAILURE);
+    notice(errorMessage(err));
+    process.exit(EXIT.failure);
   },
 );

@@ -24,7 +24,8 @@ function withFactor(raw: string, factors: Record<string, number>, what: string):
 export const parseMegabytes = (raw: string): number => withFactor(raw, MB_FACTORS, 'megabytes like 512 or 2GB');
 export const parseMillis = (raw: string): number =>
   Math.round(withFactor(raw, MS_FACTORS, 'milliseconds like 500, 2s or 1m'));
-export const parseSeconds = (raw: string): number => withFactor(raw, MS_FACTORS, 'seconds like 300, 5m') / 1000;
+const S_FACTORS: Record<string, number> = { '': 1, s: 1, m: 60, min: 60, h: 3600 };
+export const parseSeconds = (raw: string): number => withFactor(raw, S_FACTORS, 'seconds like 300 or 5m');
 export const parseMinutes = (raw: string): number => withFactor(raw, { '': 1, min: 1, m: 1, h: 60 }, 'minutes like 240 or 4h');
 export const parseRate = (raw: string): number => withFactor(raw, { '': 1, 'mb/min': 1 }, 'MB per minute like 2');
 export const parseBytes = (raw: string): number =>

@@ -1,10 +1,11 @@
-// One validated Config from flags > environment (CFN_SUPERVISE_*, then the seeds' aliases) > config file >
-// defaults. Every option is one row of OPTIONS, so the CLI, the env names, the file keys, the validation and
-// `cfn-supervise config` can never disagree about what exists.
+// One validated Config from flags > environment (CFN_SUPERVISE_*, then the seeds' variables) > config file >
+// defaults. Every option is one row of OPTIONS with one name (the flag's, in kebab case) used by the flag, the
+// environment variable, the config file and PATCH /config, and one key that carries its unit (`cooldownS`,
+// `intervalMs`), so the CLI, the env names, the file keys, the validation and `cfn-supervise config` can never
+// disagree about what exists or in what unit.
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import { z } from 'zod';
 import { UsageError } from '../common/errors.js';
 import {
   parseBoolean,
@@ -18,34 +19,39 @@ import {
   parseRate,
   parseSeconds,
 } from '../common/units.js';
+import { defaultHeapLimit, totalMemoryMb, userNodeOptions } from './environment.js';
 
 export const RESTART_MODES = ['on-oom', 'on-failure', 'always', 'never'] as const;
 export type RestartMode = (typeof RESTART_MODES)[number];
 export const ORPHAN_MODES = ['kill', 'keep'] as const;
 export type OrphanMode = (typeof ORPHAN_MODES)[number];
+export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
 
 export interface Config {
-  heapLimit: number;
+  heapLimitMb: number;
   stateDir: string;
   restart: RestartMode;
-  backoff: number;
-  backoffMax: number;
-  minUptime: number;
+  backoffMs: number;
+  backoffMaxMs: number;
+  minUptimeMs: number;
   maxRestarts: number;
-  restartWindow: number;
-  killTimeout: number;
+  restartWindowMs: number;
+  killTimeoutMs: number;
   orphans: OrphanMode;
-  minFree: number;
-  interval: number;
+  minFreeMb: number;
+  intervalMs: number;
+  watch: boolean;
   inspect: boolean;
-  samplingInterval: number;
+  samplingIntervalBytes: number;
   quiet: boolean;
-  warning: number;
-  critical: number;
-  hard: number;
-  treeWarning: number;
-  treeCritical: number;
-  treeHard: number;
+  logLevel: LogLevel;
+  warningMb: number;
+  criticalMb: number;
+  hardMb: number;
+  treeWarningMb: number;
+  treeCriticalMb: number;
+  treeHardMb: number;
   heapWarning: number;
   heapCritical: number;
   heapImminent: number;
@@ -53,10 +59,10 @@ export interface Config {
   connInfo: number;
   connWarning: number;
   connCritical: number;
-  trendWindow: number;
-  trendMinRate: number;
-  trendHorizon: number;
-  cooldown: number;
+  trendWindowMs: number;
+  trendMinMbPerMin: number;
+  trendHorizonMin: number;
+  cooldownS: number;
   maxCaptures: number;
   capturesDir: string;
   capturesKeep: number;
@@ -68,74 +74,110 @@ export interface Config {
 
 export type Source = 'flag' | 'env' | 'file' | 'default';
 
+/** An environment variable of the scripts cfn-supervise replaces, with its own meaning and unit. */
+interface Alias {
+  env: string;
+  /** Turns the variable's value into the option's raw form; defaults to the option's own parser. */
+  translate?: (raw: string) => string;
+}
+
 interface OptionSpec<K extends keyof Config = keyof Config> {
   key: K;
-  /** Commander flag syntax; the long name doubles as the config-file key (kebab or camel case). */
-  flag: string;
+  /** The one name of the option: the long flag, the config-file and PATCH key (kebab or camel case), the env suffix. */
+  name: string;
+  /** Commander's argument syntax after the flag, e.g. '<MB>'; absent for switches. */
+  arg?: string;
+  /** A switch that turns a default-on option off (`--no-inspect`). */
+  negate?: boolean;
   description: string;
   parse: (raw: string) => Config[K];
   default: Config[K];
   /** Inclusive bounds for numeric options, so a typo cannot make the supervisor spin or never act. */
   min?: number;
   max?: number;
-  /** Environment variables of the scripts cfn-supervise replaces, so existing setups keep working. */
-  aliases?: string[];
+  aliases?: Alias[];
+  /** May change while the supervisor runs (PATCH /config). */
+  runtime?: boolean;
 }
 
 const spec = <K extends keyof Config>(s: OptionSpec<K>): OptionSpec => s as unknown as OptionSpec;
+const text = (raw: string) => raw;
+const seconds = (raw: string) => `${raw}s`;
+const negated = (raw: string) => String(!parseBoolean(raw));
+const debugOn = (raw: string) => (parseBoolean(raw) ? 'debug' : 'info');
 
 export const OPTIONS: readonly OptionSpec[] = [
-  spec({ key: 'heapLimit', flag: '--heap-limit <MB>', description: 'V8 old-space limit given to every node process (--max-old-space-size)', parse: parseMegabytes, default: 4096, min: 16, max: 1_048_576, aliases: ['CLAUDE_MEMORY_LIMIT'] }),
-  spec({ key: 'stateDir', flag: '--state-dir <dir>', description: 'folder for logs, runs, reports, captures and the control socket', parse: (raw: string) => raw, default: '.cfn-supervise' }),
-  spec({ key: 'restart', flag: '--restart <mode>', description: `when to restart the agent: ${RESTART_MODES.join('|')}`, parse: parseChoice(RESTART_MODES), default: 'on-failure' }),
-  spec({ key: 'backoff', flag: '--backoff <ms>', description: 'first restart delay, doubled on each quick failure', parse: parseMillis, default: 1000, min: 0, max: 3_600_000 }),
-  spec({ key: 'backoffMax', flag: '--backoff-max <ms>', description: 'cap of the restart delay', parse: parseMillis, default: 30_000, min: 0, max: 86_400_000 }),
-  spec({ key: 'minUptime', flag: '--min-uptime <ms>', description: 'a run this long counts as stable and resets the backoff', parse: parseMillis, default: 30_000, min: 0, max: 86_400_000 }),
-  spec({ key: 'maxRestarts', flag: '--max-restarts <n>', description: 'give up after this many restarts within --restart-window', parse: parseCount, default: 5, min: 0, max: 1_000_000 }),
-  spec({ key: 'restartWindow', flag: '--restart-window <ms>', description: 'window of the crash-loop cut-off', parse: parseMillis, default: 300_000, min: 1, max: 604_800_000 }),
-  spec({ key: 'killTimeout', flag: '--kill-timeout <ms>', description: 'grace between the stop signal and SIGKILL', parse: parseMillis, default: 10_000, min: 0, max: 3_600_000 }),
-  spec({ key: 'orphans', flag: '--orphans <mode>', description: `what to do with a run's leftover processes: ${ORPHAN_MODES.join('|')}`, parse: parseChoice(ORPHAN_MODES), default: 'kill' }),
-  spec({ key: 'minFree', flag: '--min-free <MB>', description: 'wait before (re)starting while available memory is below this', parse: parseMegabytes, default: 1024, min: 0, max: 1_048_576 }),
-  spec({ key: 'interval', flag: '--interval <ms>', description: 'sampling period', parse: parseMillis, default: 1000, min: 50, max: 3_600_000, aliases: ['CLAUDE_PM_MEMORY_CHECK_INTERVAL'] }),
-  spec({ key: 'inspect', flag: '--no-inspect', description: 'no probe and no inspector: RSS-only supervision', parse: parseBoolean, default: true }),
-  spec({ key: 'samplingInterval', flag: '--sampling-interval <bytes>', description: 'always-on heap sampling interval, 0 = off', parse: parseBytes, default: 524_288, min: 0, max: 1_073_741_824 }),
-  spec({ key: 'quiet', flag: '--quiet', description: 'no notices on stderr', parse: parseBoolean, default: false }),
-  spec({ key: 'warning', flag: '--warning <MB>', description: 'per-process RSS warning', parse: parseMegabytes, default: 1024, min: 1, max: 1_048_576, aliases: ['CLAUDE_PM_MEMORY_WARNING_MB'] }),
-  spec({ key: 'critical', flag: '--critical <MB>', description: 'per-process RSS critical: capture and GC', parse: parseMegabytes, default: 2048, min: 1, max: 1_048_576, aliases: ['CLAUDE_PM_MEMORY_CRITICAL_MB'] }),
-  spec({ key: 'hard', flag: '--hard <MB>', description: 'per-process RSS hard limit: capture and terminate', parse: parseMegabytes, default: 4096, min: 1, max: 1_048_576, aliases: ['CLAUDE_PM_MEMORY_MAX_MB'] }),
-  spec({ key: 'treeWarning', flag: '--tree-warning <MB>', description: 'whole-tree RSS warning', parse: parseMegabytes, default: 6144, min: 1, max: 1_048_576 }),
-  spec({ key: 'treeCritical', flag: '--tree-critical <MB>', description: 'whole-tree RSS critical: capture and clean up', parse: parseMegabytes, default: 8192, min: 1, max: 1_048_576 }),
-  spec({ key: 'treeHard', flag: '--tree-hard <MB>', description: 'whole-tree RSS hard limit: capture and restart (0 = none)', parse: parseMegabytes, default: 0, min: 0, max: 1_048_576 }),
-  spec({ key: 'heapWarning', flag: '--heap-warning <fraction>', description: 'heap used / old-space limit: warning', parse: parseFraction, default: 0.7, aliases: ['CLAUDE_MEMORY_ALERT_THRESHOLD'] }),
-  spec({ key: 'heapCritical', flag: '--heap-critical <fraction>', description: 'heap used / old-space limit: capture and GC', parse: parseFraction, default: 0.85 }),
-  spec({ key: 'heapImminent', flag: '--heap-imminent <fraction>', description: 'heap used / old-space limit: OOM imminent, capture now', parse: parseFraction, default: 0.95 }),
-  spec({ key: 'fdWarning', flag: '--fd-warning <n>', description: 'open file descriptors above this warn', parse: parseCount, default: 1000, min: 1, max: 10_000_000 }),
-  spec({ key: 'connInfo', flag: '--conn-info <n>', description: 'established TCP connections: info', parse: parseCount, default: 25, min: 1, max: 10_000_000 }),
-  spec({ key: 'connWarning', flag: '--conn-warning <n>', description: 'established TCP connections: warning', parse: parseCount, default: 50, min: 1, max: 10_000_000 }),
-  spec({ key: 'connCritical', flag: '--conn-critical <n>', description: 'established TCP connections: critical', parse: parseCount, default: 100, min: 1, max: 10_000_000 }),
-  spec({ key: 'trendWindow', flag: '--trend-window <ms>', description: 'history the leak trend is fitted over', parse: parseMillis, default: 300_000, min: 1000, max: 86_400_000 }),
-  spec({ key: 'trendMinRate', flag: '--trend-min-rate <MB/min>', description: 'heap floor growth that raises the trend alert', parse: parseRate, default: 2, min: 0.001, max: 1_000_000 }),
-  spec({ key: 'trendHorizon', flag: '--trend-horizon <min>', description: 'trend alert only when the forecast OOM is this close', parse: parseMinutes, default: 240, min: 1, max: 525_600 }),
-  spec({ key: 'cooldown', flag: '--cooldown <s>', description: 'at most one automatic capture, GC or cleanup per process per this long', parse: parseSeconds, default: 300, min: 0, max: 86_400 }),
-  spec({ key: 'maxCaptures', flag: '--max-captures <n>', description: 'captures per run, manual ones included', parse: parseCount, default: 10, min: 0, max: 10_000 }),
-  spec({ key: 'capturesDir', flag: '--captures-dir <dir>', description: 'where captures go (default <state-dir>/captures)', parse: (raw: string) => raw, default: '', aliases: ['CLAUDE_MEMORY_PROFILE_DIR'] }),
-  spec({ key: 'capturesKeep', flag: '--captures-keep <n>', description: 'captures kept on disk, oldest deleted first', parse: parseCount, default: 50, min: 1, max: 100_000 }),
-  spec({ key: 'capturesMaxMb', flag: '--captures-max <MB>', description: 'bytes of captures kept on disk', parse: parseMegabytes, default: 4096, min: 1, max: 1_048_576 }),
-  spec({ key: 'controlPort', flag: '--control-port <n>', description: 'also serve the control API on 127.0.0.1:<n>, behind the token in <state-dir>/control.token (0 = off)', parse: parseCount, default: 0, min: 0, max: 65_535 }),
-  spec({ key: 'metricsPort', flag: '--metrics-port <n>', description: 'serve /metrics alone on <n> (0 = off)', parse: parseCount, default: 0, min: 0, max: 65_535 }),
-  spec({ key: 'metricsHost', flag: '--metrics-host <host>', description: 'address the metrics port listens on', parse: (raw: string) => raw, default: '127.0.0.1' }),
+  spec({ key: 'heapLimitMb', name: 'heap-limit', arg: '<MB>', description: 'V8 old-space limit of every node process (--max-old-space-size); default: the one in your NODE_OPTIONS, else 4096', parse: parseMegabytes, default: 4096, min: 16, max: 1_048_576, aliases: [{ env: 'CLAUDE_MEMORY_LIMIT' }] }),
+  spec({ key: 'stateDir', name: 'state-dir', arg: '<dir>', description: 'folder for logs, runs, reports, captures and the control socket', parse: text, default: '.cfn-supervise' }),
+  spec({ key: 'restart', name: 'restart', arg: '<mode>', description: `when to run the agent again: ${RESTART_MODES.join('|')} (on-oom: heap exhaustion and memory-rule terminations)`, parse: parseChoice(RESTART_MODES), default: 'on-oom' }),
+  spec({ key: 'backoffMs', name: 'backoff', arg: '<ms>', description: 'first restart delay, doubled on each quick failure', parse: parseMillis, default: 1000, min: 0, max: 3_600_000 }),
+  spec({ key: 'backoffMaxMs', name: 'backoff-max', arg: '<ms>', description: 'cap of the restart delay', parse: parseMillis, default: 30_000, min: 0, max: 86_400_000 }),
+  spec({ key: 'minUptimeMs', name: 'min-uptime', arg: '<ms>', description: 'a run this long counts as stable and resets the backoff', parse: parseMillis, default: 30_000, min: 0, max: 86_400_000 }),
+  spec({ key: 'maxRestarts', name: 'max-restarts', arg: '<n>', description: 'give up after this many restarts within --restart-window', parse: parseCount, default: 5, min: 0, max: 1_000_000 }),
+  spec({ key: 'restartWindowMs', name: 'restart-window', arg: '<ms>', description: 'window of the crash-loop cut-off', parse: parseMillis, default: 300_000, min: 1, max: 604_800_000 }),
+  spec({ key: 'killTimeoutMs', name: 'kill-timeout', arg: '<ms>', description: 'grace between the stop signal and SIGKILL', parse: parseMillis, default: 10_000, min: 0, max: 3_600_000 }),
+  spec({ key: 'orphans', name: 'orphans', arg: '<mode>', description: `what to do with a run's leftover processes: ${ORPHAN_MODES.join('|')}`, parse: parseChoice(ORPHAN_MODES), default: 'kill' }),
+  spec({ key: 'minFreeMb', name: 'min-free', arg: '<MB>', description: 'wait before (re)starting while available memory is below this', parse: parseMegabytes, default: 1024, min: 0, max: 1_048_576 }),
+  spec({ key: 'intervalMs', name: 'interval', arg: '<ms>', description: 'sampling period', parse: parseMillis, default: 1000, min: 50, max: 3_600_000, runtime: true, aliases: [{ env: 'CLAUDE_PM_MEMORY_CHECK_INTERVAL', translate: seconds }] }),
+  spec({ key: 'watch', name: 'watch', negate: true, description: 'no memory watch: launch, restart and whole-tree cleanup only', parse: parseBoolean, default: true, aliases: [{ env: 'CLAUDE_MEMORY_MONITORING' }, { env: 'CLAUDE_PM_DISABLE_MEMORY_MONITOR', translate: negated }] }),
+  spec({ key: 'inspect', name: 'inspect', negate: true, description: 'no probe and no inspector: RSS-only supervision', parse: parseBoolean, default: true }),
+  spec({ key: 'samplingIntervalBytes', name: 'sampling-interval', arg: '<bytes>', description: 'heap sampling interval once sampling runs, 0 = never sample', parse: parseBytes, default: 524_288, min: 0, max: 1_073_741_824 }),
+  spec({ key: 'quiet', name: 'quiet', description: 'no notices on stderr', parse: parseBoolean, default: false }),
+  spec({ key: 'logLevel', name: 'log-level', arg: '<level>', description: `supervisor.log detail: ${LOG_LEVELS.join('|')}`, parse: parseChoice(LOG_LEVELS), default: 'info', aliases: [{ env: 'CLAUDE_MEMORY_LOG_LEVEL' }, { env: 'CLAUDE_MEMORY_DEBUG', translate: debugOn }] }),
+  spec({ key: 'warningMb', name: 'warning', arg: '<MB>', description: 'per-process RSS warning', parse: parseMegabytes, default: 1024, min: 1, max: 1_048_576, runtime: true, aliases: [{ env: 'CLAUDE_PM_MEMORY_WARNING_MB' }] }),
+  spec({ key: 'criticalMb', name: 'critical', arg: '<MB>', description: 'per-process RSS critical: capture and GC', parse: parseMegabytes, default: 2048, min: 1, max: 1_048_576, runtime: true, aliases: [{ env: 'CLAUDE_PM_MEMORY_CRITICAL_MB' }] }),
+  spec({ key: 'hardMb', name: 'hard', arg: '<MB>', description: 'per-process RSS hard limit: capture and terminate', parse: parseMegabytes, default: 4096, min: 1, max: 1_048_576, runtime: true, aliases: [{ env: 'CLAUDE_PM_MEMORY_MAX_MB' }] }),
+  spec({ key: 'treeWarningMb', name: 'tree-warning', arg: '<MB>', description: 'whole-tree RSS warning', parse: parseMegabytes, default: 6144, min: 1, max: 1_048_576, runtime: true, aliases: [{ env: 'CLAUDE_MEMORY_ALERT_THRESHOLD' }] }),
+  spec({ key: 'treeCriticalMb', name: 'tree-critical', arg: '<MB>', description: 'whole-tree RSS critical: capture and clean up', parse: parseMegabytes, default: 8192, min: 1, max: 1_048_576, runtime: true }),
+  spec({ key: 'treeHardMb', name: 'tree-hard', arg: '<MB>', description: 'whole-tree RSS hard limit: capture and restart (0 = none)', parse: parseMegabytes, default: 0, min: 0, max: 1_048_576, runtime: true }),
+  spec({ key: 'heapWarning', name: 'heap-warning', arg: '<fraction>', description: 'heap used / old-space limit: warning', parse: parseFraction, default: 0.7, runtime: true }),
+  spec({ key: 'heapCritical', name: 'heap-critical', arg: '<fraction>', description: 'heap used / old-space limit: capture and GC', parse: parseFraction, default: 0.85, runtime: true }),
+  spec({ key: 'heapImminent', name: 'heap-imminent', arg: '<fraction>', description: 'heap used / old-space limit: OOM imminent, capture now', parse: parseFraction, default: 0.95, runtime: true }),
+  spec({ key: 'fdWarning', name: 'fd-warning', arg: '<n>', description: 'open file descriptors above this warn', parse: parseCount, default: 1000, min: 1, max: 10_000_000, runtime: true }),
+  spec({ key: 'connInfo', name: 'conn-info', arg: '<n>', description: 'established TCP connections: info', parse: parseCount, default: 25, min: 1, max: 10_000_000, runtime: true }),
+  spec({ key: 'connWarning', name: 'conn-warning', arg: '<n>', description: 'established TCP connections: warning', parse: parseCount, default: 50, min: 1, max: 10_000_000, runtime: true }),
+  spec({ key: 'connCritical', name: 'conn-critical', arg: '<n>', description: 'established TCP connections: critical', parse: parseCount, default: 100, min: 1, max: 10_000_000, runtime: true }),
+  spec({ key: 'trendWindowMs', name: 'trend-window', arg: '<ms>', description: 'history the leak trend is fitted over', parse: parseMillis, default: 300_000, min: 1000, max: 86_400_000, runtime: true }),
+  spec({ key: 'trendMinMbPerMin', name: 'trend-min-rate', arg: '<MB/min>', description: 'heap floor growth that raises the trend alert', parse: parseRate, default: 2, min: 0.001, max: 1_000_000, runtime: true }),
+  spec({ key: 'trendHorizonMin', name: 'trend-horizon', arg: '<min>', description: 'trend alert only when the forecast OOM is this close', parse: parseMinutes, default: 240, min: 1, max: 525_600, runtime: true }),
+  spec({ key: 'cooldownS', name: 'cooldown', arg: '<s>', description: 'at most one automatic capture, GC or cleanup per process per this long (seconds: 300, 5m)', parse: parseSeconds, default: 300, min: 0, max: 86_400, runtime: true }),
+  spec({ key: 'maxCaptures', name: 'max-captures', arg: '<n>', description: 'captures per run, manual ones included', parse: parseCount, default: 10, min: 0, max: 10_000 }),
+  spec({ key: 'capturesDir', name: 'captures-dir', arg: '<dir>', description: 'where captures go (default <state-dir>/captures)', parse: text, default: '', aliases: [{ env: 'CLAUDE_MEMORY_PROFILE_DIR' }] }),
+  spec({ key: 'capturesKeep', name: 'captures-keep', arg: '<n>', description: 'captures kept on disk, oldest deleted first', parse: parseCount, default: 50, min: 1, max: 100_000 }),
+  spec({ key: 'capturesMaxMb', name: 'captures-max', arg: '<MB>', description: 'megabytes of captures kept on disk', parse: parseMegabytes, default: 4096, min: 1, max: 1_048_576 }),
+  spec({ key: 'controlPort', name: 'control-port', arg: '<n>', description: 'also serve the control API on 127.0.0.1:<n>, behind the token in <state-dir>/control.token (0 = off)', parse: parseCount, default: 0, min: 0, max: 65_535 }),
+  spec({ key: 'metricsPort', name: 'metrics-port', arg: '<n>', description: 'serve /metrics, /healthz and /readyz on <n> (0 = off)', parse: parseCount, default: 0, min: 0, max: 65_535 }),
+  spec({ key: 'metricsHost', name: 'metrics-host', arg: '<host>', description: 'address the metrics port listens on', parse: text, default: '127.0.0.1' }),
 ];
 
 /** Each list must rise strictly where its values are set (0 = unset): levels are ordered. */
 const ORDERED: (keyof Config)[][] = [
-  ['warning', 'critical', 'hard'],
-  ['treeWarning', 'treeCritical', 'treeHard'],
+  ['warningMb', 'criticalMb', 'hardMb'],
+  ['treeWarningMb', 'treeCriticalMb', 'treeHardMb'],
   ['heapWarning', 'heapCritical', 'heapImminent'],
   ['connInfo', 'connWarning', 'connCritical'],
 ];
 
-const kebab = (key: string) => key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
-export const envName = (key: string) => `CFN_SUPERVISE_${kebab(key).replace(/-/g, '_').toUpperCase()}`;
+const camel = (name: string) => name.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
+export const envName = (name: string) => `CFN_SUPERVISE_${name.replace(/-/g, '_').toUpperCase()}`;
+const option = (key: keyof Config): OptionSpec => OPTIONS.find((o) => o.key === key)!;
+/** The option a file key, PATCH key or flag name names: its kebab name or the camel case of it. */
+export const optionNamed = (name: string): OptionSpec | undefined => OPTIONS.find((o) => o.name === name || camel(o.name) === name);
+export const flagOf = (key: keyof Config) => `--${option(key).name}`;
+
+export interface ResolvedConfig {
+  config: Config;
+  sources: Record<keyof Config, { source: Source; from?: string }>;
+}
+
+export interface ConfigInputs {
+  /** Raw flag values given on the command line, by Config key. */
+  flags: Partial<Record<keyof Config, string>>;
+  env: NodeJS.ProcessEnv;
+  /** Path of the config file, if one was named (by --config or CFN_SUPERVISE_CONFIG). */
+  configFile?: string;
+  cwd: string;
+}
 
 const inOrder = (config: Config, keys: (keyof Config)[]) => {
   const set = keys.map((k) => config[k] as number).filter((v) => v > 0);
@@ -152,15 +194,14 @@ function fitDefaults(config: Config, sources: ResolvedConfig['sources']): void {
     if (inOrder(config, keys)) continue;
     const anchor = keys.find((k) => sources[k].source !== 'default');
     if (!anchor) continue;
-    const spec = (k: keyof Config) => OPTIONS.find((o) => o.key === k)!;
-    const factor = (config[anchor] as number) / (spec(anchor).default as number);
+    const factor = (config[anchor] as number) / (option(anchor).default as number);
     for (const k of keys) {
-      const def = spec(k).default as number;
+      const def = option(k).default as number;
       if (sources[k].source !== 'default' || def === 0) continue;
       const scaled = def * factor;
       const value = def < 1 ? Math.min(1, Math.round(scaled * 1000) / 1000) : Math.max(1, Math.round(scaled));
       (config as unknown as Record<string, number>)[k] = value;
-      sources[k] = { source: 'default', from: `scaled to --${kebab(anchor)}` };
+      sources[k] = { source: 'default', from: `scaled to ${flagOf(anchor)}` };
     }
   }
 }
@@ -171,48 +212,44 @@ function checkOrder(config: Config): void {
     for (let i = 1; i < set.length; i++) {
       const [lo, hi] = [set[i - 1]!, set[i]!];
       if ((config[hi] as number) <= (config[lo] as number)) {
-        throw new UsageError(`--${kebab(hi)} (${config[hi]}) must be above --${kebab(lo)} (${config[lo]})`);
+        throw new UsageError(`${flagOf(hi)} (${config[hi]}) must be above ${flagOf(lo)} (${config[lo]})`);
       }
     }
   }
 }
 
-export interface ResolvedConfig {
-  config: Config;
-  sources: Record<keyof Config, { source: Source; from?: string }>;
+function checkConsistency(config: Config): void {
+  checkOrder(config);
+  if (config.backoffMaxMs < config.backoffMs) {
+    throw new UsageError(`--backoff-max (${config.backoffMaxMs} ms) is below --backoff (${config.backoffMs} ms)`);
+  }
+  const total = totalMemoryMb();
+  if (total !== undefined && config.minFreeMb > total) {
+    throw new UsageError(`--min-free (${config.minFreeMb} MB) is above this machine's total memory (${total} MB): the agent would never start`);
+  }
 }
-
-export interface ConfigInputs {
-  /** Raw flag values given on the command line, by Config key. */
-  flags: Partial<Record<keyof Config, string>>;
-  env: NodeJS.ProcessEnv;
-  /** Path of the config file, if one was named (by --config or CFN_SUPERVISE_CONFIG). */
-  configFile?: string;
-  cwd: string;
-}
-
-const fileSchema = z.record(z.string(), z.union([z.string(), z.number(), z.boolean()]));
 
 function readConfigFile(file: string): Record<string, string> {
-  let text: string;
+  let body: string;
   try {
-    text = readFileSync(file, 'utf8');
+    body = readFileSync(file, 'utf8');
   } catch (err) {
     throw new UsageError(`cannot read config file ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
   }
   let data: unknown;
   try {
     // yaml costs ~9 MB and 65 ms to load: only a YAML file pays for it, not every supervisor and subcommand.
-    data = /\.json$/i.test(file) ? JSON.parse(text) : (createRequire(import.meta.url)('yaml') as typeof import('yaml')).parse(text);
+    data = /\.json$/i.test(file) ? JSON.parse(body) : (createRequire(import.meta.url)('yaml') as typeof import('yaml')).parse(body);
   } catch (err) {
     throw new UsageError(`config file ${file} is not valid ${/\.json$/i.test(file) ? 'JSON' : 'YAML'}: ${(err as Error).message.split('\n')[0]}`);
   }
-  const parsed = fileSchema.safeParse(data ?? {});
-  if (!parsed.success) throw new UsageError(`config file ${file} must be a mapping of option names to values`);
+  data ??= {};
+  if (typeof data !== 'object' || data === null || Array.isArray(data)) throw new UsageError(`config file ${file} must be a mapping of option names to values`);
   const out: Record<string, string> = {};
-  for (const [name, value] of Object.entries(parsed.data)) {
-    const opt = OPTIONS.find((o) => o.key === name || kebab(o.key) === name);
+  for (const [name, value] of Object.entries(data)) {
+    const opt = optionNamed(name);
     if (!opt) throw new UsageError(`config file ${file}: unknown option '${name}'`);
+    if (!['string', 'number', 'boolean'].includes(typeof value)) throw new UsageError(`config file ${file}: ${opt.name}: expected a single value`);
     out[opt.key] = String(value);
   }
   return out;
@@ -232,22 +269,39 @@ function parseValue(opt: OptionSpec, raw: string, where: string): Config[keyof C
   return value;
 }
 
+/** Our own name first, then the seeds' variables; an alias's value is read in its own unit. */
+function fromEnv(opt: OptionSpec, env: NodeJS.ProcessEnv): { value: Config[keyof Config]; from: string } | undefined {
+  const own = env[envName(opt.name)];
+  if (own !== undefined && own !== '') return { value: parseValue(opt, own, envName(opt.name)), from: envName(opt.name) };
+  for (const alias of opt.aliases ?? []) {
+    const raw = env[alias.env];
+    if (raw === undefined || raw === '') continue;
+    let translated: string;
+    try {
+      translated = alias.translate ? alias.translate(raw) : raw;
+    } catch (err) {
+      throw new UsageError(`${alias.env}: ${(err as Error).message}`);
+    }
+    return { value: parseValue(opt, translated, alias.env), from: alias.env };
+  }
+  return undefined;
+}
+
 export function resolveConfig(inputs: ConfigInputs): ResolvedConfig {
   const file = inputs.configFile ? readConfigFile(path.resolve(inputs.cwd, inputs.configFile)) : {};
   const config = {} as Record<keyof Config, unknown>;
   const sources = {} as ResolvedConfig['sources'];
   for (const opt of OPTIONS) {
-    const longFlag = opt.flag.split(' ')[0]!;
     const flagRaw = inputs.flags[opt.key];
-    const envKey = [envName(opt.key), ...(opt.aliases ?? [])].find((name) => inputs.env[name] !== undefined && inputs.env[name] !== '');
+    const env = flagRaw === undefined ? fromEnv(opt, inputs.env) : undefined;
     if (flagRaw !== undefined) {
-      config[opt.key] = parseValue(opt, flagRaw, longFlag);
+      config[opt.key] = parseValue(opt, flagRaw, `--${opt.name}`);
       sources[opt.key] = { source: 'flag' };
-    } else if (envKey) {
-      config[opt.key] = parseValue(opt, inputs.env[envKey]!, envKey);
-      sources[opt.key] = { source: 'env', from: envKey };
+    } else if (env) {
+      config[opt.key] = env.value;
+      sources[opt.key] = { source: 'env', from: env.from };
     } else if (file[opt.key] !== undefined) {
-      config[opt.key] = parseValue(opt, file[opt.key]!, `${inputs.configFile}: ${kebab(opt.key)}`);
+      config[opt.key] = parseValue(opt, file[opt.key]!, `${inputs.configFile}: ${opt.name}`);
       sources[opt.key] = { source: 'file', from: inputs.configFile };
     } else {
       config[opt.key] = opt.default;
@@ -255,41 +309,45 @@ export function resolveConfig(inputs: ConfigInputs): ResolvedConfig {
     }
   }
   const result = config as unknown as Config;
+  if (sources.heapLimitMb.source === 'default') {
+    // A limit the user already gave node is kept: supervising must not halve (or raise) what they chose.
+    const own = defaultHeapLimit(userNodeOptions(inputs.env));
+    if (own !== undefined) {
+      result.heapLimitMb = own;
+      sources.heapLimitMb = { source: 'env', from: 'NODE_OPTIONS' };
+    }
+  }
   result.stateDir = path.resolve(inputs.cwd, result.stateDir);
   fitDefaults(result, sources);
-  checkOrder(result);
+  checkConsistency(result);
   result.capturesDir = result.capturesDir ? path.resolve(inputs.cwd, result.capturesDir) : path.join(result.stateDir, 'captures');
-  if (result.backoffMax < result.backoff) {
-    throw new UsageError(`--backoff-max (${result.backoffMax} ms) is below --backoff (${result.backoff} ms)`);
-  }
   return { config: result, sources };
 }
-
-/** What PATCH /config may change while the agent runs: thresholds, cooldown and the sampling period. */
-export const RUNTIME_KEYS: ReadonlySet<keyof Config> = new Set<keyof Config>([
-  'interval', 'warning', 'critical', 'hard', 'treeWarning', 'treeCritical', 'treeHard', 'heapWarning', 'heapCritical',
-  'heapImminent', 'fdWarning', 'connInfo', 'connWarning', 'connCritical', 'trendWindow', 'trendMinRate', 'trendHorizon', 'cooldown',
-]);
 
 /** Validates a run-time change as a whole (each value, then the ordering of levels) and returns the new config. */
 export function patchConfig(config: Config, patch: Record<string, unknown>): Config {
   const next = { ...config } as Record<keyof Config, unknown>;
   for (const [name, value] of Object.entries(patch)) {
-    const opt = OPTIONS.find((o) => o.key === name || kebab(o.key) === name);
+    const opt = optionNamed(name);
     if (!opt) throw new UsageError(`unknown option '${name}'`);
-    if (!RUNTIME_KEYS.has(opt.key)) throw new UsageError(`${kebab(opt.key)} cannot change while the supervisor runs`);
-    if (typeof value !== 'number' && typeof value !== 'string') throw new UsageError(`${kebab(opt.key)}: expected a number or a string`);
-    next[opt.key] = parseValue(opt, String(value), kebab(opt.key));
+    if (!opt.runtime) throw new UsageError(`${opt.name} cannot change while the supervisor runs`);
+    if (typeof value !== 'number' && typeof value !== 'string') throw new UsageError(`${opt.name}: expected a number or a string`);
+    next[opt.key] = parseValue(opt, String(value), opt.name);
   }
   checkOrder(next as unknown as Config);
   return next as unknown as Config;
 }
 
+/** The config by option name, as `config --json` prints it and GET /config serves it. */
+export function configByName(config: Config): Record<string, Config[keyof Config]> {
+  return Object.fromEntries(OPTIONS.map((o) => [o.name, config[o.key]]));
+}
+
 export function describeConfig({ config, sources }: ResolvedConfig): string {
-  const width = Math.max(...OPTIONS.map((o) => kebab(o.key).length));
+  const width = Math.max(...OPTIONS.map((o) => o.name.length));
   return OPTIONS.map((o) => {
     const s = sources[o.key];
     const origin = s.from ? `${s.source}, ${s.from}` : s.source;
-    return `${kebab(o.key).padEnd(width)}  ${String(config[o.key]).padEnd(16)}  (${origin})`;
+    return `${o.name.padEnd(width)}  ${String(config[o.key]).padEnd(16)}  (${origin})`;
   }).join('\n');
 }

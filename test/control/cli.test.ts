@@ -7,10 +7,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ControlClient } from '../../src/cli/client.js';
 import { startControl, type ControlServer } from '../../src/supervisor/control/server.js';
 import { Metrics } from '../../src/supervisor/control/metrics.js';
-import { fixture, tempDir, waitFor } from '../helpers/cli.js';
+import { CLI, tempDir, waitFor } from '../helpers/cli.js';
 import { silentLog, testHandlers } from './harness.js';
 
-const HARNESS = fixture('control/cli.mjs');
+// The real bin: the control subcommands need nothing but the state dir of a control server, here one with test handlers.
+const HARNESS = CLI;
 
 function run(args: string[], command: string[] = [process.execPath, HARNESS]): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
@@ -64,11 +65,12 @@ describe('control subcommands', () => {
   });
 
   it('capture, gc, cleanup print one result each', async () => {
-    const profile = await run(['capture', '--pid', '4243', '--seconds', '0.1', '--state-dir', stateDir]);
+    const profile = await run(['capture', '--pid', '4243', '--seconds', '1', '--state-dir', stateDir]);
     expect(profile).toEqual({ code: 0, stdout: '/captures/profile.heapprofile\n', stderr: '' });
-    expect(calls.find((c) => c.name === 'capture')?.arg).toEqual({ pid: 4243, kind: 'profile', seconds: 0.1 });
+    expect(calls.find((c) => c.name === 'capture')?.arg).toEqual({ pid: 4243, kind: 'profile', seconds: 1 });
     const snapshot = await run(['capture', '--snapshot', '--state-dir', stateDir]);
-    expect(snapshot).toEqual({ code: 0, stdout: '/captures/snapshot.heapsnapshot\n', stderr: '' });
+    // Without --pid the supervisor chose: stdout stays the path alone for scripts, stderr says which process.
+    expect(snapshot).toEqual({ code: 0, stdout: '/captures/snapshot.heapsnapshot\n', stderr: 'cfn-supervise: captured pid 4242; name one with --pid\n' });
     const gc = await run(['gc', '--state-dir', stateDir]);
     expect(gc).toEqual({ code: 0, stdout: '4242 (agent): heap 100 MB -> 40 MB, freed 60 MB\n', stderr: '' });
     const gcJson = await run(['gc', '--json', '--pid', '7', '--state-dir', stateDir]);

@@ -7,9 +7,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ControlClient } from '../../src/cli/client.js';
 import { CLI, fixture, isAlive, killQuietly, readJsonl, runCli, startCli, tempDir, waitFor, type Started } from '../helpers/cli.js';
 
-// The supervisor must call startControl and main.ts must register the control subcommands (see control.ts).
-const WIRED = readFileSync(path.join(import.meta.dirname, '../../src/cli/main.ts'), 'utf8').includes('registerControlCommands');
-const e2e = WIRED ? it : it.todo;
 
 interface StatusJson {
   agent: { phase: string; run_id?: string; pid?: number; restarts: number };
@@ -47,7 +44,6 @@ const cli = (args: string[]) => runCli([...args, '--state-dir', stateDir], { cwd
 const statusJson = async () => JSON.parse((await cli(['status', '--json'])).stdout.toString()) as StatusJson;
 
 beforeAll(async () => {
-  if (!WIRED) return;
   base = tempDir('cfn-control-e2e-');
   stateDir = path.join(base, 'state');
   supervisor = startCli(['--state-dir', stateDir, '--interval', '200', '--min-free', '0', '--heap-limit', '256', '--', process.execPath, fixture('control/agent.cjs')], { cwd: base });
@@ -73,7 +69,7 @@ afterAll(async () => {
 });
 
 describe('control against a supervised tree', () => {
-  e2e('status --json lists every node process of the tree', async () => {
+  it('status --json lists every node process of the tree', async () => {
     const status = await statusJson();
     expect(status.agent.phase).toBe('running');
     const nodePids = descendants(supervisor!.child.pid!).filter((p) => p.comm === 'node').map((p) => p.pid).sort();
@@ -87,7 +83,7 @@ describe('control against a supervised tree', () => {
     for (const pid of nodePids) expect(table).toMatch(new RegExp(`^\\s*${pid}\\s`, 'm'));
   });
 
-  e2e('capture writes a valid .heapprofile, capture --snapshot a valid .heapsnapshot', async () => {
+  it('capture writes a valid .heapprofile, capture --snapshot a valid .heapsnapshot', async () => {
     const { agent } = await statusJson();
     const profile = await cli(['capture', '--seconds', '1']);
     expect(profile.code).toBe(0);
@@ -104,7 +100,7 @@ describe('control against a supervised tree', () => {
     expect(parsed.nodes.length).toBe(parsed.snapshot.node_count * parsed.snapshot.meta.node_fields.length);
   });
 
-  e2e('gc reports heap before and after for every node process', async () => {
+  it('gc reports heap before and after for every node process', async () => {
     const gc = await cli(['gc', '--json']);
     expect(gc.code).toBe(0);
     const { results } = JSON.parse(gc.stdout.toString()) as { results: { pid: number; before_bytes: number; after_bytes: number }[] };
@@ -116,13 +112,13 @@ describe('control against a supervised tree', () => {
     expect((await cli(['gc'])).stdout.toString()).toMatch(/heap \d.* -> \d.*, freed/);
   });
 
-  e2e('/metrics from the running supervisor passes promtool', async () => {
+  it('/metrics from the running supervisor passes promtool', async () => {
     const text = await new ControlClient(stateDir).request<string>('GET', '/metrics');
     expect(text).toMatch(/^cfn_supervise_agent_processes\{role="agent"\} 1$/m);
     expect(execFileSync('promtool', ['check', 'metrics'], { input: text, encoding: 'utf8' })).toBe('');
   });
 
-  e2e('top shows the tree under tmux', async () => {
+  it('top shows the tree under tmux', async () => {
     const tmux = ['-L', `cfn-e2e-top-${process.pid}`, '-f', '/dev/null'];
     const pane = () => execFileSync('tmux', [...tmux, 'capture-pane', '-p', '-t', 'top'], { encoding: 'utf8' });
     const { agent } = await statusJson();
@@ -137,7 +133,7 @@ describe('control against a supervised tree', () => {
     }
   });
 
-  e2e('bad requests leave the supervisor supervising', async () => {
+  it('bad requests leave the supervisor supervising', async () => {
     const client = new ControlClient(stateDir);
     await expect(client.request('POST', '/capture', { body: { kind: 'nope' } })).rejects.toThrow(/kind/);
     await expect(client.request('GET', '/missing')).rejects.toThrow(/no route/);
@@ -145,7 +141,7 @@ describe('control against a supervised tree', () => {
     expect((await statusJson()).agent.phase).toBe('running');
   });
 
-  e2e('restart starts a new run, recorded in runs.jsonl', async () => {
+  it('restart starts a new run, recorded in runs.jsonl', async () => {
     const before = await statusJson();
     const restart = await cli(['restart']);
     expect(restart.code).toBe(0);
@@ -162,7 +158,7 @@ describe('control against a supervised tree', () => {
     throw new Error('no new run after restart');
   });
 
-  e2e('no supervisor: one line and exit 3', async () => {
+  it('no supervisor: one line and exit 3', async () => {
     const empty = tempDir('cfn-control-none-');
     const res = await runCli(['status', '--state-dir', empty], { cwd: empty });
     expect(res.code).toBe(3);

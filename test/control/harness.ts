@@ -7,7 +7,6 @@ import type { ControlHandlers, ProcessView, StatusView } from '../../src/supervi
 import type { ProcessSample } from '../../src/supervisor/watch/policy.js';
 import { HttpError, Refused, UsageError } from '../../src/common/errors.js';
 import { resolveConfig } from '../../src/config/config.js';
-import { thresholdsOf } from '../../src/supervisor/lifecycle/supervisor.js';
 
 export const silentLog = { info() {}, warn() {}, error() {}, debug() {} };
 
@@ -43,7 +42,7 @@ export function testHandlers(stateDir: string) {
     agent: { phase: 'running', run_id: 'abcd-1', pid: 4242, started_at: new Date(0).toISOString(), restarts: 2 },
     tree: { processes: PROCESSES.length, rss_mb: 169.9, heap_used_mb: 76, level: 'warning' },
     levels: { warning: 1 },
-    thresholds: thresholdsOf(resolveConfig({ flags: {}, env: {}, cwd: stateDir }).config),
+    thresholds: resolveConfig({ flags: {}, env: {}, cwd: stateDir }).config,
   });
   const handlers: ControlHandlers = {
     status,

@@ -112,7 +112,7 @@ describe('control socket', () => {
 
   it('returns a capture as JSON, or streams its progress as NDJSON when asked', async () => {
     const { target } = await start();
-    const plain = await send(target, 'POST', '/capture', { body: '{"seconds": 0.05}' });
+    const plain = await send(target, 'POST', '/capture', { body: '{"seconds": 1}' });
     expect(plain.json()).toEqual({ file: '/captures/profile.heapprofile', pid: 4242, kind: 'profile' });
     const streamed = await send(target, 'POST', '/capture', { body: '{"kind": "snapshot"}', headers: { accept: 'application/x-ndjson' } });
     expect(streamed.headers['content-type']).toBe('application/x-ndjson');
@@ -138,6 +138,8 @@ describe('control socket', () => {
     const stateDir = path.join(base, 'a-rather-long-folder-name-'.repeat(4), 'state');
     expect(Buffer.byteLength(path.join(stateDir, 'control.sock'))).toBeGreaterThan(MAX_SOCKET_PATH_BYTES);
     const { server } = await start({ stateDir });
+    // The runtime folder is kept for the next run on this state dir; afterEach removes it (the socket's dirname).
+    dirs.push(server.socketPath);
     expect(path.dirname(server.socketPath)).not.toBe(stateDir);
     expect(Buffer.byteLength(server.socketPath)).toBeLessThanOrEqual(MAX_SOCKET_PATH_BYTES);
     expect(mode(server.socketPath)).toBe(0o600);

@@ -15,9 +15,9 @@ const resolve = (over: Partial<ConfigInputs>) => resolveConfig({ flags: {}, env:
 describe('resolveConfig', () => {
   it('takes defaults when nothing is given', () => {
     const { config, sources } = resolve({});
-    expect(config).toMatchObject({ heapLimit: 4096, restart: 'on-failure', killTimeout: 10_000, orphans: 'kill', inspect: true });
+    expect(config).toMatchObject({ heapLimitMb: 4096, restart: 'on-oom', killTimeoutMs: 10_000, orphans: 'kill', inspect: true, cooldownS: 300 });
     expect(config.stateDir).toBe(path.join(dir, '.cfn-supervise'));
-    expect(sources.heapLimit).toEqual({ source: 'default' });
+    expect(sources.heapLimitMb).toEqual({ source: 'default' });
   });
 
   it('ranks flags over environment over file over defaults', () => {
@@ -25,46 +25,86 @@ describe('resolveConfig', () => {
     const { config, sources } = resolve({
       configFile: cfg,
       env: { CFN_SUPERVISE_KILL_TIMEOUT: '7000', CFN_SUPERVISE_BACKOFF: '300' },
-      flags: { backoff: '400ms' },
+      flags: { backoffMs: '400ms' },
     });
-    expect(config).toMatchObject({ heapLimit: 1024, killTimeout: 7000, backoff: 400, restart: 'never' });
-    expect(sources).toMatchObject({ heapLimit: { source: 'file' }, killTimeout: { source: 'env', from: 'CFN_SUPERVISE_KILL_TIMEOUT' }, backoff: { source: 'flag' } });
+    expect(config).toMatchObject({ heapLimitMb: 1024, killTimeoutMs: 7000, backoffMs: 400, restart: 'never' });
+    expect(sources).toMatchObject({ heapLimitMb: { source: 'file' }, killTimeoutMs: { source: 'env', from: 'CFN_SUPERVISE_KILL_TIMEOUT' }, backoffMs: { source: 'flag' } });
     expect(describeConfig({ config, sources })).toMatch(/kill-timeout\s+7000\s+\(env, CFN_SUPERVISE_KILL_TIMEOUT\)/);
   });
 
-  it('accepts the seed scripts\' variables as aliases, below our own names', () => {
-    expect(resolve({ env: { CLAUDE_MEMORY_LIMIT: '8192' } }).config.heapLimit).toBe(8192);
-    expect(resolve({ env: { CLAUDE_MEMORY_LIMIT: '8192', CFN_SUPERVISE_HEAP_LIMIT: '512' } }).config.heapLimit).toBe(512);
-    expect(resolve({ env: { CLAUDE_PM_MEMORY_CHECK_INTERVAL: '2s' } }).config.interval).toBe(2000);
+  it("accepts the seed scripts' variables as aliases with the seeds' meanings, below our own names", () => {
+    expect(resolve({ env: { CLAUDE_MEMORY_LIMIT: '8192' } }).config.heapLimitMb).toBe(8192);
+    expect(resolve({ env: { CLAUDE_MEMORY_LIMIT: '8192', CFN_SUPERVISE_HEAP_LIMIT: '512' } }).config.heapLimitMb).toBe(512);
+    // Seconds, as the ops guide's dev profile uses it.
+    expect(resolve({ env: { CLAUDE_PM_MEMORY_CHECK_INTERVAL: '1' } }).config.intervalMs).toBe(1000);
+    expect(resolve({ env: { CLAUDE_PM_MEMORY_CHECK_INTERVAL: '2' } }).config.intervalMs).toBe(2000);
+    // Megabytes of RSS, the skill's 6144 default.
+    expect(resolve({ env: { CLAUDE_MEMORY_ALERT_THRESHOLD: '6144' } }).config.treeWarningMb).toBe(6144);
+    expect(resolve({ env: { CLAUDE_MEMORY_ALERT_THRESHOLD: '3000' } }).config).toMatchObject({ treeWarningMb: 3000, treeCriticalMb: 8192 });
+    expect(resolve({ env: { CLAUDE_MEMORY_MONITORING: 'false' } }).config.watch).toBe(false);
+    expect(resolve({ env: { CLAUDE_PM_DISABLE_MEMORY_MONITOR: 'true' } }).config.watch).toBe(false);
+    expect(resolve({ env: { CLAUDE_PM_DISABLE_MEMORY_MONITOR: 'false' } }).config.watch).toBe(true);
+    expect(resolve({ env: { CLAUDE_MEMORY_DEBUG: 'true' } }).config.logLevel).toBe('debug');
+    expect(resolve({ env: { CLAUDE_MEMORY_LOG_LEVEL: 'trace' } }).config.logLevel).toBe('trace');
+    expect(resolve({ env: { CLAUDE_PM_MEMORY_WARNING_MB: '512', CLAUDE_PM_MEMORY_CRITICAL_MB: '1024', CLAUDE_PM_MEMORY_MAX_MB: '2048' } }).config).toMatchObject({
+      warningMb: 512, criticalMb: 1024, hardMb: 2048,
+    });
+  });
+
+  it('reads --cooldown in seconds everywhere: flag, environment, file', () => {
+    expect(resolve({ flags: { cooldownS: '300' } }).config.cooldownS).toBe(300);
+    expect(resolve({ flags: { cooldownS: '5m' } }).config.cooldownS).toBe(300);
+    expect(resolve({ env: { CFN_SUPERVISE_COOLDOWN: '60' } }).config.cooldownS).toBe(60);
+    expect(resolve({ configFile: file('cool.yaml', 'cooldown: 120\n') }).config.cooldownS).toBe(120);
+  });
+
+  it('has one name per option across flag, environment, file and camel case', () => {
+    expect(resolve({ configFile: file('max.yaml', 'captures-max: 100\n') }).config.capturesMaxMb).toBe(100);
+    expect(resolve({ configFile: file('max.json', '{"capturesMax": 200}') }).config.capturesMaxMb).toBe(200);
+    expect(resolve({ env: { CFN_SUPERVISE_CAPTURES_MAX: '300' } }).config.capturesMaxMb).toBe(300);
+    expect(() => resolve({ configFile: file('unit.json', '{"capturesMaxMb": 200}') })).toThrow(/unknown option 'capturesMaxMb'/);
+  });
+
+  it("keeps the heap limit the user's NODE_OPTIONS already sets, and says so", () => {
+    const { config, sources } = resolve({ env: { NODE_OPTIONS: '--max-old-space-size=8192 --no-warnings' } });
+    expect(config.heapLimitMb).toBe(8192);
+    expect(sources.heapLimitMb).toEqual({ source: 'env', from: 'NODE_OPTIONS' });
+    expect(describeConfig({ config, sources })).toMatch(/heap-limit\s+8192\s+\(env, NODE_OPTIONS\)/);
+    expect(resolve({ env: { NODE_OPTIONS: '--max-old-space-size=8192' }, flags: { heapLimitMb: '1024' } }).config.heapLimitMb).toBe(1024);
+    // What an outer supervisor added is not the user's choice.
+    const nested = { NODE_OPTIONS: '--no-warnings --max-old-space-size=512 --report-on-fatalerror', CFN_SUPERVISE_NODE_OPTIONS: '--max-old-space-size=512 --report-on-fatalerror' };
+    expect(resolve({ env: nested }).config.heapLimitMb).toBe(4096);
   });
 
   it('scales the defaults of a level list to the level the user set, when they would break its order', () => {
-    const { config, sources } = resolve({ flags: { hard: '300' } });
-    expect(config).toMatchObject({ warning: 75, critical: 150, hard: 300 });
-    expect(sources.critical).toEqual({ source: 'default', from: 'scaled to --hard' });
+    const { config, sources } = resolve({ flags: { hardMb: '300' } });
+    expect(config).toMatchObject({ warningMb: 75, criticalMb: 150, hardMb: 300 });
+    expect(sources.criticalMb).toEqual({ source: 'default', from: 'scaled to --hard' });
     expect(resolve({ flags: { heapCritical: '0.6' } }).config).toMatchObject({ heapWarning: 0.494, heapCritical: 0.6, heapImminent: 0.671 });
-    expect(resolve({ flags: { hard: '8192' } }).config).toMatchObject({ warning: 1024, critical: 2048, hard: 8192 });
-    expect(resolve({ flags: { treeWarning: '100' } }).config).toMatchObject({ treeWarning: 100, treeCritical: 8192, treeHard: 0 });
-    expect(resolve({ flags: { treeCritical: '1000' } }).config).toMatchObject({ treeWarning: 750, treeCritical: 1000, treeHard: 0 });
+    expect(resolve({ flags: { hardMb: '8192' } }).config).toMatchObject({ warningMb: 1024, criticalMb: 2048, hardMb: 8192 });
+    expect(resolve({ flags: { treeWarningMb: '100' } }).config).toMatchObject({ treeWarningMb: 100, treeCriticalMb: 8192, treeHardMb: 0 });
+    expect(resolve({ flags: { treeCriticalMb: '1000' } }).config).toMatchObject({ treeWarningMb: 750, treeCriticalMb: 1000, treeHardMb: 0 });
   });
 
   it('reads JSON files with camelCase keys', () => {
     expect(resolve({ configFile: file('b.json', '{"heapLimit": 300, "orphans": "keep", "inspect": false}') }).config).toMatchObject({
-      heapLimit: 300, orphans: 'keep', inspect: false,
+      heapLimitMb: 300, orphans: 'keep', inspect: false,
     });
   });
 
   const errors: [string, Partial<ConfigInputs>, RegExp][] = [
-    ['bad megabytes', { flags: { heapLimit: '12 parsecs' } }, /^--heap-limit: expected megabytes/],
-    ['too small', { flags: { heapLimit: '1' } }, /^--heap-limit: 1 is out of range/],
+    ['bad megabytes', { flags: { heapLimitMb: '12 parsecs' } }, /^--heap-limit: expected megabytes/],
+    ['too small', { flags: { heapLimitMb: '1' } }, /^--heap-limit: 1 is out of range/],
     ['negative count', { flags: { maxRestarts: '-1' } }, /^--max-restarts: expected a whole number/],
     ['bad boolean in env', { env: { CFN_SUPERVISE_QUIET: 'perhaps' } }, /^CFN_SUPERVISE_QUIET: expected true or false/],
-    ['cap below start', { flags: { backoff: '5s', backoffMax: '1s' } }, /--backoff-max \(1000 ms\) is below --backoff \(5000 ms\)/],
-    ['levels the user set out of order', { flags: { warning: '500', hard: '400' } }, /--hard \(400\) must be above --critical \(1000\)/],
+    ['cap below start', { flags: { backoffMs: '5s', backoffMaxMs: '1s' } }, /--backoff-max \(1000 ms\) is below --backoff \(5000 ms\)/],
+    ['levels the user set out of order', { flags: { warningMb: '500', hardMb: '400' } }, /--hard \(400\) must be above --critical \(1000\)/],
     ['unknown key in file', { configFile: 'c.yaml' }, /unknown option 'heap-limt'/],
     ['not a mapping', { configFile: 'd.yaml' }, /must be a mapping/],
     ['broken JSON', { configFile: 'e.json' }, /is not valid JSON/],
     ['missing file', { configFile: 'nope.yaml' }, /cannot read config file .*nope.yaml: ENOENT/],
+    ['min-free above the machine', { flags: { minFreeMb: '1000000' } }, /--min-free \(1000000 MB\) is above this machine's total memory/],
+    ['seed interval out of range', { env: { CLAUDE_PM_MEMORY_CHECK_INTERVAL: 'soon' } }, /^CLAUDE_PM_MEMORY_CHECK_INTERVAL: expected milliseconds/],
   ];
   file('c.yaml', 'heap-limt: 100\n');
   file('d.yaml', '- a\n- b\n');

@@ -1,36 +1,45 @@
 import { describe, expect, it } from 'vitest';
-import { Gate } from '../../src/supervisor/act/executor.js';
+import { Gate } from '../../src/supervisor/act/gate.js';
 
 describe('Gate: cooldowns per process, caps per run', () => {
-  const gate = () => new Gate({ cooldownMs: 300_000, maxCapturesPerRun: 2 });
+  const limits = { cooldownMs: 300_000, maxCapturesPerRun: 2 };
 
   it('holds back a repeat within the cooldown, lets a manual one through, and frees it afterwards', () => {
-    const g = gate();
-    expect(g.check('capture', 1, 0, false)).toBeUndefined();
-    g.record('capture', 1, 0);
-    expect(g.check('capture', 1, 1000, false)).toMatch(/capture of pid 1 is cooling down for 299 s/);
-    expect(g.check('capture', 1, 1000, true)).toBeUndefined();
-    expect(g.check('capture', 2, 1000, false)).toBeUndefined();
-    expect(g.check('gc', 1, 1000, false)).toBeUndefined();
-    expect(g.check('capture', 1, 300_000, false)).toBeUndefined();
+    const g = new Gate();
+    expect(g.check('capture', 1, 0, false, limits)).toBeUndefined();
+    g.started('capture', 1, 0);
+    expect(g.check('capture', 1, 1000, false, limits)).toMatch(/capture of pid 1 is cooling down for 299 s/);
+    expect(g.check('capture', 1, 1000, true, limits)).toBeUndefined();
+    expect(g.check('capture', 2, 1000, false, limits)).toBeUndefined();
+    expect(g.check('gc', 1, 1000, false, limits)).toBeUndefined();
+    expect(g.check('capture', 1, 300_000, false, limits)).toBeUndefined();
   });
 
-  it('caps captures per run, manual ones included, until the next run', () => {
-    const g = gate();
-    g.record('capture', 1, 0);
-    g.record('capture', 2, 0);
-    expect(g.check('capture', 3, 0, true)).toMatch(/capture cap \(--max-captures 2\) is reached/);
-    expect(g.check('cleanup', 'tree', 0, false)).toBeUndefined();
-    g.newRun();
-    expect(g.check('capture', 1, 1, false)).toBeUndefined();
+  it('reads the cooldown at each check, so a run-time change applies at once', () => {
+    const g = new Gate();
+    g.started('gc', 1, 0);
+    expect(g.check('gc', 1, 10_000, false, limits)).toMatch(/cooling down/);
+    expect(g.check('gc', 1, 10_000, false, { ...limits, cooldownMs: 5000 })).toBeUndefined();
+  });
+
+  it('caps written captures per run, manual ones included; a failed capture does not count', () => {
+    const g = new Gate();
+    g.started('capture', 1, 0);
+    g.captured();
+    g.started('capture', 2, 0);
+    expect(g.check('capture', 3, 0, true, limits)).toBeUndefined();
+    g.captured();
+    expect(g.check('capture', 3, 0, true, limits)).toMatch(/capture cap \(--max-captures 2\) is reached/);
+    expect(g.check('cleanup', 'tree', 0, false, limits)).toBeUndefined();
+    expect(new Gate().check('capture', 1, 1, false, limits)).toBeUndefined();
   });
 
   it('forgets processes that are gone', () => {
-    const g = gate();
-    g.record('gc', 1, 0);
-    g.record('cleanup', 'tree', 0);
+    const g = new Gate();
+    g.started('gc', 1, 0);
+    g.started('cleanup', 'tree', 0);
     g.retain(new Set([2]));
-    expect(g.check('gc', 1, 1, false)).toBeUndefined();
-    expect(g.check('cleanup', 'tree', 1, false)).toMatch(/cleanup of the tree is cooling down/);
+    expect(g.check('gc', 1, 1, false, limits)).toBeUndefined();
+    expect(g.check('cleanup', 'tree', 1, false, limits)).toMatch(/cleanup of the tree is cooling down/);
   });
 });

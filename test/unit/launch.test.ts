@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { agentEnv, agentNodeOptions, quoteNodeOption, REGISTRY_SOCKET_ENV } from '../../src/supervisor/lifecycle/launch.js';
+import { agentEnv, agentNodeOptions, quoteNodeOption, REGISTRY_SOCKET_ENV, type LaunchOptions } from '../../src/supervisor/lifecycle/launch.js';
+
+const base: LaunchOptions = { heapLimitMb: 64, reportDir: '/r', stateDir: '/s', supervisorPid: 1 };
 
 describe('quoteNodeOption', () => {
   const table: [string, string][] = [
@@ -13,17 +15,25 @@ describe('quoteNodeOption', () => {
 
 describe('agentNodeOptions', () => {
   it('appends to what the user has, ours last', () => {
-    expect(agentNodeOptions(' --no-warnings --max-old-space-size=100 ', { heapLimitMb: 512, reportDir: '/s/reports' })).toBe(
+    expect(agentNodeOptions(' --no-warnings --max-old-space-size=100 ', { ...base, heapLimitMb: 512, reportDir: '/s/reports' })).toBe(
       '--no-warnings --max-old-space-size=100 --max-old-space-size=512 --report-on-fatalerror --report-directory=/s/reports',
     );
   });
   it('preloads the probe when instrumenting, and opens no inspector', () => {
-    expect(agentNodeOptions(undefined, { heapLimitMb: 64, reportDir: '/r', probePath: '/a b/probe.cjs' })).toBe(
+    expect(agentNodeOptions(undefined, { ...base, probePath: '/a b/probe.cjs' })).toBe(
       '--max-old-space-size=64 --report-on-fatalerror --report-directory=/r --require="/a b/probe.cjs"',
     );
   });
   it('sets the registry socket only when there is one, and never leaks a stale one', () => {
-    expect(agentEnv({ [REGISTRY_SOCKET_ENV]: '/old' }, { heapLimitMb: 64, reportDir: '/r' })[REGISTRY_SOCKET_ENV]).toBeUndefined();
-    expect(agentEnv({}, { heapLimitMb: 64, reportDir: '/r', registrySocket: '/s.sock' })[REGISTRY_SOCKET_ENV]).toBe('/s.sock');
+    expect(agentEnv({ [REGISTRY_SOCKET_ENV]: '/old' }, base)[REGISTRY_SOCKET_ENV]).toBeUndefined();
+    expect(agentEnv({}, { ...base, registrySocket: '/s.sock' })[REGISTRY_SOCKET_ENV]).toBe('/s.sock');
+  });
+});
+
+describe('agentEnv for a nested supervisor', () => {
+  it("replaces what an outer supervisor added to NODE_OPTIONS instead of stacking a second probe and limit", () => {
+    const outer = agentEnv({ NODE_OPTIONS: '--no-warnings' }, { ...base, heapLimitMb: 512, probePath: '/p.cjs' });
+    const inner = agentEnv(outer, { ...base, heapLimitMb: 256, probePath: '/p.cjs' });
+    expect(inner.NODE_OPTIONS).toBe('--no-warnings --max-old-space-size=256 --report-on-fatalerror --report-directory=/r --require=/p.cjs');
   });
 });

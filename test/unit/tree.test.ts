@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { collectMembers, parseStat, type ProcStat, type TreeScope } from '../../src/supervisor/proc/tree.js';
+import { parseStat, type ProcStat } from '../../src/supervisor/proc/stat.js';
+import { collectMembers, type TreeScope } from '../../src/supervisor/proc/tree.js';
 
 describe('parseStat', () => {
   it('reads fields after a comm holding spaces and parentheses', () => {

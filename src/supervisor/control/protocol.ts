@@ -78,6 +78,8 @@ export interface CaptureProgress {
 export interface CaptureResult {
   file: string;
   pid: number;
+  /** Which process that is, so a capture without --pid says what it captured. */
+  role?: string;
   kind: CaptureKind;
   bytes?: number;
 }
@@ -104,4 +106,8 @@ export interface ControlHandlers {
   getConfig(): Record<string, unknown>;
   /** Validates every value before applying any; returns the whole effective config. */
   patchConfig(patch: Record<string, unknown>): Record<string, unknown>;
+  /** GET /healthz (liveness: the supervisor itself works): 200 when ok, else 503; the rest is detail. Default ok. */
+  health?(): { ok: boolean; [detail: string]: unknown };
+  /** GET /readyz (readiness: the agent runs and is watched): 200 when ok, else 503. Default ok. */
+  ready?(): { ok: boolean; [detail: string]: unknown };
 }

@@ -3,7 +3,7 @@
 import type { ProcessView } from './protocol.js';
 import { LEVELS, rank, type Level, type PolicyState } from '../watch/policy.js';
 import type { HistoryPoint, Tick } from '../watch/sampler.js';
-import { heapTrend } from '../watch/trend.js';
+import { heapTrend, type Point } from '../watch/trend.js';
 import { tenthsMb as mb } from '../../common/units.js';
 
 /** Samples of RSS history a view carries: enough for a sparkline, small enough for every request. */
@@ -20,14 +20,14 @@ export function processViews(
   tick: Tick | undefined,
   policy: PolicyState,
   history: (pid: number) => HistoryPoint[],
+  heapHistory: (pid: number) => Point[],
   trust: { windowMs: number; minConfidence: number },
 ): ProcessView[] {
   if (!tick) return [];
   return tick.processes
     .map((p) => {
       const points = history(p.pid);
-      const heapPoints = points.flatMap((h) => (h.heapUsed === undefined ? [] : [{ t: h.t, v: h.heapUsed }]));
-      const found = p.heapLimit ? heapTrend(heapPoints, p.heapLimit, { windowMs: trust.windowMs }) : undefined;
+      const found = p.heapLimit ? heapTrend(heapHistory(p.pid), p.heapLimit, { windowMs: trust.windowMs }) : undefined;
       const trend = found && found.confidence >= trust.minConfidence ? found : undefined;
       const view: ProcessView = {
         pid: p.pid,

@@ -1,49 +1,146 @@
 // How the agent is started: the environment every node process of its tree inherits, and the spawn itself.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { accessSync, constants, statSync } from 'node:fs';
+import path from 'node:path';
+import { SpawnError } from '../../common/errors.js';
+import { OUR_NODE_OPTIONS_ENV, userNodeOptions } from '../../config/environment.js';
+import type { Children } from '../proc/children.js';
+import type { Libc } from '../proc/libc.js';
 
 export interface LaunchOptions {
   heapLimitMb: number;
   reportDir: string;
-  /** Absolute path of the probe to preload; absent with --no-inspect. */
+  /** Absolute path of the probe to preload; absent with --no-inspect or --no-watch. */
   probePath?: string;
   registrySocket?: string;
+  /** Where a supervisor started inside the agent's tree finds that its default state dir is taken. */
+  stateDir: string;
+  supervisorPid: number;
 }
 
 export const REGISTRY_SOCKET_ENV = 'CFN_SUPERVISE_SOCKET';
+export const STATE_DIR_ENV = 'CFN_SUPERVISE_STATE_DIR';
+export const SUPERVISOR_PID_ENV = 'CFN_SUPERVISE_PID';
 
 /** NODE_OPTIONS splits on spaces unless a value is double-quoted, and unescapes \" and \\ inside quotes. */
 export function quoteNodeOption(value: string): string {
   return /[\s"\\]/.test(value) ? `"${value.replace(/[\\"]/g, (c) => `\\${c}`)}"` : value;
 }
 
-export function agentNodeOptions(existing: string | undefined, opts: LaunchOptions): string {
+/** What the supervisor adds to every node process's options. */
+export function ourNodeOptions(opts: LaunchOptions): string {
   const ours = [
     `--max-old-space-size=${Math.round(opts.heapLimitMb)}`,
     '--report-on-fatalerror',
     `--report-directory=${quoteNodeOption(opts.reportDir)}`,
   ];
   if (opts.probePath) ours.push(`--require=${quoteNodeOption(opts.probePath)}`);
+  return ours.join(' ');
+}
+
+export function agentNodeOptions(existing: string | undefined, opts: LaunchOptions): string {
   // Ours go last: where the user set one of them too, the supervisor's value is the one that holds.
-  return [existing?.trim(), ...ours].filter(Boolean).join(' ');
+  return [existing?.trim(), ourNodeOptions(opts)].filter(Boolean).join(' ');
 }
 
 export function agentEnv(base: NodeJS.ProcessEnv, opts: LaunchOptions): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { ...base, NODE_OPTIONS: agentNodeOptions(base.NODE_OPTIONS, opts) };
+  const ours = ourNodeOptions(opts);
+  const env: NodeJS.ProcessEnv = {
+    ...base,
+    NODE_OPTIONS: agentNodeOptions(userNodeOptions(base), opts),
+    [OUR_NODE_OPTIONS_ENV]: ours,
+    [STATE_DIR_ENV]: opts.stateDir,
+    [SUPERVISOR_PID_ENV]: String(opts.supervisorPid),
+  };
   if (opts.registrySocket) env[REGISTRY_SOCKET_ENV] = opts.registrySocket;
   else delete env[REGISTRY_SOCKET_ENV];
   return env;
 }
 
+/** What a shell would say before running `command`: not found (127) or found but not executable (126). */
+export function checkCommand(command: string, pathVar: string | undefined): void {
+  const candidates = command.includes('/') ? [command] : (pathVar ?? '').split(':').map((dir) => path.join(dir || '.', command));
+  let found = false;
+  for (const file of candidates) {
+    try {
+      if (!statSync(file).isFile()) continue;
+      found = true;
+      accessSync(file, constants.X_OK);
+      return;
+    } catch {
+      // Not there, or not executable: keep looking as execvp does.
+    }
+  }
+  throw new SpawnError(`${command}: ${found ? 'permission denied' : 'command not found'}`, !found);
+}
+
+let setprivPath: string | null | undefined;
+
 /**
- * Spawns the agent as the leader of a new session and process group (detached): the whole group can be
- * signalled, and the agent keeps the user's terminal as its stdio without job control stopping it.
- * The supervisor's own umask (0077) is lifted for the fork so the agent creates files as it would unsupervised.
+ * util-linux's setpriv sets the parent-death signal and execs the agent: if the supervisor is killed outright,
+ * the agent hears of it at once (the watchdog ends the rest of the tree). Where it is missing, the watchdog alone.
  */
-export function spawnAgent(command: string, args: string[], env: NodeJS.ProcessEnv, userUmask: number): ChildProcess {
+function findSetpriv(): string | null {
+  if (setprivPath === undefined) {
+    setprivPath = null;
+    for (const file of ['/usr/bin/setpriv', '/bin/setpriv']) {
+      try {
+        accessSync(file, constants.X_OK);
+        setprivPath = file;
+        break;
+      } catch {
+        // Try the next place.
+      }
+    }
+  }
+  return setprivPath;
+}
+
+export interface Agent {
+  pid: number;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+export interface AgentEvents {
+  stopped(signal: NodeJS.Signals): void;
+  continued(): void;
+}
+
+/**
+ * Spawns the agent as the leader of a new process group in the supervisor's session: the group can be signalled
+ * as a whole and can be given the terminal (job control, /dev/tty). The supervisor's own umask (0077) is lifted
+ * for the spawn so the agent creates files as it would unsupervised.
+ */
+export function spawnAgent(
+  libc: Libc,
+  children: Children,
+  argv: string[],
+  env: NodeJS.ProcessEnv,
+  userUmask: number,
+  events: AgentEvents,
+): Agent {
+  const [command] = argv;
+  if (!command) throw new SpawnError('missing the agent command', true);
+  checkCommand(command, env.PATH);
+  const setpriv = findSetpriv();
+  const full = setpriv ? [setpriv, '--pdeathsig', 'TERM', '--', ...argv] : argv;
   const ours = process.umask(userUmask);
+  let pid: number;
   try {
-    return spawn(command, args, { stdio: 'inherit', detached: true, env });
+    pid = libc.spawn({
+      file: full[0]!,
+      argv: full,
+      env: Object.entries(env).flatMap(([k, v]) => (v === undefined ? [] : [`${k}=${v}`])),
+    });
   } finally {
     process.umask(ours);
   }
+  if (pid < 0) throw new SpawnError(`${command}: cannot execute (errno ${-pid})`, false);
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
+    children.watch(pid, (status) => {
+      if (status.exited) resolve(status.exited);
+      else if (status.stopped) events.stopped(status.stopped);
+      else if (status.continued) events.continued();
+    });
+  });
+  return { pid, exited };
 }

@@ -8,6 +8,7 @@
  * Not covered: worker threads. The probe skips them, and their heaps are not in the parent's figures.
  */
 import { promises as fs } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
 import {
   captureName,
   createPendingCapture,
@@ -18,8 +19,8 @@ import {
 import { ProbeError, Refused } from '../../common/errors.js';
 import type { ProcessRecord, Registry } from './registry.js';
 import { ensurePrivateDir } from '../../common/statedir.js';
-import { systemMemory } from '../proc/sysmem.js';
-import { pageSize, readStat } from '../proc/tree.js';
+import { systemMemory } from '../../common/sysmem.js';
+import { pageSize, readStat } from '../proc/stat.js';
 import { MB, wholeMb as mib } from '../../common/units.js';
 
 export interface Logger {
@@ -139,10 +140,33 @@ export class Inspectors {
     return this.opts.registry.request<HeapStats>(pid, { type: 'heap-stats' }, { timeoutMs: this.opts.callTimeoutMs });
   }
 
-  /** The sampling profile as `--heap-prof` writes it (the `profile` object alone). */
-  async saveProfile(pid: number, reason: string): Promise<string> {
-    if (!this.session(pid).sampling) throw new ProbeError(pid, 'sampling is off (samplingInterval 0)');
-    return this.capture(pid, reason, 'heapprofile', { timeoutMs: this.opts.callTimeoutMs });
+  /**
+   * The sampling profile as `--heap-prof` writes it (the `profile` object alone). With a window, sampling starts
+   * afresh and the profile covers exactly the window's seconds; without one, everything sampled so far.
+   */
+  async saveProfile(pid: number, reason: string, window?: { seconds: number; onSecond?: (done: number) => void }): Promise<string> {
+    const session = this.session(pid);
+    if (window) {
+      if (session.sampling) await this.cdp(pid, 'HeapProfiler.stopSampling');
+      session.sampling = false;
+      await this.cdp(pid, 'HeapProfiler.startSampling', { samplingInterval: this.opts.samplingInterval || DEFAULT_SAMPLING_INTERVAL });
+      session.sampling = true;
+      for (let s = 0; s < window.seconds; s++) {
+        window.onSecond?.(s);
+        await sleep(1000);
+        if (!this.sessions.has(pid)) throw new ProbeError(pid, 'the process exited while sampling');
+      }
+    } else if (!session.sampling) {
+      throw new ProbeError(pid, 'sampling is off (--sampling-interval 0): ask for a window with --seconds');
+    }
+    try {
+      return await this.capture(pid, reason, 'heapprofile', { timeoutMs: this.opts.callTimeoutMs });
+    } finally {
+      if (window && this.opts.samplingInterval === 0 && this.sessions.has(pid)) {
+        session.sampling = false;
+        await this.cdp(pid, 'HeapProfiler.stopSampling').catch(() => undefined);
+      }
+    }
   }
 
   /**

@@ -1,30 +1,166 @@
-// The few libc calls Node does not expose, through koffi (prebuilt, no compiler at install time).
+// The libc calls Node does not expose, through koffi (prebuilt, no compiler at install time): spawning the agent
+// into its own process group of our session (so that it can own the terminal), waiting for it with stop and
+// continue events, the terminal's foreground group, subreaping, locks and peer credentials.
 import { createRequire } from 'node:module';
+import { constants } from 'node:os';
+
+export interface WaitStatus {
+  pid: number;
+  exited?: { code: number | null; signal: NodeJS.Signals | null };
+  stopped?: NodeJS.Signals;
+  continued?: true;
+}
+
+export interface SpawnRequest {
+  file: string;
+  argv: string[];
+  env: string[];
+}
+
+export interface PeerCredentials {
+  pid: number;
+  uid: number;
+  gid: number;
+}
 
 export interface Libc {
   /** prctl(PR_SET_CHILD_SUBREAPER): orphans of the agent are re-parented to us instead of init. */
   becomeSubreaper(): boolean;
+  /** prctl(PR_SET_DUMPABLE, 0): re-raising SIGABRT or SIGSEGV on ourselves must not write a core of the supervisor. */
+  noCoreDump(): void;
+  /**
+   * posix_spawnp into a new process group (pgid = its pid) of our session, with every signal at its default
+   * disposition and none blocked, and fds 0-2 inherited (Node marks its own close-on-exec). Returns the pid or
+   * the errno (ENOENT, EACCES…) as a negative number.
+   */
+  spawn(req: SpawnRequest): number;
+  /** waitpid(pid, WNOHANG | WUNTRACED | WCONTINUED) on exactly one pid; undefined when nothing changed. */
+  wait(pid: number): WaitStatus | undefined;
   /** waitpid(pid, WNOHANG) on exactly one pid; true when that zombie was collected. */
   reap(pid: number): boolean;
+  tcgetpgrp(fd: number): number;
+  /** tcsetpgrp with SIGTTOU blocked: a background process may hand the terminal on, and take it back. */
+  tcsetpgrp(fd: number, pgid: number): boolean;
+  /** flock(fd, LOCK_EX | LOCK_NB): false when another process holds the lock. */
+  lockExclusive(fd: number): boolean;
+  /** SO_PEERCRED of a connected unix socket: who is really at the other end. */
+  peerCredentials(fd: number): PeerCredentials | undefined;
 }
 
+const PR_SET_DUMPABLE = 4;
 const PR_SET_CHILD_SUBREAPER = 36;
 const WNOHANG = 1;
+const WUNTRACED = 2;
+const WCONTINUED = 8;
+const POSIX_SPAWN_SETPGROUP = 0x02;
+const POSIX_SPAWN_SETSIGDEF = 0x04;
+const POSIX_SPAWN_SETSIGMASK = 0x08;
+const SIG_BLOCK = 0;
+const SIG_SETMASK = 2;
+const LOCK_EX = 2;
+const LOCK_NB = 4;
+const SOL_SOCKET = 1;
+const SO_PEERCRED = 17;
+// glibc's opaque types on Linux (x86_64: 336 and 80 bytes, sigset_t 128); generous buffers for every arch.
+const SPAWNATTR_BYTES = 1024;
+const FILE_ACTIONS_BYTES = 512;
+const SIGSET_BYTES = 128;
 
-export function loadLibc(): { libc: Libc } | { error: string } {
-  if (process.platform !== 'linux') return { error: `not available on ${process.platform}` };
-  try {
-    const koffi = createRequire(import.meta.url)('koffi') as typeof import('koffi');
-    const lib = koffi.load('libc.so.6');
-    const prctl = lib.func('int prctl(int, unsigned long, unsigned long, unsigned long, unsigned long)');
-    const waitpid = lib.func('int waitpid(int, _Out_ int *, int)');
-    return {
-      libc: {
-        becomeSubreaper: () => prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) === 0,
-        reap: (pid) => waitpid(pid, [0], WNOHANG) === pid,
-      },
-    };
-  } catch (err) {
-    return { error: (err as Error).message };
-  }
+const signalNames = new Map<number, NodeJS.Signals>(Object.entries(constants.signals).map(([name, n]) => [n, name as NodeJS.Signals]));
+
+/** Decodes a wait status the way <sys/wait.h>'s macros do. */
+export function decodeWaitStatus(pid: number, status: number): WaitStatus {
+  if (status === 0xffff) return { pid, continued: true };
+  if ((status & 0xff) === 0x7f) return { pid, stopped: signalNames.get((status >> 8) & 0xff) ?? 'SIGSTOP' };
+  const term = status & 0x7f;
+  if (term === 0) return { pid, exited: { code: (status >> 8) & 0xff, signal: null } };
+  return { pid, exited: { code: null, signal: signalNames.get(term) ?? 'SIGKILL' } };
+}
+
+let loaded: Libc | undefined;
+
+/** Loads once; throws with a one-line reason where koffi or glibc is not there (the supervisor needs Linux). */
+export function libc(): Libc {
+  if (loaded) return loaded;
+  if (process.platform !== 'linux') throw new Error(`cfn-supervise supervises on Linux only, not on ${process.platform}`);
+  const koffi = createRequire(import.meta.url)('koffi') as typeof import('koffi');
+  const lib = koffi.load('libc.so.6');
+  const prctl = lib.func('int prctl(int, unsigned long, unsigned long, unsigned long, unsigned long)');
+  const waitpid = lib.func('int waitpid(int, _Out_ int *, int)');
+  const attrInit = lib.func('int posix_spawnattr_init(_Inout_ uint8_t *)');
+  const attrDestroy = lib.func('int posix_spawnattr_destroy(_Inout_ uint8_t *)');
+  const attrSetFlags = lib.func('int posix_spawnattr_setflags(_Inout_ uint8_t *, short)');
+  const attrSetPgroup = lib.func('int posix_spawnattr_setpgroup(_Inout_ uint8_t *, int)');
+  const attrSetSigDefault = lib.func('int posix_spawnattr_setsigdefault(_Inout_ uint8_t *, const uint8_t *)');
+  const attrSetSigMask = lib.func('int posix_spawnattr_setsigmask(_Inout_ uint8_t *, const uint8_t *)');
+  const actionsInit = lib.func('int posix_spawn_file_actions_init(_Inout_ uint8_t *)');
+  const actionsDestroy = lib.func('int posix_spawn_file_actions_destroy(_Inout_ uint8_t *)');
+  const actionsDup2 = lib.func('int posix_spawn_file_actions_adddup2(_Inout_ uint8_t *, int, int)');
+  const spawnp = lib.func('int posix_spawnp(_Out_ int *, const char *, const uint8_t *, const uint8_t *, const char **, const char **)');
+  const sigemptyset = lib.func('int sigemptyset(_Inout_ uint8_t *)');
+  const sigfillset = lib.func('int sigfillset(_Inout_ uint8_t *)');
+  const sigaddset = lib.func('int sigaddset(_Inout_ uint8_t *, int)');
+  const sigmask = lib.func('int pthread_sigmask(int, const uint8_t *, _Out_ uint8_t *)');
+  const tcgetpgrp = lib.func('int tcgetpgrp(int)');
+  const tcsetpgrp = lib.func('int tcsetpgrp(int, int)');
+  const flock = lib.func('int flock(int, int)');
+  const getsockopt = lib.func('int getsockopt(int, int, int, _Out_ uint8_t *, _Inout_ uint32_t *)');
+
+  const withSigttouBlocked = <T>(work: () => T): T => {
+    const block = Buffer.alloc(SIGSET_BYTES);
+    const saved = Buffer.alloc(SIGSET_BYTES);
+    sigemptyset(block);
+    sigaddset(block, constants.signals.SIGTTOU);
+    sigmask(SIG_BLOCK, block, saved);
+    try {
+      return work();
+    } finally {
+      sigmask(SIG_SETMASK, saved, Buffer.alloc(SIGSET_BYTES));
+    }
+  };
+
+  loaded = {
+    becomeSubreaper: () => prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) === 0,
+    noCoreDump: () => void prctl(PR_SET_DUMPABLE, 0, 0, 0, 0),
+    spawn({ file, argv, env }) {
+      const attr = Buffer.alloc(SPAWNATTR_BYTES);
+      const actions = Buffer.alloc(FILE_ACTIONS_BYTES);
+      const all = Buffer.alloc(SIGSET_BYTES);
+      const none = Buffer.alloc(SIGSET_BYTES);
+      sigfillset(all);
+      sigemptyset(none);
+      attrInit(attr);
+      actionsInit(actions);
+      try {
+        attrSetFlags(attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
+        attrSetPgroup(attr, 0);
+        attrSetSigDefault(attr, all);
+        attrSetSigMask(attr, none);
+        // dup2(fd, fd) clears close-on-exec (POSIX 2017, glibc >= 2.29): the agent gets our stdio as it is.
+        for (const fd of [0, 1, 2]) actionsDup2(actions, fd, fd);
+        const pid = [0];
+        const rc = spawnp(pid, file, actions, attr, [...argv, null], [...env, null]);
+        return rc === 0 ? pid[0]! : -rc;
+      } finally {
+        actionsDestroy(actions);
+        attrDestroy(attr);
+      }
+    },
+    wait(pid) {
+      const status = [0];
+      const r = waitpid(pid, status, WNOHANG | WUNTRACED | WCONTINUED);
+      return r === pid ? decodeWaitStatus(pid, status[0]!) : undefined;
+    },
+    reap: (pid) => waitpid(pid, [0], WNOHANG) === pid,
+    tcgetpgrp: (fd) => tcgetpgrp(fd),
+    tcsetpgrp: (fd, pgid) => withSigttouBlocked(() => tcsetpgrp(fd, pgid) === 0),
+    lockExclusive: (fd) => flock(fd, LOCK_EX | LOCK_NB) === 0,
+    peerCredentials(fd) {
+      const buf = Buffer.alloc(12);
+      const len = [12];
+      if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, buf, len) !== 0) return undefined;
+      return { pid: buf.readInt32LE(0), uid: buf.readUInt32LE(4), gid: buf.readUInt32LE(8) };
+    },
+  };
+  return loaded;
 }

@@ -1,15 +1,16 @@
 // Pure: (state, sample, thresholds) → (state, actions). Levels are computed per process and metric and for
 // the whole tree; actions fire on level *changes*, never on every tick, so a process hovering at critical
 // yields one alert and one capture request (the executor's cooldown decides about repeats).
-import type { SystemMemory } from '../proc/sysmem.js';
+import type { SystemMemory } from '../../common/sysmem.js';
 import { heapTrend, type Point, type Trend } from './trend.js';
 import { MB } from '../../common/units.js';
+import type { Config } from '../../config/config.js';
 
 export const LEVELS = ['ok', 'info', 'warning', 'critical', 'imminent', 'hard'] as const;
 export type Level = (typeof LEVELS)[number];
 export const rank = (l: Level) => LEVELS.indexOf(l);
 
-export type Metric = 'rss' | 'heap' | 'fds' | 'sockets' | 'trend';
+export type Metric = 'rss' | 'heap' | 'fds' | 'sockets' | 'trend' | 'unresponsive';
 
 export interface ProcessSample {
   pid: number;
@@ -25,6 +26,8 @@ export interface ProcessSample {
   heapLimit?: number;
   fds?: number;
   sockets?: number;
+  /** Heap reads in a row that got no answer in time (instrumented processes only). */
+  missedReplies?: number;
 }
 
 export interface TickSample {
@@ -33,28 +36,31 @@ export interface TickSample {
   system: SystemMemory;
 }
 
-export interface Thresholds {
-  warningMb: number;
-  criticalMb: number;
-  hardMb: number;
-  treeWarningMb: number;
-  treeCriticalMb: number;
-  /** 0: no whole-tree hard limit. */
-  treeHardMb: number;
-  heapWarning: number;
-  heapCritical: number;
-  heapImminent: number;
-  fdWarning: number;
-  connInfo: number;
-  connWarning: number;
-  connCritical: number;
-  trendWindowMs: number;
-  /** The floor must grow at least this fast for a trend alert. */
-  trendMinMbPerMin: number;
-  /** ...and reach the limit within this many minutes. */
-  trendHorizonMin: number;
-  trendMinConfidence: number;
-}
+/** The config's thresholds, in the config's own names and units (src/config/config.ts). */
+export type Thresholds = Pick<
+  Config,
+  | 'warningMb'
+  | 'criticalMb'
+  | 'hardMb'
+  | 'treeWarningMb'
+  | 'treeCriticalMb'
+  | 'treeHardMb'
+  | 'heapWarning'
+  | 'heapCritical'
+  | 'heapImminent'
+  | 'fdWarning'
+  | 'connInfo'
+  | 'connWarning'
+  | 'connCritical'
+  | 'trendWindowMs'
+  | 'trendMinMbPerMin'
+  | 'trendHorizonMin'
+>;
+
+/** A trend is trusted (alerted on, shown) only when its fit is at least this good. */
+export const TREND_MIN_CONFIDENCE = 0.8;
+/** Heap reads in a row without an answer before a process is reported unresponsive (blocked or hung). */
+export const UNRESPONSIVE_READS = 3;
 
 export type Action =
   | {
@@ -121,13 +127,14 @@ function readings(p: ProcessSample, t: Thresholds, history: readonly Point[], pr
       const minRate = prevTrend === 'warning' ? t.trendMinMbPerMin / 2 : t.trendMinMbPerMin;
       const growing =
         trend.mbPerMin >= minRate &&
-        trend.confidence >= t.trendMinConfidence &&
+        trend.confidence >= TREND_MIN_CONFIDENCE &&
         trend.oomInMin !== undefined &&
         trend.oomInMin <= t.trendHorizonMin;
       r.trend = { level: growing ? 'warning' : 'ok', value: Math.round(trend.mbPerMin * 10) / 10, threshold: t.trendMinMbPerMin, unit: 'MB/min', trend };
     }
   }
   if (p.fds !== undefined) r.fds = step(p.fds, 'fds', [[t.fdWarning + 1, 'warning']]);
+  if (p.missedReplies !== undefined) r.unresponsive = step(p.missedReplies, 'unanswered heap reads', [[UNRESPONSIVE_READS, 'warning']]);
   if (p.sockets !== undefined) {
     r.sockets = step(p.sockets, 'connections', [[t.connInfo, 'info'], [t.connWarning, 'warning'], [t.connCritical, 'critical']]);
   }
@@ -142,6 +149,8 @@ function describe(metric: Metric, p: ProcessSample, r: Reading, prev: Level): st
       const oom = r.trend?.oomInMin;
       return `${who}: heap grows ${r.value} MB/min, OOM in ~${oom === undefined ? '?' : Math.max(1, Math.round(oom))} min`;
     }
+    case 'unresponsive':
+      return `${who}: not answering (${r.value} heap reads in a row got no reply: blocked in synchronous code or hung); RSS still watched`;
     case 'heap':
       return `${who}: heap at ${Math.round(r.value * 100)}% of its old-space limit (${r.level} at ${Math.round(r.threshold * 100)}%)`;
     default:

@@ -1,10 +1,18 @@
 // A fixed-capacity history: the supervisor keeps the last N samples of each process and nothing more.
 export class Ring<T> {
-  private readonly items: T[] = [];
+  private items: T[] = [];
   private start = 0;
 
-  constructor(readonly capacity: number) {
+  constructor(private capacity: number) {
     if (!(capacity >= 1)) throw new RangeError('a ring needs room for at least one item');
+  }
+
+  /** Keeps the newest items that fit: a longer trend window needs a longer history, a shorter one frees it. */
+  resize(capacity: number): void {
+    if (!(capacity >= 1)) throw new RangeError('a ring needs room for at least one item');
+    this.items = this.toArray().slice(-capacity);
+    this.start = 0;
+    this.capacity = capacity;
   }
 
   push(item: T): void {

@@ -4,13 +4,16 @@
 // (pidusage would read that file again and keep it open).
 import { readFileSync, readdirSync, readlinkSync } from 'node:fs';
 import path from 'node:path';
+import { TimeoutError } from '../../common/errors.js';
 import type { ProcessSample, TickSample } from './policy.js';
+import type { Point } from './trend.js';
 import { Ring } from './ring.js';
-import { systemMemory } from '../proc/sysmem.js';
-import { pageSize, type ProcStat, type ProcessTree } from '../proc/tree.js';
+import { systemMemory } from '../../common/sysmem.js';
+import { pageSize, type ProcStat } from '../proc/stat.js';
+import type { ProcessTree } from '../proc/tree.js';
 import { MB } from '../../common/units.js';
 
-/** What the sampler needs of the CDP layer (inspector.ts provides it). */
+/** What the sampler needs of the CDP layer (probe-link/sessions.ts provides it). */
 export interface HeapReader {
   has(pid: number): boolean;
   heap(pid: number): Promise<{ used: number; total: number; limit: number; oldSpaceLimit?: number }>;
@@ -19,7 +22,6 @@ export interface HeapReader {
 export interface HistoryPoint {
   t: number;
   rssBytes: number;
-  heapUsed?: number;
 }
 
 export interface ProcessRecordView extends ProcessSample {
@@ -116,25 +118,44 @@ interface Known {
   at: number;
   /** Established TCP connections at the last count. */
   sockets?: number;
-  history: Ring<HistoryPoint>;
+  rss: Ring<HistoryPoint>;
+  /** Heap readings as they arrived: what the leak trend is fitted on. */
+  heaps: Ring<Point>;
   heap?: { at: number; rssBytes: number; used: number; total: number; limit: number };
+  /** A heap read in flight: at most one per process, so a blocked agent never piles up requests. */
+  reading?: Promise<void>;
+  /** Heap reads in a row that got no answer in time. */
+  missed: number;
 }
 
+export interface SamplerOptions {
+  historySize: number;
+  /** The argv a node process registered with: /proc's cmdline follows process.title (npm rewrites it). */
+  registeredArgv?: (pid: number) => string[] | undefined;
+  /** Heap used ÷ limit from which a process's heap is read on every tick (the warning fraction). */
+  pressure?: () => number;
+  /** A heap reading arrived: the watcher decides at once on one under pressure instead of a tick later. */
+  onHeap?: (pid: number, fraction: number) => void;
+}
+
+/**
+ * Every tick is one synchronous /proc pass: RSS, fd and connection rules never wait for an agent. Heap reads run
+ * beside it, one in flight per process with the call's own deadline, and their answers feed the next tick.
+ */
 export class Sampler {
   private readonly known = new Map<number, Known>();
   private connectionsAt = -Infinity;
+  private historySize: number;
 
   constructor(
     private readonly tree: ProcessTree,
     private readonly heaps: HeapReader | undefined,
-    private readonly historySize: number,
-    /** The argv a node process registered with: /proc's cmdline follows process.title (npm rewrites it). */
-    private readonly registeredArgv: (pid: number) => string[] | undefined = () => undefined,
-    /** Heap used ÷ limit from which a process's heap is read on every tick (the warning fraction). */
-    private readonly pressure: () => number = () => 0,
-  ) {}
+    private readonly opts: SamplerOptions,
+  ) {
+    this.historySize = opts.historySize;
+  }
 
-  async tick(agentPid: number | undefined): Promise<Tick> {
+  tick(agentPid: number | undefined): Tick {
     const started = performance.now();
     const at = Date.now();
     const members = this.tree.scan();
@@ -148,14 +169,18 @@ export class Sampler {
       connections = new Map([...inodes].map(([pid, list]) => [pid, list.filter((i) => established.has(i)).length]));
     }
     const page = pageSize();
-    const processes = await Promise.all(members.map((p) => this.sampleOne(p, p.pid === agentPid, fds.get(p.pid)?.length, connections?.get(p.pid), page, at)));
+    const processes = members.map((p) => this.sampleOne(p, p.pid === agentPid, fds.get(p.pid)?.length, connections?.get(p.pid), page, at));
     const alive = new Set(members.map((p) => p.pid));
     for (const pid of this.known.keys()) if (!alive.has(pid)) this.known.delete(pid);
     return { at, processes, system: systemMemory(), durationMs: performance.now() - started };
   }
 
   history(pid: number): HistoryPoint[] {
-    return this.known.get(pid)?.history.toArray() ?? [];
+    return this.known.get(pid)?.rss.toArray() ?? [];
+  }
+
+  heapHistory(pid: number): Point[] {
+    return this.known.get(pid)?.heaps.toArray() ?? [];
   }
 
   /** A new run starts with no history: its processes are new. */
@@ -163,17 +188,35 @@ export class Sampler {
     this.known.clear();
   }
 
-  private async sampleOne(
+  /** A longer trend window needs a longer history; the rings keep what fits. */
+  resize(historySize: number): void {
+    this.historySize = historySize;
+    for (const k of this.known.values()) {
+      k.rss.resize(historySize);
+      k.heaps.resize(historySize);
+    }
+  }
+
+  private sampleOne(
     p: ProcStat,
     isAgent: boolean,
     fds: number | undefined,
     connections: number | undefined,
     page: number,
     at: number,
-  ): Promise<ProcessRecordView> {
+  ): ProcessRecordView {
     let k = this.known.get(p.pid);
     if (!k || k.startTime !== p.startTime) {
-      k = { startTime: p.startTime, comm: p.comm, argv: readArgv(p.pid), cpuTicks: p.cpuTicks, at, history: new Ring(this.historySize) };
+      k = {
+        startTime: p.startTime,
+        comm: p.comm,
+        argv: readArgv(p.pid),
+        cpuTicks: p.cpuTicks,
+        at,
+        rss: new Ring(this.historySize),
+        heaps: new Ring(this.historySize),
+        missed: 0,
+      };
       this.known.set(p.pid, k);
     } else if (k.comm !== p.comm) {
       k.comm = p.comm;
@@ -183,7 +226,7 @@ export class Sampler {
     const cpuPercent = elapsed > 0 ? Math.round(((p.cpuTicks - k.cpuTicks) / USER_HZ / elapsed) * 1000) / 10 : 0;
     k.cpuTicks = p.cpuTicks;
     k.at = at;
-    const argv = this.registeredArgv(p.pid) ?? k.argv;
+    const argv = this.opts.registeredArgv?.(p.pid) ?? k.argv;
     const view: ProcessRecordView = {
       pid: p.pid,
       ppid: p.ppid,
@@ -199,29 +242,46 @@ export class Sampler {
     if (connections !== undefined) k.sockets = connections;
     if (fds !== undefined) view.fds = fds;
     if (k.sockets !== undefined) view.sockets = k.sockets;
-    const last = k.heap;
-    const fresh =
-      this.heaps?.has(p.pid) &&
-      (!last ||
-        last.used / last.limit >= this.pressure() ||
-        at - last.at >= HEAP_MAX_AGE_MS ||
-        Math.abs(view.rssBytes - last.rssBytes) >= HEAP_RSS_DELTA_BYTES);
-    if (fresh) {
-      try {
-        const h = await this.heaps!.heap(p.pid);
-        k.heap = { at, rssBytes: view.rssBytes, used: h.used, total: h.total, limit: h.oldSpaceLimit ?? h.limit };
-      } catch {
-        // Unresponsive (blocked in a sync call) or gone: RSS stands in; the inspector logged why.
-        k.heap = undefined;
-      }
-    }
-    if (k.heap && this.heaps?.has(p.pid)) {
+    k.rss.push({ t: at, rssBytes: view.rssBytes });
+    const instrumented = this.heaps?.has(p.pid) === true;
+    if (!instrumented) return view;
+    if (this.heapDue(k, view.rssBytes, at)) this.readHeap(p.pid, k, view.rssBytes);
+    if (k.heap) {
       view.heapUsed = k.heap.used;
       view.heapTotal = k.heap.total;
       view.heapLimit = k.heap.limit;
     }
-    // Only fresh readings go into the history: repeating a held one would flatten the trend's floor.
-    k.history.push({ t: at, rssBytes: view.rssBytes, ...(fresh && k.heap ? { heapUsed: k.heap.used } : {}) });
+    view.missedReplies = k.missed;
     return view;
+  }
+
+  private heapDue(k: Known, rssBytes: number, at: number): boolean {
+    if (k.reading) return false;
+    const last = k.heap;
+    return (
+      !last ||
+      last.used / last.limit >= (this.opts.pressure?.() ?? 0) ||
+      at - last.at >= HEAP_MAX_AGE_MS ||
+      Math.abs(rssBytes - last.rssBytes) >= HEAP_RSS_DELTA_BYTES
+    );
+  }
+
+  private readHeap(pid: number, k: Known, rssBytes: number): void {
+    k.reading = this.heaps!.heap(pid).then(
+      (h) => {
+        const at = Date.now();
+        k.heap = { at, rssBytes, used: h.used, total: h.total, limit: h.oldSpaceLimit ?? h.limit };
+        k.heaps.push({ t: at, v: h.used });
+        k.missed = 0;
+        this.opts.onHeap?.(pid, h.used / k.heap.limit);
+      },
+      (err: unknown) => {
+        // Blocked in a synchronous call, or gone: RSS stands in, and the policy hears of the silence.
+        if (err instanceof TimeoutError) k.missed++;
+        else k.heap = undefined;
+      },
+    ).finally(() => {
+      k.reading = undefined;
+    });
   }
 }

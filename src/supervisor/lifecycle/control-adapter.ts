@@ -1,0 +1,113 @@
+// The control socket's handlers, built from the supervisor's parts: views from the watcher's last tick (a status
+// request never touches the agent), and every action through the same executor the policy uses.
+import { statSync } from 'node:fs';
+import { Refused } from '../../common/errors.js';
+import { configByName, type Config } from '../../config/config.js';
+import type { Executor } from '../act/executor.js';
+import type { CaptureProgress, CaptureRequest, CaptureResult, ControlHandlers, StatusView } from '../control/protocol.js';
+import { processViews, treeView } from '../control/views.js';
+import type { Level } from '../watch/policy.js';
+import { TREND_MIN_CONFIDENCE, initialPolicyState } from '../watch/policy.js';
+import type { ProcessRecordView, Sampler } from '../watch/sampler.js';
+import type { Runner } from './runner.js';
+import type { Watcher } from './watcher.js';
+
+export interface AdapterDeps {
+  runner: Runner;
+  watcher?: Watcher;
+  sampler?: Sampler;
+  executor: Executor;
+  /** Node processes with a live session. */
+  nodePids: () => number[];
+  stateDir: string;
+  version: string;
+  startedAt: number;
+  alertCounts: Record<Level, number>;
+  config: () => Config;
+  update: (patch: Record<string, unknown>) => Config;
+}
+
+// The launchers npx and npm run the real agent as a child; capturing them by default captures npm itself.
+const LAUNCHER = /^node:(npm|npx)(-cli)?(\.js)?$/;
+
+/** The process a capture without --pid means: the largest heap, launchers last. */
+export function defaultCaptureTarget(processes: readonly ProcessRecordView[], nodePids: readonly number[]): ProcessRecordView | undefined {
+  const candidates = processes.filter((p) => nodePids.includes(p.pid));
+  const score = (p: ProcessRecordView) => (LAUNCHER.test(p.role) ? -1 : 0) * 1e15 + (p.heapUsed ?? p.rssBytes);
+  return candidates.sort((a, b) => score(b) - score(a))[0];
+}
+
+export function controlHandlers(deps: AdapterDeps): ControlHandlers {
+  const { runner, watcher, executor } = deps;
+  const processes = () => watcher?.lastTick?.processes ?? [];
+  const roleOf = (pid: number) => processes().find((p) => p.pid === pid)?.role;
+  const currentRun = () => {
+    const run = runner.run;
+    if (!run || run.ending || runner.stopping) throw new Refused('no agent run right now');
+    return run;
+  };
+
+  const status = (): StatusView => {
+    const run = runner.run;
+    return {
+      supervisor: {
+        pid: process.pid,
+        version: deps.version,
+        started_at: new Date(deps.startedAt).toISOString(),
+        uptime_s: Math.round((Date.now() - deps.startedAt) / 1000),
+        state_dir: deps.stateDir,
+        interval_ms: deps.config().intervalMs,
+      },
+      agent: {
+        phase: runner.phase,
+        restarts: runner.restarts,
+        ...(run ? { run_id: run.id, pid: run.pid, started_at: new Date(run.startedAt).toISOString() } : {}),
+      },
+      tree: watcher ? treeView(watcher.lastTick, watcher.policyState) : treeView(undefined, initialPolicyState),
+      levels: { ...deps.alertCounts },
+      thresholds: watcher?.thresholds ?? deps.config(),
+    };
+  };
+
+  const capture = async (req: CaptureRequest, progress: (p: CaptureProgress) => void): Promise<CaptureResult> => {
+    const run = currentRun();
+    const pid = req.pid ?? defaultCaptureTarget(processes(), deps.nodePids())?.pid;
+    if (pid === undefined) throw new Refused('no node process with a session to capture', 404);
+    const window = req.seconds === undefined ? undefined : { seconds: req.seconds, onSecond: (done: number) => progress({ phase: 'sampling', done, total: req.seconds }) };
+    const r = await executor.capture(run, pid, 'manual', req.kind, true, {
+      onProgress: (done, total) => progress({ phase: 'writing', done, ...(total ? { total } : {}) }),
+      ...(window ? { window } : {}),
+    });
+    const role = roleOf(pid);
+    return { file: r.file, pid, kind: req.kind, bytes: statSync(r.file).size, ...(role ? { role } : {}) };
+  };
+
+  return {
+    status,
+    processes: () =>
+      watcher && deps.sampler
+        ? processViews(watcher.lastTick, watcher.policyState, (pid) => deps.sampler!.history(pid), (pid) => deps.sampler!.heapHistory(pid), {
+            windowMs: watcher.thresholds.trendWindowMs,
+            minConfidence: TREND_MIN_CONFIDENCE,
+          })
+        : [],
+    capture,
+    gc: async ({ pid }) => {
+      const run = currentRun();
+      const pids = pid === undefined ? deps.nodePids() : [pid];
+      const results = await Promise.all(pids.map((p) => executor.gc(run, p, 'manual', true)));
+      return { results: results.map((r) => ({ pid: r.pid, role: roleOf(r.pid), before_bytes: r.beforeBytes, after_bytes: r.afterBytes })) };
+    },
+    cleanup: async () => {
+      const r = await executor.cleanup(currentRun(), 'manual', true);
+      return { summary: `collected garbage in ${r.gc.length} node processes, notified ${r.notified} probes`, ...r };
+    },
+    restart: async () => {
+      const run = currentRun();
+      await executor.execute(run, { kind: 'restart', reason: 'requested on the control socket' }, true);
+      return { run_id: run.id };
+    },
+    getConfig: () => configByName(deps.config()),
+    patchConfig: (patch) => configByName(deps.update(patch)),
+  };
+}

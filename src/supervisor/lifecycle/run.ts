@@ -1,0 +1,124 @@
+// One run of the agent: everything that belongs to it and nothing that outlives it. A new Run is made for each
+// start, so per-run state (memory figures, cooldowns, the capture cap, warnings, captures, actions in flight) is
+// fresh by construction, and the Run writes its own record when it ends.
+import type { RunBook } from '../act/executor.js';
+import { Gate } from '../act/gate.js';
+import { wholeMb } from '../../common/units.js';
+import type { ExitReason } from './classify.js';
+
+/** Whole-tree RSS over a run: where it started, its peak and where it ended. */
+export class RunMemory {
+  startMb?: number;
+  peakMb?: number;
+  endMb?: number;
+
+  add(processes: readonly { rssBytes: number }[]): void {
+    if (processes.length === 0) return;
+    const mb = wholeMb(processes.reduce((sum, p) => sum + p.rssBytes, 0));
+    this.startMb ??= mb;
+    this.peakMb = Math.max(this.peakMb ?? 0, mb);
+    this.endMb = mb;
+  }
+}
+
+export interface RunEnding {
+  kind: 'limit' | 'restart';
+  why: string;
+}
+
+/** The runs.jsonl line (README: "What a run leaves in the state dir"). */
+export interface RunLine {
+  run_id: string;
+  pid: number;
+  argv: string[];
+  /** Null when the run ended before its first sample. */
+  start_mb: number | null;
+  peak_mb: number | null;
+  end_mb: number | null;
+  duration_seconds: number;
+  warnings: number;
+  exit: { code: number; signal: string | null; reason: ExitReason | 'supervisor-lost'; why?: string };
+  aborted: boolean;
+  restarts: number;
+  captures: string[];
+  reports: string[];
+}
+
+/** A memory rule ended a process of the run recently enough that the run's own end is its consequence. */
+const LIMIT_CONSEQUENCE_MS = 10_000;
+
+export class Run implements RunBook {
+  readonly memory = new RunMemory();
+  readonly gate = new Gate();
+  readonly captures: string[] = [];
+  warnings = 0;
+  /** Some process of the run had its heap past the critical fraction at the last reading. */
+  heapNearLimit = false;
+  /** Why the supervisor itself is ending this run, if it is. */
+  ending?: RunEnding;
+  private lastLimitKill?: { at: number; pid: number; why: string };
+  private readonly inflight = new Set<Promise<unknown>>();
+
+  constructor(
+    readonly id: string,
+    readonly pid: number,
+    readonly argv: string[],
+    readonly startedAt: number,
+    private readonly terminate: (run: Run) => Promise<void>,
+  ) {}
+
+  /** Ends the run on the supervisor's own account; a second request while it ends changes nothing. */
+  async end(kind: RunEnding['kind'], why: string): Promise<void> {
+    if (this.ending) return;
+    this.ending = { kind, why };
+    await this.terminate(this);
+  }
+
+  limitKilled(pid: number, why: string): void {
+    this.lastLimitKill = { at: Date.now(), pid, why };
+  }
+
+  /** A run that fails right after a memory rule killed one of its processes (`sh -c "node leak.js"`) ended by it. */
+  endedByLimit(now: number, killTimeoutMs: number): RunEnding | undefined {
+    if (this.ending?.kind === 'limit') return this.ending;
+    const k = this.lastLimitKill;
+    if (k && now - k.at <= killTimeoutMs + LIMIT_CONSEQUENCE_MS) return { kind: 'limit', why: `pid ${k.pid}: ${k.why}` };
+    return undefined;
+  }
+
+  /** Actions started for this run; the run is written down only once they finished. */
+  track(job: Promise<unknown>): void {
+    this.inflight.add(job);
+    void job.finally(() => this.inflight.delete(job));
+  }
+
+  async settled(): Promise<void> {
+    await Promise.allSettled([...this.inflight]);
+  }
+
+  record(end: {
+    endedAt: number;
+    code: number;
+    signal: string | null;
+    reason: ExitReason;
+    why?: string;
+    restarts: number;
+    reports: string[];
+  }): RunLine {
+    return {
+      run_id: this.id,
+      pid: this.pid,
+      argv: this.argv,
+      start_mb: this.memory.startMb ?? null,
+      peak_mb: this.memory.peakMb ?? null,
+      end_mb: this.memory.endMb ?? null,
+      duration_seconds: Math.round(end.endedAt - this.startedAt) / 1000,
+      warnings: this.warnings,
+      exit: { code: end.code, signal: end.signal, reason: end.reason, ...(end.why ? { why: end.why } : {}) },
+      aborted: end.reason === 'stopped' || end.reason === 'limit',
+      restarts: end.restarts,
+      captures: [...this.captures],
+      reports: end.reports,
+    };
+  }
+}

@@ -1,0 +1,311 @@
+// The run state machine: preflight → start → run → classify → restart or exit, with the stop sequence (forward,
+// grace, SIGKILL the whole tree) able to cut in at any phase, and job control passed through to the agent.
+import { setTimeout as sleep } from 'node:timers/promises';
+import { SpawnError } from '../../common/errors.js';
+import { systemMemory } from '../../common/sysmem.js';
+import type { Config } from '../../config/config.js';
+import type { Notice } from '../act/executor.js';
+import type { Metrics } from '../control/metrics.js';
+import type { Journal } from '../journal/journal.js';
+import { collectReports, pruneReports } from '../journal/reports.js';
+import type { Children } from '../proc/children.js';
+import type { Libc } from '../proc/libc.js';
+import type { ProcessTree } from '../proc/tree.js';
+import { classifyExit, exitCodeOf, type ExitReason } from './classify.js';
+import { agentEnv, spawnAgent, type LaunchOptions } from './launch.js';
+import { decideRestart, initialRestartState, type RestartState } from './restart.js';
+import { Run } from './run.js';
+import type { Terminal } from './terminal.js';
+import type { Watcher } from './watcher.js';
+
+export type Phase = 'starting' | 'preflight' | 'running' | 'backoff' | 'stopping' | 'exited';
+
+/** How the supervisor should end: with the agent's code, or dying of the signal the agent died of. */
+export interface Outcome {
+  code: number;
+  signal: NodeJS.Signals | null;
+}
+
+const STOP_SIGNALS: ReadonlySet<NodeJS.Signals> = new Set(['SIGINT', 'SIGTERM']);
+const REPORTS_KEPT = 20;
+const PREFLIGHT_MAX_WAIT_MS = 30_000;
+// A person who stops the agent's job on purpose: the supervisor stops with it, as a shell expects of a job.
+const JOB_STOP_SIGNALS: ReadonlySet<NodeJS.Signals> = new Set(['SIGTSTP', 'SIGTTIN', 'SIGTTOU']);
+
+export interface RunnerDeps {
+  config: Config;
+  argv: string[];
+  libc: Libc;
+  children: Children;
+  tree: ProcessTree;
+  terminal?: Terminal;
+  /** Absent with --no-watch. */
+  watcher?: Watcher;
+  journal: Journal;
+  metrics: Metrics;
+  notice: Notice;
+  launch: Omit<LaunchOptions, 'heapLimitMb'>;
+  userUmask: number;
+  supervisorId: string;
+  /** Told about each run as it starts, changes and ends (the ledger a watchdog acts on). */
+  onRun?: (run: Run | undefined) => void;
+}
+
+interface RunOutcome {
+  /** A person asked for a fresh run: no backoff, not a failure. */
+  restartRequested: boolean;
+  exitCode: number;
+  reason: ExitReason;
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  uptimeMs: number;
+}
+
+export class Runner {
+  phase: Phase = 'starting';
+  restarts = 0;
+  private current?: Run;
+  private restartState: RestartState = initialRestartState;
+  private stop?: { signal: NodeJS.Signals; deadline: number };
+  private readonly stopWaits = new AbortController();
+  private readonly hurry = new AbortController();
+  private killTimer?: NodeJS.Timeout;
+  /** The supervisor itself just stopped the agent's group: that stop is not news to act on. */
+  private forwardedStop = false;
+
+  constructor(private readonly deps: RunnerDeps) {}
+
+  get run(): Run | undefined {
+    return this.current;
+  }
+
+  get stopping(): boolean {
+    return this.stop !== undefined;
+  }
+
+  /** Runs the agent until it ends for good. */
+  async runAll(): Promise<Outcome> {
+    const { config, notice, journal, metrics } = this.deps;
+    let last: RunOutcome | undefined;
+    try {
+      for (let runNo = 1; ; runNo++) {
+        this.phase = 'preflight';
+        if (!(await this.preflight())) break;
+        let outcome: RunOutcome;
+        try {
+          outcome = await this.runOnce(`${this.deps.supervisorId}-${runNo}`);
+        } catch (err) {
+          if (!(err instanceof SpawnError)) throw err;
+          notice(err.message, true);
+          journal.log.error({ err: err.message }, 'agent could not be started');
+          return { code: err.exitCode, signal: null };
+        }
+        last = outcome;
+        metrics.countExit(outcome.reason);
+        if (this.stop) break;
+        if (outcome.restartRequested) {
+          this.restarts++;
+          metrics.countRestart('requested');
+          journal.log.info({ restarts: this.restarts }, 'agent restarted on request');
+          continue;
+        }
+        const decision = decideRestart(
+          this.restartState,
+          { reason: outcome.reason, signal: outcome.signal, code: outcome.code, uptimeMs: outcome.uptimeMs },
+          config,
+          Date.now(),
+          Math.random(),
+        );
+        this.restartState = decision.state;
+        if (decision.action === 'exit') break;
+        if (decision.action === 'give-up') {
+          notice(`${decision.message}; exiting with ${outcome.exitCode}`, true);
+          journal.log.error({ exitCode: outcome.exitCode }, decision.message);
+          break;
+        }
+        this.restarts++;
+        metrics.countRestart(outcome.reason);
+        this.phase = 'backoff';
+        notice(`agent ended (${outcome.reason}, exit ${outcome.exitCode}); restarting in ${(decision.delayMs / 1000).toFixed(1)} s`, true);
+        journal.log.info({ reason: outcome.reason, delayMs: decision.delayMs, restarts: this.restarts }, 'restart scheduled');
+        await sleep(decision.delayMs, undefined, { signal: this.stopWaits.signal }).catch(() => {});
+        if (this.stop) break;
+      }
+    } finally {
+      clearTimeout(this.killTimer);
+      this.phase = 'exited';
+    }
+    if (last) return { code: last.exitCode, signal: last.signal };
+    // Stopped before any agent ran: end as the signal that stopped us.
+    return this.stop ? { code: exitCodeOf(null, this.stop.signal), signal: this.stop.signal } : { code: 0, signal: null };
+  }
+
+  /** A signal for the agent, from outside (kill, a service manager) or from the terminal while we held it. */
+  signal(signal: NodeJS.Signals): void {
+    const { tree, journal } = this.deps;
+    journal.log.info({ signal }, 'signal received');
+    if (JOB_STOP_SIGNALS.has(signal)) {
+      if (this.current) {
+        this.forwardedStop = true;
+        tree.signalAll(signal);
+      }
+      this.stopSelf(signal);
+      return;
+    }
+    if (signal === 'SIGCONT') {
+      this.resumed();
+      return;
+    }
+    if (!STOP_SIGNALS.has(signal)) {
+      if (this.current) tree.signalAll(signal, []);
+      return;
+    }
+    if (this.stop) {
+      // A second interrupt means now: no more grace.
+      this.hurry.abort();
+      void tree.killAll();
+      return;
+    }
+    const { killTimeoutMs } = this.deps.config;
+    this.stop = { signal, deadline: Date.now() + killTimeoutMs };
+    this.phase = 'stopping';
+    this.stopWaits.abort();
+    if (this.current) {
+      tree.signalAll(signal);
+      this.killTimer = setTimeout(() => void tree.killAll(), killTimeoutMs);
+    }
+  }
+
+  /** The agent's group was stopped from the terminal (Ctrl-Z): the supervisor's job stops with it. */
+  private agentStopped(signal: NodeJS.Signals): void {
+    this.deps.journal.log.info({ signal }, 'agent stopped');
+    if (this.forwardedStop) this.forwardedStop = false;
+    else if (JOB_STOP_SIGNALS.has(signal)) this.stopSelf(signal);
+  }
+
+  /**
+   * Gives the terminal back to the shell's job (ours) and stops that job with the same signal, so the shell
+   * reports it stopped. Execution continues here after SIGCONT (fg or bg).
+   */
+  private stopSelf(signal: NodeJS.Signals): void {
+    const { terminal } = this.deps;
+    terminal?.reclaim();
+    const listeners = process.listeners(signal);
+    process.removeAllListeners(signal);
+    try {
+      process.kill(0, signal);
+    } finally {
+      for (const l of listeners) process.on(signal, l as NodeJS.SignalsListener);
+    }
+  }
+
+  /** fg: the agent gets the terminal again; bg: it only continues. */
+  private resumed(): void {
+    const run = this.current;
+    if (!run) return;
+    if (this.deps.terminal) this.deps.terminal.handTo(run.pid);
+    else this.deps.tree.signalAll('SIGCONT', []);
+  }
+
+  /** Waits, with backoff, while the machine lacks the memory to start an agent; false if stopped meanwhile. */
+  private async preflight(): Promise<boolean> {
+    const { minFreeMb } = this.deps.config;
+    for (let waitMs = 1000; !this.stop; waitMs = Math.min(waitMs * 2, PREFLIGHT_MAX_WAIT_MS)) {
+      const mem = systemMemory();
+      if (mem.available_mb >= minFreeMb) return true;
+      const why = `only ${mem.available_mb} MB of memory available (--min-free ${minFreeMb}); waiting ${waitMs / 1000} s before starting the agent`;
+      this.deps.journal.log.warn({ system_memory: mem }, why);
+      this.deps.notice(why, true);
+      await sleep(waitMs, undefined, { signal: this.stopWaits.signal }).catch(() => {});
+    }
+    return false;
+  }
+
+  private async runOnce(runId: string): Promise<RunOutcome> {
+    const { config, argv, libc, children, tree, terminal, watcher, journal, metrics } = this.deps;
+    const { log } = journal;
+    const startedAt = Date.now();
+    const env = agentEnv(process.env, { ...this.deps.launch, heapLimitMb: config.heapLimitMb });
+    const agent = spawnAgent(libc, children, argv, env, this.deps.userUmask, {
+      stopped: (signal) => this.agentStopped(signal),
+      continued: () => log.info('agent continued'),
+    });
+    const run = new Run(runId, agent.pid, argv, startedAt, (r) => this.endRun(r));
+    tree.beginRun(agent.pid);
+    terminal?.handTo(agent.pid);
+    this.current = run;
+    this.deps.onRun?.(run);
+    log.info({ run: runId, agent_pid: agent.pid, argv }, 'agent started');
+    this.phase = 'running';
+    metrics.agentRunning(true);
+    watcher?.start(run);
+    const { code, signal } = await agent.exited;
+    watcher?.stop();
+    metrics.agentRunning(false);
+    terminal?.reclaim();
+    if (!this.stop) this.phase = 'starting';
+    tree.agentExited();
+    const uptimeMs = Date.now() - startedAt;
+
+    const survivors = await this.endLeftovers(run);
+    if (survivors.length > 0 && config.orphans === 'kill') {
+      log.error({ pids: survivors.map((p) => p.pid) }, 'processes of the run survived SIGKILL');
+    }
+    // Captures started before the death finish (or time out) before the run is written down.
+    await run.settled();
+    this.current = undefined;
+    this.deps.onRun?.(undefined);
+
+    const reports = collectReports(this.deps.launch.reportDir, startedAt - 1000);
+    pruneReports(this.deps.launch.reportDir, REPORTS_KEPT);
+    const limit = code === 0 ? undefined : run.endedByLimit(Date.now(), config.killTimeoutMs);
+    const reason = classifyExit({
+      code,
+      signal,
+      stoppedBySupervisor: this.stop !== undefined || run.ending?.kind === 'restart',
+      limitExceeded: limit !== undefined,
+      oomReport: reports.some((r) => r.oom),
+      heapNearLimit: run.heapNearLimit,
+    });
+    const exitCode = exitCodeOf(code, signal);
+    const why = run.ending?.why ?? limit?.why;
+    journal.runs.info(
+      run.record({
+        endedAt: Date.now(),
+        code: exitCode,
+        signal,
+        reason,
+        ...(why ? { why } : {}),
+        restarts: this.restarts,
+        reports: reports.map((r) => r.file),
+      }),
+    );
+    log.info({ run: runId, agent_pid: agent.pid, code, signal, reason, uptimeMs }, 'agent ended');
+    return { exitCode, reason, code, signal, uptimeMs, restartRequested: !this.stop && run.ending?.kind === 'restart' };
+  }
+
+  /** What is left of the run once the agent itself is gone: ended, or released with --orphans keep. */
+  private async endLeftovers(run: Run) {
+    const { config, tree, journal } = this.deps;
+    if (this.stop) return tree.terminate(this.stop.signal, this.stop.deadline - Date.now(), this.hurry.signal);
+    if (config.orphans === 'kill' || run.ending) {
+      const left = tree.scan();
+      if (left.length > 0 && !run.ending) {
+        journal.log.info({ processes: left.map((p) => ({ pid: p.pid, comm: p.comm })) }, 'ending what the run left behind (--orphans kill)');
+      }
+      return tree.terminate('SIGTERM', config.killTimeoutMs, this.hurry.signal);
+    }
+    const left = tree.scan();
+    tree.release(left);
+    if (left.length > 0) journal.log.info({ pids: left.map((p) => p.pid) }, "leaving the run's other processes running (--orphans keep)");
+    return left;
+  }
+
+  /** The supervisor ends the run itself: a memory rule (limit) or a request for a fresh run (restart). */
+  private async endRun(run: Run): Promise<void> {
+    const ending = run.ending!;
+    this.deps.journal.log.warn({ run: run.id, kind: ending.kind, why: ending.why }, 'ending the run');
+    if (ending.kind === 'limit') this.deps.notice(`memory limit: ${ending.why}; ending the run`, true);
+    await this.deps.tree.terminate('SIGTERM', this.deps.config.killTimeoutMs, this.hurry.signal);
+  }
+}

@@ -1,0 +1,123 @@
+// The watch loop of one run: every interval, one observation (sampler), the policy's answer (decide), and the
+// actions dispatched to the executor. Alerts are written at once; the other actions run in order beside the
+// loop, so a slow capture never delays the next observation.
+import type { Logger } from 'pino';
+import type { Executor } from '../act/executor.js';
+import type { Metrics } from '../control/metrics.js';
+import { decide, initialPolicyState, type Action, type PolicyState, type Thresholds } from '../watch/policy.js';
+import type { Sampler, Tick } from '../watch/sampler.js';
+import type { Run } from './run.js';
+
+export interface WatcherSettings {
+  thresholds: Thresholds;
+  intervalMs: number;
+}
+
+export interface WatcherDeps {
+  sampler: Sampler;
+  executor: Executor;
+  metrics: Metrics;
+  log: Logger;
+}
+
+/** History the trend needs: one point per interval over the window, within bounds. */
+export function historySize(settings: WatcherSettings): number {
+  return Math.min(3600, Math.max(60, Math.ceil(settings.thresholds.trendWindowMs / settings.intervalMs) + 1));
+}
+
+export class Watcher {
+  private run?: Run;
+  private timer?: NodeJS.Timeout;
+  private soon?: NodeJS.Immediate;
+  private policy: PolicyState = initialPolicyState;
+  private last?: Tick;
+
+  constructor(
+    private readonly deps: WatcherDeps,
+    private settings: WatcherSettings,
+  ) {}
+
+  get lastTick(): Tick | undefined {
+    return this.last;
+  }
+
+  get policyState(): PolicyState {
+    return this.policy;
+  }
+
+  get thresholds(): Thresholds {
+    return this.settings.thresholds;
+  }
+
+  start(run: Run): void {
+    this.run = run;
+    this.policy = initialPolicyState;
+    this.deps.sampler.reset();
+    this.schedule();
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+    clearImmediate(this.soon);
+    this.timer = undefined;
+    this.run = undefined;
+  }
+
+  update(settings: WatcherSettings): void {
+    const intervalChanged = settings.intervalMs !== this.settings.intervalMs;
+    this.settings = settings;
+    this.deps.sampler.resize(historySize(settings));
+    if (intervalChanged && this.run) this.schedule();
+  }
+
+  /** A heap reading under pressure is decided on now: a fast leak can die within a tick. */
+  heapArrived(fraction: number): void {
+    if (!this.run || this.soon || fraction < this.settings.thresholds.heapWarning) return;
+    this.soon = setImmediate(() => {
+      this.soon = undefined;
+      this.tick();
+    });
+  }
+
+  private schedule(): void {
+    clearInterval(this.timer);
+    this.tick();
+    this.timer = setInterval(() => this.tick(), this.settings.intervalMs);
+  }
+
+  private tick(): void {
+    const run = this.run;
+    if (!run) return;
+    try {
+      const sample = this.deps.sampler.tick(run.pid);
+      this.last = sample;
+      this.deps.metrics.observeTick(sample);
+      run.memory.add(sample.processes);
+      const { thresholds } = this.settings;
+      run.heapNearLimit = sample.processes.some((p) => p.heapUsed !== undefined && p.heapLimit && p.heapUsed / p.heapLimit >= thresholds.heapCritical);
+      run.gate.retain(new Set(sample.processes.map((p) => p.pid)));
+      const { state, actions } = decide(this.policy, { sample, heapHistory: (pid) => this.deps.sampler.heapHistory(pid) }, thresholds);
+      this.policy = state;
+      this.dispatch(run, actions);
+    } catch (err) {
+      this.deps.log.error({ err: (err as Error).message }, 'tick failed');
+    }
+  }
+
+  private dispatch(run: Run, actions: Action[]): void {
+    const { executor, log } = this.deps;
+    const rest: Action[] = [];
+    for (const a of actions) {
+      if (a.kind === 'alert') void executor.execute(run, a);
+      else rest.push(a);
+    }
+    if (rest.length === 0) return;
+    run.track(
+      (async () => {
+        for (const a of rest) {
+          await executor.execute(run, a).catch((err: Error) => log.info({ action: a, err: err.message }, 'action not taken'));
+        }
+      })(),
+    );
+  }
+}
