@@ -1,5 +1,5 @@
 import { HEAD_STEPS, type RetainerPath } from './paths.js';
-import type { CallSite, ProfileDiff, ProfileSummary } from './profile.js';
+import type { Attributed, CallSite, ProfileDiff, ProfileSummary } from './profile.js';
 import type { SnapshotDiff, SnapshotSummary } from './snapshot.js';
 import type { Diff, Summary } from './worker.js';
 
@@ -28,8 +28,15 @@ function count(n: number): string {
   return n.toLocaleString('en-US');
 }
 
-export function siteText(s: CallSite): string {
-  return s.url ? `${s.functionName} ${s.url}:${s.line}:${s.column}` : s.functionName;
+function viaText(s: Attributed): string {
+  return s.via?.length ? `via ${s.via.join(', ')}` : '';
+}
+
+/** `rememberTurn file:///app/agent.js:7:3 via repeat`: the code to look at, then the builtins it allocated through. */
+export function siteText(s: CallSite & Attributed): string {
+  const where = s.url ? `${s.functionName} ${s.url}:${s.line}:${s.column}` : s.functionName;
+  const via = viaText(s);
+  return via ? `${where} ${via}` : where;
 }
 
 /** `global.leaks → Array[3] → handler()`: each step is the edge from the previous node, then the node. */
@@ -44,7 +51,7 @@ export function pathText(path: RetainerPath): string {
 }
 
 /** Rows as aligned columns; numeric columns (by the header's leading space) align right. */
-function table(header: string[], rows: string[][]): string {
+export function table(header: string[], rows: string[][]): string {
   const widths = header.map((h, c) => Math.max(h.trim().length, ...rows.map((r) => r[c]!.length)));
   const right = header.map((h) => h.startsWith(' '));
   const line = (cells: string[]): string =>
@@ -60,13 +67,14 @@ function section(title: string, body: string, empty: boolean): string {
 }
 
 function profileReport(s: ProfileSummary): string {
+  if (s.note) return `Heap profile ${s.file}: ${s.note}`;
   return [
     `Heap profile ${s.file}: ${formatBytes(s.totalBytes)} live sampled in ${count(s.sampleCount)} samples`,
     section(
-      'Top allocation sites (self size)',
+      'Top allocation sites (self size; builtins charged to their caller)',
       table(
-        [' #', ' bytes', ' share', 'function', 'location'],
-        s.sites.map((x, i) => [`${i + 1}`, formatBytes(x.bytes), percent(x.share), x.functionName, x.url ? `${x.url}:${x.line}:${x.column}` : '']),
+        [' #', ' bytes', ' share', 'function', 'location', 'via'],
+        s.sites.map((x, i) => [`${i + 1}`, formatBytes(x.bytes), percent(x.share), x.functionName, x.url ? `${x.url}:${x.line}:${x.column}` : '', x.via?.join(', ') ?? '']),
       ),
       s.sites.length === 0,
     ),
@@ -113,6 +121,7 @@ function snapshotReport(s: SnapshotSummary): string {
 function profileDiffReport(d: ProfileDiff): string {
   return [
     `Heap profile diff ${d.files[0]} → ${d.files[1]}: ${formatBytes(d.totalBytes.before)} → ${formatBytes(d.totalBytes.after)} (${signedBytes(d.totalBytes.delta)})`,
+    d.note ??
     section(
       'Sites that grew most (leak suspects)',
       table(

@@ -9,7 +9,15 @@ export interface CallSite {
   readonly column: number;
 }
 
-export interface SiteBytes extends CallSite {
+/**
+ * Builtins (frames without a url: `repeat`, `push`, `JSON.parse`) that allocated on a site's behalf, largest
+ * first. A site is the nearest caller with a url, so that the ranking names the code that can be changed.
+ */
+export interface Attributed {
+  readonly via?: string[];
+}
+
+export interface SiteBytes extends CallSite, Attributed {
   readonly bytes: number;
   /** Fraction (0..1) of all live sampled bytes. */
   readonly share: number;
@@ -33,27 +41,41 @@ export interface ProfileSummary {
   readonly file: string;
   readonly totalBytes: number;
   readonly sampleCount: number;
+  /** Why there is nothing to rank, when a profile holds no live sampled allocation. */
+  readonly note?: string;
   readonly sites: SiteBytes[];
   readonly functions: FunctionBytes[];
   readonly files: FileBytes[];
 }
 
-export interface SiteGrowth extends CallSite, Change {}
+export interface SiteGrowth extends CallSite, Change, Attributed {}
 
 export interface ProfileDiff {
   readonly kind: 'heapprofile-diff';
   readonly files: readonly [string, string];
   readonly totalBytes: Change;
+  /** Why nothing can have grown, when the second profile holds no live sampled allocation. */
+  readonly note?: string;
   /** Sites whose live bytes grew the most: the leak suspects. */
   readonly grew: SiteGrowth[];
 }
 
+export interface SiteEntry {
+  readonly site: CallSite;
+  bytes: number;
+  /** Bytes per builtin that allocated on this site's behalf. */
+  readonly via: Map<string, number>;
+}
+
 /** Live sampled bytes per allocation site, merged over every stack the site appears in. */
 export interface SiteTable {
-  readonly sites: Map<string, { site: CallSite; bytes: number }>;
+  readonly sites: Map<string, SiteEntry>;
   readonly totalBytes: number;
   readonly sampleCount: number;
 }
+
+export const EMPTY_PROFILE_NOTE =
+  'no live sampled allocations: the process allocated less than the sampling interval since sampling started (or all of it was collected); take a longer capture with --seconds';
 
 function invalid(what: string): AnalysisError {
   return new AnalysisError(`not a valid heap profile: ${what}`);
@@ -63,18 +85,29 @@ function siteKey(s: CallSite): string {
   return `${s.functionName}\u0000${s.url}\u0000${s.line}\u0000${s.column}`;
 }
 
-/** Validates the `.heapprofile` shape (`{head, samples}`) and folds its call tree into sites. */
+interface Pending {
+  readonly node: unknown;
+  /** The nearest frame above with a url: where a builtin's allocations are charged. */
+  readonly caller: CallSite | undefined;
+}
+
+/**
+ * Validates the `.heapprofile` shape (`{head, samples}`) and folds its call tree into sites. Bytes allocated
+ * in a frame without a url go to the nearest caller with one, the builtin kept as `via`; with no such caller
+ * (`(V8 API)`, `(GC)` under the root) the frame stays its own site.
+ */
 export function readProfile(raw: unknown): SiteTable {
   const profile = raw as { head?: unknown; samples?: unknown } | null;
   if (typeof profile !== 'object' || profile === null || typeof profile.head !== 'object' || profile.head === null) {
     throw invalid('no "head" node');
   }
-  const sites = new Map<string, { site: CallSite; bytes: number }>();
+  const sites = new Map<string, SiteEntry>();
   let totalBytes = 0;
   // Explicit stack: call trees of deep recursion would overflow a recursive walk.
-  const stack: unknown[] = [profile.head];
+  const stack: Pending[] = [{ node: profile.head, caller: undefined }];
   while (stack.length > 0) {
-    const node = stack.pop() as { callFrame?: Record<string, unknown>; selfSize?: unknown; children?: unknown };
+    const { node: item, caller } = stack.pop()!;
+    const node = item as { callFrame?: Record<string, unknown>; selfSize?: unknown; children?: unknown };
     const frame = node?.callFrame;
     if (typeof frame !== 'object' || frame === null) throw invalid('a node has no callFrame');
     const { functionName, url, lineNumber, columnNumber } = frame;
@@ -90,17 +123,29 @@ export function readProfile(raw: unknown): SiteTable {
       throw invalid('a node has a malformed callFrame or selfSize');
     }
     if (node.children !== undefined && !Array.isArray(node.children)) throw invalid('children is not a list');
-    for (const child of (node.children as unknown[] | undefined) ?? []) stack.push(child);
+    const own: CallSite = { functionName: functionName || '(anonymous)', url, line: lineNumber + 1, column: columnNumber + 1 };
+    const below = url ? own : caller;
+    for (const child of (node.children as unknown[] | undefined) ?? []) stack.push({ node: child, caller: below });
     if (selfSize === 0) continue;
     totalBytes += selfSize;
-    const site: CallSite = { functionName: functionName || '(anonymous)', url, line: lineNumber + 1, column: columnNumber + 1 };
+    const site = below ?? own;
     const key = siteKey(site);
-    const entry = sites.get(key);
-    if (entry) entry.bytes += selfSize;
-    else sites.set(key, { site, bytes: selfSize });
+    let entry = sites.get(key);
+    if (!entry) {
+      entry = { site, bytes: 0, via: new Map() };
+      sites.set(key, entry);
+    }
+    entry.bytes += selfSize;
+    if (site !== own) entry.via.set(own.functionName, (entry.via.get(own.functionName) ?? 0) + selfSize);
   }
   const sampleCount = Array.isArray(profile.samples) ? profile.samples.length : 0;
   return { sites, totalBytes, sampleCount };
+}
+
+/** The builtins of a site, largest first; absent when the site allocated everything itself. */
+function viaOf(entry: SiteEntry): Attributed {
+  if (entry.via.size === 0) return {};
+  return { via: [...entry.via].sort((a, b) => b[1] - a[1]).map(([name]) => name) };
 }
 
 function share(bytes: number, total: number): number {
@@ -129,7 +174,7 @@ function groupBy<K extends object>(
 export function summarizeProfile(file: string, table: SiteTable, top: number): ProfileSummary {
   const total = table.totalBytes;
   const sites = topBy(
-    [...table.sites.values()].map(({ site, bytes }) => ({ ...site, bytes })),
+    [...table.sites.values()].map((entry) => ({ ...entry.site, bytes: entry.bytes, ...viaOf(entry) })),
     top,
   ).map((s) => ({ ...s, share: share(s.bytes, total) }));
   const functions = groupBy(
@@ -147,6 +192,7 @@ export function summarizeProfile(file: string, table: SiteTable, top: number): P
     file,
     totalBytes: total,
     sampleCount: table.sampleCount,
+    ...(total === 0 ? { note: EMPTY_PROFILE_NOTE } : {}),
     sites,
     functions: topBy(functions.values(), top).map((f) => ({ ...f, share: share(f.bytes, total) })),
     files: topBy(files.values(), top).map((f) => ({ ...f, share: share(f.bytes, total) })),
@@ -156,15 +202,16 @@ export function summarizeProfile(file: string, table: SiteTable, top: number): P
 /** Compares two profiles of one process: live bytes per site, largest growth first. */
 export function diffProfiles(files: readonly [string, string], before: SiteTable, after: SiteTable, top: number): ProfileDiff {
   const grew: SiteGrowth[] = [];
-  for (const [key, { site, bytes }] of after.sites) {
+  for (const [key, entry] of after.sites) {
     const old = before.sites.get(key)?.bytes ?? 0;
-    if (bytes > old) grew.push({ ...site, ...change(old, bytes) });
+    if (entry.bytes > old) grew.push({ ...entry.site, ...change(old, entry.bytes), ...viaOf(entry) });
   }
   grew.sort((a, b) => b.delta - a.delta);
   return {
     kind: 'heapprofile-diff',
     files,
     totalBytes: change(before.totalBytes, after.totalBytes),
+    ...(after.totalBytes === 0 ? { note: `second profile: ${EMPTY_PROFILE_NOTE}` } : {}),
     grew: grew.slice(0, top),
   };
 }

@@ -2,8 +2,8 @@
 import { execFile } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
-import { type Captures, capture, tempDir } from './captures.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type Captures, capture, heapProf, removeTempDirs, tempDir } from './captures.js';
 
 const command = new URL('../../dist/cli/analyze.js', import.meta.url).href;
 
@@ -33,10 +33,15 @@ function expectOneLineError(r: Run, code: number, message: string | RegExp): voi
 
 let c: Captures;
 let dir: string;
+let idle: string;
 beforeAll(async () => {
   c = await capture('map', 20_000);
   dir = tempDir();
+  // A sampling interval far above what `node -e 0` allocates: a real profile with no sample in it.
+  idle = await heapProf(['-e', '0'], { intervalBytes: 1024 ** 3 });
 }, 60_000);
+
+afterAll(() => removeTempDirs());
 
 describe('analyze reports', () => {
   it('prints a readable heap profile report', async () => {
@@ -44,7 +49,7 @@ describe('analyze reports', () => {
     expect(r.code).toBe(0);
     expect(r.stderr).toBe('');
     expect(r.stdout).toContain('Top allocation sites');
-    expect(r.stdout).toMatch(/^\s+1\s+[\d.]+ (KiB|MiB)\s+[\d.]+%\s+leakSessions\s+file:.*leaky\.mjs:\d+:\d+$/m);
+    expect(r.stdout).toMatch(/^\s+1\s+[\d.]+ (KiB|MiB)\s+[\d.]+%\s+leakSessions\s+file:\S*leaky\.mjs:\d+:\d+(\s+[\w, ]+)?$/m);
     expect(r.stdout).toContain('By function');
     expect(r.stdout).toContain('By file');
   });
@@ -62,6 +67,22 @@ describe('analyze reports', () => {
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/Constructors that grew most/);
     expect(r.stdout).toMatch(/^\s+1\s+\+[\d.]+ (KiB|MiB)\s+\+18,000\s+20,000\s+UserSession$/m);
+  });
+
+  it('explains an empty profile in one line instead of empty tables', async () => {
+    const r = await analyze([idle]);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toBe('');
+    expect(r.stdout.trimEnd().split('\n')).toHaveLength(1);
+    expect(r.stdout).toMatch(/^Heap profile \S+\.heapprofile: no live sampled allocations: .*take a longer capture with --seconds\n$/);
+    expect(r.stdout).not.toContain('(none)');
+  });
+
+  it('explains an empty profile in JSON too', async () => {
+    const r = await analyze([idle], { json: true });
+    expect(r.code).toBe(0);
+    const summary = JSON.parse(r.stdout) as { sampleCount: number; sites: unknown[]; note: string };
+    expect(summary).toMatchObject({ sampleCount: 0, sites: [], note: expect.stringMatching(/^no live sampled allocations: /) });
   });
 
   it('prints JSON for machines, cut to --top', async () => {

@@ -19,6 +19,11 @@ describe('format', () => {
     expect(siteText({ functionName: '(GC)', url: '', line: 0, column: 0 })).toBe('(GC)');
   });
 
+  it('names the builtins a site allocated through after its location', () => {
+    expect(siteText({ functionName: 'leak', url: 'file:///a.js', line: 3, column: 7, via: ['repeat', 'push'] })).toBe('leak file:///a.js:3:7 via repeat, push');
+    expect(siteText({ functionName: 'leak', url: 'file:///a.js', line: 3, column: 7, via: [] })).toBe('leak file:///a.js:3:7');
+  });
+
   it('writes a retainer path as edges between nodes, marking what was left out', () => {
     const step = (edge: string, node: string) => ({ edge, node, id: 1 });
     expect(pathText({ steps: [step('.x', 'global'), step('.leaks', 'Array'), step('[3]', 'onEvent()')], elided: 0 })).toBe('global.leaks → Array[3] → onEvent()');

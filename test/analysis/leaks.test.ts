@@ -1,30 +1,31 @@
 // Acceptance on real captures of known leaks: the leaking site or constructor ranks first, through the pool.
-import { execFile } from 'node:child_process';
 import { copyFileSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ProfileDiff, ProfileSummary, SnapshotDiff, SnapshotSummary } from '../../src/analysis/index.js';
-import { type Captures, type Scenario, capture, tempDir } from './captures.js';
+import { type Captures, type Scenario, capture, heapProf, removeTempDirs, tempDir } from './captures.js';
 import { api } from './dist.js';
 
-const expected: Record<Scenario, { site: string; constructor: string; retainedVia: string }> = {
+type Known = Exclude<Scenario, 'strings'>;
+
+const expected: Record<Known, { site: string; constructor: string; retainedVia: string }> = {
   closures: { site: 'leakClosures', constructor: '(closure)', retainedVia: '.handlers' },
   map: { site: 'leakSessions', constructor: 'UserSession', retainedVia: '.sessions' },
   listeners: { site: 'leakListeners', constructor: 'RequestContext', retainedVia: '.tick' },
 };
 
-const captures = {} as Record<Scenario, Captures>;
+const captures = {} as Record<Known, Captures>;
 
 beforeAll(async () => {
-  for (const scenario of Object.keys(expected) as Scenario[]) captures[scenario] = await capture(scenario, 30_000);
+  for (const scenario of Object.keys(expected) as Known[]) captures[scenario] = await capture(scenario, 30_000);
 }, 120_000);
 
 afterAll(async () => {
   await api.closeSharedAnalysisPool();
+  removeTempDirs();
 });
 
-describe.each(Object.keys(expected) as Scenario[])('leak: %s', (scenario) => {
+describe.each(Object.keys(expected) as Known[])('leak: %s', (scenario) => {
   const want = expected[scenario];
 
   it('heap profile: the leaking function is the top allocation site', async () => {
@@ -62,11 +63,8 @@ describe.each(Object.keys(expected) as Scenario[])('leak: %s', (scenario) => {
 
 describe('captures from node --heap-prof', () => {
   it('are read like in-process sampling profiles', async () => {
-    const dir = tempDir();
     const leak = 'const kept = []; function leakRecords() { for (let i = 0; i < 50000; i++) kept.push({ i, tag: "t" + i }); } leakRecords(); globalThis.kept = kept;';
-    await promisify(execFile)(process.execPath, ['--heap-prof', '--heap-prof-interval=1024', `--heap-prof-dir=${dir}`, '-e', leak]);
-    const [file] = readdirSync(dir).filter((f) => f.endsWith('.heapprofile'));
-    const s = (await api.analyzeFile(path.join(dir, file!))) as ProfileSummary;
+    const s = (await api.analyzeFile(await heapProf(['-e', leak], { intervalBytes: 1024 }))) as ProfileSummary;
     expect(s.sites[0]?.functionName).toBe('leakRecords');
   });
 });

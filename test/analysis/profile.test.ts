@@ -85,6 +85,71 @@ describe('heap profile summary', () => {
   });
 });
 
+describe('allocations inside builtins', () => {
+  const repeat = { fn: 'repeat' };
+  const push = { fn: 'push' };
+
+  it('charges them to the nearest caller with a url, through any number of builtins, keeping the builtins as via', () => {
+    const t = readProfile(
+      profile([
+        {
+          ...leak,
+          self: 10,
+          children: [
+            { ...repeat, self: 60 },
+            { fn: 'from', children: [{ ...push, self: 30 }] },
+          ],
+        },
+        { ...tidy, children: [{ ...repeat, self: 5 }] },
+      ]),
+    );
+    const s = summarizeProfile('x', t, 10);
+    expect(s.sites).toEqual([
+      { functionName: 'leak', url: 'file:///app/a.js', line: 10, column: 5, bytes: 100, share: 100 / 105, via: ['repeat', 'push'] },
+      { functionName: 'tidy', url: 'file:///app/a.js', line: 20, column: 1, bytes: 5, share: 5 / 105, via: ['repeat'] },
+    ]);
+    expect(s.functions.map((f) => [f.functionName, f.bytes])).toEqual([
+      ['leak', 100],
+      ['tidy', 5],
+    ]);
+    expect(s.files).toEqual([{ url: 'file:///app/a.js', bytes: 105, share: 1 }]);
+  });
+
+  it('leaves a builtin with no caller that has a url as its own site', () => {
+    const t = readProfile(profile([{ fn: '(V8 API)', self: 40 }, { fn: 'setup', children: [{ ...push, self: 8 }] }]));
+    expect(summarizeProfile('x', t, 10).sites.map((x) => [x.functionName, x.url, x.bytes, x.via])).toEqual([
+      ['(V8 API)', '', 40, undefined],
+      ['push', '', 8, undefined],
+    ]);
+  });
+
+  it('ranks the caller in a diff, with its builtins', () => {
+    const before = readProfile(profile([{ ...leak, children: [{ ...repeat, self: 100 }] }, { ...other, self: 50 }]));
+    const after = readProfile(profile([{ ...leak, self: 20, children: [{ ...repeat, self: 700 }] }, { ...other, self: 60 }]));
+    const d = diffProfiles(['a', 'b'], before, after, 10);
+    expect(d.grew.map((g) => [g.functionName, g.delta, g.via])).toEqual([
+      ['leak', 620, ['repeat']],
+      ['other', 10, undefined],
+    ]);
+  });
+});
+
+describe('an empty profile', () => {
+  const empty = readProfile({ head: node({ fn: '(root)' }), samples: [] });
+
+  it('says why there is nothing to rank', () => {
+    const s = summarizeProfile('idle.heapprofile', empty, 10);
+    expect(s).toMatchObject({ totalBytes: 0, sampleCount: 0, sites: [], note: expect.stringMatching(/^no live sampled allocations: .*--seconds$/) });
+    expect(summarizeProfile('x', readProfile(profile([{ ...leak, self: 1 }])), 10).note).toBeUndefined();
+  });
+
+  it('says so in a diff whose second profile is empty', () => {
+    const busy = readProfile(profile([{ ...leak, self: 100 }]));
+    expect(diffProfiles(['a', 'b'], busy, empty, 10).note).toMatch(/^second profile: no live sampled allocations/);
+    expect(diffProfiles(['a', 'b'], empty, busy, 10).note).toBeUndefined();
+  });
+});
+
 describe('heap profile diff', () => {
   it('ranks the sites that grew most first and leaves out those that did not grow', () => {
     const before = readProfile(profile([{ ...leak, self: 100 }, { ...tidy, self: 300 }, { ...other, self: 10 }]));
