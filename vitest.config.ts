@@ -1,11 +1,21 @@
 import { defineConfig } from 'vitest/config';
 
+// Three tiers: `unit` (pure, seconds: `npm run test:unit` is the quick loop), `integration` (real processes,
+// sockets, inspectors) and `slow` (soaks, large snapshots, the memlab comparison). `npm test` runs all three.
+const shared = {
+  setupFiles: ['test/helpers/setup.ts'],
+  // Tests spawn real agents and inspectors; two cores cannot take many files at once.
+  maxWorkers: 2,
+  testTimeout: 60_000,
+  hookTimeout: 30_000,
+};
+
 export default defineConfig({
   test: {
-    include: ['test/**/*.test.ts'],
-    // Tests spawn real agents and inspectors; two cores cannot take many files at once.
-    maxWorkers: 2,
-    testTimeout: 60_000,
-    hookTimeout: 30_000,
+    projects: [
+      { test: { ...shared, name: 'unit', include: ['test/unit/**/*.test.ts'] } },
+      { test: { ...shared, name: 'integration', include: ['test/**/*.test.ts'], exclude: ['test/unit/**', 'test/**/*.slow.test.ts'] } },
+      { test: { ...shared, name: 'slow', include: ['test/**/*.slow.test.ts'], testTimeout: 600_000 } },
+    ],
   },
 });

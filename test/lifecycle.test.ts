@@ -124,6 +124,17 @@ describe('stop and kill', () => {
     expect((await s.exited).code).toBe(42);
   });
 
+  it('forwards one SIGINT to the supervisor as one SIGINT to each process of the agent', async () => {
+    const cwd = tempDir();
+    const s = startCli([...FAST, '--', 'node', fixture('terminal/counter.cjs')], { cwd });
+    await waitFor(() => s.stdout().toString().includes('ready'), 15_000, 'the agent');
+    s.child.kill('SIGINT');
+    const { code } = await s.exited;
+    expect(s.stdout().toString()).toMatch(/SIGINT #1\n/);
+    expect(s.stdout().toString()).not.toMatch(/SIGINT #2|forcing exit/);
+    expect(code).toBe(0);
+  });
+
   it('kills at once on a second SIGINT', async () => {
     const cwd = tempDir();
     const s = startCli([...FAST, '--kill-timeout', '120000', '--', 'node', lifecycle('signals.cjs')], { cwd });

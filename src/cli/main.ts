@@ -79,6 +79,16 @@ const SUBCOMMANDS: Subcommand[] = [
     run: async (ctx, cmd) => (await import('./config-command.js')).configCommand(ctx, cmd.opts()),
   },
   {
+    name: 'report',
+    description: "what the state dir's journals say: runs per day, memory per role, leaks across runs, culprits, thresholds to set",
+    setup: (c) =>
+      c
+        .option('--since <when>', 'the period: 7d, 24h, 30m or an ISO date (default 7d)')
+        .addOption(json)
+        .option('--html <file>', 'also write a self-contained HTML page with charts'),
+    run: async (ctx, cmd) => (await import('./report.js')).reportCommand(ctx.stateDir(), cmd.opts()),
+  },
+  {
     name: 'analyze',
     description: 'summarise a .heapprofile or .heapsnapshot; given two of one kind, what grew between them',
     setup: (c) =>

@@ -1,47 +1,277 @@
-// The state dir: one private folder holding everything the supervisor writes.
-import { createHash } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, rmSync, statSync } from 'node:fs';
+// The state dir: one private folder holding everything the supervisor writes. Nothing on disk is trusted that
+// this process did not create: symlinks are refused, a folder is tightened only when we just made it (never a
+// foreign, shared or sticky one), files are used only when regular, ours, single-link and 0600, and one
+// supervisor at a time holds the state dir's lock.
+import { closeSync, constants, existsSync, fchmodSync, fstatSync, ftruncateSync, lstatSync, mkdirSync, mkdtempSync, openSync, readSync, rmSync, statSync, writeSync, type Stats } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { CfnError, UsageError } from './errors.js';
+import { libc } from '../supervisor/proc/libc.js';
 
-export function ensurePrivateDir(dir: string): string {
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
-  const st = statSync(dir);
-  if (!st.isDirectory()) throw new Error(`${dir} is not a folder`);
-  if (typeof process.getuid === 'function' && st.uid !== process.getuid()) {
-    throw new Error(`${dir} belongs to another user; choose another --state-dir`);
+const myUid = (): number | undefined => (typeof process.getuid === 'function' ? process.getuid() : undefined);
+const octal = (mode: number) => `0${(mode & 0o7777).toString(8)}`;
+
+/** "ENOENT: no such file or directory, mkdir '/proc/x'" → "no such file or directory". */
+function reason(err: unknown): string {
+  const e = err as NodeJS.ErrnoException;
+  return /^[A-Z]+: ([^,]+)/.exec(e.message)?.[1] ?? e.code ?? e.message;
+}
+
+const errCode = (err: unknown) => (err as NodeJS.ErrnoException).code;
+
+function lstatOrUndefined(p: string): Stats | undefined {
+  try {
+    return lstatSync(p);
+  } catch (err) {
+    if (errCode(err) === 'ENOENT') return undefined;
+    throw new UsageError(`cannot inspect ${p}: ${reason(err)}`);
   }
-  // mkdir leaves an existing folder's mode alone, and the umask may have widened a new one's.
-  if ((st.mode & 0o777) !== 0o700) chmodSync(dir, 0o700);
-  return dir;
+}
+
+/**
+ * One component of the walk down to the state dir: created 0700 when missing, refused when it is not a folder.
+ * A symlink is followed only above the final folder and only when root or we own it: another user can plant
+ * one only in a folder they can write, and then it is theirs. Returns whether this call created it.
+ */
+function walkInto(p: string, last: boolean): boolean {
+  let st = lstatOrUndefined(p);
+  if (!st) {
+    try {
+      // One level at a time: Node's recursive mkdir spins forever where mkdir answers ENOENT under an existing
+      // parent (procfs, sysfs, a dangling symlink), which hung `--state-dir /proc/x` at full CPU.
+      mkdirSync(p, { mode: 0o700 });
+      return true;
+    } catch (err) {
+      if (errCode(err) !== 'EEXIST') throw new UsageError(`cannot create the folder ${p}: ${reason(err)}`);
+      st = lstatSync(p);
+    }
+  }
+  if (st.isSymbolicLink()) {
+    if (last) throw new UsageError(`${p} is a symbolic link; give the folder itself`);
+    if (st.uid !== 0 && st.uid !== myUid()) throw new UsageError(`${p} is a symbolic link owned by another user (uid ${st.uid}); refusing to follow it`);
+    try {
+      st = statSync(p);
+    } catch (err) {
+      throw new UsageError(`${p} is a symbolic link to nowhere usable: ${reason(err)}`);
+    }
+  }
+  if (!st.isDirectory()) throw new UsageError(`${p} is not a folder`);
+  return false;
+}
+
+/**
+ * Makes `dir` (and any missing parent) and checks that it is ours and private. Only a folder this call created
+ * is chmod'ed (to 0700); an existing one must already be owned by us and not writable by group or others, so a
+ * shared folder (`/tmp`, a sticky or group folder) is refused rather than changed. Throws UsageError naming the
+ * folder and what is wrong with it.
+ */
+export function ensurePrivateDir(dir: string): string {
+  const target = path.resolve(dir);
+  const parts = target.split(path.sep).filter(Boolean);
+  let current = path.parse(target).root;
+  let created = false;
+  parts.forEach((part, i) => {
+    current = path.join(current, part);
+    created = walkInto(current, i === parts.length - 1);
+  });
+  let fd: number;
+  try {
+    // Checked through an fd opened without following links, so what is checked is what is tightened.
+    fd = openSync(target, constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW);
+  } catch (err) {
+    if (errCode(err) === 'ELOOP') throw new UsageError(`${target} is a symbolic link; give the folder itself`);
+    if (errCode(err) === 'ENOTDIR') throw new UsageError(`${target} is not a folder`);
+    throw new UsageError(`cannot open the folder ${target}: ${reason(err)}`);
+  }
+  try {
+    const st = fstatSync(fd);
+    if (created) {
+      if ((st.mode & 0o777) !== 0o700) fchmodSync(fd, 0o700);
+      return target;
+    }
+    const uid = myUid();
+    if (uid !== undefined && st.uid !== uid) throw new UsageError(`${target} belongs to another user (uid ${st.uid}); choose another folder`);
+    if (st.mode & 0o022) {
+      throw new UsageError(`${target} is writable by ${st.mode & 0o020 ? 'its group' : 'others'} (mode ${octal(st.mode)}); run chmod go-w on it or choose another folder`);
+    }
+    return target;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * Opens a file of the state dir (a journal, the token, the lock) with `flags`, never through a symlink and
+ * never a FIFO or device; a file it creates is 0600. Refuses, with one line, a file that is not regular, not
+ * ours, has another hard link (someone could read it under another name) or is not 0600. `O_TRUNC` is applied
+ * only once the file has passed, so a planted link never costs its target its contents.
+ */
+export function openPrivateFile(file: string, flags: number): number {
+  // O_NONBLOCK: opening a planted FIFO must fail the check below, not block the supervisor for good.
+  const base = (flags & ~constants.O_TRUNC) | constants.O_NOFOLLOW | constants.O_NONBLOCK;
+  let fd: number;
+  let created = false;
+  try {
+    if (flags & constants.O_CREAT) {
+      try {
+        fd = openSync(file, base | constants.O_EXCL, 0o600);
+        created = true;
+      } catch (err) {
+        if (errCode(err) !== 'EEXIST') throw err;
+        fd = openSync(file, base & ~constants.O_CREAT);
+      }
+    } else fd = openSync(file, base);
+  } catch (err) {
+    if (errCode(err) === 'ELOOP') throw new UsageError(`${file} is a symbolic link; refusing to follow it`);
+    // A folder, or a FIFO nobody reads (which O_NONBLOCK turns from a hang into ENXIO).
+    if (errCode(err) === 'EISDIR' || errCode(err) === 'ENXIO') throw new UsageError(`${file} is not a regular file`);
+    throw err;
+  }
+  try {
+    const st = fstatSync(fd);
+    if (!st.isFile()) throw new UsageError(`${file} is not a regular file`);
+    const uid = myUid();
+    if (uid !== undefined && st.uid !== uid) throw new UsageError(`${file} belongs to another user (uid ${st.uid}); refusing to use it`);
+    if (st.nlink > 1) throw new UsageError(`${file} has ${st.nlink} hard links; refusing a file that can be read under another name`);
+    if (created && (st.mode & 0o777) !== 0o600) fchmodSync(fd, 0o600);
+    else if (!created && (st.mode & 0o777) !== 0o600) throw new UsageError(`${file} has mode ${octal(st.mode)}, not 0600; run chmod 600 on it or remove it`);
+    if (flags & constants.O_TRUNC) ftruncateSync(fd, 0);
+    return fd;
+  } catch (err) {
+    closeSync(fd);
+    throw err;
+  }
+}
+
+/** Another supervisor holds the state dir's lock. */
+export class StateDirBusy extends CfnError {
+  override readonly name = 'StateDirBusy';
+  constructor(
+    readonly dir: string,
+    readonly pid: number | undefined,
+  ) {
+    super(`another supervisor ${pid ? `(pid ${pid}) ` : ''}is running in ${dir}`);
+  }
+}
+
+export const LOCK_NAME = 'lock';
+// The winner writes its pid just after taking the lock; a loser that comes in between waits this long for it.
+const PID_WAIT_MS = 200;
+
+function lockHolder(fd: number): number | undefined {
+  const buf = Buffer.alloc(32);
+  const nap = new Int32Array(new SharedArrayBuffer(4));
+  const deadline = Date.now() + PID_WAIT_MS;
+  for (;;) {
+    const pid = Number.parseInt(buf.toString('latin1', 0, readSync(fd, buf, 0, buf.length, 0)), 10);
+    if (pid > 0) return pid;
+    if (Date.now() > deadline) return undefined;
+    Atomics.wait(nap, 0, 0, 10);
+  }
+}
+
+/**
+ * Takes `<dir>/lock` (flock, exclusive, non-blocking) for as long as this process lives, and writes our pid
+ * into it. Call it before anything else touches the state dir. Throws StateDirBusy naming the holder's pid
+ * when another process holds it. The kernel drops the lock when the process ends however it ends, so a stale
+ * lock file never blocks; the returned function drops it earlier.
+ */
+export function lockStateDir(dir: string): () => void {
+  const root = ensurePrivateDir(dir);
+  const fd = openPrivateFile(path.join(root, LOCK_NAME), constants.O_RDWR | constants.O_CREAT);
+  let locked: boolean;
+  try {
+    locked = libc().lockExclusive(fd);
+  } catch (err) {
+    closeSync(fd);
+    throw err;
+  }
+  if (!locked) {
+    const holder = lockHolder(fd);
+    closeSync(fd);
+    throw new StateDirBusy(root, holder);
+  }
+  ftruncateSync(fd, 0);
+  writeSync(fd, `${process.pid}\n`, 0);
+  let open = true;
+  return () => {
+    // Closing the only descriptor of the open file releases a flock.
+    if (open) closeSync(fd);
+    open = false;
+  };
 }
 
 /** sun_path is 108 bytes on Linux, the terminating NUL included. */
 export const MAX_SOCKET_PATH_BYTES = 107;
 export const socketFits = (p: string) => Buffer.byteLength(p) <= MAX_SOCKET_PATH_BYTES;
 
+/** Names the private folder that holds this state dir's sockets when their paths would be too long. */
+export const SOCKET_DIR_RECORD = 'sockets.dir';
+const SOCKET_DIR_PREFIX = 'cfn-supervise-';
+
+function readRecord(file: string): string | undefined {
+  let fd: number;
+  try {
+    fd = openPrivateFile(file, constants.O_RDONLY);
+  } catch {
+    return undefined;
+  }
+  try {
+    const buf = Buffer.alloc(4096);
+    return buf.toString('utf8', 0, readSync(fd, buf, 0, buf.length, 0)).trim() || undefined;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Replaces a small private file of the state dir with `text`. */
+export function writePrivateFile(file: string, text: string): void {
+  const fd = openPrivateFile(file, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC);
+  try {
+    writeSync(fd, text);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function isPrivateFolder(dir: string): boolean {
+  try {
+    const st = lstatSync(dir);
+    return st.isDirectory() && st.uid === myUid() && (st.mode & 0o077) === 0;
+  } catch {
+    return false;
+  }
+}
+
 /**
  * Where a unix socket of this state dir can live: in the state dir itself, or, when that path is longer than
- * a socket path may be, in a private per-user runtime folder under a name derived from the state dir.
+ * a socket path may be, in a private folder made with mkdtemp under the runtime or temporary folder. Its name
+ * cannot be guessed, so nobody can squat it in advance; it is recorded in the state dir and reused while it
+ * stays ours and private.
  */
 export function socketPathFor(stateDir: string, name: string): string {
-  const direct = path.join(path.resolve(stateDir), name);
+  const root = path.resolve(stateDir);
+  const direct = path.join(root, name);
   if (socketFits(direct)) return direct;
-  const uid = typeof process.getuid === 'function' ? process.getuid() : 0;
-  const hashed = `${createHash('sha256').update(direct).digest('hex').slice(0, 16)}.sock`;
+  const record = path.join(root, SOCKET_DIR_RECORD);
+  const recorded = readRecord(record);
+  if (recorded && isPrivateFolder(recorded) && socketFits(path.join(recorded, name))) return path.join(recorded, name);
+  const uid = myUid() ?? 0;
   const bases = [process.env.XDG_RUNTIME_DIR, tmpdir(), '/tmp'].filter((b): b is string => Boolean(b));
   for (const base of bases) {
-    const candidate = path.join(base, `cfn-supervise-${uid}`, hashed);
-    if (!socketFits(candidate)) continue;
+    const prefix = path.join(base, `${SOCKET_DIR_PREFIX}${uid}-`);
+    if (!socketFits(path.join(`${prefix}XXXXXX`, name))) continue;
+    let made: string;
     try {
-      ensurePrivateDir(path.dirname(candidate));
-      return candidate;
+      made = mkdtempSync(prefix);
     } catch {
-      // Not ours or not writable: try the next base.
+      continue;
     }
+    writePrivateFile(record, `${made}\n`);
+    return path.join(made, name);
   }
-  throw new Error(`no folder short enough for the sockets of ${stateDir}; choose a shorter --state-dir`);
+  throw new UsageError(`no folder short enough for the sockets of ${stateDir}; choose a shorter --state-dir`);
 }
 
 /**

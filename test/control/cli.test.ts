@@ -30,7 +30,7 @@ let server: ControlServer;
 let calls: { name: string; arg?: unknown }[];
 
 beforeAll(async () => {
-  base = tempDir('cfn-control-cli-');
+  base = tempDir('cfn-control-cli-', 'file');
   stateDir = path.join(base, 'state');
   const test = testHandlers(stateDir);
   calls = test.calls;

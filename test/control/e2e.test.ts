@@ -44,9 +44,9 @@ const cli = (args: string[]) => runCli([...args, '--state-dir', stateDir], { cwd
 const statusJson = async () => JSON.parse((await cli(['status', '--json'])).stdout.toString()) as StatusJson;
 
 beforeAll(async () => {
-  base = tempDir('cfn-control-e2e-');
+  base = tempDir('cfn-control-e2e-', 'file');
   stateDir = path.join(base, 'state');
-  supervisor = startCli(['--state-dir', stateDir, '--interval', '200', '--min-free', '0', '--heap-limit', '256', '--', process.execPath, fixture('control/agent.cjs')], { cwd: base });
+  supervisor = startCli(['--state-dir', stateDir, '--interval', '200', '--min-free', '0', '--heap-limit', '256', '--', process.execPath, fixture('control/agent.cjs')], { cwd: base, scope: 'file' });
   const client = new ControlClient(stateDir);
   await waitFor(() => existsSync(client.socketPath), 15_000, 'the control socket');
   // Ready when all three node processes have registered and been sampled with a heap.

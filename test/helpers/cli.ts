@@ -1,6 +1,8 @@
-// Runs the built CLI as a real process, the way a person or a script would.
+// Runs the built CLI as a real process, the way a person or a script would, and keeps the suite from leaking:
+// every process started here and every temp folder made here is ended and removed after its test (or, when
+// made for a whole file, after the file), also when the test fails. test/helpers/setup.ts installs the hooks.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -9,8 +11,59 @@ export const ROOT = path.resolve(import.meta.dirname, '../..');
 export const CLI = path.join(ROOT, 'dist/cli/main.js');
 export const fixture = (name: string) => path.join(ROOT, 'test/fixtures', name);
 
-export function tempDir(prefix = 'cfn-test-'): string {
-  return mkdtempSync(path.join(tmpdir(), prefix));
+/** 'test': ended and removed after the current test; 'file': after the current file (made in beforeAll). */
+export type Scope = 'test' | 'file';
+
+const owned: Record<Scope, { pids: Set<number>; dirs: Set<string> }> = {
+  test: { pids: new Set(), dirs: new Set() },
+  file: { pids: new Set(), dirs: new Set() },
+};
+
+export function tempDir(prefix = 'cfn-test-', scope: Scope = 'test'): string {
+  const dir = mkdtempSync(path.join(tmpdir(), prefix));
+  owned[scope].dirs.add(dir);
+  return dir;
+}
+
+/** A process this test started some other way: it and everything under it is ended with the test. */
+export function track(pid: number | undefined, scope: Scope = 'test'): void {
+  if (pid !== undefined) owned[scope].pids.add(pid);
+}
+
+function parentsOf(): Map<number, number> {
+  const parents = new Map<number, number>();
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const stat = readFileSync(`/proc/${name}/stat`, 'latin1');
+      parents.set(Number(name), Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]));
+    } catch {
+      // Gone between listing and reading.
+    }
+  }
+  return parents;
+}
+
+/** The pid and all its descendants. A supervisor is a subreaper, so even its agent's orphans are among them. */
+export function descendantsOf(root: number): number[] {
+  const parents = parentsOf();
+  const found = [root];
+  for (let i = 0; i < found.length; i++) {
+    for (const [pid, ppid] of parents) if (ppid === found[i] && !found.includes(pid)) found.push(pid);
+  }
+  return found.filter((pid) => parents.has(pid));
+}
+
+/** Ends what a scope started (SIGKILL to every descendant, then waits for them) and removes its folders. */
+export async function cleanup(scope: Scope): Promise<void> {
+  const { pids, dirs } = owned[scope];
+  const all = [...pids].flatMap(descendantsOf);
+  for (const pid of all) killQuietly(pid);
+  const deadline = Date.now() + 10_000;
+  while (all.some(isAlive) && Date.now() < deadline) await sleep(25);
+  pids.clear();
+  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+  dirs.clear();
 }
 
 export interface Started {
@@ -20,12 +73,13 @@ export interface Started {
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
-export function startCli(args: string[], opts: { cwd: string; env?: NodeJS.ProcessEnv }): Started {
+export function startCli(args: string[], opts: { cwd: string; env?: NodeJS.ProcessEnv; scope?: Scope }): Started {
   const child = spawn(process.execPath, [CLI, ...args], {
     cwd: opts.cwd,
     env: { ...process.env, ...opts.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  track(child.pid, opts.scope);
   const out: Buffer[] = [];
   const err: Buffer[] = [];
   child.stdout!.on('data', (b: Buffer) => out.push(b));
@@ -56,6 +110,7 @@ export function isAlive(pid: number): boolean {
   }
 }
 
+/** Polls until `probe` gives a value; the deadline holds with both cores busy. */
 export async function waitFor<T>(probe: () => T | undefined | false, timeoutMs = 15_000, what = 'condition'): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {

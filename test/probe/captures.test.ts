@@ -23,12 +23,12 @@ describe('captures', () => {
     expect(captureName(42, '///', 'heapsnapshot', at)).toBe('2025-11-21T08-50-00.123Z-42-capture.heapsnapshot');
   });
 
-  it('makes folders 0700, tightening an existing one', () => {
-    const loose = path.join(dir, 'loose');
-    mkdirSync(loose, { mode: 0o755 });
-    ensurePrivateDir(loose);
+  it('makes new folders 0700 and leaves the mode of an existing one alone', () => {
+    const existing = path.join(dir, 'existing');
+    mkdirSync(existing, { mode: 0o755 });
+    ensurePrivateDir(existing);
     ensurePrivateDir(path.join(dir, 'a/b'));
-    expect(statSync(loose).mode & 0o777).toBe(0o700);
+    expect(statSync(existing).mode & 0o777).toBe(0o755);
     expect(statSync(path.join(dir, 'a/b')).mode & 0o777).toBe(0o700);
   });
 

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { parseStat, type ProcStat } from '../../src/supervisor/proc/stat.js';
 import { collectMembers, type TreeScope } from '../../src/supervisor/proc/tree.js';
+import { roleOf } from '../../src/supervisor/watch/sampler.js';
 
 describe('parseStat', () => {
   it('reads fields after a comm holding spaces and parentheses', () => {
@@ -39,5 +40,21 @@ describe('collectMembers', () => {
   ];
   it.each(table)('%s', (_name, procs, over, expected) => {
     expect(members(procs, scope(over))).toEqual(expected);
+  });
+});
+
+describe('roleOf: stable labels that never carry code or secrets', () => {
+  const table: [string[] | undefined, string, boolean, string][] = [
+    [['node', 'server.js'], 'node', true, 'agent'],
+    [['/usr/bin/node', '/srv/app/server.js', '--port', '3000'], 'node', false, 'node:server.js'],
+    [['node', '--max-old-space-size=512', '-r', '/x/probe.cjs', 'worker.js'], 'node', false, 'node:worker.js'],
+    [['node', '-e', 'const token = "hunter2"; run(token)'], 'node', false, 'node:-e'],
+    [['node', '--eval', 'x'], 'node', false, 'node:--eval'],
+    [['node'], 'node', false, 'node'],
+    [['sh', '-c', 'node leak.js'], 'sh', false, 'sh'],
+    [undefined, 'bash', false, 'bash'],
+  ];
+  it.each(table)('%j → %s', (argv, comm, isAgent, role) => {
+    expect(roleOf(argv, comm, isAgent)).toBe(role);
   });
 });

@@ -2,6 +2,7 @@
 // the journal hold for both; a manual request skips the cooldown but never the per-run caps. The run an action
 // belongs to is passed in: its gate, its counts and its way of ending are the run's own.
 import { Refused } from '../../common/errors.js';
+import { redactArgv } from '../../common/redact.js';
 import { wholeMb } from '../../common/units.js';
 import type { Journal } from '../journal/journal.js';
 import { systemMemory } from '../../common/sysmem.js';
@@ -105,8 +106,8 @@ export class Executor {
     const serious = rank(a.level) >= rank('warning');
     if (serious) run.warnings++;
     this.deps.onAlert?.(a.level, a.metric);
-    const { kind: _kind, ...fields } = a;
-    this.deps.journal.alerts.info({ ...fields, run_id: run.id, system_memory: systemMemory() });
+    const { kind: _kind, argv, ...fields } = a;
+    this.deps.journal.alerts.info({ ...fields, ...(argv ? { argv: redactArgv(argv) } : {}), run_id: run.id, system_memory: systemMemory() });
     if (serious) this.deps.notice(`[${a.level}] ${a.message}`, true);
   }
 

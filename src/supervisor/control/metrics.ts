@@ -1,11 +1,25 @@
 // Prometheus metrics of the supervisor and the agent tree. The supervisor feeds this registry as things
 // happen (samples, exits, alerts, captures); /metrics only renders it, so a scrape never touches the agent.
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { MB } from '../../common/units.js';
+import type { ExitReason } from '../lifecycle/classify.js';
 import type { Level, ProcessSample } from '../watch/policy.js';
 
 /** Past this many distinct roles, further ones are folded into `other`: pids must never become labels. */
 export const MAX_ROLES = 32;
 const OTHER_ROLE = 'other';
+
+/** The values the `metric` label of alerts_total may take; anything else is counted as `other`. */
+export const ALERT_METRICS = ['rss', 'heap', 'fds', 'sockets', 'trend', 'tree', 'unresponsive', 'limit', 'capture', 'other'] as const;
+const alertMetrics: ReadonlySet<string> = new Set(ALERT_METRICS);
+const EXIT_REASONS = ['clean', 'crash', 'oom', 'killed', 'stopped', 'limit'] as const satisfies readonly ExitReason[];
+
+/** A trusted heap trend (policy/trend.ts's Trend fits): only the caller knows whether its fit is good enough. */
+export interface ProcessTrend {
+  mbPerMin: number;
+  oomInMin?: number;
+}
+export type TickProcess = ProcessSample & { trend?: ProcessTrend };
 
 export class Metrics {
   readonly registry = new Registry();
@@ -17,14 +31,18 @@ export class Metrics {
   private readonly processFds = this.gauge('agent_process_open_fds', 'open file descriptors, summed by role', ['role']);
   private readonly processSockets = this.gauge('agent_process_sockets', 'open sockets, summed by role', ['role']);
   private readonly processCount = this.gauge('agent_processes', 'processes of the agent tree by role', ['role']);
+  // Base units (bytes per second), not the trend's MB/min: promtool check metrics rejects abbreviated units.
+  private readonly heapGrowth = this.gauge('agent_process_heap_growth_bytes_per_second', 'growth of the post-GC heap floor, the fastest process of each role', ['role']);
+  private readonly oomForecast = this.gauge('agent_process_oom_forecast_seconds', 'time until the heap floor reaches the old-space limit at its current growth, the soonest process of each role', ['role']);
   private readonly treeRss = this.gauge('agent_tree_resident_memory_bytes', 'RSS of the whole agent tree', []);
   private readonly treeHeapUsed = this.gauge('agent_tree_heap_used_bytes', 'V8 heap used over the whole agent tree', []);
   private readonly treeProcesses = this.gauge('agent_tree_processes', 'processes in the agent tree', []);
   private readonly agentUp = this.gauge('agent_up', '1 while an agent run is alive', []);
   private readonly restarts = this.counter('restarts_total', 'agent restarts by the reason of the exit that caused them', ['reason']);
   private readonly exits = this.counter('agent_exits_total', 'agent exits by reason', ['reason']);
-  private readonly alerts = this.counter('alerts_total', 'alerts raised by level', ['level']);
+  private readonly alerts = this.counter('alerts_total', 'alerts raised by level and by the metric that raised them', ['level', 'metric']);
   private readonly captures = this.counter('captures_total', 'heap captures written by kind', ['kind']);
+  private readonly droppedLines = this.counter('journal_dropped_lines_total', 'journal lines that could not be written (a full disk), by journal', ['journal']);
   private readonly sampleDuration = new Histogram({
     name: 'cfn_supervise_sample_duration_seconds',
     help: 'time one sampling tick took (process tree, usage, heap over CDP)',
@@ -33,6 +51,13 @@ export class Metrics {
   });
 
   constructor() {
+    // Known reasons start at 0: increase() over a series born at 1 sees no increase, so the first OOM after
+    // a supervisor start would raise no alert.
+    for (const reason of EXIT_REASONS) {
+      this.exits.inc({ reason }, 0);
+      this.restarts.inc({ reason }, 0);
+    }
+    this.restarts.inc({ reason: 'requested' }, 0);
     // The supervisor's own footprint. Not prom-client's default metrics: three of those are gauges named
     // *_total, which promtool rejects.
     const registers = [this.registry];
@@ -66,11 +91,14 @@ export class Metrics {
   }
 
   /** One sampling tick (sampler.ts's Tick fits); replaces the previous one, so exited processes drop out. */
-  observeTick({ processes, durationMs }: { processes: readonly ProcessSample[]; durationMs?: number }): void {
+  observeTick({ processes, durationMs }: { processes: readonly TickProcess[]; durationMs?: number }): void {
     const perProcess = [this.processRss, this.processHeapUsed, this.processHeapLimit, this.processFds, this.processSockets, this.processCount];
-    for (const g of perProcess) g.reset();
+    for (const g of [...perProcess, this.heapGrowth, this.oomForecast]) g.reset();
     let rss = 0;
     let heapUsed = 0;
+    // Growth and forecast are not sums: one leaking process is the story, so the role shows its worst one.
+    const growth = new Map<string, number>();
+    const forecast = new Map<string, number>();
     for (const p of processes) {
       const role = this.roleLabel(p.role);
       this.processCount.inc({ role });
@@ -83,7 +111,14 @@ export class Metrics {
       if (p.heapLimit !== undefined) this.processHeapLimit.inc({ role }, p.heapLimit);
       if (p.fds !== undefined) this.processFds.inc({ role }, p.fds);
       if (p.sockets !== undefined) this.processSockets.inc({ role }, p.sockets);
+      if (p.trend) {
+        growth.set(role, Math.max(growth.get(role) ?? -Infinity, (p.trend.mbPerMin * MB) / 60));
+        const { oomInMin } = p.trend;
+        if (oomInMin !== undefined) forecast.set(role, Math.min(forecast.get(role) ?? Infinity, oomInMin * 60));
+      }
     }
+    for (const [role, v] of growth) this.heapGrowth.set({ role }, v);
+    for (const [role, v] of forecast) this.oomForecast.set({ role }, v);
     this.treeRss.set(rss);
     this.treeHeapUsed.set(heapUsed);
     this.treeProcesses.set(processes.length);
@@ -102,8 +137,13 @@ export class Metrics {
     this.exits.inc({ reason });
   }
 
-  countAlert(level: Level): void {
-    this.alerts.inc({ level });
+  /** `metric` is an Action's metric or the executor's own (limit, capture); unknown ones count as `other`. */
+  countAlert(level: Level, metric = 'other'): void {
+    this.alerts.inc({ level, metric: alertMetrics.has(metric) ? metric : 'other' });
+  }
+
+  countDroppedLine(journal: string): void {
+    this.droppedLines.inc({ journal });
   }
 
   countCapture(kind: string): void {

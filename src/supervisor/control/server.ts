@@ -1,14 +1,18 @@
 // The control server: HTTP with JSON bodies on an owner-only unix socket in the state dir, optionally on a
-// loopback TCP port behind a bearer token, and /metrics alone on an optional metrics port. It validates and
-// bounds every request, then hands it to ControlHandlers, which the supervisor implements with the same
-// executor the policy uses; a bad request costs one error response and nothing else.
+// loopback TCP port behind a bearer token, and /metrics with the health routes alone on an optional metrics
+// port. It validates and bounds every request, then hands it to ControlHandlers, which the supervisor
+// implements with the same executor the policy uses; a bad request costs one error response and nothing else.
+// Slow or idle clients cannot hold it: every connection has deadlines, each listener its own slots, and a full
+// listener makes room by dropping its oldest connection that is not being answered.
 import { randomBytes, timingSafeEqual } from 'node:crypto';
-import { chmodSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, closeSync, constants, ftruncateSync, lstatSync, readSync, rmSync, writeSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import { z } from 'zod';
-import { CfnError, HttpError } from '../../common/errors.js';
+import { CfnError, HttpError, errorMessage } from '../../common/errors.js';
+import { redactArgv } from '../../common/redact.js';
 import type { Metrics } from './metrics.js';
 import {
   MAX_BODY_BYTES,
@@ -20,7 +24,7 @@ import {
   type CaptureRequest,
   type ControlHandlers,
 } from './protocol.js';
-import { claimSocketPath, ensurePrivateDir, socketFits, socketPathFor } from '../../common/statedir.js';
+import { claimSocketPath, ensurePrivateDir, openPrivateFile, socketFits, socketPathFor, writePrivateFile } from '../../common/statedir.js';
 
 /** The supervisor's pino logger, or anything with its four levels. */
 export type ControlLog = Pick<Logger, 'debug' | 'info' | 'warn' | 'error'>;
@@ -42,25 +46,34 @@ export interface ControlServer {
   close(): Promise<void>;
 }
 
+/** The token scripts keep using across restarts; a new one when there is none or it is malformed. */
 function loadOrCreateToken(file: string): string {
+  const fd = openPrivateFile(file, constants.O_RDWR | constants.O_CREAT);
   try {
-    const existing = readFileSync(file, 'utf8').trim();
-    if (/^[0-9a-f]{64}$/.test(existing)) {
-      chmodSync(file, 0o600);
-      return existing;
-    }
-  } catch {
-    // No usable token yet.
+    const buf = Buffer.alloc(128);
+    const existing = buf.toString('utf8', 0, readSync(fd, buf, 0, buf.length, 0)).trim();
+    if (/^[0-9a-f]{64}$/.test(existing)) return existing;
+    const token = randomBytes(32).toString('hex');
+    ftruncateSync(fd, 0);
+    writeSync(fd, `${token}\n`, 0);
+    return token;
+  } finally {
+    closeSync(fd);
   }
-  const token = randomBytes(32).toString('hex');
-  writeFileSync(file, `${token}\n`, { mode: 0o600 });
-  chmodSync(file, 0o600);
-  return token;
 }
 
+/** Connections per listener: the unix socket, the control port and the metrics port each have their own. */
 const MAX_CONNECTIONS = 32;
+/** Connections on the control port that have not shown the token yet; they are closed after UNAUTHENTICATED_MS. */
+const MAX_UNAUTHENTICATED = 8;
+const UNAUTHENTICATED_MS = 3_000;
 const MAX_HEADER_BYTES = 16 * 1024;
+const HEADERS_TIMEOUT_MS = 5_000;
 const REQUEST_TIMEOUT_MS = 10_000;
+const KEEP_ALIVE_MS = 5_000;
+// Node checks the header and request deadlines only this often (30 s by default), which let a client that
+// sends one byte a second hold a connection for over a minute.
+const DEADLINE_CHECK_MS = 1_000;
 const ACTION_TIMEOUT_MS = 120_000;
 const SNAPSHOT_TIMEOUT_MS = 30 * 60_000;
 const HEARTBEAT_MS = 5_000;
@@ -69,7 +82,7 @@ const pid = z.number().int().positive();
 const captureBody = z.strictObject({
   pid: pid.optional(),
   kind: z.enum(['profile', 'snapshot']).default('profile'),
-  seconds: z.number().positive().max(MAX_CAPTURE_SECONDS).optional(),
+  seconds: z.number().int().positive().max(MAX_CAPTURE_SECONDS).optional(),
 });
 const gcBody = z.strictObject({ pid: pid.optional() });
 const emptyBody = z.strictObject({});
@@ -91,7 +104,7 @@ function withDeadline<T>(work: Promise<T>, ms: number, what: string): Promise<T>
   return Promise.race([work, deadline]).finally(() => clearTimeout(timer));
 }
 
-type Reply = { json: unknown } | { text: string; contentType: string } | { streamed: true };
+type Reply = { json: unknown; status?: number } | { text: string; contentType: string } | { streamed: true };
 interface Request {
   req: IncomingMessage;
   res: ServerResponse;
@@ -145,11 +158,36 @@ async function capture(handlers: ControlHandlers, { req, res, body }: Request): 
   return { streamed: true };
 }
 
-function controlRoutes(handlers: ControlHandlers, metrics: Metrics): Record<string, Partial<Record<string, Route>>> {
-  const metricsRoute: Route = async () => ({ text: await metrics.render(), contentType: metrics.contentType });
+type Routes = Record<string, Partial<Record<string, Route>>>;
+
+type HealthView = ReturnType<NonNullable<ControlHandlers['health']>>;
+
+/** A health check answers 200 when ok and 503 otherwise, with its details either way; one that throws is not ok. */
+function healthRoute(check: (() => HealthView) | undefined): Route {
+  return () => {
+    let view: HealthView;
+    try {
+      view = check ? check() : { ok: true };
+    } catch (err) {
+      view = { ok: false, error: errorMessage(err) };
+    }
+    return { json: view, status: view.ok ? 200 : 503 };
+  };
+}
+
+/** What any listener serves without the control token: scrapes and probes. */
+function publicRoutes(handlers: ControlHandlers, metrics: Metrics): Routes {
+  return {
+    '/metrics': { GET: async () => ({ text: await metrics.render(), contentType: metrics.contentType }) },
+    '/healthz': { GET: healthRoute(handlers.health?.bind(handlers)) },
+    '/readyz': { GET: healthRoute(handlers.ready?.bind(handlers)) },
+  };
+}
+
+function controlRoutes(handlers: ControlHandlers, metrics: Metrics): Routes {
   return {
     '/status': { GET: () => ({ json: handlers.status() }) },
-    '/processes': { GET: () => ({ json: { processes: handlers.processes() } }) },
+    '/processes': { GET: () => ({ json: { processes: handlers.processes().map((p) => (p.argv ? { ...p, argv: redactArgv(p.argv) } : p)) } }) },
     '/capture': { POST: (r) => capture(handlers, r) },
     '/gc': { POST: async ({ body }) => ({ json: await withDeadline(handlers.gc(validate(gcBody, body)), ACTION_TIMEOUT_MS, 'gc') }) },
     '/cleanup': {
@@ -168,7 +206,7 @@ function controlRoutes(handlers: ControlHandlers, metrics: Metrics): Record<stri
       GET: () => ({ json: handlers.getConfig() }),
       PATCH: ({ body }) => ({ json: handlers.patchConfig(validate(patchBody, body)) }),
     },
-    '/metrics': { GET: metricsRoute },
+    ...publicRoutes(handlers, metrics),
   };
 }
 
@@ -210,11 +248,13 @@ function bearerMatches(req: IncomingMessage, token: Buffer): boolean {
   return given.length === token.length && timingSafeEqual(given, token);
 }
 
-function makeHandler(routes: Record<string, Partial<Record<string, Route>>>, log: ControlLog, token?: Buffer) {
+function makeHandler(routes: Routes, log: ControlLog, token?: Buffer) {
   return async (req: IncomingMessage, res: ServerResponse) => {
     try {
       if (token && !bearerMatches(req, token)) {
         res.setHeader('www-authenticate', 'Bearer');
+        // Whoever lacks the token gets one answer, not a connection to hold.
+        res.setHeader('connection', 'close');
         throw new HttpError(401, 'missing or wrong bearer token (see control.token in the state dir)');
       }
       const { pathname } = new URL(req.url ?? '/', 'http://control');
@@ -228,7 +268,7 @@ function makeHandler(routes: Record<string, Partial<Record<string, Route>>>, log
       }
       const body = await readBody(req);
       const reply = await handle({ req, res, body });
-      if ('json' in reply) sendJson(res, 200, reply.json);
+      if ('json' in reply) sendJson(res, reply.status ?? 200, reply.json);
       else if ('text' in reply) {
         res.writeHead(200, { 'content-type': reply.contentType, 'content-length': Buffer.byteLength(reply.text) });
         res.end(reply.text);
@@ -249,15 +289,75 @@ function makeHandler(routes: Record<string, Partial<Record<string, Route>>>, log
   };
 }
 
-function newServer(handler: ReturnType<typeof makeHandler>, log: ControlLog): Server {
-  const server = createServer({ maxHeaderSize: MAX_HEADER_BYTES, requestTimeout: REQUEST_TIMEOUT_MS, headersTimeout: REQUEST_TIMEOUT_MS }, (req, res) => {
-    void handler(req, res);
+interface Slot {
+  /** Requests received and not yet answered: a connection with one is never dropped to make room. */
+  busy: number;
+  authenticated: boolean;
+}
+
+/**
+ * Keeps at most MAX_CONNECTIONS connections on this listener (and, with a token, at most MAX_UNAUTHENTICATED
+ * that have not shown it, each for at most UNAUTHENTICATED_MS). A new connection over a limit drops the oldest
+ * one that has no request in progress, so slow or idle clients cannot lock out a real request; only when every
+ * connection is being answered is the new one refused.
+ */
+function guardConnections(server: Server, token: Buffer | undefined): void {
+  const slots = new Map<Socket, Slot>();
+  const oldestIdle = (unauthenticatedOnly: boolean) => {
+    for (const [socket, slot] of slots) if (slot.busy === 0 && !(unauthenticatedOnly && slot.authenticated)) return socket;
+    return undefined;
+  };
+  const unauthenticated = () => [...slots.values()].filter((s) => !s.authenticated).length;
+  const makeRoom = (unauthenticatedOnly: boolean): boolean => {
+    const victim = oldestIdle(unauthenticatedOnly);
+    if (!victim) return false;
+    slots.delete(victim);
+    victim.destroy();
+    return true;
+  };
+  server.on('connection', (socket: Socket) => {
+    const roomForUnauthenticated = !token || unauthenticated() < MAX_UNAUTHENTICATED || makeRoom(true);
+    if (!roomForUnauthenticated || (slots.size >= MAX_CONNECTIONS && !makeRoom(false))) {
+      socket.destroy();
+      return;
+    }
+    const slot: Slot = { busy: 0, authenticated: !token };
+    slots.set(socket, slot);
+    const deadline = token ? setTimeout(() => slot.authenticated || socket.destroy(), UNAUTHENTICATED_MS) : undefined;
+    socket.once('close', () => {
+      clearTimeout(deadline);
+      slots.delete(socket);
+    });
   });
-  server.maxConnections = MAX_CONNECTIONS;
-  server.keepAliveTimeout = 5_000;
+  server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+    const slot = slots.get(req.socket);
+    if (!slot) return;
+    slot.busy += 1;
+    if (token && bearerMatches(req, token)) slot.authenticated = true;
+    res.once('close', () => {
+      slot.busy -= 1;
+    });
+  });
+}
+
+function newServer(handler: ReturnType<typeof makeHandler>, log: ControlLog, token?: Buffer): Server {
+  const server = createServer(
+    {
+      maxHeaderSize: MAX_HEADER_BYTES,
+      headersTimeout: HEADERS_TIMEOUT_MS,
+      requestTimeout: REQUEST_TIMEOUT_MS,
+      connectionsCheckingInterval: DEADLINE_CHECK_MS,
+    },
+    (req, res) => {
+      void handler(req, res);
+    },
+  );
+  server.keepAliveTimeout = KEEP_ALIVE_MS;
+  guardConnections(server, token);
   server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
-    log.debug({ err: err.code ?? err.message }, 'malformed control request');
-    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
+    const late = err.code === 'ERR_HTTP_REQUEST_TIMEOUT';
+    log.debug({ err: err.code ?? err.message }, late ? 'control request too slow' : 'malformed control request');
+    if (socket.writable) socket.end(`HTTP/1.1 ${late ? '408 Request Timeout' : '400 Bad Request'}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
     else socket.destroy();
   });
   return server;
@@ -273,6 +373,15 @@ function listen(server: Server, target: string | { port: number; host: string })
     if (typeof target === 'string') server.listen(target, done);
     else server.listen(target.port, target.host, done);
   });
+}
+
+function isSameFile(file: string, known: { dev: number; ino: number }): boolean {
+  try {
+    const st = lstatSync(file);
+    return st.dev === known.dev && st.ino === known.ino;
+  } catch {
+    return false;
+  }
 }
 
 function closeServer(server: Server): Promise<void> {
@@ -293,29 +402,35 @@ export async function startControl(handlers: ControlHandlers, opts: ControlOptio
   await claimSocketPath(socketPath, `another supervisor is already running in ${root}`);
   const routes = controlRoutes(handlers, opts.metrics);
   const servers: Server[] = [];
+  // Only what this process made is removed: a supervisor that lost the race must not unlink the winner's socket.
+  let ownSocket: { dev: number; ino: number } | undefined;
+  let ownPointer = false;
   const close = async () => {
     await Promise.all(servers.map(closeServer));
-    rmSync(socketPath, { force: true });
-    rmSync(paths.pointer, { force: true });
+    if (ownSocket && isSameFile(socketPath, ownSocket)) rmSync(socketPath, { force: true });
+    if (ownPointer) rmSync(paths.pointer, { force: true });
   };
   try {
     const unix = newServer(makeHandler(routes, opts.log), opts.log);
     servers.push(unix);
     await listen(unix, socketPath);
+    ownSocket = lstatSync(socketPath);
     chmodSync(socketPath, 0o600);
-    if (!socketFits(path.join(root, SOCKET_NAME))) writeFileSync(paths.pointer, `${socketPath}\n`, { mode: 0o600 });
-    else rmSync(paths.pointer, { force: true });
+    if (!socketFits(path.join(root, SOCKET_NAME))) {
+      writePrivateFile(paths.pointer, `${socketPath}\n`);
+      ownPointer = true;
+    } else rmSync(paths.pointer, { force: true });
 
     const result: ControlServer = { socketPath, close };
     if (opts.controlPort !== undefined) {
       const token = Buffer.from(loadOrCreateToken(paths.token));
-      const tcp = newServer(makeHandler(routes, opts.log, token), opts.log);
+      const tcp = newServer(makeHandler(routes, opts.log, token), opts.log, token);
       servers.push(tcp);
       await listen(tcp, { port: opts.controlPort, host: '127.0.0.1' });
       result.controlPort = (tcp.address() as { port: number }).port;
     }
     if (opts.metricsPort !== undefined) {
-      const scrape = newServer(makeHandler({ '/metrics': routes['/metrics']! }, opts.log), opts.log);
+      const scrape = newServer(makeHandler(publicRoutes(handlers, opts.metrics), opts.log), opts.log);
       servers.push(scrape);
       await listen(scrape, { port: opts.metricsPort, host: opts.metricsHost ?? '127.0.0.1' });
       result.metricsPort = (scrape.address() as { port: number }).port;

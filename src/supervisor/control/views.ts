@@ -1,9 +1,9 @@
 // Pure: what the control socket shows of the supervisor's state, built from the last tick and the policy's
 // levels. No I/O, so status requests never touch the agent.
 import type { ProcessView } from './protocol.js';
-import { LEVELS, rank, type Level, type PolicyState } from '../watch/policy.js';
+import { LEVELS, rank, trustedTrend, type Level, type PolicyState } from '../watch/policy.js';
 import type { HistoryPoint, Tick } from '../watch/sampler.js';
-import { heapTrend, type Point } from '../watch/trend.js';
+import type { Point } from '../watch/trend.js';
 import { tenthsMb as mb } from '../../common/units.js';
 
 /** Samples of RSS history a view carries: enough for a sparkline, small enough for every request. */
@@ -15,20 +15,19 @@ export function highestLevel(levels: Iterable<Level | undefined>): Level {
   return top;
 }
 
-/** A trend is shown only when the policy would trust it: a young history forecasts nonsense. */
+/** A trend is shown only when the policy trusts it: a young history forecasts nonsense. */
 export function processViews(
   tick: Tick | undefined,
   policy: PolicyState,
   history: (pid: number) => HistoryPoint[],
   heapHistory: (pid: number) => Point[],
-  trust: { windowMs: number; minConfidence: number },
+  trendWindowMs: number,
 ): ProcessView[] {
   if (!tick) return [];
   return tick.processes
     .map((p) => {
       const points = history(p.pid);
-      const found = p.heapLimit ? heapTrend(heapHistory(p.pid), p.heapLimit, { windowMs: trust.windowMs }) : undefined;
-      const trend = found && found.confidence >= trust.minConfidence ? found : undefined;
+      const trend = trustedTrend(heapHistory(p.pid), p.heapLimit, trendWindowMs);
       const view: ProcessView = {
         pid: p.pid,
         ppid: p.ppid,

@@ -20,6 +20,8 @@ export interface PendingCapture {
 
 const CAPTURE_FILE = /^\d{4}-\d{2}-\d{2}T\d{2}-\d{2}-\d{2}\.\d{3}Z-\d+-[a-z0-9-]+\.(heapprofile|heapsnapshot)$/;
 const TMP_FILE = /^\..+\.tmp$/;
+/** What analysis writes beside a capture (analysis/index.ts); it lives and goes with its capture. */
+const SUMMARY_SUFFIX = '.summary.json';
 // A temporary file this old belongs to a supervisor that died mid-capture; a live snapshot writes far more often.
 const STALE_TMP_MS = 60 * 60 * 1000;
 
@@ -65,9 +67,10 @@ export async function writeCaptureAtomically(dir: string, name: string, data: st
 }
 
 /**
- * Deletes the oldest captures until at most `maxFiles` remain and they total at most `maxBytes`.
- * The newest capture is always kept, even alone over `maxBytes`: deleting what was just taken helps nobody.
- * Also removes temporary files left by a writer that died.
+ * Deletes the oldest captures, each with its summary, until at most `maxFiles` remain and they total (summaries
+ * included) at most `maxBytes`. The newest capture is always kept, even alone over `maxBytes`: deleting what
+ * was just taken helps nobody. Also removes summaries whose capture is gone and temporary files left by a
+ * writer that died.
  */
 export async function enforceRetention(dir: string, opts: RetentionOptions): Promise<string[]> {
   let names: string[];
@@ -79,29 +82,35 @@ export async function enforceRetention(dir: string, opts: RetentionOptions): Pro
   }
   const removed: string[] = [];
   const now = Date.now();
+  const remove = async (file: string) => {
+    await fs.rm(file, { force: true });
+    removed.push(file);
+  };
   const captures: { file: string; size: number }[] = [];
+  const summaries = new Map<string, number>();
   for (const name of names) {
     const file = path.join(dir, name);
     const st = await fs.lstat(file).catch(() => undefined);
     if (!st?.isFile()) continue;
     if (CAPTURE_FILE.test(name)) captures.push({ file, size: st.size });
-    else if (TMP_FILE.test(name) && now - st.mtimeMs > STALE_TMP_MS) {
-      await fs.rm(file, { force: true });
-      removed.push(file);
-    }
+    else if (name.endsWith(SUMMARY_SUFFIX) && CAPTURE_FILE.test(name.slice(0, -SUMMARY_SUFFIX.length))) summaries.set(file, st.size);
+    else if (TMP_FILE.test(name) && now - st.mtimeMs > STALE_TMP_MS) await remove(file);
   }
   captures.sort((a, b) => (a.file < b.file ? 1 : a.file > b.file ? -1 : 0));
   let count = 0;
   let bytes = 0;
   for (const c of captures) {
+    const summary = `${c.file}${SUMMARY_SUFFIX}`;
+    const size = c.size + (summaries.get(summary) ?? 0);
     count += 1;
-    bytes += c.size;
+    bytes += size;
     if (count > 1 && (count > opts.maxFiles || bytes > opts.maxBytes)) {
-      await fs.rm(c.file, { force: true });
-      removed.push(c.file);
+      await remove(c.file);
       count -= 1;
-      bytes -= c.size;
-    }
+      bytes -= size;
+    } else summaries.delete(summary);
   }
+  // Left: the summaries of the captures just removed, and of captures removed by hand.
+  for (const summary of summaries.keys()) await remove(summary);
   return removed;
 }

@@ -1,10 +1,11 @@
 // Everything the supervisor records: its own log (supervisor.log) and the JSON-lines journals (runs.jsonl,
-// alerts.jsonl), each a pino logger writing into a rotating-file-stream. pino hands the stream one whole line
-// per write and rotating-file-stream rotates between writes, so a line is never split across files.
-import { once } from 'node:events';
-import path from 'node:path';
-import { pino, type Logger } from 'pino';
-import { createStream, type RotatingFileStream } from 'rotating-file-stream';
+// alerts.jsonl), each a pino logger writing whole lines into a LineFile, which survives a full disk: no line is
+// ever cut, lines lost meanwhile are counted, and run records wait in memory until they can be written.
+import { pino, type DestinationStream, type Logger } from 'pino';
+import { parseBytes } from '../../common/units.js';
+import { LineFile, type LineFileOptions } from './line-file.js';
+
+export type JournalName = 'log' | 'runs' | 'alerts';
 
 export interface JournalOptions {
   logFile: string;
@@ -14,70 +15,70 @@ export interface JournalOptions {
   journalSize?: string;
   logSize?: string;
   level?: string;
+  /** Called once per line a journal could not write, with that journal's loss so far (1 on the first). */
+  onDrop?: (journal: JournalName, dropped: number) => void;
 }
 
 export interface Journal {
   log: Logger;
   runs: Logger;
   alerts: Logger;
+  /** Lines each journal has lost to a full or failing disk since it was opened. */
+  dropped(): Record<JournalName, number>;
+  /** Writes the run records a full disk held back; every journal write also tries first. */
+  flushPending(): void;
   close(): Promise<void>;
 }
 
-/**
- * Rotated files are named `<name>.<UTC time to the ms>[-n]`, so they sort in the order they were written
- * (the default generator reuses freed indexes).
- */
-function rotatedName(base: string) {
-  return (time: number | Date | null, index?: number): string => {
-    if (!time) return base;
-    const stamp = new Date(time).toISOString().replace(/[-:]/g, '').replace('T', '-').replace('Z', '');
-    return `${base}.${stamp}${index && index > 1 ? `-${index}` : ''}`;
-  };
-}
-
-function rotating(file: string, size: string, maxFiles: number, compress: boolean): RotatingFileStream {
-  return createStream(rotatedName(path.basename(file)), {
-    path: path.dirname(file),
-    size,
-    maxFiles,
-    mode: 0o600,
-    ...(compress ? { compress: 'gzip' as const } : {}),
-  });
-}
+const LOG_KEPT = 5;
+const JOURNAL_KEPT = 10;
+/** Run records are one line per run: a few dozen cover hours of restarts on a full disk. */
+const RUNS_PENDING_MAX = 64;
 
 const isoTime = () => `,"ts":"${new Date().toISOString()}"`;
 // With the level formatted away nothing precedes the timestamp, so it must not open with a comma.
 const leadingIsoTime = () => `"ts":"${new Date().toISOString()}"`;
 
-function jsonLines(stream: RotatingFileStream): Logger {
+function jsonLines(destination: DestinationStream): Logger {
   // Journal lines are records, not log messages: no level, pid or hostname noise, the timestamp first.
-  return pino({ base: null, timestamp: leadingIsoTime, formatters: { level: () => ({}) } }, stream);
+  return pino({ base: null, timestamp: leadingIsoTime, formatters: { level: () => ({}) } }, destination);
 }
 
 export function openJournal(opts: JournalOptions): Journal {
-  const logStream = rotating(opts.logFile, opts.logSize ?? '10M', 5, true);
-  const runsStream = rotating(opts.runsFile, opts.journalSize ?? '100M', 10, false);
-  const alertsStream = rotating(opts.alertsFile, opts.journalSize ?? '100M', 10, false);
-  const streams = [logStream, runsStream, alertsStream];
-  for (const s of streams) {
-    // A full disk must not crash the supervisor and orphan the agent; the write is lost, the run goes on.
-    s.on('error', () => {});
+  const files: Partial<Record<JournalName, LineFile>> = {};
+  const open = (name: JournalName, file: string, o: Omit<LineFileOptions, 'onDrop'>) => {
+    files[name] = new LineFile(file, { ...o, onDrop: (n) => opts.onDrop?.(name, n) });
+  };
+  try {
+    open('log', opts.logFile, { maxBytes: parseBytes(opts.logSize ?? '10M'), keep: LOG_KEPT });
+    open('runs', opts.runsFile, { maxBytes: parseBytes(opts.journalSize ?? '100M'), keep: JOURNAL_KEPT, pendingMax: RUNS_PENDING_MAX });
+    open('alerts', opts.alertsFile, { maxBytes: parseBytes(opts.journalSize ?? '100M'), keep: JOURNAL_KEPT });
+  } catch (err) {
+    for (const f of Object.values(files)) f.close();
+    throw err;
   }
+  const { log, runs, alerts } = files as Record<JournalName, LineFile>;
+  // Any write is a sign the disk may take lines again: held-back run records go first.
+  const destination = (file: LineFile): DestinationStream => ({
+    write(line: string) {
+      runs.flushPending();
+      file.write(line);
+    },
+  });
   return {
     log: pino(
-      { level: opts.level ?? 'info', timestamp: isoTime, base: { pid: process.pid }, formatters: { level: (label) => ({ level: label }) } },
-      logStream,
+      // `supervisor_pid`, not `pid`: log lines about a process carry that process's pid.
+      { level: opts.level ?? 'info', timestamp: isoTime, base: { supervisor_pid: process.pid }, formatters: { level: (label) => ({ level: label }) } },
+      destination(log),
     ),
-    runs: jsonLines(runsStream),
-    alerts: jsonLines(alertsStream),
+    runs: jsonLines(destination(runs)),
+    alerts: jsonLines(destination(alerts)),
+    dropped: () => ({ log: log.dropped, runs: runs.dropped, alerts: alerts.dropped }),
+    flushPending: () => runs.flushPending(),
     async close() {
-      await Promise.all(
-        streams.map(async (s) => {
-          if (s.writableFinished || s.destroyed) return;
-          s.end();
-          await Promise.race([once(s, 'finish'), once(s, 'close'), once(s, 'error')]);
-        }),
-      );
+      runs.close();
+      log.close();
+      alerts.close();
     },
   };
 }

@@ -1,7 +1,11 @@
 // Node's fatal-error reports (--report-on-fatalerror): the evidence that a process of the tree died of heap
-// exhaustion, whichever process it was and whatever exit code the shells above it turned that into.
-import { chmodSync, readFileSync, readdirSync, statSync, unlinkSync } from 'node:fs';
+// exhaustion, whichever process it was and whatever exit code the shells above it turned that into. A report
+// holds the process's whole environment and command line; what is kept of it holds neither's secrets.
+import { randomBytes } from 'node:crypto';
+import { closeSync, constants, fchmodSync, fstatSync, openSync, readFileSync, readdirSync, renameSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { redactArgv } from '../../common/redact.js';
+import { openPrivateFile } from '../../common/statedir.js';
 
 export interface FatalReport {
   file: string;
@@ -11,6 +15,8 @@ export interface FatalReport {
 }
 
 const REPORT_NAME = /^report\..*\.json$/;
+/** The copy stripSecrets writes before renaming it over the report. */
+const STRIPPED_TMP = /^\.report\..*\.json\.[0-9a-f]+\.tmp$/;
 const HEAP_EXHAUSTED = /heap out of memory|reached heap limit/i;
 
 function reportFiles(dir: string): { file: string; mtimeMs: number }[] {
@@ -32,27 +38,81 @@ function reportFiles(dir: string): { file: string; mtimeMs: number }[] {
     });
 }
 
-/** Reports written since `sinceMs`, made private (the agent's umask wrote them) and read. */
+interface Report {
+  header?: { event?: string; processId?: number; commandLine?: unknown };
+  environmentVariables?: unknown;
+}
+
+/** Reads a report without following a link and makes it private (the agent's umask wrote it). */
+function readReport(file: string): Report {
+  const fd = openSync(file, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+  try {
+    const st = fstatSync(fd);
+    if (!st.isFile()) throw new Error(`${file} is not a regular file`);
+    if ((st.mode & 0o777) !== 0o600) fchmodSync(fd, 0o600);
+    return JSON.parse(readFileSync(fd, 'utf8')) as Report;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * Replaces the report with a copy whose environment is the sorted list of its variables' names and whose
+ * command line is redacted: written 0600 under a temporary name, then renamed over the original.
+ */
+function stripSecrets(file: string, report: Report): void {
+  const env = report.environmentVariables;
+  if (!env || typeof env !== 'object' || Array.isArray(env)) return;
+  report.environmentVariables = Object.keys(env).sort();
+  if (report.header && Array.isArray(report.header.commandLine)) report.header.commandLine = redactArgv(report.header.commandLine.map(String));
+  const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${randomBytes(6).toString('hex')}.tmp`);
+  try {
+    const fd = openPrivateFile(tmp, constants.O_WRONLY | constants.O_CREAT);
+    try {
+      writeFileSync(fd, `${JSON.stringify(report, null, 2)}\n`);
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(tmp, file);
+  } catch (err) {
+    rmSync(tmp, { force: true });
+    throw err;
+  }
+}
+
+/** Reports written since `sinceMs`, read, and kept private and without the environment's values. */
 export function collectReports(dir: string, sinceMs: number): FatalReport[] {
   const found: FatalReport[] = [];
   for (const { file, mtimeMs } of reportFiles(dir)) {
     if (mtimeMs < sinceMs) continue;
+    let report: Report;
     try {
-      chmodSync(file, 0o600);
-      const header = (JSON.parse(readFileSync(file, 'utf8')) as { header?: { event?: string; processId?: number } }).header;
-      const event = header?.event ?? '';
-      found.push({ file, pid: header?.processId ?? 0, event, oom: HEAP_EXHAUSTED.test(event) });
+      report = readReport(file);
     } catch {
       // A report still being written or cut short is no evidence either way.
+      continue;
     }
+    try {
+      stripSecrets(file, report);
+    } catch {
+      // A disk too full for the copy: the evidence counts more, and the original is already 0600.
+    }
+    const event = report.header?.event ?? '';
+    found.push({ file, pid: report.header?.processId ?? 0, event, oom: HEAP_EXHAUSTED.test(event) });
   }
   return found;
 }
 
-/** Keeps the newest `keep` reports: each holds the process's whole environment and can be megabytes. */
+/** Keeps the newest `keep` reports (each can be megabytes), and no copy a stripping that died left behind. */
 export function pruneReports(dir: string, keep: number): void {
   const files = reportFiles(dir).sort((a, b) => b.mtimeMs - a.mtimeMs);
-  for (const { file } of files.slice(keep)) {
+  let leftovers: string[] = [];
+  try {
+    leftovers = readdirSync(dir).filter((n) => STRIPPED_TMP.test(n));
+  } catch {
+    // No reports folder: nothing to prune.
+  }
+  for (const file of [...files.slice(keep).map((f) => f.file), ...leftovers.map((n) => path.join(dir, n))]) {
     try {
       unlinkSync(file);
     } catch {

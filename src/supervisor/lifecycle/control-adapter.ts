@@ -7,7 +7,7 @@ import type { Executor } from '../act/executor.js';
 import type { CaptureProgress, CaptureRequest, CaptureResult, ControlHandlers, StatusView } from '../control/protocol.js';
 import { processViews, treeView } from '../control/views.js';
 import type { Level } from '../watch/policy.js';
-import { TREND_MIN_CONFIDENCE, initialPolicyState } from '../watch/policy.js';
+import { initialPolicyState } from '../watch/policy.js';
 import type { ProcessRecordView, Sampler } from '../watch/sampler.js';
 import type { Runner } from './runner.js';
 import type { Watcher } from './watcher.js';
@@ -86,10 +86,7 @@ export function controlHandlers(deps: AdapterDeps): ControlHandlers {
     status,
     processes: () =>
       watcher && deps.sampler
-        ? processViews(watcher.lastTick, watcher.policyState, (pid) => deps.sampler!.history(pid), (pid) => deps.sampler!.heapHistory(pid), {
-            windowMs: watcher.thresholds.trendWindowMs,
-            minConfidence: TREND_MIN_CONFIDENCE,
-          })
+        ? processViews(watcher.lastTick, watcher.policyState, (pid) => deps.sampler!.history(pid), (pid) => deps.sampler!.heapHistory(pid), watcher.thresholds.trendWindowMs)
         : [],
     capture,
     gc: async ({ pid }) => {

@@ -5,6 +5,7 @@ import { SpawnError } from '../../common/errors.js';
 import { OUR_NODE_OPTIONS_ENV, userNodeOptions } from '../../config/environment.js';
 import type { Children } from '../proc/children.js';
 import type { Libc } from '../proc/libc.js';
+import { readStat } from '../proc/stat.js';
 
 export interface LaunchOptions {
   heapLimitMb: number;
@@ -97,6 +98,8 @@ function findSetpriv(): string | null {
 
 export interface Agent {
   pid: number;
+  /** With the pid, the agent's identity: read at spawn, before it can exit and its pid be reused. */
+  startTime: number;
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
@@ -135,6 +138,7 @@ export function spawnAgent(
     process.umask(ours);
   }
   if (pid < 0) throw new SpawnError(`${command}: cannot execute (errno ${-pid})`, false);
+  const startTime = readStat(pid)?.startTime ?? 0;
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
     children.watch(pid, (status) => {
       if (status.exited) resolve(status.exited);
@@ -142,5 +146,5 @@ export function spawnAgent(
       else if (status.continued) events.continued();
     });
   });
-  return { pid, exited };
+  return { pid, startTime, exited };
 }

@@ -37,7 +37,8 @@ export interface RunLine {
   end_mb: number | null;
   duration_seconds: number;
   warnings: number;
-  exit: { code: number; signal: string | null; reason: ExitReason | 'supervisor-lost'; why?: string };
+  /** code is null only for a run whose supervisor was lost: nobody saw how it ended. */
+  exit: { code: number | null; signal: string | null; reason: ExitReason | 'supervisor-lost'; why?: string };
   aborted: boolean;
   restarts: number;
   captures: string[];
@@ -96,6 +97,23 @@ export class Run implements RunBook {
     await Promise.allSettled([...this.inflight]);
   }
 
+  /** The record as it would read if the run ended now, without its end: what the ledger keeps. */
+  progress(restarts: number, now: number): Omit<RunLine, 'exit' | 'aborted'> {
+    return {
+      run_id: this.id,
+      pid: this.pid,
+      argv: this.argv,
+      start_mb: this.memory.startMb ?? null,
+      peak_mb: this.memory.peakMb ?? null,
+      end_mb: this.memory.endMb ?? null,
+      duration_seconds: Math.round(now - this.startedAt) / 1000,
+      warnings: this.warnings,
+      restarts,
+      captures: [...this.captures],
+      reports: [],
+    };
+  }
+
   record(end: {
     endedAt: number;
     code: number;
@@ -106,18 +124,9 @@ export class Run implements RunBook {
     reports: string[];
   }): RunLine {
     return {
-      run_id: this.id,
-      pid: this.pid,
-      argv: this.argv,
-      start_mb: this.memory.startMb ?? null,
-      peak_mb: this.memory.peakMb ?? null,
-      end_mb: this.memory.endMb ?? null,
-      duration_seconds: Math.round(end.endedAt - this.startedAt) / 1000,
-      warnings: this.warnings,
+      ...this.progress(end.restarts, end.endedAt),
       exit: { code: end.code, signal: end.signal, reason: end.reason, ...(end.why ? { why: end.why } : {}) },
       aborted: end.reason === 'stopped' || end.reason === 'limit',
-      restarts: end.restarts,
-      captures: [...this.captures],
       reports: end.reports,
     };
   }

@@ -1,5 +1,6 @@
 // The run state machine: preflight → start → run → classify → restart or exit, with the stop sequence (forward,
 // grace, SIGKILL the whole tree) able to cut in at any phase, and job control passed through to the agent.
+import { existsSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { SpawnError } from '../../common/errors.js';
 import { systemMemory } from '../../common/sysmem.js';
@@ -11,12 +12,15 @@ import { collectReports, pruneReports } from '../journal/reports.js';
 import type { Children } from '../proc/children.js';
 import type { Libc } from '../proc/libc.js';
 import type { ProcessTree } from '../proc/tree.js';
+import { readArgv, type ProcStat } from '../proc/stat.js';
+import { redactArgv } from '../../common/redact.js';
 import { classifyExit, exitCodeOf, type ExitReason } from './classify.js';
 import { agentEnv, spawnAgent, type LaunchOptions } from './launch.js';
 import { decideRestart, initialRestartState, type RestartState } from './restart.js';
 import { Run } from './run.js';
 import type { Terminal } from './terminal.js';
 import type { Watcher } from './watcher.js';
+import type { Ledger } from './ledger.js';
 
 export type Phase = 'starting' | 'preflight' | 'running' | 'backoff' | 'stopping' | 'exited';
 
@@ -47,8 +51,8 @@ export interface RunnerDeps {
   launch: Omit<LaunchOptions, 'heapLimitMb'>;
   userUmask: number;
   supervisorId: string;
-  /** Told about each run as it starts, changes and ends (the ledger a watchdog acts on). */
-  onRun?: (run: Run | undefined) => void;
+  /** Written as the run's tree changes: what ends the tree if the supervisor is killed. */
+  ledger: Ledger;
 }
 
 interface RunOutcome {
@@ -72,6 +76,8 @@ export class Runner {
   private killTimer?: NodeJS.Timeout;
   /** The supervisor itself just stopped the agent's group: that stop is not news to act on. */
   private forwardedStop = false;
+  /** Fatal-error reports already attributed to a run: a fast restart must not claim its predecessor's. */
+  private readonly claimedReports = new Set<string>();
 
   constructor(private readonly deps: RunnerDeps) {}
 
@@ -230,16 +236,24 @@ export class Runner {
       stopped: (signal) => this.agentStopped(signal),
       continued: () => log.info('agent continued'),
     });
-    const run = new Run(runId, agent.pid, argv, startedAt, (r) => this.endRun(r));
+    const run = new Run(runId, agent.pid, redactArgv(argv), startedAt, (r) => this.endRun(r));
     tree.beginRun(agent.pid);
     terminal?.handTo(agent.pid);
     this.current = run;
-    this.deps.onRun?.(run);
-    log.info({ run: runId, agent_pid: agent.pid, argv }, 'agent started');
+    log.info({ run: runId, agent_pid: agent.pid, argv: run.argv }, 'agent started');
     this.phase = 'running';
     metrics.agentRunning(true);
     watcher?.start(run);
+    const keepLedger = () => {
+      // With the watch on, its ticks scan the tree; without it, the ledger is the only reason to look.
+      const members = watcher ? tree.lastScan : tree.scan();
+      const all = members.some((m) => m.pid === run.pid) ? members : [{ pid: run.pid, startTime: agent.startTime }, ...members];
+      this.deps.ledger.update({ record: run.progress(this.restarts, Date.now()), pgid: run.pid, members: all }, Date.now());
+    };
+    keepLedger();
+    const ledgerTimer = setInterval(keepLedger, config.intervalMs);
     const { code, signal } = await agent.exited;
+    clearInterval(ledgerTimer);
     watcher?.stop();
     metrics.agentRunning(false);
     terminal?.reclaim();
@@ -254,10 +268,11 @@ export class Runner {
     // Captures started before the death finish (or time out) before the run is written down.
     await run.settled();
     this.current = undefined;
-    this.deps.onRun?.(undefined);
 
-    const reports = collectReports(this.deps.launch.reportDir, startedAt - 1000);
+    const reports = collectReports(this.deps.launch.reportDir, startedAt - 1000).filter((r) => !this.claimedReports.has(r.file));
+    for (const r of reports) this.claimedReports.add(r.file);
     pruneReports(this.deps.launch.reportDir, REPORTS_KEPT);
+    for (const file of this.claimedReports) if (!existsSync(file)) this.claimedReports.delete(file);
     const limit = code === 0 ? undefined : run.endedByLimit(Date.now(), config.killTimeoutMs);
     const reason = classifyExit({
       code,
@@ -280,25 +295,28 @@ export class Runner {
         reports: reports.map((r) => r.file),
       }),
     );
+    this.deps.ledger.clear();
     log.info({ run: runId, agent_pid: agent.pid, code, signal, reason, uptimeMs }, 'agent ended');
     return { exitCode, reason, code, signal, uptimeMs, restartRequested: !this.stop && run.ending?.kind === 'restart' };
   }
 
   /** What is left of the run once the agent itself is gone: ended, or released with --orphans keep. */
   private async endLeftovers(run: Run) {
-    const { config, tree, journal } = this.deps;
+    const { config, tree, journal, notice } = this.deps;
     if (this.stop) return tree.terminate(this.stop.signal, this.stop.deadline - Date.now(), this.hurry.signal);
-    if (config.orphans === 'kill' || run.ending) {
-      const left = tree.scan();
-      if (left.length > 0 && !run.ending) {
-        journal.log.info({ processes: left.map((p) => ({ pid: p.pid, comm: p.comm })) }, 'ending what the run left behind (--orphans kill)');
-      }
-      return tree.terminate('SIGTERM', config.killTimeoutMs, this.hurry.signal);
-    }
     const left = tree.scan();
-    tree.release(left);
-    if (left.length > 0) journal.log.info({ pids: left.map((p) => p.pid) }, "leaving the run's other processes running (--orphans keep)");
-    return left;
+    if (config.orphans === 'keep' && !run.ending) {
+      tree.release(left);
+      if (left.length > 0) journal.log.info({ processes: describe(left) }, "leaving the run's other processes running (--orphans keep)");
+      return left;
+    }
+    if (left.length > 0 && !run.ending) {
+      // A daemon the agent started ("background daemon started") ends with the run: say so, never silently.
+      journal.log.info({ processes: describe(left) }, 'ending what the run left behind (--orphans kill)');
+      const names = describe(left).map((p) => `${p.pid} (${p.argv.join(' ').slice(0, 80)})`);
+      notice(`the agent left ${left.length} process${left.length === 1 ? '' : 'es'} running; ending ${names.join(', ')} (--orphans keep leaves them)`, true);
+    }
+    return tree.terminate('SIGTERM', config.killTimeoutMs, this.hurry.signal);
   }
 
   /** The supervisor ends the run itself: a memory rule (limit) or a request for a fresh run (restart). */
@@ -308,4 +326,9 @@ export class Runner {
     if (ending.kind === 'limit') this.deps.notice(`memory limit: ${ending.why}; ending the run`, true);
     await this.deps.tree.terminate('SIGTERM', this.deps.config.killTimeoutMs, this.hurry.signal);
   }
+}
+
+/** pid and argv of each process, for the log and the notice (argv from /proc, secrets redacted). */
+function describe(processes: readonly ProcStat[]): { pid: number; argv: string[] }[] {
+  return processes.map((p) => ({ pid: p.pid, argv: redactArgv(readArgv(p.pid) ?? [p.comm]) }));
 }

@@ -5,7 +5,9 @@ import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { analyzeCapture, closeSharedAnalysisPool, topSites } from '../../analysis/index.js';
-import { ensurePrivateDir, socketPathFor, statePaths, type StatePaths } from '../../common/statedir.js';
+import { EXIT, errorMessage } from '../../common/errors.js';
+import { redactArgv } from '../../common/redact.js';
+import { ensurePrivateDir, lockStateDir, socketPathFor, statePaths, type StatePaths } from '../../common/statedir.js';
 import { MB } from '../../common/units.js';
 import { VERSION } from '../../common/version.js';
 import { patchConfig, type Config } from '../../config/config.js';
@@ -21,8 +23,10 @@ import { libc, type Libc } from '../proc/libc.js';
 import { ProcessTree } from '../proc/tree.js';
 import { Sampler } from '../watch/sampler.js';
 import { controlHandlers } from './control-adapter.js';
+import { Ledger, ledgerPath, recoverLostRun } from './ledger.js';
 import { Runner, type Outcome } from './runner.js';
 import { Terminal } from './terminal.js';
+import { Watchdog } from './watchdog.js';
 import { Watcher, historySize, type WatcherSettings } from './watcher.js';
 
 /** Signals passed on to the agent; INT and TERM also start the stop sequence, TSTP and CONT are job control. */
@@ -62,7 +66,10 @@ export class Supervisor {
   private watcher?: Watcher;
   private runner?: Runner;
   private terminal?: Terminal;
+  private watchdog?: Watchdog;
+  private readonly ledger: Ledger;
   private readonly onSignal = (signal: NodeJS.Signals) => this.runner?.signal(signal);
+  private readonly onFault = (err: unknown) => this.fault(err);
 
   constructor(private readonly opts: SupervisorOptions) {
     this.config = { ...opts.config };
@@ -70,22 +77,39 @@ export class Supervisor {
     this.libc = libc();
     this.children = new Children(this.libc);
     this.tree = new ProcessTree(this.children.libuvOwned);
+    this.ledger = new Ledger(ledgerPath(this.paths.root));
   }
 
   /** Runs the agent until it ends for good; resolves with how the supervisor should end. */
   async run(): Promise<Outcome> {
     const { config } = this;
-    ensurePrivateDir(this.paths.root);
+    // Before anything else touches the state dir: one supervisor per state dir, even when two start at once.
+    const unlock = lockStateDir(this.paths.root);
     ensurePrivateDir(this.paths.reports);
     ensurePrivateDir(config.capturesDir);
     const instrumented = config.inspect && config.watch;
     if (instrumented && !existsSync(PROBE_PATH)) throw new Error(`the probe is missing at ${PROBE_PATH}: run npm run build`);
-    const journal = (this.journal = openJournal({ logFile: this.paths.log, runsFile: this.paths.runs, alertsFile: this.paths.alerts, level: config.logLevel }));
+    const journal = (this.journal = openJournal({
+      logFile: this.paths.log,
+      runsFile: this.paths.runs,
+      alertsFile: this.paths.alerts,
+      level: config.logLevel,
+      // A full disk: said once, counted in /metrics, and writing resumes by itself when space returns.
+      onDrop: (name, dropped) => {
+        this.metrics.countDroppedLine(name);
+        if (dropped === 1) this.opts.notice(`cannot write ${name} (disk full?); lines are being dropped and counted until it can`, true);
+      },
+    }));
     const { log } = journal;
-    log.info({ argv: this.opts.argv, config }, 'supervisor started');
+    log.info({ argv: redactArgv(this.opts.argv), config }, 'supervisor started');
+    process.on('uncaughtException', this.onFault);
+    process.on('unhandledRejection', this.onFault);
     if (!this.libc.becomeSubreaper()) log.warn('cannot become child subreaper; orphans are tracked through /proc only');
     this.children.start();
     try {
+      await this.recoverLostRun(journal);
+      this.watchdog = new Watchdog(this.ledger.file, Math.min(config.killTimeoutMs, 1000), this.children, log);
+      this.watchdog.start();
       if (instrumented) await this.linkProbes(journal);
       this.executor = new Executor(
         {
@@ -95,9 +119,9 @@ export class Supervisor {
           journal,
           notice: this.opts.notice,
           reap: () => this.children.collect(),
-          onAlert: (level) => {
+          onAlert: (level, metric) => {
             this.alertCounts[level]++;
-            this.metrics.countAlert(level);
+            this.metrics.countAlert(level, metric);
           },
           onCapture: (kind) => this.metrics.countCapture(kind),
           // Profiles are small; a snapshot can be gigabytes and is analysed only when a person asks (analyze).
@@ -135,6 +159,7 @@ export class Supervisor {
         },
         userUmask: this.opts.userUmask,
         supervisorId: randomUUID().slice(0, 8),
+        ledger: this.ledger,
       });
       this.control = await startControl(
         controlHandlers({
@@ -169,8 +194,37 @@ export class Supervisor {
       await this.sessions?.closeAll();
       await this.registry?.close();
       this.children.stop();
+      this.ledger.clear();
+      this.watchdog?.bye();
       log.info('supervisor exiting');
       await journal.close();
+      process.off('uncaughtException', this.onFault);
+      process.off('unhandledRejection', this.onFault);
+      unlock();
+    }
+  }
+
+  /** A supervisor of this state dir that was killed left its ledger: end what is left of its run and record it. */
+  private async recoverLostRun(journal: Journal): Promise<void> {
+    const lost = await recoverLostRun(this.ledger.file, this.config.killTimeoutMs);
+    if (!lost) return;
+    if (lost.record) journal.runs.info(lost.record);
+    const what = `${lost.ended.length} leftover process${lost.ended.length === 1 ? '' : 'es'} ended`;
+    journal.log.warn({ lost_supervisor: lost.supervisorPid, run: lost.record?.run_id, ended: lost.ended }, 'a lost supervisor left a run behind');
+    this.opts.notice(`the previous supervisor of this state dir (pid ${lost.supervisorPid ?? '?'}) was lost; its run ${lost.record?.run_id ?? ''} is recorded as supervisor-lost, ${what}`, true);
+  }
+
+  /**
+   * The last resort: a bug the supervisor did not expect. Logged, the tree ended (the watchdog escalates to
+   * SIGKILL from the ledger once we are gone, since we leave without saying bye), exit with a code of its own.
+   */
+  private fault(err: unknown): void {
+    try {
+      this.journal?.log.fatal({ err: errorMessage(err), stack: (err as Error)?.stack }, 'supervisor failed; ending the tree');
+      this.opts.notice(`internal error, ending the agent's tree: ${errorMessage(err)}`, true);
+      if (this.runner?.run) this.tree.signalAll('SIGTERM');
+    } finally {
+      process.exit(EXIT.internal);
     }
   }
 

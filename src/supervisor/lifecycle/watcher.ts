@@ -4,7 +4,7 @@
 import type { Logger } from 'pino';
 import type { Executor } from '../act/executor.js';
 import type { Metrics } from '../control/metrics.js';
-import { decide, initialPolicyState, type Action, type PolicyState, type Thresholds } from '../watch/policy.js';
+import { decide, initialPolicyState, trustedTrend, type Action, type PolicyState, type Thresholds } from '../watch/policy.js';
 import type { Sampler, Tick } from '../watch/sampler.js';
 import type { Run } from './run.js';
 
@@ -91,7 +91,14 @@ export class Watcher {
     try {
       const sample = this.deps.sampler.tick(run.pid);
       this.last = sample;
-      this.deps.metrics.observeTick(sample);
+      const { trendWindowMs } = this.settings.thresholds;
+      this.deps.metrics.observeTick({
+        ...sample,
+        processes: sample.processes.map((p) => {
+          const trend = trustedTrend(this.deps.sampler.heapHistory(p.pid), p.heapLimit, trendWindowMs);
+          return trend ? { ...p, trend } : p;
+        }),
+      });
       run.memory.add(sample.processes);
       const { thresholds } = this.settings;
       run.heapNearLimit = sample.processes.some((p) => p.heapUsed !== undefined && p.heapLimit && p.heapUsed / p.heapLimit >= thresholds.heapCritical);

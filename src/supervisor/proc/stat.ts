@@ -81,3 +81,12 @@ export function pageSize(): number {
   }
   return cachedPageSize;
 }
+
+/** A process's argv from /proc (it follows process.title: npm rewrites its own). */
+export function readArgv(pid: number): string[] | undefined {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean);
+  } catch {
+    return undefined;
+  }
+}

@@ -55,6 +55,7 @@ export class ProcessTree {
   private readonly kept = new Set<string>();
   /** Counts runs: a termination started for one run must never reach into the next. */
   private generation = 0;
+  private last: ProcStat[] = [];
 
   constructor(
     private readonly helpers: ReadonlySet<number> = new Set(),
@@ -69,6 +70,7 @@ export class ProcessTree {
     // The agent leads its own process group: its pgid is its pid.
     this.agentPgid = agentPid;
     this.seen = new Set();
+    this.last = [];
     this.generation++;
   }
 
@@ -83,7 +85,13 @@ export class ProcessTree {
     if (this.kept.size > 0) this.forgetGone(procs);
     const members = collectMembers(procs, this.scope());
     this.seen = new Set(members.map(identity));
-    return members.filter((p) => p.state !== 'Z');
+    this.last = members.filter((p) => p.state !== 'Z');
+    return this.last;
+  }
+
+  /** What the last scan found, without scanning again. */
+  get lastScan(): readonly ProcStat[] {
+    return this.last;
   }
 
   /**

@@ -59,6 +59,13 @@ export type Thresholds = Pick<
 
 /** A trend is trusted (alerted on, shown) only when its fit is at least this good. */
 export const TREND_MIN_CONFIDENCE = 0.8;
+/** The leak trend of a heap history, when its fit is good enough to act on and to show. */
+export function trustedTrend(points: readonly Point[], heapLimit: number | undefined, windowMs: number): Trend | undefined {
+  if (!heapLimit) return undefined;
+  const trend = heapTrend(points, heapLimit, { windowMs });
+  return trend && trend.confidence >= TREND_MIN_CONFIDENCE ? trend : undefined;
+}
+
 /** Heap reads in a row without an answer before a process is reported unresponsive (blocked or hung). */
 export const UNRESPONSIVE_READS = 3;
 

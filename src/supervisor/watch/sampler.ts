@@ -9,7 +9,7 @@ import type { ProcessSample, TickSample } from './policy.js';
 import type { Point } from './trend.js';
 import { Ring } from './ring.js';
 import { systemMemory } from '../../common/sysmem.js';
-import { pageSize, type ProcStat } from '../proc/stat.js';
+import { pageSize, readArgv, type ProcStat } from '../proc/stat.js';
 import type { ProcessTree } from '../proc/tree.js';
 import { MB } from '../../common/units.js';
 
@@ -90,23 +90,24 @@ function socketInodes(pid: number, names: string[]): string[] {
   return inodes;
 }
 
-function readArgv(pid: number): string[] | undefined {
-  try {
-    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean);
-  } catch {
-    return undefined;
-  }
-}
+// Node options whose value is the next argument: that value is never the script.
+const NODE_VALUE_OPTIONS = new Set(['-r', '--require', '--import', '--loader', '--experimental-loader', '--input-type', '--title', '--env-file', '-C', '--conditions']);
 
-/** A label that stays the same across restarts (metrics must not be labelled by an unbounded pid set). */
+/**
+ * A label that stays the same across restarts (metrics must not be labelled by an unbounded pid set), and never
+ * carries code or secrets: `node -e '<code>'` is `node:-e`, a script is its base name.
+ */
 export function roleOf(argv: string[] | undefined, comm: string, isAgent: boolean): string {
   if (isAgent) return 'agent';
   const [exe, ...rest] = argv ?? [];
-  if (exe && path.basename(exe) === 'node') {
-    const script = rest.find((a) => !a.startsWith('-'));
-    return script ? `node:${path.basename(script)}` : 'node';
+  if (!exe || path.basename(exe) !== 'node') return comm;
+  for (let i = 0; i < rest.length; i++) {
+    const a = rest[i]!;
+    if (a === '-e' || a === '--eval' || a === '-p' || a === '--print') return `node:${a}`;
+    if (NODE_VALUE_OPTIONS.has(a)) i++;
+    else if (!a.startsWith('-')) return `node:${path.basename(a)}`;
   }
-  return comm;
+  return 'node';
 }
 
 interface Known {

@@ -1,0 +1,151 @@
+// The run's ledger: which processes are the run's (by pid and start time, so a recycled pid is never taken for
+// one of ours), its process group, and its record so far, rewritten as the tree changes. It is what ends the tree
+// when the supervisor itself is killed: the watchdog reads it the moment the supervisor's pipe closes, and the
+// next supervisor (or `cleanup`) on the state dir reads it to end what is left and write the lost run's record.
+// Plain lines, so that the watchdog, a POSIX shell, can read it without any parser:
+//   cfn-supervise-ledger 1
+//   supervisor <pid> <start time>
+//   run <the run record so far, one line of JSON>
+//   pgid <the agent's process group>
+//   pid <pid> <start time>
+import { readFileSync, renameSync, rmSync } from 'node:fs';
+import path from 'node:path';
+import { writePrivateFile } from '../../common/statedir.js';
+import { endGracefully, signalPid } from '../proc/kill.js';
+import { readStat, type ProcStat } from '../proc/stat.js';
+import type { RunLine } from './run.js';
+
+const HEADER = 'cfn-supervise-ledger 1';
+
+export interface LedgerEntry {
+  /** The record as it would read if the run ended now; the lost run's runs.jsonl line is made from it. */
+  record: Omit<RunLine, 'exit' | 'aborted'>;
+  pgid: number;
+  members: readonly Pick<ProcStat, 'pid' | 'startTime'>[];
+}
+
+export const ledgerPath = (stateDir: string) => path.join(stateDir, 'ledger');
+
+export class Ledger {
+  private lastMembers = '';
+  private lastWrite = 0;
+  private readonly self = readStat('self');
+
+  constructor(readonly file: string) {}
+
+  /**
+   * Rewrites the ledger when the membership changed, or every `refreshMs` for the record's memory figures.
+   * Atomic (a temporary file renamed), so the watchdog never reads half a ledger. A write that fails (a full
+   * disk) keeps the previous ledger and is tried again at the next change.
+   */
+  update(entry: LedgerEntry, now: number, refreshMs = 5000): void {
+    const members = entry.members.map((m) => `pid ${m.pid} ${m.startTime}`).join('\n');
+    if (members === this.lastMembers && now - this.lastWrite < refreshMs) return;
+    const lines = [
+      HEADER,
+      `supervisor ${process.pid} ${this.self?.startTime ?? 0}`,
+      `run ${JSON.stringify(entry.record)}`,
+      `pgid ${entry.pgid}`,
+      members,
+    ];
+    const tmp = `${this.file}.${process.pid}.tmp`;
+    try {
+      writePrivateFile(tmp, `${lines.filter(Boolean).join('\n')}\n`);
+      renameSync(tmp, this.file);
+      this.lastMembers = members;
+      this.lastWrite = now;
+    } catch {
+      rmSync(tmp, { force: true });
+    }
+  }
+
+  /** The run ended and was recorded: nothing of it is left to end or to record. */
+  clear(): void {
+    rmSync(this.file, { force: true });
+    this.lastMembers = '';
+  }
+
+  /** The run's record was written after all (a supervisor that fails on its way out): keep only what to end. */
+  recorded(): void {
+    try {
+      const kept = readFileSync(this.file, 'utf8')
+        .split('\n')
+        .filter((line) => !line.startsWith('run '));
+      writePrivateFile(this.file, kept.join('\n'));
+    } catch {
+      // No ledger: nothing to keep.
+    }
+  }
+}
+
+export interface LostRun {
+  /** The record of a run whose supervisor died before writing it. */
+  record?: RunLine;
+  supervisorPid?: number;
+  /** Processes of that run still alive when found, now ended. */
+  ended: { pid: number; comm: string }[];
+}
+
+/**
+ * What a supervisor that died left in this state dir (the caller holds the state dir's lock, so its writer is
+ * gone): ends every process of its ledger still alive, returns the lost run's record and removes the ledger.
+ */
+export async function recoverLostRun(file: string, graceMs: number): Promise<LostRun | undefined> {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch {
+    return undefined;
+  }
+  const lines = text.split('\n');
+  if (lines[0] !== HEADER) {
+    rmSync(file, { force: true });
+    return undefined;
+  }
+  let record: LedgerEntry['record'] | undefined;
+  let supervisorPid: number | undefined;
+  let pgid: number | undefined;
+  const members: { pid: number; startTime: number; comm: string }[] = [];
+  for (const line of lines.slice(1)) {
+    const [kind, a, b] = line.split(' ');
+    if (kind === 'supervisor') supervisorPid = Number(a);
+    else if (kind === 'run') record = parseRecord(line.slice(4));
+    else if (kind === 'pgid') pgid = Number(a);
+    else if (kind === 'pid') {
+      const stat = readStat(Number(a));
+      if (stat && stat.startTime === Number(b) && stat.state !== 'Z') members.push({ pid: stat.pid, startTime: stat.startTime, comm: stat.comm });
+    }
+  }
+  const alive = () =>
+    members.filter((m) => {
+      const now = readStat(m.pid);
+      return now !== undefined && now.startTime === m.startTime && now.state !== 'Z';
+    });
+  await endGracefully(
+    {
+      alive: () => alive().length > 0,
+      signal: (signal) => {
+        if (pgid !== undefined && pgid > 1) signalPid(-pgid, signal);
+        for (const m of alive()) signalPid(m.pid, signal);
+      },
+    },
+    'SIGTERM',
+    graceMs,
+  );
+  rmSync(file, { force: true });
+  return {
+    // How the agent ended is unknown: its supervisor was not there to see it.
+    ...(record ? { record: { ...record, exit: { code: null, signal: null, reason: 'supervisor-lost' as const }, aborted: true } } : {}),
+    ...(supervisorPid ? { supervisorPid } : {}),
+    ended: members.map(({ pid, comm }) => ({ pid, comm })),
+  };
+}
+
+function parseRecord(json: string): LedgerEntry['record'] | undefined {
+  try {
+    const r = JSON.parse(json) as LedgerEntry['record'];
+    return typeof r?.run_id === 'string' ? r : undefined;
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,88 @@
+// One supervisor per state dir, even when two start at the same instant beside a stale socket.
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { isAlive, killQuietly, startCli, waitFor } from '../helpers/cli.js';
+import { built, runNode, scratch, undoAll, onCleanup, type NodeChild } from './helpers.js';
+
+afterEach(undoAll);
+
+/** Takes the lock when told `go` on stdin, says how that went, and holds the lock until killed. */
+const LOCKER = `
+import { lockStateDir } from ${built('common/statedir.js')};
+process.stdout.write('ready\\n');
+process.stdin.once('data', () => {
+  try {
+    lockStateDir(process.argv[1]);
+    process.stdout.write(JSON.stringify({ locked: process.pid }) + '\\n');
+    setInterval(() => {}, 60_000);
+  } catch (err) {
+    process.stdout.write(JSON.stringify({ refused: err.message, name: err.name }) + '\\n');
+    process.exit(3);
+  }
+});
+`;
+
+type Outcome = { locked: number } | { refused: string; name: string };
+const outcome = (c: NodeChild) => c.lines().slice(1).map((l) => JSON.parse(l) as Outcome)[0];
+
+function stateDirWithStaleSocket(): string {
+  const stateDir = path.join(scratch('cfn-lock-'), 'state');
+  mkdirSync(stateDir, { mode: 0o700 });
+  writeFileSync(path.join(stateDir, 'control.sock'), 'left by a supervisor that died');
+  return stateDir;
+}
+
+async function race(stateDir: string, n: number): Promise<{ children: NodeChild[]; outcomes: Outcome[] }> {
+  const children = Array.from({ length: n }, () => runNode(LOCKER, [stateDir]));
+  await waitFor(() => children.every((c) => c.lines()[0] === 'ready'), 30_000, 'the lockers to start');
+  for (const c of children) c.child.stdin!.write('go\n');
+  await waitFor(() => children.every((c) => outcome(c)), 30_000, 'every locker to report');
+  return { children, outcomes: children.map((c) => outcome(c)!) };
+}
+
+describe('lockStateDir', () => {
+  it('lets exactly one of two processes started together hold the state dir, 20 times out of 20', async () => {
+    for (let trial = 0; trial < 20; trial++) {
+      const stateDir = stateDirWithStaleSocket();
+      const { children, outcomes } = await race(stateDir, 2);
+      const winners = outcomes.flatMap((o) => ('locked' in o ? [o.locked] : []));
+      expect({ trial, winners: winners.length }).toEqual({ trial, winners: 1 });
+      const loser = outcomes.find((o) => 'refused' in o) as { refused: string; name: string };
+      expect(loser).toEqual({ refused: `another supervisor (pid ${winners[0]}) is running in ${stateDir}`, name: 'StateDirBusy' });
+      for (const c of children) c.child.kill('SIGKILL');
+      await Promise.all(children.map((c) => c.exited));
+    }
+  }, 180_000);
+
+  it('is free again once its holder is killed: a stale lock file never blocks', async () => {
+    const stateDir = stateDirWithStaleSocket();
+    const first = await race(stateDir, 1);
+    const holder = (first.outcomes[0] as { locked: number }).locked;
+    const blocked = await race(stateDir, 1);
+    expect(blocked.outcomes[0]).toMatchObject({ refused: `another supervisor (pid ${holder}) is running in ${stateDir}` });
+    first.children[0]!.child.kill('SIGKILL');
+    await first.children[0]!.exited;
+    const next = await race(stateDir, 1);
+    expect(next.outcomes[0]).toEqual({ locked: next.children[0]!.child.pid });
+  });
+});
+
+describe('two supervisors started together on one state dir', () => {
+  it('runs exactly one, 20 times out of 20; the other says who holds the state dir', async () => {
+    for (let trial = 0; trial < 20; trial++) {
+      const stateDir = stateDirWithStaleSocket();
+      const cwd = path.dirname(stateDir);
+      const args = ['--state-dir', stateDir, '--min-free', '0', '--', 'node', '-e', 'setTimeout(() => {}, 3000)'];
+      const both = [startCli(args, { cwd }), startCli(args, { cwd })];
+      onCleanup(() => both.forEach((s) => killQuietly(s.child.pid)));
+      const loser = await Promise.race(both.map((s, i) => s.exited.then(({ code }) => ({ i, code }))));
+      const winner = both[1 - loser.i]!;
+      expect({ trial, code: loser.code }).toEqual({ trial, code: 1 });
+      expect(both[loser.i]!.stderr().toString()).toBe(`cfn-supervise: another supervisor (pid ${winner.child.pid}) is running in ${stateDir}\n`);
+      expect(isAlive(winner.child.pid!)).toBe(true);
+      winner.child.kill('SIGTERM');
+      await winner.exited;
+    }
+  }, 180_000);
+});

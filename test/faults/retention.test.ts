@@ -1,0 +1,86 @@
+// What the supervisor keeps on disk keeps no secrets and no leftovers: fatal-error reports lose the values of
+// their environment, and a capture's summary goes with its capture.
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { captureName, enforceRetention } from '../../src/supervisor/journal/captures.js';
+import { collectReports, pruneReports } from '../../src/supervisor/journal/reports.js';
+import { runNode, scratch, undoAll } from './helpers.js';
+
+afterEach(undoAll);
+
+const SECRET = 'hunter2-do-not-keep';
+
+describe('kept fatal-error reports', () => {
+  it('hold the names of the environment but none of its values, and a redacted command line, 0600', async () => {
+    const reports = path.join(scratch('cfn-reports-'), 'reports');
+    mkdirSync(reports, { mode: 0o700 });
+    // A real report of a real process, written with the agent's umask, secrets in its environment and argv.
+    const agent = runNode('process.report.writeReport()', ['--api-key', SECRET], {
+      ...process.env,
+      AGENT_TOKEN: SECRET,
+      ZZ_PLAIN: 'plain value',
+      NODE_OPTIONS: `--report-directory=${reports}`,
+    });
+    agent.child.stdin!.end();
+    expect(await agent.exited).toBe(0);
+    const [name] = readdirSync(reports);
+    const file = path.join(reports, name!);
+    expect(readFileSync(file, 'utf8')).toContain(SECRET);
+
+    const found = collectReports(reports, 0);
+    expect(found).toEqual([{ file, pid: agent.child.pid, event: 'JavaScript API', oom: false }]);
+    const text = readFileSync(file, 'utf8');
+    expect(text).not.toContain(SECRET);
+    expect(text).not.toContain('plain value');
+    const report = JSON.parse(text) as { environmentVariables: string[]; header: { commandLine: string[] } };
+    expect(report.environmentVariables).toEqual(expect.arrayContaining(['AGENT_TOKEN', 'ZZ_PLAIN', 'NODE_OPTIONS']));
+    expect(report.environmentVariables).toEqual([...report.environmentVariables].sort());
+    expect(report.header.commandLine.slice(-2)).toEqual(['--api-key', '***']);
+    expect(statSync(file).mode & 0o777).toBe(0o600);
+    expect(readdirSync(reports)).toEqual([name]);
+  });
+
+  it('are never followed through a symlink planted among them', () => {
+    const base = scratch('cfn-reports-');
+    const reports = path.join(base, 'reports');
+    mkdirSync(reports, { mode: 0o700 });
+    const elsewhere = path.join(base, 'elsewhere.json');
+    const original = `${JSON.stringify({ header: { event: 'Allocation failed - JavaScript heap out of memory', processId: 7 }, environmentVariables: { KEEP: 'me' } })}\n`;
+    writeFileSync(elsewhere, original, { mode: 0o644 });
+    symlinkSync(elsewhere, path.join(reports, 'report.20250101.000000.7.0.001.json'));
+    expect(collectReports(reports, 0)).toEqual([]);
+    expect(readFileSync(elsewhere, 'utf8')).toBe(original);
+    expect(statSync(elsewhere).mode & 0o777).toBe(0o644);
+  });
+
+  it('are pruned to the newest, with any copy a stripping that died left behind', () => {
+    const reports = scratch('cfn-reports-');
+    const names = [1, 2, 3].map((i) => `report.20250101.00000${i}.${i}.0.001.json`);
+    names.forEach((n, i) => {
+      writeFileSync(path.join(reports, n), '{}');
+      utimesSync(path.join(reports, n), new Date(1000 * i), new Date(1000 * i));
+    });
+    writeFileSync(path.join(reports, `.${names[0]}.0a1b2c.tmp`), '{');
+    pruneReports(reports, 2);
+    expect(readdirSync(reports).sort()).toEqual([names[1], names[2]]);
+  });
+});
+
+describe('capture retention', () => {
+  it('removes a summary with its capture, and a summary whose capture is gone', async () => {
+    const dir = scratch('cfn-retention-');
+    const names = [1, 2, 3].map((i) => captureName(i, 'alert', 'heapprofile', new Date(Date.UTC(2025, 0, 1, 0, 0, i))));
+    for (const n of names) {
+      writeFileSync(path.join(dir, n), 'x'.repeat(100));
+      writeFileSync(path.join(dir, `${n}.summary.json`), '{}');
+    }
+    const orphan = `${captureName(9, 'manual', 'heapsnapshot', new Date(Date.UTC(2024, 0, 1)))}.summary.json`;
+    writeFileSync(path.join(dir, orphan), '{}');
+
+    const removed = await enforceRetention(dir, { maxFiles: 2, maxBytes: 10_000 });
+    expect(readdirSync(dir).sort()).toEqual([names[1]!, `${names[1]}.summary.json`, names[2]!, `${names[2]}.summary.json`].sort());
+    expect(removed.map((f) => path.basename(f)).sort()).toEqual([names[0]!, `${names[0]}.summary.json`, orphan].sort());
+    expect(existsSync(path.join(dir, `${names[2]}.summary.json`))).toBe(true);
+  });
+});

@@ -1,0 +1,53 @@
+// Issue 11, "the supervisor must not die, and its death must not orphan the tree": a supervisor killed outright
+// leaves nothing behind, the next one on the state dir records the lost run; a broken stderr kills nothing.
+import { spawn } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { CLI, fixture, isAlive, readJsonl, runCli, startCli, tempDir, track, waitFor } from '../helpers/cli.js';
+
+const FAST = ['--min-free', '0', '--interval', '200'];
+
+describe('kill -9 of the supervisor', () => {
+  it('ends the whole tree within 2 s: agent, node child, setsid grandchild ignoring TERM, double-forked daemon', async () => {
+    const cwd = tempDir();
+    const pidsFile = path.join(cwd, 'pids.json');
+    const s = startCli([...FAST, '--', 'node', fixture('faults/tree.cjs'), pidsFile], { cwd });
+    const pids = await waitFor(() => existsSync(pidsFile) && (JSON.parse(readFileSync(pidsFile, 'utf8')) as Record<string, number>), 20_000, 'the tree');
+    const tree = Object.values(pids);
+    for (const pid of tree) track(pid);
+    // The supervisor has seen all of them once the ledger it keeps lists them (one interval at most).
+    const ledger = path.join(cwd, '.cfn-supervise/ledger');
+    await waitFor(() => existsSync(ledger) && tree.every((pid) => readFileSync(ledger, 'utf8').includes(`pid ${pid} `)), 10_000, 'the ledger');
+    expect(tree.every(isAlive)).toBe(true);
+    const killedAt = Date.now();
+    s.child.kill('SIGKILL');
+    await waitFor(() => tree.every((pid) => !isAlive(pid)), 10_000, 'the tree to be gone');
+    expect(Date.now() - killedAt).toBeLessThan(2000);
+
+    const next = await runCli([...FAST, '--', 'true'], { cwd });
+    expect(next.code).toBe(0);
+    expect(next.stderr.toString()).toMatch(/previous supervisor of this state dir \(pid \d+\) was lost; its run \S+ is recorded as supervisor-lost/);
+    const runs = readJsonl(path.join(cwd, '.cfn-supervise/runs.jsonl'));
+    expect(runs).toHaveLength(2);
+    expect(runs[0]).toMatchObject({ pid: pids.agent, exit: { reason: 'supervisor-lost' }, aborted: true });
+    expect(runs[0]!.peak_mb as number).toBeGreaterThan(0);
+    expect(runs[1]).toMatchObject({ exit: { reason: 'clean' } });
+  });
+});
+
+describe('a broken stderr', () => {
+  it('neither kills the supervisor nor orphans the agent: `2>&1 | true`', async () => {
+    const cwd = tempDir();
+    // stderr is a pipe whose reader exits at once; the first notice (a warning at 1 MB) meets EPIPE.
+    const child = spawn(process.execPath, [CLI, ...FAST, '--no-inspect', '--warning', '1', '--', 'sleep', '4'], { cwd, stdio: ['ignore', 'ignore', 'pipe'] });
+    track(child.pid);
+    child.stderr!.destroy();
+    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+    const alerts = path.join(cwd, '.cfn-supervise/alerts.jsonl');
+    await waitFor(() => existsSync(alerts) && readFileSync(alerts, 'utf8').includes('"level":"warning"'), 15_000, 'the warning');
+    expect(await exited).toEqual({ code: 0, signal: null });
+    const [run] = readJsonl(path.join(cwd, '.cfn-supervise/runs.jsonl'));
+    expect(run).toMatchObject({ exit: { reason: 'clean' } });
+  });
+});

@@ -1,0 +1,40 @@
+// A real terminal for tests: a private tmux server (its own socket name, so tests never touch a user's tmux),
+// one window running a command through an interactive-enough shell, keys sent and the screen read back.
+import { execFileSync } from 'node:child_process';
+import { track } from './cli.js';
+
+export class Tmux {
+  private readonly base: string[];
+
+  constructor(name: string) {
+    this.base = ['-L', `cfn-${name}-${process.pid}-${Date.now()}`, '-f', '/dev/null'];
+  }
+
+  /** Starts `command` in a 160×40 window; the server's pid is tracked, so the test's cleanup ends it. */
+  start(command: string, env: Record<string, string> = {}): void {
+    const exports = Object.entries(env).map(([k, v]) => `export ${k}=${JSON.stringify(v)}; `).join('');
+    this.tmux('new-session', '-d', '-s', 'main', '-x', '160', '-y', '40', `${exports}${command}`);
+    track(Number(this.tmux('display-message', '-p', '-t', 'main', '#{pid}').trim()));
+  }
+
+  /** `keys` as tmux key names (C-c, C-z, Enter) or literal text. */
+  send(...keys: string[]): void {
+    this.tmux('send-keys', '-t', 'main', ...keys);
+  }
+
+  screen(): string {
+    return this.tmux('capture-pane', '-p', '-J', '-S', '-200', '-t', 'main');
+  }
+
+  kill(): void {
+    try {
+      this.tmux('kill-server');
+    } catch {
+      // Already gone.
+    }
+  }
+
+  private tmux(...args: string[]): string {
+    return execFileSync('tmux', [...this.base, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  }
+}
