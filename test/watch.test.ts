@@ -76,7 +76,7 @@ describe('connections', () => {
 describe('journal rotation', () => {
   it('loses and splits no line across several rotations', async () => {
     const dir = tempDir();
-    const j = openJournal({ logFile: path.join(dir, 'supervisor.log'), runsFile: path.join(dir, 'runs.jsonl'), alertsFile: path.join(dir, 'alerts.jsonl'), journalSize: '16K' });
+    const j = openJournal({ logFile: path.join(dir, 'supervisor.log'), runsFile: path.join(dir, 'runs.jsonl'), alertsFile: path.join(dir, 'alerts.jsonl'), processesFile: path.join(dir, 'processes.jsonl'), journalSize: '16K' });
     const n = 3000;
     for (let i = 0; i < n; i++) j.alerts.info({ level: 'warning', seq: i, message: `alert number ${i}`, pad: 'x'.repeat(i % 97) });
     await j.close();

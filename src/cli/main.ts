@@ -123,7 +123,7 @@ function addSupervisorOptions(cmd: Command, withDefaults: boolean): Command {
   cmd.addOption(new Option('--config <file>', 'JSON or YAML file of options (flags and CFN_SUPERVISE_* override it)'));
   for (const opt of OPTIONS) {
     const flag = opt.negate ? `--no-${opt.name}` : `--${opt.name}${opt.arg ? ` ${opt.arg}` : ''}`;
-    const shown = withDefaults && !opt.negate && opt.arg && opt.default !== '' ? ` (default: ${String(opt.default)})` : '';
+    const shown = withDefaults && !opt.negate && opt.arg && opt.default !== '' ? ` (default: ${opt.shownDefault ?? String(opt.default)})` : '';
     cmd.addOption(new Option(flag, `${opt.description}${shown}`));
   }
   return cmd;

@@ -297,7 +297,9 @@ export interface StatePaths {
   log: string;
   runs: string;
   alerts: string;
+  processes: string;
   reports: string;
+  ledger: string;
 }
 
 export function statePaths(root: string): StatePaths {
@@ -306,6 +308,8 @@ export function statePaths(root: string): StatePaths {
     log: path.join(root, 'supervisor.log'),
     runs: path.join(root, 'runs.jsonl'),
     alerts: path.join(root, 'alerts.jsonl'),
+    processes: path.join(root, 'processes.jsonl'),
     reports: path.join(root, 'reports'),
+    ledger: path.join(root, 'ledger'),
   };
 }

@@ -92,6 +92,8 @@ interface OptionSpec<K extends keyof Config = keyof Config> {
   description: string;
   parse: (raw: string) => Config[K];
   default: Config[K];
+  /** What the root help shows as the default, where the bare value would mislead. */
+  shownDefault?: string;
   /** Inclusive bounds for numeric options, so a typo cannot make the supervisor spin or never act. */
   min?: number;
   max?: number;
@@ -107,7 +109,7 @@ const negated = (raw: string) => String(!parseBoolean(raw));
 const debugOn = (raw: string) => (parseBoolean(raw) ? 'debug' : 'info');
 
 export const OPTIONS: readonly OptionSpec[] = [
-  spec({ key: 'heapLimitMb', name: 'heap-limit', arg: '<MB>', description: 'V8 old-space limit of every node process (--max-old-space-size); default: the one in your NODE_OPTIONS, else 4096', parse: parseMegabytes, default: 4096, min: 16, max: 1_048_576, aliases: [{ env: 'CLAUDE_MEMORY_LIMIT' }] }),
+  spec({ key: 'heapLimitMb', name: 'heap-limit', arg: '<MB>', description: 'V8 old-space limit of every node process (--max-old-space-size)', shownDefault: "the one in your NODE_OPTIONS, else 4096", parse: parseMegabytes, default: 4096, min: 16, max: 1_048_576, aliases: [{ env: 'CLAUDE_MEMORY_LIMIT' }] }),
   spec({ key: 'stateDir', name: 'state-dir', arg: '<dir>', description: 'folder for logs, runs, reports, captures and the control socket', parse: text, default: '.cfn-supervise' }),
   spec({ key: 'restart', name: 'restart', arg: '<mode>', description: `when to run the agent again: ${RESTART_MODES.join('|')} (on-oom: heap exhaustion and memory-rule terminations)`, parse: parseChoice(RESTART_MODES), default: 'on-oom' }),
   spec({ key: 'backoffMs', name: 'backoff', arg: '<ms>', description: 'first restart delay, doubled on each quick failure', parse: parseMillis, default: 1000, min: 0, max: 3_600_000 }),

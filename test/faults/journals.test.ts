@@ -13,6 +13,7 @@ const journalFiles = (dir: string) => ({
   logFile: path.join(dir, 'supervisor.log'),
   runsFile: path.join(dir, 'runs.jsonl'),
   alertsFile: path.join(dir, 'alerts.jsonl'),
+  processesFile: path.join(dir, 'processes.jsonl'),
 });
 
 const linesOf = (file: string) => readFileSync(file, 'utf8').split('\n').filter(Boolean);
@@ -51,7 +52,7 @@ describe('journals on a full disk', () => {
     expect(kept.map((a) => a.seq)).toEqual(Array.from({ length: kept.length }, (_, i) => i - 1));
     const lost = sent - (kept.length - 1);
     expect(lost).toBeGreaterThan(0);
-    expect(j.dropped()).toEqual({ log: 0, runs: 0, alerts: lost });
+    expect(j.dropped()).toEqual({ log: 0, runs: 0, processes: 0, alerts: lost });
     expect(drops[0]).toEqual(['alerts', 1]);
     expect(drops.at(-1)).toEqual(['alerts', lost]);
     // The run record is held, not lost.

@@ -34,8 +34,9 @@ export interface RunBook {
   /** The process the supervisor spawned: ending it ends the run. */
   readonly pid: number;
   readonly gate: Gate;
-  warnings: number;
   readonly captures: string[];
+  /** A warning or worse was raised, about `pid` or the whole tree. */
+  warning(pid: number | undefined): void;
   /** Ends the run: `limit` when a memory rule killed it, `restart` to start a fresh one at once. */
   end(kind: 'limit' | 'restart', why: string): Promise<void>;
   /** A memory rule terminated a process of the run other than the agent. */
@@ -104,7 +105,7 @@ export class Executor {
 
   private alert(run: RunBook, a: Extract<Action, { kind: 'alert' }>): void {
     const serious = rank(a.level) >= rank('warning');
-    if (serious) run.warnings++;
+    if (serious) run.warning(a.pid);
     this.deps.onAlert?.(a.level, a.metric);
     const { kind: _kind, argv, ...fields } = a;
     this.deps.journal.alerts.info({ ...fields, ...(argv ? { argv: redactArgv(argv) } : {}), run_id: run.id, system_memory: systemMemory() });

@@ -1,16 +1,17 @@
 // Everything the supervisor records: its own log (supervisor.log) and the JSON-lines journals (runs.jsonl,
-// alerts.jsonl), each a pino logger writing whole lines into a LineFile, which survives a full disk: no line is
+// alerts.jsonl, processes.jsonl), each a pino logger writing whole lines into a LineFile, which survives a full disk: no line is
 // ever cut, lines lost meanwhile are counted, and run records wait in memory until they can be written.
 import { pino, type DestinationStream, type Logger } from 'pino';
 import { parseBytes } from '../../common/units.js';
 import { LineFile, type LineFileOptions } from './line-file.js';
 
-export type JournalName = 'log' | 'runs' | 'alerts';
+export type JournalName = 'log' | 'runs' | 'alerts' | 'processes';
 
 export interface JournalOptions {
   logFile: string;
   runsFile: string;
   alertsFile: string;
+  processesFile: string;
   /** Size at which each journal rotates, e.g. '100M'. */
   journalSize?: string;
   logSize?: string;
@@ -23,6 +24,8 @@ export interface Journal {
   log: Logger;
   runs: Logger;
   alerts: Logger;
+  /** One line per node process of the tree when it ends. */
+  processes: Logger;
   /** Lines each journal has lost to a full or failing disk since it was opened. */
   dropped(): Record<JournalName, number>;
   /** Writes the run records a full disk held back; every journal write also tries first. */
@@ -53,11 +56,12 @@ export function openJournal(opts: JournalOptions): Journal {
     open('log', opts.logFile, { maxBytes: parseBytes(opts.logSize ?? '10M'), keep: LOG_KEPT });
     open('runs', opts.runsFile, { maxBytes: parseBytes(opts.journalSize ?? '100M'), keep: JOURNAL_KEPT, pendingMax: RUNS_PENDING_MAX });
     open('alerts', opts.alertsFile, { maxBytes: parseBytes(opts.journalSize ?? '100M'), keep: JOURNAL_KEPT });
+    open('processes', opts.processesFile, { maxBytes: parseBytes(opts.journalSize ?? '100M'), keep: JOURNAL_KEPT });
   } catch (err) {
     for (const f of Object.values(files)) f.close();
     throw err;
   }
-  const { log, runs, alerts } = files as Record<JournalName, LineFile>;
+  const { log, runs, alerts, processes } = files as Record<JournalName, LineFile>;
   // Any write is a sign the disk may take lines again: held-back run records go first.
   const destination = (file: LineFile): DestinationStream => ({
     write(line: string) {
@@ -73,12 +77,14 @@ export function openJournal(opts: JournalOptions): Journal {
     ),
     runs: jsonLines(destination(runs)),
     alerts: jsonLines(destination(alerts)),
-    dropped: () => ({ log: log.dropped, runs: runs.dropped, alerts: alerts.dropped }),
+    processes: jsonLines(destination(processes)),
+    dropped: () => ({ log: log.dropped, runs: runs.dropped, alerts: alerts.dropped, processes: processes.dropped }),
     flushPending: () => runs.flushPending(),
     async close() {
       runs.close();
       log.close();
       alerts.close();
+      processes.close();
     },
   };
 }

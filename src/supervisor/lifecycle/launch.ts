@@ -19,7 +19,8 @@ export interface LaunchOptions {
 }
 
 export const REGISTRY_SOCKET_ENV = 'CFN_SUPERVISE_SOCKET';
-export const STATE_DIR_ENV = 'CFN_SUPERVISE_STATE_DIR';
+// Not CFN_SUPERVISE_STATE_DIR: that is the --state-dir option's own variable, which a nested supervisor would obey.
+export const STATE_DIR_ENV = 'CFN_SUPERVISE_PARENT_STATE_DIR';
 export const SUPERVISOR_PID_ENV = 'CFN_SUPERVISE_PID';
 
 /** NODE_OPTIONS splits on spaces unless a value is double-quoted, and unescapes \" and \\ inside quotes. */

@@ -9,7 +9,6 @@
 //   pgid <the agent's process group>
 //   pid <pid> <start time>
 import { readFileSync, renameSync, rmSync } from 'node:fs';
-import path from 'node:path';
 import { writePrivateFile } from '../../common/statedir.js';
 import { endGracefully, signalPid } from '../proc/kill.js';
 import { readStat, type ProcStat } from '../proc/stat.js';
@@ -23,8 +22,6 @@ export interface LedgerEntry {
   pgid: number;
   members: readonly Pick<ProcStat, 'pid' | 'startTime'>[];
 }
-
-export const ledgerPath = (stateDir: string) => path.join(stateDir, 'ledger');
 
 export class Ledger {
   private lastMembers = '';

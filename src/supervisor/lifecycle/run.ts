@@ -58,6 +58,9 @@ export class Run implements RunBook {
   /** Why the supervisor itself is ending this run, if it is. */
   ending?: RunEnding;
   private lastLimitKill?: { at: number; pid: number; why: string };
+  /** Per process, for processes.jsonl: warnings raised, and whether a memory rule ended it. */
+  private readonly warned = new Map<number, number>();
+  private readonly limited = new Set<number>();
   private readonly inflight = new Set<Promise<unknown>>();
 
   constructor(
@@ -77,6 +80,20 @@ export class Run implements RunBook {
 
   limitKilled(pid: number, why: string): void {
     this.lastLimitKill = { at: Date.now(), pid, why };
+    this.limited.add(pid);
+  }
+
+  warning(pid: number | undefined): void {
+    this.warnings++;
+    if (pid !== undefined) this.warned.set(pid, (this.warned.get(pid) ?? 0) + 1);
+  }
+
+  /** What the run knows of one of its processes that ended; forgotten once asked, so the maps stay small. */
+  processEnd(pid: number): { warnings: number; terminated: boolean } {
+    const end = { warnings: this.warned.get(pid) ?? 0, terminated: this.limited.has(pid) };
+    this.warned.delete(pid);
+    this.limited.delete(pid);
+    return end;
   }
 
   /** A run that fails right after a memory rule killed one of its processes (`sh -c "node leak.js"`) ended by it. */

@@ -23,7 +23,7 @@ import { libc, type Libc } from '../proc/libc.js';
 import { ProcessTree } from '../proc/tree.js';
 import { Sampler } from '../watch/sampler.js';
 import { controlHandlers } from './control-adapter.js';
-import { Ledger, ledgerPath, recoverLostRun } from './ledger.js';
+import { Ledger, recoverLostRun } from './ledger.js';
 import { Runner, type Outcome } from './runner.js';
 import { Terminal } from './terminal.js';
 import { Watchdog } from './watchdog.js';
@@ -77,7 +77,7 @@ export class Supervisor {
     this.libc = libc();
     this.children = new Children(this.libc);
     this.tree = new ProcessTree(this.children.libuvOwned);
-    this.ledger = new Ledger(ledgerPath(this.paths.root));
+    this.ledger = new Ledger(this.paths.ledger);
   }
 
   /** Runs the agent until it ends for good; resolves with how the supervisor should end. */
@@ -93,6 +93,7 @@ export class Supervisor {
       logFile: this.paths.log,
       runsFile: this.paths.runs,
       alertsFile: this.paths.alerts,
+      processesFile: this.paths.processes,
       level: config.logLevel,
       // A full disk: said once, counted in /metrics, and writing resumes by itself when space returns.
       onDrop: (name, dropped) => {
@@ -135,8 +136,9 @@ export class Supervisor {
           registeredArgv: (pid) => this.registry?.get(pid)?.argv,
           pressure: () => this.config.heapWarning,
           onHeap: (_pid, fraction) => this.watcher?.heapArrived(fraction),
+          onEnded: (life, withRun) => this.watcher?.processEnded(life, withRun),
         });
-        this.watcher = new Watcher({ sampler, executor: this.executor, metrics: this.metrics, log }, watcherSettings(config));
+        this.watcher = new Watcher({ sampler, executor: this.executor, metrics: this.metrics, log, journal }, watcherSettings(config));
         this.sampler = sampler;
       }
       this.terminal = process.pid === 1 ? undefined : Terminal.open(this.libc);
@@ -232,19 +234,25 @@ export class Supervisor {
   private async linkProbes(journal: Journal): Promise<void> {
     const { config } = this;
     const { log } = journal;
-    const registry = await Registry.listen(socketPathFor(this.paths.root, 'registry.sock'));
+    // A process that just started is not in the last scan yet: its probe connects at preload.
+    const isMember = (pid: number) => this.tree.lastScan.some((p) => p.pid === pid) || this.tree.scan().some((p) => p.pid === pid);
+    const registry = await Registry.listen(socketPathFor(this.paths.root, 'registry.sock'), { isMember });
     const sessions = new Inspectors({
       registry,
       samplingInterval: config.samplingIntervalBytes,
+      pressure: config.heapWarning,
       callTimeoutMs: CDP_TIMEOUT_MS,
       capturesDir: config.capturesDir,
       log,
       retention: { maxFiles: config.capturesKeep, maxBytes: config.capturesMaxMb * MB },
     });
     registry.on('register', (rec) => {
-      log.info({ pid: rec.pid, ppid: rec.ppid, argv: rec.argv }, 'node process registered');
+      log.info({ pid: rec.pid, ppid: rec.ppid, argv: redactArgv(rec.argv) }, 'node process registered');
       sessions.attach(rec).catch((err: Error) => log.warn({ pid: rec.pid, err: err.message }, 'inspector: attach failed'));
     });
+    registry.on('reject', (r) =>
+      log.warn({ reason: r.reason, peer_pid: r.peerPid, peer_uid: r.peerUid, claimed_pid: r.claimedPid }, 'probe connection rejected'),
+    );
     registry.on('error', (err) => log.warn({ err: err.message }, 'registry error'));
     this.registry = registry;
     this.sessions = sessions;

@@ -5,7 +5,10 @@ import type { Logger } from 'pino';
 import type { Executor } from '../act/executor.js';
 import type { Metrics } from '../control/metrics.js';
 import { decide, initialPolicyState, trustedTrend, type Action, type PolicyState, type Thresholds } from '../watch/policy.js';
-import type { Sampler, Tick } from '../watch/sampler.js';
+import type { ProcessLife, Sampler, Tick } from '../watch/sampler.js';
+import type { Journal } from '../journal/journal.js';
+import { redactArgv } from '../../common/redact.js';
+import { wholeMb } from '../../common/units.js';
 import type { Run } from './run.js';
 
 export interface WatcherSettings {
@@ -18,6 +21,7 @@ export interface WatcherDeps {
   executor: Executor;
   metrics: Metrics;
   log: Logger;
+  journal: Journal;
 }
 
 /** History the trend needs: one point per interval over the window, within bounds. */
@@ -60,7 +64,33 @@ export class Watcher {
     clearInterval(this.timer);
     clearImmediate(this.soon);
     this.timer = undefined;
+    this.deps.sampler.finish();
     this.run = undefined;
+  }
+
+  /** A node process of the run ended: its line in processes.jsonl. */
+  processEnded(life: ProcessLife, withRun: boolean): void {
+    const run = this.run;
+    if (!run) return;
+    const { warnings, terminated } = run.processEnd(life.pid);
+    const heap = life.heap;
+    this.deps.journal.processes.info({
+      run_id: run.id,
+      pid: life.pid,
+      ppid: life.ppid,
+      role: life.role,
+      ...(life.argv ? { argv: redactArgv(life.argv) } : {}),
+      instrumented: life.probed ? 'probe' : 'rss-only',
+      started_at: new Date(life.firstAt).toISOString(),
+      ended_at: new Date(life.lastAt).toISOString(),
+      duration_seconds: Math.round(life.lastAt - life.firstAt) / 1000,
+      start_rss_mb: wholeMb(life.rss.start),
+      peak_rss_mb: wholeMb(life.rss.peak),
+      end_rss_mb: wholeMb(life.rss.end),
+      ...(heap ? { start_heap_mb: wholeMb(heap.start), peak_heap_mb: wholeMb(heap.peak), end_heap_mb: wholeMb(heap.end), heap_limit_mb: wholeMb(heap.limit) } : {}),
+      warnings,
+      ended: terminated ? 'terminated' : withRun ? 'with-run' : 'exited',
+    });
   }
 
   update(settings: WatcherSettings): void {

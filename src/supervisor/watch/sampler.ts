@@ -16,7 +16,16 @@ import { MB } from '../../common/units.js';
 /** What the sampler needs of the CDP layer (probe-link/sessions.ts provides it). */
 export interface HeapReader {
   has(pid: number): boolean;
-  heap(pid: number): Promise<{ used: number; total: number; limit: number; oldSpaceLimit?: number }>;
+  heap(pid: number): Promise<{
+    used: number;
+    total: number;
+    limit: number;
+    oldSpaceLimit?: number;
+    /** The process is recording a sampling profile (its probe started at the first sign of pressure). */
+    sampling?: boolean;
+    /** Heap used after its latest major GC, and when (epoch ms). */
+    lastGc?: { used: number; at: number };
+  }>;
 }
 
 export interface HistoryPoint {
@@ -110,8 +119,23 @@ export function roleOf(argv: string[] | undefined, comm: string, isAgent: boolea
   return 'node';
 }
 
+/** One process's life as the sampler saw it: what processes.jsonl records when it ends. */
+export interface ProcessLife {
+  pid: number;
+  ppid: number;
+  role: string;
+  argv?: string[];
+  firstAt: number;
+  lastAt: number;
+  rss: { start: number; peak: number; end: number };
+  heap?: { start: number; peak: number; end: number; limit: number };
+  /** It answered heap reads through the probe at some point. */
+  probed: boolean;
+}
+
 interface Known {
   startTime: number;
+  life: ProcessLife;
   /** exec() keeps pid and start time but changes comm: a process first seen between fork and exec. */
   comm: string;
   argv?: string[];
@@ -137,6 +161,8 @@ export interface SamplerOptions {
   pressure?: () => number;
   /** A heap reading arrived: the watcher decides at once on one under pressure instead of a tick later. */
   onHeap?: (pid: number, fraction: number) => void;
+  /** A node process of the run is gone (or the run ended with it still there). */
+  onEnded?: (life: ProcessLife, endedWithRun: boolean) => void;
 }
 
 /**
@@ -172,8 +198,24 @@ export class Sampler {
     const page = pageSize();
     const processes = members.map((p) => this.sampleOne(p, p.pid === agentPid, fds.get(p.pid)?.length, connections?.get(p.pid), page, at));
     const alive = new Set(members.map((p) => p.pid));
-    for (const pid of this.known.keys()) if (!alive.has(pid)) this.known.delete(pid);
+    for (const [pid, k] of this.known) {
+      if (alive.has(pid)) continue;
+      this.ended(k, false);
+      this.known.delete(pid);
+    }
     return { at, processes, system: systemMemory(), durationMs: performance.now() - started };
+  }
+
+  /** The run is over: what is still known ends with it. */
+  finish(): void {
+    for (const k of this.known.values()) this.ended(k, true);
+    this.known.clear();
+  }
+
+  private ended(k: Known, withRun: boolean): void {
+    const { life } = k;
+    const isNode = life.probed || life.role === 'node' || life.role.startsWith('node:') || (life.argv?.[0] !== undefined && path.basename(life.argv[0]) === 'node');
+    if (isNode) this.opts.onEnded?.(life, withRun);
   }
 
   history(pid: number): HistoryPoint[] {
@@ -208,8 +250,10 @@ export class Sampler {
   ): ProcessRecordView {
     let k = this.known.get(p.pid);
     if (!k || k.startTime !== p.startTime) {
+      const rss = p.rssPages * page;
       k = {
         startTime: p.startTime,
+        life: { pid: p.pid, ppid: p.ppid, role: p.comm, firstAt: at, lastAt: at, rss: { start: rss, peak: rss, end: rss }, probed: false },
         comm: p.comm,
         argv: readArgv(p.pid),
         cpuTicks: p.cpuTicks,
@@ -244,6 +288,13 @@ export class Sampler {
     if (fds !== undefined) view.fds = fds;
     if (k.sockets !== undefined) view.sockets = k.sockets;
     k.rss.push({ t: at, rssBytes: view.rssBytes });
+    const { life } = k;
+    life.role = view.role;
+    life.argv = argv;
+    life.ppid = p.ppid;
+    life.lastAt = at;
+    life.rss.end = view.rssBytes;
+    life.rss.peak = Math.max(life.rss.peak, view.rssBytes);
     const instrumented = this.heaps?.has(p.pid) === true;
     if (!instrumented) return view;
     if (this.heapDue(k, view.rssBytes, at)) this.readHeap(p.pid, k, view.rssBytes);
@@ -273,6 +324,11 @@ export class Sampler {
         const at = Date.now();
         k.heap = { at, rssBytes, used: h.used, total: h.total, limit: h.oldSpaceLimit ?? h.limit };
         k.heaps.push({ t: at, v: h.used });
+        const { life } = k;
+        life.probed = true;
+        life.heap = life.heap
+          ? { ...life.heap, peak: Math.max(life.heap.peak, h.used), end: h.used, limit: k.heap.limit }
+          : { start: h.used, peak: h.used, end: h.used, limit: k.heap.limit };
         k.missed = 0;
         this.opts.onHeap?.(pid, h.used / k.heap.limit);
       },
