@@ -312,6 +312,8 @@ export class Sampler {
     const last = k.heap;
     return (
       !last ||
+      // A process that did not answer is asked again at once: silence must be confirmed, or lifted, quickly.
+      k.missed > 0 ||
       last.used / last.limit >= (this.opts.pressure?.() ?? 0) ||
       at - last.at >= HEAP_MAX_AGE_MS ||
       Math.abs(rssBytes - last.rssBytes) >= HEAP_RSS_DELTA_BYTES
