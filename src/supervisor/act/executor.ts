@@ -10,6 +10,7 @@ import { endGracefully, oneProcess } from '../proc/kill.js';
 import { rank, type Action, type Level } from '../watch/policy.js';
 import type { HeapReader } from '../watch/sampler.js';
 import type { Gate, GateLimits, Gated, Target } from './gate.js';
+import type { TopSite } from '../../analysis/index.js';
 
 /** A fresh sampling window: the profile covers exactly the next `seconds`. */
 export interface SamplingWindow {
@@ -63,12 +64,6 @@ export interface ExecutorDeps {
   onCapture?: (kind: 'profile' | 'snapshot') => void;
 }
 
-export interface TopSite {
-  functionName?: string;
-  url?: string;
-  line?: number;
-  share?: number;
-}
 
 export interface ExecutorLimits extends GateLimits {
   killTimeoutMs: number;
@@ -241,7 +236,5 @@ export class Executor {
 }
 
 function describeSite(s: TopSite): string {
-  const where = s.url ? ` (${s.url.replace(/^file:\/\//, '')}${s.line ? `:${s.line}` : ''})` : '';
-  const share = s.share === undefined ? '' : `, ${Math.round(s.share * 100)}% of live sampled bytes`;
-  return `${s.functionName || '(anonymous)'}${where}${share}`;
+  return `${s.site}, ${Math.round(s.share * 100)}% of live sampled bytes`;
 }

@@ -11,7 +11,7 @@ import { ensurePrivateDir, lockStateDir, socketPathFor, statePaths, type StatePa
 import { MB } from '../../common/units.js';
 import { VERSION } from '../../common/version.js';
 import { patchConfig, type Config } from '../../config/config.js';
-import { Executor, type ExecutorLimits, type Notice, type TopSite } from '../act/executor.js';
+import { Executor, type ExecutorLimits, type Notice } from '../act/executor.js';
 import { Metrics } from '../control/metrics.js';
 import { startControl, type ControlServer } from '../control/server.js';
 import { emptyLevelCounts } from '../control/views.js';
@@ -126,7 +126,7 @@ export class Supervisor {
           },
           onCapture: (kind) => this.metrics.countCapture(kind),
           // Profiles are small; a snapshot can be gigabytes and is analysed only when a person asks (analyze).
-          analyze: async (file) => (file.endsWith('.heapprofile') ? { top: topSites(await analyzeCapture(file), 5) as TopSite[] } : undefined),
+          analyze: async (file) => (file.endsWith('.heapprofile') ? { top: topSites(await analyzeCapture(file), 5) } : undefined),
         },
         executorLimits(config),
       );
