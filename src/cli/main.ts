@@ -4,7 +4,7 @@
 // the chosen command needs is loaded: `--version` and `status` never load the supervisor.
 import { Command, CommanderError, Option } from 'commander';
 import { CfnError, EXIT, UsageError, errorMessage } from '../common/errors.js';
-import { OPTIONS, flagOf, resolveConfig, type Config, type ResolvedConfig } from '../config/config.js';
+import { LIST_SEPARATOR, OPTIONS, flagOf, resolveConfig, type Config, type ResolvedConfig } from '../config/config.js';
 import { VERSION } from '../common/version.js';
 import { notice, quietOnBrokenPipes } from './output.js';
 
@@ -18,6 +18,8 @@ interface Subcommand {
   description: string;
   /** Takes every supervisor option (config shows their effect). */
   allOptions?: boolean;
+  /** Supervisor options that mean something to it when written before it (besides the state dir). */
+  accepts?: (keyof Config)[];
   setup?: (cmd: Command) => void;
   run: (ctx: Context, cmd: Command, args: string[]) => Promise<number>;
 }
@@ -79,6 +81,26 @@ const SUBCOMMANDS: Subcommand[] = [
     run: async (ctx, cmd) => (await import('./config-command.js')).configCommand(ctx, cmd.opts()),
   },
   {
+    name: 'check',
+    description: 'preflight before a task, no supervisor needed: exit 0 when it is safe to start, 1 (and why) when not',
+    accepts: ['minFreeMb'],
+    setup: (c) =>
+      c
+        .option('--min-free <MB>', 'memory that must be available (default: --min-free of the config, 1024)')
+        .option('--max-load <n>', '1-minute load average per core above which it is not safe')
+        .addOption(json),
+    run: async (ctx, cmd) => {
+      const o = cmd.opts<{ minFree?: string; maxLoad?: string; json?: boolean }>();
+      return (await import('./check.js')).checkCommand({ minFreeMb: o.minFree ?? ctx.resolve().config.minFreeMb, maxLoad: o.maxLoad, json: o.json, stateDir: ctx.stateDir() });
+    },
+  },
+  {
+    name: 'diagnostics',
+    description: "one-page health check of the running supervisor: memory, levels, trends, last alerts and capture, what to do next",
+    setup: (c) => c.addOption(json),
+    run: async (ctx, cmd) => (await import('./diagnostics.js')).diagnosticsCommand(ctx.stateDir(), cmd.opts()),
+  },
+  {
     name: 'report',
     description: "what the state dir's journals say: runs per day, memory per role, leaks across runs, culprits, thresholds to set",
     setup: (c) =>
@@ -123,8 +145,10 @@ function addSupervisorOptions(cmd: Command, withDefaults: boolean): Command {
   cmd.addOption(new Option('--config <file>', 'JSON or YAML file of options (flags and CFN_SUPERVISE_* override it)'));
   for (const opt of OPTIONS) {
     const flag = opt.negate ? `--no-${opt.name}` : `--${opt.name}${opt.arg ? ` ${opt.arg}` : ''}`;
-    const shown = withDefaults && !opt.negate && opt.arg && opt.default !== '' ? ` (default: ${opt.shownDefault ?? String(opt.default)})` : '';
-    cmd.addOption(new Option(flag, `${opt.description}${shown}`));
+    const shown = withDefaults && !opt.negate && opt.arg && opt.default !== '' && !opt.list ? ` (default: ${opt.shownDefault ?? String(opt.default)})` : '';
+    const option = new Option(flag, `${opt.description}${shown}`);
+    if (opt.list) option.argParser((value: string, previous?: string) => (previous === undefined ? value : `${previous}${LIST_SEPARATOR}${value}`));
+    cmd.addOption(option);
   }
   return cmd;
 }
@@ -183,7 +207,7 @@ function buildProgram(agentArgv: string[] | undefined, result: { code: Promise<n
       if (agentArgv) throw new UsageError(`'${spec.name}' takes no agent command after --`);
       if (spec.allOptions) return;
       for (const key of Object.keys(givenFlags(program)) as (keyof Config)[]) {
-        if (!GLOBAL_KEYS.has(key)) throw new UsageError(`${flagOf(key)} does not apply to '${spec.name}'`);
+        if (!GLOBAL_KEYS.has(key) && !spec.accepts?.includes(key)) throw new UsageError(`${flagOf(key)} does not apply to '${spec.name}'`);
       }
     });
     cmd.action((...args: unknown[]) => {

@@ -79,3 +79,8 @@ export function redactUrl(raw: string): string {
   const query = [...url.searchParams.keys()].map((key) => `${shown(key)}=${REDACTED}`).join('&');
   return `${url.protocol}//${credentials}${url.host}${pathname}${query ? `?${query}` : ''}${url.hash ? `#${REDACTED}` : ''}`;
 }
+
+/** What logs may show of a command line: secret-looking values and the secret parts of URLs in it replaced. */
+export function redactCommand(command: string): string {
+  return redactArgv([command])[0]!.replace(/\bhttps?:\/\/[^\s'"]+/gi, (u) => redactUrl(u));
+}

@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { UsageError } from '../common/errors.js';
+import { redactCommand, redactUrl } from '../common/redact.js';
 import {
   parseBoolean,
   parseBytes,
@@ -27,6 +28,8 @@ export const ORPHAN_MODES = ['kill', 'keep'] as const;
 export type OrphanMode = (typeof ORPHAN_MODES)[number];
 export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
+export const ALERT_LEVELS = ['info', 'warning', 'critical', 'imminent', 'hard'] as const;
+export type AlertLevel = (typeof ALERT_LEVELS)[number];
 
 export interface Config {
   heapLimitMb: number;
@@ -70,6 +73,9 @@ export interface Config {
   controlPort: number;
   metricsPort: number;
   metricsHost: string;
+  alertWebhook: string[];
+  alertExec: string[];
+  alertMinLevel: AlertLevel;
 }
 
 export type Source = 'flag' | 'env' | 'file' | 'default';
@@ -89,6 +95,8 @@ interface OptionSpec<K extends keyof Config = keyof Config> {
   arg?: string;
   /** A switch that turns a default-on option off (`--no-inspect`). */
   negate?: boolean;
+  /** Repeatable: each flag adds one value; the environment gives one, a config file a list. */
+  list?: boolean;
   description: string;
   parse: (raw: string) => Config[K];
   default: Config[K];
@@ -104,6 +112,21 @@ interface OptionSpec<K extends keyof Config = keyof Config> {
 
 const spec = <K extends keyof Config>(s: OptionSpec<K>): OptionSpec => s as unknown as OptionSpec;
 const text = (raw: string) => raw;
+/** A list option's raw form: one value per line (flags repeated, a file's array). */
+export const LIST_SEPARATOR = '\n';
+const values = (raw: string) => raw.split(LIST_SEPARATOR).map((v) => v.trim()).filter(Boolean);
+function webhooks(raw: string): string[] {
+  return values(raw).map((v) => {
+    let url: URL;
+    try {
+      url = new URL(v);
+    } catch {
+      throw new UsageError(`expected an http(s) URL, got '${v.replace(/\/\/[^@/]*@/, '//***@')}'`);
+    }
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new UsageError(`expected an http(s) URL, got a ${url.protocol} one`);
+    return v;
+  });
+}
 const seconds = (raw: string) => `${raw}s`;
 const negated = (raw: string) => String(!parseBoolean(raw));
 const debugOn = (raw: string) => (parseBoolean(raw) ? 'debug' : 'info');
@@ -150,6 +173,9 @@ export const OPTIONS: readonly OptionSpec[] = [
   spec({ key: 'controlPort', name: 'control-port', arg: '<n>', description: 'also serve the control API on 127.0.0.1:<n>, behind the token in <state-dir>/control.token (0 = off)', parse: parseCount, default: 0, min: 0, max: 65_535 }),
   spec({ key: 'metricsPort', name: 'metrics-port', arg: '<n>', description: 'serve /metrics, /healthz and /readyz on <n> (0 = off)', parse: parseCount, default: 0, min: 0, max: 65_535 }),
   spec({ key: 'metricsHost', name: 'metrics-host', arg: '<host>', description: 'address the metrics port listens on', parse: text, default: '127.0.0.1' }),
+  spec({ key: 'alertWebhook', name: 'alert-webhook', arg: '<url>', list: true, description: 'POST each alert as JSON (with a Slack/Discord text field) to this URL; repeatable', parse: webhooks, default: [] }),
+  spec({ key: 'alertExec', name: 'alert-exec', arg: '<command>', list: true, description: 'run this shell command with each alert as JSON on stdin; repeatable', parse: values, default: [] }),
+  spec({ key: 'alertMinLevel', name: 'alert-min-level', arg: '<level>', description: `lowest level sent to the alert channels: ${ALERT_LEVELS.join('|')}`, parse: parseChoice(ALERT_LEVELS), default: 'warning' }),
 ];
 
 /** Each list must rise strictly where its values are set (0 = unset): levels are ordered. */
@@ -251,6 +277,10 @@ function readConfigFile(file: string): Record<string, string> {
   for (const [name, value] of Object.entries(data)) {
     const opt = optionNamed(name);
     if (!opt) throw new UsageError(`config file ${file}: unknown option '${name}'`);
+    if (opt.list && Array.isArray(value) && value.every((v) => typeof v === 'string')) {
+      out[opt.key] = value.join(LIST_SEPARATOR);
+      continue;
+    }
     if (!['string', 'number', 'boolean'].includes(typeof value)) throw new UsageError(`config file ${file}: ${opt.name}: expected a single value`);
     out[opt.key] = String(value);
   }
@@ -340,12 +370,19 @@ export function patchConfig(config: Config, patch: Record<string, unknown>): Con
   return next as unknown as Config;
 }
 
-/** The config by option name, as `config --json` prints it and GET /config serves it. */
-export function configByName(config: Config): Record<string, Config[keyof Config]> {
-  return Object.fromEntries(OPTIONS.map((o) => [o.name, config[o.key]]));
+/** The config with the secrets a webhook URL carries masked: what may be logged, printed or served. */
+export function shareable(config: Config): Config {
+  return { ...config, alertWebhook: config.alertWebhook.map(redactUrl), alertExec: config.alertExec.map(redactCommand) };
 }
 
-export function describeConfig({ config, sources }: ResolvedConfig): string {
+/** The config by option name, as `config --json` prints it and GET /config serves it. */
+export function configByName(config: Config): Record<string, Config[keyof Config]> {
+  const c = shareable(config);
+  return Object.fromEntries(OPTIONS.map((o) => [o.name, c[o.key]]));
+}
+
+export function describeConfig({ config: raw, sources }: ResolvedConfig): string {
+  const config = shareable(raw);
   const width = Math.max(...OPTIONS.map((o) => o.name.length));
   return OPTIONS.map((o) => {
     const s = sources[o.key];

@@ -11,6 +11,7 @@ import { rank, type Action, type Level } from '../watch/policy.js';
 import type { HeapReader } from '../watch/sampler.js';
 import type { Gate, GateLimits, Gated, Target } from './gate.js';
 import type { TopSite } from '../../analysis/index.js';
+import type { Alert } from './channels.js';
 
 /** A fresh sampling window: the profile covers exactly the next `seconds`. */
 export interface SamplingWindow {
@@ -61,6 +62,8 @@ export interface ExecutorDeps {
   /** Summarises a capture off the main thread; its top sites go into the capture's alert line. */
   analyze?: (file: string) => Promise<{ top?: TopSite[] } | undefined>;
   onAlert?: (level: Level, metric: string) => void;
+  /** The alert channels (webhooks, commands): queued, never waited for. */
+  deliver?: (alert: Alert) => void;
   onCapture?: (kind: 'profile' | 'snapshot') => void;
 }
 
@@ -103,8 +106,15 @@ export class Executor {
     if (serious) run.warning(a.pid);
     this.deps.onAlert?.(a.level, a.metric);
     const { kind: _kind, argv, ...fields } = a;
-    this.deps.journal.alerts.info({ ...fields, ...(argv ? { argv: redactArgv(argv) } : {}), run_id: run.id, system_memory: systemMemory() });
+    this.record({ ...fields, ...(argv ? { argv: redactArgv(argv) } : {}), run_id: run.id });
     if (serious) this.deps.notice(`[${a.level}] ${a.message}`, true);
+  }
+
+  /** One alerts.jsonl line, then the alert channels: the journal first, so a dead webhook never costs a line. */
+  private record(line: Alert): void {
+    const full = { ...line, system_memory: systemMemory() };
+    this.deps.journal.alerts.info(full);
+    this.deps.deliver?.(full);
   }
 
   private admit(run: RunBook, kind: Gated, target: Target, manual: boolean): void {
@@ -157,7 +167,7 @@ export class Executor {
       const summary = await this.deps.analyze(file);
       if (!summary) return;
       const top = summary.top?.slice(0, 5) ?? [];
-      this.deps.journal.alerts.info({
+      this.record({
         level: 'info',
         metric: 'capture',
         pid,
@@ -167,7 +177,6 @@ export class Executor {
         summary: `${file}.summary.json`,
         top_sites: top,
         run_id: run.id,
-        system_memory: systemMemory(),
       });
       const first = top[0];
       if (first && !manual) this.deps.notice(`pid ${pid} (${reason}): top allocation site ${describeSite(first)}`, true);
@@ -224,7 +233,7 @@ export class Executor {
     const target = oneProcess(pid);
     if (!target.alive()) return;
     this.deps.journal.log.warn({ pid, reason }, 'terminating a process over its limit');
-    this.deps.journal.alerts.info({ level: 'hard', metric: 'limit', pid, message: `terminated pid ${pid}: ${reason}`, exit: { reason: 'limit' }, run_id: run.id, system_memory: systemMemory() });
+    this.record({ level: 'hard', metric: 'limit', pid, message: `terminated pid ${pid}: ${reason}`, exit: { reason: 'limit' }, run_id: run.id });
     run.limitKilled(pid, reason);
     await endGracefully(target, 'SIGTERM', this.limits.killTimeoutMs);
   }

@@ -42,6 +42,9 @@ export class Metrics {
   private readonly exits = this.counter('agent_exits_total', 'agent exits by reason', ['reason']);
   private readonly alerts = this.counter('alerts_total', 'alerts raised by level and by the metric that raised them', ['level', 'metric']);
   private readonly captures = this.counter('captures_total', 'heap captures written by kind', ['kind']);
+  private readonly deliveries = this.counter('alert_deliveries_total', 'alerts delivered to an alert channel (webhook or command)', ['channel']);
+  private readonly deliveryFailures = this.counter('alert_delivery_failures_total', 'alerts an alert channel gave up on after its retries', ['channel']);
+  private readonly deliveryDrops = this.counter('alert_delivery_drops_total', 'alerts an alert channel never tried: its queue was full, or the supervisor was leaving', ['channel']);
   private readonly droppedLines = this.counter('journal_dropped_lines_total', 'journal lines that could not be written (a full disk), by journal', ['journal']);
   private readonly sampleDuration = new Histogram({
     name: 'cfn_supervise_sample_duration_seconds',
@@ -140,6 +143,19 @@ export class Metrics {
   /** `metric` is an Action's metric or the executor's own (limit, capture); unknown ones count as `other`. */
   countAlert(level: Level, metric = 'other'): void {
     this.alerts.inc({ level, metric: alertMetrics.has(metric) ? metric : 'other' });
+  }
+
+  /** Channels known from the start, so their counters exist at 0 and increase() sees the first failure. */
+  alertChannels(names: readonly string[]): void {
+    for (const channel of names) for (const c of [this.deliveries, this.deliveryFailures, this.deliveryDrops]) c.inc({ channel }, 0);
+  }
+
+  countDelivery(channel: string, ok: boolean): void {
+    (ok ? this.deliveries : this.deliveryFailures).inc({ channel });
+  }
+
+  countDeliveryDrop(channel: string): void {
+    this.deliveryDrops.inc({ channel });
   }
 
   countDroppedLine(journal: string): void {

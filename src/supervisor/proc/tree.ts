@@ -16,7 +16,10 @@ export interface TreeScope {
   seen: ReadonlySet<string>;
   /** Identities left alive on purpose (--orphans keep): never members again. */
   kept: ReadonlySet<string>;
-  /** The supervisor's own helpers (the watchdog, alert commands): children of ours but never of the run. */
+  /**
+   * The supervisor's own helpers (the watchdog, alert commands): never part of the run. Each leads a session of
+   * its own, so what they start (and leave behind) is theirs too.
+   */
   helpers?: ReadonlySet<number>;
 }
 
@@ -30,7 +33,7 @@ export function collectMembers(procs: ReadonlyMap<number, ProcStat>, scope: Tree
   }
   const roots: number[] = [];
   for (const p of procs.values()) {
-    if (p.pid === scope.selfPid || scope.helpers?.has(p.pid)) continue;
+    if (p.pid === scope.selfPid || scope.helpers?.has(p.pid) || scope.helpers?.has(p.sid)) continue;
     const adopted = p.ppid === scope.selfPid && p.pgid !== scope.selfPgid;
     const inGroup = scope.agentPgid !== undefined && p.pgid === scope.agentPgid;
     if (p.pid === scope.agentPid || adopted || inGroup || scope.seen.has(identity(p))) roots.push(p.pid);
@@ -40,7 +43,7 @@ export function collectMembers(procs: ReadonlyMap<number, ProcStat>, scope: Tree
   while (queue.length > 0) {
     const pid = queue.pop()!;
     const p = procs.get(pid);
-    if (!p || members.has(pid) || pid === scope.selfPid || scope.helpers?.has(pid) || scope.kept.has(identity(p))) continue;
+    if (!p || members.has(pid) || pid === scope.selfPid || scope.helpers?.has(pid) || scope.helpers?.has(p.sid) || scope.kept.has(identity(p))) continue;
     members.set(pid, p);
     for (const child of children.get(pid) ?? []) queue.push(child);
   }

@@ -1,0 +1,79 @@
+// `diagnostics` against a real supervisor watching a slowly leaking agent: the page names the machine's memory,
+// the agent's level and rising trend, the trend alert, the top site of a capture taken through the CLI, and
+// says to capture and analyze; with no supervisor it fails as the CLI's exit 3.
+import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { ProcessView } from '../../src/supervisor/control/protocol.js';
+import { CLI, fixture } from '../helpers/cli.js';
+import { cleanUp, runCommand, scratchDir, startSupervisor, untilWatched } from './harness.js';
+
+afterEach(cleanUp);
+
+function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [CLI, ...args], { timeout: 60_000 }, (err, stdout, stderr) => resolve({ code: err ? Number(err.code ?? 1) : 0, stdout, stderr }));
+  });
+}
+
+interface DiagnosticsJson {
+  system_memory: { total_mb: number; available_mb: number };
+  status: { agent: { phase: string; pid: number } };
+  processes: ProcessView[];
+  alerts: { level: string; metric?: string; message: string }[];
+  capture: { file: string; top_sites: { site: string; share: number }[] } | null;
+  next: string[];
+}
+
+describe('diagnostics', () => {
+  it('reports memory, levels and trends, the last alerts and capture, and what to do next', async () => {
+    // A short trend window, so the slow leak's trend is trusted within seconds.
+    const s = startSupervisor(['--trend-window', '4s'], [process.execPath, fixture('watch/slow-leak.cjs')]);
+    const { agent } = await untilWatched(s);
+
+    const captured = await cli(['capture', '--pid', String(agent.pid), '--seconds', '1', '--state-dir', s.stateDir]);
+    expect(captured.code, captured.stderr).toBe(0);
+    const file = captured.stdout.trim();
+    await expect.poll(() => existsSync(`${file}.summary.json`), { timeout: 30_000 }).toBe(true);
+    await expect
+      .poll(async () => (await runCommand('diagnostics', 'diagnosticsCommand', [s.stateDir, { json: true }])).stdout, { timeout: 45_000, interval: 500 })
+      .toMatch(/"metric": "trend"/);
+
+    const asJson = await runCommand('diagnostics', 'diagnosticsCommand', [s.stateDir, { json: true }]);
+    expect(asJson.code, asJson.stderr).toBe(0);
+    const d = JSON.parse(asJson.stdout) as DiagnosticsJson;
+    expect(d.system_memory.total_mb).toBeGreaterThan(0);
+    expect(d.status.agent).toMatchObject({ phase: 'running', pid: agent.pid });
+    const watched = d.processes.find((p) => p.pid === agent.pid)!;
+    expect(watched.trend!.mb_per_min).toBeGreaterThan(0);
+    expect(d.alerts.find((a) => a.metric === 'trend')).toMatchObject({ level: 'warning' });
+    expect(d.capture!.file).toBe(file);
+    expect(d.capture!.top_sites[0]!.site).toMatch(/^leakSlowly .*slow-leak\.cjs:\d+:\d+/);
+    expect(d.next.some((n) => n.includes(`cfn-supervise capture --pid ${agent.pid} --seconds 30`) && n.includes('cfn-supervise analyze'))).toBe(true);
+    expect(d.next.some((n) => n.includes('top allocation site is leakSlowly'))).toBe(true);
+
+    const asText = await runCommand('diagnostics', 'diagnosticsCommand', [s.stateDir, {}]);
+    expect(asText.code, asText.stderr).toBe(0);
+    const page = asText.stdout;
+    const sections = ['System memory', 'Processes', 'Last alerts (newest last)', "Last capture's top allocation sites", 'What to do next'];
+    const at = sections.map((title) => page.indexOf(`\n${title}\n`));
+    expect(at.every((i) => i > 0), page).toBe(true);
+    expect([...at].sort((a, b) => a - b)).toEqual(at);
+    expect(page).toMatch(/^supervisor {2}pid \d+/);
+    expect(page).toMatch(/total \d+ MB, available \d+ MB, used \d+ MB/);
+    expect(page).toMatch(new RegExp(`\\n +${agent.pid} +agent +\\d+ MB +[\\d.]+ MB / 4096 MB +warning`));
+    expect(page).toMatch(/Z {2}warning {3}agent \(pid \d+\): heap grows [\d.]+ MB\/min/);
+    expect(page).toContain(file);
+    expect(page).toMatch(/\n {2}[\d.]+ [KM]iB [\d.]+% leakSlowly /);
+    expect(page).toContain(`- pid ${agent.pid} (agent): `);
+    expect(page).toContain(`cfn-supervise capture --pid ${agent.pid} --seconds 30`);
+  });
+
+  it('fails as the CLI says "no supervisor" (exit 3) when none runs in the state dir', async () => {
+    const dir = scratchDir();
+    const r = await runCommand('diagnostics', 'diagnosticsCommand', [dir, { json: true }]);
+    expect(r.code).toBe(3);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toBe(`cfn-supervise: no supervisor is running in ${dir}\n`);
+  });
+});

@@ -1,0 +1,76 @@
+// The "what to do next" lines diagnostics derives from what it found (pure: the inputs are built here).
+import { describe, expect, it } from 'vitest';
+import { nextSteps } from '../../src/cli/diagnostics.js';
+import type { ProcessView, StatusView } from '../../src/supervisor/control/protocol.js';
+
+type Level = ProcessView['level'];
+
+const status = (level: Level, agent: Partial<StatusView['agent']> = {}) =>
+  ({
+    supervisor: { pid: 1, version: '0', started_at: '', uptime_s: 60, state_dir: '/s', interval_ms: 1000 },
+    agent: { phase: 'running', pid: 10, restarts: 0, ...agent },
+    tree: { processes: 1, rss_mb: 300, level },
+    levels: {},
+  }) as unknown as StatusView;
+
+const proc = (level: Level, extra: Partial<ProcessView> = {}): ProcessView => ({
+  pid: 10,
+  ppid: 1,
+  role: 'agent',
+  rss_mb: 300,
+  heap_used_mb: 200,
+  heap_limit_mb: 256,
+  level,
+  history: { rss_mb: [] },
+  ...extra,
+});
+
+const memory = { total_mb: 16_000, available_mb: 12_000, used_mb: 4000, percent: 25 };
+
+describe('nextSteps', () => {
+  it('says that nothing is wrong when nothing is', () => {
+    expect(nextSteps({ system_memory: memory, status: status('ok'), processes: [proc('ok')], alerts: [] })).toEqual([
+      'nothing wrong: every process at ok, no heap growing, 12000 MB available; `cfn-supervise report` shows the week',
+    ]);
+  });
+
+  it('puts a process at critical first: evidence, then GC, then restart', () => {
+    const steps = nextSteps({ system_memory: memory, status: status('critical', { restarts: 2 }), processes: [proc('critical')], alerts: [] });
+    expect(steps[0]).toMatch(/^pid 10 \(agent\) is at critical .*`cfn-supervise capture --pid 10`, then `cfn-supervise gc --pid 10`.*`cfn-supervise restart`/);
+    expect(steps.at(-1)).toMatch(/^2 restarts since the supervisor started/);
+  });
+
+  it('sends a growing heap to capture and analyze, and names the last capture\'s top site', () => {
+    const steps = nextSteps({
+      system_memory: memory,
+      status: status('warning'),
+      processes: [proc('warning', { trend: { mb_per_min: 3.2, oom_in_min: 18, confidence: 0.9 } })],
+      alerts: [],
+      capture: {
+        summary_file: '/c/x.summary.json',
+        summary: {
+          kind: 'heapprofile',
+          file: '/c/x',
+          totalBytes: 1,
+          sampleCount: 1,
+          sites: [{ functionName: 'remember', url: 'file:///app/a.js', line: 7, column: 3, bytes: 1, share: 1 }],
+          functions: [],
+          files: [],
+        },
+      },
+    });
+    expect(steps).toEqual([
+      'pid 10 (agent): heap +3.2 MB/min, OOM in ~18 min: `cfn-supervise capture --pid 10 --seconds 30` now and again in a few minutes, then `cfn-supervise analyze <first> <second>` shows what grew (`cfn-supervise analyze <file>` for one)',
+      "the last capture's top allocation site is remember file:///app/a.js:7:3: look there first",
+    ]);
+  });
+
+  it('points at the machine when it runs out of memory, and at the restart loop when the agent waits', () => {
+    const low = { total_mb: 16_000, available_mb: 900, used_mb: 15_100, percent: 94.4 };
+    const steps = nextSteps({ system_memory: low, status: status('ok', { phase: 'backoff', restarts: 3 }), processes: [], alerts: [] });
+    expect(steps).toEqual([
+      'the machine has only 900 MB of 16000 MB available: other programs compete with the agent; free memory or lower --heap-limit',
+      'the agent ended and waits to be restarted (3 restarts so far): `cfn-supervise report --since 24h` shows how its runs ended',
+    ]);
+  });
+});
