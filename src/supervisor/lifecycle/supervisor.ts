@@ -10,7 +10,8 @@ import { redactArgv } from '../../common/redact.js';
 import { ensurePrivateDir, lockStateDir, socketPathFor, statePaths, type StatePaths } from '../../common/statedir.js';
 import { MB } from '../../common/units.js';
 import { VERSION } from '../../common/version.js';
-import { patchConfig, type Config } from '../../config/config.js';
+import { patchConfig, shareable, type Config } from '../../config/config.js';
+import { AlertChannels } from '../act/channels.js';
 import { Executor, type ExecutorLimits, type Notice } from '../act/executor.js';
 import { Metrics } from '../control/metrics.js';
 import { startControl, type ControlServer } from '../control/server.js';
@@ -33,6 +34,8 @@ import { Watcher, historySize, type WatcherSettings } from './watcher.js';
 export const FORWARDED_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2', 'SIGWINCH', 'SIGTSTP', 'SIGCONT'] as const;
 /** An inspector call that takes longer has an agent blocked in synchronous code; RSS from /proc stands in. */
 const CDP_TIMEOUT_MS = 2000;
+/** What a leaving supervisor gives its alert channels to send what they still hold. */
+const CHANNELS_GRACE_MS = 5000;
 
 export const PROBE_PATH = fileURLToPath(new URL('../../probe/probe.cjs', import.meta.url));
 
@@ -67,6 +70,7 @@ export class Supervisor {
   private runner?: Runner;
   private terminal?: Terminal;
   private watchdog?: Watchdog;
+  private channels?: AlertChannels;
   private readonly ledger: Ledger;
   private readonly onSignal = (signal: NodeJS.Signals) => this.runner?.signal(signal);
   private readonly onFault = (err: unknown) => this.fault(err);
@@ -102,7 +106,7 @@ export class Supervisor {
       },
     }));
     const { log } = journal;
-    log.info({ argv: redactArgv(this.opts.argv), config }, 'supervisor started');
+    log.info({ argv: redactArgv(this.opts.argv), config: shareable(config) }, 'supervisor started');
     process.on('uncaughtException', this.onFault);
     process.on('unhandledRejection', this.onFault);
     if (!this.libc.becomeSubreaper()) log.warn('cannot become child subreaper; orphans are tracked through /proc only');
@@ -112,6 +116,7 @@ export class Supervisor {
       this.watchdog = new Watchdog(this.ledger.file, Math.min(config.killTimeoutMs, 1000), this.children, log);
       this.watchdog.start();
       if (instrumented) await this.linkProbes(journal);
+      if (config.alertWebhook.length > 0 || config.alertExec.length > 0) this.channels = this.openChannels(journal);
       this.executor = new Executor(
         {
           ...(this.sessions ? { instruments: this.sessions } : {}),
@@ -125,6 +130,7 @@ export class Supervisor {
             this.metrics.countAlert(level, metric);
           },
           onCapture: (kind) => this.metrics.countCapture(kind),
+          ...(this.channels ? { deliver: (alert) => this.channels!.deliver(alert) } : {}),
           // Profiles are small; a snapshot can be gigabytes and is analysed only when a person asks (analyze).
           analyze: async (file) => (file.endsWith('.heapprofile') ? { top: topSites(await analyzeCapture(file), 5) } : undefined),
         },
@@ -192,6 +198,7 @@ export class Supervisor {
       this.terminal?.close();
       await this.control?.close();
       await this.executor?.drain();
+      await this.channels?.close(CHANNELS_GRACE_MS);
       await closeSharedAnalysisPool();
       await this.sessions?.closeAll();
       await this.registry?.close();
@@ -204,6 +211,23 @@ export class Supervisor {
       process.off('unhandledRejection', this.onFault);
       unlock();
     }
+  }
+
+  private openChannels(journal: Journal): AlertChannels {
+    const channels = new AlertChannels({
+      webhooks: this.config.alertWebhook,
+      exec: this.config.alertExec,
+      minLevel: this.config.alertMinLevel,
+      log: journal.log,
+      onDelivery: (channel, ok) => this.metrics.countDelivery(channel, ok),
+      onDrop: (channel) => this.metrics.countDeliveryDrop(channel),
+      // An alert command is our helper, never part of the agent's tree, and libuv waits for it.
+      onSpawn: (pid) => this.children.ownedByLibuv(pid),
+      onExit: (pid) => this.children.releasedByLibuv(pid),
+    });
+    this.metrics.alertChannels(channels.names);
+    journal.log.info({ channels: channels.targets }, 'alert channels');
+    return channels;
   }
 
   /** A supervisor of this state dir that was killed left its ledger: end what is left of its run and record it. */
