@@ -1,6 +1,7 @@
 // The control subcommands: status, capture, gc, cleanup, restart and top. Each is one request to the running
 // supervisor plus formatting; the supervisor does the work, so the CLI and the policy act the same way.
-import { UsageError } from '../common/errors.js';
+import { NoSupervisorError, UsageError } from '../common/errors.js';
+import type { Config } from '../config/config.js';
 import { MAX_CAPTURE_SECONDS, type CaptureProgress, type CaptureResult, type CleanupResult, type GcResult } from '../supervisor/control/protocol.js';
 import { ControlClient } from './client.js';
 import { notice, out, printJson } from './output.js';
@@ -79,8 +80,16 @@ export async function gc(stateDir: string, flags: Flags): Promise<number> {
   return 0;
 }
 
-export async function cleanup(stateDir: string, flags: Flags): Promise<number> {
-  const result = await new ControlClient(stateDir).request<CleanupResult>('POST', '/cleanup', { body: {} });
+/** With a supervisor: its cleanup. Without one: what a supervisor would tidy at start, done here (`config`). */
+export async function cleanup(config: Config, flags: Flags): Promise<number> {
+  let result: { summary: string };
+  try {
+    result = await new ControlClient(config.stateDir).request<CleanupResult>('POST', '/cleanup', { body: {} });
+  } catch (err) {
+    if (!(err instanceof NoSupervisorError)) throw err;
+    const { cleanupStateDir } = await import('../supervisor/lifecycle/offline-cleanup.js');
+    result = await cleanupStateDir(config);
+  }
   if (flags.json) printJson(result);
   else out(result.summary);
   return 0;

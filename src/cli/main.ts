@@ -63,9 +63,9 @@ const SUBCOMMANDS: Subcommand[] = [
   },
   {
     name: 'cleanup',
-    description: 'collect garbage in every node process and reap zombies; ends leftovers of a lost supervisor',
+    description: 'with a supervisor: collect garbage in its node processes, reap zombies; without: end and record what a lost supervisor left, drop old captures',
     setup: (c) => c.addOption(json),
-    run: async (ctx, cmd) => (await import('./commands.js')).cleanup(ctx.stateDir(), cmd.opts()),
+    run: async (ctx, cmd) => (await import('./commands.js')).cleanup(ctx.resolve().config, cmd.opts()),
   },
   {
     name: 'restart',

@@ -4,7 +4,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { CLI, fixture, isAlive, readJsonl, runCli, startCli, tempDir, track, waitFor } from '../helpers/cli.js';
+import { CLI, descendantsOf, fixture, isAlive, readJsonl, runCli, startCli, tempDir, track, waitFor } from '../helpers/cli.js';
 
 const FAST = ['--min-free', '0', '--interval', '200'];
 
@@ -33,6 +33,35 @@ describe('kill -9 of the supervisor', () => {
     expect(runs[0]).toMatchObject({ pid: pids.agent, exit: { reason: 'supervisor-lost' }, aborted: true });
     expect(runs[0]!.peak_mb as number).toBeGreaterThan(0);
     expect(runs[1]).toMatchObject({ exit: { reason: 'clean' } });
+  });
+});
+
+describe('cleanup with no supervisor running', () => {
+  it('ends what a killed supervisor left (here its watchdog too was killed) and records the lost run', async () => {
+    const cwd = tempDir();
+    const pidsFile = path.join(cwd, 'pids.json');
+    const s = startCli([...FAST, '--', 'node', fixture('faults/tree.cjs'), pidsFile], { cwd });
+    const pids = await waitFor(() => existsSync(pidsFile) && (JSON.parse(readFileSync(pidsFile, 'utf8')) as Record<string, number>), 20_000, 'the tree');
+    const tree = Object.values(pids);
+    for (const pid of tree) track(pid);
+    const ledger = path.join(cwd, '.cfn-supervise/ledger');
+    await waitFor(() => existsSync(ledger) && tree.every((pid) => readFileSync(ledger, 'utf8').includes(`pid ${pid} `)), 10_000, 'the ledger');
+    // The worst case: the supervisor's whole session, its watchdog included, killed at once.
+    const watchdog = descendantsOf(s.child.pid!).find((pid) => readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('watchdog.sh'));
+    expect(watchdog).toBeDefined();
+    process.kill(watchdog!, 'SIGKILL');
+    s.child.kill('SIGKILL');
+    await s.exited;
+    expect(tree.filter(isAlive).length).toBeGreaterThan(0);
+
+    const r = await runCli(['cleanup', '--json'], { cwd });
+    expect(r.code).toBe(0);
+    const result = JSON.parse(r.stdout.toString()) as { lostRun: string; ended: { pid: number }[]; summary: string };
+    expect(result.summary).toMatch(/^no supervisor running in .*: recorded the lost run \S+ and ended \d+ of its processes/);
+    expect(tree.filter(isAlive)).toEqual([]);
+    const [run] = readJsonl(path.join(cwd, '.cfn-supervise/runs.jsonl'));
+    expect(run).toMatchObject({ run_id: result.lostRun, exit: { reason: 'supervisor-lost' } });
+    expect(existsSync(ledger)).toBe(false);
   });
 });
 

@@ -104,6 +104,9 @@ export function collectReports(dir: string, sinceMs: number): FatalReport[] {
 }
 
 /** Keeps the newest `keep` reports (each can be megabytes), and no copy a stripping that died left behind. */
+/** Fatal-error reports kept in the state dir: each can be megabytes. */
+export const REPORTS_KEPT = 20;
+
 export function pruneReports(dir: string, keep: number): void {
   const files = reportFiles(dir).sort((a, b) => b.mtimeMs - a.mtimeMs);
   let leftovers: string[] = [];

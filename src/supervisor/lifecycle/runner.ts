@@ -8,7 +8,7 @@ import type { Config } from '../../config/config.js';
 import type { Notice } from '../act/executor.js';
 import type { Metrics } from '../control/metrics.js';
 import type { Journal } from '../journal/journal.js';
-import { collectReports, pruneReports } from '../journal/reports.js';
+import { REPORTS_KEPT, collectReports, pruneReports } from '../journal/reports.js';
 import type { Children } from '../proc/children.js';
 import type { Libc } from '../proc/libc.js';
 import type { ProcessTree } from '../proc/tree.js';
@@ -31,7 +31,6 @@ export interface Outcome {
 }
 
 const STOP_SIGNALS: ReadonlySet<NodeJS.Signals> = new Set(['SIGINT', 'SIGTERM']);
-const REPORTS_KEPT = 20;
 const PREFLIGHT_MAX_WAIT_MS = 30_000;
 // A person who stops the agent's job on purpose: the supervisor stops with it, as a shell expects of a job.
 const JOB_STOP_SIGNALS: ReadonlySet<NodeJS.Signals> = new Set(['SIGTSTP', 'SIGTTIN', 'SIGTTOU']);
