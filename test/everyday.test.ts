@@ -103,6 +103,24 @@ describe('runs are recorded as they happened', () => {
   });
 });
 
+describe('per-role thresholds', () => {
+  it("status --json shows each process's own thresholds, from the config file's roles", async () => {
+    const cwd = tempDir();
+    writeFileSync(path.join(cwd, 'roles.yaml'), 'roles:\n  "node:-e":\n    warning: 100\n    critical: 200\n    hard: 300\n');
+    const child = `require('child_process').spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { stdio: 'inherit' }); setInterval(() => {}, 1000)`;
+    const s = startCli([...FAST, '--config', 'roles.yaml', '--interval', '200', '--', 'node', '-e', child], { cwd });
+    const processes = await waitFor(async () => {
+      const r = await runCli(['status', '--json'], { cwd });
+      const procs = r.code === 0 ? (JSON.parse(r.stdout.toString()) as { processes: { role: string; thresholds: Record<string, number> }[] }).processes : [];
+      return procs.length >= 2 && procs;
+    }, 20_000, 'two processes');
+    expect(processes.find((p) => p.role === 'agent')!.thresholds).toMatchObject({ warningMb: 1024, hardMb: 4096 });
+    expect(processes.find((p) => p.role === 'node:-e')!.thresholds).toMatchObject({ warningMb: 100, criticalMb: 200, hardMb: 300 });
+    s.child.kill('SIGTERM');
+    await s.exited;
+  });
+});
+
 describe('nested use', () => {
   it('a supervisor started inside a supervised tree in the same folder gets a state dir of its own', async () => {
     const cwd = tempDir();

@@ -76,6 +76,21 @@ export interface Config {
   alertWebhook: string[];
   alertExec: string[];
   alertMinLevel: AlertLevel;
+  /** Per-process thresholds by role (config file `roles:`), first match first. */
+  roles: RoleRule[];
+}
+
+/** Options a `roles:` entry may set for the processes whose role it matches. */
+export const ROLE_KEYS = [
+  'warningMb', 'criticalMb', 'hardMb', 'heapWarning', 'heapCritical', 'heapImminent', 'fdWarning', 'connInfo', 'connWarning', 'connCritical',
+  'trendMinMbPerMin', 'trendHorizonMin',
+] as const satisfies readonly (keyof Config)[];
+export type RoleKey = (typeof ROLE_KEYS)[number];
+
+export interface RoleRule {
+  /** A role (`agent`, `node:server.js`, `sh`) or a pattern with `*` (`node:*-worker.js`). */
+  pattern: string;
+  set: Partial<Pick<Config, RoleKey>>;
 }
 
 export type Source = 'flag' | 'env' | 'file' | 'default';
@@ -248,6 +263,14 @@ function checkOrder(config: Config): void {
 
 function checkConsistency(config: Config): void {
   checkOrder(config);
+  // Each role's thresholds, merged over the global ones, must rise too.
+  for (const rule of config.roles) {
+    try {
+      checkOrder({ ...config, ...rule.set });
+    } catch (err) {
+      throw new UsageError(`roles.${rule.pattern}: ${(err as Error).message}`);
+    }
+  }
   if (config.backoffMaxMs < config.backoffMs) {
     throw new UsageError(`--backoff-max (${config.backoffMaxMs} ms) is below --backoff (${config.backoffMs} ms)`);
   }
@@ -257,7 +280,29 @@ function checkConsistency(config: Config): void {
   }
 }
 
-function readConfigFile(file: string): Record<string, string> {
+interface FileConfig {
+  values: Record<string, string>;
+  roles: RoleRule[];
+}
+
+/** `roles:` of a config file: a mapping of role patterns to the per-process options they set. */
+function readRoles(file: string, data: unknown): RoleRule[] {
+  if (typeof data !== 'object' || data === null || Array.isArray(data)) throw new UsageError(`config file ${file}: roles must map role patterns to options`);
+  return Object.entries(data).map(([pattern, options]) => {
+    if (typeof options !== 'object' || options === null || Array.isArray(options)) throw new UsageError(`config file ${file}: roles.${pattern} must be a mapping of options`);
+    const set: Partial<Record<RoleKey, number>> = {};
+    for (const [name, value] of Object.entries(options)) {
+      const opt = optionNamed(name);
+      if (!opt || !(ROLE_KEYS as readonly string[]).includes(opt.key)) {
+        throw new UsageError(`config file ${file}: roles.${pattern}: '${name}' cannot be set per role (these can: ${ROLE_KEYS.map((k) => option(k).name).join(', ')})`);
+      }
+      set[opt.key as RoleKey] = parseValue(opt, String(value), `${file}: roles.${pattern}.${opt.name}`) as number;
+    }
+    return { pattern, set };
+  });
+}
+
+function readConfigFile(file: string): FileConfig {
   let body: string;
   try {
     body = readFileSync(file, 'utf8');
@@ -274,7 +319,12 @@ function readConfigFile(file: string): Record<string, string> {
   data ??= {};
   if (typeof data !== 'object' || data === null || Array.isArray(data)) throw new UsageError(`config file ${file} must be a mapping of option names to values`);
   const out: Record<string, string> = {};
+  let roles: RoleRule[] = [];
   for (const [name, value] of Object.entries(data)) {
+    if (name === 'roles') {
+      roles = readRoles(file, value);
+      continue;
+    }
     const opt = optionNamed(name);
     if (!opt) throw new UsageError(`config file ${file}: unknown option '${name}'`);
     if (opt.list && Array.isArray(value) && value.every((v) => typeof v === 'string')) {
@@ -284,7 +334,7 @@ function readConfigFile(file: string): Record<string, string> {
     if (!['string', 'number', 'boolean'].includes(typeof value)) throw new UsageError(`config file ${file}: ${opt.name}: expected a single value`);
     out[opt.key] = String(value);
   }
-  return out;
+  return { values: out, roles };
 }
 
 function parseValue(opt: OptionSpec, raw: string, where: string): Config[keyof Config] {
@@ -320,7 +370,8 @@ function fromEnv(opt: OptionSpec, env: NodeJS.ProcessEnv): { value: Config[keyof
 }
 
 export function resolveConfig(inputs: ConfigInputs): ResolvedConfig {
-  const file = inputs.configFile ? readConfigFile(path.resolve(inputs.cwd, inputs.configFile)) : {};
+  const fromFile = inputs.configFile ? readConfigFile(path.resolve(inputs.cwd, inputs.configFile)) : undefined;
+  const file = fromFile?.values ?? {};
   const config = {} as Record<keyof Config, unknown>;
   const sources = {} as ResolvedConfig['sources'];
   for (const opt of OPTIONS) {
@@ -351,6 +402,7 @@ export function resolveConfig(inputs: ConfigInputs): ResolvedConfig {
   }
   result.stateDir = path.resolve(inputs.cwd, result.stateDir);
   fitDefaults(result, sources);
+  result.roles = fromFile?.roles ?? [];
   checkConsistency(result);
   result.capturesDir = result.capturesDir ? path.resolve(inputs.cwd, result.capturesDir) : path.join(result.stateDir, 'captures');
   return { config: result, sources };
@@ -376,17 +428,23 @@ export function shareable(config: Config): Config {
 }
 
 /** The config by option name, as `config --json` prints it and GET /config serves it. */
-export function configByName(config: Config): Record<string, Config[keyof Config]> {
+export function configByName(config: Config): Record<string, unknown> {
   const c = shareable(config);
-  return Object.fromEntries(OPTIONS.map((o) => [o.name, c[o.key]]));
+  const roles = config.roles.map((r) => [r.pattern, Object.fromEntries(Object.entries(r.set).map(([k, v]) => [option(k as keyof Config).name, v]))]);
+  return { ...Object.fromEntries(OPTIONS.map((o) => [o.name, c[o.key]])), ...(roles.length ? { roles: Object.fromEntries(roles) } : {}) };
 }
 
 export function describeConfig({ config: raw, sources }: ResolvedConfig): string {
   const config = shareable(raw);
   const width = Math.max(...OPTIONS.map((o) => o.name.length));
-  return OPTIONS.map((o) => {
+  const lines = OPTIONS.map((o) => {
     const s = sources[o.key];
     const origin = s.from ? `${s.source}, ${s.from}` : s.source;
     return `${o.name.padEnd(width)}  ${String(config[o.key]).padEnd(16)}  (${origin})`;
-  }).join('\n');
+  });
+  for (const r of config.roles) {
+    const set = Object.entries(r.set).map(([k, v]) => `${option(k as keyof Config).name} ${v}`);
+    lines.push(`${'role'.padEnd(width)}  ${r.pattern.padEnd(16)}  ${set.join(', ')}`);
+  }
+  return lines.join('\n');
 }

@@ -92,6 +92,16 @@ describe('resolveConfig', () => {
     });
   });
 
+  it('reads per-role thresholds from a config file, checked like the global ones', () => {
+    const { config } = resolve({ configFile: file('roles.yaml', 'warning: 900\nroles:\n  "node:*-worker.js":\n    warning: 100\n    critical: 200\n    hard: 300\n  agent:\n    heap-warning: 0.6\n') });
+    expect(config.roles).toEqual([
+      { pattern: 'node:*-worker.js', set: { warningMb: 100, criticalMb: 200, hardMb: 300 } },
+      { pattern: 'agent', set: { heapWarning: 0.6 } },
+    ]);
+    expect(() => resolve({ configFile: file('roles-bad.yaml', 'roles:\n  agent:\n    heap-limit: 100\n') })).toThrow(/roles\.agent: 'heap-limit' cannot be set per role/);
+    expect(() => resolve({ configFile: file('roles-order.yaml', 'roles:\n  agent:\n    critical: 5000\n') })).toThrow(/roles\.agent: --hard \(4096\) must be above --critical \(5000\)/);
+  });
+
   const errors: [string, Partial<ConfigInputs>, RegExp][] = [
     ['bad megabytes', { flags: { heapLimitMb: '12 parsecs' } }, /^--heap-limit: expected megabytes/],
     ['too small', { flags: { heapLimitMb: '1' } }, /^--heap-limit: 1 is out of range/],

@@ -8,7 +8,7 @@ const T: Thresholds = {
   treeWarningMb: 6144, treeCriticalMb: 8192, treeHardMb: 0,
   heapWarning: 0.7, heapCritical: 0.85, heapImminent: 0.95,
   fdWarning: 1000, connInfo: 25, connWarning: 50, connCritical: 100,
-  trendWindowMs: 60_000, trendMinMbPerMin: 1, trendHorizonMin: 120,
+  trendWindowMs: 60_000, trendMinMbPerMin: 1, trendHorizonMin: 120, roles: [],
 };
 const system = { total_mb: 24000, available_mb: 20000, used_mb: 4000, percent: 16.7 };
 const proc = (over: Partial<ProcessSample> = {}): ProcessSample => ({ pid: 10, ppid: 1, role: 'agent', isAgent: true, rssBytes: 100 * MB, ...over });
@@ -111,5 +111,19 @@ describe('decide: leak trend', () => {
     expect(kinds(run(first.state, [at(slower)], () => slower, { ...T, trendMinMbPerMin: 20 }).actions)).toEqual([]);
     const flat = history(() => 300);
     expect(kinds(run(first.state, [at(flat)], () => flat, { ...T, trendMinMbPerMin: 20 }).actions)).toEqual(['alert:trend:info']);
+  });
+});
+
+describe('per-role thresholds', () => {
+  const roles: Thresholds = { ...T, roles: [{ pattern: 'node:*-worker.js', set: { warningMb: 100, criticalMb: 200, hardMb: 300 } }, { pattern: 'agent', set: { hardMb: 8192 } }] };
+  it('applies the first rule whose pattern matches the role, over the global values', () => {
+    const worker = proc({ pid: 11, role: 'node:build-worker.js', isAgent: false, rssBytes: 250 * MB });
+    const agent = proc({ rssBytes: 5000 * MB });
+    const { actions } = run(initialPolicyState, [worker, agent], () => [], roles);
+    const alerts = actions.filter((a): a is Extract<Action, { kind: 'alert' }> => a.kind === 'alert').map((a) => [a.pid, a.level, a.threshold]);
+    expect(alerts).toContainEqual([11, 'critical', 200]);
+    // The agent's hard limit is 8192 by its rule: 5000 MB is critical (global 2048), not hard.
+    expect(alerts).toContainEqual([10, 'critical', 2048]);
+    expect(actions.some((a) => a.kind === 'terminate')).toBe(false);
   });
 });

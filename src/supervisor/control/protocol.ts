@@ -3,6 +3,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { socketFits } from '../../common/statedir.js';
+import type { RoleKey } from '../../config/config.js';
 import type { Level, Thresholds } from '../watch/policy.js';
 
 export type { Level };
@@ -53,6 +54,8 @@ export interface ProcessView {
   trend?: { mb_per_min: number; oom_in_min?: number; confidence: number };
   /** Oldest first, at most a few dozen samples: what `top` draws as a sparkline. */
   history: { rss_mb: number[] };
+  /** The thresholds that hold for this process: the global ones, or its role's (config file `roles:`). */
+  thresholds?: Pick<Thresholds, RoleKey>;
 }
 
 export interface StatusView {

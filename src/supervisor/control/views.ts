@@ -1,7 +1,9 @@
 // Pure: what the control socket shows of the supervisor's state, built from the last tick and the policy's
 // levels. No I/O, so status requests never touch the agent.
 import type { ProcessView } from './protocol.js';
-import { LEVELS, rank, trustedTrend, type Level, type PolicyState } from '../watch/policy.js';
+import { ROLE_KEYS, type RoleKey } from '../../config/config.js';
+import { LEVELS, rank, trustedTrend, type Level, type PolicyState, type Thresholds } from '../watch/policy.js';
+import { thresholdsFor } from '../watch/roles.js';
 import type { HistoryPoint, Tick } from '../watch/sampler.js';
 import type { Point } from '../watch/trend.js';
 import { tenthsMb as mb } from '../../common/units.js';
@@ -21,13 +23,14 @@ export function processViews(
   policy: PolicyState,
   history: (pid: number) => HistoryPoint[],
   heapHistory: (pid: number) => Point[],
-  trendWindowMs: number,
+  thresholds: Thresholds,
 ): ProcessView[] {
   if (!tick) return [];
   return tick.processes
     .map((p) => {
       const points = history(p.pid);
-      const trend = trustedTrend(heapHistory(p.pid), p.heapLimit, trendWindowMs);
+      const trend = trustedTrend(heapHistory(p.pid), p.heapLimit, thresholds.trendWindowMs);
+      const own = thresholdsFor(p.role, thresholds);
       const view: ProcessView = {
         pid: p.pid,
         ppid: p.ppid,
@@ -38,6 +41,7 @@ export function processViews(
         threads: p.threads,
         level: highestLevel(Object.values(policy.processes.get(p.pid) ?? {})),
         history: { rss_mb: points.slice(-HISTORY_IN_VIEW).map((h) => mb(h.rssBytes)) },
+        thresholds: Object.fromEntries(ROLE_KEYS.map((k) => [k, own[k]])) as Pick<Thresholds, RoleKey>,
       };
       if (p.heapUsed !== undefined) view.heap_used_mb = mb(p.heapUsed);
       if (p.heapLimit !== undefined) view.heap_limit_mb = mb(p.heapLimit);

@@ -86,7 +86,7 @@ export function controlHandlers(deps: AdapterDeps): ControlHandlers {
     status,
     processes: () =>
       watcher && deps.sampler
-        ? processViews(watcher.lastTick, watcher.policyState, (pid) => deps.sampler!.history(pid), (pid) => deps.sampler!.heapHistory(pid), watcher.thresholds.trendWindowMs)
+        ? processViews(watcher.lastTick, watcher.policyState, (pid) => deps.sampler!.history(pid), (pid) => deps.sampler!.heapHistory(pid), watcher.thresholds)
         : [],
     capture,
     gc: async ({ pid }) => {

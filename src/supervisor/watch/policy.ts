@@ -2,6 +2,7 @@
 // the whole tree; actions fire on level *changes*, never on every tick, so a process hovering at critical
 // yields one alert and one capture request (the executor's cooldown decides about repeats).
 import type { SystemMemory } from '../../common/sysmem.js';
+import { thresholdsFor } from './roles.js';
 import { heapTrend, type Point, type Trend } from './trend.js';
 import { MB } from '../../common/units.js';
 import type { Config } from '../../config/config.js';
@@ -55,6 +56,7 @@ export type Thresholds = Pick<
   | 'trendWindowMs'
   | 'trendMinMbPerMin'
   | 'trendHorizonMin'
+  | 'roles'
 >;
 
 /** A trend is trusted (alerted on, shown) only when its fit is at least this good. */
@@ -176,7 +178,7 @@ export function decide(state: PolicyState, input: PolicyInput, t: Thresholds): {
   for (const p of input.sample.processes) {
     const prevLevels = state.processes.get(p.pid) ?? {};
     const levels: Partial<Record<Metric, Level>> = {};
-    const rs = readings(p, t, input.heapHistory(p.pid), prevLevels.trend);
+    const rs = readings(p, thresholdsFor(p.role, t), input.heapHistory(p.pid), prevLevels.trend);
     for (const [metric, r] of Object.entries(rs) as [Metric, Reading][]) {
       levels[metric] = r.level;
       const prev = prevLevels[metric] ?? 'ok';
