@@ -5,7 +5,7 @@ import { constants } from 'node:os';
 import type { ResolvedConfig } from '../config/config.js';
 import { STATE_DIR_ENV } from '../supervisor/lifecycle/launch.js';
 import type { Outcome } from '../supervisor/lifecycle/runner.js';
-import { Supervisor } from '../supervisor/lifecycle/supervisor.js';
+import { Supervision } from '../index.js';
 import { libc } from '../supervisor/proc/libc.js';
 import { notice } from './output.js';
 
@@ -30,15 +30,11 @@ export async function superviseCommand(resolved: ResolvedConfig, argv: string[])
   // Everything the supervisor creates is private; the agent gets the user's umask back (see launch.ts).
   const userUmask = process.umask(0o077);
   const interactive = process.stderr.isTTY === true;
-  const supervisor = new Supervisor({
-    config,
-    argv,
-    userUmask,
-    // Over an interactive agent (a TUI, a prompt) only what the user must see now is printed; the rest is in
-    // supervisor.log.
-    notice: config.quiet ? () => {} : (message, important) => (important || !interactive ? notice(message) : undefined),
-  });
-  return endAs(await supervisor.run());
+  // Over an interactive agent (a TUI, a prompt) only what the user must see now is printed; the rest is in
+  // supervisor.log.
+  const show = config.quiet ? () => {} : (message: string, important: boolean) => (important || !interactive ? notice(message) : undefined);
+  const supervision = new Supervision({ ...resolved, config }, argv, { ownsProcess: true, userUmask }, show);
+  return endAs(await supervision.done);
 }
 
 /**

@@ -51,10 +51,12 @@ describe('cleanup with no supervisor running', () => {
     expect(watchdog).toBeDefined();
     process.kill(watchdog!, 'SIGKILL');
     s.child.kill('SIGKILL');
-    await s.exited;
+    // Not s.exited: the survivors still hold the supervisor's stdout and stderr open.
+    await waitFor(() => !isAlive(s.child.pid!), 10_000, 'the supervisor to die');
     expect(tree.filter(isAlive).length).toBeGreaterThan(0);
 
-    const r = await runCli(['cleanup', '--json'], { cwd });
+    // The grace before SIGKILL comes from the configuration, as a supervisor's would (here 1 s, not 10 s).
+    const r = await runCli(['cleanup', '--json'], { cwd, env: { CFN_SUPERVISE_KILL_TIMEOUT: '1000' } });
     expect(r.code).toBe(0);
     const result = JSON.parse(r.stdout.toString()) as { lostRun: string; ended: { pid: number }[]; summary: string };
     expect(result.summary).toMatch(/^no supervisor running in .*: recorded the lost run \S+ and ended \d+ of its processes/);

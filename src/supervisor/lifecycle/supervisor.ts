@@ -11,9 +11,10 @@ import { ensurePrivateDir, lockStateDir, socketPathFor, statePaths, type StatePa
 import { MB } from '../../common/units.js';
 import { VERSION } from '../../common/version.js';
 import { patchConfig, shareable, type Config } from '../../config/config.js';
-import { AlertChannels } from '../act/channels.js';
+import { AlertChannels, type Alert } from '../act/channels.js';
 import { Executor, type ExecutorLimits, type Notice } from '../act/executor.js';
 import { Metrics } from '../control/metrics.js';
+import type { ControlHandlers } from '../control/protocol.js';
 import { startControl, type ControlServer } from '../control/server.js';
 import { emptyLevelCounts } from '../control/views.js';
 import { openJournal, type Journal } from '../journal/journal.js';
@@ -46,6 +47,16 @@ export interface SupervisorOptions {
   notice: Notice;
   /** The umask the agent must get: the user's, not the supervisor's private 0077. */
   userUmask: number;
+  /**
+   * What only a supervisor that is its own program may do (the CLI): take the process's signals and pass them to
+   * the agent, hand the terminal to the agent, and end the process on an uncaught exception. A program that embeds
+   * the supervisor keeps its own signals, terminal and error handling.
+   */
+  ownsProcess: boolean;
+  /** Every alert line as it is written to alerts.jsonl. */
+  onAlert?: (alert: Alert) => void;
+  /** Once the control handlers exist: the same calls the control socket serves, for a program that embeds us. */
+  onReady?: (handlers: ControlHandlers, signal: (signal: NodeJS.Signals) => void) => void;
 }
 
 const watcherSettings = (c: Config): WatcherSettings => ({ thresholds: c, intervalMs: c.intervalMs });
@@ -107,8 +118,10 @@ export class Supervisor {
     }));
     const { log } = journal;
     log.info({ argv: redactArgv(this.opts.argv), config: shareable(config) }, 'supervisor started');
-    process.on('uncaughtException', this.onFault);
-    process.on('unhandledRejection', this.onFault);
+    if (this.opts.ownsProcess) {
+      process.on('uncaughtException', this.onFault);
+      process.on('unhandledRejection', this.onFault);
+    }
     if (!this.libc.becomeSubreaper()) log.warn('cannot become child subreaper; orphans are tracked through /proc only');
     this.children.start();
     try {
@@ -130,7 +143,10 @@ export class Supervisor {
             this.metrics.countAlert(level, metric);
           },
           onCapture: (kind) => this.metrics.countCapture(kind),
-          ...(this.channels ? { deliver: (alert) => this.channels!.deliver(alert) } : {}),
+          deliver: (alert) => {
+            this.channels?.deliver(alert);
+            this.opts.onAlert?.(alert);
+          },
           // Profiles are small; a snapshot can be gigabytes and is analysed only when a person asks (analyze).
           analyze: async (file) => (file.endsWith('.heapprofile') ? { top: topSites(await analyzeCapture(file), 5) } : undefined),
         },
@@ -147,7 +163,7 @@ export class Supervisor {
         this.watcher = new Watcher({ sampler, executor: this.executor, metrics: this.metrics, log, journal }, watcherSettings(config));
         this.sampler = sampler;
       }
-      this.terminal = process.pid === 1 ? undefined : Terminal.open(this.libc);
+      this.terminal = process.pid === 1 || !this.opts.ownsProcess ? undefined : Terminal.open(this.libc);
       this.runner = new Runner({
         config,
         argv: this.opts.argv,
@@ -169,8 +185,7 @@ export class Supervisor {
         supervisorId: randomUUID().slice(0, 8),
         ledger: this.ledger,
       });
-      this.control = await startControl(
-        controlHandlers({
+      const handlers = controlHandlers({
           runner: this.runner,
           ...(this.watcher ? { watcher: this.watcher } : {}),
           ...(this.sampler ? { sampler: this.sampler } : {}),
@@ -182,16 +197,16 @@ export class Supervisor {
           alertCounts: this.alertCounts,
           config: () => this.config,
           update: (patch) => this.update(patch),
-        }),
-        {
-          stateDir: this.paths.root,
-          metrics: this.metrics,
-          log,
-          ...(config.controlPort ? { controlPort: config.controlPort } : {}),
-          ...(config.metricsPort ? { metricsPort: config.metricsPort, metricsHost: config.metricsHost } : {}),
-        },
-      );
-      for (const s of FORWARDED_SIGNALS) process.on(s, this.onSignal);
+      });
+      this.control = await startControl(handlers, {
+        stateDir: this.paths.root,
+        metrics: this.metrics,
+        log,
+        ...(config.controlPort ? { controlPort: config.controlPort } : {}),
+        ...(config.metricsPort ? { metricsPort: config.metricsPort, metricsHost: config.metricsHost } : {}),
+      });
+      if (this.opts.ownsProcess) for (const s of FORWARDED_SIGNALS) process.on(s, this.onSignal);
+      this.opts.onReady?.(handlers, this.onSignal);
       return await this.runner.runAll();
     } finally {
       for (const s of FORWARDED_SIGNALS) process.off(s, this.onSignal);
