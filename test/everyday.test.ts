@@ -1,5 +1,6 @@
 // Issue 10's first-hour defects that are not about the terminal, each through the real CLI and real agents.
 import { existsSync, mkdirSync, readFileSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { fixture, readJsonl, runCli, startCli, tempDir, waitFor } from './helpers/cli.js';
@@ -161,5 +162,35 @@ describe('the headline command', () => {
     expect(readJsonl(state(cwd, 'runs.jsonl'))).toHaveLength(1);
     expect(r.stderr.toString()).not.toMatch(/restarting/);
     expect(r.stderr.toString().match(/npm (ERR|error)/g)?.length ?? 0).toBeGreaterThan(0);
+  });
+});
+
+/** A loopback port nobody listens on right now. */
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const server = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+describe('health for Kubernetes probes', () => {
+  it('answers /healthz and /readyz on the metrics port: ready once the agent runs and registered', async () => {
+    const cwd = tempDir();
+    const port = await freePort();
+    const s = startCli([...FAST, '--interval', '200', '--metrics-port', String(port), '--', 'node', '-e', 'setInterval(() => {}, 1000)'], { cwd });
+    const get = async (route: string) => {
+      const res = await fetch(`http://127.0.0.1:${port}${route}`);
+      return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+    };
+    const ready = await waitFor(async () => {
+      const r = await get('/readyz');
+      return r.status === 200 && r;
+    }, 20_000, 'readiness');
+    expect(ready.body).toMatchObject({ ok: true, phase: 'running', registered: 1 });
+    expect(await get('/healthz')).toMatchObject({ status: 200, body: { ok: true, phase: 'running' } });
+    s.child.kill('SIGTERM');
+    await s.exited;
   });
 });

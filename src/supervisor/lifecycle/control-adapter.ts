@@ -104,6 +104,21 @@ export function controlHandlers(deps: AdapterDeps): ControlHandlers {
       await executor.execute(run, { kind: 'restart', reason: 'requested on the control socket' }, true);
       return { run_id: run.id };
     },
+    // Liveness: the supervisor works and its agent runs (a restart's backoff counts as alive), and the watch is not
+    // stuck: its last tick is recent.
+    health: () => {
+      const phase = runner.phase;
+      const tickAgeMs = watcher?.lastTick ? Date.now() - watcher.lastTick.at : undefined;
+      const stale = watcher !== undefined && phase === 'running' && tickAgeMs !== undefined && tickAgeMs > 3 * deps.config().intervalMs + 5000;
+      return { ok: (phase === 'running' || phase === 'backoff' || phase === 'preflight') && !stale, phase, ...(tickAgeMs === undefined ? {} : { tick_age_ms: tickAgeMs }) };
+    },
+    // Readiness: the agent runs and, where probes are on, at least one of its node processes registered.
+    ready: () => {
+      const running = runner.phase === 'running';
+      const registered = deps.nodePids().length;
+      const needsProbe = deps.config().inspect && deps.config().watch;
+      return { ok: running && (!needsProbe || registered > 0), phase: runner.phase, registered };
+    },
     getConfig: () => configByName(deps.config()),
     patchConfig: (patch) => configByName(deps.update(patch)),
   };
