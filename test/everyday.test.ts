@@ -36,7 +36,7 @@ describe('options apply wherever they are written, with one name and their units
   it("keeps the heap limit the user's NODE_OPTIONS sets, and config says where it came from", async () => {
     const cwd = tempDir();
     const env = { NODE_OPTIONS: '--max-old-space-size=8192' };
-    const r = await runCli([...FAST, '--no-inspect', '--', 'node', fixture('lifecycle/env.cjs')], { cwd, env });
+    const r = await runCli([...FAST, '--no-probe', '--', 'node', fixture('lifecycle/env.cjs')], { cwd, env });
     expect((JSON.parse(r.stdout.toString()) as { heapLimitMb: number }).heapLimitMb).toBeGreaterThanOrEqual(8192);
     expect((await runCli(['config'], { cwd, env })).stdout.toString()).toMatch(/^heap-limit\s+8192\s+\(env, NODE_OPTIONS\)$/m);
   });
@@ -71,7 +71,7 @@ describe('first contact', () => {
 describe('runs are recorded as they happened', () => {
   it('a run whose child a memory rule ended is a limit run, also behind sh -c', async () => {
     const cwd = tempDir();
-    const r = await runCli([...FAST, '--no-inspect', '--interval', '200', '--restart', 'never', '--warning', '100', '--critical', '200', '--hard', '300', '--', 'sh', '-c', `node ${fixture('watch/buffers.cjs')}`], { cwd });
+    const r = await runCli([...FAST, '--no-probe', '--interval', '200', '--restart', 'never', '--warning', '100', '--critical', '200', '--hard', '300', '--', 'sh', '-c', `node ${fixture('watch/buffers.cjs')}`], { cwd });
     expect(r.stderr.toString()).toMatch(/\[hard\] node:buffers\.cjs/);
     const [run] = readJsonl(state(cwd, 'runs.jsonl'));
     expect(run!.exit).toMatchObject({ reason: 'limit', why: expect.stringMatching(/rss over 300 MB/) });
@@ -97,7 +97,7 @@ describe('runs are recorded as they happened', () => {
   it('names what it ends of a run that left processes behind', async () => {
     const cwd = tempDir();
     const pidFile = path.join(cwd, 'orphan');
-    const r = await runCli([...FAST, '--no-inspect', '--restart', 'never', '--', 'node', fixture('lifecycle/double-fork.cjs'), pidFile, '600000', '0'], { cwd });
+    const r = await runCli([...FAST, '--no-probe', '--restart', 'never', '--', 'node', fixture('lifecycle/double-fork.cjs'), pidFile, '600000', '0'], { cwd });
     const orphan = Number(readFileSync(pidFile, 'utf8'));
     expect(r.stderr.toString()).toMatch(new RegExp(`the agent left 1 process running; ending ${orphan} \\(.*node.*\\)`));
     expect(readFileSync(state(cwd, 'supervisor.log'), 'utf8')).toMatch(new RegExp(`"pid":${orphan}.*ending what the run left behind`));

@@ -10,7 +10,7 @@ import { fixture, isAlive, killQuietly, readJsonl, runCli, startCli, tempDir, wa
 
 const lifecycle = (name: string) => fixture(`lifecycle/${name}`);
 // Fast restarts and no memory preflight: the tests are about behaviour, not about this machine's headroom.
-const FAST = ['--backoff', '10', '--min-free', '0', '--no-inspect'];
+const FAST = ['--backoff', '10', '--min-free', '0', '--no-probe'];
 const leftovers: number[] = [];
 afterEach(() => {
   for (const pid of leftovers.splice(0)) killQuietly(pid);
@@ -208,7 +208,7 @@ describe('environment and state', () => {
     const marker = path.join(cwd, 'started');
     // Above what is available, below the machine's total (a value above the total is refused outright).
     const minFree = String(systemMemory().total_mb - 1);
-    const s = startCli(['--no-inspect', '--min-free', minFree, '--', 'node', '-e', `require('fs').writeFileSync(${JSON.stringify(marker)}, '')`], { cwd });
+    const s = startCli(['--no-probe', '--min-free', minFree, '--', 'node', '-e', `require('fs').writeFileSync(${JSON.stringify(marker)}, '')`], { cwd });
     await waitFor(() => /waiting 1 s before starting the agent/.test(s.stderr().toString()), 10_000, 'the preflight notice');
     s.child.kill('SIGTERM');
     expect(await s.exited).toEqual({ code: null, signal: 'SIGTERM' });
@@ -224,7 +224,7 @@ describe('bad input', () => {
     ['bad choice', 2, ['--restart', 'sometimes', '--', 'true'], /--restart: expected one of on-oom, on-failure, always, never/],
     ['missing command', 2, [], /missing the agent command/],
     ['empty command', 2, ['--'], /missing the agent command after --/],
-    ['command not found', 127, ['--no-inspect', '--', 'no-such-command-cfn'], /no-such-command-cfn: command not found/],
+    ['command not found', 127, ['--no-probe', '--', 'no-such-command-cfn'], /no-such-command-cfn: command not found/],
     ['bad env value', 2, ['--', 'true'], /CFN_SUPERVISE_KILL_TIMEOUT: expected milliseconds/],
   ];
   it.each(cases)('%s: one line, exit %i, no stack trace', async (name, code, args, message) => {

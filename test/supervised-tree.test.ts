@@ -58,7 +58,7 @@ it('sees every node process of an npm exec tree, through the shells, with heap s
 
 it('follows a process through exec: argv is read again when the program changes', async () => {
   const cwd = tempDir();
-  const s = startCli(['--min-free', '0', '--interval', '100', '--no-inspect', '--restart', 'never', '--', 'sh', '-c', 'sleep 1; exec tail -f /dev/null'], { cwd });
+  const s = startCli(['--min-free', '0', '--interval', '100', '--no-probe', '--restart', 'never', '--', 'sh', '-c', 'sleep 1; exec tail -f /dev/null'], { cwd });
   try {
     await waitFor(() => status(cwd).some((p) => p.argv?.[0] === 'sh'), 15_000, 'the shell before its exec');
     await waitFor(() => status(cwd).some((p) => p.argv?.join(' ') === 'tail -f /dev/null'), 15_000, 'tail after the exec');

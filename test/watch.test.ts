@@ -11,7 +11,7 @@ const FAST = ['--backoff', '10', '--min-free', '0', '--interval', '200'];
 describe('RSS rules', () => {
   it('terminates an agent whose RSS grows outside the heap past --hard, classified limit', async () => {
     const cwd = tempDir();
-    const r = await runCli([...FAST, '--no-inspect', '--restart', 'never', '--warning', '150', '--critical', '300', '--hard', '450', '--', 'node', fixture('watch/buffers.cjs')], { cwd });
+    const r = await runCli([...FAST, '--no-probe', '--restart', 'never', '--warning', '150', '--critical', '300', '--hard', '450', '--', 'node', fixture('watch/buffers.cjs')], { cwd });
     // The supervisor ended the agent with SIGTERM, and ends as the agent did.
     expect(r.signal).toBe('SIGTERM');
     const state = path.join(cwd, '.cfn-supervise');
@@ -34,7 +34,7 @@ describe('RSS rules', () => {
 
   it('restarts an agent ended by a memory rule under the default policy', async () => {
     const cwd = tempDir();
-    const r = await runCli([...FAST, '--no-inspect', '--quiet', '--max-restarts', '1', '--warning', '150', '--critical', '300', '--hard', '450', '--', 'node', fixture('watch/buffers.cjs')], { cwd });
+    const r = await runCli([...FAST, '--no-probe', '--quiet', '--max-restarts', '1', '--warning', '150', '--critical', '300', '--hard', '450', '--', 'node', fixture('watch/buffers.cjs')], { cwd });
     expect(r.stderr.toString()).toBe('');
     const runs = readJsonl(path.join(cwd, '.cfn-supervise/runs.jsonl'));
     expect(runs.map((x) => (x.exit as { reason: string }).reason)).toEqual(['limit', 'limit']);
@@ -45,7 +45,7 @@ describe('RSS rules', () => {
 describe('a subprocess over its hard limit', () => {
   it('is terminated alone and recorded as limit, while the agent runs on', async () => {
     const cwd = tempDir();
-    const s = startCli([...FAST, '--no-inspect', '--restart', 'never', '--warning', '150', '--critical', '300', '--hard', '450', '--', 'node', fixture('watch/buffers-child.cjs')], { cwd });
+    const s = startCli([...FAST, '--no-probe', '--restart', 'never', '--warning', '150', '--critical', '300', '--hard', '450', '--', 'node', fixture('watch/buffers-child.cjs')], { cwd });
     await waitFor(() => /child \d+ ended by SIGTERM/.test(s.stdout().toString()), 30_000, 'the child to be terminated');
     const child = Number(/child (\d+)/.exec(s.stdout().toString())![1]);
     expect(isAlive(s.child.pid!)).toBe(true);
@@ -61,7 +61,7 @@ describe('a subprocess over its hard limit', () => {
 describe('connections', () => {
   it('counts established TCP connections per process and alerts by level', async () => {
     const cwd = tempDir();
-    const s = startCli([...FAST, '--no-inspect', '--restart', 'never', '--conn-info', '4', '--conn-warning', '10', '--conn-critical', '40', '--', 'node', fixture('watch/connections.cjs')], { cwd });
+    const s = startCli([...FAST, '--no-probe', '--restart', 'never', '--conn-info', '4', '--conn-warning', '10', '--conn-critical', '40', '--', 'node', fixture('watch/connections.cjs')], { cwd });
     const alerts = () => {
       const f = path.join(cwd, '.cfn-supervise/alerts.jsonl');
       return existsSync(f) ? readJsonl(f).filter((a) => a.metric === 'sockets') : [];

@@ -2,6 +2,7 @@
 // supervisor plus formatting; the supervisor does the work, so the CLI and the policy act the same way.
 import { NoSupervisorError, UsageError } from '../common/errors.js';
 import type { Config } from '../config/config.js';
+import { parseMillis } from '../common/units.js';
 import { MAX_CAPTURE_SECONDS, type CaptureProgress, type CaptureResult, type CleanupResult, type GcResult } from '../supervisor/control/protocol.js';
 import { ControlClient } from './client.js';
 import { notice, out, printJson } from './output.js';
@@ -13,6 +14,9 @@ interface Flags {
   pid?: string;
   snapshot?: boolean;
   seconds?: string;
+  duration?: string;
+  interval?: string;
+  captureOnGrowth?: boolean;
 }
 
 function parsePid(raw: string | undefined): number | undefined {
@@ -42,10 +46,40 @@ export async function top(stateDir: string): Promise<number> {
   return runTop(new ControlClient(stateDir));
 }
 
-export async function capture(stateDir: string, flags: Flags): Promise<number> {
+/**
+ * Runs `supervised` against the supervisor of the state dir; when none answers and a pid was named, runs
+ * `unsupervised` instead: the inspector-port path reaches any node process the user owns.
+ */
+async function orAttach(pid: number | undefined, supervised: () => Promise<number>, unsupervised: (pid: number) => Promise<number>): Promise<number> {
+  try {
+    return await supervised();
+  } catch (err) {
+    if (!(err instanceof NoSupervisorError) || pid === undefined) throw err;
+    return unsupervised(pid);
+  }
+}
+
+const DEFAULT_ATTACH_SECONDS = 10;
+
+export async function capture(config: Config, flags: Flags): Promise<number> {
   const pid = parsePid(flags.pid);
   const seconds = parseCaptureSeconds(flags.seconds);
   if (flags.snapshot && seconds !== undefined) throw new UsageError('--seconds applies to profiles, not to --snapshot');
+  return orAttach(
+    pid,
+    () => captureFromSupervisor(config.stateDir, pid, seconds, flags),
+    async (target) =>
+      (await import('./monitor.js')).captureViaInspector({
+        pid: target,
+        kind: flags.snapshot ? 'snapshot' : 'profile',
+        seconds: seconds ?? DEFAULT_ATTACH_SECONDS,
+        capturesDir: config.capturesDir,
+        json: flags.json === true,
+      }),
+  );
+}
+
+async function captureFromSupervisor(stateDir: string, pid: number | undefined, seconds: number | undefined, flags: Flags): Promise<number> {
   const bar = progressLine();
   let result: CaptureResult;
   try {
@@ -69,8 +103,17 @@ export async function capture(stateDir: string, flags: Flags): Promise<number> {
   return 0;
 }
 
-export async function gc(stateDir: string, flags: Flags): Promise<number> {
-  const result = await new ControlClient(stateDir).request<GcResult>('POST', '/gc', { body: { pid: parsePid(flags.pid) } });
+export async function gc(config: Config, flags: Flags): Promise<number> {
+  const pid = parsePid(flags.pid);
+  return orAttach(
+    pid,
+    () => gcFromSupervisor(config.stateDir, pid, flags),
+    async (target) => (await import('./monitor.js')).gcViaInspector({ pid: target, json: flags.json === true }),
+  );
+}
+
+async function gcFromSupervisor(stateDir: string, pid: number | undefined, flags: Flags): Promise<number> {
+  const result = await new ControlClient(stateDir).request<GcResult>('POST', '/gc', { body: { pid } });
   if (flags.json) printJson(result);
   else if (result.results.length === 0) out('no node process to collect');
   for (const r of flags.json ? [] : result.results) {
@@ -100,4 +143,27 @@ export async function restart(stateDir: string, flags: Flags): Promise<number> {
   if (flags.json) printJson(result);
   else out(result.run_id ? `restarting the agent: run ${result.run_id}` : 'restarting the agent');
   return 0;
+}
+
+export async function monitor(config: Config, flags: Flags): Promise<number> {
+  const pid = parsePid(flags.pid)!;
+  const ms = (raw: string | undefined, flag: string, fallback: number) => {
+    if (raw === undefined) return fallback;
+    try {
+      const value = parseMillis(raw);
+      if (value >= 100) return value;
+    } catch {
+      // Reported below, with the flag's name.
+    }
+    throw new UsageError(`${flag}: expected a duration of at least 100 ms like 1000, 30s or 5m, got '${raw}'`);
+  };
+  return (await import('./monitor.js')).monitorCommand({
+    pid,
+    durationMs: ms(flags.duration, '--duration', 300_000),
+    intervalMs: ms(flags.interval, '--interval', 1000),
+    json: flags.json === true,
+    captureOnGrowth: flags.captureOnGrowth === true,
+    capturesDir: config.capturesDir,
+    trend: config,
+  });
 }

@@ -49,17 +49,17 @@ const SUBCOMMANDS: Subcommand[] = [
     description: 'write a sampling heap profile (default) or a heap snapshot of a node process; prints the file',
     setup: (c) =>
       c
-        .addOption(pidOption('which process (default: the node process with the largest heap, npm and npx last)'))
+        .addOption(pidOption('which process (default: the node process with the largest heap, npm and npx last); with no supervisor, any node process you own, over its inspector port'))
         .option('--snapshot', 'a full heap snapshot instead of a sampling profile (pauses the process)')
         .option('--seconds <n>', 'sample afresh for this many seconds, then write the profile')
         .addOption(json),
-    run: async (ctx, cmd) => (await import('./commands.js')).capture(ctx.stateDir(), cmd.opts()),
+    run: async (ctx, cmd) => (await import('./commands.js')).capture(ctx.resolve().config, cmd.opts()),
   },
   {
     name: 'gc',
     description: 'force a garbage collection in node processes and show the heap before and after',
-    setup: (c) => c.addOption(pidOption('only this process (default: every node process of the tree)')).addOption(json),
-    run: async (ctx, cmd) => (await import('./commands.js')).gc(ctx.stateDir(), cmd.opts()),
+    setup: (c) => c.addOption(pidOption('only this process (default: every node process of the tree); with no supervisor, any node process you own')).addOption(json),
+    run: async (ctx, cmd) => (await import('./commands.js')).gc(ctx.resolve().config, cmd.opts()),
   },
   {
     name: 'cleanup',
@@ -79,6 +79,18 @@ const SUBCOMMANDS: Subcommand[] = [
     allOptions: true,
     setup: (c) => c.option('--live', "the running supervisor's configuration instead of this command line's").addOption(json),
     run: async (ctx, cmd) => (await import('./config-command.js')).configCommand(ctx, cmd.opts()),
+  },
+  {
+    name: 'monitor',
+    description: 'watch any node process you own, supervised or not, over its inspector port: RSS, heap, trend, verdict',
+    setup: (c) =>
+      c
+        .requiredOption('--pid <n>', 'the node process to watch')
+        .option('--duration <ms>', 'how long to watch: 300000, 5m (default 5m)')
+        .option('--interval <ms>', 'time between samples: 1000, 1s (default 1s)')
+        .option('--capture-on-growth', 'save a sampling profile when the heap trend says it leaks')
+        .addOption(json),
+    run: async (ctx, cmd) => (await import('./commands.js')).monitor(ctx.resolve().config, cmd.opts()),
   },
   {
     name: 'check',

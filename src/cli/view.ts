@@ -26,12 +26,13 @@ export function formatDuration(seconds: number): string {
 
 /** Left-aligned text, right-aligned numbers; `extra` adds columns such as top's sparkline. */
 export function processTable(processes: readonly ProcessView[], extra?: { header: string; cell: (p: ProcessView) => string }): string[] {
-  const headers = ['PID', 'ROLE', 'RSS', 'HEAP USED / LIMIT', 'LEVEL', 'TREND', ...(extra ? [extra.header] : [])];
-  const right = [true, false, true, true, false, false, false];
+  const headers = ['PID', 'ROLE', 'SEEN BY', 'RSS', 'HEAP USED / LIMIT', 'LEVEL', 'TREND', ...(extra ? [extra.header] : [])];
+  const right = [true, false, false, true, true, false, false, false];
   // By pid: rows keep their place from one refresh of `top` to the next.
   const rows = [...processes].sort((a, b) => a.pid - b.pid).map((p) => [
     String(p.pid),
     p.role,
+    p.instrumented ?? '-',
     mb(p.rss_mb),
     formatHeap(p),
     p.level,
@@ -44,7 +45,8 @@ export function processTable(processes: readonly ProcessView[], extra?: { header
       .map((c, i) => (i === cells.length - 1 ? c : right[i] ? c.padStart(widths[i]!) : c.padEnd(widths[i]!)))
       .join('  ')
       .trimEnd();
-  return [line(headers), ...rows.map(line)];
+  const devtools = processes.filter((p) => p.devtools_url).map((p) => `devtools ${p.pid}: ${p.devtools_url}`);
+  return [line(headers), ...rows.map(line), ...(devtools.length ? ['', ...devtools] : [])];
 }
 
 export function statusHeader(status: StatusView): string[] {

@@ -45,6 +45,8 @@ export interface Config {
   minFreeMb: number;
   intervalMs: number;
   watch: boolean;
+  probe: boolean;
+  /** Open each node process's own inspector (127.0.0.1, a free port) for DevTools or an editor. */
   inspect: boolean;
   samplingIntervalBytes: number;
   quiet: boolean;
@@ -108,7 +110,7 @@ interface OptionSpec<K extends keyof Config = keyof Config> {
   name: string;
   /** Commander's argument syntax after the flag, e.g. '<MB>'; absent for switches. */
   arg?: string;
-  /** A switch that turns a default-on option off (`--no-inspect`). */
+  /** A switch that turns a default-on option off (`--no-probe`). */
   negate?: boolean;
   /** Repeatable: each flag adds one value; the environment gives one, a config file a list. */
   list?: boolean;
@@ -160,7 +162,8 @@ export const OPTIONS: readonly OptionSpec[] = [
   spec({ key: 'minFreeMb', name: 'min-free', arg: '<MB>', description: 'wait before (re)starting while available memory is below this', parse: parseMegabytes, default: 1024, min: 0, max: 1_048_576 }),
   spec({ key: 'intervalMs', name: 'interval', arg: '<ms>', description: 'sampling period', parse: parseMillis, default: 1000, min: 50, max: 3_600_000, runtime: true, aliases: [{ env: 'CLAUDE_PM_MEMORY_CHECK_INTERVAL', translate: seconds }] }),
   spec({ key: 'watch', name: 'watch', negate: true, description: 'no memory watch: launch, restart and whole-tree cleanup only', parse: parseBoolean, default: true, aliases: [{ env: 'CLAUDE_MEMORY_MONITORING' }, { env: 'CLAUDE_PM_DISABLE_MEMORY_MONITOR', translate: negated }] }),
-  spec({ key: 'inspect', name: 'inspect', negate: true, description: 'no probe and no inspector: RSS-only supervision', parse: parseBoolean, default: true }),
+  spec({ key: 'probe', name: 'probe', negate: true, description: 'no probe in the node processes: RSS-only supervision (the inspector-port path still reaches them on demand)', parse: parseBoolean, default: true }),
+  spec({ key: 'inspect', name: 'inspect', description: "open every node process's own inspector on 127.0.0.1 (a free port) for DevTools; `status` shows the URLs", parse: parseBoolean, default: false }),
   spec({ key: 'samplingIntervalBytes', name: 'sampling-interval', arg: '<bytes>', description: 'heap sampling interval once sampling runs, 0 = never sample', parse: parseBytes, default: 524_288, min: 0, max: 1_073_741_824 }),
   spec({ key: 'quiet', name: 'quiet', description: 'no notices on stderr', parse: parseBoolean, default: false }),
   spec({ key: 'logLevel', name: 'log-level', arg: '<level>', description: `supervisor.log detail: ${LOG_LEVELS.join('|')}`, parse: parseChoice(LOG_LEVELS), default: 'info', aliases: [{ env: 'CLAUDE_MEMORY_LOG_LEVEL' }, { env: 'CLAUDE_MEMORY_DEBUG', translate: debugOn }] }),

@@ -45,7 +45,7 @@ it('posts each alert at or above the level to the webhook, in order; dead and ha
   const dead = 'http://127.0.0.1:9/never';
   const agent = 'const kept = []; let n = 0; const t = setInterval(() => { kept.push(Buffer.alloc(24 * 1048576, 1)); if (++n === 8) clearInterval(t); }, 300); setInterval(() => {}, 1000);';
   const s = startCli(
-    ['--state-dir', stateDir, '--min-free', '0', '--interval', '200', '--no-inspect', '--warning', '60', '--critical', '120', '--hard', '1000',
+    ['--state-dir', stateDir, '--min-free', '0', '--interval', '200', '--no-probe', '--warning', '60', '--critical', '120', '--hard', '1000',
       '--alert-webhook', live, '--alert-webhook', hanging, '--alert-webhook', dead, '--', 'node', '-e', agent],
     { cwd },
   );

@@ -11,9 +11,9 @@ import { resolveConfig } from '../../src/config/config.js';
 export const silentLog = { info() {}, warn() {}, error() {}, debug() {} };
 
 export const PROCESSES: ProcessView[] = [
-  { pid: 4242, ppid: 1, role: 'agent', rss_mb: 120.5, heap_used_mb: 64, heap_limit_mb: 256, fds: 21, sockets: 3, level: 'ok', history: { rss_mb: [100, 104, 110, 115, 120.5] }, trend: { mb_per_min: 4.2, oom_in_min: 31, confidence: 0.8 } },
-  { pid: 4243, ppid: 4242, role: 'node:worker.js', rss_mb: 48, heap_used_mb: 12, heap_limit_mb: 256, level: 'warning', history: { rss_mb: [48, 48] } },
-  { pid: 4244, ppid: 4242, role: 'sh', rss_mb: 1.4, level: 'ok', history: { rss_mb: [1.4] } },
+  { pid: 4242, ppid: 1, role: 'agent', instrumented: 'probe', rss_mb: 120.5, heap_used_mb: 64, heap_limit_mb: 256, fds: 21, sockets: 3, level: 'ok', history: { rss_mb: [100, 104, 110, 115, 120.5] }, trend: { mb_per_min: 4.2, oom_in_min: 31, confidence: 0.8 } },
+  { pid: 4243, ppid: 4242, role: 'node:worker.js', instrumented: 'inspector', rss_mb: 48, heap_used_mb: 12, heap_limit_mb: 256, level: 'warning', history: { rss_mb: [48, 48] } },
+  { pid: 4244, ppid: 4242, role: 'sh', instrumented: 'rss-only', rss_mb: 1.4, level: 'ok', history: { rss_mb: [1.4] } },
 ];
 
 const MB = 1048576;

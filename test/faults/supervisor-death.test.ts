@@ -71,7 +71,7 @@ describe('a broken stderr', () => {
   it('neither kills the supervisor nor orphans the agent: `2>&1 | true`', async () => {
     const cwd = tempDir();
     // stderr is a pipe whose reader exits at once; the first notice (a warning at 1 MB) meets EPIPE.
-    const child = spawn(process.execPath, [CLI, ...FAST, '--no-inspect', '--warning', '1', '--', 'sleep', '4'], { cwd, stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn(process.execPath, [CLI, ...FAST, '--no-probe', '--warning', '1', '--', 'sleep', '4'], { cwd, stdio: ['ignore', 'ignore', 'pipe'] });
     track(child.pid);
     child.stderr!.destroy();
     const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));

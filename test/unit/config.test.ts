@@ -15,7 +15,7 @@ const resolve = (over: Partial<ConfigInputs>) => resolveConfig({ flags: {}, env:
 describe('resolveConfig', () => {
   it('takes defaults when nothing is given', () => {
     const { config, sources } = resolve({});
-    expect(config).toMatchObject({ heapLimitMb: 4096, restart: 'on-oom', killTimeoutMs: 10_000, orphans: 'kill', inspect: true, cooldownS: 300 });
+    expect(config).toMatchObject({ heapLimitMb: 4096, restart: 'on-oom', killTimeoutMs: 10_000, orphans: 'kill', probe: true, inspect: false, cooldownS: 300 });
     expect(config.stateDir).toBe(path.join(dir, '.cfn-supervise'));
     expect(sources.heapLimitMb).toEqual({ source: 'default' });
   });
@@ -87,8 +87,8 @@ describe('resolveConfig', () => {
   });
 
   it('reads JSON files with camelCase keys', () => {
-    expect(resolve({ configFile: file('b.json', '{"heapLimit": 300, "orphans": "keep", "inspect": false}') }).config).toMatchObject({
-      heapLimitMb: 300, orphans: 'keep', inspect: false,
+    expect(resolve({ configFile: file('b.json', '{"heapLimit": 300, "orphans": "keep", "probe": false}') }).config).toMatchObject({
+      heapLimitMb: 300, orphans: 'keep', probe: false,
     });
   });
 

@@ -49,7 +49,7 @@ export interface RunBook {
 export type Notice = (message: string, important: boolean) => void;
 
 export interface ExecutorDeps {
-  /** Absent with --no-inspect. */
+  /** Absent with --no-probe. */
   instruments?: Instrumentation;
   /** Sends a message to a process's probe; false when it has none. */
   notify: (pid: number, message: object) => boolean;
@@ -129,7 +129,7 @@ export class Executor {
 
   private instrumented(pid: number): Instrumentation {
     const ins = this.deps.instruments;
-    if (!ins?.has(pid)) throw new Refused(`pid ${pid} has no inspector session (not a node process of the tree, or --no-inspect)`, 404);
+    if (!ins?.has(pid)) throw new Refused(`pid ${pid} has no inspector session (not a node process of the tree, or --no-probe)`, 404);
     return ins;
   }
 

@@ -4,7 +4,7 @@ import { statSync } from 'node:fs';
 import { Refused } from '../../common/errors.js';
 import { configByName, type Config } from '../../config/config.js';
 import type { Executor } from '../act/executor.js';
-import type { CaptureProgress, CaptureRequest, CaptureResult, ControlHandlers, StatusView } from '../control/protocol.js';
+import type { CaptureProgress, CaptureRequest, CaptureResult, ControlHandlers, ProcessView, StatusView } from '../control/protocol.js';
 import { processViews, treeView } from '../control/views.js';
 import type { Level } from '../watch/policy.js';
 import { initialPolicyState } from '../watch/policy.js';
@@ -19,6 +19,10 @@ export interface AdapterDeps {
   executor: Executor;
   /** Node processes with a live session. */
   nodePids: () => number[];
+  /** How the supervisor sees into a process: its probe, its inspector port on demand, or /proc alone. */
+  instrumentation: (pid: number) => ProcessView['instrumented'];
+  /** The inspector a process opened (its own, or --inspect's). */
+  inspectorUrl: (pid: number) => string | undefined;
   stateDir: string;
   version: string;
   startedAt: number;
@@ -36,6 +40,9 @@ export function defaultCaptureTarget(processes: readonly ProcessRecordView[], no
   const score = (p: ProcessRecordView) => (LAUNCHER.test(p.role) ? -1 : 0) * 1e15 + (p.heapUsed ?? p.rssBytes);
   return candidates.sort((a, b) => score(b) - score(a))[0];
 }
+
+/** What Chrome opens for an inspector's ws:// URL (paste it in the address bar; VS Code attaches to the port). */
+export const devtoolsUrl = (ws: string) => `devtools://devtools/bundled/js_app.html?experiments=true&v8only=true&ws=${ws.replace(/^ws:\/\//, '')}`;
 
 export function controlHandlers(deps: AdapterDeps): ControlHandlers {
   const { runner, watcher, executor } = deps;
@@ -86,7 +93,10 @@ export function controlHandlers(deps: AdapterDeps): ControlHandlers {
     status,
     processes: () =>
       watcher && deps.sampler
-        ? processViews(watcher.lastTick, watcher.policyState, (pid) => deps.sampler!.history(pid), (pid) => deps.sampler!.heapHistory(pid), watcher.thresholds)
+        ? processViews(watcher.lastTick, watcher.policyState, (pid) => deps.sampler!.history(pid), (pid) => deps.sampler!.heapHistory(pid), watcher.thresholds).map((v) => {
+            const url = deps.inspectorUrl(v.pid);
+            return { ...v, instrumented: deps.instrumentation(v.pid), ...(url ? { devtools_url: devtoolsUrl(url) } : {}) };
+          })
         : [],
     capture,
     gc: async ({ pid }) => {
@@ -116,7 +126,7 @@ export function controlHandlers(deps: AdapterDeps): ControlHandlers {
     ready: () => {
       const running = runner.phase === 'running';
       const registered = deps.nodePids().length;
-      const needsProbe = deps.config().inspect && deps.config().watch;
+      const needsProbe = deps.config().probe && deps.config().watch;
       return { ok: running && (!needsProbe || registered > 0), phase: runner.phase, registered };
     },
     getConfig: () => configByName(deps.config()),

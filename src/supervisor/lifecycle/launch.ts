@@ -10,8 +10,10 @@ import { readStat } from '../proc/stat.js';
 export interface LaunchOptions {
   heapLimitMb: number;
   reportDir: string;
-  /** Absolute path of the probe to preload; absent with --no-inspect or --no-watch. */
+  /** Absolute path of the probe to preload; absent with --no-probe or --no-watch. */
   probePath?: string;
+  /** --inspect: every node process opens its own inspector, on loopback and a free port, announced nowhere. */
+  inspect?: boolean;
   registrySocket?: string;
   /** Where a supervisor started inside the agent's tree finds that its default state dir is taken. */
   stateDir: string;
@@ -36,6 +38,8 @@ export function ourNodeOptions(opts: LaunchOptions): string {
     `--report-directory=${quoteNodeOption(opts.reportDir)}`,
   ];
   if (opts.probePath) ours.push(`--require=${quoteNodeOption(opts.probePath)}`);
+  // publish-uid=http: the URL is served on the port's /json/list (and shown by `status`), never printed on stderr.
+  if (opts.inspect) ours.push('--inspect=127.0.0.1:0', '--inspect-publish-uid=http');
   return ours.join(' ');
 }
 

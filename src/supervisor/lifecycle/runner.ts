@@ -230,7 +230,7 @@ export class Runner {
     const { config, argv, libc, children, tree, terminal, watcher, journal, metrics } = this.deps;
     const { log } = journal;
     const startedAt = Date.now();
-    const env = agentEnv(process.env, { ...this.deps.launch, heapLimitMb: config.heapLimitMb });
+    const env = agentEnv(process.env, { ...this.deps.launch, heapLimitMb: config.heapLimitMb, inspect: config.inspect });
     const agent = spawnAgent(libc, children, argv, env, this.deps.userUmask, {
       stopped: (signal) => this.agentStopped(signal),
       continued: () => log.info('agent continued'),

@@ -19,9 +19,11 @@ import { startControl, type ControlServer } from '../control/server.js';
 import { emptyLevelCounts } from '../control/views.js';
 import { openJournal, type Journal } from '../journal/journal.js';
 import { Registry } from '../probe-link/registry.js';
-import { Inspectors } from '../probe-link/sessions.js';
+import { PortCaptures, probeOrPort } from '../probe-link/port-captures.js';
+import { DEFAULT_SAMPLING_INTERVAL, Inspectors } from '../probe-link/sessions.js';
 import { Children } from '../proc/children.js';
 import { libc, type Libc } from '../proc/libc.js';
+import { executableOf } from '../proc/stat.js';
 import { ProcessTree } from '../proc/tree.js';
 import { Sampler } from '../watch/sampler.js';
 import { controlHandlers } from './control-adapter.js';
@@ -102,7 +104,7 @@ export class Supervisor {
     const unlock = lockStateDir(this.paths.root);
     ensurePrivateDir(this.paths.reports);
     ensurePrivateDir(config.capturesDir);
-    const instrumented = config.inspect && config.watch;
+    const instrumented = config.probe && config.watch;
     if (instrumented && !existsSync(PROBE_PATH)) throw new Error(`the probe is missing at ${PROBE_PATH}: run npm run build`);
     const journal = (this.journal = openJournal({
       logFile: this.paths.log,
@@ -132,7 +134,7 @@ export class Supervisor {
       if (config.alertWebhook.length > 0 || config.alertExec.length > 0) this.channels = this.openChannels(journal);
       this.executor = new Executor(
         {
-          ...(this.sessions ? { instruments: this.sessions } : {}),
+          instruments: probeOrPort(this.sessions, this.portCaptures(journal)),
           notify: (pid, message) => this.registry?.send(pid, { ...message }) ?? false,
           nodePids: () => this.nodePids(),
           journal,
@@ -191,6 +193,8 @@ export class Supervisor {
           ...(this.sampler ? { sampler: this.sampler } : {}),
           executor: this.executor,
           nodePids: () => this.nodePids(),
+          instrumentation: (pid) => (this.sessions?.has(pid) ? 'probe' : this.attachable(pid) ? 'inspector' : 'rss-only'),
+          inspectorUrl: (pid) => this.registry?.get(pid)?.url,
           stateDir: this.paths.root,
           version: VERSION,
           startedAt: this.startedAt,
@@ -226,6 +230,22 @@ export class Supervisor {
       process.off('unhandledRejection', this.onFault);
       unlock();
     }
+  }
+
+  /** Node processes of the tree without a probe (their NODE_OPTIONS was stripped): reached through their inspector port. */
+  private portCaptures(journal: Journal): PortCaptures {
+    return new PortCaptures({
+      attachable: (pid) => this.attachable(pid),
+      capturesDir: this.config.capturesDir,
+      retention: { maxFiles: this.config.capturesKeep, maxBytes: this.config.capturesMaxMb * MB },
+      samplingIntervalBytes: this.config.samplingIntervalBytes || DEFAULT_SAMPLING_INTERVAL,
+      callTimeoutMs: CDP_TIMEOUT_MS,
+      log: journal.log,
+    });
+  }
+
+  private attachable(pid: number): boolean {
+    return !this.sessions?.has(pid) && this.tree.lastScan.some((p) => p.pid === pid) && executableOf(pid).node;
   }
 
   private openChannels(journal: Journal): AlertChannels {

@@ -1,6 +1,7 @@
 // /proc/<pid>/stat, read in one pass per call: the identity (pid + start time), parentage, group, session,
 // state, CPU, threads and RSS of every process. ps or pidtree per process costs 10× more.
-import { closeSync, openSync, readFileSync, readSync, readdirSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, readSync, readdirSync, readlinkSync } from 'node:fs';
+import path from 'node:path';
 
 export interface ProcStat {
   pid: number;
@@ -89,4 +90,17 @@ export function readArgv(pid: number): string[] | undefined {
   } catch {
     return undefined;
   }
+}
+
+const NODE_EXE = /^node(js)?[\d.-]*$/;
+
+/** The executable a process runs ('' for a kernel thread or one gone), and whether it is node. */
+export function executableOf(pid: number): { exe: string; node: boolean } {
+  let exe = '';
+  try {
+    exe = readlinkSync(`/proc/${pid}/exe`).replace(/ \(deleted\)$/, '');
+  } catch {
+    // A kernel thread has no executable; a process that ended has none either.
+  }
+  return { exe, node: exe !== '' && (NODE_EXE.test(path.basename(exe)) || exe === process.execPath) };
 }

@@ -1,0 +1,577 @@
+/*
+ * The second way into a node process: its inspector port, for processes the probe cannot reach (an agent
+ * started before and outside the supervisor, a child whose NODE_OPTIONS was stripped). SIGUSR1 makes node open
+ * its inspector on 127.0.0.1 (port 9229 unless the process was given --inspect-port); the port it really opened
+ * is read from /proc (tcp-listeners.ts); chrome-remote-interface, the only websocket CDP client of the project,
+ * attaches; the work is done; the session disconnects; and the inspector we opened is closed again.
+ *
+ * The price, printed by node on the target's stderr (measured, Node 20.20.2), where the probe prints nothing:
+ *   on SIGUSR1          Debugger listening on ws://127.0.0.1:9229/<uuid>
+ *                       For help, see: https://nodejs.org/en/docs/inspector
+ *   9229 already taken  Starting inspector on 127.0.0.1:9229 failed: address already in use   (twice per signal)
+ *   on attach           Debugger attached.
+ *   on detach           nothing: the inspector is closed from inside the session (below)
+ *   exit while attached Waiting for the debugger to disconnect...   (node then waits for the client: the session
+ *                       asks to be told, NodeRuntime.waitingForDisconnect, and disconnects at once)
+ * An app that had opened its inspector itself sees `Debugger attached.` and, on detach, `Debugger ending on
+ * ws://...` and `For help, see: ...`; its inspector stays open. Those two lines also appear when our connection
+ * ends without the close from inside (this process died mid-session, or the target did not answer the detach).
+ *
+ * Closing, measured: `inspector.close()` scheduled to run just after our last reply, while the client
+ * disconnects, crashed Node 20 now and then (SIGSEGV, 1 round in 45: the target's io thread ends our session
+ * while its main thread stops the server). Run synchronously inside our last call instead, node ends our
+ * connection itself and nothing races it (0 crashes in 300 rounds, idle and spinning targets), and it prints
+ * nothing more. That needs a target that answers; for one that does not (blocked outside JavaScript) and for
+ * this process dying mid-session, a fallback closer is armed in the target right after attaching: an unref'd
+ * timer that reads /proc/self/net/tcp{,6} (~5 ms) every 2 s and closes the inspector after two looks in a row
+ * find no connection to it. A blocked target therefore keeps the port until it runs again; one blocked when
+ * signalled opens it only then, with no closer, and keeps it until it exits. Pure JavaScript loops block
+ * nothing here: node serves CDP between their instructions (V8 interrupts). A fallback closer guards only the
+ * inspector it was armed in (its url, with a fresh uuid at every opening, names it).
+ *
+ * Not reachable this way: an app that listens to SIGUSR1 itself (its listener replaces node's: the signal goes
+ * to the app, which may act on it, and no inspector opens), a process in another network namespace, worker
+ * threads (the main thread's heap only).
+ *
+ * While attached, the session makes V8 keep console.log arguments (README): every heap reading discards them.
+ */
+import { closeSync, constants, readFileSync, readlinkSync, writeSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { CfnError, HttpError, ProbeError, TimeoutError, errorMessage } from '../../common/errors.js';
+import { openPrivateFile } from '../../common/statedir.js';
+import { MB } from '../../common/units.js';
+import { executableOf, readStat } from '../proc/stat.js';
+import { defaultHeapLimit } from '../../config/environment.js';
+import { captureName, createPendingCapture, writeCaptureAtomically, type CaptureKind } from '../journal/captures.js';
+import type { HeapStats, HeapUsage } from './sessions.js';
+import { connectHost, holderOf, listenersOf, listenersOnPort, type TcpListener } from './tcp-listeners.js';
+
+/** Where SIGUSR1 opens the inspector unless the process was started with --inspect-port. */
+export const DEFAULT_INSPECTOR_PORT = 9229;
+
+export interface InspectorPortOptions {
+  /** Bound of every CDP call (and of connecting). */
+  callTimeoutMs: number;
+  /** Bound of opening the inspector: signal, port, first answer. */
+  openTimeoutMs: number;
+  /** A snapshot is abandoned after this long without a chunk (building one pauses the process for seconds). */
+  snapshotIdleTimeoutMs?: number;
+}
+
+/** `--heap-prof`'s format: what HeapProfiler.getSamplingProfile answers in `profile`. */
+export interface SamplingHeapProfile {
+  head: object;
+  samples?: object[];
+}
+
+export type SessionEnd = 'exited' | 'disconnected' | 'detached';
+
+/** What became of the inspector when the session ended. */
+export type InspectorFate = 'closed' | 'kept-open-by-app' | 'still-open' | 'process-gone';
+
+export interface InspectorHandle {
+  readonly pid: number;
+  /** The address and port the inspector listens on. */
+  readonly host: string;
+  readonly port: number;
+  /** The app had its inspector open before: it stays open after close(). */
+  readonly openedByApp: boolean;
+  /** Settles when the session ends: detached by close(), the process exited, or its inspector went away. */
+  readonly ended: Promise<SessionEnd>;
+  heapUsage(): Promise<HeapUsage>;
+  heapStats(): Promise<HeapStats>;
+  startSampling(intervalBytes: number): Promise<void>;
+  /** Everything sampled since startSampling. */
+  samplingProfile(): Promise<SamplingHeapProfile>;
+  stopSampling(): Promise<void>;
+  /** Streams a heap snapshot into `file`, which must exist, be ours and be 0600. `onProgress(bytesWritten, 0)`. */
+  snapshotTo(file: string, onProgress?: (done: number, total: number) => void): Promise<{ bytes: number }>;
+  collectGarbage(): Promise<{ beforeBytes: number; afterBytes: number }>;
+  /** Disconnects (always, also after errors) and waits for the inspector we opened to close. Idempotent. */
+  close(): Promise<InspectorFate>;
+}
+
+export type TargetProblem = 'gone' | 'not-owned' | 'not-node' | 'stopped' | 'other-namespace';
+
+/** The process cannot be attached to: gone (404), or not one we may or can open (409). */
+export class TargetRefused extends HttpError {
+  override readonly name = 'TargetRefused';
+  constructor(
+    readonly pid: number,
+    readonly problem: TargetProblem,
+    message: string,
+  ) {
+    super(problem === 'gone' ? 404 : 409, `pid ${pid}: ${message}`);
+  }
+}
+
+/** The process is a node process of ours, but its inspector did not open: the port is taken, or no answer. */
+export class InspectorUnavailable extends HttpError {
+  override readonly name = 'InspectorUnavailable';
+  constructor(
+    readonly pid: number,
+    readonly problem: 'port-in-use' | 'not-opened',
+    message: string,
+  ) {
+    super(409, `pid ${pid}: ${message}`);
+  }
+}
+
+interface CdpTarget {
+  type?: string;
+  webSocketDebuggerUrl?: string;
+}
+
+/** The part of chrome-remote-interface used here (it ships no types). */
+interface CdpClient {
+  send(method: string, params?: object): Promise<unknown>;
+  on(event: string, listener: (params: never) => void): void;
+  removeListener(event: string, listener: (params: never) => void): void;
+  close(): Promise<void>;
+}
+interface CdpModule {
+  (options: { host: string; port: number; local: boolean; target: string }): Promise<CdpClient>;
+  List(options: { host: string; port: number }): Promise<CdpTarget[]>;
+}
+
+// Loaded on first use: it sets a process-wide DNS preference (ipv4first) when imported, which a supervisor
+// that never attaches this way should not get.
+let cdpModule: CdpModule | undefined;
+const cdp = (): CdpModule => (cdpModule ??= createRequire(import.meta.url)('chrome-remote-interface') as CdpModule);
+
+const POLL_MS = 20;
+const SNAPSHOT_IDLE_MS = 60_000;
+/** A full GC of a large heap takes seconds: bounded, but not by the quick calls' timeout. */
+const GC_TIMEOUT_MS = 30_000;
+const CLOSER_LOOK_MS = 2000;
+
+function within<T>(work: Promise<T>, ms: number, onTimeout: () => Error): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(onTimeout()), ms);
+  });
+  return Promise.race([work, deadline]).finally(() => clearTimeout(timer));
+}
+
+
+/** Refuses, before any signal is sent, what must not get one: SIGUSR1 ends a process that is not node. */
+function checkTarget(pid: number): void {
+  let status: string;
+  try {
+    status = readFileSync(`/proc/${pid}/status`, 'latin1');
+  } catch {
+    throw new TargetRefused(pid, 'gone', 'no such process');
+  }
+  const field = (name: string) => new RegExp(`^${name}:\\s*(.*)$`, 'm').exec(status)?.[1]?.trim() ?? '';
+  const comm = field('Name');
+  const state = field('State').charAt(0);
+  if (state === 'Z' || state === 'X') throw new TargetRefused(pid, 'gone', `${comm} has exited`);
+  const uid = Number(field('Uid').split(/\s+/)[0]);
+  const me = process.geteuid?.();
+  if (me !== undefined && uid !== me) {
+    throw new TargetRefused(pid, 'not-owned', `${comm} belongs to uid ${uid}, not to you (uid ${me}); only your own processes can be attached to`);
+  }
+  const { exe, node } = executableOf(pid);
+  if (!node) {
+    throw new TargetRefused(pid, 'not-node', `${comm} is not a node process (it runs ${exe || 'no executable'})`);
+  }
+  if (state === 'T' || state === 't') throw new TargetRefused(pid, 'stopped', `${comm} is stopped; continue it (kill -CONT ${pid}) first`);
+  try {
+    if (readlinkSync(`/proc/${pid}/ns/net`) !== readlinkSync('/proc/self/ns/net')) {
+      throw new TargetRefused(pid, 'other-namespace', `${comm} runs in another network namespace (a container?): its 127.0.0.1 is not ours`);
+    }
+  } catch (err) {
+    if (err instanceof TargetRefused) throw err;
+  }
+}
+
+interface Endpoint {
+  host: string;
+  port: number;
+  inode: string;
+  wsUrl: string;
+}
+
+/** Which of these listeners is a node inspector: the one whose /json/list names a node target. */
+async function findInspector(listeners: TcpListener[], timeoutMs: number): Promise<Endpoint | undefined> {
+  const probes = listeners.map(async (l): Promise<Endpoint | undefined> => {
+    const host = connectHost(l.address);
+    try {
+      // An app's own server may answer slowly or never: its answer is not waited for beyond the bound.
+      const targets = await within(cdp().List({ host, port: l.port }), timeoutMs, () => new Error('no answer'));
+      const node = targets.find((t) => t.type === 'node' && t.webSocketDebuggerUrl);
+      return node ? { host, port: l.port, inode: l.inode, wsUrl: node.webSocketDebuggerUrl! } : undefined;
+    } catch {
+      return undefined;
+    }
+  });
+  return (await Promise.all(probes)).find((e) => e !== undefined);
+}
+
+function gone(pid: number): TargetRefused {
+  return new TargetRefused(pid, 'gone', 'the process exited');
+}
+
+function signal(pid: number): void {
+  try {
+    process.kill(pid, 'SIGUSR1');
+  } catch {
+    throw gone(pid);
+  }
+}
+
+/**
+ * The inspector of `pid`: the one already open, or the one SIGUSR1 opens. While the default port is held by
+ * another process, node fails to open it (and says so on its stderr); the signal is sent again once the port is
+ * free, so two attaches at the same time both succeed, one after the other.
+ */
+async function openInspector(pid: number, opts: InspectorPortOptions): Promise<{ endpoint: Endpoint; openedByApp: boolean }> {
+  const deadline = Date.now() + opts.openTimeoutMs;
+  const probeMs = Math.min(opts.callTimeoutMs, 1000);
+  const before = listenersOf(pid);
+  if (!before) throw gone(pid);
+  const existing = await findInspector(before, probeMs);
+  if (existing) return { endpoint: existing, openedByApp: true };
+  const seen = new Set(before.map((l) => l.inode));
+  signal(pid);
+  let heldBy: TcpListener | undefined;
+  while (Date.now() < deadline) {
+    await sleep(POLL_MS);
+    const now = listenersOf(pid);
+    if (!now) throw gone(pid);
+    const fresh = now.filter((l) => !seen.has(l.inode));
+    if (fresh.length > 0) {
+      const found = await findInspector(fresh, probeMs);
+      if (found) return { endpoint: found, openedByApp: false };
+      for (const l of fresh) seen.add(l.inode);
+    }
+    const own = new Set(now.map((l) => l.inode));
+    const holder = listenersOnPort(DEFAULT_INSPECTOR_PORT).find((l) => !own.has(l.inode));
+    if (!holder && heldBy) signal(pid);
+    heldBy = holder;
+  }
+  if (heldBy) {
+    const holderPid = holderOf(heldBy.inode);
+    const who = holderPid === undefined ? 'another process' : `pid ${holderPid}`;
+    throw new InspectorUnavailable(
+      pid,
+      'port-in-use',
+      `cannot open its inspector: port ${DEFAULT_INSPECTOR_PORT} (node's default) is held by ${who}; free it, or start the process with --inspect-port=0`,
+    );
+  }
+  throw new InspectorUnavailable(
+    pid,
+    'not-opened',
+    `its inspector did not open within ${opts.openTimeoutMs} ms (busy outside JavaScript, or it listens to SIGUSR1 itself?); if busy, it opens on 127.0.0.1 once the process runs again`,
+  );
+}
+
+async function connect(pid: number, endpoint: Endpoint, timeoutMs: number): Promise<CdpClient> {
+  const pending = cdp()({ host: endpoint.host, port: endpoint.port, local: true, target: endpoint.wsUrl });
+  try {
+    return await within(pending, timeoutMs, () => new TimeoutError(pid, 'connecting to its inspector', timeoutMs));
+  } catch (err) {
+    // A connection that completes after the deadline must still be closed, or the target would wait for it at exit.
+    pending.then((c) => c.close(), () => undefined).catch(() => undefined);
+    if (err instanceof CfnError) throw err;
+    throw new ProbeError(pid, `cannot connect to its inspector on ${endpoint.host}:${endpoint.port}: ${errorMessage(err)}`);
+  }
+}
+
+/**
+ * The fallback closer, armed inside the target right after attaching. It runs in the app: it must never throw,
+ * never keep the loop alive, and use only what it took from the command-line API while evaluating (`require`
+ * exists only during the evaluation: called later, it throws into the app).
+ */
+function closerSource(port: number): string {
+  return `(() => {
+  const fs = require('fs');
+  const inspector = require('inspector');
+  // This inspector only: once closed, node may open another (a new uuid) that is not this closer's business.
+  const url = inspector.url();
+  let quiet = 0;
+  const held = () => {
+    for (const table of ['/proc/self/net/tcp', '/proc/self/net/tcp6']) {
+      let text = '';
+      try { text = fs.readFileSync(table, 'latin1'); } catch { continue; }
+      for (const line of text.split('\\n').slice(1)) {
+        const f = line.trim().split(/\\s+/);
+        if (f[3] !== '0A' && f[9] && f[9] !== '0' && parseInt((f[1] || '').split(':')[1], 16) === ${port}) return true;
+      }
+    }
+    return false;
+  };
+  const look = () => {
+    try {
+      if (inspector.url() !== url) return;
+      quiet = held() ? 0 : quiet + 1;
+      if (quiet >= 2) return inspector.close();
+    } catch { return; }
+    setTimeout(look, ${CLOSER_LOOK_MS}).unref();
+  };
+  setTimeout(look, ${CLOSER_LOOK_MS}).unref();
+})()`;
+}
+
+/** Run inside our last call: node ends our connection itself (see the header). */
+const CLOSE_SOURCE = `require('inspector').close()`;
+
+const STATS_SOURCE = `(() => {
+  const v8 = require('v8');
+  const h = v8.getHeapStatistics();
+  const old = v8.getHeapSpaceStatistics().find((s) => s.space_name === 'old_space');
+  return {
+    usedHeapSize: h.used_heap_size, totalHeapSize: h.total_heap_size, heapSizeLimit: h.heap_size_limit,
+    mallocedMemory: h.malloced_memory, externalMemory: h.external_memory,
+    oldSpaceSize: old && old.space_size, oldSpaceUsed: old && old.space_used_size,
+    nodeOptions: process.env.NODE_OPTIONS || '', execArgv: process.execArgv,
+  };
+})()`;
+
+interface RawStats extends Omit<HeapStats, 'oldSpaceLimit'> {
+  nodeOptions: string;
+  execArgv: string[];
+}
+
+interface Evaluated {
+  result: { value?: unknown };
+  exceptionDetails?: { text?: string; exception?: { description?: string } };
+}
+
+class PortSession implements InspectorHandle {
+  readonly ended: Promise<SessionEnd>;
+  private end?: SessionEnd;
+  private settle!: (end: SessionEnd) => void;
+  /** Our own close request is under way: the connection drop that follows is the detach. */
+  private closingInside = false;
+  private heapProfiler = false;
+  private limits?: { limit: number; oldSpaceLimit?: number };
+  private closing?: Promise<InspectorFate>;
+
+  constructor(
+    readonly pid: number,
+    private readonly client: CdpClient,
+    private readonly endpoint: Endpoint,
+    readonly openedByApp: boolean,
+    private readonly opts: InspectorPortOptions,
+  ) {
+    this.ended = new Promise((resolve) => (this.settle = resolve));
+    client.on('disconnect', () => this.finish(this.closingInside ? 'detached' : 'disconnected'));
+    client.on('NodeRuntime.waitingForDisconnect', () => {
+      // The process is exiting and waits for us: let it go at once.
+      this.finish('exited');
+      client.close().catch(() => undefined);
+    });
+  }
+
+  get host(): string {
+    return this.endpoint.host;
+  }
+
+  get port(): number {
+    return this.endpoint.port;
+  }
+
+  async start(): Promise<void> {
+    // First, so that whatever fails later, the inspector we opened closes once we are gone.
+    if (!this.openedByApp) await this.evaluate(closerSource(this.port));
+    await this.call('NodeRuntime.notifyWhenWaitingForDisconnect', { enabled: true });
+    const stats = await this.heapStats();
+    this.limits = { limit: stats.heapSizeLimit, ...(stats.oldSpaceLimit === undefined ? {} : { oldSpaceLimit: stats.oldSpaceLimit }) };
+  }
+
+  async heapUsage(): Promise<HeapUsage> {
+    const [u] = await Promise.all([
+      this.call<{ usedSize: number; totalSize: number }>('Runtime.getHeapUsage'),
+      this.call('Runtime.discardConsoleEntries'),
+    ]);
+    return { used: u.usedSize, total: u.totalSize, limit: this.limits?.limit ?? 0, ...(this.limits?.oldSpaceLimit === undefined ? {} : { oldSpaceLimit: this.limits.oldSpaceLimit }) };
+  }
+
+  async heapStats(): Promise<HeapStats> {
+    const { nodeOptions, execArgv, ...stats } = (await this.evaluate(STATS_SOURCE)) as RawStats;
+    // Command-line flags override NODE_OPTIONS, as node reads them: the last one found wins.
+    const mb = defaultHeapLimit(execArgv.join(' ')) ?? defaultHeapLimit(nodeOptions);
+    return { ...stats, ...(mb === undefined ? {} : { oldSpaceLimit: mb * MB }) };
+  }
+
+  async startSampling(intervalBytes: number): Promise<void> {
+    await this.enableHeapProfiler();
+    await this.call('HeapProfiler.startSampling', { samplingInterval: intervalBytes });
+  }
+
+  async samplingProfile(): Promise<SamplingHeapProfile> {
+    return (await this.call<{ profile: SamplingHeapProfile }>('HeapProfiler.getSamplingProfile')).profile;
+  }
+
+  async stopSampling(): Promise<void> {
+    await this.call('HeapProfiler.stopSampling');
+  }
+
+  async collectGarbage(): Promise<{ beforeBytes: number; afterBytes: number }> {
+    await this.enableHeapProfiler();
+    const before = await this.heapUsage();
+    await this.call('HeapProfiler.collectGarbage', undefined, Math.max(this.opts.callTimeoutMs, GC_TIMEOUT_MS));
+    const after = await this.heapUsage();
+    return { beforeBytes: before.used, afterBytes: after.used };
+  }
+
+  async snapshotTo(file: string, onProgress?: (done: number, total: number) => void): Promise<{ bytes: number }> {
+    await this.enableHeapProfiler();
+    const idleMs = this.opts.snapshotIdleTimeoutMs ?? SNAPSHOT_IDLE_MS;
+    // No O_CREAT: only a file the caller made private is written.
+    const fd = openPrivateFile(file, constants.O_WRONLY | constants.O_TRUNC);
+    let bytes = 0;
+    let onChunk: ((p: { chunk: string }) => void) | undefined;
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      await new Promise<void>((resolve, reject) => {
+        const arm = () => {
+          clearTimeout(timer);
+          timer = setTimeout(() => reject(new TimeoutError(this.pid, 'heap snapshot', idleMs)), idleMs);
+        };
+        onChunk = (p) => {
+          try {
+            bytes += writeSync(fd, p.chunk);
+          } catch (err) {
+            reject(err);
+            return;
+          }
+          arm();
+          onProgress?.(bytes, 0);
+        };
+        this.client.on('HeapProfiler.addHeapSnapshotChunk', onChunk);
+        arm();
+        this.ended.then((end) => reject(this.lostError('HeapProfiler.takeHeapSnapshot', end)), () => undefined);
+        this.client.send('HeapProfiler.takeHeapSnapshot', { reportProgress: false }).then(
+          () => resolve(),
+          (err: unknown) => reject(this.callError('HeapProfiler.takeHeapSnapshot', err)),
+        );
+      });
+      return { bytes };
+    } finally {
+      clearTimeout(timer);
+      if (onChunk) this.client.removeListener('HeapProfiler.addHeapSnapshotChunk', onChunk);
+      closeSync(fd);
+    }
+  }
+
+  close(): Promise<InspectorFate> {
+    return (this.closing ??= this.detach());
+  }
+
+  private async detach(): Promise<InspectorFate> {
+    let answering = false;
+    if (this.end === undefined) {
+      answering = await this.call('Runtime.discardConsoleEntries').then(
+        () => true,
+        () => false,
+      );
+      if (answering && !this.openedByApp) await this.closeInside();
+      this.finish('detached');
+      // Nothing to do when node already ended the connection.
+      await within(this.client.close(), this.opts.callTimeoutMs, () => new Error('close')).catch(() => undefined);
+    }
+    if (this.openedByApp) return 'kept-open-by-app';
+    // A target that did not answer is not waited for: its fallback closer acts once it runs again.
+    const deadline = Date.now() + (answering ? this.opts.callTimeoutMs : 0);
+    for (;;) {
+      const listeners = listenersOf(this.pid);
+      if (!listeners || readStat(this.pid)?.state === 'Z') return 'process-gone';
+      if (!listeners.some((l) => l.inode === this.endpoint.inode)) return 'closed';
+      if (Date.now() >= deadline) return 'still-open';
+      await sleep(POLL_MS);
+    }
+  }
+
+  /** Closes the inspector from inside our own call and waits for node to drop the connection. */
+  private async closeInside(): Promise<void> {
+    this.closingInside = true;
+    // Normally it gets no reply: the connection goes first. A reply means nothing was closed (closed already).
+    const replied = this.client.send('Runtime.evaluate', { expression: CLOSE_SOURCE, includeCommandLineAPI: true, silent: true }).catch(() => undefined);
+    await within(Promise.race([this.ended, replied]), this.opts.callTimeoutMs, () => new Error('not closed')).catch(() => undefined);
+  }
+
+  private finish(end: SessionEnd): void {
+    if (this.end !== undefined) return;
+    this.end = end;
+    this.settle(end);
+  }
+
+  private async enableHeapProfiler(): Promise<void> {
+    if (this.heapProfiler) return;
+    await this.call('HeapProfiler.enable');
+    this.heapProfiler = true;
+  }
+
+  private async evaluate(expression: string): Promise<unknown> {
+    const r = await this.call<Evaluated>('Runtime.evaluate', { expression, includeCommandLineAPI: true, returnByValue: true, silent: true });
+    if (r.exceptionDetails) {
+      throw new ProbeError(this.pid, `evaluation failed: ${r.exceptionDetails.exception?.description ?? r.exceptionDetails.text ?? 'exception'}`);
+    }
+    return r.result.value;
+  }
+
+  private lostError(method: string, end: SessionEnd): ProbeError {
+    const why = end === 'exited' ? 'the process exited' : end === 'detached' ? 'the session was closed' : 'its inspector connection closed';
+    return new ProbeError(this.pid, `${method}: ${why}`);
+  }
+
+  private callError(method: string, err: unknown): Error {
+    if (err instanceof CfnError) return err;
+    if (this.end !== undefined) return this.lostError(method, this.end);
+    return new ProbeError(this.pid, `${method}: ${errorMessage(err)}`);
+  }
+
+  private async call<T = unknown>(method: string, params?: object, timeoutMs = this.opts.callTimeoutMs): Promise<T> {
+    if (this.end !== undefined) throw this.lostError(method, this.end);
+    try {
+      return (await within(this.client.send(method, params), timeoutMs, () => new TimeoutError(this.pid, method, timeoutMs))) as T;
+    } catch (err) {
+      throw this.callError(method, err);
+    }
+  }
+}
+
+/**
+ * Attaches to node process `pid` over its inspector port, opening it with SIGUSR1 when needed. Refuses, with
+ * TargetRefused or InspectorUnavailable, what is not a node process of ours or cannot be opened. Whatever
+ * happens, no session is left connected: the handle's close() disconnects, and an attach that fails does too.
+ */
+export async function attachInspector(pid: number, opts: InspectorPortOptions): Promise<InspectorHandle> {
+  checkTarget(pid);
+  const { endpoint, openedByApp } = await openInspector(pid, opts);
+  const client = await connect(pid, endpoint, opts.callTimeoutMs);
+  const session = new PortSession(pid, client, endpoint, openedByApp, opts);
+  try {
+    await session.start();
+  } catch (err) {
+    await session.close();
+    throw err;
+  }
+  return session;
+}
+
+/**
+ * Writes a capture of the attached process into `dir` under its capture name, only once complete: a profile of
+ * what was sampled since startSampling, or a snapshot streamed as V8 produces it. A failed write leaves no file.
+ */
+export async function saveCapture(
+  inspector: InspectorHandle,
+  dir: string,
+  reason: string,
+  kind: CaptureKind,
+  onProgress?: (done: number, total: number) => void,
+): Promise<string> {
+  const name = captureName(inspector.pid, reason, kind);
+  if (kind === 'heapprofile') return writeCaptureAtomically(dir, name, JSON.stringify(await inspector.samplingProfile()));
+  const pending = await createPendingCapture(dir, name);
+  try {
+    await inspector.snapshotTo(pending.tmpPath, onProgress);
+    return await pending.commit();
+  } catch (err) {
+    await pending.abort();
+    throw err;
+  }
+}

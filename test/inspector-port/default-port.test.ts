@@ -1,0 +1,47 @@
+// Node's default inspector port, 9229, held by another listener: SIGUSR1 then opens nothing (node says so on the
+// target's stderr). The attach refuses in one line naming the holder, or, given time, opens once the port is free.
+// The only file whose targets use 9229 (the others use --inspect-port=0), so nothing here races another file.
+import net from 'node:net';
+import { describe, expect, it } from 'vitest';
+import { isAlive, waitFor } from '../helpers/cli.js';
+import { attachInspector, DEFAULT_INSPECTOR_PORT, InspectorUnavailable } from '../../src/supervisor/probe-link/inspector-port.js';
+import { listeningPorts, OPTS, rejection, target } from './helpers.js';
+
+describe('port 9229 held by another process', () => {
+  it('refuses in one line naming the holder, then opens the inspector once the port is free', async () => {
+    const holder = net.createServer();
+    // Held by someone else already: the refusal is still checked, but that port cannot be freed here.
+    const heldHere = await new Promise<boolean>((resolve) => {
+      holder.once('error', () => resolve(false));
+      holder.listen(DEFAULT_INSPECTOR_PORT, '127.0.0.1', () => resolve(true));
+    });
+    try {
+      const t = await target('leak.cjs', [], { defaultPort: true });
+      const err = await rejection(attachInspector(t.pid, { ...OPTS, openTimeoutMs: 1500 }));
+      expect(err).toBeInstanceOf(InspectorUnavailable);
+      expect(err.status).toBe(409);
+      expect(err.problem).toBe('port-in-use');
+      const who = heldHere ? `pid ${process.pid}` : '(pid \\d+|another process)';
+      expect(err.message).toMatch(
+        new RegExp(`^pid ${t.pid}: cannot open its inspector: port 9229 \\(node's default\\) is held by ${who}; free it, or start the process with --inspect-port=0$`),
+      );
+      expect(t.stderr()).toContain('Starting inspector on 127.0.0.1:9229 failed: address already in use');
+      expect(isAlive(t.pid)).toBe(true);
+      if (!heldHere) return;
+
+      const failures = () => t.stderr().split('failed: address already in use').length;
+      const before = failures();
+      const attaching = attachInspector(t.pid, { ...OPTS, openTimeoutMs: 30_000 });
+      await waitFor(() => failures() > before, 15_000, 'a failed opening');
+      await new Promise((resolve) => holder.close(resolve));
+      const h = await attaching;
+      expect(h.port).toBe(DEFAULT_INSPECTOR_PORT);
+      expect(listeningPorts(t.pid)).toEqual([DEFAULT_INSPECTOR_PORT]);
+      expect((await h.heapUsage()).used).toBeGreaterThan(0);
+      expect(await h.close()).toBe('closed');
+      expect(listeningPorts(t.pid)).toEqual([]);
+    } finally {
+      if (holder.listening) holder.close();
+    }
+  });
+});
