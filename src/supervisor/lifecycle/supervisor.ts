@@ -244,8 +244,9 @@ export class Supervisor {
     });
   }
 
+  /** A node process of the tree that should have a probe and has none; with --no-probe nothing is attached to. */
   private attachable(pid: number): boolean {
-    return !this.sessions?.has(pid) && this.tree.lastScan.some((p) => p.pid === pid) && executableOf(pid).node;
+    return this.sessions !== undefined && !this.sessions.has(pid) && this.tree.lastScan.some((p) => p.pid === pid) && executableOf(pid).node;
   }
 
   private openChannels(journal: Journal): AlertChannels {

@@ -3,9 +3,8 @@
 // which we spawn ourselves so that it can own the terminal (watched with its stops and continues), and the
 // orphans re-parented to us as subreaper (or as PID 1 of a container), each reaped by its own pid: waitpid(-1)
 // would steal libuv's children.
-import { readFileSync, readdirSync } from 'node:fs';
 import type { Libc, WaitStatus } from './libc.js';
-import { readStat } from './stat.js';
+import { childrenOf, readStat } from './stat.js';
 
 // SIGCHLD coalesces and a listener can miss one while the loop is busy: a slow poll catches what it missed.
 const POLL_MS = 1000;
@@ -53,28 +52,9 @@ export class Children {
         onStatus(status);
       }
     }
-    for (const pid of childPids()) {
+    for (const pid of childrenOf('self')) {
       if (this.watched.has(pid) || this.libuvOwned.has(pid)) continue;
       if (readStat(pid)?.state === 'Z') this.libc.reap(pid);
     }
   }
-}
-
-/** Our children from /proc/self/task/<tid>/children: a child belongs to the thread that forked it. */
-function childPids(): number[] {
-  const pids: number[] = [];
-  let tasks: string[];
-  try {
-    tasks = readdirSync('/proc/self/task');
-  } catch {
-    return pids;
-  }
-  for (const tid of tasks) {
-    try {
-      for (const p of readFileSync(`/proc/self/task/${tid}/children`, 'latin1').split(' ')) if (p) pids.push(Number(p));
-    } catch {
-      // The thread ended between listing and reading.
-    }
-  }
-  return pids;
 }

@@ -3,7 +3,10 @@
 // subreaper) and by memory of every pid seen in the run (keyed by start time, so a recycled pid is never mistaken
 // for a member).
 import { endGracefully, signalPid } from './kill.js';
-import { scanProcesses, type ProcStat } from './stat.js';
+import { childrenOf, scanFrom, scanProcesses, type ProcStat } from './stat.js';
+
+/** How often a scan reads every process of the machine rather than walking down from the tree it knows. */
+const FULL_SCAN_MS = 5000;
 
 const identity = (p: ProcStat) => `${p.pid}:${p.startTime}`;
 
@@ -58,6 +61,7 @@ export class ProcessTree {
   private readonly kept = new Set<string>();
   /** Counts runs: a termination started for one run must never reach into the next. */
   private generation = 0;
+  private fullScanAt = -Infinity;
   private last: ProcStat[] = [];
 
   constructor(
@@ -74,6 +78,7 @@ export class ProcessTree {
     this.agentPgid = agentPid;
     this.seen = new Set();
     this.last = [];
+    this.fullScanAt = -Infinity;
     this.generation++;
   }
 
@@ -82,10 +87,18 @@ export class ProcessTree {
     this.agentPid = undefined;
   }
 
-  /** One /proc pass: the run's live processes (zombies are dead for every purpose but their parent's wait). */
+  /**
+   * The run's live processes (zombies are dead for every purpose but their parent's wait). Every few seconds one
+   * pass over all of /proc, which finds what nothing links to (a process that changed its parent twice); between
+   * those, only the members, the agent, our own children (adopted orphans) and what hangs below them.
+   */
   scan(): ProcStat[] {
-    const procs = scanProcesses();
-    if (this.kept.size > 0) this.forgetGone(procs);
+    const now = Date.now();
+    const full = now - this.fullScanAt >= FULL_SCAN_MS;
+    if (full) this.fullScanAt = now;
+    const procs = full ? scanProcesses() : scanFrom([...(this.agentPid ? [this.agentPid] : []), ...this.last.map((p) => p.pid), ...childrenOf('self')]);
+    // Only a full pass can tell that a kept process is gone: a partial one does not look for it.
+    if (full && this.kept.size > 0) this.forgetGone(procs);
     const members = collectMembers(procs, this.scope());
     this.seen = new Set(members.map(identity));
     this.last = members.filter((p) => p.state !== 'Z');
