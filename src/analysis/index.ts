@@ -92,6 +92,12 @@ export function topSites(summary: Summary, n = 5): TopSite[] {
 }
 
 /** One line per site, for logs: `12.3 MiB 45.0% makeLeak /app/x.js:10:5`. */
+/** What grew between two profiles of one process, one line per site: `leak (/app/x.js:10:5) +12.3 MiB`. */
+export async function grewText(before: string, after: string, n = 5): Promise<string[]> {
+  const diff = await diffFiles(before, after, { top: n });
+  return diff.kind === 'heapprofile-diff' ? diff.grew.slice(0, n).map((g) => `${siteText(g)} +${formatBytes(g.delta)}`) : [];
+}
+
 export function topSitesText(summary: Summary, n = 5): string[] {
   return topSites(summary, n).map((s) => `${formatBytes(s.bytes)} ${(s.share * 100).toFixed(1)}% ${s.site}`);
 }

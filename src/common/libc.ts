@@ -66,7 +66,9 @@ const SPAWNATTR_BYTES = 1024;
 const FILE_ACTIONS_BYTES = 512;
 const SIGSET_BYTES = 128;
 
-const signalNames = new Map<number, NodeJS.Signals>(Object.entries(constants.signals).map(([name, n]) => [n, name as NodeJS.Signals]));
+// The first name of each number: 6 is SIGABRT (not its alias SIGIOT), as shells, Node and the journals say.
+const signalNames = new Map<number, NodeJS.Signals>();
+for (const [name, n] of Object.entries(constants.signals)) if (!signalNames.has(n)) signalNames.set(n, name as NodeJS.Signals);
 
 /** Decodes a wait status the way <sys/wait.h>'s macros do. */
 export function decodeWaitStatus(pid: number, status: number): WaitStatus {

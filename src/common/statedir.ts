@@ -7,7 +7,7 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { CfnError, UsageError } from './errors.js';
-import { libc } from '../supervisor/proc/libc.js';
+import { libc } from './libc.js';
 
 const myUid = (): number | undefined => (typeof process.getuid === 'function' ? process.getuid() : undefined);
 const octal = (mode: number) => `0${(mode & 0o7777).toString(8)}`;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { decide, initialPolicyState, type Action, type PolicyState, type ProcessSample, type Thresholds } from '../../src/supervisor/watch/policy.js';
-import type { Point } from '../../src/supervisor/watch/trend.js';
+import type { HeapHistory, Point } from '../../src/supervisor/watch/trend.js';
 
 const MB = 1048576;
 const T: Thresholds = {
@@ -12,7 +12,7 @@ const T: Thresholds = {
 };
 const system = { total_mb: 24000, available_mb: 20000, used_mb: 4000, percent: 16.7 };
 const proc = (over: Partial<ProcessSample> = {}): ProcessSample => ({ pid: 10, ppid: 1, role: 'agent', isAgent: true, rssBytes: 100 * MB, ...over });
-const run = (state: PolicyState, processes: ProcessSample[], history: (pid: number) => Point[] = () => [], t = T) =>
+const run = (state: PolicyState, processes: ProcessSample[], history: (pid: number) => HeapHistory = () => ({ readings: [] }), t = T) =>
   decide(state, { sample: { at: 0, processes, system }, heapHistory: history }, t);
 const kinds = (actions: Action[]) => actions.map((a) => (a.kind === 'alert' ? `alert:${a.metric}:${a.level}` : `${a.kind}`));
 
@@ -20,7 +20,7 @@ const kinds = (actions: Action[]) => actions.map((a) => (a.kind === 'alert' ? `a
 function ticks(samples: ProcessSample[][], t = T): string[][] {
   let state = initialPolicyState;
   return samples.map((s) => {
-    const r = run(state, s, () => [], t);
+    const r = run(state, s, undefined, t);
     state = r.state;
     return kinds(r.actions);
   });
@@ -80,7 +80,7 @@ describe('decide: whole tree', () => {
     expect(ticks(samples, t)).toEqual(expected);
   });
   it('captures the process with the largest heap on tree critical', () => {
-    const { actions } = run(initialPolicyState, [proc({ pid: 1, rssBytes: 900 * MB, heapUsed: 10 * MB, heapLimit: 4096 * MB }), proc({ pid: 2, rssBytes: 700 * MB, heapUsed: 600 * MB, heapLimit: 4096 * MB })], () => [], { ...T, treeWarningMb: 1000, treeCriticalMb: 1500 });
+    const { actions } = run(initialPolicyState, [proc({ pid: 1, rssBytes: 900 * MB, heapUsed: 10 * MB, heapLimit: 4096 * MB }), proc({ pid: 2, rssBytes: 700 * MB, heapUsed: 600 * MB, heapLimit: 4096 * MB })], undefined, { ...T, treeWarningMb: 1000, treeCriticalMb: 1500 });
     expect(actions.find((a) => a.kind === 'capture')).toEqual({ kind: 'capture', pid: 2, reason: 'tree-critical' });
   });
 });
@@ -92,25 +92,54 @@ describe('decide: leak trend', () => {
 
   it('raises the trend alert for a slow leak far below any threshold', () => {
     const h = history((s) => 100 + s / 2); // 30 MB/min, at 130 MB of 1024
-    const { actions } = run(initialPolicyState, [at(h)], () => h);
-    expect(kinds(actions)).toEqual(['alert:trend:warning']);
+    const { actions } = run(initialPolicyState, [at(h)], () => ({ readings: h }));
+    expect(kinds(actions)).toEqual(['alert:trend:warning', 'capture']);
+    expect(actions[1]).toMatchObject({ kind: 'capture', reason: 'heap-trend' });
     expect((actions[0] as { message: string }).message).toMatch(/heap grows 30 MB\/min, OOM in ~30 min/);
   });
   it('stays silent for a sawtooth that returns to its floor', () => {
     const h = history((s) => 200 + 20 * (s % 6));
-    expect(kinds(run(initialPolicyState, [at(h)], () => h).actions)).toEqual([]);
+    expect(kinds(run(initialPolicyState, [at(h)], () => ({ readings: h })).actions)).toEqual([]);
   });
   it('stays silent for growth whose OOM lies beyond the horizon', () => {
     const h = history((s) => 100 + s / 60); // 1 MB/min: 920 min to the limit
-    expect(kinds(run(initialPolicyState, [at(h)], () => h, { ...T, trendMinMbPerMin: 0.5 }).actions)).toEqual([]);
+    expect(kinds(run(initialPolicyState, [at(h)], () => ({ readings: h }), { ...T, trendMinMbPerMin: 0.5 }).actions)).toEqual([]);
   });
   it('clears only once growth falls well below the alert rate (hysteresis)', () => {
     const raise = history((s) => 100 + s / 2);
-    const first = run(initialPolicyState, [at(raise)], () => raise, { ...T, trendMinMbPerMin: 20 });
+    const first = run(initialPolicyState, [at(raise)], () => ({ readings: raise }), { ...T, trendMinMbPerMin: 20 });
     const slower = history((s) => 100 + s / 4); // 15 MB/min: under 20, over 10
-    expect(kinds(run(first.state, [at(slower)], () => slower, { ...T, trendMinMbPerMin: 20 }).actions)).toEqual([]);
+    expect(kinds(run(first.state, [at(slower)], () => ({ readings: slower }), { ...T, trendMinMbPerMin: 20 }).actions)).toEqual([]);
     const flat = history(() => 300);
-    expect(kinds(run(first.state, [at(flat)], () => flat, { ...T, trendMinMbPerMin: 20 }).actions)).toEqual(['alert:trend:info']);
+    expect(kinds(run(first.state, [at(flat)], () => ({ readings: flat }), { ...T, trendMinMbPerMin: 20 }).actions)).toEqual(['alert:trend:info']);
+  });
+});
+
+describe('decide: leak trend on post-GC floors', () => {
+  const limit = 1024 * MB;
+  /** A major GC every `every` seconds for `seconds`, the heap after each from `mbAt`. */
+  const floors = (seconds: number, every: number, mbAt: (s: number) => number): Point[] =>
+    Array.from({ length: Math.floor(seconds / every) + 1 }, (_, i) => ({ t: i * every * 1000, v: mbAt(i * every) * MB }));
+  const at = (f: Point[]) => proc({ heapUsed: f.at(-1)!.v, heapLimit: limit });
+  const noisy = (s: number) => 3 * Math.sin(s * 1.7);
+
+  it('names a slow leak from its floors within 90 s, whatever the window, and asks for a capture', () => {
+    const f = floors(80, 8, (s) => 200 + s / 2 + noisy(s)); // +30 MB/min, ten GCs
+    const { actions } = run(initialPolicyState, [at(f)], () => ({ readings: [], floors: f }), { ...T, trendWindowMs: 300_000 });
+    expect(kinds(actions)).toEqual(['alert:trend:warning', 'capture']);
+    expect((actions[0] as { message: string }).message).toMatch(/heap grows (29|30|31)(\.\d)? MB\/min/);
+  });
+  it('stays silent for a sawtooth: its floors are flat', () => {
+    const f = floors(120, 6, (s) => 300 + noisy(s));
+    expect(kinds(run(initialPolicyState, [at(f)], () => ({ readings: [], floors: f })).actions)).toEqual([]);
+  });
+  it('stays silent once a cache that filled is full: the floors stopped rising', () => {
+    const f = floors(240, 8, (s) => (s < 60 ? 200 + s * 2 : 320) + noisy(s));
+    expect(kinds(run(initialPolicyState, [at(f)], () => ({ readings: [], floors: f }), { ...T, trendWindowMs: 300_000 }).actions)).toEqual([]);
+  });
+  it('does not trust a handful of GCs', () => {
+    const f = floors(24, 8, (s) => 200 + s / 2);
+    expect(kinds(run(initialPolicyState, [at(f)], () => ({ readings: [], floors: f })).actions)).toEqual([]);
   });
 });
 
@@ -119,7 +148,7 @@ describe('per-role thresholds', () => {
   it('applies the first rule whose pattern matches the role, over the global values', () => {
     const worker = proc({ pid: 11, role: 'node:build-worker.js', isAgent: false, rssBytes: 250 * MB });
     const agent = proc({ rssBytes: 5000 * MB });
-    const { actions } = run(initialPolicyState, [worker, agent], () => [], roles);
+    const { actions } = run(initialPolicyState, [worker, agent], undefined, roles);
     const alerts = actions.filter((a): a is Extract<Action, { kind: 'alert' }> => a.kind === 'alert').map((a) => [a.pid, a.level, a.threshold]);
     expect(alerts).toContainEqual([11, 'critical', 200]);
     // The agent's hard limit is 8192 by its rule: 5000 MB is critical (global 2048), not hard.

@@ -7,7 +7,7 @@ import { wholeMb } from '../../common/units.js';
 import type { Journal } from '../journal/journal.js';
 import { systemMemory } from '../../common/sysmem.js';
 import { endGracefully, oneProcess } from '../proc/kill.js';
-import { rank, type Action, type Level } from '../watch/policy.js';
+import { TREND_CAPTURE, rank, type Action, type Level } from '../watch/policy.js';
 import type { HeapReader } from '../watch/sampler.js';
 import type { Gate, GateLimits, Gated, Target } from './gate.js';
 import type { TopSite } from '../../analysis/index.js';
@@ -43,6 +43,8 @@ export interface RunBook {
   end(kind: 'limit' | 'restart', why: string): Promise<void>;
   /** A memory rule terminated a process of the run other than the agent. */
   limitKilled(pid: number, why: string): void;
+  /** Remembers a trend capture of `pid` and returns the one before it, if any: a second one is diffed. */
+  trendCapture(pid: number, file: string): string | undefined;
 }
 
 /** A line for the person at the terminal; `important` ones are shown even over an interactive agent. */
@@ -59,8 +61,11 @@ export interface ExecutorDeps {
   notice: Notice;
   /** Reaps what the subreaper adopted (one tree scan). */
   reap: () => void;
-  /** Summarises a capture off the main thread; its top sites go into the capture's alert line. */
-  analyze?: (file: string) => Promise<{ top?: TopSite[] } | undefined>;
+  /**
+   * Summarises a capture off the main thread; its top sites go into the capture's alert line. With `before` (the
+   * same process's previous trend capture), also what grew between the two.
+   */
+  analyze?: (file: string, before?: string) => Promise<{ top?: TopSite[]; grew?: string[] } | undefined>;
   onAlert?: (level: Level, metric: string) => void;
   /** The alert channels (webhooks, commands): queued, never waited for. */
   deliver?: (alert: Alert) => void;
@@ -164,7 +169,8 @@ export class Executor {
   private async summarise(run: RunBook, file: string, pid: number, reason: string, manual: boolean): Promise<void> {
     if (!this.deps.analyze) return;
     try {
-      const summary = await this.deps.analyze(file);
+      const before = reason === TREND_CAPTURE ? run.trendCapture(pid, file) : undefined;
+      const summary = await this.deps.analyze(file, before);
       if (!summary) return;
       const top = summary.top?.slice(0, 5) ?? [];
       this.record({
@@ -176,6 +182,7 @@ export class Executor {
         file,
         summary: `${file}.summary.json`,
         top_sites: top,
+        ...(summary.grew ? { grew_since: before, grew: summary.grew.slice(0, 5) } : {}),
         run_id: run.id,
       });
       const first = top[0];

@@ -5,7 +5,7 @@ import { ROLE_KEYS, type RoleKey } from '../../config/config.js';
 import { LEVELS, rank, trustedTrend, type Level, type PolicyState, type Thresholds } from '../watch/policy.js';
 import { thresholdsFor } from '../watch/roles.js';
 import type { HistoryPoint, Tick } from '../watch/sampler.js';
-import type { Point } from '../watch/trend.js';
+import type { HeapHistory } from '../watch/trend.js';
 import { tenthsMb as mb } from '../../common/units.js';
 
 /** Samples of RSS history a view carries: enough for a sparkline, small enough for every request. */
@@ -22,7 +22,7 @@ export function processViews(
   tick: Tick | undefined,
   policy: PolicyState,
   history: (pid: number) => HistoryPoint[],
-  heapHistory: (pid: number) => Point[],
+  heapHistory: (pid: number) => HeapHistory,
   thresholds: Thresholds,
 ): ProcessView[] {
   if (!tick) return [];

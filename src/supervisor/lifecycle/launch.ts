@@ -4,7 +4,7 @@ import path from 'node:path';
 import { SpawnError } from '../../common/errors.js';
 import { OUR_NODE_OPTIONS_ENV, userNodeOptions } from '../../config/environment.js';
 import type { Children } from '../proc/children.js';
-import type { Libc } from '../proc/libc.js';
+import type { Libc } from '../../common/libc.js';
 import { readStat } from '../proc/stat.js';
 
 export interface LaunchOptions {

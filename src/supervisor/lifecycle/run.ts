@@ -61,6 +61,7 @@ export class Run implements RunBook {
   /** Per process, for processes.jsonl: warnings raised, and whether a memory rule ended it. */
   private readonly warned = new Map<number, number>();
   private readonly limited = new Set<number>();
+  private readonly trendCaptures = new Map<number, string>();
   private readonly inflight = new Set<Promise<unknown>>();
 
   constructor(
@@ -83,6 +84,12 @@ export class Run implements RunBook {
     this.limited.add(pid);
   }
 
+  trendCapture(pid: number, file: string): string | undefined {
+    const before = this.trendCaptures.get(pid);
+    this.trendCaptures.set(pid, file);
+    return before;
+  }
+
   warning(pid: number | undefined): void {
     this.warnings++;
     if (pid !== undefined) this.warned.set(pid, (this.warned.get(pid) ?? 0) + 1);
@@ -93,6 +100,7 @@ export class Run implements RunBook {
     const end = { warnings: this.warned.get(pid) ?? 0, terminated: this.limited.has(pid) };
     this.warned.delete(pid);
     this.limited.delete(pid);
+    this.trendCaptures.delete(pid);
     return end;
   }
 

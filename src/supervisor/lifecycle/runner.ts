@@ -10,7 +10,7 @@ import type { Metrics } from '../control/metrics.js';
 import type { Journal } from '../journal/journal.js';
 import { REPORTS_KEPT, collectReports, pruneReports } from '../journal/reports.js';
 import type { Children } from '../proc/children.js';
-import type { Libc } from '../proc/libc.js';
+import type { Libc } from '../../common/libc.js';
 import type { ProcessTree } from '../proc/tree.js';
 import { readArgv, type ProcStat } from '../proc/stat.js';
 import { redactArgv } from '../../common/redact.js';
@@ -193,6 +193,8 @@ export class Runner {
    * reports it stopped. Execution continues here after SIGCONT (fg or bg).
    */
   private stopSelf(signal: NodeJS.Signals): void {
+    // PID 1 of a container is nobody's job: there is no shell to tell, and its group may reach outside.
+    if (process.pid === 1) return;
     const { terminal } = this.deps;
     terminal?.reclaim();
     const listeners = process.listeners(signal);

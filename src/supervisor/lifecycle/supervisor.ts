@@ -4,7 +4,6 @@
 import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { analyzeCapture, closeSharedAnalysisPool, topSites } from '../../analysis/index.js';
 import { EXIT, errorMessage } from '../../common/errors.js';
 import { redactArgv } from '../../common/redact.js';
 import { ensurePrivateDir, lockStateDir, socketPathFor, statePaths, type StatePaths } from '../../common/statedir.js';
@@ -22,10 +21,11 @@ import { Registry } from '../probe-link/registry.js';
 import { PortCaptures, probeOrPort } from '../probe-link/port-captures.js';
 import { DEFAULT_SAMPLING_INTERVAL, Inspectors } from '../probe-link/sessions.js';
 import { Children } from '../proc/children.js';
-import { libc, type Libc } from '../proc/libc.js';
+import { libc, type Libc } from '../../common/libc.js';
 import { executableOf } from '../proc/stat.js';
 import { ProcessTree } from '../proc/tree.js';
 import { Sampler } from '../watch/sampler.js';
+import { analyzeProfile, closeAnalysis } from './analyze-captures.js';
 import { controlHandlers } from './control-adapter.js';
 import { Ledger, recoverLostRun } from './ledger.js';
 import { Runner, type Outcome } from './runner.js';
@@ -150,7 +150,7 @@ export class Supervisor {
             this.opts.onAlert?.(alert);
           },
           // Profiles are small; a snapshot can be gigabytes and is analysed only when a person asks (analyze).
-          analyze: async (file) => (file.endsWith('.heapprofile') ? { top: topSites(await analyzeCapture(file), 5) } : undefined),
+          analyze: (file, before) => analyzeProfile(file, before),
         },
         executorLimits(config),
       );
@@ -218,7 +218,7 @@ export class Supervisor {
       await this.control?.close();
       await this.executor?.drain();
       await this.channels?.close(CHANNELS_GRACE_MS);
-      await closeSharedAnalysisPool();
+      await closeAnalysis();
       await this.sessions?.closeAll();
       await this.registry?.close();
       this.children.stop();

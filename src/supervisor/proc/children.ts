@@ -3,7 +3,7 @@
 // which we spawn ourselves so that it can own the terminal (watched with its stops and continues), and the
 // orphans re-parented to us as subreaper (or as PID 1 of a container), each reaped by its own pid: waitpid(-1)
 // would steal libuv's children.
-import type { Libc, WaitStatus } from './libc.js';
+import type { Libc, WaitStatus } from '../../common/libc.js';
 import { childrenOf, readStat } from './stat.js';
 
 // SIGCHLD coalesces and a listener can miss one while the loop is busy: a slow poll catches what it missed.

@@ -3,7 +3,7 @@
 // yields one alert and one capture request (the executor's cooldown decides about repeats).
 import type { SystemMemory } from '../../common/sysmem.js';
 import { thresholdsFor } from './roles.js';
-import { heapTrend, type Point, type Trend } from './trend.js';
+import { leakTrend, type HeapHistory, type Trend } from './trend.js';
 import { MB } from '../../common/units.js';
 import type { Config } from '../../config/config.js';
 
@@ -62,11 +62,14 @@ export type Thresholds = Pick<
 /** A trend is trusted (alerted on, shown) only when its fit is at least this good. */
 export const TREND_MIN_CONFIDENCE = 0.8;
 /** The leak trend of a heap history, when its fit is good enough to act on and to show. */
-export function trustedTrend(points: readonly Point[], heapLimit: number | undefined, windowMs: number): Trend | undefined {
+export function trustedTrend(history: HeapHistory, heapLimit: number | undefined, windowMs: number): Trend | undefined {
   if (!heapLimit) return undefined;
-  const trend = heapTrend(points, heapLimit, { windowMs });
+  const trend = leakTrend(history, heapLimit, { windowMs });
   return trend && trend.confidence >= TREND_MIN_CONFIDENCE ? trend : undefined;
 }
+
+/** Why the policy asks for a capture when a leak trend is raised. */
+export const TREND_CAPTURE = 'heap-trend';
 
 /** Heap reads in a row without an answer before a process is reported unresponsive (blocked or hung). */
 export const UNRESPONSIVE_READS = 3;
@@ -101,8 +104,8 @@ export const initialPolicyState: PolicyState = { processes: new Map(), tree: 'ok
 
 export interface PolicyInput {
   sample: TickSample;
-  /** Heap readings of each process, oldest first (the bounded history the supervisor keeps). */
-  heapHistory: (pid: number) => readonly Point[];
+  /** Heap readings and post-GC floors of each process, oldest first (the bounded history the supervisor keeps). */
+  heapHistory: (pid: number) => HeapHistory;
 }
 
 interface Reading {
@@ -123,14 +126,14 @@ function step(value: number, unit: string, steps: [number, Level][]): Reading {
   return { level: 'ok', value, threshold: active[0]?.[0] ?? 0, unit };
 }
 
-function readings(p: ProcessSample, t: Thresholds, history: readonly Point[], prevTrend: Level | undefined): Partial<Record<Metric, Reading>> {
+function readings(p: ProcessSample, t: Thresholds, history: HeapHistory, prevTrend: Level | undefined): Partial<Record<Metric, Reading>> {
   const r: Partial<Record<Metric, Reading>> = {
     rss: step(Math.round(p.rssBytes / MB), 'MB', [[t.warningMb, 'warning'], [t.criticalMb, 'critical'], [t.hardMb, 'hard']]),
   };
   if (p.heapUsed !== undefined && p.heapLimit) {
     const frac = Math.round((p.heapUsed / p.heapLimit) * 1000) / 1000;
     r.heap = step(frac, 'fraction of old-space limit', [[t.heapWarning, 'warning'], [t.heapCritical, 'critical'], [t.heapImminent, 'imminent']]);
-    const trend = heapTrend(history, p.heapLimit, { windowMs: t.trendWindowMs });
+    const trend = leakTrend(history, p.heapLimit, { windowMs: t.trendWindowMs });
     if (trend) {
       // Hysteresis: once raised, the alert clears only when growth falls to half the rate that raised it.
       const minRate = prevTrend === 'warning' ? t.trendMinMbPerMin / 2 : t.trendMinMbPerMin;
@@ -196,7 +199,10 @@ export function decide(state: PolicyState, input: PolicyInput, t: Thresholds): {
         unit: r.unit,
         ...(r.trend ? { trend: r.trend } : {}),
       });
-      if (rank(r.level) <= rank(prev) || (metric !== 'rss' && metric !== 'heap')) continue;
+      if (rank(r.level) <= rank(prev)) continue;
+      // A leak found by its trend is the slow-leak equivalent of the pre-OOM capture: evidence, under the cooldown.
+      if (metric === 'trend') actions.push({ kind: 'capture', pid: p.pid, reason: TREND_CAPTURE });
+      if (metric !== 'rss' && metric !== 'heap') continue;
       if (r.level === 'critical') actions.push({ kind: 'capture', pid: p.pid, reason: `${metric}-critical` });
       if (r.level === 'imminent') actions.push({ kind: 'capture', pid: p.pid, reason: `${metric}-imminent`, urgent: true });
       if (r.level === 'critical') actions.push({ kind: 'gc', pid: p.pid, reason: `${metric}-critical` });

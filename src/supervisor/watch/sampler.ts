@@ -6,7 +6,7 @@ import { readFileSync, readdirSync, readlinkSync } from 'node:fs';
 import path from 'node:path';
 import { TimeoutError } from '../../common/errors.js';
 import type { ProcessSample, TickSample } from './policy.js';
-import type { Point } from './trend.js';
+import type { HeapHistory, Point } from './trend.js';
 import { Ring } from './ring.js';
 import { systemMemory } from '../../common/sysmem.js';
 import { pageSize, readArgv, type ProcStat } from '../proc/stat.js';
@@ -144,8 +144,10 @@ interface Known {
   /** Established TCP connections at the last count. */
   sockets?: number;
   rss: Ring<HistoryPoint>;
-  /** Heap readings as they arrived: what the leak trend is fitted on. */
+  /** Heap readings as they arrived. */
   heaps: Ring<Point>;
+  /** The heap right after each major GC, as the probe reported it: what the leak trend is fitted on first. */
+  floors: Ring<Point>;
   heap?: { at: number; rssBytes: number; used: number; total: number; limit: number };
   /** A heap read in flight: at most one per process, so a blocked agent never piles up requests. */
   reading?: Promise<void>;
@@ -222,8 +224,20 @@ export class Sampler {
     return this.known.get(pid)?.rss.toArray() ?? [];
   }
 
-  heapHistory(pid: number): Point[] {
-    return this.known.get(pid)?.heaps.toArray() ?? [];
+  heapHistory(pid: number): HeapHistory {
+    const k = this.known.get(pid);
+    return k ? { readings: k.heaps.toArray(), floors: k.floors.toArray() } : { readings: [] };
+  }
+
+  /** A probe's post-GC heap: a floor for the trend, and the freshest reading there is of a heap near its end. */
+  postGc(pid: number, used: number, at: number): void {
+    const k = this.known.get(pid);
+    if (!k) return;
+    k.floors.push({ t: at, v: used });
+    if (k.heap && at > k.heap.at) {
+      k.heap = { ...k.heap, at, used };
+      this.opts.onHeap?.(pid, used / k.heap.limit);
+    }
   }
 
   /** A new run starts with no history: its processes are new. */
@@ -237,6 +251,7 @@ export class Sampler {
     for (const k of this.known.values()) {
       k.rss.resize(historySize);
       k.heaps.resize(historySize);
+      k.floors.resize(historySize);
     }
   }
 
@@ -260,6 +275,7 @@ export class Sampler {
         at,
         rss: new Ring(this.historySize),
         heaps: new Ring(this.historySize),
+        floors: new Ring(this.historySize),
         missed: 0,
       };
       this.known.set(p.pid, k);
@@ -297,6 +313,7 @@ export class Sampler {
     life.rss.peak = Math.max(life.rss.peak, view.rssBytes);
     const instrumented = this.heaps?.has(p.pid) === true;
     if (!instrumented) return view;
+    life.probed = true;
     if (this.heapDue(k, view.rssBytes, at)) this.readHeap(p.pid, k, view.rssBytes);
     if (k.heap) {
       view.heapUsed = k.heap.used;

@@ -1,7 +1,10 @@
 // Pure: how fast the heap's floor rises and when it will reach the limit. A heap is a sawtooth (allocate,
-// collect, allocate); what leaks is what survives collection, so the regression runs over the minimum of each
-// slice of the window (the post-GC floor), not over raw readings, and a sawtooth that returns to its floor has
-// no trend.
+// collect, allocate); what leaks is what survives collection. The true floor is the heap right after each major
+// GC, which the probe reports: the trend is fitted on those points, trusted by the fit and the number of GCs
+// (not by how much of the window has passed), and only while the floor is still rising (a cache that filled and
+// stays full is no leak). Without enough of them (a process seen through /proc and occasional readings), the
+// regression runs over the minimum of each slice of the window instead, and a sawtooth that returns to its floor
+// has no trend either way.
 import { MB } from '../../common/units.js';
 
 export interface Point {
@@ -47,6 +50,44 @@ function regression(xs: number[], ys: number[]): { slope: number; intercept: num
   // A perfectly flat floor explains itself fully but shows no growth: r2 1 with slope 0 is harmless.
   const r2 = syy === 0 ? 1 : (sxy * sxy) / (sxx * syy);
   return { slope, intercept: my - slope * mx, r2 };
+}
+
+/** Heap readings of a process, and its floors: the heap after each major GC, as its probe reported them. */
+export interface HeapHistory {
+  readings: readonly Point[];
+  floors?: readonly Point[];
+}
+
+/** Post-GC floors needed before they are used at all, and for full confidence. */
+const MIN_FLOORS = 4;
+const FULL_FLOORS = 8;
+
+/** The leak trend: from the post-GC floors when there are enough in the window, else from the readings. */
+export function leakTrend(history: HeapHistory, limit: number, opts: TrendOptions): Trend | undefined {
+  const last = history.floors?.at(-1);
+  const floors = last ? history.floors!.filter((p) => p.t >= last.t - opts.windowMs) : [];
+  return floors.length >= MIN_FLOORS ? floorTrend(floors, limit) : heapTrend(history.readings, limit, opts);
+}
+
+/**
+ * A line through the post-GC floors. Its confidence is the fit's r² scaled by how many GCs there are, and is
+ * halved when the later half of the floors rises at less than half the overall rate: a plateau.
+ */
+export function floorTrend(floors: readonly Point[], limit: number): Trend | undefined {
+  const last = floors.at(-1);
+  if (!last || floors.length < MIN_FLOORS || last.t <= floors[0]!.t) return undefined;
+  const fit = regression(
+    floors.map((p) => p.t),
+    floors.map((p) => p.v),
+  );
+  const later = floors.slice(Math.floor(floors.length / 2));
+  const recent = later.length >= 2 && later.at(-1)!.t > later[0]!.t ? regression(later.map((p) => p.t), later.map((p) => p.v)).slope : fit.slope;
+  const plateau = fit.slope > 0 && recent < fit.slope / 2;
+  const confidence = fit.r2 * Math.min(1, (floors.length - 1) / (FULL_FLOORS - 1)) * (plateau ? 0.5 : 1);
+  const mbPerMin = (fit.slope * 60_000) / MB;
+  const floorNow = fit.intercept + fit.slope * last.t;
+  const oomInMin = fit.slope > 0 ? Math.max(0, (limit - floorNow) / fit.slope / 60_000) : undefined;
+  return { mbPerMin, oomInMin, confidence, floorMb: floorNow / MB };
 }
 
 /** Points must be in time order. `limit` in bytes (the old-space limit, or an RSS limit). */
