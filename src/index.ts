@@ -56,6 +56,7 @@ export class Supervision extends EventEmitter<SupervisionEvents> {
       argv,
       userUmask: settings.userUmask ?? currentUmask(),
       ownsProcess: settings.ownsProcess ?? false,
+      startedAt: Date.now(),
       notice: (message, important) => {
         notice?.(message, important);
         this.emit('notice', message, important);

@@ -1,6 +1,6 @@
 // Growth across runs: does a role's peak keep rising from one run to the next (a leak that survives restarts,
 // in a cache on disk, in a session that grows) or does it level off?
-import { linearFit } from './stats.js';
+import { linearFit } from '../common/fit.js';
 
 export interface RunPeak {
   /** When the run (or the role's last process in it) ended, ms since the epoch: the runs' order. */

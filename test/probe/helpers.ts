@@ -1,15 +1,27 @@
-import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { spawn, spawnSync, type ChildProcess, type SpawnOptions } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { Inspectors, type Logger } from '../../src/supervisor/probe-link/sessions.js';
-import { Registry, type ProcessRecord } from '../../src/supervisor/probe-link/registry.js';
+import { Inspectors, type GcPoint, type InspectorsOptions, type Logger } from '../../src/supervisor/probe-link/sessions.js';
+import { Registry, type ProcessRecord, type Rejection } from '../../src/supervisor/probe-link/registry.js';
 
 export const ROOT = path.resolve(import.meta.dirname, '../..');
 export const PROBE = path.join(ROOT, 'dist/probe/probe.cjs');
 export const FIXTURES = path.join(ROOT, 'test/fixtures/probe');
 
 export const silentLog: Logger = { debug() {}, info() {}, warn() {}, error() {} };
+
+export interface LogLine {
+  level: string;
+  msg?: string;
+  obj: Record<string, unknown>;
+}
+
+/** A logger that keeps every line, for tests that look at what the supervisor side said. */
+export function recordingLog(lines: LogLine[]): Logger {
+  const at = (level: string) => (obj: object, msg?: string) => void lines.push({ level, obj: obj as Record<string, unknown>, ...(msg ? { msg } : {}) });
+  return { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') };
+}
 
 /** NODE_OPTIONS as the supervisor's launch sets them. */
 export function probedEnv(socketPath: string, reportDir: string, extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
@@ -33,18 +45,37 @@ export class Harness {
   readonly dir = mkdtempSync(path.join(tmpdir(), 'cfn-probe-'));
   registry!: Registry;
   inspectors!: Inspectors;
+  readonly logs: LogLine[] = [];
+  readonly gcPoints: { pid: number; point: GcPoint }[] = [];
+  readonly rejections: Rejection[] = [];
   private readonly children: ChildProcess[] = [];
+  private readonly mounts: string[] = [];
 
-  async start(opts: { samplingInterval?: number; callTimeoutMs?: number } = {}): Promise<this> {
-    this.registry = await Registry.listen(path.join(this.dir, 'registry.sock'));
+  async start(opts: Partial<Omit<InspectorsOptions, 'registry' | 'log' | 'onGc'>> & { isMember?: (pid: number) => boolean } = {}): Promise<this> {
+    const { isMember, ...rest } = opts;
+    this.registry = await Registry.listen(path.join(this.dir, 'registry.sock'), isMember ? { isMember } : {});
+    this.registry.on('reject', (r) => this.rejections.push(r));
     this.inspectors = new Inspectors({
       registry: this.registry,
-      samplingInterval: opts.samplingInterval ?? 524288,
-      callTimeoutMs: opts.callTimeoutMs ?? 5000,
+      samplingInterval: 524288,
+      pressure: 0.7,
+      callTimeoutMs: 5000,
       capturesDir: path.join(this.dir, 'captures'),
-      log: silentLog,
+      log: recordingLog(this.logs),
+      onGc: (pid, point) => this.gcPoints.push({ pid, point }),
+      ...rest,
     });
     return this;
+  }
+
+  /** A tmpfs of `size` (mount(8) syntax) on a new folder, unmounted by cleanup; undefined when mounting is refused. */
+  tmpfs(name: string, size: string): string | undefined {
+    const dir = path.join(this.dir, name);
+    mkdirSync(dir, { mode: 0o700 });
+    const r = spawnSync('mount', ['-t', 'tmpfs', '-o', `size=${size},mode=0700`, 'tmpfs', dir], { encoding: 'utf8' });
+    if (r.status !== 0) return undefined;
+    this.mounts.push(dir);
+    return dir;
   }
 
   env(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
@@ -84,6 +115,7 @@ export class Harness {
     await Promise.all(this.children.map((c) => exited(c)));
     await this.inspectors?.closeAll();
     await this.registry?.close();
+    for (const dir of this.mounts.splice(0)) spawnSync('umount', [dir]);
     rmSync(this.dir, { recursive: true, force: true });
   }
 }
@@ -113,3 +145,22 @@ export function waitForOutput(stream: NodeJS.ReadableStream | null | undefined, 
 }
 
 export const epochMs = (): number => performance.timeOrigin + performance.now();
+
+interface ProfileNode {
+  callFrame: { functionName: string };
+  selfSize: number;
+  children: ProfileNode[];
+}
+
+/** The function with the most self size in a sampling profile (.heapprofile). */
+export function topSelfFunction(file: string): string | undefined {
+  const profile = JSON.parse(readFileSync(file, 'utf8')) as { head: ProfileNode };
+  const self = new Map<string, number>();
+  const walk = (n: ProfileNode): void => {
+    const name = n.callFrame.functionName || '(anonymous)';
+    self.set(name, (self.get(name) ?? 0) + n.selfSize);
+    n.children.forEach(walk);
+  };
+  walk(profile.head);
+  return [...self].sort((a, b) => b[1] - a[1])[0]?.[0];
+}

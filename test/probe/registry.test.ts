@@ -1,28 +1,34 @@
-import { spawnSync } from 'node:child_process';
-import { lstatSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { chmodSync, lstatSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { ProbeError, TimeoutError } from '../../src/common/errors.js';
-import { Registry, type ProcessRecord } from '../../src/supervisor/probe-link/registry.js';
+import { Registry, type ProcessRecord, type Rejection } from '../../src/supervisor/probe-link/registry.js';
+import { FIXTURES, exited, unprobedEnv } from './helpers.js';
 
 let dir: string;
 let registry: Registry | undefined;
 const sockets: net.Socket[] = [];
+const children: ChildProcess[] = [];
 
 beforeEach(() => {
   dir = mkdtempSync(path.join(tmpdir(), 'cfn-registry-'));
 });
 afterEach(async () => {
   for (const s of sockets.splice(0)) s.destroy();
+  for (const c of children.splice(0)) {
+    c.kill('SIGKILL');
+    await exited(c);
+  }
   await registry?.close();
   registry = undefined;
   rmSync(dir, { recursive: true, force: true });
 });
 
 const register = (pid: number): string =>
-  `${JSON.stringify({ type: 'register', v: 1, pid, ppid: 1, argv: ['node', 'x.js'], heapSizeLimit: 1e9, nodeVersion: 'v20' })}\n`;
+  `${JSON.stringify({ type: 'register', v: 2, pid, ppid: 1, argv: ['node', 'x.js'], heapSizeLimit: 1e9, nodeVersion: 'v20' })}\n`;
 
 function connect(socketPath: string): Promise<net.Socket> {
   return new Promise((resolve, reject) => {
@@ -32,7 +38,19 @@ function connect(socketPath: string): Promise<net.Socket> {
   });
 }
 
+/** A fake probe in a process of its own (a plain net client): its stdout says "connected N" / "closed N". */
+function fakeProbe(socketPath: string, claimed: number | 'self', mode: string, wrap: string[] = []): { child: ChildProcess; out: () => string } {
+  const [cmd, ...args] = [...wrap, process.execPath, path.join(FIXTURES, 'fake-probe.cjs'), socketPath, String(claimed), mode];
+  const child = spawn(cmd!, args, { stdio: ['ignore', 'pipe', 'inherit'], env: unprobedEnv() });
+  children.push(child);
+  let out = '';
+  child.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
+  return { child, out: () => out };
+}
+
 const nextRegister = (r: Registry): Promise<ProcessRecord> => new Promise((resolve) => r.once('register', resolve));
+const nextReject = (r: Registry): Promise<Rejection> => new Promise((resolve) => r.once('reject', resolve));
+const poll = { timeout: 20_000, interval: 50 };
 
 describe('Registry', () => {
   it('listens on an owner-only socket and replaces a stale socket file', async () => {
@@ -47,64 +65,142 @@ describe('Registry', () => {
     await expect(Registry.listen(path.join(dir, 'plain'))).rejects.toThrow(/not a socket/);
   });
 
-  it('drops malformed and oversized lines, registers valid ones, and reports the exit with its code', async () => {
+  it('drops malformed and oversized lines, registers valid ones, passes notices on, and reports the exit with its code', async () => {
     registry = await Registry.listen(path.join(dir, 'r.sock'), { maxLineBytes: 1024 });
     const s = await connect(registry.socketPath);
     const registered = nextRegister(registry);
     s.write('not json\n');
     s.write(`${'x'.repeat(5000)}\n`);
-    s.write('{"type":"register","v":1,"pid":-4}\n');
-    s.write(`{"type":"register","v":99,"pid":7,"ppid":1,"argv":[],"heapSizeLimit":1,"nodeVersion":"v"}\n`);
-    s.write(register(4242));
+    s.write('{"type":"register","v":2,"pid":-4}\n');
+    s.write(`{"type":"register","v":1,"pid":${process.pid},"ppid":1,"argv":[],"heapSizeLimit":1,"nodeVersion":"v"}\n`);
+    s.write(register(process.pid));
     const rec = await registered;
-    expect(rec).toMatchObject({ pid: 4242, ppid: 1, argv: ['node', 'x.js'], heapSizeLimit: 1e9 });
-    expect(registry.list().map((r) => r.pid)).toEqual([4242]);
+    expect(rec).toMatchObject({ pid: process.pid, ppid: 1, argv: ['node', 'x.js'], heapSizeLimit: 1e9 });
+    expect(registry.list().map((r) => r.pid)).toEqual([process.pid]);
+    const notice = new Promise<[number, Record<string, unknown>]>((resolve) => registry!.once('notice', (pid, msg) => resolve([pid, msg])));
+    s.write('{"type":"post-gc","used":1234,"at":5}\n');
+    expect(await notice).toEqual([process.pid, { type: 'post-gc', used: 1234, at: 5 }]);
     const exit = new Promise<[number, { code?: number }]>((resolve) => registry!.once('exit', (pid, info) => resolve([pid, info])));
     s.end('{"type":"exit","code":3}\n');
-    expect(await exit).toEqual([4242, { code: 3 }]);
-    expect(registry.get(4242)).toBeUndefined();
+    expect(await exit).toEqual([process.pid, { code: 3 }]);
+    expect(registry.get(process.pid)).toBeUndefined();
   });
 
-  it('answers requests, times them out, bounds them, and rejects the pending ones when the process goes', async () => {
+  it('answers requests, times them out, bounds them, caps their total time, and rejects the pending ones when the process goes', async () => {
     registry = await Registry.listen(path.join(dir, 'r.sock'), { maxPending: 2 });
     const s = await connect(registry.socketPath);
     s.setEncoding('utf8');
     const registered = nextRegister(registry);
-    s.write(register(5151));
+    s.write(register(process.pid));
     await registered;
     let received = '';
     s.on('data', (d: string) => (received += d));
+    const lastId = (): number => (JSON.parse(received.trim().split('\n').at(-1)!) as { id: number }).id;
 
-    const ok = registry.request(5151, { type: 'heap-stats' }, { timeoutMs: 2000 });
-    await waitUntil(() => received.includes('"id"'));
-    const id = (JSON.parse(received.trim().split('\n')[0]!) as { id: number }).id;
-    s.write(`{"type":"reply","id":${id},"result":{"usedHeapSize":1}}\n`);
+    const ok = registry.request(process.pid, { type: 'heap-stats' }, { timeoutMs: 2000 });
+    await vi.waitFor(() => expect(received).toContain('"id"'), poll);
+    s.write(`{"type":"reply","id":${lastId()},"result":{"usedHeapSize":1}}\n`);
     await expect(ok).resolves.toEqual({ usedHeapSize: 1 });
 
-    const late = registry.request(5151, { type: 'cdp', method: 'Runtime.getHeapUsage' }, { timeoutMs: 50 });
+    const late = registry.request(process.pid, { type: 'heap-stats' }, { timeoutMs: 50 });
     await expect(late).rejects.toBeInstanceOf(TimeoutError);
 
-    const a = registry.request(5151, { type: 'heap-stats' }, { timeoutMs: 5000 });
-    const b = registry.request(5151, { type: 'heap-stats' }, { timeoutMs: 5000 });
-    await expect(registry.request(5151, { type: 'heap-stats' }, { timeoutMs: 5000 })).rejects.toThrow(/already pending/);
+    // Progress re-arms the silence timeout, never the total cap.
+    const before = received.length;
+    const streamed = registry.request(process.pid, { type: 'capture' }, { timeoutMs: 300, totalMs: 1500 });
+    await vi.waitFor(() => expect(received.length).toBeGreaterThan(before), poll);
+    const id = lastId();
+    let progress = 0;
+    const feeder = setInterval(() => s.write(`{"type":"progress","id":${id},"done":${++progress},"total":0}\n`), 50);
+    const err = await streamed.catch((e: unknown) => e);
+    clearInterval(feeder);
+    expect(err).toBeInstanceOf(TimeoutError);
+    expect((err as Error).message).toMatch(/total time cap/);
+    expect(progress).toBeGreaterThan(6);
+
+    const a = registry.request(process.pid, { type: 'heap-stats' }, { timeoutMs: 5000 });
+    const b = registry.request(process.pid, { type: 'heap-stats' }, { timeoutMs: 5000 });
+    await expect(registry.request(process.pid, { type: 'heap-stats' }, { timeoutMs: 5000 })).rejects.toThrow(/already pending/);
     s.destroy();
     await expect(a).rejects.toBeInstanceOf(ProbeError);
     await expect(b).rejects.toThrow(/process exited/);
-    expect(registry.send(5151, { type: 'memory-pressure', level: 'x' })).toBe(false);
+    expect(registry.send(process.pid, { type: 'memory-pressure', level: 'x' })).toBe(false);
+  });
+
+  it('closes without waiting for a request in flight', async () => {
+    registry = await Registry.listen(path.join(dir, 'r.sock'));
+    const s = await connect(registry.socketPath);
+    const registered = nextRegister(registry);
+    s.write(register(process.pid));
+    await registered;
+    const inFlight = registry.request(process.pid, { type: 'capture' }, { timeoutMs: 600_000 }).catch((e: unknown) => e);
+    await registry.close();
+    registry = undefined;
+    expect(String(await inFlight)).toMatch(/the supervisor is stopping/);
   });
 
   it('refuses connections past its maximum', async () => {
     registry = await Registry.listen(path.join(dir, 'r.sock'), { maxConnections: 1 });
     const first = await connect(registry.socketPath);
     const registered = nextRegister(registry);
-    first.write(register(1111));
+    first.write(register(process.pid));
     await registered;
-    const second = await connect(registry.socketPath);
-    await new Promise((resolve) => second.once('close', resolve));
+    const fake = fakeProbe(registry.socketPath, 'self', 'register');
+    await vi.waitFor(() => expect(fake.out()).toContain('closed 1'), poll);
     expect(registry.list()).toHaveLength(1);
   });
 });
 
-async function waitUntil(cond: () => boolean): Promise<void> {
-  for (let i = 0; i < 200 && !cond(); i++) await new Promise((r) => setTimeout(r, 10));
-}
+describe('Registry: a peer is who SO_PEERCRED says it is', () => {
+  it('turns away a peer registering as pid 1, or as another live process, and keeps no slot for it', async () => {
+    registry = await Registry.listen(path.join(dir, 'r.sock'), { maxConnections: 2 });
+    const registrations: ProcessRecord[] = [];
+    registry.on('register', (r) => registrations.push(r));
+    for (const claimed of [1, process.pid]) {
+      const rejected = nextReject(registry);
+      const fake = fakeProbe(registry.socketPath, claimed, 'register');
+      expect(await rejected).toEqual({ reason: `claims pid ${claimed}`, peerPid: fake.child.pid, claimedPid: claimed });
+      await vi.waitFor(() => expect(fake.out()).toContain('closed 1'), poll);
+    }
+    // Rejected peers hold nothing: an honest one still gets in.
+    const honest = fakeProbe(registry.socketPath, 'self', 'register');
+    await vi.waitFor(() => expect(registry!.get(honest.child.pid!)).toBeDefined(), poll);
+    expect(registrations.map((r) => r.pid)).toEqual([honest.child.pid]);
+  });
+
+  it('never replaces a live registration: a second connection from the same pid is turned away', async () => {
+    registry = await Registry.listen(path.join(dir, 'r.sock'));
+    const fake = fakeProbe(registry.socketPath, 'self', 'twice');
+    const rec = await nextRegister(registry);
+    expect(rec.pid).toBe(fake.child.pid);
+    const rejected = nextReject(registry);
+    registry.send(rec.pid, { type: 'memory-pressure', level: 'again' });
+    expect(await rejected).toEqual({ reason: 'a connection from this pid is already open', peerPid: fake.child.pid, peerUid: process.getuid!() });
+    await vi.waitFor(() => expect(fake.out()).toContain('closed 2'), poll);
+    expect(fake.out()).not.toContain('closed 1');
+    expect(registry.get(rec.pid)).toBe(rec);
+    await expect(registry.request(rec.pid, { type: 'heap-stats' }, { timeoutMs: 5000 })).resolves.toMatchObject({ usedHeapSize: 1e6 });
+  });
+
+  it('turns away processes outside the supervised tree', async () => {
+    const members = new Set<number>();
+    registry = await Registry.listen(path.join(dir, 'r.sock'), { isMember: (pid) => members.has(pid) });
+    const rejected = nextReject(registry);
+    const outsider = fakeProbe(registry.socketPath, 'self', 'register');
+    expect(await rejected).toMatchObject({ reason: 'not a process of the supervised tree', peerPid: outsider.child.pid });
+    await vi.waitFor(() => expect(outsider.out()).toContain('closed 1'), poll);
+    expect(registry.list()).toEqual([]);
+  });
+
+  it("turns away another user's process even when the socket lets it in", async () => {
+    registry = await Registry.listen(path.join(dir, 'r.sock'));
+    // Only a misconfigured socket lets another user connect at all; the credentials check still holds then.
+    chmodSync(dir, 0o711);
+    chmodSync(registry.socketPath, 0o666);
+    const rejected = nextReject(registry);
+    const other = fakeProbe(registry.socketPath, 'self', 'register', ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups']);
+    expect(await rejected).toMatchObject({ reason: 'another user', peerUid: 65534 });
+    await vi.waitFor(() => expect(other.out()).toContain('closed 1'), poll);
+    expect(registry.list()).toEqual([]);
+  });
+});

@@ -85,6 +85,14 @@ describe('decide: whole tree', () => {
   });
 });
 
+describe('decide: hysteresis', () => {
+  it('holds a level while the value hovers just under its threshold, and drops it once clearly below', () => {
+    const heap = (pct: number) => [proc({ heapUsed: pct * 10 * MB, heapLimit: 1000 * MB })];
+    const alerts = ticks([heap(86), heap(84), heap(86), heap(80), heap(70)]).map((a) => a.filter((k) => k.startsWith('alert:heap')));
+    expect(alerts).toEqual([['alert:heap:critical'], [], [], ['alert:heap:warning'], []]);
+  });
+});
+
 describe('decide: leak trend', () => {
   const limit = 1024 * MB;
   const history = (mbAt: (s: number) => number): Point[] => Array.from({ length: 61 }, (_, s) => ({ t: s * 1000, v: mbAt(s) * MB }));

@@ -3,7 +3,8 @@ import { describe, expect, it } from 'vitest';
 import { UsageError } from '../../src/common/errors.js';
 import { LEAK_RULE, acrossRuns } from '../../src/report/growth.js';
 import { parseSince } from '../../src/report/since.js';
-import { Histogram, linearFit, percentiles } from '../../src/report/stats.js';
+import { linearFit } from '../../src/common/fit.js';
+import { Histogram, percentiles } from '../../src/report/stats.js';
 
 const histogram = (values: number[]): Histogram => {
   const h = new Histogram();

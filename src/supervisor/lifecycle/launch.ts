@@ -5,6 +5,8 @@ import { SpawnError } from '../../common/errors.js';
 import { OUR_NODE_OPTIONS_ENV, userNodeOptions } from '../../config/environment.js';
 import type { Children } from '../proc/children.js';
 import type { Libc } from '../../common/libc.js';
+import type { ProcessTree } from '../proc/tree.js';
+import type { Terminal } from './terminal.js';
 import { readStat } from '../proc/stat.js';
 
 export interface LaunchOptions {
@@ -105,7 +107,11 @@ export interface Agent {
   pid: number;
   /** With the pid, the agent's identity: read at spawn, before it can exit and its pid be reused. */
   startTime: number;
+  /** When it was started: a run's clock starts here, even if the rest of the supervisor loads after. */
+  startedAt: number;
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  /** Its stops and continues (job control), for whoever runs it; set once it is known. */
+  events: Partial<AgentEvents>;
 }
 
 export interface AgentEvents {
@@ -124,7 +130,6 @@ export function spawnAgent(
   argv: string[],
   env: NodeJS.ProcessEnv,
   userUmask: number,
-  events: AgentEvents,
 ): Agent {
   const [command] = argv;
   if (!command) throw new SpawnError('missing the agent command', true);
@@ -144,12 +149,41 @@ export function spawnAgent(
   }
   if (pid < 0) throw new SpawnError(`${command}: cannot execute (errno ${-pid})`, false);
   const startTime = readStat(pid)?.startTime ?? 0;
+  const events: Partial<AgentEvents> = {};
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
     children.watch(pid, (status) => {
       if (status.exited) resolve(status.exited);
-      else if (status.stopped) events.stopped(status.stopped);
-      else if (status.continued) events.continued();
+      else if (status.stopped) events.stopped?.(status.stopped);
+      else if (status.continued) events.continued?.();
     });
   });
-  return { pid, startTime, exited };
+  return { pid, startTime, startedAt: Date.now(), exited, events };
+}
+
+export interface LauncherDeps {
+  libc: Libc;
+  children: Children;
+  tree: ProcessTree;
+  terminal?: Terminal;
+  argv: string[];
+  options: Omit<LaunchOptions, 'heapLimitMb' | 'inspect'>;
+  heapLimitMb: number;
+  inspect: boolean;
+  userUmask: number;
+}
+
+/**
+ * Starts the agent's runs: the environment, the spawn, the tree's new run and the terminal. Light on purpose:
+ * the supervisor starts the first run with it before loading the rest of itself, so the agent does not wait.
+ */
+export class Launcher {
+  constructor(private readonly deps: LauncherDeps) {}
+
+  start(): Agent {
+    const { libc, children, tree, terminal, argv, options, heapLimitMb, inspect, userUmask } = this.deps;
+    const agent = spawnAgent(libc, children, argv, agentEnv(process.env, { ...options, heapLimitMb, inspect }), userUmask);
+    tree.beginRun(agent.pid);
+    terminal?.handTo(agent.pid);
+    return agent;
+  }
 }

@@ -83,58 +83,69 @@ export interface LostRun {
   ended: { pid: number; comm: string }[];
 }
 
+/** What a lost supervisor's ledger says, read before anything of ours replaces it. */
+export interface LostLedger {
+  record?: LedgerEntry['record'];
+  supervisorPid?: number;
+  pgid?: number;
+  members: { pid: number; startTime: number; comm: string }[];
+}
+
 /**
- * What a supervisor that died left in this state dir (the caller holds the state dir's lock, so its writer is
- * gone): ends every process of its ledger still alive, returns the lost run's record and removes the ledger.
+ * Takes the ledger a supervisor that died left in this state dir (the caller holds the state dir's lock, so its
+ * writer is gone): its record and those of its processes still alive, and removes the file, so that the new
+ * run's ledger cannot be confused with it. Synchronous and cheap: the ending can come later (endLostRun).
  */
-export async function recoverLostRun(file: string, graceMs: number): Promise<LostRun | undefined> {
+export function takeLostLedger(file: string): LostLedger | undefined {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
   } catch {
     return undefined;
   }
+  rmSync(file, { force: true });
   const lines = text.split('\n');
-  if (lines[0] !== HEADER) {
-    rmSync(file, { force: true });
-    return undefined;
-  }
-  let record: LedgerEntry['record'] | undefined;
-  let supervisorPid: number | undefined;
-  let pgid: number | undefined;
-  const members: { pid: number; startTime: number; comm: string }[] = [];
+  if (lines[0] !== HEADER) return undefined;
+  const lost: LostLedger = { members: [] };
   for (const line of lines.slice(1)) {
     const [kind, a, b] = line.split(' ');
-    if (kind === 'supervisor') supervisorPid = Number(a);
-    else if (kind === 'run') record = parseRecord(line.slice(4));
-    else if (kind === 'pgid') pgid = Number(a);
+    if (kind === 'supervisor') lost.supervisorPid = Number(a);
+    else if (kind === 'run') lost.record = parseRecord(line.slice(4));
+    else if (kind === 'pgid') lost.pgid = Number(a);
     else if (kind === 'pid') {
       const stat = readStat(Number(a));
-      if (stat && stat.startTime === Number(b) && stat.state !== 'Z') members.push({ pid: stat.pid, startTime: stat.startTime, comm: stat.comm });
+      if (stat && stat.startTime === Number(b) && stat.state !== 'Z') lost.members.push({ pid: stat.pid, startTime: stat.startTime, comm: stat.comm });
     }
   }
+  return lost;
+}
+
+/** Ends what is still alive of a lost run (TERM, the grace, KILL) and returns its record, now finished. */
+export async function endLostRun(lost: LostLedger, graceMs: number): Promise<LostRun> {
   const alive = () =>
-    members.filter((m) => {
+    lost.members.flatMap((m) => {
       const now = readStat(m.pid);
-      return now !== undefined && now.startTime === m.startTime && now.state !== 'Z';
+      return now !== undefined && now.startTime === m.startTime && now.state !== 'Z' ? [now] : [];
     });
   await endGracefully(
     {
       alive: () => alive().length > 0,
       signal: (signal) => {
-        if (pgid !== undefined && pgid > 1) signalPid(-pgid, signal);
-        for (const m of alive()) signalPid(m.pid, signal);
+        const live = alive();
+        // The group only while one of its own still leads it or lives in it: a recycled group id is not ours.
+        if (lost.pgid !== undefined && lost.pgid > 1 && live.some((p) => p.pgid === lost.pgid)) signalPid(-lost.pgid, signal);
+        for (const p of live) signalPid(p.pid, signal);
       },
     },
     'SIGTERM',
     graceMs,
   );
-  rmSync(file, { force: true });
+  const { record } = lost;
   return {
     // How the agent ended is unknown: its supervisor was not there to see it.
     ...(record ? { record: { ...record, exit: { code: null, signal: null, reason: 'supervisor-lost' as const }, aborted: true } } : {}),
-    ...(supervisorPid ? { supervisorPid } : {}),
-    ended: members.map(({ pid, comm }) => ({ pid, comm })),
+    ...(lost.supervisorPid ? { supervisorPid: lost.supervisorPid } : {}),
+    ended: lost.members.map(({ pid, comm }) => ({ pid, comm })),
   };
 }
 

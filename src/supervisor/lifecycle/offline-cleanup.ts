@@ -6,7 +6,7 @@ import type { Config } from '../../config/config.js';
 import { enforceRetention } from '../journal/captures.js';
 import { openJournal } from '../journal/journal.js';
 import { REPORTS_KEPT, pruneReports } from '../journal/reports.js';
-import { recoverLostRun } from './ledger.js';
+import { endLostRun, takeLostLedger } from './ledger.js';
 
 export interface OfflineCleanup {
   /** The run a killed supervisor left, now ended and recorded. */
@@ -20,7 +20,8 @@ export async function cleanupStateDir(config: Config): Promise<OfflineCleanup> {
   const paths = statePaths(config.stateDir);
   const unlock = lockStateDir(paths.root);
   try {
-    const lost = await recoverLostRun(paths.ledger, config.killTimeoutMs);
+    const ledger = takeLostLedger(paths.ledger);
+    const lost = ledger ? await endLostRun(ledger, config.killTimeoutMs) : undefined;
     if (lost?.record) {
       const journal = openJournal({ logFile: paths.log, runsFile: paths.runs, alertsFile: paths.alerts, processesFile: paths.processes });
       journal.runs.info(lost.record);

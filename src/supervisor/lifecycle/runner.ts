@@ -9,13 +9,11 @@ import type { Notice } from '../act/executor.js';
 import type { Metrics } from '../control/metrics.js';
 import type { Journal } from '../journal/journal.js';
 import { REPORTS_KEPT, collectReports, pruneReports } from '../journal/reports.js';
-import type { Children } from '../proc/children.js';
-import type { Libc } from '../../common/libc.js';
 import type { ProcessTree } from '../proc/tree.js';
 import { readArgv, type ProcStat } from '../proc/stat.js';
 import { redactArgv } from '../../common/redact.js';
 import { classifyExit, exitCodeOf, type ExitReason } from './classify.js';
-import { agentEnv, spawnAgent, type LaunchOptions } from './launch.js';
+import type { Agent, Launcher } from './launch.js';
 import { decideRestart, initialRestartState, type RestartState } from './restart.js';
 import { Run } from './run.js';
 import type { Terminal } from './terminal.js';
@@ -38,8 +36,7 @@ const JOB_STOP_SIGNALS: ReadonlySet<NodeJS.Signals> = new Set(['SIGTSTP', 'SIGTT
 export interface RunnerDeps {
   config: Config;
   argv: string[];
-  libc: Libc;
-  children: Children;
+  launcher: Launcher;
   tree: ProcessTree;
   terminal?: Terminal;
   /** Absent with --no-watch. */
@@ -47,11 +44,12 @@ export interface RunnerDeps {
   journal: Journal;
   metrics: Metrics;
   notice: Notice;
-  launch: Omit<LaunchOptions, 'heapLimitMb'>;
-  userUmask: number;
+  reportDir: string;
   supervisorId: string;
   /** Written as the run's tree changes: what ends the tree if the supervisor is killed. */
   ledger: Ledger;
+  /** The stop sequence started: what is in flight towards the agents (a snapshot can take minutes) is cut short. */
+  onStop?: () => void;
 }
 
 interface RunOutcome {
@@ -75,6 +73,7 @@ export class Runner {
   private killTimer?: NodeJS.Timeout;
   /** The supervisor itself just stopped the agent's group: that stop is not news to act on. */
   private forwardedStop = false;
+  private early: NodeJS.Signals[] = [];
   /** Fatal-error reports already attributed to a run: a fast restart must not claim its predecessor's. */
   private readonly claimedReports = new Set<string>();
 
@@ -88,17 +87,24 @@ export class Runner {
     return this.stop !== undefined;
   }
 
-  /** Runs the agent until it ends for good. */
-  async runAll(): Promise<Outcome> {
+  /**
+   * Runs the agent until it ends for good. `first` is a run the supervisor started while it was loading, and
+   * `early` the signals it received meanwhile: they reach that run as soon as it is ours.
+   */
+  async runAll(first?: Agent, early: NodeJS.Signals[] = []): Promise<Outcome> {
+    this.early = early;
     const { config, notice, journal, metrics } = this.deps;
     let last: RunOutcome | undefined;
     try {
       for (let runNo = 1; ; runNo++) {
-        this.phase = 'preflight';
-        if (!(await this.preflight())) break;
         let outcome: RunOutcome;
         try {
-          outcome = await this.runOnce(`${this.deps.supervisorId}-${runNo}`);
+          const started = runNo === 1 ? first : undefined;
+          if (!started) {
+            this.phase = 'preflight';
+            if (!(await this.preflight())) break;
+          }
+          outcome = await this.runOnce(`${this.deps.supervisorId}-${runNo}`, started ?? this.deps.launcher.start());
         } catch (err) {
           if (!(err instanceof SpawnError)) throw err;
           notice(err.message, true);
@@ -175,6 +181,7 @@ export class Runner {
     this.stop = { signal, deadline: Date.now() + killTimeoutMs };
     this.phase = 'stopping';
     this.stopWaits.abort();
+    this.deps.onStop?.();
     if (this.current) {
       tree.signalAll(signal);
       this.killTimer = setTimeout(() => void tree.killAll(), killTimeoutMs);
@@ -228,19 +235,15 @@ export class Runner {
     return false;
   }
 
-  private async runOnce(runId: string): Promise<RunOutcome> {
-    const { config, argv, libc, children, tree, terminal, watcher, journal, metrics } = this.deps;
+  private async runOnce(runId: string, agent: Agent): Promise<RunOutcome> {
+    const { config, argv, tree, terminal, watcher, journal, metrics } = this.deps;
     const { log } = journal;
-    const startedAt = Date.now();
-    const env = agentEnv(process.env, { ...this.deps.launch, heapLimitMb: config.heapLimitMb, inspect: config.inspect });
-    const agent = spawnAgent(libc, children, argv, env, this.deps.userUmask, {
-      stopped: (signal) => this.agentStopped(signal),
-      continued: () => log.info('agent continued'),
-    });
+    const { startedAt } = agent;
+    agent.events.stopped = (signal) => this.agentStopped(signal);
+    agent.events.continued = () => log.info('agent continued');
     const run = new Run(runId, agent.pid, redactArgv(argv), startedAt, (r) => this.endRun(r));
-    tree.beginRun(agent.pid);
-    terminal?.handTo(agent.pid);
     this.current = run;
+    for (const signal of this.early.splice(0)) this.signal(signal);
     log.info({ run: runId, agent_pid: agent.pid, argv: run.argv }, 'agent started');
     this.phase = 'running';
     metrics.agentRunning(true);
@@ -270,9 +273,9 @@ export class Runner {
     await run.settled();
     this.current = undefined;
 
-    const reports = collectReports(this.deps.launch.reportDir, startedAt - 1000).filter((r) => !this.claimedReports.has(r.file));
+    const reports = collectReports(this.deps.reportDir, startedAt - 1000).filter((r) => !this.claimedReports.has(r.file));
     for (const r of reports) this.claimedReports.add(r.file);
-    pruneReports(this.deps.launch.reportDir, REPORTS_KEPT);
+    pruneReports(this.deps.reportDir, REPORTS_KEPT);
     for (const file of this.claimedReports) if (!existsSync(file)) this.claimedReports.delete(file);
     const limit = code === 0 ? undefined : run.endedByLimit(Date.now(), config.killTimeoutMs);
     const reason = classifyExit({

@@ -2,7 +2,7 @@
  * The second way into a node process: its inspector port, for processes the probe cannot reach (an agent
  * started before and outside the supervisor, a child whose NODE_OPTIONS was stripped). SIGUSR1 makes node open
  * its inspector on 127.0.0.1 (port 9229 unless the process was given --inspect-port); the port it really opened
- * is read from /proc (tcp-listeners.ts); chrome-remote-interface, the only websocket CDP client of the project,
+ * is read from /proc (proc/sockets.ts); chrome-remote-interface, the only websocket CDP client of the project,
  * attaches; the work is done; the session disconnects; and the inspector we opened is closed again.
  *
  * The price, printed by node on the target's stderr (measured, Node 20.20.2), where the probe prints nothing:
@@ -45,7 +45,7 @@ import { executableOf, readStat } from '../proc/stat.js';
 import { defaultHeapLimit } from '../../config/environment.js';
 import { captureName, createPendingCapture, writeCaptureAtomically, type CaptureKind } from '../journal/captures.js';
 import type { HeapStats, HeapUsage } from './sessions.js';
-import { connectHost, holderOf, listenersOf, listenersOnPort, type TcpListener } from './tcp-listeners.js';
+import { connectHost, holderOf, listenersOf, listenersOnPort, type TcpListener } from '../proc/sockets.js';
 
 /** Where SIGUSR1 opens the inspector unless the process was started with --inspect-port. */
 export const DEFAULT_INSPECTOR_PORT = 9229;

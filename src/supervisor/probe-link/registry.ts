@@ -1,15 +1,21 @@
 /*
  * The unix socket every probe registers on (protocol: see src/probe/probe.cts). One connection per node
  * process: its registration is the process record, its closing is the process's exit, and it carries the
- * supervisor's requests to that process (request/reply with timeouts; see inspector.ts).
+ * supervisor's requests to that process (request/reply with timeouts; see sessions.ts).
+ *
+ * Trusts nothing: the socket is owner-only, and each peer is checked with SO_PEERCRED as it connects (our uid,
+ * a member of the supervised tree, no other connection open from that pid) and again as it registers (the pid
+ * it claims is its own). A live registration is never replaced. Rejected peers are closed at once, so they hold
+ * no slot; each rejection is reported as a 'reject' event.
  */
 import { EventEmitter } from 'node:events';
 import { promises as fs } from 'node:fs';
 import net from 'node:net';
 import { ProbeError, TimeoutError } from '../../common/errors.js';
 import { claimSocketPath } from '../../common/statedir.js';
+import { libc } from '../../common/libc.js';
 
-export const PROTOCOL_VERSION = 1;
+export const PROTOCOL_VERSION = 2;
 
 export interface ProcessRecord {
   pid: number;
@@ -33,25 +39,38 @@ export interface RegistryOptions {
   maxQueuedBytes?: number;
   /** A connection that has not registered by then is dropped. */
   registerTimeoutMs?: number;
+  /** Whether a pid belongs to the supervised tree; a peer that does not is turned away. */
+  isMember?: (pid: number) => boolean;
 }
 
 export interface RequestOptions {
+  /** Silence allowed: progress messages re-arm it. */
   timeoutMs: number;
-  /** Progress messages re-arm the timeout, so it bounds silence rather than total duration. */
+  /** The request's whole duration, progress or not (progress can never hold a request forever); default timeoutMs. */
+  totalMs?: number;
   onProgress?: (done: number, total: number) => void;
+}
+
+/** A peer turned away: who it really is (SO_PEERCRED), what it claimed, and why. */
+export interface Rejection {
+  reason: string;
+  peerPid?: number;
+  peerUid?: number;
+  claimedPid?: number;
 }
 
 interface Pending {
   what: string;
   resolve(value: unknown): void;
   reject(err: Error): void;
-  timer: NodeJS.Timeout;
+  timers: NodeJS.Timeout[];
   arm(): void;
   onProgress?: (done: number, total: number) => void;
 }
 
 interface Connection {
   socket: net.Socket;
+  peerPid: number;
   record?: ProcessRecord;
   exitCode?: number;
   pending: Map<number, Pending>;
@@ -63,17 +82,25 @@ const DEFAULTS: Required<RegistryOptions> = {
   maxPending: 16,
   maxQueuedBytes: 1024 * 1024,
   registerTimeoutMs: 10_000,
+  isMember: () => true,
 };
+
+/** Unsolicited messages of a registered probe, passed on as 'notice' events. */
+const NOTICES = new Set(['post-gc', 'sampling']);
 
 export interface Registry {
   on(event: 'register', listener: (rec: ProcessRecord) => void): this;
   on(event: 'exit', listener: (pid: number, info: { code?: number }) => void): this;
+  on(event: 'notice', listener: (pid: number, msg: Record<string, unknown>) => void): this;
+  on(event: 'reject', listener: (r: Rejection) => void): this;
   on(event: 'error', listener: (err: Error) => void): this;
 }
 
 export class Registry extends EventEmitter {
   private readonly byPid = new Map<number, Connection>();
-  private readonly connections = new Set<Connection>();
+  /** Every open connection by the pid at its other end, registered or not. */
+  private readonly byPeer = new Map<number, Connection>();
+  private readonly uid = process.getuid?.() ?? -1;
   private nextId = 1;
 
   private constructor(
@@ -124,7 +151,7 @@ export class Registry extends EventEmitter {
 
   /** A request the probe answers with `{"type":"reply","id",...}`; rejects with TimeoutError or ProbeError. */
   request<T>(pid: number, msg: Record<string, unknown>, ro: RequestOptions): Promise<T> {
-    const what = typeof msg.method === 'string' ? msg.method : String(msg.type);
+    const what = String(msg.type);
     const conn = this.byPid.get(pid);
     if (!conn) return Promise.reject(new ProbeError(pid, `${what}: process not registered`));
     if (conn.pending.size >= this.opts.maxPending) {
@@ -135,36 +162,62 @@ export class Registry extends EventEmitter {
     }
     const id = this.nextId++;
     return new Promise<T>((resolve, reject) => {
+      const fail = (err: Error): void => {
+        for (const t of p.timers) clearTimeout(t);
+        conn.pending.delete(id);
+        reject(err);
+      };
       const p: Pending = {
         what,
         resolve: resolve as (v: unknown) => void,
-        reject,
-        timer: undefined as unknown as NodeJS.Timeout,
+        reject: fail,
+        timers: [],
         arm() {
-          clearTimeout(p.timer);
-          p.timer = setTimeout(() => {
-            conn.pending.delete(id);
-            reject(new TimeoutError(pid, what, ro.timeoutMs));
-          }, ro.timeoutMs);
-          p.timer.unref();
+          clearTimeout(p.timers[0]);
+          p.timers[0] = setTimeout(() => fail(new TimeoutError(pid, what, ro.timeoutMs)), ro.timeoutMs).unref();
         },
         ...(ro.onProgress ? { onProgress: ro.onProgress } : {}),
       };
       p.arm();
+      const totalMs = ro.totalMs ?? ro.timeoutMs;
+      p.timers[1] = setTimeout(() => fail(new TimeoutError(pid, `${what} (its total time cap)`, totalMs)), totalMs).unref();
       conn.pending.set(id, p);
       conn.socket.write(`${JSON.stringify({ v: PROTOCOL_VERSION, ...msg, id })}\n`);
     });
   }
 
+  /** Every request still waiting for a probe fails at once; the connections stay. */
+  abortPending(why: string): void {
+    for (const conn of this.byPeer.values()) failPending(conn, why);
+  }
+
+  /** Never waits for a probe: requests still pending fail at once. */
   async close(): Promise<void> {
-    for (const conn of this.connections) conn.socket.destroy();
+    this.abortPending('the supervisor is stopping');
+    for (const conn of this.byPeer.values()) conn.socket.destroy();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
     await fs.rm(this.socketPath, { force: true });
   }
 
   private accept(socket: net.Socket): void {
-    const conn: Connection = { socket, pending: new Map() };
-    this.connections.add(conn);
+    socket.on('error', () => socket.destroy());
+    const fd = (socket as unknown as { _handle?: { fd?: number } })._handle?.fd;
+    const peer = typeof fd === 'number' && fd >= 0 ? libc().peerCredentials(fd) : undefined;
+    const why = !peer
+      ? 'no peer credentials'
+      : peer.uid !== this.uid
+        ? 'another user'
+        : this.byPeer.has(peer.pid)
+          ? 'a connection from this pid is already open'
+          : !this.opts.isMember(peer.pid)
+            ? 'not a process of the supervised tree'
+            : undefined;
+    if (why || !peer) {
+      this.turnAway(socket, { reason: why ?? 'no peer credentials', ...(peer ? { peerPid: peer.pid, peerUid: peer.uid } : {}) });
+      return;
+    }
+    const conn: Connection = { socket, peerPid: peer.pid, pending: new Map() };
+    this.byPeer.set(peer.pid, conn);
     socket.setEncoding('utf8');
     const registerTimer = setTimeout(() => socket.destroy(), this.opts.registerTimeoutMs);
     registerTimer.unref();
@@ -185,21 +238,21 @@ export class Registry extends EventEmitter {
         skipping = true;
       }
     });
-    socket.on('error', () => socket.destroy());
     socket.on('close', () => {
       clearTimeout(registerTimer);
-      this.connections.delete(conn);
-      for (const p of conn.pending.values()) {
-        clearTimeout(p.timer);
-        p.reject(new ProbeError(conn.record?.pid ?? 0, `${p.what}: process exited`));
-      }
-      conn.pending.clear();
+      if (this.byPeer.get(conn.peerPid) === conn) this.byPeer.delete(conn.peerPid);
+      failPending(conn, 'process exited');
       const rec = conn.record;
       if (rec && this.byPid.get(rec.pid) === conn) {
         this.byPid.delete(rec.pid);
         this.emit('exit', rec.pid, conn.exitCode === undefined ? {} : { code: conn.exitCode });
       }
     });
+  }
+
+  private turnAway(socket: net.Socket, r: Rejection): void {
+    socket.destroy();
+    this.emit('reject', r);
   }
 
   private handleLine(conn: Connection, line: string, registerTimer: NodeJS.Timeout): void {
@@ -214,9 +267,12 @@ export class Registry extends EventEmitter {
       const rec = parseRecord(msg);
       if (!rec || conn.record) return;
       clearTimeout(registerTimer);
+      // A pid has at most one connection (see accept), so a registration that passes never replaces another.
+      if (rec.pid !== conn.peerPid) {
+        this.turnAway(conn.socket, { reason: `claims pid ${rec.pid}`, peerPid: conn.peerPid, claimedPid: rec.pid });
+        return;
+      }
       conn.record = rec;
-      // A pid seen again while its old connection lingers is a reused pid: the old process is gone.
-      this.byPid.get(rec.pid)?.socket.destroy();
       this.byPid.set(rec.pid, conn);
       this.emit('register', rec);
       return;
@@ -224,6 +280,10 @@ export class Registry extends EventEmitter {
     if (!conn.record) return;
     if (msg.type === 'exit' && typeof msg.code === 'number') {
       conn.exitCode = msg.code;
+      return;
+    }
+    if (typeof msg.type === 'string' && NOTICES.has(msg.type) && msg.id === undefined) {
+      this.emit('notice', conn.record.pid, msg);
       return;
     }
     const p = typeof msg.id === 'number' ? conn.pending.get(msg.id) : undefined;
@@ -234,11 +294,16 @@ export class Registry extends EventEmitter {
       return;
     }
     if (msg.type !== 'reply') return;
-    clearTimeout(p.timer);
+    for (const t of p.timers) clearTimeout(t);
     conn.pending.delete(msg.id as number);
     if (typeof msg.error === 'string') p.reject(new ProbeError(conn.record.pid, `${p.what}: ${msg.error}`));
     else p.resolve(msg.result);
   }
+}
+
+function failPending(conn: Connection, why: string): void {
+  for (const p of [...conn.pending.values()]) p.reject(new ProbeError(conn.record?.pid ?? conn.peerPid, `${p.what}: ${why}`));
+  conn.pending.clear();
 }
 
 function writable(socket: net.Socket, maxQueuedBytes: number): boolean {
@@ -267,5 +332,3 @@ function parseRecord(msg: Record<string, unknown>): ProcessRecord | undefined {
 function isPositiveInt(n: unknown): n is number {
   return Number.isInteger(n) && (n as number) > 0;
 }
-
-/** A socket file nobody answers on is left over from a dead supervisor; a live one is not ours to take. */

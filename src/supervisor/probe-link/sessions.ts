@@ -1,11 +1,17 @@
 /*
- * One inspector session per registered node process, served by that process's probe over the registry
- * socket (an in-process inspector.Session; see src/probe/probe.cts for why not a websocket client).
- * Consequences: nothing is printed on the agent's streams, no session ever delays the agent's exit, and no
- * inspector port is open. A call is answered when the agent's event loop turns, so an agent spinning in
- * synchronous code answers late: every call has a timeout (TimeoutError) and RSS from /proc is the fallback.
+ * What the supervisor can ask of each registered node process, through its probe over the registry socket
+ * (src/probe/probe.cts has the protocol and why no websocket client). Nothing is printed on the agent's
+ * streams, nothing ever delays its exit, and no inspector port is open.
  *
- * Not covered: worker threads. The probe skips them, and their heaps are not in the parent's figures.
+ * No inspector session is attached by default (an attached one slows every console call 2.59×): heap
+ * statistics come from V8's own counters, a GC or a capture attaches for its duration, and sampling runs
+ * from the first sign of pressure, which each probe judges itself after every major GC against the pressure
+ * fraction sent here (setPressure), or while the supervisor holds it for a profile window. Each probe also
+ * reports its heap after every major GC (onGc): the true floors a leak trend should be fitted on.
+ *
+ * A call is answered when the agent's event loop turns, so an agent spinning in synchronous code answers
+ * late: every call has a timeout (TimeoutError), every capture a total cap, and RSS from /proc is the
+ * fallback. Not covered: worker threads (the probe skips them; their heaps are not in the parent's figures).
  */
 import { promises as fs } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -30,20 +36,36 @@ export interface Logger {
   error(obj: object, msg?: string): void;
 }
 
+/** Heap used right after a major GC, and when (epoch ms, the probe's clock: the same machine's). */
+export interface GcPoint {
+  used: number;
+  at: number;
+}
+
 export interface InspectorsOptions {
   registry: Registry;
-  /** Bytes between heap samples; 0 turns continuous sampling off. */
+  /** Bytes between heap samples once sampling runs; 0: probes never start sampling on their own. */
   samplingInterval: number;
+  /** Heap used ÷ old-space limit at which a probe starts sampling on its own (the warning fraction). */
+  pressure: number;
   callTimeoutMs: number;
   capturesDir: string;
   log: Logger;
   maxSessions?: number;
   /** A snapshot is abandoned after this long without progress (building one pauses the agent for many seconds). */
   snapshotIdleTimeoutMs?: number;
+  /** …and after this long in all, progress or not. */
+  snapshotTimeoutMs?: number;
   /** A snapshot is refused unless MemAvailable exceeds (factor − 1) × the agent's RSS: it grew 5–12× in measurements. */
   snapshotHeadroomFactor?: number;
+  /** Snapshot file bytes per byte of used heap, for the free-space check (a 254 MB heap wrote 556 MB). */
+  snapshotFileFactor?: number;
+  /** A profile asked for without a window while the process is not sampling samples this long first. */
+  defaultWindowSeconds?: number;
   /** Applied to capturesDir after each capture. */
   retention?: RetentionOptions;
+  /** A process's heap after a major GC, as its probe reports it (at most one point per 500 ms, the latest). */
+  onGc?: (pid: number, point: GcPoint) => void;
 }
 
 export interface HeapUsage {
@@ -51,6 +73,9 @@ export interface HeapUsage {
   total: number;
   limit: number;
   oldSpaceLimit?: number;
+  /** A sampling profile is being recorded (since the first sign of pressure, or for a profile window). */
+  sampling?: boolean;
+  lastGc?: GcPoint;
 }
 
 export interface HeapStats {
@@ -62,164 +87,217 @@ export interface HeapStats {
   oldSpaceSize?: number;
   oldSpaceUsed?: number;
   oldSpaceLimit?: number;
+  sampling: boolean;
+  /** An inspector session is attached in the process (only while sampling or during a GC or capture). */
+  session: boolean;
+  lastGc?: GcPoint;
 }
 
-interface Session {
+interface Probe {
   rec: ProcessRecord;
   sampling: boolean;
+  lastGc?: GcPoint;
 }
 
 export const DEFAULT_SAMPLING_INTERVAL = 512 * 1024;
 
 export class Inspectors {
-  private readonly sessions = new Map<number, Session>();
+  private readonly probes = new Map<number, Probe>();
   private readonly maxSessions: number;
   private readonly snapshotIdleTimeoutMs: number;
+  private readonly snapshotTimeoutMs: number;
   private readonly headroomFactor: number;
+  private readonly fileFactor: number;
+  private readonly defaultWindowSeconds: number;
+  private pressure: number;
+  /** Aborted by closeAll: nothing in flight may hold the supervisor's stop. */
+  private readonly closing = new AbortController();
 
   constructor(private readonly opts: InspectorsOptions) {
     this.maxSessions = opts.maxSessions ?? 256;
     this.snapshotIdleTimeoutMs = opts.snapshotIdleTimeoutMs ?? 60_000;
+    this.snapshotTimeoutMs = opts.snapshotTimeoutMs ?? 10 * 60_000;
     this.headroomFactor = opts.snapshotHeadroomFactor ?? 12;
-    opts.registry.on('exit', (pid) => this.sessions.delete(pid));
+    this.fileFactor = opts.snapshotFileFactor ?? 2.2;
+    this.defaultWindowSeconds = opts.defaultWindowSeconds ?? 5;
+    this.pressure = opts.pressure;
+    opts.registry.on('exit', (pid) => this.probes.delete(pid));
+    opts.registry.on('notice', (pid, msg) => this.notice(pid, msg));
   }
 
-  /** Starts continuous sampling at once, so that even a fast death leaves evidence. */
+  /** Takes a registered process on: its probe learns the pressure fraction, sampling interval and captures folder. */
   async attach(rec: ProcessRecord): Promise<void> {
-    if (this.sessions.has(rec.pid)) return;
-    if (this.sessions.size >= this.maxSessions) {
-      this.opts.log.warn({ pid: rec.pid, max: this.maxSessions }, 'inspector: too many sessions, not attaching');
+    if (this.probes.has(rec.pid)) return;
+    if (this.probes.size >= this.maxSessions) {
+      this.opts.log.warn({ pid: rec.pid, max: this.maxSessions }, 'inspector: too many node processes, not attaching');
       return;
     }
-    const session: Session = { rec, sampling: false };
-    this.sessions.set(rec.pid, session);
-    try {
-      await this.cdp(rec.pid, 'HeapProfiler.enable');
-      if (this.opts.samplingInterval > 0) {
-        await this.cdp(rec.pid, 'HeapProfiler.startSampling', { samplingInterval: this.opts.samplingInterval });
-        session.sampling = true;
-      }
-    } catch (err) {
-      // Forgotten, so that a later attach (say, once a busy agent answers) starts afresh.
-      this.sessions.delete(rec.pid);
-      throw err;
+    this.probes.set(rec.pid, { rec, sampling: false });
+    if (!this.configure(rec.pid)) {
+      this.probes.delete(rec.pid);
+      throw new ProbeError(rec.pid, 'config: probe is not reading');
     }
-    this.opts.log.debug({ pid: rec.pid, sampling: session.sampling }, 'inspector: attached');
+    this.opts.log.debug({ pid: rec.pid }, 'inspector: attached');
   }
 
-  /** Stops sampling in a process that lives on; forgetting an exited one needs no call. */
-  detach(pid: number): void {
-    const session = this.sessions.get(pid);
-    if (!session) return;
-    this.sessions.delete(pid);
-    if (session.sampling) {
-      this.cdp(pid, 'HeapProfiler.stopSampling').catch((err: Error) =>
-        this.opts.log.debug({ pid, err: err.message }, 'inspector: stopSampling on detach failed'),
-      );
-    }
+  /** The pressure fraction changed at run time (the warning level): every probe hears of it. */
+  setPressure(fraction: number): void {
+    this.pressure = fraction;
+    for (const pid of this.probes.keys()) this.configure(pid);
   }
 
   has(pid: number): boolean {
-    return this.sessions.has(pid);
+    return this.probes.has(pid);
   }
 
   async heap(pid: number): Promise<HeapUsage> {
-    const { rec } = this.session(pid);
-    const u = await this.cdp<{ usedSize: number; totalSize: number }>(pid, 'Runtime.getHeapUsage');
+    const { rec } = this.probe(pid);
+    const s = await this.heapStats(pid);
     return {
-      used: u.usedSize,
-      total: u.totalSize,
+      used: s.usedHeapSize,
+      total: s.totalHeapSize,
       limit: rec.heapSizeLimit,
       ...(rec.oldSpaceLimit === undefined ? {} : { oldSpaceLimit: rec.oldSpaceLimit }),
+      sampling: s.sampling,
+      ...(s.lastGc ? { lastGc: s.lastGc } : {}),
     };
   }
 
-  /** V8 heap statistics with the old space's size and limit. */
-  heapStats(pid: number): Promise<HeapStats> {
-    this.session(pid);
-    return this.opts.registry.request<HeapStats>(pid, { type: 'heap-stats' }, { timeoutMs: this.opts.callTimeoutMs });
+  /** V8 heap statistics with the old space's size and limit, and the probe's own state. */
+  async heapStats(pid: number): Promise<HeapStats> {
+    const probe = this.probe(pid);
+    const s = await this.request<HeapStats>(pid, { type: 'heap-stats' });
+    probe.sampling = s.sampling;
+    if (s.lastGc) probe.lastGc = s.lastGc;
+    return s;
+  }
+
+  /** Sampling from now until stopSampling, whatever the pressure. */
+  async startSampling(pid: number): Promise<void> {
+    await this.sampling(pid, 'hold');
+  }
+
+  /** Stops sampling now (and detaches); the probe starts again on its own only once its heap was low. */
+  async stopSampling(pid: number): Promise<void> {
+    await this.sampling(pid, 'stop');
   }
 
   /**
    * The sampling profile as `--heap-prof` writes it (the `profile` object alone). With a window, sampling starts
-   * afresh and the profile covers exactly the window's seconds; without one, everything sampled so far.
+   * afresh and the profile covers exactly the window's seconds; without one, everything sampled since sampling
+   * started, or, in a process that was not sampling, the next few seconds (said in the log).
    */
   async saveProfile(pid: number, reason: string, window?: { seconds: number; onSecond?: (done: number) => void }): Promise<string> {
-    const session = this.session(pid);
-    if (window) {
-      if (session.sampling) await this.cdp(pid, 'HeapProfiler.stopSampling');
-      session.sampling = false;
-      await this.cdp(pid, 'HeapProfiler.startSampling', { samplingInterval: this.opts.samplingInterval || DEFAULT_SAMPLING_INTERVAL });
-      session.sampling = true;
-      for (let s = 0; s < window.seconds; s++) {
-        window.onSecond?.(s);
-        await sleep(1000);
-        if (!this.sessions.has(pid)) throw new ProbeError(pid, 'the process exited while sampling');
-      }
-    } else if (!session.sampling) {
-      throw new ProbeError(pid, 'sampling is off (--sampling-interval 0): ask for a window with --seconds');
-    }
+    this.probe(pid);
+    const { wasSampling } = await this.sampling(pid, window ? 'window' : 'hold');
     try {
+      if (!window && !wasSampling) {
+        this.opts.log.info({ pid, reason, seconds: this.defaultWindowSeconds }, 'inspector: the process was not sampling; sampling before the profile');
+      }
+      await this.wait(pid, window?.seconds ?? (wasSampling ? 0 : this.defaultWindowSeconds), window?.onSecond);
       return await this.capture(pid, reason, 'heapprofile', { timeoutMs: this.opts.callTimeoutMs });
     } finally {
-      if (window && this.opts.samplingInterval === 0 && this.sessions.has(pid)) {
-        session.sampling = false;
-        await this.cdp(pid, 'HeapProfiler.stopSampling').catch(() => undefined);
-      }
+      // Sampling goes on if the probe's own pressure asks for it.
+      if (this.probes.has(pid)) this.sampling(pid, 'release').catch((err: Error) => this.opts.log.debug({ pid, err: err.message }, 'inspector: sampling release failed'));
     }
   }
 
   /**
    * Streams a heap snapshot to disk: the probe writes each chunk into the capture file as V8 produces it,
-   * so nothing of it passes through this process. Refused when the machine lacks the memory to take it.
-   * `onProgress(bytesWritten, 0)`: the total size is not known before the end.
+   * so nothing of it passes through this process. Refused when the machine lacks the memory or the disk to
+   * take it. `onProgress(bytesWritten, 0)`: the total size is not known before the end.
    */
   async snapshot(pid: number, reason: string, onProgress?: (done: number, total: number) => void): Promise<string> {
-    this.session(pid);
-    await this.checkHeadroom(pid);
+    const stats = await this.heapStats(pid);
+    await this.checkHeadroom(pid, stats.usedHeapSize);
     return this.capture(pid, reason, 'heapsnapshot', {
       timeoutMs: this.snapshotIdleTimeoutMs,
+      totalMs: this.snapshotTimeoutMs,
       ...(onProgress ? { onProgress } : {}),
     });
   }
 
   async gc(pid: number): Promise<{ beforeBytes: number; afterBytes: number }> {
-    const before = await this.heap(pid);
-    await this.cdp(pid, 'HeapProfiler.collectGarbage');
-    const after = await this.heap(pid);
-    return { beforeBytes: before.used, afterBytes: after.used };
+    this.probe(pid);
+    return this.request(pid, { type: 'gc' });
   }
 
+  /**
+   * Stops waiting on every process: captures, GCs and sampling windows in flight fail at once, so a stop can
+   * call this first and never wait on a probe. Sampling in the probes stops when the registry closes.
+   */
   async closeAll(): Promise<void> {
-    const pids = [...this.sessions.keys()];
-    for (const pid of pids) this.detach(pid);
+    this.closing.abort();
+    this.probes.clear();
+    this.opts.registry.abortPending('the supervisor is stopping');
   }
 
-  private session(pid: number): Session {
-    const s = this.sessions.get(pid);
-    if (!s) throw new ProbeError(pid, 'no inspector session');
-    return s;
+  private probe(pid: number): Probe {
+    const p = this.probes.get(pid);
+    if (!p) throw new ProbeError(pid, 'no probe registered');
+    return p;
   }
 
-  private cdp<T = unknown>(pid: number, method: string, params?: object): Promise<T> {
-    return this.opts.registry.request<T>(
-      pid,
-      { type: 'cdp', method, ...(params ? { params } : {}) },
-      { timeoutMs: this.opts.callTimeoutMs },
-    );
+  private configure(pid: number): boolean {
+    return this.opts.registry.send(pid, {
+      type: 'config',
+      pressure: this.pressure,
+      samplingInterval: this.opts.samplingInterval,
+      capturesDir: this.opts.capturesDir,
+    });
+  }
+
+  private request<T>(pid: number, msg: Record<string, unknown>): Promise<T> {
+    return this.opts.registry.request<T>(pid, msg, { timeoutMs: this.opts.callTimeoutMs });
+  }
+
+  private async sampling(pid: number, mode: 'hold' | 'window' | 'release' | 'stop'): Promise<{ sampling: boolean; wasSampling: boolean }> {
+    const interval = this.opts.samplingInterval || DEFAULT_SAMPLING_INTERVAL;
+    const r = await this.request<{ sampling: boolean; wasSampling: boolean }>(pid, { type: 'sampling', mode, interval });
+    const probe = this.probes.get(pid);
+    if (probe) probe.sampling = r.sampling;
+    return r;
+  }
+
+  private async wait(pid: number, seconds: number, onSecond?: (done: number) => void): Promise<void> {
+    for (let s = 0; s < seconds; s++) {
+      onSecond?.(s);
+      await sleep(1000, undefined, { signal: this.closing.signal }).catch(() => undefined);
+      if (this.closing.signal.aborted) throw new ProbeError(pid, 'the supervisor is stopping');
+      if (!this.probes.has(pid)) throw new ProbeError(pid, 'the process exited while sampling');
+    }
+  }
+
+  private notice(pid: number, msg: Record<string, unknown>): void {
+    const probe = this.probes.get(pid);
+    if (!probe) return;
+    if (msg.type === 'post-gc' && typeof msg.used === 'number' && typeof msg.at === 'number') {
+      probe.lastGc = { used: msg.used, at: msg.at };
+      try {
+        this.opts.onGc?.(pid, probe.lastGc);
+      } catch (err) {
+        this.opts.log.warn({ pid, err: (err as Error).message }, 'inspector: post-GC point not taken');
+      }
+    } else if (msg.type === 'sampling' && typeof msg.sampling === 'boolean') {
+      probe.sampling = msg.sampling;
+      const used = typeof msg.used === 'number' ? mib(msg.used) : undefined;
+      this.opts.log.info({ pid, why: msg.why, heap_mb: used }, msg.sampling ? 'inspector: the probe started sampling' : 'inspector: the probe stopped sampling');
+    }
   }
 
   private async capture(
     pid: number,
     reason: string,
     kind: CaptureKind,
-    ro: { timeoutMs: number; onProgress?: (done: number, total: number) => void },
+    ro: { timeoutMs: number; totalMs?: number; onProgress?: (done: number, total: number) => void },
   ): Promise<string> {
     const pending = await createPendingCapture(this.opts.capturesDir, captureName(pid, reason, kind));
     try {
       await this.opts.registry.request(pid, { type: 'capture', kind, path: pending.tmpPath }, ro);
     } catch (err) {
+      // Whatever the probe wrote is no capture: the partial file goes.
       await pending.abort();
+      this.opts.log.warn({ pid, kind, reason, err: (err as Error).message }, 'inspector: capture failed');
       throw err;
     }
     const file = await pending.commit();
@@ -231,7 +309,7 @@ export class Inspectors {
     return file;
   }
 
-  private async checkHeadroom(pid: number): Promise<void> {
+  private async checkHeadroom(pid: number, usedHeap: number): Promise<void> {
     const stat = readStat(pid);
     if (!stat) throw new Refused(`pid ${pid}: snapshot refused: the process is gone`, 404);
     const rss = stat.rssPages * pageSize();
@@ -243,11 +321,13 @@ export class Inspectors {
           `but only ${mib(available)} MB are available`,
       );
     }
-    // The file is about the size of the heap, and the heap is below the RSS: a full disk would cut it short.
     const disk = await fs.statfs(ensurePrivateDir(this.opts.capturesDir));
     const free = disk.bavail * disk.bsize;
-    if (free < rss) {
-      throw new Refused(`pid ${pid}: snapshot refused: ${mib(free)} MB free on the captures disk, the file may need ${mib(rss)} MB`);
+    const file = this.fileFactor * usedHeap;
+    if (free < file) {
+      throw new Refused(
+        `pid ${pid}: snapshot refused: ${mib(free)} MB free on the captures disk, the file may need ${mib(file)} MB (${this.fileFactor} × the ${mib(usedHeap)} MB heap)`,
+      );
     }
   }
 }

@@ -116,23 +116,31 @@ interface Reading {
   trend?: Trend;
 }
 
+/**
+ * A level, once reached, holds until the value falls this far below its threshold: a heap that hovers at 85 %
+ * (sawing around the line with every GC) stays critical instead of alerting critical, warning, critical.
+ */
+const HYSTERESIS = 0.05;
+
 /** The highest of (threshold, level) pairs that `value` reaches; ok with the lowest threshold otherwise. */
-function step(value: number, unit: string, steps: [number, Level][]): Reading {
+function step(value: number, unit: string, steps: [number, Level][], prev: Level = 'ok'): Reading {
   const active = steps.filter(([t]) => t > 0);
   for (let i = active.length - 1; i >= 0; i--) {
     const [threshold, level] = active[i]!;
-    if (value >= threshold) return { level, value, threshold, unit };
+    const holds = rank(level) <= rank(prev) ? threshold * (1 - HYSTERESIS) : threshold;
+    if (value >= holds) return { level, value, threshold, unit };
   }
   return { level: 'ok', value, threshold: active[0]?.[0] ?? 0, unit };
 }
 
-function readings(p: ProcessSample, t: Thresholds, history: HeapHistory, prevTrend: Level | undefined): Partial<Record<Metric, Reading>> {
+function readings(p: ProcessSample, t: Thresholds, history: HeapHistory, prev: Partial<Record<Metric, Level>>): Partial<Record<Metric, Reading>> {
+  const prevTrend = prev.trend;
   const r: Partial<Record<Metric, Reading>> = {
-    rss: step(Math.round(p.rssBytes / MB), 'MB', [[t.warningMb, 'warning'], [t.criticalMb, 'critical'], [t.hardMb, 'hard']]),
+    rss: step(Math.round(p.rssBytes / MB), 'MB', [[t.warningMb, 'warning'], [t.criticalMb, 'critical'], [t.hardMb, 'hard']], prev.rss),
   };
   if (p.heapUsed !== undefined && p.heapLimit) {
     const frac = Math.round((p.heapUsed / p.heapLimit) * 1000) / 1000;
-    r.heap = step(frac, 'fraction of old-space limit', [[t.heapWarning, 'warning'], [t.heapCritical, 'critical'], [t.heapImminent, 'imminent']]);
+    r.heap = step(frac, 'fraction of old-space limit', [[t.heapWarning, 'warning'], [t.heapCritical, 'critical'], [t.heapImminent, 'imminent']], prev.heap);
     const trend = leakTrend(history, p.heapLimit, { windowMs: t.trendWindowMs });
     if (trend) {
       // Hysteresis: once raised, the alert clears only when growth falls to half the rate that raised it.
@@ -181,7 +189,7 @@ export function decide(state: PolicyState, input: PolicyInput, t: Thresholds): {
   for (const p of input.sample.processes) {
     const prevLevels = state.processes.get(p.pid) ?? {};
     const levels: Partial<Record<Metric, Level>> = {};
-    const rs = readings(p, thresholdsFor(p.role, t), input.heapHistory(p.pid), prevLevels.trend);
+    const rs = readings(p, thresholdsFor(p.role, t), input.heapHistory(p.pid), prevLevels);
     for (const [metric, r] of Object.entries(rs) as [Metric, Reading][]) {
       levels[metric] = r.level;
       const prev = prevLevels[metric] ?? 'ok';

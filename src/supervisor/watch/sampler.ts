@@ -2,13 +2,13 @@
 // established TCP connections, the V8 heap of every instrumented node process, and system memory. CPU comes
 // from the same /proc/<pid>/stat read that finds the tree, so a tick opens no file per process beyond it
 // (pidusage would read that file again and keep it open).
-import { readFileSync, readdirSync, readlinkSync } from 'node:fs';
 import path from 'node:path';
 import { TimeoutError } from '../../common/errors.js';
 import type { ProcessSample, TickSample } from './policy.js';
 import type { HeapHistory, Point } from './trend.js';
 import { Ring } from './ring.js';
 import { systemMemory } from '../../common/sysmem.js';
+import { establishedInodes, fdNames, socketInodes } from '../proc/sockets.js';
 import { pageSize, readArgv, type ProcStat } from '../proc/stat.js';
 import type { ProcessTree } from '../proc/tree.js';
 import { MB } from '../../common/units.js';
@@ -58,46 +58,6 @@ const CONNECTIONS_MAX_AGE_MS = 5000;
 // reading is this old; a process under pressure is asked every tick.
 const HEAP_RSS_DELTA_BYTES = MB;
 const HEAP_MAX_AGE_MS = 5000;
-
-export function establishedSocketInodes(): Set<string> {
-  const inodes = new Set<string>();
-  for (const file of ['/proc/net/tcp', '/proc/net/tcp6']) {
-    let text: string;
-    try {
-      text = readFileSync(file, 'latin1');
-    } catch {
-      continue;
-    }
-    for (const line of text.split('\n').slice(1)) {
-      const f = line.trim().split(/\s+/);
-      // Column 4 is the state (01 = ESTABLISHED), column 10 the socket inode.
-      if (f[3] === '01' && f[9]) inodes.add(f[9]);
-    }
-  }
-  return inodes;
-}
-
-function fdNames(pid: number): string[] | undefined {
-  try {
-    return readdirSync(`/proc/${pid}/fd`);
-  } catch {
-    return undefined;
-  }
-}
-
-/** Inodes of a process's sockets: one readlink per descriptor, so only as often as connections are counted. */
-function socketInodes(pid: number, names: string[]): string[] {
-  const inodes: string[] = [];
-  for (const n of names) {
-    try {
-      const target = readlinkSync(`/proc/${pid}/fd/${n}`);
-      if (target.startsWith('socket:[')) inodes.push(target.slice(8, -1));
-    } catch {
-      // The descriptor closed between listing and reading.
-    }
-  }
-  return inodes;
-}
 
 // Node options whose value is the next argument: that value is never the script.
 const NODE_VALUE_OPTIONS = new Set(['-r', '--require', '--import', '--loader', '--experimental-loader', '--input-type', '--title', '--env-file', '-C', '--conditions']);
@@ -193,8 +153,8 @@ export class Sampler {
     let connections: Map<number, number> | undefined;
     if (countConnections) {
       this.connectionsAt = at;
-      const inodes = new Map(members.map((p) => [p.pid, socketInodes(p.pid, fds.get(p.pid) ?? [])]));
-      const established = [...inodes.values()].some((list) => list.length > 0) ? establishedSocketInodes() : new Set<string>();
+      const inodes = new Map(members.map((p) => [p.pid, [...(socketInodes(p.pid, fds.get(p.pid) ?? []) ?? [])]]));
+      const established = [...inodes.values()].some((list) => list.length > 0) ? establishedInodes() : new Set<string>();
       connections = new Map([...inodes].map(([pid, list]) => [pid, list.filter((i) => established.has(i)).length]));
     }
     const page = pageSize();
@@ -287,7 +247,9 @@ export class Sampler {
     const cpuPercent = elapsed > 0 ? Math.round(((p.cpuTicks - k.cpuTicks) / USER_HZ / elapsed) * 1000) / 10 : 0;
     k.cpuTicks = p.cpuTicks;
     k.at = at;
-    const argv = this.opts.registeredArgv?.(p.pid) ?? k.argv;
+    // process.argv leaves out node's own options (`node -e <code>` registers as just `node`): then /proc says more.
+    const registered = this.opts.registeredArgv?.(p.pid);
+    const argv = registered && registered.length > 1 ? registered : k.argv;
     const view: ProcessRecordView = {
       pid: p.pid,
       ppid: p.ppid,

@@ -5,6 +5,7 @@
 // stays full is no leak). Without enough of them (a process seen through /proc and occasional readings), the
 // regression runs over the minimum of each slice of the window instead, and a sawtooth that returns to its floor
 // has no trend either way.
+import { linearFit } from '../../common/fit.js';
 import { MB } from '../../common/units.js';
 
 export interface Point {
@@ -32,25 +33,6 @@ export interface TrendOptions {
   minPoints?: number;
 }
 
-function regression(xs: number[], ys: number[]): { slope: number; intercept: number; r2: number } {
-  const n = xs.length;
-  const mx = xs.reduce((a, b) => a + b, 0) / n;
-  const my = ys.reduce((a, b) => a + b, 0) / n;
-  let sxy = 0;
-  let sxx = 0;
-  let syy = 0;
-  for (let i = 0; i < n; i++) {
-    const dx = xs[i]! - mx;
-    const dy = ys[i]! - my;
-    sxy += dx * dy;
-    sxx += dx * dx;
-    syy += dy * dy;
-  }
-  const slope = sxx === 0 ? 0 : sxy / sxx;
-  // A perfectly flat floor explains itself fully but shows no growth: r2 1 with slope 0 is harmless.
-  const r2 = syy === 0 ? 1 : (sxy * sxy) / (sxx * syy);
-  return { slope, intercept: my - slope * mx, r2 };
-}
 
 /** Heap readings of a process, and its floors: the heap after each major GC, as its probe reported them. */
 export interface HeapHistory {
@@ -76,12 +58,12 @@ export function leakTrend(history: HeapHistory, limit: number, opts: TrendOption
 export function floorTrend(floors: readonly Point[], limit: number): Trend | undefined {
   const last = floors.at(-1);
   if (!last || floors.length < MIN_FLOORS || last.t <= floors[0]!.t) return undefined;
-  const fit = regression(
+  const fit = linearFit(
     floors.map((p) => p.t),
     floors.map((p) => p.v),
   );
   const later = floors.slice(Math.floor(floors.length / 2));
-  const recent = later.length >= 2 && later.at(-1)!.t > later[0]!.t ? regression(later.map((p) => p.t), later.map((p) => p.v)).slope : fit.slope;
+  const recent = later.length >= 2 && later.at(-1)!.t > later[0]!.t ? linearFit(later.map((p) => p.t), later.map((p) => p.v)).slope : fit.slope;
   const plateau = fit.slope > 0 && recent < fit.slope / 2;
   const confidence = fit.r2 * Math.min(1, (floors.length - 1) / (FULL_FLOORS - 1)) * (plateau ? 0.5 : 1);
   const mbPerMin = (fit.slope * 60_000) / MB;
@@ -112,7 +94,7 @@ export function heapTrend(points: readonly Point[], limit: number, opts: TrendOp
   }
   if (floor.size < 3) return undefined;
   const minima = [...floor.values()].sort((a, b) => a.t - b.t);
-  const fit = regression(
+  const fit = linearFit(
     minima.map((p) => p.t),
     minima.map((p) => p.v),
   );

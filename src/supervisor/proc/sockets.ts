@@ -1,7 +1,7 @@
-// Which TCP ports a process listens on, from /proc alone: its sockets are the `socket:[inode]` links in
-// /proc/<pid>/fd, and /proc/<pid>/net/tcp{,6} (the table of its network namespace) says which of those inodes
-// listen, on what address and port. Used to find the inspector port a node process actually opened (9229 may be
-// taken, --inspect-port may say otherwise) and to check that it closed again.
+// A process's TCP sockets, from /proc alone: its sockets are the `socket:[inode]` links in /proc/<pid>/fd, and
+// /proc/<pid>/net/tcp{,6} (the table of its network namespace) says what each inode is: which listen, on what
+// address and port (the inspector port a node process actually opened, and whether it closed again), and which
+// are established connections (the connection rules).
 import { endianness } from 'node:os';
 import { readFileSync, readdirSync, readlinkSync } from 'node:fs';
 
@@ -13,6 +13,7 @@ export interface TcpListener {
 }
 
 const LISTEN = '0A';
+const ESTABLISHED = '01';
 const littleEndian = endianness() === 'LE';
 
 /** The table holds each 32-bit word of an address in host byte order, as hex. */
@@ -39,13 +40,20 @@ function formatAddress(hex: string): string {
   return longest ? text.replace(longest, '::') : text;
 }
 
+/** The rows of one /proc/net/tcp or tcp6 table in a state: `sl local_address rem_address st … inode`. */
+function rows(table: string, state: string): string[][] {
+  return table
+    .split('\n')
+    .slice(1)
+    .map((line) => line.trim().split(/\s+/))
+    .filter((f) => f[3] === state && f[9] !== undefined);
+}
+
 /** The listening sockets of one /proc/net/tcp or tcp6 table. */
 export function parseListeners(table: string): TcpListener[] {
   const found: TcpListener[] = [];
-  for (const line of table.split('\n').slice(1)) {
-    // sl local_address rem_address st tx_queue:rx_queue tr:tm->when retrnsmt uid timeout inode
-    const f = line.trim().split(/\s+/);
-    if (f[3] !== LISTEN || !f[1] || !f[9]) continue;
+  for (const f of rows(table, LISTEN)) {
+    if (!f[1] || !f[9]) continue;
     const [addr, port] = f[1].split(':');
     if (!addr || !port) continue;
     found.push({ address: formatAddress(addr), port: parseInt(port, 16), inode: f[9] });
@@ -53,26 +61,42 @@ export function parseListeners(table: string): TcpListener[] {
   return found;
 }
 
-function readTables(dir: string): TcpListener[] {
-  const all: TcpListener[] = [];
-  for (const name of ['tcp', 'tcp6']) {
+/** Both tables of a namespace (`/proc/net` or `/proc/<pid>/net`), as text; a missing one (no IPv6) is left out. */
+function tables(dir: string): string[] {
+  return ['tcp', 'tcp6'].flatMap((name) => {
     try {
-      all.push(...parseListeners(readFileSync(`${dir}/${name}`, 'latin1')));
+      return [readFileSync(`${dir}/${name}`, 'latin1')];
     } catch {
       // No IPv6 in this kernel, or the process is gone: the caller checks the latter through the fds.
+      return [];
     }
-  }
-  return all;
+  });
 }
 
-/** Inodes of a process's sockets; undefined when the process is gone or not ours to read. */
-export function socketInodes(pid: number): Set<string> | undefined {
-  let names: string[];
+function readTables(dir: string): TcpListener[] {
+  return tables(dir).flatMap(parseListeners);
+}
+
+/**
+ * Inodes of the established TCP connections of our network namespace. Reading the tables walks the kernel's
+ * whole connection hash (~10 ms even for a handful of lines): callers do it every few seconds, not every tick.
+ */
+export function establishedInodes(): Set<string> {
+  return new Set(tables('/proc/net').flatMap((t) => rows(t, ESTABLISHED).map((f) => f[9]!)));
+}
+
+/** A process's open descriptors by name; undefined when it is gone or not ours to read. */
+export function fdNames(pid: number): string[] | undefined {
   try {
-    names = readdirSync(`/proc/${pid}/fd`);
+    return readdirSync(`/proc/${pid}/fd`);
   } catch {
     return undefined;
   }
+}
+
+/** Inodes of a process's sockets (one readlink per descriptor); undefined when it is gone or not ours to read. */
+export function socketInodes(pid: number, names = fdNames(pid)): Set<string> | undefined {
+  if (!names) return undefined;
   const inodes = new Set<string>();
   for (const n of names) {
     try {

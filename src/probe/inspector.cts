@@ -1,0 +1,235 @@
+/*
+ * The probe's in-process inspector.Session, attached only while something needs it. While any session is
+ * attached every console call goes through the inspector (2.59× slower, measured) and the inspector retains
+ * console arguments (the last 1000 calls: 300 logs of 1 MB kept 300 MB alive), so by default none is: a
+ * GC or a capture attaches for its duration, and sampling keeps one attached for as long as it runs. Calls on
+ * an in-process session are answered synchronously (a snapshot too, chunks included), except collectGarbage,
+ * which V8 runs from a task once the stack is empty.
+ */
+import type { Session } from 'node:inspector';
+
+export type Post = <T = unknown>(method: string, params?: object) => T;
+
+// Console methods whose arguments the inspector retains (console.trace stays unwrapped so its printed
+// stack does not gain a probe frame; the next wrapped call discards its entry).
+const RETAINING_CONSOLE_METHODS = [
+  'log', 'info', 'debug', 'warn', 'error', 'dir', 'dirxml', 'table', 'group', 'groupCollapsed', 'assert', 'timeLog',
+] as const;
+// Small primitive arguments cost little while retained, so they are discarded in batches, not per call.
+const CHEAP_CALLS_PER_DISCARD = 64;
+const LONG_STRING = 1024;
+
+export class Inspector {
+  private session?: Session;
+  private post?: Post;
+  private restoreConsole?: () => void;
+  /** Uses in progress (a GC awaiting V8's task). */
+  private users = 0;
+  /** Sampling requests of the supervisor not yet released. */
+  private holds = 0;
+  /** The probe's own judgement (pressure.cts) asks for sampling. */
+  private pressed = false;
+  /** Bytes between samples while sampling; 0 while not. */
+  private interval = 0;
+
+  get attached(): boolean {
+    return this.session !== undefined;
+  }
+
+  get sampling(): boolean {
+    return this.interval > 0;
+  }
+
+  /** Runs `work` with a session attached, detached again after unless sampling still needs it. */
+  with<T>(work: (post: Post) => T): T {
+    const post = this.attach();
+    try {
+      return work(post);
+    } finally {
+      this.detachIfIdle();
+    }
+  }
+
+  /** A full, precise collection: V8 runs it from a task, so the session stays attached until it is done. */
+  collectGarbage(): Promise<void> {
+    this.attach();
+    const session = this.session!;
+    this.users++;
+    return new Promise<void>((resolve, reject) => {
+      session.post('HeapProfiler.collectGarbage', (err) => {
+        // Disconnecting a session from inside its own callback hangs the process (measured on Node 20).
+        setImmediate(() => {
+          this.users--;
+          this.detachIfIdle();
+        });
+        if (err) reject(err);
+        else resolve();
+      });
+    });
+  }
+
+  /** A heap snapshot, handed over chunk by chunk as V8 makes it (the main thread stays inside meanwhile). */
+  snapshot(onChunk: (chunk: string) => void): void {
+    // An exception escaping a session listener is reported on the app's stderr: the first one is kept,
+    // and the chunks after it are dropped (V8 cannot be stopped half-way through a snapshot).
+    let failure: { err: unknown } | undefined;
+    const listener = (m: { params: { chunk: string } }): void => {
+      if (failure) return;
+      try {
+        onChunk(m.params.chunk);
+      } catch (err) {
+        failure = { err };
+      }
+    };
+    this.with((post) => {
+      const session = this.session!;
+      session.on('HeapProfiler.addHeapSnapshotChunk', listener);
+      try {
+        post('HeapProfiler.takeHeapSnapshot');
+      } finally {
+        session.off('HeapProfiler.addHeapSnapshotChunk', listener);
+      }
+    });
+    if (failure) throw failure.err;
+  }
+
+  /** A supervisor's hold: sampling runs until released; `fresh` restarts it so that it covers from now on. */
+  hold(interval: number, fresh: boolean): boolean {
+    const was = this.sampling;
+    this.holds++;
+    if (was && fresh) this.with((post) => post('HeapProfiler.stopSampling'));
+    if (!was || fresh) this.startSampling(interval);
+    return was;
+  }
+
+  release(): void {
+    if (this.holds > 0) this.holds--;
+    if (this.holds === 0 && !this.pressed) this.stopSampling();
+  }
+
+  /** The probe's own judgement: sampling while pressed or held. */
+  press(on: boolean, interval: number): void {
+    this.pressed = on;
+    if (on && !this.sampling) this.startSampling(interval);
+    else if (!on && this.holds === 0) this.stopSampling();
+  }
+
+  /** Everything stops: the supervisor said so, or it is gone. */
+  stop(): void {
+    this.holds = 0;
+    this.pressed = false;
+    this.stopSampling();
+  }
+
+  private startSampling(interval: number): void {
+    const post = this.attach();
+    try {
+      post('HeapProfiler.startSampling', { samplingInterval: interval });
+      this.interval = interval;
+    } finally {
+      this.detachIfIdle();
+    }
+  }
+
+  private stopSampling(): void {
+    if (!this.sampling) return;
+    this.interval = 0;
+    try {
+      this.post?.('HeapProfiler.stopSampling');
+    } finally {
+      this.detachIfIdle();
+    }
+  }
+
+  private attach(): Post {
+    if (this.post) return this.post;
+    const inspector = require('node:inspector') as typeof import('node:inspector');
+    const session = new inspector.Session();
+    session.connect();
+    const post: Post = <T,>(method: string, params?: object): T => {
+      let answered = false;
+      let error: Error | null = null;
+      let result: unknown;
+      session.post(method, params ?? {}, (err, res) => {
+        answered = true;
+        error = err;
+        result = res;
+      });
+      if (!answered) throw new Error(`${method}: the inspector did not answer synchronously`);
+      if (error) throw error;
+      return result as T;
+    };
+    this.session = session;
+    this.post = post;
+    this.restoreConsole = installConsoleDiscard(() => {
+      try {
+        post('Runtime.discardConsoleEntries');
+      } catch {
+        // Detached meanwhile: nothing is retained any more.
+      }
+    });
+    post('HeapProfiler.enable');
+    return post;
+  }
+
+  private detachIfIdle(): void {
+    if (this.sampling || this.users > 0 || !this.session) return;
+    const session = this.session;
+    try {
+      this.post?.('Runtime.discardConsoleEntries');
+    } catch {
+      // Retained entries go with the session anyway.
+    }
+    this.restoreConsole?.();
+    this.session = undefined;
+    this.post = undefined;
+    this.restoreConsole = undefined;
+    try {
+      session.disconnect();
+    } catch {
+      // Already disconnected.
+    }
+  }
+}
+
+/**
+ * Each retaining console call is followed by Runtime.discardConsoleEntries (a synchronous in-process post,
+ * ~4 µs), immediately when an argument can be large, in batches otherwise. Installed only while attached.
+ */
+function installConsoleDiscard(discard: () => void): () => void {
+  let cheapCalls = 0;
+  const target = console as unknown as Record<string, unknown>;
+  const installed: [string, unknown, unknown][] = [];
+  for (const name of RETAINING_CONSOLE_METHODS) {
+    const original = target[name];
+    if (typeof original !== 'function') continue;
+    const wrapper = {
+      [name](this: unknown, ...args: unknown[]): unknown {
+        try {
+          return Reflect.apply(original, this, args);
+        } finally {
+          if (mayRetainMuch(args) || ++cheapCalls >= CHEAP_CALLS_PER_DISCARD) {
+            cheapCalls = 0;
+            discard();
+          }
+        }
+      },
+    }[name];
+    target[name] = wrapper;
+    installed.push([name, original, wrapper]);
+  }
+  return () => {
+    for (const [name, original, wrapper] of installed) {
+      // An app that re-assigned the method since keeps its own.
+      if (target[name] === wrapper) target[name] = original;
+    }
+  };
+}
+
+function mayRetainMuch(args: unknown[]): boolean {
+  for (const a of args) {
+    if ((typeof a === 'object' && a !== null) || typeof a === 'function') return true;
+    if (typeof a === 'string' && a.length >= LONG_STRING) return true;
+  }
+  return false;
+}

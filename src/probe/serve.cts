@@ -1,0 +1,267 @@
+/*
+ * One connection to the supervisor, from registration to close (the protocol is in probe.cts). Loaded only
+ * once a supervisor answered. Nothing here may throw into the app: every request is answered, with an
+ * error when it failed, and the app's streams are never written.
+ */
+import fs = require('node:fs');
+import net = require('node:net');
+import v8 = require('node:v8');
+import type { Inspector } from './inspector.cjs';
+import type { PipeHandle } from './probe.cjs';
+import { Judge, Throttle, watchMajorGcs, type GcPoint } from './pressure.cjs';
+
+const PROTOCOL_VERSION = 2;
+const MAX_LINE_BYTES = 64 * 1024;
+const MAX_ARGV = 64;
+const MAX_ARG_CHARS = 1024;
+const PROGRESS_EVERY_BYTES = 4 * 1024 * 1024;
+const GC_REPORT_EVERY_MS = 500;
+
+type Json = Record<string, unknown>;
+type Reply = (result: unknown, error?: unknown) => void;
+
+interface Config {
+  pressure: number;
+  samplingInterval: number;
+  capturesDir?: string;
+}
+
+function parseOldSpaceLimit(): number | undefined {
+  const flag = /(?:^|\s)--max[-_]old[-_]space[-_]size[= ](\d+)/g;
+  let mb: number | undefined;
+  // Command-line flags override NODE_OPTIONS, so they are read last.
+  for (const source of [process.env.NODE_OPTIONS ?? '', process.execArgv.join(' ')]) {
+    for (const m of source.matchAll(flag)) mb = Number(m[1]);
+  }
+  return mb === undefined ? undefined : mb * 1024 * 1024;
+}
+
+/** The url of an inspector the app opened itself (the probe never opens one); loading `inspector` only then. */
+function ownInspectorUrl(): string | undefined {
+  const flag = /(?:^|\s)--inspect(?:-brk|-wait)?(?:[= ]|$)/;
+  if (!flag.test(process.env.NODE_OPTIONS ?? '') && !flag.test(process.execArgv.join(' '))) return undefined;
+  return (require('node:inspector') as typeof import('node:inspector')).url();
+}
+
+function heapStats(): Json {
+  const h = v8.getHeapStatistics();
+  const old = v8.getHeapSpaceStatistics().find((s) => s.space_name === 'old_space');
+  return {
+    usedHeapSize: h.used_heap_size,
+    totalHeapSize: h.total_heap_size,
+    heapSizeLimit: h.heap_size_limit,
+    mallocedMemory: h.malloced_memory,
+    externalMemory: h.external_memory,
+    oldSpaceSize: old?.space_size,
+    oldSpaceUsed: old?.space_used_size,
+    oldSpaceLimit: parseOldSpaceLimit(),
+  };
+}
+
+const isPositiveInt = (n: unknown): n is number => Number.isInteger(n) && (n as number) > 0;
+const errorMessage = (err: unknown): string => (err instanceof Error ? err.message : String(err));
+
+export function serve(connection: PipeHandle | net.Socket): void {
+  const socket =
+    connection instanceof net.Socket
+      ? connection
+      : new net.Socket({ handle: connection, readable: true, writable: true } as net.SocketConstructorOpts);
+  socket.unref();
+  socket.setEncoding('utf8');
+  socket.on('error', () => socket.destroy());
+
+  const config: Config = { pressure: 0, samplingInterval: 0 };
+  // Loaded on first need, like everything a GC or a capture needs: registering costs as little as it can.
+  let loaded: Inspector | undefined;
+  const inspector = (): Inspector =>
+    (loaded ??= new (require('./inspector.cjs') as typeof import('./inspector.cjs')).Inspector());
+  const sampling = (): boolean => loaded?.sampling ?? false;
+  const judge = new Judge();
+  const limit = parseOldSpaceLimit() ?? v8.getHeapStatistics().heap_size_limit;
+  let lastGc: GcPoint | undefined;
+
+  const send = (msg: Json): void => {
+    if (!socket.destroyed && socket.writable) socket.write(`${JSON.stringify(msg)}\n`);
+  };
+  // While a snapshot runs, the main thread never returns to the loop, so queued writes would all arrive
+  // at the end; progress goes straight to the fd when nothing is queued before it.
+  const sendNow = (msg: Json): void => {
+    const fd = (socket as unknown as { _handle?: { fd?: number } })._handle?.fd;
+    const line = Buffer.from(`${JSON.stringify(msg)}\n`);
+    if (typeof fd !== 'number' || fd < 0 || socket.writableLength > 0) return;
+    let written = 0;
+    try {
+      written = fs.writeSync(fd, line);
+    } catch {
+      return;
+    }
+    if (written < line.length) socket.write(line.subarray(written));
+  };
+
+  const report = new Throttle(GC_REPORT_EVERY_MS, (p) => send({ type: 'post-gc', ...p }));
+  const afterMajorGc = (at: number): void => {
+    try {
+      const used = v8.getHeapStatistics().used_heap_size;
+      lastGc = { used, at };
+      report.push(lastGc);
+      const verdict = judge.observe(used, limit, config.pressure, config.pressure > 0 && config.samplingInterval > 0);
+      if (!verdict) return;
+      inspector().press(verdict.sample, config.samplingInterval);
+      send({ type: 'sampling', sampling: sampling(), why: verdict.why, used });
+    } catch {
+      // An observer callback that throws would be the app's uncaught exception.
+    }
+  };
+  const stopWatching = watchMajorGcs(afterMajorGc);
+
+  socket.on('close', () => {
+    stopWatching();
+    report.close();
+    try {
+      loaded?.stop();
+    } catch {
+      // The session is gone with it.
+    }
+  });
+
+  send({
+    type: 'register',
+    v: PROTOCOL_VERSION,
+    pid: process.pid,
+    ppid: process.ppid,
+    argv: process.argv.slice(0, MAX_ARGV).map((a) => a.slice(0, MAX_ARG_CHARS)),
+    url: ownInspectorUrl(),
+    heapSizeLimit: v8.getHeapStatistics().heap_size_limit,
+    oldSpaceLimit: parseOldSpaceLimit(),
+    nodeVersion: process.version,
+  });
+  process.once('exit', (code) => {
+    try {
+      send({ type: 'exit', code });
+    } catch {
+      // Best effort: the socket closing tells the supervisor anyway.
+    }
+  });
+
+  // The same framing as Registry.accept: a CommonJS preload cannot share a module with the ESM supervisor
+  // (vitest does not transform .cts imported from .ts, so a shared .cts would break every supervisor test).
+  let buffer = '';
+  let skipping = false;
+  socket.on('data', (chunk: string) => {
+    buffer += chunk;
+    let nl: number;
+    while ((nl = buffer.indexOf('\n')) >= 0) {
+      const line = buffer.slice(0, nl);
+      buffer = buffer.slice(nl + 1);
+      if (skipping) skipping = false;
+      else handleLine(line);
+    }
+    if (buffer.length > MAX_LINE_BYTES) {
+      buffer = '';
+      skipping = true;
+    }
+  });
+
+  function handleLine(line: string): void {
+    let msg: Json;
+    try {
+      msg = JSON.parse(line) as Json;
+    } catch {
+      return;
+    }
+    if (!msg || typeof msg !== 'object') return;
+    if (msg.type === 'memory-pressure') {
+      // Emitted after the probe's own work is done: an exception from the app's listener is the app's.
+      (process as NodeJS.EventEmitter).emit('cfn-supervise:memory-pressure', { level: String(msg.level) });
+      return;
+    }
+    if (msg.type === 'config') {
+      configure(msg);
+      return;
+    }
+    const id = msg.id;
+    if (typeof id !== 'number') return;
+    const reply: Reply = (result, error) => {
+      send(error === undefined ? { type: 'reply', id, result } : { type: 'reply', id, error: errorMessage(error) });
+    };
+    try {
+      switch (msg.type) {
+        case 'heap-stats':
+          reply({ ...heapStats(), sampling: sampling(), session: loaded?.attached ?? false, ...(lastGc ? { lastGc } : {}) });
+          break;
+        case 'sampling':
+          reply(samplingRequest(String(msg.mode), msg.interval));
+          break;
+        case 'gc': {
+          const before = v8.getHeapStatistics().used_heap_size;
+          inspector().collectGarbage().then(
+            () => reply({ beforeBytes: before, afterBytes: v8.getHeapStatistics().used_heap_size }),
+            (err: unknown) => reply(undefined, err),
+          );
+          break;
+        }
+        case 'capture':
+          reply({ bytes: capture(String(msg.kind), String(msg.path), id) });
+          break;
+        default:
+          reply(undefined, `unknown request type ${String(msg.type)}`);
+      }
+    } catch (err) {
+      reply(undefined, err);
+    }
+  }
+
+  function configure(msg: Json): void {
+    const { pressure, samplingInterval, capturesDir } = msg;
+    if (typeof pressure === 'number' && pressure >= 0 && pressure <= 1) config.pressure = pressure;
+    if (Number.isInteger(samplingInterval) && (samplingInterval as number) >= 0) config.samplingInterval = samplingInterval as number;
+    if (typeof capturesDir === 'string' && capturesDir.startsWith('/')) config.capturesDir = capturesDir;
+  }
+
+  function samplingRequest(mode: string, interval: unknown): Json {
+    let wasSampling = sampling();
+    switch (mode) {
+      case 'hold':
+      case 'window':
+        if (!isPositiveInt(interval)) throw new Error('sampling needs an interval in bytes');
+        wasSampling = inspector().hold(interval, mode === 'window');
+        break;
+      case 'release':
+        loaded?.release();
+        break;
+      case 'stop':
+        loaded?.stop();
+        judge.stopped();
+        break;
+      default:
+        throw new Error(`unknown sampling mode ${mode}`);
+    }
+    return { sampling: sampling(), wasSampling };
+  }
+
+  function capture(kind: string, file: string, id: number): number {
+    if (kind !== 'heapprofile' && kind !== 'heapsnapshot') throw new Error(`unknown capture kind ${kind}`);
+    if (kind === 'heapprofile' && !sampling()) throw new Error('not sampling');
+    const { openCaptureFile, writeAll } = require('./capture-file.cjs') as typeof import('./capture-file.cjs');
+    const fd = openCaptureFile(file, config.capturesDir);
+    try {
+      if (kind === 'heapprofile') {
+        const { profile } = inspector().with((post) => post<{ profile: unknown }>('HeapProfiler.getSamplingProfile'));
+        return writeAll(fd, JSON.stringify(profile));
+      }
+      // reportProgress:true segfaults Node 20 on an in-process session (measured), so progress is bytes written.
+      let bytes = 0;
+      let reported = 0;
+      inspector().snapshot((chunk) => {
+        bytes += writeAll(fd, chunk);
+        if (bytes - reported >= PROGRESS_EVERY_BYTES) {
+          reported = bytes;
+          sendNow({ type: 'progress', id, done: bytes, total: 0 });
+        }
+      });
+      return bytes;
+    } finally {
+      fs.closeSync(fd);
+    }
+  }
+}
