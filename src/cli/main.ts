@@ -4,7 +4,7 @@
 // the chosen command needs is loaded: `--version` and `status` never load the supervisor.
 import { Command, CommanderError, Option } from 'commander';
 import { CfnError, EXIT, UsageError, errorMessage } from '../common/errors.js';
-import { LIST_SEPARATOR, OPTIONS, flagOf, resolveConfig, type Config, type ResolvedConfig } from '../config/config.js';
+import { LIST_SEPARATOR, OPTIONS, camel, flagOf, resolveConfig, type Config, type ResolvedConfig } from '../config/config.js';
 import { VERSION } from '../common/version.js';
 import { notice, quietOnBrokenPipes } from './output.js';
 
@@ -165,15 +165,12 @@ function addSupervisorOptions(cmd: Command, withDefaults: boolean): Command {
   return cmd;
 }
 
-/** Commander's name for an option's value: the flag's name in camel case. */
-const attributeOf = (name: string) => name.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
-
 /** The supervisor options the user gave on this command line, as raw strings for resolveConfig. */
 function givenFlags(cmd: Command): Partial<Record<keyof Config, string>> {
   const values = cmd.opts();
   const flags: Partial<Record<keyof Config, string>> = {};
   for (const opt of OPTIONS) {
-    const attribute = attributeOf(opt.name);
+    const attribute = camel(opt.name);
     if (cmd.getOptionValueSource(attribute) === 'cli') flags[opt.key] = String(values[attribute]);
   }
   return flags;

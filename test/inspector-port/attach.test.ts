@@ -1,11 +1,13 @@
 // attachInspector against real node processes that never saw the probe: it opens their inspector with SIGUSR1,
 // works over chrome-remote-interface, detaches, and leaves no port listening; it refuses what it must not signal.
-import { readFileSync, readdirSync, statSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { isAlive, tempDir, waitFor } from '../helpers/cli.js';
 import { TimeoutError } from '../../src/common/errors.js';
-import { attachInspector, InspectorUnavailable, saveCapture, TargetRefused } from '../../src/supervisor/probe-link/inspector-port.js';
+import { attachInspector, saveCapture } from '../../src/supervisor/probe-link/inspector-port.js';
+import { InspectorUnavailable, TargetRefused } from '../../src/supervisor/probe-link/inspector-open.js';
 import { listeningPorts, OPTS, rejection, start, target } from './helpers.js';
 
 describe('attachInspector', () => {
@@ -68,6 +70,24 @@ describe('attachInspector', () => {
     expect(err.message).toMatch(new RegExp(`^pid ${t.pid}: HeapProfiler.takeHeapSnapshot: `));
     expect(await h.close()).toBe('process-gone');
     expect(readdirSync(dir)).toEqual([]);
+  });
+
+  it('refuses a snapshot up front when the captures disk cannot take it, and writes nothing', async (ctx) => {
+    const t = await target('bigheap.cjs', ['20']);
+    const dir = path.join(tempDir('cfn-inspector-'), 'captures');
+    mkdirSync(dir, { mode: 0o700 });
+    if (spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=8m,mode=0700', 'tmpfs', dir]).status !== 0) return ctx.skip('mount -t tmpfs was refused on this machine');
+    try {
+      const h = await attachInspector(t.pid, OPTS);
+      try {
+        await expect(saveCapture(h, dir, 'manual', 'heapsnapshot')).rejects.toThrow(/snapshot refused: \d+ MB free on the captures disk/);
+      } finally {
+        await h.close();
+      }
+      expect(readdirSync(dir)).toEqual([]);
+    } finally {
+      spawnSync('umount', [dir]);
+    }
   });
 
   it('a process blocked outside JavaScript gets a timeout, not a hung caller, and closes its port once it runs again', async () => {

@@ -4,7 +4,8 @@
 import net from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { isAlive, waitFor } from '../helpers/cli.js';
-import { attachInspector, DEFAULT_INSPECTOR_PORT, InspectorUnavailable } from '../../src/supervisor/probe-link/inspector-port.js';
+import { attachInspector } from '../../src/supervisor/probe-link/inspector-port.js';
+import { DEFAULT_INSPECTOR_PORT, InspectorUnavailable } from '../../src/supervisor/probe-link/inspector-open.js';
 import { listeningPorts, OPTS, rejection, target } from './helpers.js';
 
 describe('port 9229 held by another process', () => {

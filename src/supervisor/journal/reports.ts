@@ -2,7 +2,7 @@
 // exhaustion, whichever process it was and whatever exit code the shells above it turned that into. A report
 // holds the process's whole environment and command line; what is kept of it holds neither's secrets.
 import { randomBytes } from 'node:crypto';
-import { closeSync, constants, fchmodSync, fstatSync, openSync, readFileSync, readdirSync, renameSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { closeSync, constants, existsSync, fchmodSync, fstatSync, openSync, readFileSync, readdirSync, renameSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { redactArgv } from '../../common/redact.js';
 import { openPrivateFile } from '../../common/statedir.js';
@@ -103,10 +103,10 @@ export function collectReports(dir: string, sinceMs: number): FatalReport[] {
   return found;
 }
 
-/** Keeps the newest `keep` reports (each can be megabytes), and no copy a stripping that died left behind. */
 /** Fatal-error reports kept in the state dir: each can be megabytes. */
 export const REPORTS_KEPT = 20;
 
+/** Keeps the newest `keep` reports, and no copy a stripping that died left behind. */
 export function pruneReports(dir: string, keep: number): void {
   const files = reportFiles(dir).sort((a, b) => b.mtimeMs - a.mtimeMs);
   let leftovers: string[] = [];
@@ -121,5 +121,22 @@ export function pruneReports(dir: string, keep: number): void {
     } catch {
       // Already gone.
     }
+  }
+}
+
+/** Gives each fatal-error report to one run only: a fast restart must not claim its predecessor's. */
+export class RunReports {
+  private readonly claimed = new Set<string>();
+
+  constructor(private readonly dir: string) {}
+
+  /** Reports written since `sinceMs` that no earlier run claimed; the folder pruned to REPORTS_KEPT. */
+  claim(sinceMs: number): FatalReport[] {
+    const reports = collectReports(this.dir, sinceMs).filter((r) => !this.claimed.has(r.file));
+    for (const r of reports) this.claimed.add(r.file);
+    pruneReports(this.dir, REPORTS_KEPT);
+    // Pruned ones are forgotten: the set stays as small as the folder.
+    for (const file of this.claimed) if (!existsSync(file)) this.claimed.delete(file);
+    return reports;
   }
 }

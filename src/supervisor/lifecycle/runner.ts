@@ -1,6 +1,5 @@
 // The run state machine: preflight → start → run → classify → restart or exit, with the stop sequence (forward,
-// grace, SIGKILL the whole tree) able to cut in at any phase, and job control passed through to the agent.
-import { existsSync } from 'node:fs';
+// grace, SIGKILL the whole tree) able to cut in at any phase.
 import { setTimeout as sleep } from 'node:timers/promises';
 import { SpawnError } from '../../common/errors.js';
 import { systemMemory } from '../../common/sysmem.js';
@@ -8,11 +7,12 @@ import type { Config } from '../../config/config.js';
 import type { Notice } from '../act/executor.js';
 import type { Metrics } from '../control/metrics.js';
 import type { Journal } from '../journal/journal.js';
-import { REPORTS_KEPT, collectReports, pruneReports } from '../journal/reports.js';
+import { RunReports } from '../journal/reports.js';
 import type { ProcessTree } from '../proc/tree.js';
-import { readArgv, type ProcStat } from '../proc/stat.js';
 import { redactArgv } from '../../common/redact.js';
 import { classifyExit, exitCodeOf, type ExitReason } from './classify.js';
+import { JOB_STOP_SIGNALS, JobControl } from './job-control.js';
+import { endLeftovers } from './leftovers.js';
 import type { Agent, Launcher } from './launch.js';
 import { decideRestart, initialRestartState, type RestartState } from './restart.js';
 import { Run } from './run.js';
@@ -30,8 +30,6 @@ export interface Outcome {
 
 const STOP_SIGNALS: ReadonlySet<NodeJS.Signals> = new Set(['SIGINT', 'SIGTERM']);
 const PREFLIGHT_MAX_WAIT_MS = 30_000;
-// A person who stops the agent's job on purpose: the supervisor stops with it, as a shell expects of a job.
-const JOB_STOP_SIGNALS: ReadonlySet<NodeJS.Signals> = new Set(['SIGTSTP', 'SIGTTIN', 'SIGTTOU']);
 
 export interface RunnerDeps {
   config: Config;
@@ -71,13 +69,14 @@ export class Runner {
   private readonly stopWaits = new AbortController();
   private readonly hurry = new AbortController();
   private killTimer?: NodeJS.Timeout;
-  /** The supervisor itself just stopped the agent's group: that stop is not news to act on. */
-  private forwardedStop = false;
   private early: NodeJS.Signals[] = [];
-  /** Fatal-error reports already attributed to a run: a fast restart must not claim its predecessor's. */
-  private readonly claimedReports = new Set<string>();
+  private readonly jobs: JobControl;
+  private readonly reports: RunReports;
 
-  constructor(private readonly deps: RunnerDeps) {}
+  constructor(private readonly deps: RunnerDeps) {
+    this.jobs = new JobControl(deps.tree, deps.terminal, deps.journal.log);
+    this.reports = new RunReports(deps.reportDir);
+  }
 
   get run(): Run | undefined {
     return this.current;
@@ -156,15 +155,11 @@ export class Runner {
     const { tree, journal } = this.deps;
     journal.log.info({ signal }, 'signal received');
     if (JOB_STOP_SIGNALS.has(signal)) {
-      if (this.current) {
-        this.forwardedStop = true;
-        tree.signalAll(signal);
-      }
-      this.stopSelf(signal);
+      this.jobs.stopRequested(signal, this.current !== undefined);
       return;
     }
     if (signal === 'SIGCONT') {
-      this.resumed();
+      this.jobs.resumed(this.current?.pid);
       return;
     }
     if (!STOP_SIGNALS.has(signal)) {
@@ -188,39 +183,6 @@ export class Runner {
     }
   }
 
-  /** The agent's group was stopped from the terminal (Ctrl-Z): the supervisor's job stops with it. */
-  private agentStopped(signal: NodeJS.Signals): void {
-    this.deps.journal.log.info({ signal }, 'agent stopped');
-    if (this.forwardedStop) this.forwardedStop = false;
-    else if (JOB_STOP_SIGNALS.has(signal)) this.stopSelf(signal);
-  }
-
-  /**
-   * Gives the terminal back to the shell's job (ours) and stops that job with the same signal, so the shell
-   * reports it stopped. Execution continues here after SIGCONT (fg or bg).
-   */
-  private stopSelf(signal: NodeJS.Signals): void {
-    // PID 1 of a container is nobody's job: there is no shell to tell, and its group may reach outside.
-    if (process.pid === 1) return;
-    const { terminal } = this.deps;
-    terminal?.reclaim();
-    const listeners = process.listeners(signal);
-    process.removeAllListeners(signal);
-    try {
-      process.kill(0, signal);
-    } finally {
-      for (const l of listeners) process.on(signal, l as NodeJS.SignalsListener);
-    }
-  }
-
-  /** fg: the agent gets the terminal again; bg: it only continues. */
-  private resumed(): void {
-    const run = this.current;
-    if (!run) return;
-    if (this.deps.terminal) this.deps.terminal.handTo(run.pid);
-    else this.deps.tree.signalAll('SIGCONT', []);
-  }
-
   /** Waits, with backoff, while the machine lacks the memory to start an agent; false if stopped meanwhile. */
   private async preflight(): Promise<boolean> {
     const { minFreeMb } = this.deps.config;
@@ -239,7 +201,7 @@ export class Runner {
     const { config, argv, tree, terminal, watcher, journal, metrics } = this.deps;
     const { log } = journal;
     const { startedAt } = agent;
-    agent.events.stopped = (signal) => this.agentStopped(signal);
+    agent.events.stopped = (signal) => this.jobs.agentStopped(signal);
     agent.events.continued = () => log.info('agent continued');
     const run = new Run(runId, agent.pid, redactArgv(argv), startedAt, (r) => this.endRun(r));
     this.current = run;
@@ -265,7 +227,7 @@ export class Runner {
     tree.agentExited();
     const uptimeMs = Date.now() - startedAt;
 
-    const survivors = await this.endLeftovers(run);
+    const survivors = await endLeftovers(run, this.deps, this.stop, this.hurry.signal);
     if (survivors.length > 0 && config.orphans === 'kill') {
       log.error({ pids: survivors.map((p) => p.pid) }, 'processes of the run survived SIGKILL');
     }
@@ -273,10 +235,7 @@ export class Runner {
     await run.settled();
     this.current = undefined;
 
-    const reports = collectReports(this.deps.reportDir, startedAt - 1000).filter((r) => !this.claimedReports.has(r.file));
-    for (const r of reports) this.claimedReports.add(r.file);
-    pruneReports(this.deps.reportDir, REPORTS_KEPT);
-    for (const file of this.claimedReports) if (!existsSync(file)) this.claimedReports.delete(file);
+    const reports = this.reports.claim(startedAt - 1000);
     const limit = code === 0 ? undefined : run.endedByLimit(Date.now(), config.killTimeoutMs);
     const reason = classifyExit({
       code,
@@ -304,25 +263,6 @@ export class Runner {
     return { exitCode, reason, code, signal, uptimeMs, restartRequested: !this.stop && run.ending?.kind === 'restart' };
   }
 
-  /** What is left of the run once the agent itself is gone: ended, or released with --orphans keep. */
-  private async endLeftovers(run: Run) {
-    const { config, tree, journal, notice } = this.deps;
-    if (this.stop) return tree.terminate(this.stop.signal, this.stop.deadline - Date.now(), this.hurry.signal);
-    const left = tree.scan();
-    if (config.orphans === 'keep' && !run.ending) {
-      tree.release(left);
-      if (left.length > 0) journal.log.info({ processes: describe(left) }, "leaving the run's other processes running (--orphans keep)");
-      return left;
-    }
-    if (left.length > 0 && !run.ending) {
-      // A daemon the agent started ("background daemon started") ends with the run: say so, never silently.
-      journal.log.info({ processes: describe(left) }, 'ending what the run left behind (--orphans kill)');
-      const names = describe(left).map((p) => `${p.pid} (${p.argv.join(' ').slice(0, 80)})`);
-      notice(`the agent left ${left.length} process${left.length === 1 ? '' : 'es'} running; ending ${names.join(', ')} (--orphans keep leaves them)`, true);
-    }
-    return tree.terminate('SIGTERM', config.killTimeoutMs, this.hurry.signal);
-  }
-
   /** The supervisor ends the run itself: a memory rule (limit) or a request for a fresh run (restart). */
   private async endRun(run: Run): Promise<void> {
     const ending = run.ending!;
@@ -330,9 +270,4 @@ export class Runner {
     if (ending.kind === 'limit') this.deps.notice(`memory limit: ${ending.why}; ending the run`, true);
     await this.deps.tree.terminate('SIGTERM', this.deps.config.killTimeoutMs, this.hurry.signal);
   }
-}
-
-/** pid and argv of each process, for the log and the notice (argv from /proc, secrets redacted). */
-function describe(processes: readonly ProcStat[]): { pid: number; argv: string[] }[] {
-  return processes.map((p) => ({ pid: p.pid, argv: redactArgv(readArgv(p.pid) ?? [p.comm]) }));
 }

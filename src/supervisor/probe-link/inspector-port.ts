@@ -35,20 +35,20 @@
  *
  * While attached, the session makes V8 keep console.log arguments (README): every heap reading discards them.
  */
-import { closeSync, constants, readFileSync, readlinkSync, writeSync } from 'node:fs';
-import { createRequire } from 'node:module';
+import { closeSync, constants, writeSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { CfnError, HttpError, ProbeError, TimeoutError, errorMessage } from '../../common/errors.js';
+import { CfnError, ProbeError, TimeoutError, errorMessage } from '../../common/errors.js';
+import { within } from '../../common/deadline.js';
 import { openPrivateFile } from '../../common/statedir.js';
 import { MB } from '../../common/units.js';
-import { executableOf, readStat } from '../proc/stat.js';
+import { readStat } from '../proc/stat.js';
 import { defaultHeapLimit } from '../../config/environment.js';
 import { captureName, createPendingCapture, writeCaptureAtomically, type CaptureKind } from '../journal/captures.js';
 import type { HeapStats, HeapUsage } from './sessions.js';
-import { connectHost, holderOf, listenersOf, listenersOnPort, type TcpListener } from '../proc/sockets.js';
-
-/** Where SIGUSR1 opens the inspector unless the process was started with --inspect-port. */
-export const DEFAULT_INSPECTOR_PORT = 9229;
+import { listenersOf } from '../proc/sockets.js';
+import { checkSnapshotHeadroom } from './snapshot-headroom.js';
+import { checkTarget, cdp, openInspector, type CdpClient, type Endpoint } from './inspector-open.js';
+import { CLOSE_SOURCE, STATS_SOURCE, closerSource } from './inspector-scripts.js';
 
 export interface InspectorPortOptions {
   /** Bound of every CDP call (and of connecting). */
@@ -92,180 +92,13 @@ export interface InspectorHandle {
   close(): Promise<InspectorFate>;
 }
 
-export type TargetProblem = 'gone' | 'not-owned' | 'not-node' | 'stopped' | 'other-namespace';
-
-/** The process cannot be attached to: gone (404), or not one we may or can open (409). */
-export class TargetRefused extends HttpError {
-  override readonly name = 'TargetRefused';
-  constructor(
-    readonly pid: number,
-    readonly problem: TargetProblem,
-    message: string,
-  ) {
-    super(problem === 'gone' ? 404 : 409, `pid ${pid}: ${message}`);
-  }
-}
-
-/** The process is a node process of ours, but its inspector did not open: the port is taken, or no answer. */
-export class InspectorUnavailable extends HttpError {
-  override readonly name = 'InspectorUnavailable';
-  constructor(
-    readonly pid: number,
-    readonly problem: 'port-in-use' | 'not-opened',
-    message: string,
-  ) {
-    super(409, `pid ${pid}: ${message}`);
-  }
-}
-
-interface CdpTarget {
-  type?: string;
-  webSocketDebuggerUrl?: string;
-}
-
-/** The part of chrome-remote-interface used here (it ships no types). */
-interface CdpClient {
-  send(method: string, params?: object): Promise<unknown>;
-  on(event: string, listener: (params: never) => void): void;
-  removeListener(event: string, listener: (params: never) => void): void;
-  close(): Promise<void>;
-}
-interface CdpModule {
-  (options: { host: string; port: number; local: boolean; target: string }): Promise<CdpClient>;
-  List(options: { host: string; port: number }): Promise<CdpTarget[]>;
-}
-
-// Loaded on first use: it sets a process-wide DNS preference (ipv4first) when imported, which a supervisor
-// that never attaches this way should not get.
-let cdpModule: CdpModule | undefined;
-const cdp = (): CdpModule => (cdpModule ??= createRequire(import.meta.url)('chrome-remote-interface') as CdpModule);
 
 const POLL_MS = 20;
 const SNAPSHOT_IDLE_MS = 60_000;
 /** A full GC of a large heap takes seconds: bounded, but not by the quick calls' timeout. */
 const GC_TIMEOUT_MS = 30_000;
-const CLOSER_LOOK_MS = 2000;
-
-function within<T>(work: Promise<T>, ms: number, onTimeout: () => Error): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(onTimeout()), ms);
-  });
-  return Promise.race([work, deadline]).finally(() => clearTimeout(timer));
-}
 
 
-/** Refuses, before any signal is sent, what must not get one: SIGUSR1 ends a process that is not node. */
-function checkTarget(pid: number): void {
-  let status: string;
-  try {
-    status = readFileSync(`/proc/${pid}/status`, 'latin1');
-  } catch {
-    throw new TargetRefused(pid, 'gone', 'no such process');
-  }
-  const field = (name: string) => new RegExp(`^${name}:\\s*(.*)$`, 'm').exec(status)?.[1]?.trim() ?? '';
-  const comm = field('Name');
-  const state = field('State').charAt(0);
-  if (state === 'Z' || state === 'X') throw new TargetRefused(pid, 'gone', `${comm} has exited`);
-  const uid = Number(field('Uid').split(/\s+/)[0]);
-  const me = process.geteuid?.();
-  if (me !== undefined && uid !== me) {
-    throw new TargetRefused(pid, 'not-owned', `${comm} belongs to uid ${uid}, not to you (uid ${me}); only your own processes can be attached to`);
-  }
-  const { exe, node } = executableOf(pid);
-  if (!node) {
-    throw new TargetRefused(pid, 'not-node', `${comm} is not a node process (it runs ${exe || 'no executable'})`);
-  }
-  if (state === 'T' || state === 't') throw new TargetRefused(pid, 'stopped', `${comm} is stopped; continue it (kill -CONT ${pid}) first`);
-  try {
-    if (readlinkSync(`/proc/${pid}/ns/net`) !== readlinkSync('/proc/self/ns/net')) {
-      throw new TargetRefused(pid, 'other-namespace', `${comm} runs in another network namespace (a container?): its 127.0.0.1 is not ours`);
-    }
-  } catch (err) {
-    if (err instanceof TargetRefused) throw err;
-  }
-}
-
-interface Endpoint {
-  host: string;
-  port: number;
-  inode: string;
-  wsUrl: string;
-}
-
-/** Which of these listeners is a node inspector: the one whose /json/list names a node target. */
-async function findInspector(listeners: TcpListener[], timeoutMs: number): Promise<Endpoint | undefined> {
-  const probes = listeners.map(async (l): Promise<Endpoint | undefined> => {
-    const host = connectHost(l.address);
-    try {
-      // An app's own server may answer slowly or never: its answer is not waited for beyond the bound.
-      const targets = await within(cdp().List({ host, port: l.port }), timeoutMs, () => new Error('no answer'));
-      const node = targets.find((t) => t.type === 'node' && t.webSocketDebuggerUrl);
-      return node ? { host, port: l.port, inode: l.inode, wsUrl: node.webSocketDebuggerUrl! } : undefined;
-    } catch {
-      return undefined;
-    }
-  });
-  return (await Promise.all(probes)).find((e) => e !== undefined);
-}
-
-function gone(pid: number): TargetRefused {
-  return new TargetRefused(pid, 'gone', 'the process exited');
-}
-
-function signal(pid: number): void {
-  try {
-    process.kill(pid, 'SIGUSR1');
-  } catch {
-    throw gone(pid);
-  }
-}
-
-/**
- * The inspector of `pid`: the one already open, or the one SIGUSR1 opens. While the default port is held by
- * another process, node fails to open it (and says so on its stderr); the signal is sent again once the port is
- * free, so two attaches at the same time both succeed, one after the other.
- */
-async function openInspector(pid: number, opts: InspectorPortOptions): Promise<{ endpoint: Endpoint; openedByApp: boolean }> {
-  const deadline = Date.now() + opts.openTimeoutMs;
-  const probeMs = Math.min(opts.callTimeoutMs, 1000);
-  const before = listenersOf(pid);
-  if (!before) throw gone(pid);
-  const existing = await findInspector(before, probeMs);
-  if (existing) return { endpoint: existing, openedByApp: true };
-  const seen = new Set(before.map((l) => l.inode));
-  signal(pid);
-  let heldBy: TcpListener | undefined;
-  while (Date.now() < deadline) {
-    await sleep(POLL_MS);
-    const now = listenersOf(pid);
-    if (!now) throw gone(pid);
-    const fresh = now.filter((l) => !seen.has(l.inode));
-    if (fresh.length > 0) {
-      const found = await findInspector(fresh, probeMs);
-      if (found) return { endpoint: found, openedByApp: false };
-      for (const l of fresh) seen.add(l.inode);
-    }
-    const own = new Set(now.map((l) => l.inode));
-    const holder = listenersOnPort(DEFAULT_INSPECTOR_PORT).find((l) => !own.has(l.inode));
-    if (!holder && heldBy) signal(pid);
-    heldBy = holder;
-  }
-  if (heldBy) {
-    const holderPid = holderOf(heldBy.inode);
-    const who = holderPid === undefined ? 'another process' : `pid ${holderPid}`;
-    throw new InspectorUnavailable(
-      pid,
-      'port-in-use',
-      `cannot open its inspector: port ${DEFAULT_INSPECTOR_PORT} (node's default) is held by ${who}; free it, or start the process with --inspect-port=0`,
-    );
-  }
-  throw new InspectorUnavailable(
-    pid,
-    'not-opened',
-    `its inspector did not open within ${opts.openTimeoutMs} ms (busy outside JavaScript, or it listens to SIGUSR1 itself?); if busy, it opens on 127.0.0.1 once the process runs again`,
-  );
-}
 
 async function connect(pid: number, endpoint: Endpoint, timeoutMs: number): Promise<CdpClient> {
   const pending = cdp()({ host: endpoint.host, port: endpoint.port, local: true, target: endpoint.wsUrl });
@@ -278,56 +111,6 @@ async function connect(pid: number, endpoint: Endpoint, timeoutMs: number): Prom
     throw new ProbeError(pid, `cannot connect to its inspector on ${endpoint.host}:${endpoint.port}: ${errorMessage(err)}`);
   }
 }
-
-/**
- * The fallback closer, armed inside the target right after attaching. It runs in the app: it must never throw,
- * never keep the loop alive, and use only what it took from the command-line API while evaluating (`require`
- * exists only during the evaluation: called later, it throws into the app).
- */
-function closerSource(port: number): string {
-  return `(() => {
-  const fs = require('fs');
-  const inspector = require('inspector');
-  // This inspector only: once closed, node may open another (a new uuid) that is not this closer's business.
-  const url = inspector.url();
-  let quiet = 0;
-  const held = () => {
-    for (const table of ['/proc/self/net/tcp', '/proc/self/net/tcp6']) {
-      let text = '';
-      try { text = fs.readFileSync(table, 'latin1'); } catch { continue; }
-      for (const line of text.split('\\n').slice(1)) {
-        const f = line.trim().split(/\\s+/);
-        if (f[3] !== '0A' && f[9] && f[9] !== '0' && parseInt((f[1] || '').split(':')[1], 16) === ${port}) return true;
-      }
-    }
-    return false;
-  };
-  const look = () => {
-    try {
-      if (inspector.url() !== url) return;
-      quiet = held() ? 0 : quiet + 1;
-      if (quiet >= 2) return inspector.close();
-    } catch { return; }
-    setTimeout(look, ${CLOSER_LOOK_MS}).unref();
-  };
-  setTimeout(look, ${CLOSER_LOOK_MS}).unref();
-})()`;
-}
-
-/** Run inside our last call: node ends our connection itself (see the header). */
-const CLOSE_SOURCE = `require('inspector').close()`;
-
-const STATS_SOURCE = `(() => {
-  const v8 = require('v8');
-  const h = v8.getHeapStatistics();
-  const old = v8.getHeapSpaceStatistics().find((s) => s.space_name === 'old_space');
-  return {
-    usedHeapSize: h.used_heap_size, totalHeapSize: h.total_heap_size, heapSizeLimit: h.heap_size_limit,
-    mallocedMemory: h.malloced_memory, externalMemory: h.external_memory,
-    oldSpaceSize: old && old.space_size, oldSpaceUsed: old && old.space_used_size,
-    nodeOptions: process.env.NODE_OPTIONS || '', execArgv: process.execArgv,
-  };
-})()`;
 
 interface RawStats extends Omit<HeapStats, 'oldSpaceLimit'> {
   nodeOptions: string;
@@ -555,7 +338,8 @@ export async function attachInspector(pid: number, opts: InspectorPortOptions): 
 
 /**
  * Writes a capture of the attached process into `dir` under its capture name, only once complete: a profile of
- * what was sampled since startSampling, or a snapshot streamed as V8 produces it. A failed write leaves no file.
+ * what was sampled since startSampling, or a snapshot streamed as V8 produces it, refused up front when the
+ * machine cannot afford it (snapshot-headroom.ts). A failed write leaves no file.
  */
 export async function saveCapture(
   inspector: InspectorHandle,
@@ -566,6 +350,7 @@ export async function saveCapture(
 ): Promise<string> {
   const name = captureName(inspector.pid, reason, kind);
   if (kind === 'heapprofile') return writeCaptureAtomically(dir, name, JSON.stringify(await inspector.samplingProfile()));
+  await checkSnapshotHeadroom(inspector.pid, (await inspector.heapStats()).usedHeapSize, dir);
   const pending = await createPendingCapture(dir, name);
   try {
     await inspector.snapshotTo(pending.tmpPath, onProgress);

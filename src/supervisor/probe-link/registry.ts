@@ -11,9 +11,10 @@
 import { EventEmitter } from 'node:events';
 import { promises as fs } from 'node:fs';
 import net from 'node:net';
-import { ProbeError, TimeoutError } from '../../common/errors.js';
+import { ProbeError } from '../../common/errors.js';
 import { claimSocketPath } from '../../common/statedir.js';
 import { libc } from '../../common/libc.js';
+import { PendingRequests, type RequestOptions } from './pending.js';
 
 export const PROTOCOL_VERSION = 2;
 
@@ -43,14 +44,6 @@ export interface RegistryOptions {
   isMember?: (pid: number) => boolean;
 }
 
-export interface RequestOptions {
-  /** Silence allowed: progress messages re-arm it. */
-  timeoutMs: number;
-  /** The request's whole duration, progress or not (progress can never hold a request forever); default timeoutMs. */
-  totalMs?: number;
-  onProgress?: (done: number, total: number) => void;
-}
-
 /** A peer turned away: who it really is (SO_PEERCRED), what it claimed, and why. */
 export interface Rejection {
   reason: string;
@@ -59,21 +52,12 @@ export interface Rejection {
   claimedPid?: number;
 }
 
-interface Pending {
-  what: string;
-  resolve(value: unknown): void;
-  reject(err: Error): void;
-  timers: NodeJS.Timeout[];
-  arm(): void;
-  onProgress?: (done: number, total: number) => void;
-}
-
 interface Connection {
   socket: net.Socket;
   peerPid: number;
   record?: ProcessRecord;
   exitCode?: number;
-  pending: Map<number, Pending>;
+  pending: PendingRequests;
 }
 
 const DEFAULTS: Required<RegistryOptions> = {
@@ -161,34 +145,14 @@ export class Registry extends EventEmitter {
       return Promise.reject(new ProbeError(pid, `${what}: probe is not reading`));
     }
     const id = this.nextId++;
-    return new Promise<T>((resolve, reject) => {
-      const fail = (err: Error): void => {
-        for (const t of p.timers) clearTimeout(t);
-        conn.pending.delete(id);
-        reject(err);
-      };
-      const p: Pending = {
-        what,
-        resolve: resolve as (v: unknown) => void,
-        reject: fail,
-        timers: [],
-        arm() {
-          clearTimeout(p.timers[0]);
-          p.timers[0] = setTimeout(() => fail(new TimeoutError(pid, what, ro.timeoutMs)), ro.timeoutMs).unref();
-        },
-        ...(ro.onProgress ? { onProgress: ro.onProgress } : {}),
-      };
-      p.arm();
-      const totalMs = ro.totalMs ?? ro.timeoutMs;
-      p.timers[1] = setTimeout(() => fail(new TimeoutError(pid, `${what} (its total time cap)`, totalMs)), totalMs).unref();
-      conn.pending.set(id, p);
-      conn.socket.write(`${JSON.stringify({ v: PROTOCOL_VERSION, ...msg, id })}\n`);
-    });
+    const reply = conn.pending.add<T>(id, what, ro);
+    conn.socket.write(`${JSON.stringify({ v: PROTOCOL_VERSION, ...msg, id })}\n`);
+    return reply;
   }
 
   /** Every request still waiting for a probe fails at once; the connections stay. */
   abortPending(why: string): void {
-    for (const conn of this.byPeer.values()) failPending(conn, why);
+    for (const conn of this.byPeer.values()) conn.pending.failAll(why);
   }
 
   /** Never waits for a probe: requests still pending fail at once. */
@@ -216,7 +180,7 @@ export class Registry extends EventEmitter {
       this.turnAway(socket, { reason: why ?? 'no peer credentials', ...(peer ? { peerPid: peer.pid, peerUid: peer.uid } : {}) });
       return;
     }
-    const conn: Connection = { socket, peerPid: peer.pid, pending: new Map() };
+    const conn: Connection = { socket, peerPid: peer.pid, pending: new PendingRequests(peer.pid) };
     this.byPeer.set(peer.pid, conn);
     socket.setEncoding('utf8');
     const registerTimer = setTimeout(() => socket.destroy(), this.opts.registerTimeoutMs);
@@ -241,7 +205,7 @@ export class Registry extends EventEmitter {
     socket.on('close', () => {
       clearTimeout(registerTimer);
       if (this.byPeer.get(conn.peerPid) === conn) this.byPeer.delete(conn.peerPid);
-      failPending(conn, 'process exited');
+      conn.pending.failAll('process exited');
       const rec = conn.record;
       if (rec && this.byPid.get(rec.pid) === conn) {
         this.byPid.delete(rec.pid);
@@ -286,24 +250,10 @@ export class Registry extends EventEmitter {
       this.emit('notice', conn.record.pid, msg);
       return;
     }
-    const p = typeof msg.id === 'number' ? conn.pending.get(msg.id) : undefined;
-    if (!p) return;
-    if (msg.type === 'progress') {
-      p.arm();
-      if (typeof msg.done === 'number' && typeof msg.total === 'number') p.onProgress?.(msg.done, msg.total);
-      return;
-    }
-    if (msg.type !== 'reply') return;
-    for (const t of p.timers) clearTimeout(t);
-    conn.pending.delete(msg.id as number);
-    if (typeof msg.error === 'string') p.reject(new ProbeError(conn.record.pid, `${p.what}: ${msg.error}`));
-    else p.resolve(msg.result);
+    if (typeof msg.id !== 'number') return;
+    if (msg.type === 'progress') conn.pending.progress(msg.id, msg.done, msg.total);
+    else if (msg.type === 'reply') conn.pending.settle(msg.id, msg.error, msg.result);
   }
-}
-
-function failPending(conn: Connection, why: string): void {
-  for (const p of [...conn.pending.values()]) p.reject(new ProbeError(conn.record?.pid ?? conn.peerPid, `${p.what}: ${why}`));
-  conn.pending.clear();
 }
 
 function writable(socket: net.Socket, maxQueuedBytes: number): boolean {

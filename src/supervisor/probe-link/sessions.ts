@@ -13,7 +13,6 @@
  * late: every call has a timeout (TimeoutError), every capture a total cap, and RSS from /proc is the
  * fallback. Not covered: worker threads (the probe skips them; their heaps are not in the parent's figures).
  */
-import { promises as fs } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
   captureName,
@@ -22,12 +21,10 @@ import {
   type CaptureKind,
   type RetentionOptions,
 } from '../journal/captures.js';
-import { ProbeError, Refused } from '../../common/errors.js';
+import { ProbeError } from '../../common/errors.js';
+import { wholeMb as mib } from '../../common/units.js';
 import type { ProcessRecord, Registry } from './registry.js';
-import { ensurePrivateDir } from '../../common/statedir.js';
-import { systemMemory } from '../../common/sysmem.js';
-import { pageSize, readStat } from '../proc/stat.js';
-import { MB, wholeMb as mib } from '../../common/units.js';
+import { DEFAULT_HEADROOM, checkSnapshotHeadroom, type HeadroomFactors } from './snapshot-headroom.js';
 
 export interface Logger {
   debug(obj: object, msg?: string): void;
@@ -56,9 +53,9 @@ export interface InspectorsOptions {
   snapshotIdleTimeoutMs?: number;
   /** …and after this long in all, progress or not. */
   snapshotTimeoutMs?: number;
-  /** A snapshot is refused unless MemAvailable exceeds (factor − 1) × the agent's RSS: it grew 5–12× in measurements. */
+  /** HeadroomFactors.memory (snapshot-headroom.ts). */
   snapshotHeadroomFactor?: number;
-  /** Snapshot file bytes per byte of used heap, for the free-space check (a 254 MB heap wrote 556 MB). */
+  /** HeadroomFactors.file. */
   snapshotFileFactor?: number;
   /** A profile asked for without a window while the process is not sampling samples this long first. */
   defaultWindowSeconds?: number;
@@ -106,8 +103,7 @@ export class Inspectors {
   private readonly maxSessions: number;
   private readonly snapshotIdleTimeoutMs: number;
   private readonly snapshotTimeoutMs: number;
-  private readonly headroomFactor: number;
-  private readonly fileFactor: number;
+  private readonly headroom: HeadroomFactors;
   private readonly defaultWindowSeconds: number;
   private pressure: number;
   /** Aborted by closeAll: nothing in flight may hold the supervisor's stop. */
@@ -117,8 +113,10 @@ export class Inspectors {
     this.maxSessions = opts.maxSessions ?? 256;
     this.snapshotIdleTimeoutMs = opts.snapshotIdleTimeoutMs ?? 60_000;
     this.snapshotTimeoutMs = opts.snapshotTimeoutMs ?? 10 * 60_000;
-    this.headroomFactor = opts.snapshotHeadroomFactor ?? 12;
-    this.fileFactor = opts.snapshotFileFactor ?? 2.2;
+    this.headroom = {
+      memory: opts.snapshotHeadroomFactor ?? DEFAULT_HEADROOM.memory,
+      file: opts.snapshotFileFactor ?? DEFAULT_HEADROOM.file,
+    };
     this.defaultWindowSeconds = opts.defaultWindowSeconds ?? 5;
     this.pressure = opts.pressure;
     opts.registry.on('exit', (pid) => this.probes.delete(pid));
@@ -209,7 +207,7 @@ export class Inspectors {
    */
   async snapshot(pid: number, reason: string, onProgress?: (done: number, total: number) => void): Promise<string> {
     const stats = await this.heapStats(pid);
-    await this.checkHeadroom(pid, stats.usedHeapSize);
+    await checkSnapshotHeadroom(pid, stats.usedHeapSize, this.opts.capturesDir, this.headroom);
     return this.capture(pid, reason, 'heapsnapshot', {
       timeoutMs: this.snapshotIdleTimeoutMs,
       totalMs: this.snapshotTimeoutMs,
@@ -307,27 +305,5 @@ export class Inspectors {
       if (removed.length > 0) this.opts.log.info({ removed }, 'inspector: old captures removed');
     }
     return file;
-  }
-
-  private async checkHeadroom(pid: number, usedHeap: number): Promise<void> {
-    const stat = readStat(pid);
-    if (!stat) throw new Refused(`pid ${pid}: snapshot refused: the process is gone`, 404);
-    const rss = stat.rssPages * pageSize();
-    const available = systemMemory().available_mb * MB;
-    const need = (this.headroomFactor - 1) * rss;
-    if (available < need) {
-      throw new Refused(
-        `pid ${pid}: snapshot refused: it may need ${mib(need)} MB more (RSS ${mib(rss)} MB × ${this.headroomFactor}) ` +
-          `but only ${mib(available)} MB are available`,
-      );
-    }
-    const disk = await fs.statfs(ensurePrivateDir(this.opts.capturesDir));
-    const free = disk.bavail * disk.bsize;
-    const file = this.fileFactor * usedHeap;
-    if (free < file) {
-      throw new Refused(
-        `pid ${pid}: snapshot refused: ${mib(free)} MB free on the captures disk, the file may need ${mib(file)} MB (${this.fileFactor} × the ${mib(usedHeap)} MB heap)`,
-      );
-    }
   }
 }
