@@ -89,12 +89,15 @@ interface Pending {
   readonly node: unknown;
   /** The nearest frame above with a url: where a builtin's allocations are charged. */
   readonly caller: CallSite | undefined;
+  /** The nearest named function above with a url: what an anonymous function (a callback) is named after. */
+  readonly named: string | undefined;
 }
 
 /**
  * Validates the `.heapprofile` shape (`{head, samples}`) and folds its call tree into sites. Bytes allocated
  * in a frame without a url go to the nearest caller with one, the builtin kept as `via`; with no such caller
- * (`(V8 API)`, `(GC)` under the root) the frame stays its own site.
+ * (`(V8 API)`, `(GC)` under the root) the frame stays its own site. An anonymous function is named after the
+ * nearest named one that called it, `(anonymous in rememberTurn)`: a callback's line alone is hard to place.
  */
 export function readProfile(raw: unknown): SiteTable {
   const profile = raw as { head?: unknown; samples?: unknown } | null;
@@ -104,9 +107,9 @@ export function readProfile(raw: unknown): SiteTable {
   const sites = new Map<string, SiteEntry>();
   let totalBytes = 0;
   // Explicit stack: call trees of deep recursion would overflow a recursive walk.
-  const stack: Pending[] = [{ node: profile.head, caller: undefined }];
+  const stack: Pending[] = [{ node: profile.head, caller: undefined, named: undefined }];
   while (stack.length > 0) {
-    const { node: item, caller } = stack.pop()!;
+    const { node: item, caller, named } = stack.pop()!;
     const node = item as { callFrame?: Record<string, unknown>; selfSize?: unknown; children?: unknown };
     const frame = node?.callFrame;
     if (typeof frame !== 'object' || frame === null) throw invalid('a node has no callFrame');
@@ -123,9 +126,11 @@ export function readProfile(raw: unknown): SiteTable {
       throw invalid('a node has a malformed callFrame or selfSize');
     }
     if (node.children !== undefined && !Array.isArray(node.children)) throw invalid('children is not a list');
-    const own: CallSite = { functionName: functionName || '(anonymous)', url, line: lineNumber + 1, column: columnNumber + 1 };
+    const name = functionName || (url && named ? `(anonymous in ${named})` : '(anonymous)');
+    const own: CallSite = { functionName: name, url, line: lineNumber + 1, column: columnNumber + 1 };
     const below = url ? own : caller;
-    for (const child of (node.children as unknown[] | undefined) ?? []) stack.push({ node: child, caller: below });
+    const namedBelow = url && functionName ? functionName : named;
+    for (const child of (node.children as unknown[] | undefined) ?? []) stack.push({ node: child, caller: below, named: namedBelow });
     if (selfSize === 0) continue;
     totalBytes += selfSize;
     const site = below ?? own;

@@ -68,9 +68,22 @@ describe('heap profile summary', () => {
     expect([s.sites.length, s.functions.length, s.files.length]).toEqual([1, 1, 1]);
   });
 
-  it('names anonymous functions', () => {
+  it('names anonymous functions after the nearest named function that called them, through builtins', () => {
     const t = readProfile(profile([{ fn: '', url: 'file:///app/c.js', self: 8 }]));
     expect(summarizeProfile('x', t, 5).sites[0]?.functionName).toBe('(anonymous)');
+    // rememberTurn → Array.from (builtin) → (_, i) => … (anonymous) → repeat (builtin)
+    const callback = readProfile(
+      profile([
+        {
+          fn: 'rememberTurn',
+          url: 'file:///app/c.js',
+          children: [{ fn: 'from', children: [{ fn: '', url: 'file:///app/c.js', line: 7, col: 56, children: [{ fn: 'repeat', self: 8 }] }] }],
+        },
+      ]),
+    );
+    expect(summarizeProfile('x', callback, 5).sites).toEqual([
+      { functionName: '(anonymous in rememberTurn)', url: 'file:///app/c.js', line: 8, column: 57, bytes: 8, share: 1, via: ['repeat'] },
+    ]);
   });
 
   it.each([
