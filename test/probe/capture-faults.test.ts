@@ -145,7 +145,7 @@ describe('no capture holds the supervisor', () => {
     const snapshot = h.inspectors.snapshot(pid, 'endless', () => (progress += 1)).catch((e: unknown) => e);
     await vi.waitFor(() => expect(progress).toBeGreaterThan(0), poll);
     const agent = await probed(h, 'idle.cjs');
-    const window = h.inspectors.saveProfile(agent.pid, 'window', { seconds: 600 }).catch((e: unknown) => e);
+    const window = h.inspectors.saveProfile(agent.pid, 'window', { window: { seconds: 600 } }).catch((e: unknown) => e);
     await vi.waitFor(async () => expect((await h!.inspectors.heapStats(agent.pid)).sampling).toBe(true), poll);
     // Everything in flight fails at closeAll, before the registry is even closed.
     await h.inspectors.closeAll();

@@ -102,7 +102,7 @@ describe('decide: leak trend', () => {
     const h = history((s) => 100 + s / 2); // 30 MB/min, at 130 MB of 1024
     const { actions } = run(initialPolicyState, [at(h)], () => ({ readings: h }));
     expect(kinds(actions)).toEqual(['alert:trend:warning', 'capture']);
-    expect(actions[1]).toMatchObject({ kind: 'capture', reason: 'heap-trend' });
+    expect(actions[1]).toMatchObject({ kind: 'capture', reason: 'heap-trend', coldSeconds: 30 });
     expect((actions[0] as { message: string }).message).toMatch(/heap grows 30 MB\/min, OOM in ~30 min/);
   });
   it('stays silent for a sawtooth that returns to its floor', () => {

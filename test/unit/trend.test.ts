@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { heapTrend, type Point } from '../../src/supervisor/watch/trend.js';
+import { floorTrend, heapTrend, type Point } from '../../src/supervisor/watch/trend.js';
+import { TREND_MIN_CONFIDENCE, trendCaptureSeconds } from '../../src/supervisor/watch/policy.js';
 import { Ring } from '../../src/supervisor/watch/ring.js';
 
 const MB = 1048576;
@@ -37,6 +38,36 @@ describe('heapTrend', () => {
   });
   it('reports no OOM for a shrinking heap', () => {
     expect(heapTrend(series(60, (s) => 500 - s), limit, opts)!.oomInMin).toBeUndefined();
+  });
+});
+
+describe('floorTrend', () => {
+  // One post-GC floor a second, rising 1 MB each: a leak, or the first tooth of a 10 s sawtooth.
+  const rising = (seconds: number) => series(seconds, (s) => 100 + s);
+  it.each([
+    ['8 s of floors, OOM in ~15 min: maybe a tooth, not trusted', rising(8), 1024 * MB, false],
+    ['30 s of floors, OOM in ~15 min: trusted', rising(30), 1024 * MB, true],
+    ['8 s of floors, OOM in ~8 s: no time to look longer, trusted', rising(8), 116 * MB, true],
+  ])('%s', (_, floors, limit, trusted) => {
+    const t = floorTrend(floors, limit)!;
+    expect(t.mbPerMin).toBeCloseTo(60, 0);
+    expect(t.confidence >= TREND_MIN_CONFIDENCE).toBe(trusted);
+  });
+  it('halves its confidence on a plateau', () => {
+    const t = floorTrend(series(40, (s) => 100 + Math.min(s, 20)), 1024 * MB)!;
+    expect(t.confidence).toBeLessThan(TREND_MIN_CONFIDENCE);
+  });
+});
+
+describe('trendCaptureSeconds', () => {
+  it.each([
+    [undefined, 30],
+    [60, 30],
+    [1, 15],
+    [0.1, 5],
+    [0, 5],
+  ])('OOM in %s min: samples %i s', (oomInMin, seconds) => {
+    expect(trendCaptureSeconds(oomInMin)).toBe(seconds);
   });
 });
 

@@ -19,13 +19,18 @@ export interface SamplingWindow {
   onSecond?: (done: number) => void;
 }
 
-export interface CaptureOptions {
-  onProgress?: (done: number, total: number) => void;
+export interface ProfileOptions {
   window?: SamplingWindow;
+  /** Without a window, in a process that was not sampling: how long to sample before the profile is taken. */
+  coldSeconds?: number;
+}
+
+export interface CaptureOptions extends ProfileOptions {
+  onProgress?: (done: number, total: number) => void;
 }
 
 export interface Instrumentation extends HeapReader {
-  saveProfile(pid: number, reason: string, window?: SamplingWindow): Promise<string>;
+  saveProfile(pid: number, reason: string, opts?: ProfileOptions): Promise<string>;
   snapshot(pid: number, reason: string, onProgress?: (done: number, total: number) => void): Promise<string>;
   gc(pid: number): Promise<{ beforeBytes: number; afterBytes: number }>;
 }
@@ -94,7 +99,7 @@ export class Executor {
       case 'alert':
         return this.alert(run, action);
       case 'capture':
-        return this.capture(run, action.pid, action.reason, 'profile', manual || action.urgent === true);
+        return this.capture(run, action.pid, action.reason, 'profile', manual || action.urgent === true, action.coldSeconds ? { coldSeconds: action.coldSeconds } : {});
       case 'gc':
         return this.gc(run, action.pid, action.reason, manual);
       case 'cleanup':
@@ -148,7 +153,7 @@ export class Executor {
   ): Promise<{ file: string; pid: number; kind: string }> {
     const ins = this.instrumented(pid);
     this.admit(run, 'capture', pid, manual);
-    const file = kind === 'snapshot' ? await ins.snapshot(pid, reason, opts.onProgress) : await ins.saveProfile(pid, reason, opts.window);
+    const file = kind === 'snapshot' ? await ins.snapshot(pid, reason, opts.onProgress) : await ins.saveProfile(pid, reason, profileOptions(opts));
     run.gate.captured();
     run.captures.push(file);
     this.deps.onCapture?.(kind);
@@ -253,4 +258,8 @@ export class Executor {
 
 function describeSite(s: TopSite): string {
   return `${s.site}, ${Math.round(s.share * 100)}% of live sampled bytes`;
+}
+
+function profileOptions({ window, coldSeconds }: CaptureOptions): ProfileOptions {
+  return { ...(window ? { window } : {}), ...(coldSeconds ? { coldSeconds } : {}) };
 }

@@ -3,7 +3,7 @@
 // and closed after it (inspector-port.ts). Their `Debugger listening`/`Debugger attached.` lines on the
 // process's stderr are this path's documented price, which is why the probe stays the first choice.
 import type { Logger } from 'pino';
-import type { Instrumentation, SamplingWindow } from '../act/executor.js';
+import type { Instrumentation, ProfileOptions } from '../act/executor.js';
 import { enforceRetention, type RetentionOptions } from '../journal/captures.js';
 import { attachInspector, saveCapture, type InspectorHandle } from './inspector-port.js';
 import type { HeapUsage } from './sessions.js';
@@ -33,10 +33,10 @@ export class PortCaptures implements Instrumentation {
     return this.with(pid, (h) => h.heapUsage());
   }
 
-  saveProfile(pid: number, reason: string, window?: SamplingWindow): Promise<string> {
+  saveProfile(pid: number, reason: string, { window, coldSeconds = DEFAULT_WINDOW_SECONDS }: ProfileOptions = {}): Promise<string> {
     return this.with(pid, async (h) => {
       await h.startSampling(this.opts.samplingIntervalBytes);
-      const seconds = window?.seconds ?? DEFAULT_WINDOW_SECONDS;
+      const seconds = window?.seconds ?? coldSeconds;
       for (let s = 0; s < seconds; s++) {
         window?.onSecond?.(s);
         await new Promise((resolve) => setTimeout(resolve, 1000));
@@ -79,7 +79,7 @@ export function probeOrPort(probes: Instrumentation | undefined, port: Instrumen
   return {
     has: (pid) => probes?.has(pid) === true || port.has(pid),
     heap: (pid) => pick(pid).heap(pid),
-    saveProfile: (pid, reason, window) => pick(pid).saveProfile(pid, reason, window),
+    saveProfile: (pid, reason, opts) => pick(pid).saveProfile(pid, reason, opts),
     snapshot: (pid, reason, onProgress) => pick(pid).snapshot(pid, reason, onProgress),
     gc: (pid) => pick(pid).gc(pid),
   };

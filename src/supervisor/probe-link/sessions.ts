@@ -22,6 +22,7 @@ import {
   type RetentionOptions,
 } from '../journal/captures.js';
 import { ProbeError } from '../../common/errors.js';
+import type { ProfileOptions } from '../act/executor.js';
 import { wholeMb as mib } from '../../common/units.js';
 import type { ProcessRecord, Registry } from './registry.js';
 import { DEFAULT_HEADROOM, checkSnapshotHeadroom, type HeadroomFactors } from './snapshot-headroom.js';
@@ -183,16 +184,16 @@ export class Inspectors {
   /**
    * The sampling profile as `--heap-prof` writes it (the `profile` object alone). With a window, sampling starts
    * afresh and the profile covers exactly the window's seconds; without one, everything sampled since sampling
-   * started, or, in a process that was not sampling, the next few seconds (said in the log).
+   * started, or, in a process that was not sampling, the next `coldSeconds` (default 5; said in the log).
    */
-  async saveProfile(pid: number, reason: string, window?: { seconds: number; onSecond?: (done: number) => void }): Promise<string> {
+  async saveProfile(pid: number, reason: string, { window, coldSeconds = this.defaultWindowSeconds }: ProfileOptions = {}): Promise<string> {
     this.probe(pid);
     const { wasSampling } = await this.sampling(pid, window ? 'window' : 'hold');
     try {
       if (!window && !wasSampling) {
-        this.opts.log.info({ pid, reason, seconds: this.defaultWindowSeconds }, 'inspector: the process was not sampling; sampling before the profile');
+        this.opts.log.info({ pid, reason, seconds: coldSeconds }, 'inspector: the process was not sampling; sampling before the profile');
       }
-      await this.wait(pid, window?.seconds ?? (wasSampling ? 0 : this.defaultWindowSeconds), window?.onSecond);
+      await this.wait(pid, window?.seconds ?? (wasSampling ? 0 : coldSeconds), window?.onSecond);
       return await this.capture(pid, reason, 'heapprofile', { timeoutMs: this.opts.callTimeoutMs });
     } finally {
       // Sampling goes on if the probe's own pressure asks for it.

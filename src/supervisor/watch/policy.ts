@@ -71,6 +71,16 @@ export function trustedTrend(history: HeapHistory, heapLimit: number | undefined
 /** Why the policy asks for a capture when a leak trend is raised. */
 export const TREND_CAPTURE = 'heap-trend';
 
+/**
+ * How long a trend capture samples a process that was not sampling yet: a quarter of the time left before the
+ * OOM, 5 to 30 s. A slow leak adds little per second among much short-lived garbage (30 MB/min is 2.5 MB in
+ * 5 s), so its allocation site needs a long look; a fast one must be caught before it ends the process.
+ */
+export function trendCaptureSeconds(oomInMin: number | undefined): number {
+  if (oomInMin === undefined) return 30;
+  return Math.round(Math.min(30, Math.max(5, (oomInMin * 60) / 4)));
+}
+
 /** Heap reads in a row without an answer before a process is reported unresponsive (blocked or hung). */
 export const UNRESPONSIVE_READS = 3;
 
@@ -89,7 +99,7 @@ export type Action =
       trend?: Trend;
     }
   /** urgent: the newest evidence before an imminent OOM, not held back by an earlier capture's cooldown. */
-  | { kind: 'capture'; pid: number; reason: string; urgent?: boolean }
+  | { kind: 'capture'; pid: number; reason: string; urgent?: boolean; coldSeconds?: number }
   | { kind: 'gc'; pid: number; reason: string }
   | { kind: 'cleanup'; reason: string }
   | { kind: 'terminate'; pid: number; reason: string }
@@ -209,7 +219,7 @@ export function decide(state: PolicyState, input: PolicyInput, t: Thresholds): {
       });
       if (rank(r.level) <= rank(prev)) continue;
       // A leak found by its trend is the slow-leak equivalent of the pre-OOM capture: evidence, under the cooldown.
-      if (metric === 'trend') actions.push({ kind: 'capture', pid: p.pid, reason: TREND_CAPTURE });
+      if (metric === 'trend') actions.push({ kind: 'capture', pid: p.pid, reason: TREND_CAPTURE, coldSeconds: trendCaptureSeconds(r.trend?.oomInMin) });
       if (metric !== 'rss' && metric !== 'heap') continue;
       if (r.level === 'critical') actions.push({ kind: 'capture', pid: p.pid, reason: `${metric}-critical` });
       if (r.level === 'imminent') actions.push({ kind: 'capture', pid: p.pid, reason: `${metric}-imminent`, urgent: true });

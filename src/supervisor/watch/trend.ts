@@ -43,6 +43,11 @@ export interface HeapHistory {
 /** Post-GC floors needed before they are used at all, and for full confidence. */
 const MIN_FLOORS = 4;
 const FULL_FLOORS = 8;
+/**
+ * Floors spanning less than this may be one tooth of a sawtooth (a batch that is freed every few seconds) as
+ * much as a leak: confidence grows with the span up to it, or up to half the time left when the OOM is nearer.
+ */
+const FULL_SPAN_MS = 30_000;
 
 /** The leak trend: from the post-GC floors when there are enough in the window, else from the readings. */
 export function leakTrend(history: HeapHistory, limit: number, opts: TrendOptions): Trend | undefined {
@@ -52,8 +57,9 @@ export function leakTrend(history: HeapHistory, limit: number, opts: TrendOption
 }
 
 /**
- * A line through the post-GC floors. Its confidence is the fit's r² scaled by how many GCs there are, and is
- * halved when the later half of the floors rises at less than half the overall rate: a plateau.
+ * A line through the post-GC floors. Its confidence is the fit's r² scaled by how many GCs there are and how
+ * long they span (FULL_SPAN_MS), and is halved when the later half of the floors rises at less than half the
+ * overall rate: a plateau.
  */
 export function floorTrend(floors: readonly Point[], limit: number): Trend | undefined {
   const last = floors.at(-1);
@@ -65,10 +71,12 @@ export function floorTrend(floors: readonly Point[], limit: number): Trend | und
   const later = floors.slice(Math.floor(floors.length / 2));
   const recent = later.length >= 2 && later.at(-1)!.t > later[0]!.t ? linearFit(later.map((p) => p.t), later.map((p) => p.v)).slope : fit.slope;
   const plateau = fit.slope > 0 && recent < fit.slope / 2;
-  const confidence = fit.r2 * Math.min(1, (floors.length - 1) / (FULL_FLOORS - 1)) * (plateau ? 0.5 : 1);
   const mbPerMin = (fit.slope * 60_000) / MB;
   const floorNow = fit.intercept + fit.slope * last.t;
   const oomInMin = fit.slope > 0 ? Math.max(0, (limit - floorNow) / fit.slope / 60_000) : undefined;
+  const spanNeededMs = Math.min(FULL_SPAN_MS, oomInMin === undefined ? FULL_SPAN_MS : (oomInMin * 60_000) / 2);
+  const span = spanNeededMs > 0 ? Math.min(1, (last.t - floors[0]!.t) / spanNeededMs) : 1;
+  const confidence = fit.r2 * Math.min(1, (floors.length - 1) / (FULL_FLOORS - 1)) * span * (plateau ? 0.5 : 1);
   return { mbPerMin, oomInMin, confidence, floorMb: floorNow / MB };
 }
 
