@@ -8,17 +8,23 @@ import { CLI, descendantsOf, fixture, isAlive, readJsonl, runCli, startCli, temp
 
 const FAST = ['--min-free', '0', '--interval', '200'];
 
+/** A supervised tree (agent, node child, setsid grandchild, double-forked daemon), once the ledger lists it all. */
+async function superviseTree() {
+  const cwd = tempDir();
+  const pidsFile = path.join(cwd, 'pids.json');
+  const s = startCli([...FAST, '--', 'node', fixture('faults/tree.cjs'), pidsFile], { cwd });
+  const pids = await waitFor(() => existsSync(pidsFile) && (JSON.parse(readFileSync(pidsFile, 'utf8')) as Record<string, number>), 20_000, 'the tree');
+  const tree = Object.values(pids);
+  for (const pid of tree) track(pid);
+  // The supervisor has seen all of them once the ledger it keeps lists them (one interval at most).
+  const ledger = path.join(cwd, '.cfn-supervise/ledger');
+  await waitFor(() => existsSync(ledger) && tree.every((pid) => readFileSync(ledger, 'utf8').includes(`pid ${pid} `)), 10_000, 'the ledger');
+  return { cwd, s, pids, tree };
+}
+
 describe('kill -9 of the supervisor', () => {
   it('ends the whole tree within 2 s: agent, node child, setsid grandchild ignoring TERM, double-forked daemon', async () => {
-    const cwd = tempDir();
-    const pidsFile = path.join(cwd, 'pids.json');
-    const s = startCli([...FAST, '--', 'node', fixture('faults/tree.cjs'), pidsFile], { cwd });
-    const pids = await waitFor(() => existsSync(pidsFile) && (JSON.parse(readFileSync(pidsFile, 'utf8')) as Record<string, number>), 20_000, 'the tree');
-    const tree = Object.values(pids);
-    for (const pid of tree) track(pid);
-    // The supervisor has seen all of them once the ledger it keeps lists them (one interval at most).
-    const ledger = path.join(cwd, '.cfn-supervise/ledger');
-    await waitFor(() => existsSync(ledger) && tree.every((pid) => readFileSync(ledger, 'utf8').includes(`pid ${pid} `)), 10_000, 'the ledger');
+    const { cwd, s, pids, tree } = await superviseTree();
     expect(tree.every(isAlive)).toBe(true);
     const killedAt = Date.now();
     s.child.kill('SIGKILL');
@@ -38,14 +44,7 @@ describe('kill -9 of the supervisor', () => {
 
 describe('cleanup with no supervisor running', () => {
   it('ends what a killed supervisor left (here its watchdog too was killed) and records the lost run', async () => {
-    const cwd = tempDir();
-    const pidsFile = path.join(cwd, 'pids.json');
-    const s = startCli([...FAST, '--', 'node', fixture('faults/tree.cjs'), pidsFile], { cwd });
-    const pids = await waitFor(() => existsSync(pidsFile) && (JSON.parse(readFileSync(pidsFile, 'utf8')) as Record<string, number>), 20_000, 'the tree');
-    const tree = Object.values(pids);
-    for (const pid of tree) track(pid);
-    const ledger = path.join(cwd, '.cfn-supervise/ledger');
-    await waitFor(() => existsSync(ledger) && tree.every((pid) => readFileSync(ledger, 'utf8').includes(`pid ${pid} `)), 10_000, 'the ledger');
+    const { cwd, s, tree } = await superviseTree();
     // The worst case: the supervisor's whole session, its watchdog included, killed at once.
     const watchdog = descendantsOf(s.child.pid!).find((pid) => readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('watchdog.sh'));
     expect(watchdog).toBeDefined();
@@ -63,7 +62,7 @@ describe('cleanup with no supervisor running', () => {
     expect(tree.filter(isAlive)).toEqual([]);
     const [run] = readJsonl(path.join(cwd, '.cfn-supervise/runs.jsonl'));
     expect(run).toMatchObject({ run_id: result.lostRun, exit: { reason: 'supervisor-lost' } });
-    expect(existsSync(ledger)).toBe(false);
+    expect(existsSync(path.join(cwd, '.cfn-supervise/ledger'))).toBe(false);
   });
 });
 

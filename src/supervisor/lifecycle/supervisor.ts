@@ -114,17 +114,17 @@ export class Supervisor {
       try {
         const { Assembly } = await import('./assemble.js');
         assembly = this.assembly = new Assembly({
-        opts,
-        config,
-        paths: this.paths,
-        libc: this.libc,
-        children: this.children,
-        tree: this.tree,
-        ledger: this.ledger,
-        launcher,
-        ...(terminal ? { terminal } : {}),
-        ...(registry ? { registry } : {}),
-        ...(lost ? { lost } : {}),
+          opts,
+          config,
+          paths: this.paths,
+          libc: this.libc,
+          children: this.children,
+          tree: this.tree,
+          ledger: this.ledger,
+          launcher,
+          ...(terminal ? { terminal } : {}),
+          ...(registry ? { registry } : {}),
+          ...(lost ? { lost } : {}),
         });
       } catch (err) {
         // An agent already started must not outlive a supervisor that could not finish starting.
