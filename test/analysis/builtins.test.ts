@@ -33,7 +33,7 @@ describe('the bundled demo agent', () => {
 
   it('gives the alert line the caller and the builtin', async () => {
     const summary = await api.analyzeFile(demoProfile);
-    expect(api.topSites(summary)[0]?.site).toMatch(/^\S+ file:.*examples\/leaky-agent\.js:\d+:\d+ via (\w+, )*repeat/);
+    expect(api.topSites(summary)[0]?.site).toMatch(/^\(anonymous in rememberTurn\) file:.*examples\/leaky-agent\.js:\d+:\d+ via (\w+, )*repeat/);
     expect(api.topSitesText(summary)[0]).toMatch(/^[\d.]+ MiB [\d.]+% .*leaky-agent\.js:\d+:\d+ via .*repeat/);
   });
 });
