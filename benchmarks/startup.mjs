@@ -1,0 +1,125 @@
+// Start like tini: what the supervisor adds before the agent's first line of JavaScript runs, and what its
+// short commands cost against bare node. The first line: `node -e "console.log(Date.now())"` bare and under
+// `cfn-supervise --min-free 0` (a fresh state dir each time), from a timestamp taken here just before the
+// spawn to the time the agent printed; trials interleaved, which goes first alternating. The commands:
+// `--version` and `status` on an empty state dir (no supervisor: one line, exit 3) against `node -e 0`, whole
+// process wall time, interleaved the same way; their peak RSS (/usr/bin/time, else VmHWM at exit).
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { cli, supervise } from './lib/cfn.mjs';
+import { cleanEnv, withScope } from './lib/scope.mjs';
+import { goalMet, median, stat } from './lib/stats.mjs';
+
+export const selfRepeating = true;
+
+const FIRST_LINE = 'console.log(Date.now())';
+const MAX_EXTRA_MS = 120;
+const MAX_RATIO = 1.5;
+const TIME = '/usr/bin/time';
+const TIMEOUT_MS = 60_000;
+
+const printed = (text) => {
+  const m = /^(\d{13})$/m.exec(text);
+  if (!m) throw new Error(`the agent printed no time: ${text.trim().slice(0, 300)}`);
+  return Number(m[1]);
+};
+
+async function bareFirstLine(scope) {
+  const started = Date.now();
+  const child = spawn(process.execPath, ['-e', FIRST_LINE], { env: cleanEnv(), detached: true, stdio: ['ignore', 'pipe', 'ignore'] });
+  scope.track(child.pid);
+  let out = '';
+  child.stdout.on('data', (d) => (out += d));
+  await new Promise((resolve) => child.once('close', resolve));
+  return printed(out) - started;
+}
+
+async function supervisedFirstLine(scope) {
+  const started = Date.now();
+  const sup = supervise(scope, ['--min-free', '0'], [process.execPath, '-e', FIRST_LINE]);
+  const { code } = await sup.exited;
+  if (code !== 0) throw new Error(`cfn-supervise exited ${code}: ${sup.stderr().trim().slice(0, 300)}`);
+  return printed(sup.stderr()) - started;
+}
+
+/** Whole-process wall time of `node <args>`; throws when it does not end as expected. */
+function wall(args, expectCode) {
+  const t = performance.now();
+  const r = spawnSync(process.execPath, args, { env: cleanEnv(), encoding: 'utf8', timeout: TIMEOUT_MS, killSignal: 'SIGKILL' });
+  const ms = performance.now() - t;
+  if (r.status !== expectCode) throw new Error(`node ${args.join(' ')} exited ${r.status ?? r.signal}, not ${expectCode}: ${r.stderr.trim().slice(0, 300)}`);
+  return ms;
+}
+
+/** Measures the peak RSS in MB of `node <args>`: /usr/bin/time's %M, or where it is missing, VmHWM read at exit by a preload. */
+function peakRssMeter(scope) {
+  const options = { env: cleanEnv(), encoding: 'utf8', timeout: TIMEOUT_MS, killSignal: 'SIGKILL' };
+  const peak = (r) => Number(/^peak (\d+)$/m.exec(r.stderr)?.[1]) / 1024;
+  if (existsSync(TIME)) return (args) => peak(spawnSync(TIME, ['-f', 'peak %M', process.execPath, ...args], options));
+  const hwm = path.join(scope.tempDir('cfn-bench-hwm-'), 'hwm.cjs');
+  // fs.writeSync, not process.stderr: creating the stream would add to the peak it reports.
+  writeFileSync(hwm, "process.on('exit', () => { const fs = require('fs'); fs.writeSync(2, '\\npeak ' + /VmHWM:\\s+(\\d+)/.exec(fs.readFileSync('/proc/self/status', 'utf8'))[1] + '\\n'); });");
+  return (args) => peak(spawnSync(process.execPath, ['--require', hwm, ...args], options));
+}
+
+/** Judged on the median (a loaded 2-core machine has outliers), with how many trials met it beside. */
+function medianMet(values, ok) {
+  const each = goalMet(values, ok);
+  const verdict = ok(median(values)) ? 'yes' : 'no';
+  return each === 'yes' || each === 'no' ? verdict : `${verdict} (${each.replace(' runs', ' trials')})`;
+}
+
+const round = (x, d = 2) => Math.round(x * 10 ** d) / 10 ** d;
+
+export async function run({ quick }) {
+  const trials = quick ? 5 : 15;
+  const t = { bare: [], supervised: [], node: [], version: [], status: [] };
+  const rss = { node: [], version: [], status: [] };
+  await withScope(async (scope) => {
+    const empty = scope.tempDir('cfn-bench-startup-');
+    const commands = {
+      node: [['-e', '0'], 0],
+      version: [[cli, '--version'], 0],
+      status: [[cli, 'status', '--state-dir', empty], 3],
+    };
+    // A first run of each, unmeasured, so that no trial pays for a cold file cache.
+    await bareFirstLine(scope);
+    await supervisedFirstLine(scope);
+    for (const [args, code] of Object.values(commands)) wall(args, code);
+    for (let i = 0; i < trials; i++) {
+      const pair = [async () => t.bare.push(await bareFirstLine(scope)), async () => t.supervised.push(await supervisedFirstLine(scope))];
+      for (const f of i % 2 ? pair.reverse() : pair) await f();
+      const names = Object.keys(commands);
+      for (const name of i % 2 ? names.reverse() : names) t[name].push(wall(...commands[name]));
+    }
+    const peakRss = peakRssMeter(scope);
+    for (let i = 0; i < Math.min(trials, 5); i++) for (const [name, [args]] of Object.entries(commands)) rss[name].push(peakRss(args));
+  });
+
+  const extra = t.supervised.map((x, i) => x - t.bare[i]);
+  const ratio = (name) => t[name].map((x, i) => round(x / t.node[i]));
+  const rows = [
+    { metric: 'first line of JS, bare', value: stat(t.bare), unit: 'ms', goal: 'reference', 'goal met': '' },
+    { metric: 'first line of JS, supervised', value: stat(t.supervised), unit: 'ms', goal: '', 'goal met': '' },
+    { metric: 'first line of JS, supervised − bare', value: stat(extra), unit: 'ms', goal: `≤ +${MAX_EXTRA_MS}`, 'goal met': medianMet(extra, (v) => v <= MAX_EXTRA_MS) },
+    { metric: '`node -e 0` wall time', value: stat(t.node), unit: 'ms', goal: 'reference', 'goal met': '' },
+    { metric: '`cfn-supervise --version` wall time', value: stat(t.version), unit: 'ms', goal: '', 'goal met': '' },
+    { metric: '`cfn-supervise --version` ÷ `node -e 0`', value: stat(ratio('version')), unit: '×', goal: `≤ ${MAX_RATIO}`, 'goal met': medianMet(ratio('version'), (v) => v <= MAX_RATIO) },
+    { metric: '`cfn-supervise status` (no supervisor) wall time', value: stat(t.status), unit: 'ms', goal: '', 'goal met': '' },
+    { metric: '`cfn-supervise status` (no supervisor) ÷ `node -e 0`', value: stat(ratio('status')), unit: '×', goal: `≤ ${MAX_RATIO}`, 'goal met': medianMet(ratio('status'), (v) => v <= MAX_RATIO) },
+    { metric: '`node -e 0` peak RSS', value: stat(rss.node), unit: 'MB', goal: 'reference', 'goal met': '' },
+    { metric: '`cfn-supervise --version` peak RSS', value: stat(rss.version), unit: 'MB', goal: '', 'goal met': '' },
+    { metric: '`cfn-supervise status` (no supervisor) peak RSS', value: stat(rss.status), unit: 'MB', goal: '', 'goal met': '' },
+  ];
+  return {
+    name: 'startup',
+    rows,
+    notes:
+      `${trials} interleaved trials (which goes first alternates), after one unmeasured run of each. First line: from Date.now() in the benchmark just before the spawn ` +
+      `to the Date.now() the agent printed; supervised = \`cfn-supervise --min-free 0 --state-dir <fresh tmp> -- node -e "${FIRST_LINE}"\`, ` +
+      `the difference taken trial by trial. Commands: whole-process wall time (spawnSync); ratios trial by trial against the \`node -e 0\` run beside them; ` +
+      `\`status\` on an empty state dir ends with one line and exit 3. Peak RSS: ${existsSync(TIME) ? '/usr/bin/time %M' : 'VmHWM at exit'}, ${Math.min(trials, 5)} runs each. ` +
+      'Goal met judges the median; "k/n trials" says how many single trials met it when not all did.',
+  };
+}
