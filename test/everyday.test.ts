@@ -1,9 +1,10 @@
 // Issue 10's first-hour defects that are not about the terminal, each through the real CLI and real agents.
 import { existsSync, mkdirSync, readFileSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import { createServer } from 'node:net';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { fixture, readJsonl, runCli, startCli, tempDir, waitFor } from './helpers/cli.js';
+import { CLI, ROOT, fixture, readJsonl, runCli, startCli, tempDir, waitFor } from './helpers/cli.js';
 
 const FAST = ['--min-free', '0', '--backoff', '10'];
 const state = (cwd: string, file: string) => path.join(cwd, '.cfn-supervise', file);
@@ -53,6 +54,14 @@ describe('first contact', () => {
     expect(r.code).toBe(2);
     expect(r.stderr.toString().trim().split('\n')).toHaveLength(1);
     expect(r.stderr.toString().trim()).toMatch(message);
+  });
+
+  it('--version and -V print the package version, also into a reader that has gone, exit 0', async () => {
+    const cwd = tempDir();
+    const { version } = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { version: string };
+    for (const flag of ['--version', '-V']) expect(await runCli([flag], { cwd })).toMatchObject({ code: 0, stdout: Buffer.from(`${version}\n`) });
+    const closed = spawnSync('sh', ['-c', `node ${CLI} --version | true`], { encoding: 'utf8' });
+    expect(closed).toMatchObject({ status: 0, stderr: '' });
   });
 
   it('help <subcommand> and <subcommand> --help show that subcommand alone; the root help shows defaults', async () => {

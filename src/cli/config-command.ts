@@ -1,7 +1,7 @@
 // `cfn-supervise config [--live] [--json]`: the effective configuration of this command line (each value with
 // where it came from), or of the supervisor running in the state dir.
 import { configByName, describeConfig } from '../config/config.js';
-import type { Context } from './main.js';
+import type { Context } from './program.js';
 import { out, printJson } from './output.js';
 
 export async function configCommand(ctx: Context, opts: { live?: boolean; json?: boolean }): Promise<number> {
