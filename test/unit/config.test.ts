@@ -1,10 +1,11 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { describeConfig, resolveConfig, type ConfigInputs } from '../../src/config/config.js';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'cfn-config-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const file = (name: string, text: string) => {
   const f = path.join(dir, name);
   writeFileSync(f, text);
