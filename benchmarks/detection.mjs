@@ -32,7 +32,9 @@ async function watch(findPid, giveUpMs) {
   const pid = await waitFor(findPid, { timeoutMs: 30_000, label: 'the agent' });
   const sampler = rssSampler(pid, 50);
   await waitFor(() => sampler.crossing(LIMIT_MB) || sampler.died, { timeoutMs: 60_000, label: 'limit crossing' });
-  const crossed = sampler.crossing(LIMIT_MB);
+  // Killed before a 50 ms sample saw the limit (the supervisor read it first): the crossing lies between the
+  // last sample and the death, and the last sample's time makes the measured delay an upper bound.
+  const crossed = sampler.crossing(LIMIT_MB) ?? sampler.samples.at(-1)?.t ?? null;
   await within(sampler.done, crossed + giveUpMs - Date.now());
   sampler.stop();
   return { pid, crossed, died: sampler.died, peak: sampler.peak() };
@@ -88,8 +90,8 @@ export async function run({ quick, repeats }) {
     });
   }
 
-  const act = (r) => (r.acted ? r.acted - r.crossed : null);
-  const dead = (r) => (r.died ? r.died - r.crossed : null);
+  const act = (r) => (r.acted && r.crossed !== null ? r.acted - r.crossed : null);
+  const dead = (r) => (r.died && r.crossed !== null ? r.died - r.crossed : null);
   const peak = (r) => r.peak / LIMIT_MB;
   const cell = (rs, f) => {
     const values = rs.map(f);
