@@ -3,6 +3,7 @@
 // foreign, shared or sticky one), files are used only when regular, ours, single-link and 0600, and one
 // supervisor at a time holds the state dir's lock.
 import { closeSync, constants, existsSync, fchmodSync, fstatSync, ftruncateSync, lstatSync, mkdirSync, mkdtempSync, openSync, readSync, rmSync, statSync, writeSync, type Stats } from 'node:fs';
+import { readdir } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -312,4 +313,14 @@ export function statePaths(root: string): StatePaths {
     reports: path.join(root, 'reports'),
     ledger: path.join(root, 'ledger'),
   };
+}
+
+/** The names in a folder; none when it does not exist yet (nothing was ever written there). */
+export async function namesIn(dir: string): Promise<string[]> {
+  try {
+    return await readdir(dir);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw err;
+  }
 }

@@ -6,6 +6,7 @@ import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
 import { createGunzip } from 'node:zlib';
+import { namesIn } from '../common/statedir.js';
 
 /** Where a journal's lines went: read, skipped as not a record, or lost to a file that could not be read. */
 export interface JournalCounts {
@@ -26,13 +27,7 @@ const GZIP_MAGIC = [0x1f, 0x8b];
  * by time then n, the live `<name>` (or `<name>.gz`) last.
  */
 export async function journalFiles(dir: string, name: string): Promise<string[]> {
-  let entries: string[];
-  try {
-    entries = await fs.readdir(dir);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
-    throw err;
-  }
+  const entries = await namesIn(dir);
   const rotated: { file: string; stamp: string; index: number }[] = [];
   const live: string[] = [];
   for (const entry of entries) {

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { constants, promises as fs } from 'node:fs';
 import path from 'node:path';
-import { ensurePrivateDir } from '../../common/statedir.js';
+import { ensurePrivateDir, namesIn } from '../../common/statedir.js';
 
 export type CaptureKind = 'heapprofile' | 'heapsnapshot';
 
@@ -73,13 +73,7 @@ export async function writeCaptureAtomically(dir: string, name: string, data: st
  * writer that died.
  */
 export async function enforceRetention(dir: string, opts: RetentionOptions): Promise<string[]> {
-  let names: string[];
-  try {
-    names = await fs.readdir(dir);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
-    throw err;
-  }
+  const names = await namesIn(dir);
   const removed: string[] = [];
   const now = Date.now();
   const remove = async (file: string) => {
