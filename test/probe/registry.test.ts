@@ -1,5 +1,5 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { chmodSync, lstatSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, lstatSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -39,8 +39,8 @@ function connect(socketPath: string): Promise<net.Socket> {
 }
 
 /** A fake probe in a process of its own (a plain net client): its stdout says "connected N" / "closed N". */
-function fakeProbe(socketPath: string, claimed: number | 'self', mode: string, wrap: string[] = []): { child: ChildProcess; out: () => string } {
-  const [cmd, ...args] = [...wrap, process.execPath, path.join(FIXTURES, 'fake-probe.cjs'), socketPath, String(claimed), mode];
+function fakeProbe(socketPath: string, claimed: number | 'self', mode: string, wrap: string[] = [], script = path.join(FIXTURES, 'fake-probe.cjs')): { child: ChildProcess; out: () => string } {
+  const [cmd, ...args] = [...wrap, process.execPath, script, socketPath, String(claimed), mode];
   const child = spawn(cmd!, args, { stdio: ['ignore', 'pipe', 'inherit'], env: unprobedEnv() });
   children.push(child);
   let out = '';
@@ -198,7 +198,11 @@ describe('Registry: a peer is who SO_PEERCRED says it is', () => {
     chmodSync(dir, 0o711);
     chmodSync(registry.socketPath, 0o666);
     const rejected = nextReject(registry);
-    const other = fakeProbe(registry.socketPath, 'self', 'register', ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups']);
+    // The other user may not be able to read this checkout (a clone inside a 0700 folder): it runs a copy.
+    const script = path.join(dir, 'fake-probe.cjs');
+    copyFileSync(path.join(FIXTURES, 'fake-probe.cjs'), script);
+    chmodSync(script, 0o644);
+    const other = fakeProbe(registry.socketPath, 'self', 'register', ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups'], script);
     expect(await rejected).toMatchObject({ reason: 'another user', peerUid: 65534 });
     await vi.waitFor(() => expect(other.out()).toContain('closed 1'), poll);
     expect(registry.list()).toEqual([]);
