@@ -153,7 +153,7 @@ export class Executor {
   ): Promise<{ file: string; pid: number; kind: string }> {
     const ins = this.instrumented(pid);
     this.admit(run, 'capture', pid, manual);
-    const file = kind === 'snapshot' ? await ins.snapshot(pid, reason, opts.onProgress) : await ins.saveProfile(pid, reason, profileOptions(opts));
+    const file = kind === 'snapshot' ? await ins.snapshot(pid, reason, opts.onProgress) : await ins.saveProfile(pid, reason, opts);
     run.gate.captured();
     run.captures.push(file);
     this.deps.onCapture?.(kind);
@@ -258,8 +258,4 @@ export class Executor {
 
 function describeSite(s: TopSite): string {
   return `${s.site}, ${Math.round(s.share * 100)}% of live sampled bytes`;
-}
-
-function profileOptions({ window, coldSeconds }: CaptureOptions): ProfileOptions {
-  return { ...(window ? { window } : {}), ...(coldSeconds ? { coldSeconds } : {}) };
 }
