@@ -1,7 +1,7 @@
 // The shipped Prometheus rules and Grafana dashboard against promtool and against a real scrape: every
 // metric they reference must be one the built supervisor exports. Needs promtool (scripts/test-deps.sh) and
 // a current dist/ (npm test builds it first; otherwise run npm run build).
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -130,5 +130,9 @@ describe('against a real supervisor', () => {
     // The check itself can fail: a name nobody exports is reported.
     expect(declares(exp, 'cfn_supervise_no_such_metric')).toBe(false);
     expect(declares(exp, 'cfn_supervise_sample_duration_seconds_bucket')).toBe(true);
+    // The exposition is written by hand (control/exposition.ts): Prometheus's own linter reads it.
+    const lint = spawnSync('promtool', ['check', 'metrics'], { input: text, encoding: 'utf8' });
+    expect(`${lint.stdout}${lint.stderr}`.trim()).toBe('');
+    expect(lint.status).toBe(0);
   });
 });

@@ -1,6 +1,6 @@
 // Prometheus metrics of the supervisor and the agent tree. The supervisor feeds this registry as things
 // happen (samples, exits, alerts, captures); /metrics only renders it, so a scrape never touches the agent.
-import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { CONTENT_TYPE, Counter, Gauge, Histogram, Registry } from './exposition.js';
 import { MB } from '../../common/units.js';
 import type { ExitReason } from '../lifecycle/classify.js';
 import type { Level, ProcessSample } from '../watch/policy.js';
@@ -46,12 +46,11 @@ export class Metrics {
   private readonly deliveryFailures = this.counter('alert_delivery_failures_total', 'alerts an alert channel gave up on after its retries', ['channel']);
   private readonly deliveryDrops = this.counter('alert_delivery_drops_total', 'alerts an alert channel never tried: its queue was full, or the supervisor was leaving', ['channel']);
   private readonly droppedLines = this.counter('journal_dropped_lines_total', 'journal lines that could not be written (a full disk), by journal', ['journal']);
-  private readonly sampleDuration = new Histogram({
-    name: 'cfn_supervise_sample_duration_seconds',
-    help: 'time one sampling tick took (process tree, usage, heap over CDP)',
-    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
-    registers: [this.registry],
-  });
+  private readonly sampleDuration = this.registry.add(
+    new Histogram('cfn_supervise_sample_duration_seconds', 'time one sampling tick took (process tree, usage, heap over CDP)', [
+      0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5,
+    ]),
+  );
 
   constructor() {
     // Known reasons start at 0: increase() over a series born at 1 sees no increase, so the first OOM after
@@ -61,29 +60,23 @@ export class Metrics {
       this.restarts.inc({ reason }, 0);
     }
     this.restarts.inc({ reason: 'requested' }, 0);
-    // The supervisor's own footprint. Not prom-client's default metrics: three of those are gauges named
-    // *_total, which promtool rejects.
-    const registers = [this.registry];
-    new Gauge({ name: 'cfn_supervise_self_resident_memory_bytes', help: 'RSS of the supervisor itself', registers, collect() { this.set(process.memoryUsage.rss()); } });
-    new Gauge({ name: 'cfn_supervise_self_heap_used_bytes', help: 'V8 heap used by the supervisor itself', registers, collect() { this.set(process.memoryUsage().heapUsed); } });
-    new Counter({
-      name: 'cfn_supervise_self_cpu_seconds_total',
-      help: 'CPU time (user + system) spent by the supervisor itself',
-      registers,
-      collect() {
+    // The supervisor's own footprint, read at scrape time.
+    this.registry.add(new Gauge('cfn_supervise_self_resident_memory_bytes', 'RSS of the supervisor itself', [], () => process.memoryUsage.rss()));
+    this.registry.add(new Gauge('cfn_supervise_self_heap_used_bytes', 'V8 heap used by the supervisor itself', [], () => process.memoryUsage().heapUsed));
+    this.registry.add(
+      new Counter('cfn_supervise_self_cpu_seconds_total', 'CPU time (user + system) spent by the supervisor itself', [], () => {
         const { user, system } = process.cpuUsage();
-        this.reset();
-        this.inc((user + system) / 1e6);
-      },
-    });
+        return (user + system) / 1e6;
+      }),
+    );
   }
 
   private gauge<L extends string>(name: string, help: string, labelNames: L[]) {
-    return new Gauge<L>({ name: `cfn_supervise_${name}`, help, labelNames, registers: [this.registry] });
+    return this.registry.add(new Gauge<L>(`cfn_supervise_${name}`, help, labelNames));
   }
 
   private counter<L extends string>(name: string, help: string, labelNames: L[]) {
-    return new Counter<L>({ name: `cfn_supervise_${name}`, help, labelNames, registers: [this.registry] });
+    return this.registry.add(new Counter<L>(`cfn_supervise_${name}`, help, labelNames));
   }
 
   private roleLabel(role: string): string {
@@ -122,14 +115,14 @@ export class Metrics {
     }
     for (const [role, v] of growth) this.heapGrowth.set({ role }, v);
     for (const [role, v] of forecast) this.oomForecast.set({ role }, v);
-    this.treeRss.set(rss);
-    this.treeHeapUsed.set(heapUsed);
-    this.treeProcesses.set(processes.length);
+    this.treeRss.set({}, rss);
+    this.treeHeapUsed.set({}, heapUsed);
+    this.treeProcesses.set({}, processes.length);
     if (durationMs !== undefined) this.sampleDuration.observe(durationMs / 1000);
   }
 
   agentRunning(up: boolean): void {
-    this.agentUp.set(up ? 1 : 0);
+    this.agentUp.set({}, up ? 1 : 0);
   }
 
   countRestart(reason: string): void {
@@ -166,11 +159,9 @@ export class Metrics {
     this.captures.inc({ kind });
   }
 
-  render(): Promise<string> {
-    return this.registry.metrics();
+  render(): string {
+    return this.registry.render();
   }
 
-  get contentType(): string {
-    return this.registry.contentType;
-  }
+  readonly contentType = CONTENT_TYPE;
 }

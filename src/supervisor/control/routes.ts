@@ -100,7 +100,7 @@ function healthRoute(check: (() => HealthView) | undefined): Route {
 /** What any listener serves without the control token: scrapes and probes. */
 export function publicRoutes(handlers: ControlHandlers, metrics: Metrics): Routes {
   return {
-    '/metrics': { GET: async () => ({ text: await metrics.render(), contentType: metrics.contentType }) },
+    '/metrics': { GET: async () => ({ text: metrics.render(), contentType: metrics.contentType }) },
     '/healthz': { GET: healthRoute(handlers.health?.bind(handlers)) },
     '/readyz': { GET: healthRoute(handlers.ready?.bind(handlers)) },
   };

@@ -1,6 +1,6 @@
 // What the supervisor loads once its agent runs: the journal, metrics, probe sessions, executor, watch loop,
 // run state machine, alert channels, control socket and watchdog, built in dependency order. Kept apart from
-// supervisor.ts so that the first run starts before pino, prom-client and the rest are even loaded.
+// supervisor.ts so that the first run starts before pino and the rest are even loaded.
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Libc } from '../../common/libc.js';
