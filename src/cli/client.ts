@@ -1,12 +1,15 @@
 // The CLI side of the control socket: find it from the state dir (following the pointer file when the socket
 // had to live elsewhere), send one request, bound the wait, and turn every failure into one clear line.
-import { request as httpRequest, type IncomingMessage } from 'node:http';
+import { lstat } from 'node:fs/promises';
+import type { IncomingMessage } from 'node:http';
 import { HttpError, NoSupervisorError } from '../common/errors.js';
 import { controlPaths, NDJSON } from '../supervisor/control/protocol.js';
 
 /** Silence longer than this means the supervisor is stuck; streamed captures send a heartbeat meanwhile. */
 const IDLE_TIMEOUT_MS = 60_000;
 const MAX_RESPONSE_BYTES = 64 * 1024 * 1024;
+
+type RequestOptionsWithName = import('node:http').RequestOptions & { servername: string };
 
 export interface RequestOptions {
   body?: unknown;
@@ -22,7 +25,15 @@ export class ControlClient {
     this.socketPath = controlPaths(stateDir).socket;
   }
 
-  request<T>(method: string, route: string, opts: RequestOptions = {}): Promise<T> {
+  async request<T>(method: string, route: string, opts: RequestOptions = {}): Promise<T> {
+    const noSupervisor = () => new NoSupervisorError(`no supervisor is running in ${this.stateDir}`);
+    // No socket, no supervisor: said without loading the HTTP client, which is most of a short command's cost.
+    const found = await lstat(this.socketPath).then(
+      (s) => s.isSocket(),
+      (err: NodeJS.ErrnoException) => (err.code === 'ENOENT' ? false : undefined),
+    );
+    if (found === false) throw noSupervisor();
+    const { request: httpRequest } = await import('node:http');
     const payload = opts.body === undefined ? undefined : JSON.stringify(opts.body);
     const headers: Record<string, string | number> = { accept: opts.onLine ? `${NDJSON}, application/json` : 'application/json' };
     if (payload !== undefined) {
@@ -30,16 +41,17 @@ export class ControlClient {
       headers['content-length'] = Buffer.byteLength(payload);
     }
     return new Promise<T>((resolve, reject) => {
-      const req = httpRequest({ socketPath: this.socketPath, method, path: route, headers }, (res) => {
+      // A unix socket has no server name: an empty one spares http.Agent's IP-address check (a large regex
+      // compiled on first use) that would work it out from the host.
+      const req = httpRequest({ socketPath: this.socketPath, method, path: route, headers, servername: '' } as RequestOptionsWithName, (res) => {
         this.collect<T>(res, opts.onLine).then(resolve, reject);
       });
       req.setTimeout(opts.timeoutMs ?? IDLE_TIMEOUT_MS, () =>
         req.destroy(new Error(`the supervisor in ${this.stateDir} did not answer within ${(opts.timeoutMs ?? IDLE_TIMEOUT_MS) / 1000} s`)),
       );
       req.once('error', (err: NodeJS.ErrnoException) => {
-        if (err.code === 'ENOENT' || err.code === 'ECONNREFUSED' || err.code === 'ENOTSOCK') {
-          reject(new NoSupervisorError(`no supervisor is running in ${this.stateDir}`));
-        } else reject(err);
+        if (err.code === 'ENOENT' || err.code === 'ECONNREFUSED' || err.code === 'ENOTSOCK') reject(noSupervisor());
+        else reject(err);
       });
       req.end(payload);
     });
