@@ -52,10 +52,14 @@ abstract class Labelled<L extends string> implements Family {
   ) {}
 
   private entry(labels: Labels<L>): { value: number } {
-    const pairs = this.labelNames.flatMap((k): [string, string][] => (labels[k] === undefined ? [] : [[k, labels[k]]]));
-    const key = pairs.map(([, v]) => v).join('\u0000');
+    // Fed every tick for every role: the key is built without arrays, the label pairs only for a new series.
+    let key = '';
+    for (const k of this.labelNames) key += `${labels[k] ?? ''}\u0000`;
     let entry = this.values.get(key);
-    if (!entry) this.values.set(key, (entry = { labels: pairs, value: 0 }));
+    if (!entry) {
+      const pairs = this.labelNames.flatMap((k): [string, string][] => (labels[k] === undefined ? [] : [[k, labels[k]]]));
+      this.values.set(key, (entry = { labels: pairs, value: 0 }));
+    }
     return entry;
   }
 

@@ -21,6 +21,18 @@ export interface ProcessTrend {
 }
 export type TickProcess = ProcessSample & { trend?: ProcessTrend };
 
+/** One role's part of a tick: sums, except the fastest growth and the soonest OOM. */
+interface RoleSums {
+  count: number;
+  rss: number;
+  heapUsed?: number;
+  heapLimit?: number;
+  fds?: number;
+  sockets?: number;
+  growth?: number;
+  forecast?: number;
+}
+
 export class Metrics {
   readonly registry = new Registry();
   private readonly roles = new Set<string>();
@@ -88,33 +100,47 @@ export class Metrics {
 
   /** One sampling tick (sampler.ts's Tick fits); replaces the previous one, so exited processes drop out. */
   observeTick({ processes, durationMs }: { processes: readonly TickProcess[]; durationMs?: number }): void {
-    const perProcess = [this.processRss, this.processHeapUsed, this.processHeapLimit, this.processFds, this.processSockets, this.processCount];
-    for (const g of [...perProcess, this.heapGrowth, this.oomForecast]) g.reset();
+    const roles = new Map<string, RoleSums>();
     let rss = 0;
     let heapUsed = 0;
-    // Growth and forecast are not sums: one leaking process is the story, so the role shows its worst one.
-    const growth = new Map<string, number>();
-    const forecast = new Map<string, number>();
     for (const p of processes) {
       const role = this.roleLabel(p.role);
-      this.processCount.inc({ role });
-      this.processRss.inc({ role }, p.rssBytes);
+      let sums = roles.get(role);
+      if (!sums) roles.set(role, (sums = { count: 0, rss: 0 }));
+      sums.count++;
+      sums.rss += p.rssBytes;
       rss += p.rssBytes;
       if (p.heapUsed !== undefined) {
-        this.processHeapUsed.inc({ role }, p.heapUsed);
+        sums.heapUsed = (sums.heapUsed ?? 0) + p.heapUsed;
         heapUsed += p.heapUsed;
       }
-      if (p.heapLimit !== undefined) this.processHeapLimit.inc({ role }, p.heapLimit);
-      if (p.fds !== undefined) this.processFds.inc({ role }, p.fds);
-      if (p.sockets !== undefined) this.processSockets.inc({ role }, p.sockets);
+      if (p.heapLimit !== undefined) sums.heapLimit = (sums.heapLimit ?? 0) + p.heapLimit;
+      if (p.fds !== undefined) sums.fds = (sums.fds ?? 0) + p.fds;
+      if (p.sockets !== undefined) sums.sockets = (sums.sockets ?? 0) + p.sockets;
+      // Growth and forecast are not sums: one leaking process is the story, so the role shows its worst one.
       if (p.trend) {
-        growth.set(role, Math.max(growth.get(role) ?? -Infinity, (p.trend.mbPerMin * MB) / 60));
+        sums.growth = Math.max(sums.growth ?? -Infinity, (p.trend.mbPerMin * MB) / 60);
         const { oomInMin } = p.trend;
-        if (oomInMin !== undefined) forecast.set(role, Math.min(forecast.get(role) ?? Infinity, oomInMin * 60));
+        if (oomInMin !== undefined) sums.forecast = Math.min(sums.forecast ?? Infinity, oomInMin * 60);
       }
     }
-    for (const [role, v] of growth) this.heapGrowth.set({ role }, v);
-    for (const [role, v] of forecast) this.oomForecast.set({ role }, v);
+    const gauges: [Gauge<'role'>, keyof RoleSums][] = [
+      [this.processCount, 'count'],
+      [this.processRss, 'rss'],
+      [this.processHeapUsed, 'heapUsed'],
+      [this.processHeapLimit, 'heapLimit'],
+      [this.processFds, 'fds'],
+      [this.processSockets, 'sockets'],
+      [this.heapGrowth, 'growth'],
+      [this.oomForecast, 'forecast'],
+    ];
+    for (const [gauge] of gauges) gauge.reset();
+    for (const [role, sums] of roles) {
+      for (const [gauge, key] of gauges) {
+        const v = sums[key];
+        if (v !== undefined) gauge.set({ role }, v);
+      }
+    }
     this.treeRss.set({}, rss);
     this.treeHeapUsed.set({}, heapUsed);
     this.treeProcesses.set({}, processes.length);

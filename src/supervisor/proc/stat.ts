@@ -18,35 +18,84 @@ export interface ProcStat {
   rssPages: number;
 }
 
-/** Parses /proc/<pid>/stat; comm may hold spaces and parentheses, so fields are counted from the last ')'. */
+/**
+ * Parses /proc/<pid>/stat; comm may hold spaces and parentheses, so fields are counted from the last ')'. Read
+ * for every member on every tick: the numbers are parsed in place, not split into ~50 strings first.
+ */
 export function parseStat(text: string): ProcStat | undefined {
   const open = text.indexOf('(');
   const close = text.lastIndexOf(')');
-  if (open < 0 || close < open) return undefined;
-  const f = text.slice(close + 2).split(' ');
-  if (f.length < 22) return undefined;
-  const n = (i: number) => Number(f[i]);
+  if (open < 0 || close < open || text.charCodeAt(close + 1) !== 32) return undefined;
+  const state = text.charAt(close + 2);
+  // Fields after the state, by their index in `man 5 proc` minus 3 (ppid is 1 here).
+  const wanted = [1, 2, 3, 11, 12, 17, 19, 21];
+  const values: number[] = [];
+  let field = 0;
+  let i = close + 3;
+  while (values.length < wanted.length) {
+    if (i >= text.length || text.charCodeAt(i) !== 32) return undefined;
+    i++;
+    field++;
+    const start = i;
+    let n = 0;
+    let negative = false;
+    for (; i < text.length; i++) {
+      const c = text.charCodeAt(i);
+      if (c === 32 || c === 10) break;
+      if (c === 45 && i === start) negative = true;
+      else if (c >= 48 && c <= 57) n = n * 10 + (c - 48);
+      else return undefined;
+    }
+    if (i === start) return undefined;
+    if (field === wanted[values.length]) values.push(negative ? -n : n);
+  }
+  const [ppid, pgid, sid, utime, stime, threads, startTime, rssPages] = values as [number, number, number, number, number, number, number, number];
   return {
     pid: Number(text.slice(0, open)),
     comm: text.slice(open + 1, close),
-    state: f[0]!,
-    ppid: n(1),
-    pgid: n(2),
-    sid: n(3),
-    cpuTicks: n(11) + n(12),
-    threads: n(17),
-    startTime: n(19),
-    rssPages: n(21),
+    state,
+    ppid,
+    pgid,
+    sid,
+    cpuTicks: utime + stime,
+    threads,
+    startTime,
+    rssPages,
   };
 }
 
-// One buffer for every stat read: readFileSync would allocate per file and fstat it first, a third of a
-// scan's cost. A stat line is far below 4 KiB (comm is at most 64 bytes).
+// One buffer for every stat and children read: readFileSync would allocate per file and fstat it first, a
+// third of a scan's cost. A stat line is far below 4 KiB (comm is at most 64 bytes).
 const statBuffer = Buffer.allocUnsafe(4096);
+
+/**
+ * A /proc list read whole into the shared buffer, grown when it fills. Read until the end: a seq_file such
+ * as `children` hands out whole records per read, so a short read is not the end of it.
+ */
+function readList(file: string): string {
+  const fd = openSync(file, 'r');
+  try {
+    let buffer = statBuffer;
+    let length = 0;
+    for (;;) {
+      if (length === buffer.length) {
+        const larger = Buffer.allocUnsafe(buffer.length * 2);
+        buffer.copy(larger);
+        buffer = larger;
+      }
+      const n = readSync(fd, buffer, length, buffer.length - length, null);
+      if (n === 0) return buffer.toString('latin1', 0, length);
+      length += n;
+    }
+  } finally {
+    closeSync(fd);
+  }
+}
 
 export function readStat(pid: number | 'self'): ProcStat | undefined {
   let fd: number | undefined;
   try {
+    // One read: a stat line is a single record, never split across reads.
     fd = openSync(`/proc/${pid}/stat`, 'r');
     return parseStat(statBuffer.toString('latin1', 0, readSync(fd, statBuffer, 0, statBuffer.length, 0)));
   } catch {
@@ -67,7 +116,7 @@ export function childrenOf(pid: number | 'self', mainOnly = false): number[] {
   }
   for (const tid of tasks) {
     try {
-      for (const p of readFileSync(`/proc/${pid}/task/${tid}/children`, 'latin1').split(' ')) if (p) pids.push(Number(p));
+      for (const p of readList(`/proc/${pid}/task/${tid}/children`).split(' ')) if (p) pids.push(Number(p));
     } catch {
       // The thread (or process) ended between listing and reading.
     }

@@ -133,24 +133,57 @@ interface Reading {
 const HYSTERESIS = 0.05;
 
 /** The highest of (threshold, level) pairs that `value` reaches; ok with the lowest threshold otherwise. */
-function step(value: number, unit: string, steps: [number, Level][], prev: Level = 'ok'): Reading {
-  const active = steps.filter(([t]) => t > 0);
-  for (let i = active.length - 1; i >= 0; i--) {
-    const [threshold, level] = active[i]!;
+function step(value: number, unit: string, steps: readonly Step[], prev: Level = 'ok'): Reading {
+  let lowest = 0;
+  for (let i = steps.length - 1; i >= 0; i--) {
+    const [threshold, level] = steps[i]!;
+    if (threshold <= 0) continue;
+    lowest = threshold;
     const holds = rank(level) <= rank(prev) ? threshold * (1 - HYSTERESIS) : threshold;
     if (value >= holds) return { level, value, threshold, unit };
   }
-  return { level: 'ok', value, threshold: active[0]?.[0] ?? 0, unit };
+  return { level: 'ok', value, threshold: lowest, unit };
+}
+
+type Step = readonly [threshold: number, level: Level];
+
+interface Steps {
+  rss: Step[];
+  heap: Step[];
+  fds: Step[];
+  sockets: Step[];
+  tree: Step[];
+}
+
+// Every process is judged on every tick: the step tables of a set of thresholds are built once (a role rule makes
+// a new set, which gets its own).
+const stepTables = new WeakMap<Thresholds, Steps>();
+const UNRESPONSIVE_STEPS: Step[] = [[UNRESPONSIVE_READS, 'warning']];
+
+function stepsOf(t: Thresholds): Steps {
+  let steps = stepTables.get(t);
+  if (!steps) {
+    steps = {
+      rss: [[t.warningMb, 'warning'], [t.criticalMb, 'critical'], [t.hardMb, 'hard']],
+      heap: [[t.heapWarning, 'warning'], [t.heapCritical, 'critical'], [t.heapImminent, 'imminent']],
+      fds: [[t.fdWarning + 1, 'warning']],
+      sockets: [[t.connInfo, 'info'], [t.connWarning, 'warning'], [t.connCritical, 'critical']],
+      tree: [[t.treeWarningMb, 'warning'], [t.treeCriticalMb, 'critical'], [t.treeHardMb, 'hard']],
+    };
+    stepTables.set(t, steps);
+  }
+  return steps;
 }
 
 function readings(p: ProcessSample, t: Thresholds, history: HeapHistory, prev: Partial<Record<Metric, Level>>): Partial<Record<Metric, Reading>> {
   const prevTrend = prev.trend;
+  const steps = stepsOf(t);
   const r: Partial<Record<Metric, Reading>> = {
-    rss: step(Math.round(p.rssBytes / MB), 'MB', [[t.warningMb, 'warning'], [t.criticalMb, 'critical'], [t.hardMb, 'hard']], prev.rss),
+    rss: step(Math.round(p.rssBytes / MB), 'MB', steps.rss, prev.rss),
   };
   if (p.heapUsed !== undefined && p.heapLimit) {
     const frac = Math.round((p.heapUsed / p.heapLimit) * 1000) / 1000;
-    r.heap = step(frac, 'fraction of old-space limit', [[t.heapWarning, 'warning'], [t.heapCritical, 'critical'], [t.heapImminent, 'imminent']], prev.heap);
+    r.heap = step(frac, 'fraction of old-space limit', steps.heap, prev.heap);
     const trend = leakTrend(history, p.heapLimit, { windowMs: t.trendWindowMs });
     if (trend) {
       // Hysteresis: once raised, the alert clears only when growth falls to half the rate that raised it.
@@ -163,11 +196,9 @@ function readings(p: ProcessSample, t: Thresholds, history: HeapHistory, prev: P
       r.trend = { level: growing ? 'warning' : 'ok', value: Math.round(trend.mbPerMin * 10) / 10, threshold: t.trendMinMbPerMin, unit: 'MB/min', trend };
     }
   }
-  if (p.fds !== undefined) r.fds = step(p.fds, 'fds', [[t.fdWarning + 1, 'warning']]);
-  if (p.missedReplies !== undefined) r.unresponsive = step(p.missedReplies, 'unanswered heap reads', [[UNRESPONSIVE_READS, 'warning']]);
-  if (p.sockets !== undefined) {
-    r.sockets = step(p.sockets, 'connections', [[t.connInfo, 'info'], [t.connWarning, 'warning'], [t.connCritical, 'critical']]);
-  }
+  if (p.fds !== undefined) r.fds = step(p.fds, 'fds', steps.fds);
+  if (p.missedReplies !== undefined) r.unresponsive = step(p.missedReplies, 'unanswered heap reads', UNRESPONSIVE_STEPS);
+  if (p.sockets !== undefined) r.sockets = step(p.sockets, 'connections', steps.sockets);
   return r;
 }
 
@@ -230,7 +261,7 @@ export function decide(state: PolicyState, input: PolicyInput, t: Thresholds): {
   }
 
   const treeMb = Math.round(input.sample.processes.reduce((s, p) => s + p.rssBytes, 0) / MB);
-  const tr = step(treeMb, 'MB', [[t.treeWarningMb, 'warning'], [t.treeCriticalMb, 'critical'], [t.treeHardMb, 'hard']]);
+  const tr = step(treeMb, 'MB', stepsOf(t).tree);
   if (tr.level !== state.tree) {
     actions.push({
       kind: 'alert',

@@ -48,10 +48,11 @@ export interface Tick extends TickSample {
 
 // Linux reports CPU times in USER_HZ, fixed at 100 by its ABI whatever the kernel's own tick rate.
 const USER_HZ = 100;
-// Counting connections costs a readlink per descriptor of every process and a read of /proc/net/tcp{,6},
-// which walks the kernel's whole connection hash (~10 ms even for a handful of lines): most of a tick's cost.
-// Connection counts need no per-second freshness.
-const CONNECTIONS_MAX_AGE_MS = 5000;
+// Counting descriptors lists /proc/<pid>/fd of every process, and counting connections adds a readlink per
+// descriptor and a read of /proc/net/tcp{,6}, which walks the kernel's whole connection hash (~10 ms even for
+// a handful of lines): most of a tick's cost. Descriptor and connection leaks build up over minutes; their
+// counts need no per-second freshness.
+const DESCRIPTORS_MAX_AGE_MS = 5000;
 // A heap reading is a round trip to the probe in every node process on every tick: most of the supervisor's
 // CPU with many processes. A growing heap moves RSS (which /proc gives for free), so a process below the
 // warning fraction is asked again only when its RSS moved this much since its last reading, or when that
@@ -101,13 +102,16 @@ interface Known {
   argv?: string[];
   cpuTicks: number;
   at: number;
-  /** Established TCP connections at the last count. */
+  /** Open descriptors and established TCP connections at the last count. */
+  fds?: number;
   sockets?: number;
   rss: Ring<HistoryPoint>;
   /** Heap readings as they arrived. */
   heaps: Ring<Point>;
   /** The heap right after each major GC, as the probe reported it: what the leak trend is fitted on first. */
   floors: Ring<Point>;
+  /** Both rings as handed out since their last change (leakTrend keeps its answer per history object). */
+  history?: HeapHistory;
   heap?: { at: number; rssBytes: number; used: number; total: number; limit: number };
   /** A heap read in flight: at most one per process, so a blocked agent never piles up requests. */
   reading?: Promise<void>;
@@ -133,7 +137,7 @@ export interface SamplerOptions {
  */
 export class Sampler {
   private readonly known = new Map<number, Known>();
-  private connectionsAt = -Infinity;
+  private descriptorsAt = -Infinity;
   private historySize: number;
 
   constructor(
@@ -148,17 +152,17 @@ export class Sampler {
     const started = performance.now();
     const at = Date.now();
     const members = this.tree.scan();
-    const fds = new Map(members.map((p) => [p.pid, fdNames(p.pid)]));
-    const countConnections = at - this.connectionsAt >= CONNECTIONS_MAX_AGE_MS;
+    let fds: Map<number, string[] | undefined> | undefined;
     let connections: Map<number, number> | undefined;
-    if (countConnections) {
-      this.connectionsAt = at;
-      const inodes = new Map(members.map((p) => [p.pid, [...(socketInodes(p.pid, fds.get(p.pid) ?? []) ?? [])]]));
+    if (at - this.descriptorsAt >= DESCRIPTORS_MAX_AGE_MS) {
+      this.descriptorsAt = at;
+      fds = new Map(members.map((p) => [p.pid, fdNames(p.pid)]));
+      const inodes = new Map(members.map((p) => [p.pid, [...(socketInodes(p.pid, fds!.get(p.pid) ?? []) ?? [])]]));
       const established = [...inodes.values()].some((list) => list.length > 0) ? establishedInodes() : new Set<string>();
       connections = new Map([...inodes].map(([pid, list]) => [pid, list.filter((i) => established.has(i)).length]));
     }
     const page = pageSize();
-    const processes = members.map((p) => this.sampleOne(p, p.pid === agentPid, fds.get(p.pid)?.length, connections?.get(p.pid), page, at));
+    const processes = members.map((p) => this.sampleOne(p, p.pid === agentPid, fds?.get(p.pid)?.length, connections?.get(p.pid), page, at));
     const alive = new Set(members.map((p) => p.pid));
     for (const [pid, k] of this.known) {
       if (alive.has(pid)) continue;
@@ -186,7 +190,8 @@ export class Sampler {
 
   heapHistory(pid: number): HeapHistory {
     const k = this.known.get(pid);
-    return k ? { readings: k.heaps.toArray(), floors: k.floors.toArray() } : { readings: [] };
+    if (!k) return { readings: [] };
+    return (k.history ??= { readings: k.heaps.toArray(), floors: k.floors.toArray() });
   }
 
   /** A probe's post-GC heap: a floor for the trend, and the freshest reading there is of a heap near its end. */
@@ -194,6 +199,7 @@ export class Sampler {
     const k = this.known.get(pid);
     if (!k) return;
     k.floors.push({ t: at, v: used });
+    k.history = undefined;
     if (k.heap && at > k.heap.at) {
       k.heap = { ...k.heap, at, used };
       this.opts.onHeap?.(pid, used / k.heap.limit);
@@ -212,6 +218,7 @@ export class Sampler {
       k.rss.resize(historySize);
       k.heaps.resize(historySize);
       k.floors.resize(historySize);
+      k.history = undefined;
     }
   }
 
@@ -262,8 +269,9 @@ export class Sampler {
       threads: p.threads,
       cpuPercent,
     };
+    if (fds !== undefined) k.fds = fds;
     if (connections !== undefined) k.sockets = connections;
-    if (fds !== undefined) view.fds = fds;
+    if (k.fds !== undefined) view.fds = k.fds;
     if (k.sockets !== undefined) view.sockets = k.sockets;
     k.rss.push({ t: at, rssBytes: view.rssBytes });
     const { life } = k;
@@ -305,6 +313,7 @@ export class Sampler {
         const at = Date.now();
         k.heap = { at, rssBytes, used: h.used, total: h.total, limit: h.oldSpaceLimit ?? h.limit };
         k.heaps.push({ t: at, v: h.used });
+        k.history = undefined;
         const { life } = k;
         life.probed = true;
         life.heap = life.heap

@@ -49,11 +49,23 @@ const FULL_FLOORS = 8;
  */
 const FULL_SPAN_MS = 30_000;
 
+// The metrics, the policy and the views ask the same question of the same history every tick until a reading
+// arrives, for every process: the answer is kept per history object (the sampler hands out a new one when it
+// has news, and a history is never changed once handed out). It depends on nothing else: the window ends at
+// the last point, not at the clock.
+const answered = new WeakMap<HeapHistory, { limit: number; opts: TrendOptions; trend: Trend | undefined }>();
+
 /** The leak trend: from the post-GC floors when there are enough in the window, else from the readings. */
 export function leakTrend(history: HeapHistory, limit: number, opts: TrendOptions): Trend | undefined {
+  const known = answered.get(history);
+  if (known && known.limit === limit && known.opts.windowMs === opts.windowMs && known.opts.slices === opts.slices && known.opts.minPoints === opts.minPoints) {
+    return known.trend;
+  }
   const last = history.floors?.at(-1);
   const floors = last ? history.floors!.filter((p) => p.t >= last.t - opts.windowMs) : [];
-  return floors.length >= MIN_FLOORS ? floorTrend(floors, limit) : heapTrend(history.readings, limit, opts);
+  const trend = floors.length >= MIN_FLOORS ? floorTrend(floors, limit) : heapTrend(history.readings, limit, opts);
+  answered.set(history, { limit, opts: { ...opts }, trend });
+  return trend;
 }
 
 /**
