@@ -66,7 +66,7 @@ describe('connections', () => {
       const f = path.join(cwd, '.cfn-supervise/alerts.jsonl');
       return existsSync(f) ? readJsonl(f).filter((a) => a.metric === 'sockets') : [];
     };
-    await waitFor(() => alerts().some((a) => a.level === 'warning'), 20_000, 'the connections warning');
+    await waitFor(() => alerts().some((a) => a.level === 'warning'), 40_000, 'the connections warning');
     s.child.kill('SIGTERM');
     await s.exited;
     expect(alerts().find((a) => a.level === 'warning')).toMatchObject({ level: 'warning', value: 12, threshold: 10, unit: 'connections', role: 'agent' });
