@@ -172,18 +172,40 @@ function lockHolder(fd: number): number | undefined {
   }
 }
 
+export interface StateDirLock {
+  /** Drops the lock before the process ends. */
+  release(): void;
+  /**
+   * Takes the lock again when its file is no longer the one we hold (`rm -rf state/*`, or a new file put in
+   * its place): a second supervisor started on the state dir must still find it taken. Says whether it had to,
+   * and who holds the new file when another process took it first.
+   */
+  keep(): { retaken: boolean; holder?: number };
+}
+
+/** Locks an open lock file and writes our pid into it; false when another process holds it. */
+function takeLock(fd: number): boolean {
+  if (!libc().lockExclusive(fd)) return false;
+  ftruncateSync(fd, 0);
+  writeSync(fd, `${process.pid}\n`, 0);
+  return true;
+}
+
+const sameFile = (a: Stats, b: Stats) => a.ino === b.ino && a.dev === b.dev;
+
 /**
  * Takes `<dir>/lock` (flock, exclusive, non-blocking) for as long as this process lives, and writes our pid
  * into it. Call it before anything else touches the state dir. Throws StateDirBusy naming the holder's pid
  * when another process holds it. The kernel drops the lock when the process ends however it ends, so a stale
- * lock file never blocks; the returned function drops it earlier.
+ * lock file never blocks.
  */
-export function lockStateDir(dir: string): () => void {
+export function lockStateDir(dir: string): StateDirLock {
   const root = ensurePrivateDir(dir);
-  const fd = openPrivateFile(path.join(root, LOCK_NAME), constants.O_RDWR | constants.O_CREAT);
+  const file = path.join(root, LOCK_NAME);
+  let fd = openPrivateFile(file, constants.O_RDWR | constants.O_CREAT);
   let locked: boolean;
   try {
-    locked = libc().lockExclusive(fd);
+    locked = takeLock(fd);
   } catch (err) {
     closeSync(fd);
     throw err;
@@ -193,13 +215,30 @@ export function lockStateDir(dir: string): () => void {
     closeSync(fd);
     throw new StateDirBusy(root, holder);
   }
-  ftruncateSync(fd, 0);
-  writeSync(fd, `${process.pid}\n`, 0);
   let open = true;
-  return () => {
-    // Closing the only descriptor of the open file releases a flock.
-    if (open) closeSync(fd);
-    open = false;
+  return {
+    release() {
+      // Closing the only descriptor of the open file releases a flock.
+      if (open) closeSync(fd);
+      open = false;
+    },
+    keep() {
+      if (!open) return { retaken: false };
+      try {
+        if (sameFile(lstatSync(file), fstatSync(fd))) return { retaken: false };
+      } catch {
+        // Gone: taken again below.
+      }
+      const next = openPrivateFile(path.join(ensurePrivateDir(root), LOCK_NAME), constants.O_RDWR | constants.O_CREAT);
+      if (!takeLock(next)) {
+        const holder = lockHolder(next);
+        closeSync(next);
+        return { retaken: false, ...(holder ? { holder } : {}) };
+      }
+      closeSync(fd);
+      fd = next;
+      return { retaken: true };
+    },
   };
 }
 

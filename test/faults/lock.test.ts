@@ -1,5 +1,5 @@
 // One supervisor per state dir, even when two start at the same instant beside a stale socket.
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { isAlive, killQuietly, startCli, waitFor } from '../helpers/cli.js';
@@ -85,4 +85,32 @@ describe('two supervisors started together on one state dir', () => {
       await winner.exited;
     }
   }, 180_000);
+});
+
+describe('a supervisor whose state dir is emptied under it (rm -rf state/*)', () => {
+  it('takes its lock again, so that a second supervisor on the state dir is still refused', async () => {
+    const stateDir = path.join(scratch('cfn-lock-emptied-'), 'state');
+    const cwd = path.dirname(stateDir);
+    const args = ['--state-dir', stateDir, '--min-free', '0', '--', 'node', '-e', 'setInterval(() => {}, 1000)'];
+    const first = startCli(args, { cwd });
+    onCleanup(() => killQuietly(first.child.pid));
+    const lockFile = path.join(stateDir, 'lock');
+    const holder = () => (existsSync(lockFile) ? readFileSync(lockFile, 'utf8').trim() : '');
+    await waitFor(() => holder() === String(first.child.pid) && existsSync(path.join(stateDir, 'control.sock')), 30_000, 'the first supervisor to start');
+    const before = statSync(lockFile).ino;
+    for (const name of readdirSync(stateDir)) rmSync(path.join(stateDir, name), { recursive: true, force: true });
+    expect(existsSync(lockFile)).toBe(false);
+    await waitFor(() => holder() === String(first.child.pid), 30_000, 'the lock file to be back');
+    expect(statSync(lockFile).ino).not.toBe(before);
+
+    const second = startCli(args, { cwd });
+    onCleanup(() => killQuietly(second.child.pid));
+    const { code } = await second.exited;
+    expect(code).toBe(1);
+    expect(second.stderr().toString()).toBe(`cfn-supervise: another supervisor (pid ${first.child.pid}) is running in ${stateDir}\n`);
+    expect(isAlive(first.child.pid!)).toBe(true);
+    expect(first.stderr().toString()).toBe('');
+    first.child.kill('SIGTERM');
+    await first.exited;
+  });
 });

@@ -18,7 +18,7 @@ export interface OfflineCleanup {
 
 export async function cleanupStateDir(config: Config): Promise<OfflineCleanup> {
   const paths = statePaths(config.stateDir);
-  const unlock = lockStateDir(paths.root);
+  const lock = lockStateDir(paths.root);
   try {
     const ledger = takeLostLedger(paths.ledger);
     const lost = ledger ? await endLostRun(ledger, config.killTimeoutMs) : undefined;
@@ -37,6 +37,6 @@ export async function cleanupStateDir(config: Config): Promise<OfflineCleanup> {
     ];
     return { ...(lost?.record ? { lostRun: lost.record.run_id } : {}), ended, removedCaptures, summary: `no supervisor running in ${paths.root}: ${parts.join(', ')}` };
   } finally {
-    unlock();
+    lock.release();
   }
 }

@@ -6,7 +6,7 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { EXIT, errorMessage } from '../../common/errors.js';
 import { libc, type Libc } from '../../common/libc.js';
-import { ensurePrivateDir, lockStateDir, socketPathFor, statePaths, type StatePaths } from '../../common/statedir.js';
+import { ensurePrivateDir, lockStateDir, socketPathFor, statePaths, type StateDirLock, type StatePaths } from '../../common/statedir.js';
 import { systemMemory } from '../../common/sysmem.js';
 import type { Config } from '../../config/config.js';
 import type { Alert } from '../act/channels.js';
@@ -25,6 +25,9 @@ import { Terminal } from './terminal.js';
 export const FORWARDED_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2', 'SIGWINCH', 'SIGTSTP', 'SIGCONT'] as const;
 
 export const PROBE_PATH = fileURLToPath(new URL('../../probe/probe.cjs', import.meta.url));
+
+/** How often the supervisor checks that the state dir's lock file is still the one it holds. */
+const LOCK_CHECK_MS = 1000;
 
 export interface SupervisorOptions {
   config: Config;
@@ -58,6 +61,8 @@ export class Supervisor {
   private readonly early: NodeJS.Signals[] = [];
   private readonly onSignal = (signal: NodeJS.Signals) => (this.assembly ? this.assembly.runner.signal(signal) : this.early.push(signal));
   private readonly onFault = (err: unknown) => this.fault(err);
+  /** The state dir stopped being ours alone, and the user was told. */
+  private lockLostSaid = false;
 
   constructor(private readonly opts: SupervisorOptions) {
     this.config = { ...opts.config };
@@ -72,7 +77,8 @@ export class Supervisor {
   async run(): Promise<Outcome> {
     const { config, opts } = this;
     // Before anything else touches the state dir: one supervisor per state dir, even when two start at once.
-    const unlock = lockStateDir(this.paths.root);
+    const lock = lockStateDir(this.paths.root);
+    const lockGuard = setInterval(() => this.keepLock(lock), LOCK_CHECK_MS).unref();
     let registry: Registry | undefined;
     let terminal: Terminal | undefined;
     try {
@@ -152,8 +158,27 @@ export class Supervisor {
       this.ledger.clear();
       process.off('uncaughtException', this.onFault);
       process.off('unhandledRejection', this.onFault);
-      unlock();
+      clearInterval(lockGuard);
+      lock.release();
     }
+  }
+
+  /** Whoever emptied the state dir under us must not make room for a second supervisor on it. */
+  private keepLock(lock: StateDirLock): void {
+    const log = this.assembly?.journal.log;
+    let problem: string | undefined;
+    try {
+      const kept = lock.keep();
+      if (kept.retaken) log?.warn({ state_dir: this.paths.root }, "the state dir's lock file was removed; took the lock again");
+      if (kept.holder) problem = `another supervisor (pid ${kept.holder}) took over ${this.paths.root} after its lock file was removed`;
+    } catch (err) {
+      problem = `cannot take the lock of ${this.paths.root} again after its lock file was removed: ${errorMessage(err)}`;
+    }
+    // Said once: it is tried again every second, and stays true until this supervisor ends.
+    if (!problem || this.lockLostSaid) return;
+    this.lockLostSaid = true;
+    log?.error({ state_dir: this.paths.root }, problem);
+    this.opts.notice(problem, true);
   }
 
   /**
