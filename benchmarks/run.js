@@ -22,13 +22,23 @@ function aggregate(runs) {
     const out = {};
     for (const [key, value] of Object.entries(row)) {
       const values = same.map((r) => r?.[key]);
-      out[key] =
-        typeof value === 'number' && values.every((v) => typeof v === 'number')
-          ? { median: median(values), min: Math.min(...values), max: Math.max(...values), runs: values }
-          : value;
+      if (typeof value === 'number' && values.every((v) => typeof v === 'number')) {
+        out[key] = { median: median(values), min: Math.min(...values), max: Math.max(...values), runs: values };
+      } else if (key === 'goal met') {
+        out[key] = verdicts(values);
+      } else {
+        out[key] = value;
+      }
     }
     return out;
   });
+}
+
+/** Each run's own verdict counts: the first run's alone would speak for all of them. */
+function verdicts(values) {
+  if (values.every((v) => v === values[0])) return values[0];
+  if (values.every((v) => v === 'yes' || v === 'no')) return `${values.filter((v) => v === 'yes').length}/${values.length} runs`;
+  return values.join(' / ');
 }
 
 function number(n) {
