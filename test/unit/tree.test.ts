@@ -7,8 +7,12 @@ describe('parseStat', () => {
   it('reads fields after a comm holding spaces and parentheses', () => {
     const line = '4242 (node (my) app) S 4200 4242 4242 0 -1 4194560 100 0 0 0 7 3 0 0 20 0 11 0 98765 1000000 2560 18446744073709551615';
     expect(parseStat(line)).toEqual({
-      pid: 4242, comm: 'node (my) app', state: 'S', ppid: 4200, pgid: 4242, sid: 4242, cpuTicks: 10, threads: 11, startTime: 98765, rssPages: 2560,
+      pid: 4242, comm: 'node (my) app', state: 'S', ppid: 4200, pgid: 4242, sid: 4242, cpuTicks: 10, threads: 11, startTime: 98765, rssPages: 2560, exiting: false,
     });
+  });
+  it('tells a dying process (PF_EXITING in flags) from a live one', () => {
+    const dying = '4242 (node) R 4200 4242 4242 0 -1 4194564 100 0 0 0 7 3 0 0 20 0 1 0 98765 1000000 0 18446744073709551615';
+    expect(parseStat(dying)?.exiting).toBe(true);
   });
   it('rejects a truncated line', () => {
     expect(parseStat('12 (x) S 1 2')).toBeUndefined();

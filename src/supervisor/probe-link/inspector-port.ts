@@ -261,7 +261,9 @@ class PortSession implements InspectorHandle {
     const deadline = Date.now() + (answering ? this.opts.callTimeoutMs : 0);
     for (;;) {
       const listeners = listenersOf(this.pid);
-      if (!listeners || readStat(this.pid)?.state === 'Z') return 'process-gone';
+      // A process killed a moment ago closes its files before it is a zombie: its socket is gone, not closed.
+      const stat = readStat(this.pid);
+      if (!listeners || !stat || stat.state === 'Z' || stat.exiting) return 'process-gone';
       if (!listeners.some((l) => l.inode === this.endpoint.inode)) return 'closed';
       if (Date.now() >= deadline) return 'still-open';
       await sleep(POLL_MS);

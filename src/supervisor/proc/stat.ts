@@ -16,7 +16,11 @@ export interface ProcStat {
   /** Clock ticks after boot: with the pid, the identity of a process. */
   startTime: number;
   rssPages: number;
+  /** PF_EXITING: it is dying (closing its files) and not a zombie yet. */
+  exiting: boolean;
 }
+
+const PF_EXITING = 0x4;
 
 /**
  * Parses /proc/<pid>/stat; comm may hold spaces and parentheses, so fields are counted from the last ')'. Read
@@ -28,7 +32,7 @@ export function parseStat(text: string): ProcStat | undefined {
   if (open < 0 || close < open || text.charCodeAt(close + 1) !== 32) return undefined;
   const state = text.charAt(close + 2);
   // Fields after the state, by their index in `man 5 proc` minus 3 (ppid is 1 here).
-  const wanted = [1, 2, 3, 11, 12, 17, 19, 21];
+  const wanted = [1, 2, 3, 6, 11, 12, 17, 19, 21];
   const values: number[] = [];
   let field = 0;
   let i = close + 3;
@@ -49,7 +53,7 @@ export function parseStat(text: string): ProcStat | undefined {
     if (i === start) return undefined;
     if (field === wanted[values.length]) values.push(negative ? -n : n);
   }
-  const [ppid, pgid, sid, utime, stime, threads, startTime, rssPages] = values as [number, number, number, number, number, number, number, number];
+  const [ppid, pgid, sid, flags, utime, stime, threads, startTime, rssPages] = values as [number, number, number, number, number, number, number, number, number];
   return {
     pid: Number(text.slice(0, open)),
     comm: text.slice(open + 1, close),
@@ -61,6 +65,8 @@ export function parseStat(text: string): ProcStat | undefined {
     threads,
     startTime,
     rssPages,
+    // flags is a 32-bit word: the bitwise test keeps its low bits exactly.
+    exiting: (flags & PF_EXITING) !== 0,
   };
 }
 
