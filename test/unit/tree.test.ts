@@ -20,7 +20,7 @@ describe('parseStat', () => {
 });
 
 const p = (pid: number, ppid: number, pgid: number, state = 'S', startTime = pid * 10): ProcStat => ({
-  pid, ppid, pgid, sid: pgid, state, comm: 'x', cpuTicks: 0, threads: 1, startTime, rssPages: 1,
+  pid, ppid, pgid, sid: pgid, state, comm: 'x', cpuTicks: 0, threads: 1, startTime, rssPages: 1, exiting: false,
 });
 
 describe('collectMembers', () => {
