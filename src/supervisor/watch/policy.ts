@@ -12,6 +12,8 @@ export type Level = (typeof LEVELS)[number];
 export const rank = (l: Level) => LEVELS.indexOf(l);
 
 export type Metric = 'rss' | 'heap' | 'fds' | 'sockets' | 'trend' | 'unresponsive';
+/** In the order their alerts are raised within one process's tick. */
+const METRICS: readonly Metric[] = ['rss', 'heap', 'trend', 'fds', 'unresponsive', 'sockets'];
 
 export interface ProcessSample {
   pid: number;
@@ -231,7 +233,9 @@ export function decide(state: PolicyState, input: PolicyInput, t: Thresholds): {
     const prevLevels = state.processes.get(p.pid) ?? {};
     const levels: Partial<Record<Metric, Level>> = {};
     const rs = readings(p, thresholdsFor(p.role, t), input.heapHistory(p.pid), prevLevels);
-    for (const [metric, r] of Object.entries(rs) as [Metric, Reading][]) {
+    for (const metric of METRICS) {
+      const r = rs[metric];
+      if (!r) continue;
       levels[metric] = r.level;
       const prev = prevLevels[metric] ?? 'ok';
       if (r.level === prev) continue;

@@ -114,6 +114,8 @@ interface Known {
   floors: Ring<Point>;
   /** Both rings as handed out since their last change (leakTrend keeps its answer per history object). */
   history?: HeapHistory;
+  /** The role, and what it was worked out from (it changes at exec or registration, not every tick). */
+  role?: { argv: string[] | undefined; comm: string; isAgent: boolean; name: string };
   heap?: { at: number; rssBytes: number; used: number; total: number; limit: number };
   /** A heap read in flight: at most one per process, so a blocked agent never piles up requests. */
   reading?: Promise<void>;
@@ -265,7 +267,7 @@ export class Sampler {
       comm: p.comm,
       state: p.state,
       argv,
-      role: roleOf(argv, p.comm, isAgent),
+      role: this.roleFor(k, argv, p.comm, isAgent),
       isAgent,
       rssBytes: p.rssPages * page,
       threads: p.threads,
@@ -294,6 +296,13 @@ export class Sampler {
     }
     view.missedReplies = k.missed;
     return view;
+  }
+
+  private roleFor(k: Known, argv: string[] | undefined, comm: string, isAgent: boolean): string {
+    const known = k.role;
+    if (known && known.argv === argv && known.comm === comm && known.isAgent === isAgent) return known.name;
+    k.role = { argv, comm, isAgent, name: roleOf(argv, comm, isAgent) };
+    return k.role.name;
   }
 
   private heapDue(k: Known, rssBytes: number, at: number): boolean {
