@@ -183,12 +183,22 @@ export interface StateDirLock {
   keep(): { retaken: boolean; holder?: number };
 }
 
-/** Locks an open lock file and writes our pid into it; false when another process holds it. */
-function takeLock(fd: number): boolean {
-  if (!libc().lockExclusive(fd)) return false;
-  ftruncateSync(fd, 0);
-  writeSync(fd, `${process.pid}\n`, 0);
-  return true;
+/**
+ * Opens the lock file and locks it, writing our pid into it: its descriptor, or the pid of the process that
+ * holds it. Nothing is left open unless the lock is ours.
+ */
+function openLocked(file: string): { fd: number } | { holder: number | undefined } {
+  const fd = openPrivateFile(file, constants.O_RDWR | constants.O_CREAT);
+  let ours = false;
+  try {
+    if (!libc().lockExclusive(fd)) return { holder: lockHolder(fd) };
+    ftruncateSync(fd, 0);
+    writeSync(fd, `${process.pid}\n`, 0);
+    ours = true;
+    return { fd };
+  } finally {
+    if (!ours) closeSync(fd);
+  }
 }
 
 const sameFile = (a: Stats, b: Stats) => a.ino === b.ino && a.dev === b.dev;
@@ -202,19 +212,9 @@ const sameFile = (a: Stats, b: Stats) => a.ino === b.ino && a.dev === b.dev;
 export function lockStateDir(dir: string): StateDirLock {
   const root = ensurePrivateDir(dir);
   const file = path.join(root, LOCK_NAME);
-  let fd = openPrivateFile(file, constants.O_RDWR | constants.O_CREAT);
-  let locked: boolean;
-  try {
-    locked = takeLock(fd);
-  } catch (err) {
-    closeSync(fd);
-    throw err;
-  }
-  if (!locked) {
-    const holder = lockHolder(fd);
-    closeSync(fd);
-    throw new StateDirBusy(root, holder);
-  }
+  const first = openLocked(file);
+  if (!('fd' in first)) throw new StateDirBusy(root, first.holder);
+  let { fd } = first;
   let open = true;
   return {
     release() {
@@ -229,14 +229,11 @@ export function lockStateDir(dir: string): StateDirLock {
       } catch {
         // Gone: taken again below.
       }
-      const next = openPrivateFile(path.join(ensurePrivateDir(root), LOCK_NAME), constants.O_RDWR | constants.O_CREAT);
-      if (!takeLock(next)) {
-        const holder = lockHolder(next);
-        closeSync(next);
-        return { retaken: false, ...(holder ? { holder } : {}) };
-      }
+      ensurePrivateDir(root);
+      const next = openLocked(file);
+      if (!('fd' in next)) return { retaken: false, ...(next.holder ? { holder: next.holder } : {}) };
       closeSync(fd);
-      fd = next;
+      fd = next.fd;
       return { retaken: true };
     },
   };
