@@ -64,6 +64,18 @@ export class Metrics {
     ]),
   );
 
+  /** The per-role gauges, each with the part of a role's sums it shows. */
+  private readonly roleGauges: readonly [Gauge<'role'>, keyof RoleSums][] = [
+    [this.processCount, 'count'],
+    [this.processRss, 'rss'],
+    [this.processHeapUsed, 'heapUsed'],
+    [this.processHeapLimit, 'heapLimit'],
+    [this.processFds, 'fds'],
+    [this.processSockets, 'sockets'],
+    [this.heapGrowth, 'growth'],
+    [this.oomForecast, 'forecast'],
+  ];
+
   constructor() {
     // Known reasons start at 0: increase() over a series born at 1 sees no increase, so the first OOM after
     // a supervisor start would raise no alert.
@@ -124,16 +136,7 @@ export class Metrics {
         if (oomInMin !== undefined) sums.forecast = Math.min(sums.forecast ?? Infinity, oomInMin * 60);
       }
     }
-    const gauges: [Gauge<'role'>, keyof RoleSums][] = [
-      [this.processCount, 'count'],
-      [this.processRss, 'rss'],
-      [this.processHeapUsed, 'heapUsed'],
-      [this.processHeapLimit, 'heapLimit'],
-      [this.processFds, 'fds'],
-      [this.processSockets, 'sockets'],
-      [this.heapGrowth, 'growth'],
-      [this.oomForecast, 'forecast'],
-    ];
+    const gauges = this.roleGauges;
     for (const [gauge] of gauges) gauge.reset();
     for (const [role, sums] of roles) {
       for (const [gauge, key] of gauges) {

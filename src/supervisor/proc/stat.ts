@@ -21,6 +21,9 @@ export interface ProcStat {
 }
 
 const PF_EXITING = 0x4;
+// The fields parseStat reads after the state, by their number in `man 5 proc` minus 3 (ppid is 1): ppid, pgrp,
+// session, flags, utime, stime, num_threads, starttime, rss.
+const STAT_FIELDS: readonly number[] = [1, 2, 3, 6, 11, 12, 17, 19, 21];
 
 /**
  * Parses /proc/<pid>/stat; comm may hold spaces and parentheses, so fields are counted from the last ')'. Read
@@ -31,8 +34,7 @@ export function parseStat(text: string): ProcStat | undefined {
   const close = text.lastIndexOf(')');
   if (open < 0 || close < open || text.charCodeAt(close + 1) !== 32) return undefined;
   const state = text.charAt(close + 2);
-  // Fields after the state, by their index in `man 5 proc` minus 3 (ppid is 1 here).
-  const wanted = [1, 2, 3, 6, 11, 12, 17, 19, 21];
+  const wanted = STAT_FIELDS;
   const values: number[] = [];
   let field = 0;
   let i = close + 3;

@@ -51,8 +51,7 @@ const USER_HZ = 100;
 // Counting descriptors lists /proc/<pid>/fd of every process, and counting connections adds a readlink per
 // descriptor and a read of /proc/net/tcp{,6}, which walks the kernel's whole connection hash (~10 ms even for
 // a handful of lines): most of a tick's cost. Descriptor and connection leaks build up over minutes; their
-// counts need no per-second freshness (counting every 10 s instead of every 5 s cut the supervisor's CPU with 50
-// node processes by about a tenth).
+// counts need no per-second freshness.
 const DESCRIPTORS_MAX_AGE_MS = 10_000;
 // A heap reading is a round trip to the probe in every node process on every tick: most of the supervisor's
 // CPU with many processes. A growing heap moves RSS (which /proc gives for free), and the probe reports the heap
