@@ -134,7 +134,7 @@ describe('per-role thresholds', () => {
 describe('nested use', () => {
   it('a supervisor started inside a supervised tree in the same folder gets a state dir of its own', async () => {
     const cwd = tempDir();
-    const r = await runCli([...FAST, '--', process.execPath, path.join(import.meta.dirname, '../dist/cli/main.js'), ...FAST, '--', 'node', '-e', 'console.log("inner ran")'], { cwd });
+    const r = await runCli([...FAST, '--', process.execPath, path.join(import.meta.dirname, '../dist/cli/main.cjs'), ...FAST, '--', 'node', '-e', 'console.log("inner ran")'], { cwd });
     expect(r.code).toBe(0);
     expect(r.stdout.toString()).toBe('inner ran\n');
     expect(readJsonl(state(cwd, 'runs.jsonl'))).toHaveLength(1);

@@ -8,16 +8,16 @@ import { alive, descendants, killAll } from './proc.mjs';
 import { cleanEnv, readJsonl, waitFor, within } from './scope.mjs';
 
 export const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-export const cli = path.join(root, 'dist/cli/main.js');
+export const cli = path.join(root, 'dist/cli/main.cjs');
 export const agent = (name) => path.join(root, 'benchmarks/agents', name);
 
-/** Starts `cfn-supervise <options> -- <command>` in scope; resolves once the supervisor is up. */
-export function supervise(scope, options, command) {
+/** Starts `cfn-supervise <options> -- <command>` in scope, in `env` (default: cleanEnv()). */
+export function supervise(scope, options, command, { env = cleanEnv() } = {}) {
   const stateDir = path.join(scope.tempDir('cfn-bench-state-'), 'state');
   const errFile = path.join(path.dirname(stateDir), 'stderr.log');
   const err = openSync(errFile, 'a');
   const child = spawn(process.execPath, [cli, '--state-dir', stateDir, ...options, '--', ...command], {
-    env: cleanEnv(),
+    env,
     detached: true,
     stdio: ['ignore', err, err],
   });

@@ -34,7 +34,7 @@ export interface NsProcess {
   argv: string[];
 }
 
-/** `unshare --pid --fork --mount-proc node dist/cli/main.js <args>` in `cwd`; ended after the test. */
+/** `unshare --pid --fork --mount-proc node dist/cli/main.cjs <args>` in `cwd`; ended after the test. */
 export function startContainer(args: string[], cwd: string): Container {
   const proc = start('unshare', [...UNSHARE, process.execPath, CLI, ...args], { cwd });
   const processes = () => namespaceProcesses(proc.pid);

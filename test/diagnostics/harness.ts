@@ -1,6 +1,6 @@
 // A real supervisor for the diagnostics and check tests: the built CLI supervising a fixture, in its own process
 // group (so nothing of it outlives the test), and the commands under test run from the build in a process of
-// their own, as the CLI will run them (a CfnError thrown becomes one line and its exit code, as in main.ts).
+// their own, as the CLI will run them (a CfnError thrown becomes one line and its exit code, as in program.ts).
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';

@@ -9,7 +9,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { vi } from 'vitest';
 
 export const ROOT = path.resolve(import.meta.dirname, '../..');
-export const CLI = path.join(ROOT, 'dist/cli/main.js');
+export const CLI = path.join(ROOT, 'dist/cli/main.cjs');
 export const fixture = (name: string) => path.join(ROOT, 'test/fixtures', name);
 
 /** 'test': ended and removed after the current test; 'file': after the current file (made in beforeAll). */
