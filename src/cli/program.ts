@@ -1,16 +1,19 @@
 // The command line: argv → a command. The only code that prints for humans. Everything after the first `--` is the
 // agent's command line, untouched, so an agent named like a subcommand can never be mistaken for one. Only what
-// the chosen command needs is loaded: `--version` and `status` never load the supervisor.
+// the chosen command needs is loaded: `--version` and `status` never load the supervisor, and a supervisor start
+// whose options parse strictly (quick-args.ts) never loads commander.
 import { createRequire } from 'node:module';
 import type * as Commander from 'commander';
 import { CfnError, EXIT, UsageError, errorMessage } from '../common/errors.js';
 import { LIST_SEPARATOR, OPTIONS, camel, flagOf, resolveConfig, type Config, type ResolvedConfig } from '../config/config.js';
 import { VERSION } from '../common/version.js';
 import { notice, quietOnBrokenPipes } from './output.js';
+import { quickSuperviseArgs, type SuperviseArgs } from './quick-args.js';
 
-// Loaded as the CommonJS module it is: through its ESM wrapper it costs twice as long (~11 against ~6 ms).
-const { Command, CommanderError, Option } = createRequire(import.meta.url)('commander') as typeof Commander;
 type Command = Commander.Command;
+let loaded: typeof Commander | undefined;
+// Loaded as the CommonJS module it is: through its ESM wrapper it costs twice as long (~11 against ~6 ms).
+const commander = () => (loaded ??= createRequire(import.meta.url)('commander') as typeof Commander);
 
 const PROGRAM = 'cfn-supervise';
 
@@ -33,14 +36,14 @@ export interface Context {
   stateDir(): string;
 }
 
-const json = new Option('--json', 'print the result as JSON');
-const pidOption = (what: string) => new Option('--pid <n>', what);
+const json = () => new (commander().Option)('--json', 'print the result as JSON');
+const pidOption = (what: string) => new (commander().Option)('--pid <n>', what);
 
 const SUBCOMMANDS: Subcommand[] = [
   {
     name: 'status',
     description: 'show the supervised processes: RSS, heap, level, trend, how each is instrumented',
-    setup: (c) => c.addOption(json),
+    setup: (c) => c.addOption(json()),
     run: async (ctx, cmd) => (await import('./commands.js')).status(ctx.stateDir(), cmd.opts()),
   },
   {
@@ -56,32 +59,32 @@ const SUBCOMMANDS: Subcommand[] = [
         .addOption(pidOption('which process (default: the node process with the largest heap, npm and npx last); with no supervisor, any node process you own, over its inspector port'))
         .option('--snapshot', 'a full heap snapshot instead of a sampling profile (pauses the process)')
         .option('--seconds <n>', 'sample afresh for this many seconds, then write the profile')
-        .addOption(json),
+        .addOption(json()),
     run: async (ctx, cmd) => (await import('./commands.js')).capture(ctx.resolve().config, cmd.opts()),
   },
   {
     name: 'gc',
     description: 'force a garbage collection in node processes and show the heap before and after',
-    setup: (c) => c.addOption(pidOption('only this process (default: every node process of the tree); with no supervisor, any node process you own')).addOption(json),
+    setup: (c) => c.addOption(pidOption('only this process (default: every node process of the tree); with no supervisor, any node process you own')).addOption(json()),
     run: async (ctx, cmd) => (await import('./commands.js')).gc(ctx.resolve().config, cmd.opts()),
   },
   {
     name: 'cleanup',
     description: 'with a supervisor: collect garbage in its node processes, reap zombies; without: end and record what a lost supervisor left, drop old captures',
-    setup: (c) => c.addOption(json),
+    setup: (c) => c.addOption(json()),
     run: async (ctx, cmd) => (await import('./commands.js')).cleanup(ctx.resolve().config, cmd.opts()),
   },
   {
     name: 'restart',
     description: "stop the agent's tree and start a new run",
-    setup: (c) => c.addOption(json),
+    setup: (c) => c.addOption(json()),
     run: async (ctx, cmd) => (await import('./commands.js')).restart(ctx.stateDir(), cmd.opts()),
   },
   {
     name: 'config',
     description: 'print the effective configuration and where each value came from',
     allOptions: true,
-    setup: (c) => c.option('--live', "the running supervisor's configuration instead of this command line's").addOption(json),
+    setup: (c) => c.option('--live', "the running supervisor's configuration instead of this command line's").addOption(json()),
     run: async (ctx, cmd) => (await import('./config-command.js')).configCommand(ctx, cmd.opts()),
   },
   {
@@ -93,7 +96,7 @@ const SUBCOMMANDS: Subcommand[] = [
         .option('--duration <ms>', 'how long to watch: 300000, 5m (default 5m)')
         .option('--interval <ms>', 'time between samples: 1000, 1s (default 1s)')
         .option('--capture-on-growth', 'save a sampling profile when the heap trend says it leaks')
-        .addOption(json),
+        .addOption(json()),
     run: async (ctx, cmd) => (await import('./commands.js')).monitor(ctx.resolve().config, cmd.opts()),
   },
   {
@@ -104,7 +107,7 @@ const SUBCOMMANDS: Subcommand[] = [
       c
         .option('--min-free <MB>', 'memory that must be available (default: --min-free of the config, 1024)')
         .option('--max-load <n>', '1-minute load average per core above which it is not safe')
-        .addOption(json),
+        .addOption(json()),
     run: async (ctx, cmd) => {
       const o = cmd.opts<{ minFree?: string; maxLoad?: string; json?: boolean }>();
       return (await import('./check.js')).checkCommand({ minFreeMb: o.minFree ?? ctx.resolve().config.minFreeMb, maxLoad: o.maxLoad, json: o.json, stateDir: ctx.stateDir() });
@@ -113,7 +116,7 @@ const SUBCOMMANDS: Subcommand[] = [
   {
     name: 'diagnostics',
     description: "one-page health check of the running supervisor: memory, levels, trends, last alerts and capture, what to do next",
-    setup: (c) => c.addOption(json),
+    setup: (c) => c.addOption(json()),
     run: async (ctx, cmd) => (await import('./diagnostics.js')).diagnosticsCommand(ctx.stateDir(), cmd.opts()),
   },
   {
@@ -122,7 +125,7 @@ const SUBCOMMANDS: Subcommand[] = [
     setup: (c) =>
       c
         .option('--since <when>', 'the period: 7d, 24h, 30m or an ISO date (default 7d)')
-        .addOption(json)
+        .addOption(json())
         .option('--html <file>', 'also write a self-contained HTML page with charts'),
     run: async (ctx, cmd) => (await import('./report.js')).reportCommand(ctx.stateDir(), cmd.opts()),
   },
@@ -133,7 +136,7 @@ const SUBCOMMANDS: Subcommand[] = [
       c
         .argument('<file>', 'a capture')
         .argument('[file2]', 'a later capture of the same kind, to diff against the first')
-        .addOption(json)
+        .addOption(json())
         .option('--top <n>', 'how many sites or constructors to list'),
     run: async (_ctx, cmd, files) => {
       const { json: asJson, top } = cmd.opts<{ json?: boolean; top?: string }>();
@@ -158,6 +161,7 @@ function distance(a: string, b: string): number {
 }
 
 function addSupervisorOptions(cmd: Command, withDefaults: boolean): Command {
+  const { Option } = commander();
   cmd.addOption(new Option('--config <file>', 'JSON or YAML file of options (flags and CFN_SUPERVISE_* override it)'));
   for (const opt of OPTIONS) {
     const flag = opt.negate ? `--no-${opt.name}` : `--${opt.name}${opt.arg ? ` ${opt.arg}` : ''}`;
@@ -180,21 +184,26 @@ function givenFlags(cmd: Command): Partial<Record<keyof Config, string>> {
   return flags;
 }
 
+function resolveArgs({ flags, configFile }: SuperviseArgs) {
+  return resolveConfig({ flags, env: process.env, configFile: configFile ?? process.env.CFN_SUPERVISE_CONFIG, cwd: process.cwd() });
+}
+
+/** What commander read: the root's options, then the subcommand's. */
+function argsOf(program: Command, sub?: Command): SuperviseArgs {
+  const configFile = (sub?.opts().config as string | undefined) ?? (program.opts().config as string | undefined);
+  const flags = { ...givenFlags(program), ...(sub ? givenFlags(sub) : {}) };
+  return configFile === undefined ? { flags } : { flags, configFile };
+}
+
 function contextOf(program: Command, sub?: Command): Context {
-  const resolve = () =>
-    resolveConfig({
-      flags: { ...givenFlags(program), ...(sub ? givenFlags(sub) : {}) },
-      env: process.env,
-      configFile: (sub?.opts().config as string | undefined) ?? (program.opts().config as string | undefined) ?? process.env.CFN_SUPERVISE_CONFIG,
-      cwd: process.cwd(),
-    });
+  const resolve = () => resolveArgs(argsOf(program, sub));
   return { resolve, stateDir: () => resolve().config.stateDir };
 }
 
-async function supervise(program: Command, agentArgv: string[]): Promise<number> {
+async function supervise(args: SuperviseArgs, agentArgv: string[]): Promise<number> {
   if (agentArgv.length === 0 || !agentArgv[0]) throw new UsageError('missing the agent command after --');
   const { superviseCommand } = await import('./supervise.js');
-  return superviseCommand(contextOf(program).resolve(), agentArgv);
+  return superviseCommand(resolveArgs(args), agentArgv);
 }
 
 /**
@@ -202,7 +211,10 @@ async function supervise(program: Command, agentArgv: string[]): Promise<number>
  * a name and a line in the root's help), since building all of them is a fifth of a short command's own time.
  * With none named, all are built for the root's help, unless an agent command says this is a supervisor start.
  */
-function buildProgram(agentArgv: string[] | undefined, chosen: string | undefined, result: { code: Promise<number> }): Command {
+type Start = (args: SuperviseArgs, agentArgv: string[]) => Promise<number>;
+
+function buildProgram(agentArgv: string[] | undefined, chosen: string | undefined, result: { code: Promise<number> }, start: Start = supervise): Command {
+  const { Command } = commander();
   const program = addSupervisorOptions(new Command(PROGRAM), true)
     .usage('[options] -- <command> [args...]\n       cfn-supervise <subcommand> [options]    (cfn-supervise help <subcommand>)')
     .description('Supervise a long-running Node.js agent: memory watch, heap capture, OOM restart, whole-tree cleanup.')
@@ -213,7 +225,7 @@ function buildProgram(agentArgv: string[] | undefined, chosen: string | undefine
     .configureOutput({ outputError: (str, write) => write(`${PROGRAM}: ${str.replace(/^error: /, '')}`) })
     .action(() => {
       if (!agentArgv) throw new UsageError('missing the agent command: cfn-supervise [options] -- <command> [args...]');
-      result.code = supervise(program, agentArgv);
+      result.code = start(argsOf(program), agentArgv);
     });
 
   for (const spec of SUBCOMMANDS) {
@@ -235,6 +247,18 @@ function buildProgram(agentArgv: string[] | undefined, chosen: string | undefine
     });
   }
   return program;
+}
+
+/**
+ * What commander reads from a supervisor start's options (`own`, the command line before `--`), without starting
+ * anything: quickSuperviseArgs must read the same wherever it reads at all.
+ */
+export async function commanderSuperviseArgs(own: string[]): Promise<SuperviseArgs> {
+  let read: SuperviseArgs | undefined;
+  const result = { code: Promise.resolve(EXIT.ok) };
+  await buildProgram(['agent'], undefined, result, async (args) => ((read = args), EXIT.ok)).parseAsync(own, { from: 'user' });
+  if (!read) throw new Error('commander started no supervisor');
+  return read;
 }
 
 /** The first word that is neither an option nor an option's value: what commander will take as a subcommand. */
@@ -271,11 +295,14 @@ async function main(argv: string[]): Promise<number> {
   const agentArgv = dashdash >= 0 ? argv.slice(dashdash + 1) : undefined;
   const result: { code: Promise<number> } = { code: Promise.resolve(EXIT.ok) };
   try {
-    const own = checkFirstWord(dashdash >= 0 ? argv.slice(0, dashdash) : argv, agentArgv !== undefined);
+    const before = dashdash >= 0 ? argv.slice(0, dashdash) : argv;
+    const quick = agentArgv?.[0] ? quickSuperviseArgs(before) : undefined;
+    if (quick && agentArgv) return await supervise(quick, agentArgv);
+    const own = checkFirstWord(before, agentArgv !== undefined);
     await buildProgram(agentArgv, firstWord(own), result).parseAsync(own, { from: 'user' });
     return await result.code;
   } catch (err) {
-    if (err instanceof CommanderError) return err.exitCode === 0 ? EXIT.ok : EXIT.usage;
+    if (loaded && err instanceof loaded.CommanderError) return err.exitCode === 0 ? EXIT.ok : EXIT.usage;
     notice(errorMessage(err).split('\n')[0]!);
     return err instanceof CfnError ? err.exitCode : EXIT.failure;
   }
