@@ -3,7 +3,7 @@
 // subreaper) and by memory of every pid seen in the run (keyed by start time, so a recycled pid is never mistaken
 // for a member).
 import { endGracefully, signalPid } from './kill.js';
-import { childrenOf, scanFrom, scanProcesses, type ProcStat } from './stat.js';
+import { childrenOf, readStat, scanFrom, scanProcesses, type ProcStat } from './stat.js';
 
 /** How often a scan reads every process of the machine rather than walking down from the tree it knows. */
 const FULL_SCAN_MS = 5000;
@@ -69,7 +69,7 @@ export class ProcessTree {
     private readonly selfPid = process.pid,
     selfPgid?: number,
   ) {
-    this.selfPgid = selfPgid ?? scanProcesses().get(selfPid)?.pgid ?? selfPid;
+    this.selfPgid = selfPgid ?? readStat(selfPid)?.pgid ?? selfPid;
   }
 
   beginRun(agentPid: number): void {
