@@ -48,6 +48,9 @@ describe('first contact', () => {
     [['node', 'app.js'], /^cfn-supervise: unknown subcommand 'node'; to supervise a command, put -- before it: cfn-supervise \[options\] -- node app\.js$/],
     [['stauts'], /^cfn-supervise: unknown subcommand 'stauts'; did you mean 'status'\?$/],
     [['--quiet', 'top', 'x'], /too many arguments|unexpected/],
+    [['--quiet=1', '--', 'node', 'app.js'], /^cfn-supervise: unknown option '--quiet=1' \(did you mean --quiet\?\)$/],
+    [['--heap-limt', '512', '--', 'node', 'app.js'], /^cfn-supervise: unknown option '--heap-limt' \(did you mean --heap-limit\?\)$/],
+    [['--quiet', '512', '--', 'node', 'app.js'], /^cfn-supervise: unexpected '512' before --/],
   ];
   it.each(cases)('%j says what was meant in one line, exit 2', async (args, message) => {
     const r = await runCli(args, { cwd: tempDir() });

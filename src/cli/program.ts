@@ -222,7 +222,7 @@ function buildProgram(agentArgv: string[] | undefined, chosen: string | undefine
     // Options after a subcommand belong to it; the root's own options before it are checked in preAction.
     .enablePositionalOptions()
     .exitOverride()
-    .configureOutput({ outputError: (str, write) => write(`${PROGRAM}: ${str.replace(/^error: /, '')}`) })
+    .configureOutput({ outputError: (str, write) => write(`${PROGRAM}: ${oneLine(str)}\n`) })
     .action(() => {
       if (!agentArgv) throw new UsageError('missing the agent command: cfn-supervise [options] -- <command> [args...]');
       result.code = start(argsOf(program), agentArgv);
@@ -261,6 +261,21 @@ export async function commanderSuperviseArgs(own: string[]): Promise<SuperviseAr
   return read;
 }
 
+/** Commander's errors in one line: its "did you mean" comes on a line of its own. */
+function oneLine(message: string): string {
+  return message
+    .replace(/^error: /, '')
+    .trim()
+    .replace(/\n\(Did you mean (.*)\)$/, ' (did you mean $1)')
+    .replace(/\n+/g, '; ');
+}
+
+/** The root's own flags, as they are written (a value after `=` aside). */
+function isKnownFlag(arg: string): boolean {
+  const flag = arg.split('=')[0]!;
+  return ['--config', '--help', '-h', '--version', '-V'].includes(flag) || OPTIONS.some((o) => flag === (o.negate ? `--no-${o.name}` : `--${o.name}`));
+}
+
 /** The first word that is neither an option nor an option's value: what commander will take as a subcommand. */
 function firstWord(argv: string[]): string | undefined {
   const takesValue = new Set(['--config', ...OPTIONS.filter((o) => o.arg).map((o) => `--${o.name}`)]);
@@ -276,6 +291,9 @@ function firstWord(argv: string[]): string | undefined {
 function checkFirstWord(own: string[], hasAgent: boolean): string[] {
   const word = firstWord(own);
   if (word === undefined || SUBCOMMANDS.some((s) => s.name === word)) return own;
+  // After a misspelt option the word is most likely its value: commander names the option, and what it meant.
+  const before = own[own.indexOf(word) - 1];
+  if (before?.startsWith('-') && !isKnownFlag(before)) return own;
   if (word === 'help') {
     const topic = own[own.indexOf('help') + 1];
     if (topic === undefined) return ['--help'];
