@@ -8,9 +8,6 @@ import type { HistoryPoint, Tick } from '../watch/sampler.js';
 import type { HeapHistory } from '../watch/trend.js';
 import { tenthsMb as mb } from '../../common/units.js';
 
-/** Samples of RSS history a view carries: enough for a sparkline, small enough for every request. */
-const HISTORY_IN_VIEW = 60;
-
 export function highestLevel(levels: Iterable<Level | undefined>): Level {
   let top: Level = 'ok';
   for (const l of levels) if (l && rank(l) > rank(top)) top = l;
@@ -40,7 +37,7 @@ export function processViews(
         cpu_percent: p.cpuPercent,
         threads: p.threads,
         level: highestLevel(Object.values(policy.processes.get(p.pid) ?? {})),
-        history: { rss_mb: points.slice(-HISTORY_IN_VIEW).map((h) => mb(h.rssBytes)) },
+        history: { rss_mb: points.map((h) => mb(h.rssBytes)) },
         thresholds: Object.fromEntries(ROLE_KEYS.map((k) => [k, own[k]])) as Pick<Thresholds, RoleKey>,
       };
       if (p.heapUsed !== undefined) view.heap_used_mb = mb(p.heapUsed);

@@ -59,6 +59,11 @@ const DESCRIPTORS_MAX_AGE_MS = 10_000;
 // moved this much since its last reading, or when that reading is this old; a process under pressure is asked
 // every tick.
 const HEAP_RSS_DELTA_BYTES = MB;
+/**
+ * RSS history is only shown (a sparkline in `status` and `top`), never fitted: the trend is fitted on heaps. It
+ * used to be kept as long as the trend window, 301 to 3,600 points per process of which views showed 60.
+ */
+export const RSS_HISTORY_POINTS = 60;
 const HEAP_MAX_AGE_MS = 15_000;
 
 // Node options whose value is the next argument: that value is never the script.
@@ -214,11 +219,10 @@ export class Sampler {
     this.known.clear();
   }
 
-  /** A longer trend window needs a longer history; the rings keep what fits. */
+  /** A longer trend window needs a longer heap history; the rings keep what fits. */
   resize(historySize: number): void {
     this.historySize = historySize;
     for (const k of this.known.values()) {
-      k.rss.resize(historySize);
       k.heaps.resize(historySize);
       k.floors.resize(historySize);
       k.history = undefined;
@@ -243,7 +247,7 @@ export class Sampler {
         argv: readArgv(p.pid),
         cpuTicks: p.cpuTicks,
         at,
-        rss: new Ring(this.historySize),
+        rss: new Ring(RSS_HISTORY_POINTS),
         heaps: new Ring(this.historySize),
         floors: new Ring(this.historySize),
         missed: 0,
