@@ -5,7 +5,7 @@
 import { createRequire } from 'node:module';
 import type * as Commander from 'commander';
 import { CfnError, EXIT, UsageError, errorMessage } from '../common/errors.js';
-import { LIST_SEPARATOR, OPTIONS, camel, flagOf, resolveConfig, type Config, type ResolvedConfig } from '../config/config.js';
+import { LIST_SEPARATOR, OPTIONS, camel, flagOf, resolveConfig, writtenFlag, type Config, type ResolvedConfig } from '../config/config.js';
 import { VERSION } from '../common/version.js';
 import { notice, quietOnBrokenPipes } from './output.js';
 import { quickSuperviseArgs, type SuperviseArgs } from './quick-args.js';
@@ -164,7 +164,7 @@ function addSupervisorOptions(cmd: Command, withDefaults: boolean): Command {
   const { Option } = commander();
   cmd.addOption(new Option('--config <file>', 'JSON or YAML file of options (flags and CFN_SUPERVISE_* override it)'));
   for (const opt of OPTIONS) {
-    const flag = opt.negate ? `--no-${opt.name}` : `--${opt.name}${opt.arg ? ` ${opt.arg}` : ''}`;
+    const flag = `${writtenFlag(opt)}${opt.arg ? ` ${opt.arg}` : ''}`;
     const shown = withDefaults && !opt.negate && opt.arg && opt.default !== '' && !opt.list ? ` (default: ${opt.shownDefault ?? String(opt.default)})` : '';
     const option = new Option(flag, `${opt.description}${shown}`);
     if (opt.list) option.argParser((value: string, previous?: string) => (previous === undefined ? value : `${previous}${LIST_SEPARATOR}${value}`));
@@ -273,12 +273,12 @@ function oneLine(message: string): string {
 /** The root's own flags, as they are written (a value after `=` aside). */
 function isKnownFlag(arg: string): boolean {
   const flag = arg.split('=')[0]!;
-  return ['--config', '--help', '-h', '--version', '-V'].includes(flag) || OPTIONS.some((o) => flag === (o.negate ? `--no-${o.name}` : `--${o.name}`));
+  return ['--config', '--help', '-h', '--version', '-V'].includes(flag) || OPTIONS.some((o) => flag === writtenFlag(o));
 }
 
 /** The first word that is neither an option nor an option's value: what commander will take as a subcommand. */
 function firstWord(argv: string[]): string | undefined {
-  const takesValue = new Set(['--config', ...OPTIONS.filter((o) => o.arg).map((o) => `--${o.name}`)]);
+  const takesValue = new Set(['--config', ...OPTIONS.filter((o) => o.arg).map(writtenFlag)]);
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     if (!a.startsWith('-')) return a;

@@ -4,7 +4,7 @@
 // unknown or misspelt option, a missing value, a subcommand, --help) goes to commander, so every message and exit
 // code a person can see is still commander's.
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { LIST_SEPARATOR, OPTIONS, type Config } from '../config/config.js';
+import { LIST_SEPARATOR, OPTIONS, writtenFlag, type Config } from '../config/config.js';
 
 /** The supervisor options the user gave, as raw strings for resolveConfig (as commander's reading gives them). */
 export interface SuperviseArgs {
@@ -14,8 +14,8 @@ export interface SuperviseArgs {
 
 let parseOptions: NonNullable<ParseArgsConfig['options']> | undefined;
 
-/** The flag each option is written as: the negated form only for a default-on switch, as commander declares it. */
-const flagName = (opt: (typeof OPTIONS)[number]) => (opt.negate ? `no-${opt.name}` : opt.name);
+/** parseArgs names an option without its dashes. */
+const flagName = (opt: (typeof OPTIONS)[number]) => writtenFlag(opt).slice(2);
 
 function options(): NonNullable<ParseArgsConfig['options']> {
   if (!parseOptions) {

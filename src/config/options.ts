@@ -197,6 +197,8 @@ export const option = (key: keyof Config): OptionSpec => OPTIONS.find((o) => o.k
 /** The option a file key, PATCH key or flag name names: its kebab name or the camel case of it. */
 export const optionNamed = (name: string): OptionSpec | undefined => OPTIONS.find((o) => o.name === name || camel(o.name) === name);
 export const flagOf = (key: keyof Config) => `--${option(key).name}`;
+/** The flag as a command line writes it: a default-on switch only in its negated form (`--no-probe`). */
+export const writtenFlag = (opt: OptionSpec) => (opt.negate ? `--no-${opt.name}` : `--${opt.name}`);
 
 export function parseValue(opt: OptionSpec, raw: string, where: string): Config[keyof Config] {
   let value: Config[keyof Config];
