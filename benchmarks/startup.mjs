@@ -56,15 +56,21 @@ function wall(env, args, expectCode) {
   return ms;
 }
 
-/** Measures the peak RSS in MB of `node <args>`: /usr/bin/time's %M, or where it is missing, VmHWM read at exit by a preload. */
+/**
+ * Measures the peak RSS in MB of `node <args>`: /usr/bin/time's %M, or where it is missing, VmHWM read at exit by a
+ * preload. Throws when it does not end as expected: a `status` that found no supervisor is another command.
+ */
 function peakRssMeter(scope, env) {
   const options = { env, encoding: 'utf8', timeout: TIMEOUT_MS, killSignal: 'SIGKILL' };
-  const peak = (r) => Number(/^peak (\d+)$/m.exec(r.stderr)?.[1]) / 1024;
-  if (existsSync(TIME)) return (args) => peak(spawnSync(TIME, ['-f', 'peak %M', process.execPath, ...args], options));
+  const peak = (r, args, expectCode) => {
+    if (r.status !== expectCode) throw new Error(`node ${args.join(' ')} exited ${r.status ?? r.signal}, not ${expectCode}: ${r.stderr.trim().slice(0, 300)}`);
+    return Number(/^peak (\d+)$/m.exec(r.stderr)?.[1]) / 1024;
+  };
+  if (existsSync(TIME)) return (args, expectCode) => peak(spawnSync(TIME, ['-f', 'peak %M', process.execPath, ...args], options), args, expectCode);
   const hwm = path.join(scope.tempDir('cfn-bench-hwm-'), 'hwm.cjs');
   // fs.writeSync, not process.stderr: creating the stream would add to the peak it reports.
   writeFileSync(hwm, "process.on('exit', () => { const fs = require('fs'); fs.writeSync(2, '\\npeak ' + /VmHWM:\\s+(\\d+)/.exec(fs.readFileSync('/proc/self/status', 'utf8'))[1] + '\\n'); });");
-  return (args) => peak(spawnSync(process.execPath, ['--require', hwm, ...args], options));
+  return (args, expectCode) => peak(spawnSync(process.execPath, ['--require', hwm, ...args], options), args, expectCode);
 }
 
 /** Judged on the median (a loaded 2-core machine has outliers), with how many trials met it beside. */
@@ -100,9 +106,10 @@ async function measure(scope, env, trials, label) {
     const names = Object.keys(commands);
     for (const name of i % 2 ? names.reverse() : names) t[name].push(wall(env, ...commands[name]));
   }
-  await live.stop();
   const peakRss = peakRssMeter(scope, env);
-  for (let i = 0; i < Math.min(trials, 5); i++) for (const [name, [args]] of Object.entries(commands)) rss[name].push(peakRss(args));
+  for (let i = 0; i < Math.min(trials, 5); i++) for (const [name, [args, code]] of Object.entries(commands)) rss[name].push(peakRss(args, code));
+  // Only now: `status` against it was measured above; the next environment's trials get a machine without it.
+  await live.stop();
 
   const extra = t.supervised.map((x, i) => x - t.bare[i]);
   const ratio = (name) => t[name].map((x, i) => round(x / t.node[i]));
