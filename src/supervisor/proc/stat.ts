@@ -34,11 +34,10 @@ export function parseStat(text: string): ProcStat | undefined {
   const close = text.lastIndexOf(')');
   if (open < 0 || close < open || text.charCodeAt(close + 1) !== 32) return undefined;
   const state = text.charAt(close + 2);
-  const wanted = STAT_FIELDS;
   const values: number[] = [];
   let field = 0;
   let i = close + 3;
-  while (values.length < wanted.length) {
+  while (values.length < STAT_FIELDS.length) {
     if (i >= text.length || text.charCodeAt(i) !== 32) return undefined;
     i++;
     field++;
@@ -53,7 +52,7 @@ export function parseStat(text: string): ProcStat | undefined {
       else return undefined;
     }
     if (i === start) return undefined;
-    if (field === wanted[values.length]) values.push(negative ? -n : n);
+    if (field === STAT_FIELDS[values.length]) values.push(negative ? -n : n);
   }
   const [ppid, pgid, sid, flags, utime, stime, threads, startTime, rssPages] = values as [number, number, number, number, number, number, number, number, number];
   return {

@@ -59,12 +59,12 @@ const DESCRIPTORS_MAX_AGE_MS = 10_000;
 // moved this much since its last reading, or when that reading is this old; a process under pressure is asked
 // every tick.
 const HEAP_RSS_DELTA_BYTES = MB;
+const HEAP_MAX_AGE_MS = 15_000;
 /**
  * RSS history is only shown (a sparkline in `status` and `top`), never fitted: the trend is fitted on heaps. It
  * used to be kept as long as the trend window, 301 to 3,600 points per process of which views showed 60.
  */
 export const RSS_HISTORY_POINTS = 60;
-const HEAP_MAX_AGE_MS = 15_000;
 
 // Node options whose value is the next argument: that value is never the script.
 const NODE_VALUE_OPTIONS = new Set(['-r', '--require', '--import', '--loader', '--experimental-loader', '--input-type', '--title', '--env-file', '-C', '--conditions']);
