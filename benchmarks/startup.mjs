@@ -47,30 +47,32 @@ async function supervisedFirstLine(scope, env) {
   return printed(sup.stderr()) - started;
 }
 
-/** Whole-process wall time of `node <args>`; throws when it does not end as expected. */
-function wall(env, args, expectCode) {
+/** Whole-process wall time of `file <args>`; throws when it does not end as expected. */
+function wall(env, [file, args], expectCode) {
   const t = performance.now();
-  const r = spawnSync(process.execPath, args, { env, encoding: 'utf8', timeout: TIMEOUT_MS, killSignal: 'SIGKILL' });
+  const r = spawnSync(file, args, { env, encoding: 'utf8', timeout: TIMEOUT_MS, killSignal: 'SIGKILL' });
   const ms = performance.now() - t;
-  if (r.status !== expectCode) throw new Error(`node ${args.join(' ')} exited ${r.status ?? r.signal}, not ${expectCode}: ${r.stderr.trim().slice(0, 300)}`);
+  if (r.status !== expectCode) throw new Error(`${file} ${args.join(' ')} exited ${r.status ?? r.signal}, not ${expectCode}: ${r.stderr.trim().slice(0, 300)}`);
   return ms;
 }
 
 /**
- * Measures the peak RSS in MB of `node <args>`: /usr/bin/time's %M, or where it is missing, VmHWM read at exit by a
+ * Measures the peak RSS in MB of `file <args>`: /usr/bin/time's %M, or where it is missing, VmHWM read at exit by a
  * preload. Throws when it does not end as expected: a `status` that found no supervisor is another command.
  */
 function peakRssMeter(scope, env) {
   const options = { env, encoding: 'utf8', timeout: TIMEOUT_MS, killSignal: 'SIGKILL' };
-  const peak = (r, args, expectCode) => {
-    if (r.status !== expectCode) throw new Error(`node ${args.join(' ')} exited ${r.status ?? r.signal}, not ${expectCode}: ${r.stderr.trim().slice(0, 300)}`);
+  const peak = (r, [file, args], expectCode) => {
+    if (r.status !== expectCode) throw new Error(`${file} ${args.join(' ')} exited ${r.status ?? r.signal}, not ${expectCode}: ${r.stderr.trim().slice(0, 300)}`);
     return Number(/^peak (\d+)$/m.exec(r.stderr)?.[1]) / 1024;
   };
-  if (existsSync(TIME)) return (args, expectCode) => peak(spawnSync(TIME, ['-f', 'peak %M', process.execPath, ...args], options), args, expectCode);
+  if (existsSync(TIME)) return (command, expectCode) => peak(spawnSync(TIME, ['-f', 'peak %M', ...command.flat()], options), command, expectCode);
   const hwm = path.join(scope.tempDir('cfn-bench-hwm-'), 'hwm.cjs');
   // fs.writeSync, not process.stderr: creating the stream would add to the peak it reports.
   writeFileSync(hwm, "process.on('exit', () => { const fs = require('fs'); fs.writeSync(2, '\\npeak ' + /VmHWM:\\s+(\\d+)/.exec(fs.readFileSync('/proc/self/status', 'utf8'))[1] + '\\n'); });");
-  return (args, expectCode) => peak(spawnSync(process.execPath, ['--require', hwm, ...args], options), args, expectCode);
+  // Through NODE_OPTIONS: the launcher's node takes it as node -e 0 does.
+  const hwmEnv = { ...env, NODE_OPTIONS: `${env.NODE_OPTIONS ?? ''} --require ${hwm}` };
+  return (command, expectCode) => peak(spawnSync(command[0], command[1], { ...options, env: hwmEnv }), command, expectCode);
 }
 
 /** Judged on the median (a loaded 2-core machine has outliers), with how many trials met it beside. */
@@ -91,10 +93,10 @@ async function measure(scope, env, trials, label) {
   const live = supervise(scope, ['--min-free', '0'], [process.execPath, '-e', 'setInterval(() => {}, 1000)'], { env });
   await waitRegistered(live, 1);
   const commands = {
-    node: [['-e', '0'], 0],
-    version: [[cli, '--version'], 0],
-    status: [[cli, 'status', '--state-dir', empty], 3],
-    statusLive: [[cli, 'status', '--state-dir', live.stateDir], 0],
+    node: [[process.execPath, ['-e', '0']], 0],
+    version: [[cli, ['--version']], 0],
+    status: [[cli, ['status', '--state-dir', empty]], 3],
+    statusLive: [[cli, ['status', '--state-dir', live.stateDir]], 0],
   };
   // A first run of each, unmeasured, so that no trial pays for a cold file cache.
   await bareFirstLine(scope, env);
@@ -146,7 +148,7 @@ export async function run({ quick }) {
     name: 'startup',
     rows,
     notes:
-      `${trials} interleaved trials (which goes first alternates), after one unmeasured run of each. First line: from Date.now() in the benchmark just before the spawn ` +
+      `${trials} interleaved trials (which goes first alternates), after one unmeasured run of each. cfn-supervise is the installed command, bin/cfn-supervise. First line: from Date.now() in the benchmark just before the spawn ` +
       `to the Date.now() the agent printed; supervised = \`cfn-supervise --min-free 0 --state-dir <fresh tmp> -- node -e "${FIRST_LINE}"\`, ` +
       `the difference taken trial by trial. Commands: whole-process wall time (spawnSync); ratios trial by trial against the \`node -e 0\` run beside them; ` +
       `\`status\` on an empty state dir ends with one line and exit 3; against a running supervisor (one idle agent) it prints the tree. Peak RSS: ${existsSync(TIME) ? '/usr/bin/time %M' : 'VmHWM at exit'}, ${Math.min(trials, 5)} runs each. ` +

@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # The Debian tools the tests use and a fresh machine may lack: promtool (a real Prometheus exposition-format
 # checker), tmux and script (a terminal for `top` and the progress bar), chromium (renders the `report --html`
-# page headless). Installs only what is missing.
+# page headless), openssl (a private CA for the https webhook test). Installs only what is missing.
 set -euo pipefail
 missing=()
 command -v promtool >/dev/null || missing+=(prometheus)
 command -v tmux >/dev/null || missing+=(tmux)
 command -v script >/dev/null || missing+=(bsdutils)
 command -v chromium >/dev/null || missing+=(chromium)
+command -v openssl >/dev/null || missing+=(openssl)
 [ ${#missing[@]} -eq 0 ] && exit 0
 sudo=""
 [ "$(id -u)" -eq 0 ] || sudo="sudo"

@@ -8,7 +8,8 @@ import { alive, descendants, killAll } from './proc.mjs';
 import { cleanEnv, readJsonl, waitFor, within } from './scope.mjs';
 
 export const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-export const cli = path.join(root, 'dist/cli/main.cjs');
+/** The installed command (a shell launcher in front of dist/cli/main.cjs), run as a user's shell runs it. */
+export const cli = path.join(root, 'bin/cfn-supervise');
 export const agent = (name) => path.join(root, 'benchmarks/agents', name);
 
 /** Starts `cfn-supervise <options> -- <command>` in scope, in `env` (default: cleanEnv()). */
@@ -16,7 +17,7 @@ export function supervise(scope, options, command, { env = cleanEnv() } = {}) {
   const stateDir = path.join(scope.tempDir('cfn-bench-state-'), 'state');
   const errFile = path.join(path.dirname(stateDir), 'stderr.log');
   const err = openSync(errFile, 'a');
-  const child = spawn(process.execPath, [cli, '--state-dir', stateDir, ...options, '--', ...command], {
+  const child = spawn(cli, ['--state-dir', stateDir, ...options, '--', ...command], {
     env,
     detached: true,
     stdio: ['ignore', err, err],
@@ -44,7 +45,7 @@ export function supervise(scope, options, command, { env = cleanEnv() } = {}) {
     /** Runs a subcommand (status, capture …) against this supervisor's state dir; resolves with stdout. */
     command(args, { timeoutMs = 120_000 } = {}) {
       return new Promise((resolve, reject) => {
-        const c = spawn(process.execPath, [cli, args[0], '--state-dir', stateDir, ...args.slice(1)], { env: cleanEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+        const c = spawn(cli, [args[0], '--state-dir', stateDir, ...args.slice(1)], { env: cleanEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
         let out = '';
         let errText = '';
         c.stdout.on('data', (d) => (out += d));

@@ -7,6 +7,7 @@ import type * as Commander from 'commander';
 import { CfnError, EXIT, UsageError, errorMessage } from '../common/errors.js';
 import { LIST_SEPARATOR, OPTIONS, camel, flagOf, resolveConfig, writtenFlag, type Config, type ResolvedConfig } from '../config/config.js';
 import { VERSION } from '../common/version.js';
+import { adoptCarriedCaCerts } from '../common/extra-ca.js';
 import { notice, quietOnBrokenPipes } from './output.js';
 import { quickSuperviseArgs, type SuperviseArgs } from './quick-args.js';
 
@@ -328,6 +329,7 @@ async function main(argv: string[]): Promise<number> {
 
 /** Runs the command line and exits with its code. */
 export function run(argv: string[]): void {
+  adoptCarriedCaCerts(process.env);
   main(argv).then(
     (code) => process.exit(code),
     (err: unknown) => {

@@ -10,6 +10,8 @@ import { vi } from 'vitest';
 
 export const ROOT = path.resolve(import.meta.dirname, '../..');
 export const CLI = path.join(ROOT, 'dist/cli/main.cjs');
+/** The installed command: a shell launcher in front of CLI (see its comment). */
+export const BIN = path.join(ROOT, 'bin/cfn-supervise');
 export const fixture = (name: string) => path.join(ROOT, 'test/fixtures', name);
 
 /** 'test': ended and removed after the current test; 'file': after the current file (made in beforeAll). */
@@ -74,8 +76,9 @@ export interface Started {
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
-export function startCli(args: string[], opts: { cwd: string; env?: NodeJS.ProcessEnv; scope?: Scope }): Started {
-  const child = spawn(process.execPath, [CLI, ...args], {
+/** Runs `node CLI args`, or with `bin`, BIN itself as a user's shell would. */
+export function startCli(args: string[], opts: { cwd: string; env?: NodeJS.ProcessEnv; scope?: Scope; bin?: boolean }): Started {
+  const child = spawn(opts.bin ? BIN : process.execPath, opts.bin ? args : [CLI, ...args], {
     cwd: opts.cwd,
     env: { ...process.env, ...opts.env },
     stdio: ['ignore', 'pipe', 'pipe'],
