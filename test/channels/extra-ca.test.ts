@@ -51,7 +51,7 @@ async function superviseWithCa(env: NodeJS.ProcessEnv, hook: string) {
   const stateDir = path.join(cwd, 'state');
   const s = startCli(
     ['--state-dir', stateDir, '--min-free', '0', '--interval', '200', '--no-probe', '--warning', '60', '--critical', '1000', '--hard', '2000', '--alert-webhook', hook, '--', 'node', '-e', AGENT],
-    { cwd, env, bin: true },
+    { cwd, env },
   );
   return { s, stateDir, cwd };
 }

@@ -76,9 +76,9 @@ export interface Started {
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
-/** Runs `node CLI args`, or with `bin`, BIN itself as a user's shell would. */
-export function startCli(args: string[], opts: { cwd: string; env?: NodeJS.ProcessEnv; scope?: Scope; bin?: boolean }): Started {
-  const child = spawn(opts.bin ? BIN : process.execPath, opts.bin ? args : [CLI, ...args], {
+/** Runs the installed command, BIN, as a user's shell would. */
+export function startCli(args: string[], opts: { cwd: string; env?: NodeJS.ProcessEnv; scope?: Scope }): Started {
+  const child = spawn(BIN, args, {
     cwd: opts.cwd,
     env: { ...process.env, ...opts.env },
     stdio: ['ignore', 'pipe', 'pipe'],

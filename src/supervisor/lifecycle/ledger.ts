@@ -23,21 +23,35 @@ export interface LedgerEntry {
   members: readonly Pick<ProcStat, 'pid' | 'startTime'>[];
 }
 
+/** How often the record alone is rewritten when it changed (a new peak, a warning, a capture). */
+const RECORD_REFRESH_MS = 5000;
+/**
+ * How often it is rewritten when only its running figures moved (duration, last RSS): a lost run's record is
+ * that much behind on them, and a calm supervisor does not rename a file every few seconds for nothing.
+ */
+const RUNNING_REFRESH_MS = 30_000;
+
 export class Ledger {
   private lastMembers = '';
+  private lastRecord = '';
   private lastWrite = 0;
   private readonly self = readStat('self');
 
   constructor(readonly file: string) {}
 
   /**
-   * Rewrites the ledger when the membership changed, or every `refreshMs` for the record's memory figures.
-   * Atomic (a temporary file renamed), so the watchdog never reads half a ledger. A write that fails (a full
-   * disk) keeps the previous ledger and is tried again at the next change.
+   * Rewrites the ledger at once when the membership changed, else when the record did (at most every
+   * RECORD_REFRESH_MS), else every RUNNING_REFRESH_MS. Atomic (a temporary file renamed), so the watchdog never
+   * reads half a ledger. A write that fails (a full disk) keeps the previous ledger and is tried again at the next
+   * tick. Returns whether it wrote.
    */
-  update(entry: LedgerEntry, now: number, refreshMs = 5000): void {
+  update(entry: LedgerEntry, now: number): boolean {
     const members = entry.members.map((m) => `pid ${m.pid} ${m.startTime}`).join('\n');
-    if (members === this.lastMembers && now - this.lastWrite < refreshMs) return;
+    const { duration_seconds: _duration, end_mb: _end, ...events } = entry.record;
+    const record = JSON.stringify(events);
+    const since = now - this.lastWrite;
+    const due = members !== this.lastMembers || since >= (record !== this.lastRecord ? RECORD_REFRESH_MS : RUNNING_REFRESH_MS);
+    if (!due) return false;
     const lines = [
       HEADER,
       `supervisor ${process.pid} ${this.self?.startTime ?? 0}`,
@@ -50,9 +64,12 @@ export class Ledger {
       writePrivateFile(tmp, `${lines.filter(Boolean).join('\n')}\n`);
       renameSync(tmp, this.file);
       this.lastMembers = members;
+      this.lastRecord = record;
       this.lastWrite = now;
+      return true;
     } catch {
       rmSync(tmp, { force: true });
+      return false;
     }
   }
 
