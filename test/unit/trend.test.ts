@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { floorTrend, heapTrend, type Point } from '../../src/supervisor/watch/trend.js';
 import { TREND_MIN_CONFIDENCE, trendCaptureSeconds } from '../../src/supervisor/watch/policy.js';
-import { Ring } from '../../src/supervisor/watch/ring.js';
+import { PairRing, Ring } from '../../src/supervisor/watch/ring.js';
 
 const MB = 1048576;
 /** One reading a second for `seconds`, from a generator of MB values. */
@@ -81,5 +81,28 @@ describe('Ring', () => {
   });
   it('refuses a zero capacity', () => {
     expect(() => new Ring(0)).toThrow(RangeError);
+  });
+});
+
+describe('PairRing', () => {
+  it('keeps the last N pairs, oldest first, across its growth and wrap-around', () => {
+    const r = new PairRing(60);
+    const pairs = (n: number) => Array.from({ length: n }, (_, i) => [1.7e12 + i * 1000, i * 4096]);
+    for (let i = 0; i < 150; i++) {
+      r.push(1.7e12 + i * 1000, i * 4096);
+      const n = Math.min(i + 1, 60);
+      expect(r.size).toBe(n);
+      expect(r.map((t, v) => [t, v])).toEqual(pairs(i + 1).slice(-n));
+    }
+  });
+  it('keeps one pair in a ring of one', () => {
+    const r = new PairRing(1);
+    expect(r.map((t, v) => [t, v])).toEqual([]);
+    r.push(1, 2);
+    r.push(3, 4);
+    expect(r.map((t, v) => [t, v])).toEqual([[3, 4]]);
+  });
+  it('refuses a zero capacity', () => {
+    expect(() => new PairRing(0)).toThrow(RangeError);
   });
 });

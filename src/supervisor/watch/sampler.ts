@@ -6,7 +6,7 @@ import path from 'node:path';
 import { TimeoutError } from '../../common/errors.js';
 import type { ProcessSample, TickSample } from './policy.js';
 import type { HeapHistory, Point } from './trend.js';
-import { Ring } from './ring.js';
+import { PairRing, Ring } from './ring.js';
 import { systemMemory } from '../../common/sysmem.js';
 import { establishedInodes, fdNames, socketInodes } from '../proc/sockets.js';
 import { pageSize, readArgv, type ProcStat } from '../proc/stat.js';
@@ -111,7 +111,8 @@ interface Known {
   /** Open descriptors and established TCP connections at the last count. */
   fds?: number;
   sockets?: number;
-  rss: Ring<HistoryPoint>;
+  /** RSS history: (t, rssBytes) pairs, handed out as HistoryPoints. */
+  rss: PairRing;
   /** Heap readings as they arrived. */
   heaps: Ring<Point>;
   /** The heap right after each major GC, as the probe reported it: what the leak trend is fitted on first. */
@@ -193,7 +194,7 @@ export class Sampler {
   }
 
   history(pid: number): HistoryPoint[] {
-    return this.known.get(pid)?.rss.toArray() ?? [];
+    return this.known.get(pid)?.rss.map((t, rssBytes) => ({ t, rssBytes })) ?? [];
   }
 
   heapHistory(pid: number): HeapHistory {
@@ -247,7 +248,7 @@ export class Sampler {
         argv: readArgv(p.pid),
         cpuTicks: p.cpuTicks,
         at,
-        rss: new Ring(RSS_HISTORY_POINTS),
+        rss: new PairRing(RSS_HISTORY_POINTS),
         heaps: new Ring(this.historySize),
         floors: new Ring(this.historySize),
         missed: 0,
@@ -280,7 +281,7 @@ export class Sampler {
     if (connections !== undefined) k.sockets = connections;
     if (k.fds !== undefined) view.fds = k.fds;
     if (k.sockets !== undefined) view.sockets = k.sockets;
-    k.rss.push({ t: at, rssBytes: view.rssBytes });
+    k.rss.push(at, view.rssBytes);
     const { life } = k;
     life.role = view.role;
     life.argv = argv;
