@@ -1,0 +1,29 @@
+// bin/cfn-supervise, the installed command: found through npm's symlink or run from its own folder, it starts the
+// program beside it; a supervisor start gets the V8 flags of a long-running supervisor, and its agent inherits
+// none of them.
+import { spawnSync } from 'node:child_process';
+import { readFileSync, symlinkSync } from 'node:fs';
+import path from 'node:path';
+import { expect, it } from 'vitest';
+import { BIN, ROOT, startCli, tempDir, waitFor } from './helpers/cli.js';
+
+const VERSION = (JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { version: string }).version;
+
+it('runs through a symlink, as npm installs it, and by its bare name from its own folder', () => {
+  const link = path.join(tempDir(), 'cfn-supervise');
+  symlinkSync(BIN, link);
+  expect(spawnSync(link, ['--version'], { encoding: 'utf8' }).stdout).toBe(`${VERSION}\n`);
+  expect(spawnSync('sh', ['cfn-supervise', '--version'], { cwd: path.dirname(BIN), encoding: 'utf8' }).stdout).toBe(`${VERSION}\n`);
+});
+
+it('starts a supervisor with --single-threaded --max-opt=1, and its agent with none of them', async () => {
+  const cwd = tempDir();
+  const agent = "console.log('execArgv ' + JSON.stringify(process.execArgv.filter((a) => a.startsWith('--')))); setInterval(() => {}, 1000)";
+  const s = startCli(['--state-dir', path.join(cwd, 'state'), '--min-free', '0', '--', 'node', '-e', agent], { cwd });
+  const line = await waitFor(() => s.stdout().toString().split('\n').find((l) => l.startsWith('execArgv ')), 30_000, 'the agent');
+  expect(JSON.parse(line.slice('execArgv '.length))).toEqual([]);
+  // exec replaced the launcher's shell: the same pid is the supervisor's node.
+  expect(readFileSync(`/proc/${s.child.pid}/cmdline`, 'utf8').split('\0').slice(1, 3)).toEqual(['--single-threaded', '--max-opt=1']);
+  s.child.kill('SIGTERM');
+  await s.exited;
+});
