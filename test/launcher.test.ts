@@ -1,5 +1,5 @@
-// bin/cfn-supervise, the installed command: found through npm's symlink or run from its own folder, it starts the
-// program beside it; a supervisor start gets the V8 flags of a long-running supervisor, and its agent inherits
+// bin/cfn-supervise, the installed command: found through npm's symlink, run from its own folder or given to node,
+// it starts the program beside it; a supervisor start gets the V8 flags of a long-running supervisor, and its agent inherits
 // none of them.
 import { spawnSync } from 'node:child_process';
 import { readFileSync, symlinkSync } from 'node:fs';
@@ -9,10 +9,12 @@ import { BIN, ROOT, startCli, tempDir, waitFor } from './helpers/cli.js';
 
 const VERSION = (JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { version: string }).version;
 
-it('runs through a symlink, as npm installs it, and by its bare name from its own folder', () => {
+it('runs through a symlink, as npm installs it, by its bare name from its own folder, and as a script given to node', () => {
   const link = path.join(tempDir(), 'cfn-supervise');
   symlinkSync(BIN, link);
   expect(spawnSync(link, ['--version'], { encoding: 'utf8' }).stdout).toBe(`${VERSION}\n`);
+  // `node node_modules/.bin/cfn-supervise` (a Dockerfile's CMD, a process manager): the launcher is also JavaScript.
+  expect(spawnSync(process.execPath, [link, '--version'], { encoding: 'utf8' }).stdout).toBe(`${VERSION}\n`);
   expect(spawnSync('sh', ['cfn-supervise', '--version'], { cwd: path.dirname(BIN), encoding: 'utf8' }).stdout).toBe(`${VERSION}\n`);
 });
 
