@@ -1,6 +1,6 @@
 // bin/cfn-supervise, the installed command: found through npm's symlink, run from its own folder or given to node,
-// it starts the program beside it; a supervisor start gets the V8 flags of a long-running supervisor, and its agent inherits
-// none of them.
+// it starts the program beside it; a supervisor start gets the V8 flags of a long-running supervisor, and its
+// agent inherits none of them.
 import { spawnSync } from 'node:child_process';
 import { readFileSync, symlinkSync } from 'node:fs';
 import path from 'node:path';
