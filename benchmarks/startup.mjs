@@ -47,23 +47,31 @@ async function supervisedFirstLine(scope, env) {
   return printed(sup.stderr()) - started;
 }
 
-/** Whole-process wall time of `file <args>`; throws when it does not end as expected. */
-function wall(env, [file, args], expectCode) {
-  const t = performance.now();
-  const r = spawnSync(file, args, { env, encoding: 'utf8', timeout: TIMEOUT_MS, killSignal: 'SIGKILL' });
-  const ms = performance.now() - t;
+/**
+ * Throws when `file <args>` (spawnSync's result r) did not end with expectCode: a `status` that found no supervisor
+ * is another command.
+ */
+function checkExit(r, [file, args], expectCode) {
   if (r.status !== expectCode) throw new Error(`${file} ${args.join(' ')} exited ${r.status ?? r.signal}, not ${expectCode}: ${r.stderr.trim().slice(0, 300)}`);
+}
+
+/** Whole-process wall time of `file <args>`; throws when it does not end as expected. */
+function wall(env, command, expectCode) {
+  const t = performance.now();
+  const r = spawnSync(command[0], command[1], { env, encoding: 'utf8', timeout: TIMEOUT_MS, killSignal: 'SIGKILL' });
+  const ms = performance.now() - t;
+  checkExit(r, command, expectCode);
   return ms;
 }
 
 /**
  * Measures the peak RSS in MB of `file <args>`: /usr/bin/time's %M, or where it is missing, VmHWM read at exit by a
- * preload. Throws when it does not end as expected: a `status` that found no supervisor is another command.
+ * preload. Throws when it does not end as expected.
  */
 function peakRssMeter(scope, env) {
   const options = { env, encoding: 'utf8', timeout: TIMEOUT_MS, killSignal: 'SIGKILL' };
-  const peak = (r, [file, args], expectCode) => {
-    if (r.status !== expectCode) throw new Error(`${file} ${args.join(' ')} exited ${r.status ?? r.signal}, not ${expectCode}: ${r.stderr.trim().slice(0, 300)}`);
+  const peak = (r, command, expectCode) => {
+    checkExit(r, command, expectCode);
     return Number(/^peak (\d+)$/m.exec(r.stderr)?.[1]) / 1024;
   };
   if (existsSync(TIME)) return (command, expectCode) => peak(spawnSync(TIME, ['-f', 'peak %M', ...command.flat()], options), command, expectCode);

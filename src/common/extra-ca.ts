@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 
 /** Where the launcher carries the variable's value past this process's start. */
-export const CARRIER_ENV = 'CFN_SUPERVISE_EXTRA_CA_CERTS';
+const CARRIER_ENV = 'CFN_SUPERVISE_EXTRA_CA_CERTS';
 
 let unloaded: string | undefined;
 let roots: string[] | undefined;

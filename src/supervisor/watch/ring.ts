@@ -1,15 +1,20 @@
 // A fixed-capacity history: the supervisor keeps the last N samples of each process and nothing more.
+
+function checkCapacity(capacity: number): void {
+  if (!(capacity >= 1)) throw new RangeError('a ring needs room for at least one item');
+}
+
 export class Ring<T> {
   private items: T[] = [];
   private start = 0;
 
   constructor(private capacity: number) {
-    if (!(capacity >= 1)) throw new RangeError('a ring needs room for at least one item');
+    checkCapacity(capacity);
   }
 
   /** Keeps the newest items that fit: a longer trend window needs a longer history, a shorter one frees it. */
   resize(capacity: number): void {
-    if (!(capacity >= 1)) throw new RangeError('a ring needs room for at least one item');
+    checkCapacity(capacity);
     this.items = this.toArray().slice(-capacity);
     this.start = 0;
     this.capacity = capacity;
@@ -49,8 +54,8 @@ export class PairRing {
   private start = 0;
   private count = 0;
 
-  constructor(private capacity: number) {
-    if (!(capacity >= 1)) throw new RangeError('a ring needs room for at least one item');
+  constructor(private readonly capacity: number) {
+    checkCapacity(capacity);
     this.data = new Float64Array(2 * Math.min(capacity, 8));
   }
 
