@@ -1,5 +1,6 @@
-// The control subcommands: status, capture, gc, cleanup, restart and top. Each is one request to the running
-// supervisor plus formatting; the supervisor does the work, so the CLI and the policy act the same way.
+// The control subcommands that act on processes: capture, gc, cleanup and monitor. Each is one request to the
+// running supervisor plus formatting; the supervisor does the work, so the CLI and the policy act the same way.
+// Without a supervisor, capture, gc and monitor reach a named process over its inspector port.
 import { NoSupervisorError, UsageError } from '../common/errors.js';
 import type { Config } from '../config/config.js';
 import { parseMillis } from '../common/units.js';
@@ -7,7 +8,7 @@ import { MAX_CAPTURE_SECONDS, type CaptureProgress, type CaptureResult, type Cle
 import { ControlClient } from './client.js';
 import { notice, out, printJson } from './output.js';
 import { progressLine } from './progress.js';
-import { bytesMb, fetchStatus, processTable, statusHeader } from './view.js';
+import { bytesMb } from './view.js';
 
 interface Flags {
   json?: boolean;
@@ -32,18 +33,6 @@ function parseCaptureSeconds(raw: string | undefined): number | undefined {
     throw new UsageError(`--seconds: expected a whole number of seconds from 1 to ${MAX_CAPTURE_SECONDS}, got '${raw}'`);
   }
   return n;
-}
-
-export async function status(stateDir: string, flags: Flags): Promise<number> {
-  const { status: s, processes } = await fetchStatus(new ControlClient(stateDir));
-  if (flags.json) printJson({ ...s, processes });
-  else out([...statusHeader(s), '', ...processTable(processes)].join('\n'));
-  return 0;
-}
-
-export async function top(stateDir: string): Promise<number> {
-  const { runTop } = await import('./top.js');
-  return runTop(new ControlClient(stateDir));
 }
 
 /**
@@ -135,13 +124,6 @@ export async function cleanup(config: Config, flags: Flags): Promise<number> {
   }
   if (flags.json) printJson(result);
   else out(result.summary);
-  return 0;
-}
-
-export async function restart(stateDir: string, flags: Flags): Promise<number> {
-  const result = await new ControlClient(stateDir).request<{ run_id?: string }>('POST', '/restart', { body: {} });
-  if (flags.json) printJson(result);
-  else out(result.run_id ? `restarting the agent: run ${result.run_id}` : 'restarting the agent');
   return 0;
 }
 

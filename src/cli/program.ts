@@ -4,12 +4,12 @@
 // whose options parse strictly (quick-args.ts) never loads commander.
 import { createRequire } from 'node:module';
 import type * as Commander from 'commander';
-import { CfnError, EXIT, UsageError, errorMessage } from '../common/errors.js';
-import { LIST_SEPARATOR, OPTIONS, camel, flagOf, resolveConfig, writtenFlag, type Config, type ResolvedConfig } from '../config/config.js';
+import { EXIT, UsageError } from '../common/errors.js';
+import { LIST_SEPARATOR, OPTIONS, camel, flagOf, writtenFlag, type Config, type ResolvedConfig } from '../config/config.js';
 import { VERSION } from '../common/version.js';
 import { adoptCarriedCaCerts } from '../common/extra-ca.js';
-import { notice, quietOnBrokenPipes } from './output.js';
-import { quickSuperviseArgs, type SuperviseArgs } from './quick-args.js';
+import { exitWhenDone, failed, quietOnBrokenPipes } from './output.js';
+import { quickSuperviseArgs, resolveArgs, type ControlArgs, type SuperviseArgs } from './quick-args.js';
 
 type Command = Commander.Command;
 let loaded: typeof Commander | undefined;
@@ -45,12 +45,12 @@ const SUBCOMMANDS: Subcommand[] = [
     name: 'status',
     description: 'show the supervised processes: RSS, heap, level, trend, how each is instrumented',
     setup: (c) => c.addOption(json()),
-    run: async (ctx, cmd) => (await import('./commands.js')).status(ctx.stateDir(), cmd.opts()),
+    run: async (ctx, cmd) => (await import('./requests.js')).status(ctx.stateDir(), cmd.opts()),
   },
   {
     name: 'top',
     description: 'live view of the agent tree, refreshed every sampling interval (q to quit)',
-    run: async (ctx) => (await import('./commands.js')).top(ctx.stateDir()),
+    run: async (ctx) => (await import('./requests.js')).top(ctx.stateDir()),
   },
   {
     name: 'capture',
@@ -79,7 +79,7 @@ const SUBCOMMANDS: Subcommand[] = [
     name: 'restart',
     description: "stop the agent's tree and start a new run",
     setup: (c) => c.addOption(json()),
-    run: async (ctx, cmd) => (await import('./commands.js')).restart(ctx.stateDir(), cmd.opts()),
+    run: async (ctx, cmd) => (await import('./requests.js')).restart(ctx.stateDir(), cmd.opts()),
   },
   {
     name: 'config',
@@ -185,10 +185,6 @@ function givenFlags(cmd: Command): Partial<Record<keyof Config, string>> {
   return flags;
 }
 
-function resolveArgs({ flags, configFile }: SuperviseArgs) {
-  return resolveConfig({ flags, env: process.env, configFile: configFile ?? process.env.CFN_SUPERVISE_CONFIG, cwd: process.cwd() });
-}
-
 /** What commander read: the root's options, then the subcommand's. */
 function argsOf(program: Command, sub?: Command): SuperviseArgs {
   const configFile = (sub?.opts().config as string | undefined) ?? (program.opts().config as string | undefined);
@@ -213,8 +209,11 @@ async function supervise(args: SuperviseArgs, agentArgv: string[]): Promise<numb
  * With none named, all are built for the root's help, unless an agent command says this is a supervisor start.
  */
 type Start = (args: SuperviseArgs, agentArgv: string[]) => Promise<number>;
+type RunSubcommand = (spec: Subcommand, program: Command, cmd: Command, positional: string[]) => Promise<number>;
 
-function buildProgram(agentArgv: string[] | undefined, chosen: string | undefined, result: { code: Promise<number> }, start: Start = supervise): Command {
+const runSubcommand: RunSubcommand = (spec, program, cmd, positional) => spec.run(contextOf(program, cmd), cmd, positional);
+
+function buildProgram(agentArgv: string[] | undefined, chosen: string | undefined, result: { code: Promise<number> }, start: Start = supervise, runSub = runSubcommand): Command {
   const { Command } = commander();
   const program = addSupervisorOptions(new Command(PROGRAM), true)
     .usage('[options] -- <command> [args...]\n       cfn-supervise <subcommand> [options]    (cfn-supervise help <subcommand>)')
@@ -244,7 +243,7 @@ function buildProgram(agentArgv: string[] | undefined, chosen: string | undefine
     });
     cmd.action((...args: unknown[]) => {
       const positional = args.filter((a): a is string => typeof a === 'string' || a === undefined).map((a) => a ?? '');
-      result.code = spec.run(contextOf(program, cmd), cmd, positional);
+      result.code = runSub(spec, program, cmd, positional);
     });
   }
   return program;
@@ -259,6 +258,19 @@ export async function commanderSuperviseArgs(own: string[]): Promise<SuperviseAr
   const result = { code: Promise.resolve(EXIT.ok) };
   await buildProgram(['agent'], undefined, result, async (args) => ((read = args), EXIT.ok)).parseAsync(own, { from: 'user' });
   if (!read) throw new Error('commander started no supervisor');
+  return read;
+}
+
+/** What commander reads from a `status`, `restart` or `top` command line: quickControlArgs must read the same. */
+export async function commanderControlArgs(argv: string[]): Promise<ControlArgs> {
+  let read: ControlArgs | undefined;
+  const result = { code: Promise.resolve(EXIT.ok) };
+  const take: RunSubcommand = async (spec, program, cmd) => {
+    read = { subcommand: spec.name as ControlArgs['subcommand'], json: cmd.opts().json === true, ...argsOf(program, cmd) };
+    return EXIT.ok;
+  };
+  await buildProgram(undefined, firstWord(argv), result, supervise, take).parseAsync(argv, { from: 'user' });
+  if (!read) throw new Error('commander ran no subcommand');
   return read;
 }
 
@@ -322,19 +334,12 @@ async function main(argv: string[]): Promise<number> {
     return await result.code;
   } catch (err) {
     if (loaded && err instanceof loaded.CommanderError) return err.exitCode === 0 ? EXIT.ok : EXIT.usage;
-    notice(errorMessage(err).split('\n')[0]!);
-    return err instanceof CfnError ? err.exitCode : EXIT.failure;
+    return failed(err);
   }
 }
 
 /** Runs the command line and exits with its code. */
 export function run(argv: string[]): void {
   adoptCarriedCaCerts(process.env);
-  main(argv).then(
-    (code) => process.exit(code),
-    (err: unknown) => {
-      notice(errorMessage(err));
-      process.exit(EXIT.failure);
-    },
-  );
+  exitWhenDone(main(argv));
 }

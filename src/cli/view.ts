@@ -61,10 +61,8 @@ export function statusHeader(status: StatusView): string[] {
 }
 
 export async function fetchStatus(client: ControlClient): Promise<{ status: StatusView; processes: ProcessView[] }> {
-  const [status, { processes }] = await Promise.all([
-    client.request<StatusView>('GET', '/status'),
-    client.request<{ processes: ProcessView[] }>('GET', '/processes'),
-  ]);
-  return { status, processes };
+  const { processes, ...status } = await client.request<StatusView & { processes?: ProcessView[] }>('GET', '/status?processes=1');
+  // A supervisor started before the query existed answers with the status alone.
+  return { status, processes: processes ?? (await client.request<{ processes: ProcessView[] }>('GET', '/processes')).processes };
 }
 

@@ -2,8 +2,7 @@
 // this process did not create: symlinks are refused, a folder is tightened only when we just made it (never a
 // foreign, shared or sticky one), files are used only when regular, ours, single-link and 0600, and one
 // supervisor at a time holds the state dir's lock.
-import { closeSync, constants, existsSync, fchmodSync, fstatSync, ftruncateSync, lstatSync, mkdirSync, mkdtempSync, openSync, readSync, rmSync, statSync, writeSync, type Stats } from 'node:fs';
-import { readdir } from 'node:fs/promises';
+import fs, { closeSync, constants, existsSync, fchmodSync, fstatSync, ftruncateSync, lstatSync, mkdirSync, mkdtempSync, openSync, readSync, rmSync, statSync, writeSync, type Stats } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -354,7 +353,8 @@ export function statePaths(root: string): StatePaths {
 /** The names in a folder; none when it does not exist yet (nothing was ever written there). */
 export async function namesIn(dir: string): Promise<string[]> {
   try {
-    return await readdir(dir);
+    // fs.promises when called, not node:fs/promises when loaded: a `status` loads this module and not streams.
+    return await fs.promises.readdir(dir);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
     throw err;

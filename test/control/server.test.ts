@@ -1,9 +1,11 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
 import { connect } from 'node:net';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ControlClient } from '../../src/cli/client.js';
+import { fetchStatus } from '../../src/cli/view.js';
 import { HttpError, NoSupervisorError } from '../../src/common/errors.js';
 import { startControl, type ControlServer } from '../../src/supervisor/control/server.js';
 import { MAX_BODY_BYTES, controlPaths } from '../../src/supervisor/control/protocol.js';
@@ -41,7 +43,11 @@ describe('control socket', () => {
     expect(status.status).toBe(200);
     expect(status.headers['content-type']).toBe('application/json');
     expect(status.json().agent.run_id).toBe('abcd-1');
+    expect(status.json().processes).toBeUndefined();
     expect((await send(target, 'GET', '/processes')).json().processes).toEqual(PROCESSES);
+    const both = (await send(target, 'GET', '/status?processes=1')).json();
+    expect(both.agent.run_id).toBe('abcd-1');
+    expect(both.processes).toEqual(PROCESSES);
     await server.close();
     expect(existsSync(server.socketPath)).toBe(false);
   });
@@ -178,6 +184,22 @@ describe('control client', () => {
 });
 
 describe('TCP listeners', () => {
+  it("reads a status from a supervisor that answers /status without the process list (one started before it)", async () => {
+    const stateDir = path.join(tempDir('cfn-control-'), 'state');
+    dirs.push(stateDir);
+    mkdirSync(stateDir, { recursive: true, mode: 0o700 });
+    const old = createServer((req, res) => {
+      const body = req.url?.startsWith('/status') ? { pid: 1 } : req.url === '/processes' ? { processes: PROCESSES } : {};
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+    });
+    await new Promise<void>((resolve) => old.listen(controlPaths(stateDir).socket, resolve));
+    try {
+      expect(await fetchStatus(new ControlClient(stateDir))).toEqual({ status: { pid: 1 }, processes: PROCESSES });
+    } finally {
+      await new Promise((resolve) => old.close(resolve));
+    }
+  });
+
   it('demands the bearer token from the 0600 token file on the control port', async () => {
     const { server, stateDir } = await start({ controlPort: 0 });
     const tcp = { port: server.controlPort! };

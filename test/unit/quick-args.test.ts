@@ -1,8 +1,8 @@
-// The supervisor start's quick reading of its options (node's parseArgs) against commander's, which prints every
-// message a person sees: where the quick one reads at all, both must read the same.
+// The quick readings (node's parseArgs) of a supervisor start's options and of `status`, `restart` and `top`, against
+// commander's, which prints every message a person sees: where the quick one reads at all, both must read the same.
 import { describe, expect, it } from 'vitest';
-import { commanderSuperviseArgs } from '../../src/cli/program.js';
-import { quickSuperviseArgs } from '../../src/cli/quick-args.js';
+import { commanderControlArgs, commanderSuperviseArgs } from '../../src/cli/program.js';
+import { quickControlArgs, quickSuperviseArgs } from '../../src/cli/quick-args.js';
 import { OPTIONS } from '../../src/config/config.js';
 
 /** One command line per option, in the form it is written. */
@@ -50,5 +50,41 @@ describe('quickSuperviseArgs', () => {
     ['the positive form of a negated switch', ['--probe']],
   ])('leaves %s to commander', (_name, argv) => {
     expect(quickSuperviseArgs(argv)).toBeUndefined();
+  });
+});
+
+describe('quickControlArgs', () => {
+  it.each<string[]>([
+    ['status'],
+    ['status', '--json'],
+    ['restart', '--json'],
+    ['top'],
+    ['status', '--state-dir', '/s'],
+    ['--state-dir', '/s', 'status'],
+    ['--state-dir=/root', 'status', '--state-dir', '/sub'],
+    ['--config', 'cfn.yaml', 'top', '--state-dir', '/s'],
+    ['status', '--config=cfn.yaml', '--json', '--state-dir='],
+    ['status', '--state-dir', '/a', '--state-dir', '/b'],
+  ])('reads %j as commander does', async (...argv) => {
+    const quick = quickControlArgs([...argv]);
+    expect(quick).toBeDefined();
+    expect(quick).toEqual(await commanderControlArgs([...argv]));
+  });
+
+  it.each<[string, string[]]>([
+    ['another subcommand', ['gc']],
+    ['a supervisor start', ['--heap-limit', '5']],
+    ['--json before the subcommand', ['--json', 'status']],
+    ['--json where it means nothing', ['top', '--json']],
+    ['a root option that does not apply', ['--interval', '5', 'status']],
+    ['an option of another subcommand', ['status', '--pid', '3']],
+    ['help', ['status', '--help']],
+    ['a word too many', ['status', 'now']],
+    ['two subcommands', ['status', 'top']],
+    ['an agent command', ['status', '--', 'node']],
+    ['a missing value', ['status', '--state-dir']],
+    ['a value given to a switch', ['status', '--json=yes']],
+  ])('leaves %s to commander', (_name, argv) => {
+    expect(quickControlArgs(argv)).toBeUndefined();
   });
 });

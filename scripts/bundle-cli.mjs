@@ -1,0 +1,42 @@
+// Packs the bin's two paths into one CommonJS file each, from tsc's output: dist/cli/quick.cjs (status, restart,
+// top) and dist/cli/program.cjs (everything else, the supervisor included). A command then reads one file and
+// starts no ESM loader: resolving and loading ~20-60 ES modules was most of a short command's own time and a good
+// part of what comes before the agent's spawn. Packages stay where npm put them; the modules stay in dist for the
+// library and the analysis worker.
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { build } from 'esbuild';
+
+const cli = path.join(path.dirname(fileURLToPath(import.meta.url)), '../dist/cli');
+
+// A module finds its files (the probe, the watchdog script, package.json, the worker, packages through
+// createRequire) from import.meta.url: in a pack it stays the URL of the module's own file in dist.
+const ownUrls = {
+  name: 'own-import-meta-url',
+  setup(b) {
+    b.onLoad({ filter: /[\\/]dist[\\/].*\.js$/ }, async (args) => {
+      const source = await readFile(args.path, 'utf8');
+      const relative = path.relative(cli, args.path).split(path.sep).join('/');
+      const url = `require('node:url').pathToFileURL(require('node:path').join(__dirname, ${JSON.stringify(relative)})).href`;
+      return { contents: source.replaceAll('import.meta.url', url), loader: 'js' };
+    });
+  },
+};
+
+for (const [entry, pack] of [['quick.js', 'quick.cjs'], ['program.js', 'program.cjs']]) {
+  await build({
+    entryPoints: [path.join(cli, entry)],
+    outfile: path.join(cli, pack),
+    bundle: true,
+    platform: 'node',
+    format: 'cjs',
+    target: 'node20',
+    packages: 'external',
+    // Whitespace and syntax only: names stay readable in a stack trace.
+    minifyWhitespace: true,
+    minifySyntax: true,
+    plugins: [ownUrls],
+    logLevel: 'warning',
+  });
+}
