@@ -5,6 +5,7 @@
 // scripts/bundle-cli.mjs: one file each, and no ESM loader (~10 ms of a 40 ms `node -e 0` here).
 import { readFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
+import { loadPack } from './pack-loader.cjs';
 
 interface Quick {
   runQuick(argv: string[]): boolean;
@@ -22,6 +23,6 @@ if (argv.length === 1 && (argv[0] === '--version' || argv[0] === '-V')) {
   } catch {
     // A reader that went away (`| true`) is not an error for a version query.
   }
-} else if (!(argv.some((a) => QUICK.includes(a)) && (require('./quick.cjs') as Quick).runQuick(argv))) {
-  (require('./program.cjs') as Program).run(argv);
+} else if (!(argv.some((a) => QUICK.includes(a)) && (loadPack(join(__dirname, 'quick.cjs')).exports as Quick).runQuick(argv))) {
+  (loadPack(join(__dirname, 'program.cjs')).exports as Program).run(argv);
 }
