@@ -162,6 +162,7 @@ export class Supervisor {
       terminal?.close();
       await registry?.close();
       this.children.stop();
+      this.tree.close();
       this.ledger.clear();
       process.off('uncaughtException', this.onFault);
       process.off('unhandledRejection', this.onFault);
