@@ -95,7 +95,7 @@ export async function run({ quick }) {
     rows,
     notes:
       `${windowMs / 1000} s window per size (spread: its ${sliceMs / 1000} s slices for CPU, 1 s samples for RSS), after all processes registered + ${SETTLE_MS / 1000} s settling${quick ? ', the three sizes at once' : ''}. ` +
-      'Agent: benchmarks/agents/tree.cjs (n - 1 idle node children). cfn-supervise with all defaults (probe and inspector session in every process); ' +
+      'Agent: benchmarks/agents/tree.cjs (n - 1 idle node children). cfn-supervise with all defaults (a probe in every process, no inspector session until one is needed); ' +
       'PM2 fork mode, which sees only the top process. RSS is VmRSS; goal met compares medians for RSS, every slice for CPU.',
   };
 }

@@ -15,6 +15,7 @@ interface Program {
 }
 
 const argv = process.argv.slice(2);
+// A first look only, to spare the other commands a read of the quick pack: quick-args.ts decides what it takes.
 const QUICK = ['status', 'restart', 'top'];
 if (argv.length === 1 && (argv[0] === '--version' || argv[0] === '-V')) {
   const { version } = JSON.parse(readFileSync(join(__dirname, '../../package.json'), 'utf8')) as { version: string };
