@@ -30,6 +30,8 @@ export interface Request {
   req: IncomingMessage;
   res: ServerResponse;
   body: unknown;
+  /** req.url, parsed once for the route lookup: its query is the route's. */
+  url: URL;
 }
 export type Route = (r: Request) => Promise<Reply> | Reply;
 export type Routes = Record<string, Partial<Record<string, Route>>>;
@@ -95,7 +97,8 @@ export function makeHandler(routes: Routes, log: ControlLog, token?: Buffer) {
         res.setHeader('connection', 'close');
         throw new HttpError(401, 'missing or wrong bearer token (see control.token in the state dir)');
       }
-      const { pathname } = new URL(req.url ?? '/', 'http://control');
+      const url = new URL(req.url ?? '/', 'http://control');
+      const { pathname } = url;
       const route = routes[pathname];
       if (!route) throw new HttpError(404, `no route ${pathname}`);
       const method = req.method ?? 'GET';
@@ -105,7 +108,7 @@ export function makeHandler(routes: Routes, log: ControlLog, token?: Buffer) {
         throw new HttpError(405, `${method} is not allowed on ${pathname}`);
       }
       const body = await readBody(req);
-      const reply = await handle({ req, res, body });
+      const reply = await handle({ req, res, body, url });
       if ('json' in reply) sendJson(res, reply.status ?? 200, reply.json);
       else if ('text' in reply) {
         res.writeHead(200, { 'content-type': reply.contentType, 'content-length': Buffer.byteLength(reply.text) });

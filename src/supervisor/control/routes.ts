@@ -110,7 +110,7 @@ export function controlRoutes(handlers: ControlHandlers, metrics: Metrics): Rout
   const processes = () => handlers.processes().map((p) => (p.argv ? { ...p, argv: redactArgv(p.argv) } : p));
   return {
     // `?processes=1`: both in one answer, of one moment, as `status` shows them (one request instead of two).
-    '/status': { GET: ({ req }) => ({ json: new URL(req.url ?? '/', 'http://control').searchParams.has('processes') ? { ...handlers.status(), processes: processes() } : handlers.status() }) },
+    '/status': { GET: ({ url }) => ({ json: url.searchParams.has('processes') ? { ...handlers.status(), processes: processes() } : handlers.status() }) },
     '/processes': { GET: () => ({ json: { processes: processes() } }) },
     '/capture': { POST: (r) => capture(handlers, r) },
     '/gc': { POST: async ({ body }) => ({ json: await withDeadline(handlers.gc(gcBody(body)), ACTION_TIMEOUT_MS, 'gc') }) },
