@@ -129,25 +129,14 @@ export class OpenProcFiles {
   }
 }
 
-/** Reads a /proc file once: open, read, close. */
-const once: Pick<OpenProcFiles, 'readAt'> = {
-  readAt(file, buffer, offset, position) {
-    const fd = openSync(file, 'r');
-    try {
-      return readSync(fd, buffer, offset, buffer.length - offset, position);
-    } finally {
-      closeSync(fd);
-    }
-  },
-};
-
-type ProcReader = Pick<OpenProcFiles, 'readAt'>;
+/** Keeps nothing open: each read opens, reads and closes. */
+const once = new OpenProcFiles(0);
 
 /**
  * A /proc list read whole into the shared buffer, grown when it fills. Read until the end: a seq_file such
  * as `children` hands out whole records per read, so a short read is not the end of it.
  */
-function readList(file: string, files: ProcReader = once): string {
+function readList(file: string, files = once): string {
   let buffer = statBuffer;
   let length = 0;
   for (;;) {
@@ -162,7 +151,7 @@ function readList(file: string, files: ProcReader = once): string {
   }
 }
 
-export function readStat(pid: number | 'self', files: ProcReader = once): ProcStat | undefined {
+export function readStat(pid: number | 'self', files = once): ProcStat | undefined {
   try {
     // One read: a stat line is a single record, never split across reads.
     return parseStat(statBuffer.toString('latin1', 0, files.readAt(`/proc/${pid}/stat`, statBuffer, 0, 0)));
@@ -172,7 +161,7 @@ export function readStat(pid: number | 'self', files: ProcReader = once): ProcSt
 }
 
 /** The children of a process's threads (/proc/<pid>/task/<tid>/children); `mainOnly`: its main thread's alone. */
-export function childrenOf(pid: number | 'self', mainOnly = false, files: ProcReader = once): number[] {
+export function childrenOf(pid: number | 'self', mainOnly = false, files = once): number[] {
   const pids: number[] = [];
   let tasks: string[];
   try {
@@ -195,7 +184,7 @@ export function childrenOf(pid: number | 'self', mainOnly = false, files: ProcRe
  * that reads a file or two per process of the tree instead of one per process of the machine. With `files`,
  * those stay open for the next pass, and what this one did not read is closed.
  */
-export function scanFrom(roots: Iterable<number>, files?: OpenProcFiles): Map<number, ProcStat> {
+export function scanFrom(roots: Iterable<number>, files = once): Map<number, ProcStat> {
   const procs = new Map<number, ProcStat>();
   const queue = [...roots];
   while (queue.length > 0) {
@@ -206,7 +195,7 @@ export function scanFrom(roots: Iterable<number>, files?: OpenProcFiles): Map<nu
     procs.set(pid, stat);
     queue.push(...childrenOf(pid, true, files));
   }
-  files?.sweep();
+  files.sweep();
   return procs;
 }
 
