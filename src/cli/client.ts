@@ -2,7 +2,7 @@
 // had to live elsewhere), send one request, bound the wait, and turn every failure into one clear line.
 import { lstatSync } from 'node:fs';
 import type { IncomingMessage } from 'node:http';
-import { createRequire } from 'node:module';
+import { builtin } from '../common/builtin.js';
 import { HttpError, NoSupervisorError } from '../common/errors.js';
 import { controlPaths, NDJSON } from '../supervisor/control/protocol.js';
 
@@ -37,8 +37,7 @@ export class ControlClient {
       // Not ours to judge (EACCES): the request says what is wrong.
     }
     if (found === false) throw noSupervisor();
-    // Required, not imported: in the bin's CommonJS pack an import() would start the ESM loader for it.
-    const { request: httpRequest } = createRequire(import.meta.url)('node:http') as typeof import('node:http');
+    const { request: httpRequest } = builtin<typeof import('node:http')>('node:http');
     const payload = opts.body === undefined ? undefined : JSON.stringify(opts.body);
     const headers: Record<string, string | number> = { accept: opts.onLine ? `${NDJSON}, application/json` : 'application/json' };
     if (payload !== undefined) {

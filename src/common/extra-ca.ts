@@ -3,7 +3,7 @@
 // it was for everything the supervisor starts, and an https connection the supervisor makes itself (a webhook)
 // adds those certificates to node's own roots, as node would have.
 import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
+import { builtin } from './builtin.js';
 
 /** Where the launcher carries the variable's value past this process's start. */
 const CARRIER_ENV = 'CFN_SUPERVISE_EXTRA_CA_CERTS';
@@ -37,9 +37,8 @@ export async function trustedRoots(): Promise<string[] | undefined> {
     } catch {
       // See above: node's roots alone.
     }
-    // node:tls only now: loading it costs every command that never makes a TLS connection ~5 ms. Required, since
-    // the bin's pack runs where import() has no loader (cli/main.cts).
-    roots = [...(createRequire(import.meta.url)('node:tls') as typeof import('node:tls')).rootCertificates, ...extra];
+    // node:tls only now: loading it costs every command that never makes a TLS connection ~5 ms.
+    roots = [...builtin<typeof import('node:tls')>('node:tls').rootCertificates, ...extra];
   }
   return roots;
 }

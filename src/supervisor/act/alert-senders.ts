@@ -3,8 +3,8 @@
 // Nothing here may put a secret of a URL or command into a log line or an error message.
 import { spawn } from 'node:child_process';
 import { request as httpRequest, type IncomingMessage } from 'node:http';
-import { createRequire } from 'node:module';
 import type { Logger } from 'pino';
+import { builtin } from '../../common/builtin.js';
 import { UsageError, errorMessage } from '../../common/errors.js';
 import { trustedRoots } from '../../common/extra-ca.js';
 import { redactCommand, redactUrl } from '../../common/redact.js';
@@ -59,9 +59,7 @@ const RETRYABLE_STATUS = new Set([408, 425, 429]);
  */
 async function post(url: URL, headers: Record<string, string>, body: string, signal: AbortSignal): Promise<number> {
   // node:https (with node:tls) only for an https webhook: ~5 ms of start-up that most supervisors never use.
-  // Required, since the bin's pack runs where import() has no loader (cli/main.cts).
-  const https = () => createRequire(import.meta.url)('node:https') as typeof import('node:https');
-  const tls = url.protocol === 'https:' ? { request: https().request, ca: await trustedRoots() } : undefined;
+  const tls = url.protocol === 'https:' ? { request: builtin<typeof import('node:https')>('node:https').request, ca: await trustedRoots() } : undefined;
   return new Promise((resolve, reject) => {
     const options = { method: 'POST', headers: { ...headers, 'content-length': String(Buffer.byteLength(body)) }, signal };
     const answered = (res: IncomingMessage) => {
