@@ -1,8 +1,12 @@
-// Issue 16, installable package: `npm pack` of a checkout without dist (prepack builds it), `npm install
-// <tarball>` into a fresh project (offline, from the npm cache `npm ci` filled), then `npx cfn-supervise` from
-// there supervises a real agent whose probe registers. The checkout is a copy of this working tree, so that
+// Issue 16, installable package: `npm pack` of a checkout without dist (prepack builds it), installed into a
+// fresh project offline, then `npx cfn-supervise` from there supervises a real agent whose probe registers.
+// A fresh machine's npm cache holds only the tarballs `npm ci` put there, not the registry metadata a plain
+// `npm install <tarball>` resolves versions against: the project gets a lockfile pinning the tarball and the
+// versions this checkout's lockfile pins (as a project with its own lockfile would), `npm ci --offline`
+// installs from the cache, and `npm ls --all` checks that the tarball's declared dependencies are met. The checkout is a copy of this working tree, so that
 // prepack's fresh build never touches the dist other tests run from. The project's folder has a space in its
 // name: the probe's path in NODE_OPTIONS must survive it.
+import { createHash } from 'node:crypto';
 import { cpSync, lstatSync, readFileSync, readdirSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { expect, it } from 'vitest';
@@ -13,6 +17,29 @@ const PACKAGE = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')
 // Not part of a checkout (or made by running it here): the copy gets the project's node_modules as a link.
 const NOT_CHECKED_OUT = new Set(['node_modules', 'dist', '.git', '.cfn-supervise']);
 const AGENT = path.join(ROOT, 'test/package/installed-agent.cjs');
+
+interface LockEntry { dev?: boolean; [field: string]: unknown }
+
+/** A project depending on the tarball alone, with a lockfile: the tarball, then every non-dev entry of ours. */
+interface Manifest { version: string; dependencies: Record<string, string>; bin: Record<string, string> }
+
+function writeProject(project: string, tarball: string, manifest: Manifest): void {
+  const ours = JSON.parse(readFileSync(path.join(ROOT, 'package-lock.json'), 'utf8')) as { packages: Record<string, LockEntry> };
+  const spec = `file:${tarball}`;
+  const packages: Record<string, unknown> = {
+    '': { name: 'agents', dependencies: { 'cfn-supervise': spec } },
+    'node_modules/cfn-supervise': {
+      version: manifest.version,
+      resolved: spec,
+      integrity: `sha512-${createHash('sha512').update(readFileSync(tarball)).digest('base64')}`,
+      dependencies: manifest.dependencies,
+      bin: manifest.bin,
+    },
+  };
+  for (const [where, entry] of Object.entries(ours.packages)) if (where !== '' && !entry.dev) packages[where] = entry;
+  writeFileSync(path.join(project, 'package.json'), JSON.stringify({ name: 'agents', private: true, dependencies: { 'cfn-supervise': spec } }));
+  writeFileSync(path.join(project, 'package-lock.json'), JSON.stringify({ name: 'agents', lockfileVersion: 3, requires: true, packages }));
+}
 
 /** A shell's environment: nothing of the npm or supervisor this test may itself run under. */
 function cleanEnv(): NodeJS.ProcessEnv {
@@ -50,8 +77,9 @@ it('packs into a tarball that installs into a clean project and supervises an ag
   expect(files.filter((f) => /^package\/(src|test|benchmarks|scripts|node_modules)\/|\.map$/.test(f))).toEqual([]);
 
   const project = tempDir('cfn pack project-');
-  writeFileSync(path.join(project, 'package.json'), JSON.stringify({ name: 'agents', private: true }));
-  await run('npm', ['install', '--offline', '--no-audit', '--no-fund', tarball], project);
+  writeProject(project, tarball, JSON.parse(await run('tar', ['xzfO', tarball, 'package/package.json'], out)) as Manifest);
+  await run('npm', ['ci', '--offline', '--no-audit', '--no-fund'], project);
+  await run('npm', ['ls', '--all', '--offline'], project);
   const installed = readdirSync(path.join(project, 'node_modules'));
   expect(installed).toContain('cfn-supervise');
   expect(installed.filter((name) => name in PACKAGE.devDependencies)).toEqual([]);
