@@ -26,7 +26,7 @@ describe('childrenOf', () => {
       expect(files.size).toBe(1);
       files.close();
     } finally {
-      for (const k of kids) killQuietly(k.pid!);
+      for (const k of kids) killQuietly(k.pid);
     }
   });
 });

@@ -48,7 +48,7 @@ describe('heap watch', () => {
     const capture = captures[0]!;
     // The first evidence: the trend's capture (a leak this fast is seen rising before the heap is critical) or
     // the critical one.
-    expect(path.basename(capture)).toMatch(new RegExp(`^.+-${first.pid}-heap-(trend|critical)\\.heapprofile$`));
+    expect(path.basename(capture)).toMatch(new RegExp(`^.+-${first.pid as number}-heap-(trend|critical)\\.heapprofile$`));
     expect(statSync(capture).mode & 0o777).toBe(0o600);
     // Written before the process died: its fatal-error report came later.
     const report = (first.reports as string[])[0]!;

@@ -80,7 +80,12 @@ export function descendants(root) {
   }
   const out = [];
   const queue = [root];
-  while (queue.length) for (const c of children.get(queue.shift()) ?? []) out.push(c), queue.push(c);
+  while (queue.length) {
+    for (const c of children.get(queue.shift()) ?? []) {
+      out.push(c);
+      queue.push(c);
+    }
+  }
   return out;
 }
 
@@ -145,6 +150,8 @@ export function killAll(list) {
   for (const pid of list) {
     try {
       process.kill(pid, 'SIGKILL');
-    } catch {}
+    } catch {
+      // Gone already.
+    }
   }
 }

@@ -105,8 +105,8 @@ function parseHeader(text: string): Header {
   const meta = h.meta;
   const isStrings = (v: unknown): v is string[] => Array.isArray(v) && v.every((s) => typeof s === 'string');
   if (!meta || !isStrings(meta.node_fields) || !isStrings(meta.edge_fields)) throw bad('header has no field list');
-  const nodeTypes = Array.isArray(meta.node_types) ? meta.node_types[meta.node_fields.indexOf('type')] : undefined;
-  const edgeTypes = Array.isArray(meta.edge_types) ? meta.edge_types[meta.edge_fields.indexOf('type')] : undefined;
+  const nodeTypes: unknown = Array.isArray(meta.node_types) ? meta.node_types[meta.node_fields.indexOf('type')] : undefined;
+  const edgeTypes: unknown = Array.isArray(meta.edge_types) ? meta.edge_types[meta.edge_fields.indexOf('type')] : undefined;
   if (!isStrings(nodeTypes) || !isStrings(edgeTypes)) throw bad('header has no type names');
   for (const f of ['type', 'name', 'id', 'self_size', 'edge_count']) {
     if (!meta.node_fields.includes(f)) throw bad(`nodes have no "${f}" field`);

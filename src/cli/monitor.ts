@@ -192,10 +192,13 @@ export async function monitorCommand(opts: MonitorOptions): Promise<number> {
     handle = await attachInspector(opts.pid, { callTimeoutMs: Math.min(CALL_TIMEOUT_MS, Math.max(1000, opts.intervalMs)), openTimeoutMs: OPEN_TIMEOUT_MS });
     const h = handle;
     const session: { end?: SessionEnd } = {};
-    void h.ended.then((end) => {
-      session.end = end;
-      timer.wake();
-    });
+    h.ended.then(
+      (end) => {
+        session.end = end;
+        timer.wake();
+      },
+      () => timer.wake(),
+    );
     const exited = () => session.end === 'exited' || rssOf(opts.pid) === undefined;
     if (opts.captureOnGrowth) await h.startSampling(DEFAULT_SAMPLING_INTERVAL);
     const begin = Date.now();
@@ -276,10 +279,11 @@ export async function captureViaInspector(opts: CaptureViaInspectorOptions): Pro
       const seconds = opts.seconds ?? DEFAULT_PROFILE_SECONDS;
       const timer = pauser();
       let gone = false;
-      void handle.ended.then(() => {
+      const ended = () => {
         gone = true;
         timer.wake();
-      });
+      };
+      handle.ended.then(ended, ended);
       await handle.startSampling(DEFAULT_SAMPLING_INTERVAL);
       for (let s = 0; s < seconds && !gone; s++) {
         bar.update(`sampling ${s}/${seconds} s`, s / seconds);

@@ -141,7 +141,7 @@ export function libc(): Libc {
         // dup2(fd, fd) clears close-on-exec (POSIX 2017, glibc >= 2.29): the agent gets our stdio as it is.
         for (const fd of [0, 1, 2]) actionsDup2(actions, fd, fd);
         const pid = [0];
-        const rc = spawnp(pid, file, actions, attr, [...argv, null], [...env, null]);
+        const rc = spawnp(pid, file, actions, attr, [...argv, null], [...env, null]) as number;
         return rc === 0 ? pid[0]! : -rc;
       } finally {
         actionsDestroy(actions);
@@ -150,11 +150,11 @@ export function libc(): Libc {
     },
     wait(pid) {
       const status = [0];
-      const r = waitpid(pid, status, WNOHANG | WUNTRACED | WCONTINUED);
+      const r = waitpid(pid, status, WNOHANG | WUNTRACED | WCONTINUED) as number;
       return r === pid ? decodeWaitStatus(pid, status[0]!) : undefined;
     },
     reap: (pid) => waitpid(pid, [0], WNOHANG) === pid,
-    tcgetpgrp: (fd) => tcgetpgrp(fd),
+    tcgetpgrp: (fd) => tcgetpgrp(fd) as number,
     tcsetpgrp: (fd, pgid) => withSigttouBlocked(() => tcsetpgrp(fd, pgid) === 0),
     lockExclusive: (fd) => flock(fd, LOCK_EX | LOCK_NB) === 0,
     peerCredentials(fd) {

@@ -68,7 +68,7 @@ function checkOrder(config: Config): void {
     for (let i = 1; i < set.length; i++) {
       const [lo, hi] = [set[i - 1]!, set[i]!];
       if ((config[hi] as number) <= (config[lo] as number)) {
-        throw new UsageError(`${flagOf(hi)} (${config[hi]}) must be above ${flagOf(lo)} (${config[lo]})`);
+        throw new UsageError(`${flagOf(hi)} (${config[hi] as number}) must be above ${flagOf(lo)} (${config[lo] as number})`);
       }
     }
   }
@@ -104,7 +104,7 @@ function readRoles(file: string, data: unknown): RoleRule[] {
   return Object.entries(data).map(([pattern, options]) => {
     if (typeof options !== 'object' || options === null || Array.isArray(options)) throw new UsageError(`config file ${file}: roles.${pattern} must be a mapping of options`);
     const set: Partial<Record<RoleKey, number>> = {};
-    for (const [name, value] of Object.entries(options)) {
+    for (const [name, value] of Object.entries(options as Record<string, unknown>)) {
       const opt = optionNamed(name);
       if (!opt || !(ROLE_KEYS as readonly string[]).includes(opt.key)) {
         throw new UsageError(`config file ${file}: roles.${pattern}: '${name}' cannot be set per role (these can: ${ROLE_KEYS.map((k) => option(k).name).join(', ')})`);

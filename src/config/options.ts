@@ -97,7 +97,10 @@ interface Alias {
   translate?: (raw: string) => string;
 }
 
-export interface OptionSpec<K extends keyof Config = keyof Config> {
+/** What a flag can set: everything but `roles`, which only a config file holds. */
+export type OptionKey = Exclude<keyof Config, 'roles'>;
+
+export interface OptionSpec<K extends OptionKey = OptionKey> {
   key: K;
   /** The one name of the option: the long flag, the config-file and PATCH key (kebab or camel case), the env suffix. */
   name: string;
@@ -120,7 +123,7 @@ export interface OptionSpec<K extends keyof Config = keyof Config> {
   runtime?: boolean;
 }
 
-const spec = <K extends keyof Config>(s: OptionSpec<K>): OptionSpec => s as unknown as OptionSpec;
+const spec = <K extends OptionKey>(s: OptionSpec<K>): OptionSpec => s;
 const text = (raw: string) => raw;
 /** A list option's raw form: one value per line (flags repeated, a file's array). */
 export const LIST_SEPARATOR = '\n';

@@ -148,7 +148,8 @@ export class Inspector {
     session.connect();
     const post: Post = <T,>(method: string, params?: object): T => {
       let answered = false;
-      let error: Error | null = null;
+      // Set in the callback, which tsc cannot see run: typed wide so the check below is not narrowed away.
+      let error = null as Error | null;
       let result: unknown;
       session.post(method, params ?? {}, (err, res) => {
         answered = true;

@@ -89,7 +89,7 @@ export function serve(connection: PipeHandle | net.Socket): void {
     const fd = (socket as unknown as { _handle?: { fd?: number } })._handle?.fd;
     const line = Buffer.from(`${JSON.stringify(msg)}\n`);
     if (typeof fd !== 'number' || fd < 0 || socket.writableLength > 0) return;
-    let written = 0;
+    let written: number;
     try {
       written = fs.writeSync(fd, line);
     } catch {

@@ -49,7 +49,7 @@ function memorySeries(roles: readonly RoleStats[], metric: 'rssMb' | 'heapMb'): 
     .map((r, i) => ({
       name: r.role,
       color: PALETTE[i % PALETTE.length]!,
-      points: thin(r.series.flatMap((p) => (p[metric] !== undefined ? [{ x: Date.parse(p.t), y: p[metric]! }] : []))),
+      points: thin(r.series.flatMap((p) => (p[metric] !== undefined ? [{ x: Date.parse(p.t), y: p[metric] }] : []))),
     }))
     .filter((s) => s.points.length > 0);
 }

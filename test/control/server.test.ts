@@ -271,11 +271,11 @@ describe('metrics', () => {
     const metrics = new Metrics();
     metrics.observeTick(TICK);
     metrics.observeTick({ processes: TICK.processes.slice(0, 1) });
-    expect(await metrics.render()).not.toMatch(/role="sh"/);
+    expect(metrics.render()).not.toMatch(/role="sh"/);
     const fresh = new Metrics();
     const many = Array.from({ length: MAX_ROLES + 10 }, (_, i) => ({ ...TICK.processes[2]!, pid: 5000 + i, role: `tool-${i}` }));
     fresh.observeTick({ processes: many });
-    const text = await fresh.render();
+    const text = fresh.render();
     expect(new Set([...text.matchAll(/cfn_supervise_agent_processes\{role="([^"]+)"\}/g)].map((m) => m[1])).size).toBe(MAX_ROLES + 1);
     expect(text).toMatch(/^cfn_supervise_agent_processes\{role="other"\} 10$/m);
   });

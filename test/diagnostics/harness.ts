@@ -39,7 +39,7 @@ export function startSupervisor(flags: string[], agent: string[]): Supervisor {
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   const err: Buffer[] = [];
-  child.stderr!.on('data', (b: Buffer) => err.push(b));
+  child.stderr.on('data', (b: Buffer) => err.push(b));
   const s: Supervisor = { child, base, stateDir, client: new ControlClient(stateDir), stderr: () => Buffer.concat(err).toString('utf8') };
   started.push(s);
   return s;

@@ -72,7 +72,7 @@ describe('a broken stderr', () => {
     // stderr is a pipe whose reader exits at once; the first notice (a warning at 1 MB) meets EPIPE.
     const child = spawn(process.execPath, [CLI, ...FAST, '--no-probe', '--warning', '1', '--', 'sleep', '4'], { cwd, stdio: ['ignore', 'ignore', 'pipe'] });
     track(child.pid);
-    child.stderr!.destroy();
+    child.stderr.destroy();
     const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
     const alerts = path.join(cwd, '.cfn-supervise/alerts.jsonl');
     await waitFor(() => existsSync(alerts) && readFileSync(alerts, 'utf8').includes('"level":"warning"'), 15_000, 'the warning');

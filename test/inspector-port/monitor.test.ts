@@ -3,7 +3,6 @@
 import { statSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import type { ProfileSummary } from '../../src/analysis/index.js';
 import { api } from '../analysis/dist.js';
 import { isAlive, tempDir, waitFor } from '../helpers/cli.js';
 import { Tmux } from '../helpers/tmux.js';
@@ -24,7 +23,7 @@ interface MonitorJson {
 
 afterAll(() => api.closeSharedAnalysisPool());
 
-const topSite = async (file: string) => api.topSites((await api.analyzeFile(file)) as ProfileSummary, 1)[0]?.site;
+const topSite = async (file: string) => api.topSites((await api.analyzeFile(file)), 1)[0]?.site;
 
 describe('monitor --pid over the inspector port', () => {
   it('reports the growth of a leaking process over 20 s, saves one profile naming the leak, and leaves no port', async () => {

@@ -107,11 +107,11 @@ describe('against a real supervisor', () => {
     });
     group = supervisor.pid;
     track(supervisor.pid);
-    supervisor.stderr!.on('data', (b: Buffer) => stderr.push(b));
+    supervisor.stderr.on('data', (b: Buffer) => stderr.push(b));
     const socketPath = path.join(stateDir, 'control.sock');
 
     // Ready once the socket answers and the agent has been sampled, so per-role series are present too.
-    let text = '';
+    let text: string;
     for (const deadline = Date.now() + 30_000; ; ) {
       const scrape = await send({ socketPath }, 'GET', '/metrics').catch(() => undefined);
       if (scrape?.status === 200) {

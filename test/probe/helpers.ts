@@ -113,7 +113,7 @@ export class Harness {
       }
     }
     await Promise.all(this.children.map((c) => exited(c)));
-    await this.inspectors?.closeAll();
+    this.inspectors?.closeAll();
     await this.registry?.close();
     for (const dir of this.mounts.splice(0)) spawnSync('umount', [dir]);
     rmSync(this.dir, { recursive: true, force: true });

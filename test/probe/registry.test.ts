@@ -41,10 +41,10 @@ function connect(socketPath: string): Promise<net.Socket> {
 /** A fake probe in a process of its own (a plain net client): its stdout says "connected N" / "closed N". */
 function fakeProbe(socketPath: string, claimed: number | 'self', mode: string, wrap: string[] = [], script = path.join(FIXTURES, 'fake-probe.cjs')): { child: ChildProcess; out: () => string } {
   const [cmd, ...args] = [...wrap, process.execPath, script, socketPath, String(claimed), mode];
-  const child = spawn(cmd!, args, { stdio: ['ignore', 'pipe', 'inherit'], env: unprobedEnv() });
+  const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'inherit'], env: unprobedEnv() });
   children.push(child);
   let out = '';
-  child.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
+  child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
   return { child, out: () => out };
 }
 

@@ -149,7 +149,7 @@ describe('report for people and browsers', () => {
     const r = await report(state);
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(new RegExp(`^  total\\s+${json.totals.runs}\\s+${json.totals.restarts}\\s+4\\s+0\\s+0\\s`, 'm'));
-    expect(r.stdout).toMatch(/^  run \(whole tree\)\s+9\s+9\s/m);
+    expect(r.stdout).toMatch(/^ {2}run \(whole tree\)\s+9\s+9\s/m);
     expect(r.stdout).toMatch(/^\s+1\s+\d+\s+\d+\s+[\d.]+ %\s+leakFast /m);
     expect(r.stdout).toMatch(/^Recommended thresholds$/m);
   });

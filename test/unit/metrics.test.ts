@@ -19,7 +19,7 @@ const proc = (role: string, extra: Partial<TickProcess> = {}): TickProcess => ({
 });
 
 async function scrape(metrics: Metrics) {
-  return parseExposition(await metrics.render());
+  return parseExposition(metrics.render());
 }
 
 const value = (exp: ReturnType<typeof parseExposition>, name: string, labels: Record<string, string> = {}) => {

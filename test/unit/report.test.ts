@@ -115,7 +115,7 @@ describe('roles', () => {
       // Two worker processes per run: the run's peak is the larger.
       b.addProcess(processLine(proc(id, t - MIN, 'node:worker.js', 80 + 20 * i, 40 + 15 * i))!);
       b.addProcess(processLine(proc(id, t, 'node:worker.js', 60, 30))!);
-      b.addProcess(processLine(proc(id, t, 'node:cache.js', plateau[i]! + 40, plateau[i]!))!);
+      b.addProcess(processLine(proc(id, t, 'node:cache.js', plateau[i]! + 40, plateau[i]))!);
     }
     const roles = Object.fromEntries(b.build().roles.map((x) => [x.role, x]));
     expect(roles['node:worker.js']!.growth).toMatchObject({ metric: 'heap', runs: 6, firstMb: 40, lastMb: 115, leak: true });

@@ -96,7 +96,7 @@ export function webhookSender(name: string, raw: string): Sender {
       try {
         status = await post(url, headers, body, signal);
       } catch (err) {
-        throw new Error(clean(errorMessage(err)));
+        throw new Error(clean(errorMessage(err)), { cause: err });
       }
       if (status >= 200 && status < 300) return;
       if (status >= 300 && status < 400) throw new DeliveryError(`HTTP ${status}: redirects are not followed; give the final URL`, false);

@@ -166,7 +166,7 @@ export class AlertChannels {
     this.closing ??= (async () => {
       this.deadline = Date.now() + graceMs;
       const timer = setTimeout(() => this.stop.abort(), graceMs);
-      await Promise.all(this.channels.map((c) => c.pump));
+      await Promise.all(this.channels.map((c) => c.pump ?? Promise.resolve()));
       clearTimeout(timer);
     })();
     return this.closing;

@@ -162,7 +162,8 @@ export class Executor {
     this.deps.journal.log.info({ pid, reason, kind, file, manual }, 'capture written');
     const analysis = this.summarise(run, file, pid, reason, manual);
     this.analyses.add(analysis);
-    void analysis.finally(() => this.analyses.delete(analysis));
+    const forget = () => this.analyses.delete(analysis);
+    analysis.then(forget, forget);
     return { file, pid, kind };
   }
 

@@ -190,7 +190,12 @@ export function newServer(handler: ReturnType<typeof makeHandler>, log: ControlL
       connectionsCheckingInterval: DEADLINE_CHECK_MS,
     },
     (req, res) => {
-      void handler(req, res);
+      // The handler answers every error itself; what escapes it (an answer that could not be sent) ends this
+      // connection only, never the supervisor.
+      handler(req, res).catch((err: Error) => {
+        log.error({ err: err.message, url: req.url, method: req.method }, 'control request failed');
+        res.destroy();
+      });
     },
   );
   server.keepAliveTimeout = KEEP_ALIVE_MS;

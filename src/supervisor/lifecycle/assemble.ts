@@ -114,7 +114,7 @@ export class Assembly {
       reportDir: paths.reports,
       supervisorId: randomUUID().slice(0, 8),
       ledger: early.ledger,
-      onStop: () => void this.sessions?.closeAll(),
+      onStop: () => this.sessions?.closeAll(),
     });
   }
 
@@ -144,7 +144,7 @@ export class Assembly {
       ...(config.controlPort ? { controlPort: config.controlPort } : {}),
       ...(config.metricsPort ? { metricsPort: config.metricsPort, metricsHost: config.metricsHost } : {}),
     });
-    if (this.early.lost) void this.recordLostRun(this.early.lost);
+    if (this.early.lost) this.recordLostRun(this.early.lost).catch((err: Error) => this.journal.log.error({ err: err.message }, 'the lost run could not be recorded'));
     return handlers;
   }
 
@@ -153,7 +153,7 @@ export class Assembly {
     await this.executor.drain();
     await this.channels?.close(CHANNELS_GRACE_MS);
     await closeAnalysis();
-    await this.sessions?.closeAll();
+    this.sessions?.closeAll();
     this.watchdog.bye();
   }
 

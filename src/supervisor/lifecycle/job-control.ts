@@ -53,7 +53,7 @@ export class JobControl {
     try {
       process.kill(0, signal);
     } finally {
-      for (const l of listeners) process.on(signal, l as NodeJS.SignalsListener);
+      for (const l of listeners) process.on(signal, l);
     }
   }
 }

@@ -115,7 +115,9 @@ export class Run implements RunBook {
   /** Actions started for this run; the run is written down only once they finished. */
   track(job: Promise<unknown>): void {
     this.inflight.add(job);
-    void job.finally(() => this.inflight.delete(job));
+    // Whoever started the job handles its failure; this only forgets it, without a second, unhandled rejection.
+    const forget = () => this.inflight.delete(job);
+    job.then(forget, forget);
   }
 
   async settled(): Promise<void> {

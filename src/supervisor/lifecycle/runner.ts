@@ -169,7 +169,7 @@ export class Runner {
     if (this.stop) {
       // A second interrupt means now: no more grace.
       this.hurry.abort();
-      void tree.killAll();
+      this.killAll();
       return;
     }
     const { killTimeoutMs } = this.deps.config;
@@ -179,8 +179,12 @@ export class Runner {
     this.deps.onStop?.();
     if (this.current) {
       tree.signalAll(signal);
-      this.killTimer = setTimeout(() => void tree.killAll(), killTimeoutMs);
+      this.killTimer = setTimeout(() => this.killAll(), killTimeoutMs);
     }
+  }
+
+  private killAll(): void {
+    this.deps.tree.killAll().catch((err: Error) => this.deps.journal.log.error({ err: err.message }, 'the tree could not be killed'));
   }
 
   /** Waits, with backoff, while the machine lacks the memory to start an agent; false if stopped meanwhile. */

@@ -145,7 +145,7 @@ export class Watcher {
     const { executor, log } = this.deps;
     const rest: Action[] = [];
     for (const a of actions) {
-      if (a.kind === 'alert') void executor.execute(run, a);
+      if (a.kind === 'alert') executor.execute(run, a).catch((err: Error) => log.error({ action: a, err: err.message }, 'alert not recorded'));
       else rest.push(a);
     }
     if (rest.length === 0) return;

@@ -35,7 +35,7 @@ export class PendingRequests {
     return new Promise<T>((resolve, reject) => {
       const p: Pending = {
         what,
-        resolve: resolve as (v: unknown) => void,
+        resolve: resolve,
         reject,
         timeoutMs: ro.timeoutMs,
         ...(ro.onProgress ? { onProgress: ro.onProgress } : {}),

@@ -72,15 +72,15 @@ const DEFAULTS: Required<RegistryOptions> = {
 /** Unsolicited messages of a registered probe, passed on as 'notice' events. */
 const NOTICES = new Set(['post-gc', 'sampling']);
 
-export interface Registry {
-  on(event: 'register', listener: (rec: ProcessRecord) => void): this;
-  on(event: 'exit', listener: (pid: number, info: { code?: number }) => void): this;
-  on(event: 'notice', listener: (pid: number, msg: Record<string, unknown>) => void): this;
-  on(event: 'reject', listener: (r: Rejection) => void): this;
-  on(event: 'error', listener: (err: Error) => void): this;
+interface RegistryEvents {
+  register: [rec: ProcessRecord];
+  exit: [pid: number, info: { code?: number }];
+  notice: [pid: number, msg: Record<string, unknown>];
+  reject: [r: Rejection];
+  error: [err: Error];
 }
 
-export class Registry extends EventEmitter {
+export class Registry extends EventEmitter<RegistryEvents> {
   private readonly byPid = new Map<number, Connection>();
   /** Every open connection by the pid at its other end, registered or not. */
   private readonly byPeer = new Map<number, Connection>();
@@ -270,7 +270,7 @@ function parseRecord(msg: Record<string, unknown>): ProcessRecord | undefined {
   return {
     pid,
     ppid: ppid as number,
-    argv: argv as string[],
+    argv: argv,
     ...(typeof url === 'string' ? { url } : {}),
     heapSizeLimit,
     ...(typeof oldSpaceLimit === 'number' ? { oldSpaceLimit } : {}),

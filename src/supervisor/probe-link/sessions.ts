@@ -225,7 +225,7 @@ export class Inspectors {
    * Stops waiting on every process: captures, GCs and sampling windows in flight fail at once, so a stop can
    * call this first and never wait on a probe. Sampling in the probes stops when the registry closes.
    */
-  async closeAll(): Promise<void> {
+  closeAll(): void {
     this.closing.abort();
     this.probes.clear();
     this.opts.registry.abortPending('the supervisor is stopping');
