@@ -51,7 +51,8 @@ function trustAbove(dir: string, st: Stats): void {
 /**
  * One component of the walk down to the state dir: created 0700 when missing, refused when it is not a folder.
  * A symlink is followed only above the final folder and only when root or we own it: another user can plant
- * one only in a folder they can write, and then it is theirs. Returns whether this call created it.
+ * one only in a folder they can write, and then it is theirs. Returns whether this call created it, and else
+ * the folder it found (where a link leads), for the check of what is above the state dir.
  */
 function walkInto(p: string, last: boolean): { created: boolean; st?: Stats } {
   let st = lstatOrUndefined(p);
