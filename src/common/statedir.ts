@@ -1,8 +1,8 @@
 // The state dir: one private folder holding everything the supervisor writes. Nothing on disk is trusted that
 // this process did not create: symlinks are refused, a folder is tightened only when we just made it (never a
-// foreign, shared or sticky one), files are used only when regular, ours, single-link and 0600, and one
-// supervisor at a time holds the state dir's lock.
-import fs, { closeSync, constants, existsSync, fchmodSync, fstatSync, ftruncateSync, lstatSync, mkdirSync, mkdtempSync, openSync, readSync, rmSync, statSync, writeSync, type Stats } from 'node:fs';
+// foreign, shared or sticky one), no folder above it may be one another user could rename it out of, files are
+// used only when regular, ours, single-link and 0600, and one supervisor at a time holds the state dir's lock.
+import fs, { closeSync, constants, existsSync, fchmodSync, fstatSync, ftruncateSync, lstatSync, mkdirSync, mkdtempSync, openSync, readSync, realpathSync, rmSync, statSync, writeSync, type Stats } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -30,18 +30,38 @@ function lstatOrUndefined(p: string): Stats | undefined {
 }
 
 /**
+ * Why another user could replace what is below the folder `st` (rename it away and put their own in its place),
+ * as sshd's StrictModes reasons: the folder is theirs, or they may write to it and it is not sticky. In a sticky
+ * folder (/tmp) only root, the folder's owner and the owner of an entry can move that entry. Root is trusted: it
+ * can do anything anyway.
+ */
+export function replaceableBelow(st: Pick<Stats, 'uid' | 'mode'>, uid: number): string | undefined {
+  if (st.uid !== 0 && st.uid !== uid) return `belongs to another user (uid ${st.uid})`;
+  if (st.mode & 0o022 && !(st.mode & 0o1000)) return `is writable by ${st.mode & 0o002 ? 'others' : 'its group'} and not sticky (mode ${octal(st.mode)})`;
+  return undefined;
+}
+
+/** Refuses a folder above a private one when another user could replace what is below it. */
+function trustAbove(dir: string, st: Stats): void {
+  const uid = myUid();
+  const why = uid === undefined ? undefined : replaceableBelow(st, uid);
+  if (why) throw new UsageError(`${dir} ${why}, who could replace what is below it; choose another folder`);
+}
+
+/**
  * One component of the walk down to the state dir: created 0700 when missing, refused when it is not a folder.
  * A symlink is followed only above the final folder and only when root or we own it: another user can plant
- * one only in a folder they can write, and then it is theirs. Returns whether this call created it.
+ * one only in a folder they can write, and then it is theirs. Returns whether this call created it, and else
+ * the folder it found (where a link leads), for the check of what is above the state dir.
  */
-function walkInto(p: string, last: boolean): boolean {
+function walkInto(p: string, last: boolean): { created: boolean; st?: Stats } {
   let st = lstatOrUndefined(p);
   if (!st) {
     try {
       // One level at a time: Node's recursive mkdir spins forever where mkdir answers ENOENT under an existing
       // parent (procfs, sysfs, a dangling symlink), which hung `--state-dir /proc/x` at full CPU.
       mkdirSync(p, { mode: 0o700 });
-      return true;
+      return { created: true };
     } catch (err) {
       if (errCode(err) !== 'EEXIST') throw new UsageError(`cannot create the folder ${p}: ${reason(err)}`);
       st = lstatSync(p);
@@ -57,24 +77,37 @@ function walkInto(p: string, last: boolean): boolean {
     }
   }
   if (!st.isDirectory()) throw new UsageError(`${p} is not a folder`);
-  return false;
+  return { created: false, st };
 }
 
 /**
- * Makes `dir` (and any missing parent) and checks that it is ours and private. Only a folder this call created
- * is chmod'ed (to 0700); an existing one must already be owned by us and not writable by group or others, so a
- * shared folder (`/tmp`, a sticky or group folder) is refused rather than changed. Throws UsageError naming the
- * folder and what is wrong with it.
+ * Makes `dir` (and any missing parent) and checks that it is ours and private, and that nobody else can replace
+ * it: no folder above it (on the path given, and on the real path a link of ours leads to) lets another user
+ * rename it away (replaceableBelow). Only a folder this call created is chmod'ed (to 0700); an existing one must
+ * already be owned by us and not writable by group or others, so a shared folder (`/tmp`, a sticky or group
+ * folder) is refused rather than changed. Throws UsageError naming the folder and what is wrong with it.
  */
 export function ensurePrivateDir(dir: string): string {
   const target = path.resolve(dir);
   const parts = target.split(path.sep).filter(Boolean);
   let current = path.parse(target).root;
+  // Checked before anything is made below it, so a refused path is left as it was.
+  trustAbove(current, statSync(current));
   let created = false;
   parts.forEach((part, i) => {
     current = path.join(current, part);
-    created = walkInto(current, i === parts.length - 1);
+    const step = walkInto(current, i === parts.length - 1);
+    created = step.created;
+    if (step.st && i < parts.length - 1) trustAbove(current, step.st);
   });
+  const real = realpathSync(target);
+  // A link of ours on the way: the folders above where it leads count too.
+  if (real !== target) {
+    for (let above = path.dirname(real); ; above = path.dirname(above)) {
+      trustAbove(above, statSync(above));
+      if (above === path.dirname(above)) break;
+    }
+  }
   let fd: number;
   try {
     // Checked through an fd opened without following links, so what is checked is what is tightened.
@@ -246,18 +279,33 @@ export const socketFits = (p: string) => Buffer.byteLength(p) <= MAX_SOCKET_PATH
 export const SOCKET_DIR_RECORD = 'sockets.dir';
 const SOCKET_DIR_PREFIX = 'cfn-supervise-';
 
-function readRecord(file: string): string | undefined {
+/**
+ * The first `maxBytes` of a file of the state dir, read only when it passes openPrivateFile's checks (which
+ * throw UsageError); none when there is no such file.
+ */
+export function readPrivateFile(file: string, maxBytes: number): string | undefined {
   let fd: number;
   try {
     fd = openPrivateFile(file, constants.O_RDONLY);
-  } catch {
-    return undefined;
+  } catch (err) {
+    if (errCode(err) === 'ENOENT') return undefined;
+    throw err;
   }
   try {
-    const buf = Buffer.alloc(4096);
-    return buf.toString('utf8', 0, readSync(fd, buf, 0, buf.length, 0)).trim() || undefined;
+    const buf = Buffer.alloc(Math.min(maxBytes, Math.max(fstatSync(fd).size, 1)));
+    let n = 0;
+    for (let got = 1; got > 0 && n < buf.length; n += got) got = readSync(fd, buf, n, buf.length - n, n);
+    return buf.toString('utf8', 0, n);
   } finally {
     closeSync(fd);
+  }
+}
+
+function readRecord(file: string): string | undefined {
+  try {
+    return readPrivateFile(file, 4096)?.trim() || undefined;
+  } catch {
+    return undefined;
   }
 }
 

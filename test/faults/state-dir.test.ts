@@ -85,6 +85,47 @@ describe('ensurePrivateDir', () => {
     expect(mode(path.join(parent, 'a', 'b'))).toBe(0o750);
   });
 
+  it('refuses a folder that another user could replace: a folder above it theirs, or shared and not sticky', () => {
+    const base = scratch();
+    chmodSync(base, 0o755);
+    const foreign = path.join(base, 'foreign');
+    mkdirSync(foreign, { mode: 0o755 });
+    chownSync(foreign, NOBODY, NOBODY);
+    refuses(() => ensurePrivateDir(path.join(foreign, 'state')), /foreign belongs to another user \(uid 65534\), who could replace what is below it; choose another folder$/);
+    expect(existsSync(path.join(foreign, 'state'))).toBe(false);
+    for (const [name, m] of [['open', 0o777], ['group', 0o775]] as const) {
+      const dir = path.join(base, name);
+      mkdirSync(dir);
+      chmodSync(dir, m);
+      refuses(() => ensurePrivateDir(path.join(dir, 'a', 'state')), new RegExp(`${name} is writable by (its group|others) and not sticky \\(mode 0${m.toString(8)}\\)`));
+      expect(existsSync(path.join(dir, 'a'))).toBe(false);
+    }
+    // Also above the folder a link of ours leads to.
+    const deeper = path.join(base, 'open', 'deeper');
+    mkdirSync(deeper, { mode: 0o755 });
+    const mine = path.join(base, 'mine');
+    symlinkSync(deeper, mine);
+    refuses(() => ensurePrivateDir(path.join(mine, 'state')), /open is writable by others and not sticky/);
+    // A sticky folder like /tmp: only the owner of what is below it can move that.
+    const sticky = path.join(base, 'sticky');
+    mkdirSync(sticky);
+    chmodSync(sticky, 0o1777);
+    expect(ensurePrivateDir(path.join(sticky, 'state'))).toBe(path.join(sticky, 'state'));
+  });
+
+  it("refuses to start in a project folder of another user, who could swap the state dir and plant a ledger: one line, exit 2", async () => {
+    const base = scratch();
+    chmodSync(base, 0o755);
+    const project = path.join(base, 'project');
+    mkdirSync(project, { mode: 0o755 });
+    chownSync(project, NOBODY, NOBODY);
+    const cli = startCli(['--min-free', '0', '--', 'true'], { cwd: project });
+    onCleanup(() => killQuietly(cli.child.pid));
+    expect((await cli.exited).code).toBe(2);
+    expect(cli.stderr().toString()).toBe(`cfn-supervise: ${project} belongs to another user (uid 65534), who could replace what is below it; choose another folder\n`);
+    expect(existsSync(path.join(project, '.cfn-supervise'))).toBe(false);
+  });
+
   it('says a file is not a folder', () => {
     refuses(() => ensurePrivateDir('/etc/passwd'), /^\/etc\/passwd is not a folder$/);
     refuses(() => ensurePrivateDir('/etc/passwd/state'), /^\/etc\/passwd is not a folder$/);

@@ -1,9 +1,10 @@
 // Issue 11, "the supervisor must not die, and its death must not orphan the tree": a supervisor killed outright
 // leaves nothing behind, the next one on the state dir records the lost run; a broken stderr kills nothing.
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, linkSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { readStat } from '../../src/supervisor/proc/stat.js';
 import { CLI, descendantsOf, fixture, isAlive, readJsonl, runCli, startCli, tempDir, track, waitFor } from '../helpers/cli.js';
 
 const FAST = ['--min-free', '0', '--interval', '200'];
@@ -22,6 +23,27 @@ async function superviseTree() {
   return { cwd, s, pids, tree };
 }
 
+/** The supervisor's watchdogs (more than one while a stopped one is being replaced). */
+const watchdogsOf = (supervisor: number) =>
+  descendantsOf(supervisor).filter((pid) => {
+    try {
+      return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('watchdog.sh');
+    } catch {
+      return false;
+    }
+  });
+
+/** A root process outside any supervised tree, in a group of its own: what a planted ledger would aim at. */
+function bystander(): { pid: number; startTime: number } {
+  const child = spawn('sleep', ['1000'], { detached: true, stdio: 'ignore' });
+  track(child.pid);
+  return { pid: child.pid!, startTime: readStat(child.pid!)!.startTime };
+}
+
+/** A ledger naming `target` by pid, start time and group, as a supervisor would write it. */
+const plantedLedger = (target: { pid: number; startTime: number }) =>
+  `cfn-supervise-ledger 1\nsupervisor 1 1\nrun {"run_id":"planted","pid":${target.pid}}\npgid ${target.pid}\npid ${target.pid} ${target.startTime}\n`;
+
 describe('kill -9 of the supervisor', () => {
   it('ends the whole tree within 2 s: agent, node child, setsid grandchild ignoring TERM, double-forked daemon', async () => {
     const { cwd, s, pids, tree } = await superviseTree();
@@ -39,6 +61,54 @@ describe('kill -9 of the supervisor', () => {
     expect(runs[0]).toMatchObject({ pid: pids.agent, exit: { reason: 'supervisor-lost' }, aborted: true });
     expect(runs[0]!.peak_mb as number).toBeGreaterThan(0);
     expect(runs[1]).toMatchObject({ exit: { reason: 'clean' } });
+  });
+});
+
+describe('a ledger put in place of the one the supervisor keeps', () => {
+  it('is never read by the watchdog: the state dir swapped for one with a planted ledger, then kill -9', async () => {
+    const { cwd, s, tree } = await superviseTree();
+    const target = bystander();
+    // What another user would do if they could replace the state dir (refused up front when they can: see
+    // state-dir.test.ts); here the folder is trusted and root itself swaps it.
+    const state = path.join(cwd, '.cfn-supervise');
+    renameSync(state, path.join(cwd, 'moved'));
+    mkdirSync(state, { mode: 0o700 });
+    writeFileSync(path.join(state, 'ledger'), plantedLedger(target), { mode: 0o600 });
+    s.child.kill('SIGKILL');
+    await waitFor(() => tree.every((pid) => !isAlive(pid)), 15_000, 'the tree to be gone');
+    expect(isAlive(target.pid)).toBe(true);
+  });
+
+  it.each([
+    ['owned by another user', (file: string) => chownSync(file, 65534, 65534)],
+    ['readable by others', (file: string) => chmodSync(file, 0o644)],
+    ['hard-linked', (file: string) => linkSync(file, `${file}.other`)],
+  ])('is refused by cleanup and by the next start when %s: what it names lives', async (_what, spoil) => {
+    const cwd = tempDir();
+    const state = path.join(cwd, '.cfn-supervise');
+    mkdirSync(state, { mode: 0o700 });
+    const target = bystander();
+    const ledger = path.join(state, 'ledger');
+    writeFileSync(ledger, plantedLedger(target), { mode: 0o600 });
+    spoil(ledger);
+    for (const args of [['cleanup'], [...FAST, '--', 'true']]) {
+      const r = await runCli(args, { cwd, env: { CFN_SUPERVISE_KILL_TIMEOUT: '1000' } });
+      expect(r.code).toBe(2);
+      expect(r.stderr.toString()).toMatch(/^cfn-supervise: \S+ledger (belongs to another user|has mode 0644|has 2 hard links)[^\n]*\n$/);
+      expect(isAlive(target.pid)).toBe(true);
+    }
+  });
+});
+
+describe('a stopped watchdog', () => {
+  it('is replaced by the supervisor on its tick, so a kill -9 of the supervisor still ends the tree', async () => {
+    const { s, tree } = await superviseTree();
+    const [old] = watchdogsOf(s.child.pid!);
+    expect(old).toBeDefined();
+    process.kill(old!, 'SIGSTOP');
+    await waitFor(() => watchdogsOf(s.child.pid!).some((pid) => pid !== old) && !isAlive(old!), 20_000, 'a new watchdog in place of the stopped one');
+    s.child.kill('SIGKILL');
+    await waitFor(() => tree.every((pid) => !isAlive(pid)), 15_000, 'the tree to be gone');
   });
 });
 

@@ -25,3 +25,13 @@ it.each([
   expect(ledger.update(next, 1_000_000 + after)).toBe(written);
   expect(readFileSync(file, 'utf8').includes(`run ${JSON.stringify(next.record)}`)).toBe(written);
 });
+
+it('tells its sink the targets on every update, and none once cleared', () => {
+  const ledger = new Ledger(path.join(tempDir(), 'ledger'));
+  const told: string[] = [];
+  ledger.tell({ tick: (targets) => told.push(targets) });
+  ledger.update(entry([100, 101]), 1_000_000);
+  ledger.update(entry([100, 101]), 1_000_001);
+  ledger.clear();
+  expect(told).toEqual(['pgid 100\npid 100 1000\npid 101 1010', 'pgid 100\npid 100 1000\npid 101 1010', '']);
+});

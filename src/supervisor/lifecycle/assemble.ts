@@ -86,8 +86,9 @@ export class Assembly {
     }));
     const { log } = journal;
     log.info({ argv: redactArgv(opts.argv), config: shareable(config) }, 'supervisor started');
-    this.watchdog = new Watchdog(early.ledger.file, Math.min(config.killTimeoutMs, 1000), early.children, log);
+    this.watchdog = new Watchdog(Math.min(config.killTimeoutMs, 1000), early.children, log);
     this.watchdog.start();
+    early.ledger.tell(this.watchdog);
     if (registry) this.sessions = this.linkProbes(registry, log);
     if (config.alertWebhook.length > 0 || config.alertExec.length > 0) this.channels = this.openChannels(log);
     this.executor = this.newExecutor(journal);

@@ -1,20 +1,28 @@
 // The run's ledger: which processes are the run's (by pid and start time, so a recycled pid is never taken for
 // one of ours), its process group, and its record so far, rewritten as the tree changes. It is what ends the tree
-// when the supervisor itself is killed: the watchdog reads it the moment the supervisor's pipe closes, and the
-// next supervisor (or `cleanup`) on the state dir reads it to end what is left and write the lost run's record.
-// Plain lines, so that the watchdog, a POSIX shell, can read it without any parser:
+// when the supervisor itself is killed: the watchdog gets its targets over its pipe on every tick (never from the
+// file, which it could not tell from a planted one) and acts the moment the pipe closes, and the next supervisor
+// (or `cleanup`) on the state dir reads the file, only when it is private and ours, to end what is left and
+// write the lost run's record. Plain lines, so that the watchdog, a POSIX shell, can read them without a parser:
 //   cfn-supervise-ledger 1
 //   supervisor <pid> <start time>
 //   run <the run record so far, one line of JSON>
 //   pgid <the agent's process group>
 //   pid <pid> <start time>
-import { readFileSync, renameSync, rmSync } from 'node:fs';
-import { writePrivateFile } from '../../common/statedir.js';
+import { renameSync, rmSync } from 'node:fs';
+import { readPrivateFile, writePrivateFile } from '../../common/statedir.js';
 import { endGracefully, signalPid } from '../proc/kill.js';
 import { readStat, type ProcStat } from '../proc/stat.js';
 import type { RunLine } from './run.js';
 
 const HEADER = 'cfn-supervise-ledger 1';
+/** Far above any real ledger (a line per process): what a damaged one can cost to read. */
+const MAX_LEDGER_BYTES = 16 << 20;
+
+/** Where the ledger's targets go besides the file: the watchdog, told on every tick. */
+export interface TargetsSink {
+  tick(targets: string): void;
+}
 
 export interface LedgerEntry {
   /** The record as it would read if the run ended now; the lost run's runs.jsonl line is made from it. */
@@ -36,8 +44,14 @@ export class Ledger {
   private lastRecord = '';
   private lastWrite = 0;
   private readonly self = readStat('self');
+  private sink?: TargetsSink;
 
   constructor(readonly file: string) {}
+
+  /** From now on, every update's targets also go to `sink`. */
+  tell(sink: TargetsSink): void {
+    this.sink = sink;
+  }
 
   /**
    * Rewrites the ledger at once when the membership changed, else when the record did (at most every
@@ -47,6 +61,7 @@ export class Ledger {
    */
   update(entry: LedgerEntry, now: number): boolean {
     const members = entry.members.map((m) => `pid ${m.pid} ${m.startTime}`).join('\n');
+    this.sink?.tick([`pgid ${entry.pgid}`, members].filter(Boolean).join('\n'));
     const { duration_seconds: _duration, end_mb: _end, ...events } = entry.record;
     const record = JSON.stringify(events);
     const since = now - this.lastWrite;
@@ -77,15 +92,16 @@ export class Ledger {
   clear(): void {
     rmSync(this.file, { force: true });
     this.lastMembers = '';
+    this.sink?.tick('');
   }
 
   /** The run's record was written after all (a supervisor that fails on its way out): keep only what to end. */
   recorded(): void {
     try {
-      const kept = readFileSync(this.file, 'utf8')
-        .split('\n')
+      const kept = readPrivateFile(this.file, MAX_LEDGER_BYTES)
+        ?.split('\n')
         .filter((line) => !line.startsWith('run '));
-      writePrivateFile(this.file, kept.join('\n'));
+      if (kept) writePrivateFile(this.file, kept.join('\n'));
     } catch {
       // No ledger: nothing to keep.
     }
@@ -111,15 +127,13 @@ export interface LostLedger {
 /**
  * Takes the ledger a supervisor that died left in this state dir (the caller holds the state dir's lock, so its
  * writer is gone): its record and those of its processes still alive, and removes the file, so that the new
- * run's ledger cannot be confused with it. Synchronous and cheap: the ending can come later (endLostRun).
+ * run's ledger cannot be confused with it. Synchronous and cheap: the ending can come later (endLostRun). Read
+ * only when regular, ours, single-link and 0600 in a state dir nobody else can replace (the lock checked that):
+ * else it throws a one-line UsageError and the file stays for a person to look at, its processes untouched.
  */
 export function takeLostLedger(file: string): LostLedger | undefined {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch {
-    return undefined;
-  }
+  const text = readPrivateFile(file, MAX_LEDGER_BYTES);
+  if (text === undefined) return undefined;
   rmSync(file, { force: true });
   const lines = text.split('\n');
   if (lines[0] !== HEADER) return undefined;
