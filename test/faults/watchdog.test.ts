@@ -28,10 +28,10 @@ it('under dash, signals only the pids and the group whose start times still matc
   const watchdog = spawn('dash', [SCRIPT, '2'], { stdio: ['pipe', 'ignore', 'pipe'] });
   track(watchdog.pid);
   let stderr = '';
-  watchdog.stderr!.on('data', (b: Buffer) => (stderr += b.toString()));
+  watchdog.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
   const exited = new Promise<number | null>((resolve) => watchdog.once('close', resolve));
   // `recycled` stands for a pid (and group) reused since: its start time is not the one sent.
-  watchdog.stdin!.end(['targets', `pgid ${recycled.pid}`, `pid ${recycled.pid} ${recycled.startTime + 1}`, `pid ${ours.pid} ${ours.startTime}`, 'end', ''].join('\n'));
+  watchdog.stdin.end(['targets', `pgid ${recycled.pid}`, `pid ${recycled.pid} ${recycled.startTime + 1}`, `pid ${ours.pid} ${ours.startTime}`, 'end', ''].join('\n'));
   expect(await exited).toBe(0);
   expect(stderr).toBe('');
   expect(isAlive(ours.pid)).toBe(false);
@@ -44,7 +44,7 @@ it('leaves without touching anything when its supervisor says bye', async () => 
   const watchdog = spawn('dash', [SCRIPT, '2'], { stdio: ['pipe', 'ignore', 'ignore'] });
   track(watchdog.pid);
   const exited = new Promise<number | null>((resolve) => watchdog.once('close', resolve));
-  watchdog.stdin!.end(['targets', `pgid ${ours.pid}`, `pid ${ours.pid} ${ours.startTime}`, 'end', 'bye', ''].join('\n'));
+  watchdog.stdin.end(['targets', `pgid ${ours.pid}`, `pid ${ours.pid} ${ours.startTime}`, 'end', 'bye', ''].join('\n'));
   expect(await exited).toBe(0);
   expect(isAlive(ours.pid)).toBe(true);
 });
