@@ -7,7 +7,7 @@ import type { Executor } from '../act/executor.js';
 import type { CaptureProgress, CaptureRequest, CaptureResult, ControlHandlers, ProcessView, StatusView } from '../control/protocol.js';
 import { processViews, treeView } from '../control/views.js';
 import type { Level } from '../watch/policy.js';
-import { initialPolicyState } from '../watch/policy.js';
+import { initialPolicyState, thresholdsOnly } from '../watch/policy.js';
 import type { ProcessRecordView, Sampler } from '../watch/sampler.js';
 import type { Runner } from './runner.js';
 import type { Watcher } from './watcher.js';
@@ -72,7 +72,7 @@ export function controlHandlers(deps: AdapterDeps): ControlHandlers {
       },
       tree: watcher ? treeView(watcher.lastTick, watcher.policyState) : treeView(undefined, initialPolicyState),
       levels: { ...deps.alertCounts },
-      thresholds: watcher?.thresholds ?? deps.config(),
+      thresholds: thresholdsOnly(watcher?.thresholds ?? deps.config()),
     };
   };
 
