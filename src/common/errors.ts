@@ -10,6 +10,8 @@ export const EXIT = {
   noSupervisor: 3,
   /** The request was understood but there is nothing to act on now: no such process, cooling down, cap reached. */
   refused: 4,
+  /** A supervisor holds the state dir but answers nothing: stopped (Ctrl-Z, SIGSTOP) or hung. */
+  unresponsive: 5,
   /** The supervisor itself failed (an uncaught exception); its tree was ended before it exited. */
   internal: 70,
   cannotExecute: 126,
@@ -52,6 +54,13 @@ export class Refused extends HttpError {
 export class NoSupervisorError extends CfnError {
   override readonly name = 'NoSupervisorError';
   override readonly exitCode = EXIT.noSupervisor;
+  override readonly status = 503;
+}
+
+/** The supervisor of the state dir runs but does not answer: waiting longer would only hang the caller. */
+export class SupervisorUnresponsive extends CfnError {
+  override readonly name = 'SupervisorUnresponsive';
+  override readonly exitCode = EXIT.unresponsive;
   override readonly status = 503;
 }
 
