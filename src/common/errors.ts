@@ -14,6 +14,8 @@ export const EXIT = {
   unresponsive: 5,
   /** The supervisor itself failed (an uncaught exception); its tree was ended before it exited. */
   internal: 70,
+  /** The state dir cannot be written (a read-only file system, no permission): sysexits' EX_CANTCREAT. */
+  stateDirUnwritable: 73,
   cannotExecute: 126,
   notFound: 127,
 } as const;
