@@ -82,12 +82,27 @@ export class TimeoutError extends CfnError {
 /** The agent's side answered with an error, or went away mid-call. */
 export class ProbeError extends CfnError {
   override readonly name = 'ProbeError';
-  override readonly status = 502;
+  override readonly status: number = 502;
   constructor(
     readonly pid: number,
     message: string,
   ) {
     super(`pid ${pid}: ${message}`);
+  }
+}
+
+/**
+ * A probe with as many requests pending as it may have: the process is not answering (busy in synchronous code,
+ * stopped). Not now rather than failed (409): the same request may pass later, or through the inspector port.
+ */
+export class ProbeBusy extends ProbeError {
+  override readonly status = 409;
+  override readonly exitCode = EXIT.refused;
+  constructor(pid: number, pending: number) {
+    super(
+      pid,
+      `not answering (${pending} requests pending); try again later, or capture it through its inspector port: cfn-supervise capture --pid ${pid} --state-dir <a folder no supervisor runs in>`,
+    );
   }
 }
 
