@@ -9,6 +9,7 @@ import {
   formatReport,
   KIND_NAMES,
 } from '../analysis/index.js';
+import { inert, out, printJson } from './output.js';
 
 const DEFAULT_TOP = 10;
 const MAX_TOP = 10_000;
@@ -64,12 +65,13 @@ export async function analyzeCommand(files: string[], opts: { json?: boolean; to
     const options: AnalyzeOptions = { top: top ?? DEFAULT_TOP, ...(bar ? { onProgress: bar } : {}) };
     const result = files.length === 2 ? await diffFiles(files[0]!, files[1]!, options) : await analyzeFile(files[0]!, options);
     bar?.clear();
-    process.stdout.write(opts.json ? `${JSON.stringify(result, null, 2)}\n` : `${formatReport(result)}\n`);
+    if (opts.json) printJson(result);
+    else out(formatReport(result));
     return 0;
   } catch (err) {
     bar?.clear();
     const message = err instanceof Error ? err.message : String(err);
-    process.stderr.write(`cfn-supervise analyze: ${message.split('\n')[0]}\n`);
+    process.stderr.write(`cfn-supervise analyze: ${inert(message.split('\n')[0]!, true)}\n`);
     if (err instanceof UsageError) return 2;
     return 1;
   } finally {

@@ -5,6 +5,7 @@ import type { IncomingMessage } from 'node:http';
 import { builtin } from '../common/builtin.js';
 import { HttpError, NoSupervisorError } from '../common/errors.js';
 import { controlPaths, NDJSON } from '../supervisor/control/protocol.js';
+import { FIRST_BYTE_MS, judgeSilence, PING_MS } from './silence.js';
 
 /** Silence longer than this means the supervisor is stuck; streamed captures send a heartbeat meanwhile. */
 const IDLE_TIMEOUT_MS = 60_000;
@@ -26,7 +27,23 @@ export class ControlClient {
     this.socketPath = controlPaths(stateDir).socket;
   }
 
-  async request<T>(method: string, route: string, opts: RequestOptions = {}): Promise<T> {
+  /**
+   * One request. No answer's first byte within FIRST_BYTE_MS asks why (silence.ts): a stopped or hung supervisor
+   * ends it at once with SupervisorUnresponsive, a busy one is asked again after as long.
+   */
+  request<T>(method: string, route: string, opts: RequestOptions = {}): Promise<T> {
+    return this.send<T>(method, route, opts, true);
+  }
+
+  /** Whether the supervisor answers a cheap request at all, whatever it answers. */
+  private ping(): Promise<boolean> {
+    return this.send('GET', '/healthz', { timeoutMs: PING_MS }, false).then(
+      () => true,
+      (err: unknown) => err instanceof HttpError,
+    );
+  }
+
+  private async send<T>(method: string, route: string, opts: RequestOptions, watchSilence: boolean): Promise<T> {
     const noSupervisor = () => new NoSupervisorError(`no supervisor is running in ${this.stateDir}`);
     // No socket, no supervisor: said without loading the HTTP client, which is most of a short command's cost.
     // Synchronous: node:fs/promises would load streams and readline with it, ~3 ms of a `status`.
@@ -47,9 +64,26 @@ export class ControlClient {
     return new Promise<T>((resolve, reject) => {
       // A unix socket has no server name: an empty one spares http.Agent's IP-address check (a large regex
       // compiled on first use) that would work it out from the host.
+      let silence: NodeJS.Timeout | undefined;
+      const askWhySilent = () => {
+        silence = setTimeout(() => {
+          void judgeSilence(this.stateDir, () => this.ping()).then((err) => {
+            if (silence === undefined) return; // answered meanwhile
+            if (err) req.destroy(err);
+            else askWhySilent();
+          });
+        }, FIRST_BYTE_MS);
+      };
+      const stopAsking = () => {
+        clearTimeout(silence);
+        silence = undefined;
+      };
       const req = httpRequest({ socketPath: this.socketPath, method, path: route, headers, servername: '' } as RequestOptionsWithName, (res) => {
+        stopAsking();
         this.collect<T>(res, opts.onLine).then(resolve, reject);
       });
+      if (watchSilence) askWhySilent();
+      req.once('close', stopAsking);
       req.setTimeout(opts.timeoutMs ?? IDLE_TIMEOUT_MS, () =>
         req.destroy(new Error(`the supervisor in ${this.stateDir} did not answer within ${(opts.timeoutMs ?? IDLE_TIMEOUT_MS) / 1000} s`)),
       );

@@ -230,7 +230,8 @@ export async function monitorCommand(opts: MonitorOptions): Promise<number> {
       if (opts.captureOnGrowth && capture === undefined && trend && alertable(trend, rule)) {
         try {
           capture = await saveCapture(h, opts.capturesDir, 'monitor-growth', 'heapprofile');
-          if (!opts.json) notice(`${live ? '\r\x1b[K' : ''}heap grows ${formatTrend(trendView(trend))}: profile saved to ${capture}`);
+          if (live && !opts.json) process.stdout.write('\r\x1b[K');
+          if (!opts.json) notice(`heap grows ${formatTrend(trendView(trend))}: profile saved to ${capture}`);
         } catch (err) {
           capture = '';
           if (!opts.json) notice(`pid ${opts.pid}: the growth profile could not be saved: ${errorMessage(err)}`);

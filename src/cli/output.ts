@@ -5,17 +5,31 @@ import { CfnError, EXIT, errorMessage } from '../common/errors.js';
 const PROGRAM = 'cfn-supervise';
 let stderrOpen = true;
 
+// C0 controls but tab and newline, DEL, and C1 (0x9b is a CSI of its own on some terminals).
+const CONTROL = /[\x00-\x08\x0b-\x1f\x7f-\x9f]/g;
+const CONTROL_OR_NEWLINE = /[\x00-\x08\x0a-\x1f\x7f-\x9f]/g;
+const shown = (c: string) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`;
+
+/**
+ * Text for a terminal with every control character shown as `\x1b`, not obeyed: argv, titles, script names,
+ * paths and function names come from the agent's tree, and one ESC among them could clear the user's screen or
+ * rewrite what it shows. Newlines stay (they separate the lines of a table) unless `oneLine`.
+ */
+export const inert = (text: string, oneLine = false): string => text.replace(oneLine ? CONTROL_OR_NEWLINE : CONTROL, shown);
+
 export function notice(message: string): void {
   if (!stderrOpen) return;
   try {
-    process.stderr.write(`${PROGRAM}: ${message}\n`);
+    process.stderr.write(`${PROGRAM}: ${inert(message, true)}\n`);
   } catch {
     stderrOpen = false;
   }
 }
 
-export const out = (text: string): void => void process.stdout.write(`${text}\n`);
-export const printJson = (value: unknown): void => out(JSON.stringify(value, null, 2));
+/** Text for people on stdout, made inert. */
+export const out = (text: string): void => void process.stdout.write(`${inert(text)}\n`);
+/** JSON escapes every control character itself, and keeps each string as it was. */
+export const printJson = (value: unknown): void => void process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
 
 export function quietOnBrokenPipes(): void {
   process.stderr.on('error', () => {

@@ -5,6 +5,7 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { CfnError, EXIT, UsageError, errorMessage } from '../common/errors.js';
 import { DEFAULT_SINCE, collectReport, formatText, parseSince, renderHtml } from '../report/index.js';
+import { inert, out, printJson } from './output.js';
 
 async function requireStateDir(stateDir: string): Promise<string> {
   const dir = path.resolve(stateDir);
@@ -41,12 +42,13 @@ export async function reportCommand(stateDir: string, opts: { since?: string; js
     const report = await collectReport(await requireStateDir(stateDir), since, now);
     if (opts.html !== undefined) {
       const written = await writePage(opts.html, renderHtml(report));
-      process.stderr.write(`cfn-supervise report: HTML written to ${written}\n`);
+      process.stderr.write(`cfn-supervise report: HTML written to ${inert(written, true)}\n`);
     }
-    process.stdout.write(opts.json ? `${JSON.stringify(report, null, 2)}\n` : `${formatText(report)}\n`);
+    if (opts.json) printJson(report);
+    else out(formatText(report));
     return EXIT.ok;
   } catch (err) {
-    process.stderr.write(`cfn-supervise report: ${errorMessage(err).split('\n')[0]}\n`);
+    process.stderr.write(`cfn-supervise report: ${inert(errorMessage(err).split('\n')[0]!, true)}\n`);
     return err instanceof CfnError ? err.exitCode : EXIT.failure;
   }
 }

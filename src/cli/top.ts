@@ -4,6 +4,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { NoSupervisorError, UsageError } from '../common/errors.js';
 import type { ProcessView, StatusView } from '../supervisor/control/protocol.js';
 import type { ControlClient } from './client.js';
+import { inert } from './output.js';
 import { fetchStatus, processTable, statusHeader } from './view.js';
 
 const ENTER = '\x1b[?1049h\x1b[?25l';
@@ -34,7 +35,7 @@ export function renderTop(status: StatusView, processes: readonly ProcessView[],
     ...processTable(processes, { header: 'RSS HISTORY', cell: (p) => sparkline(p.history.rss_mb) }),
   ];
   // Characters, not bytes, are what the terminal counts; every glyph used here is one column wide.
-  const fitted = lines.slice(0, Math.max(1, rows - 1)).map((l) => [...l].slice(0, columns).join(''));
+  const fitted = lines.slice(0, Math.max(1, rows - 1)).map((l) => [...inert(l, true)].slice(0, columns).join(''));
   return HOME + fitted.map((l) => l + CLEAR_LINE).join('\r\n') + CLEAR_BELOW;
 }
 

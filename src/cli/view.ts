@@ -51,7 +51,8 @@ export function processTable(processes: readonly ProcessView[], extra?: { header
 
 export function statusHeader(status: StatusView): string[] {
   const { supervisor: s, agent: a, tree: t } = status;
-  const agent = [a.phase, a.run_id ? `run ${a.run_id}` : '', a.pid ? `pid ${a.pid}` : '', `${a.restarts} restart${a.restarts === 1 ? '' : 's'}`];
+  const wait = a.restart_in_s === undefined ? '' : `restarting in ${formatDuration(a.restart_in_s)}`;
+  const agent = [a.phase, wait, a.run_id ? `run ${a.run_id}` : '', a.pid ? `pid ${a.pid}` : '', `${a.restarts} restart${a.restarts === 1 ? '' : 's'}`];
   const heap = t.heap_used_mb === undefined ? '' : `, heap ${mb(t.heap_used_mb)}`;
   return [
     `supervisor  pid ${s.pid}, up ${formatDuration(s.uptime_s)}, ${s.state_dir}`,

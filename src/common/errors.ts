@@ -10,8 +10,12 @@ export const EXIT = {
   noSupervisor: 3,
   /** The request was understood but there is nothing to act on now: no such process, cooling down, cap reached. */
   refused: 4,
+  /** A supervisor holds the state dir but answers nothing: stopped (Ctrl-Z, SIGSTOP) or hung. */
+  unresponsive: 5,
   /** The supervisor itself failed (an uncaught exception); its tree was ended before it exited. */
   internal: 70,
+  /** The state dir cannot be written (a read-only file system, no permission): sysexits' EX_CANTCREAT. */
+  stateDirUnwritable: 73,
   cannotExecute: 126,
   notFound: 127,
 } as const;
@@ -55,6 +59,13 @@ export class NoSupervisorError extends CfnError {
   override readonly status = 503;
 }
 
+/** The supervisor of the state dir runs but does not answer: waiting longer would only hang the caller. */
+export class SupervisorUnresponsive extends CfnError {
+  override readonly name = 'SupervisorUnresponsive';
+  override readonly exitCode = EXIT.unresponsive;
+  override readonly status = 503;
+}
+
 /** A call into an agent got no answer in time (blocked in synchronous code, or gone). */
 export class TimeoutError extends CfnError {
   override readonly name = 'TimeoutError';
@@ -71,12 +82,27 @@ export class TimeoutError extends CfnError {
 /** The agent's side answered with an error, or went away mid-call. */
 export class ProbeError extends CfnError {
   override readonly name = 'ProbeError';
-  override readonly status = 502;
+  override readonly status: number = 502;
   constructor(
     readonly pid: number,
     message: string,
   ) {
     super(`pid ${pid}: ${message}`);
+  }
+}
+
+/**
+ * A probe with as many requests pending as it may have: the process is not answering (busy in synchronous code,
+ * stopped). Not now rather than failed (409): the same request may pass later, or through the inspector port.
+ */
+export class ProbeBusy extends ProbeError {
+  override readonly status = 409;
+  override readonly exitCode = EXIT.refused;
+  constructor(pid: number, pending: number) {
+    super(
+      pid,
+      `not answering (${pending} requests pending); try again later, or capture it through its inspector port: cfn-supervise capture --pid ${pid} --state-dir <a folder no supervisor runs in>`,
+    );
   }
 }
 

@@ -6,7 +6,7 @@ import fs, { closeSync, constants, existsSync, fchmodSync, fstatSync, ftruncateS
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { CfnError, UsageError } from './errors.js';
+import { CfnError, EXIT, UsageError } from './errors.js';
 import { libc } from './libc.js';
 
 const myUid = (): number | undefined => (typeof process.getuid === 'function' ? process.getuid() : undefined);
@@ -19,6 +19,18 @@ function reason(err: unknown): string {
 }
 
 const errCode = (err: unknown) => (err as NodeJS.ErrnoException).code;
+
+/** The state dir cannot be written: a read-only file system, or a folder we may not write in. */
+export class StateDirUnwritable extends CfnError {
+  override readonly name = 'StateDirUnwritable';
+  override readonly exitCode = EXIT.stateDirUnwritable;
+  constructor(dir: string, err: unknown) {
+    super(`cannot write the state dir ${dir}: ${reason(err)}; give a writable folder with --state-dir`);
+  }
+}
+
+const UNWRITABLE = new Set(['EROFS', 'EACCES', 'EPERM']);
+const cannotWrite = (err: unknown) => UNWRITABLE.has(errCode(err) ?? '');
 
 function lstatOrUndefined(p: string): Stats | undefined {
   try {
@@ -63,6 +75,7 @@ function walkInto(p: string, last: boolean): { created: boolean; st?: Stats } {
       mkdirSync(p, { mode: 0o700 });
       return { created: true };
     } catch (err) {
+      if (cannotWrite(err)) throw new StateDirUnwritable(p, err);
       if (errCode(err) !== 'EEXIST') throw new UsageError(`cannot create the folder ${p}: ${reason(err)}`);
       st = lstatSync(p);
     }
@@ -244,7 +257,13 @@ const sameFile = (a: Stats, b: Stats) => a.ino === b.ino && a.dev === b.dev;
 export function lockStateDir(dir: string): StateDirLock {
   const root = ensurePrivateDir(dir);
   const file = path.join(root, LOCK_NAME);
-  const first = openLocked(file);
+  let first: ReturnType<typeof openLocked>;
+  try {
+    first = openLocked(file);
+  } catch (err) {
+    // The lock is the first file written: a state dir that cannot take it can take nothing.
+    throw cannotWrite(err) ? new StateDirUnwritable(root, err) : err;
+  }
   if (!('fd' in first)) throw new StateDirBusy(root, first.holder);
   let { fd } = first;
   let open = true;

@@ -4,7 +4,8 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { ProbeError, TimeoutError } from '../../src/common/errors.js';
+import { EXIT, HttpError, ProbeError, TimeoutError } from '../../src/common/errors.js';
+import { errorStatus } from '../../src/supervisor/control/http.js';
 import { Registry, type ProcessRecord, type Rejection } from '../../src/supervisor/probe-link/registry.js';
 import { FIXTURES, exited, unprobedEnv } from './helpers.js';
 
@@ -120,7 +121,13 @@ describe('Registry', () => {
 
     const a = registry.request(process.pid, { type: 'heap-stats' }, { timeoutMs: 5000 });
     const b = registry.request(process.pid, { type: 'heap-stats' }, { timeoutMs: 5000 });
-    await expect(registry.request(process.pid, { type: 'heap-stats' }, { timeoutMs: 5000 })).rejects.toThrow(/already pending/);
+    // Over the limit: a line a person can act on, and "not now" (409, exit 4) rather than a failure.
+    const over = await registry.request(process.pid, { type: 'heap-stats' }, { timeoutMs: 5000 }).catch((e: unknown) => e);
+    expect(errorStatus(over)).toEqual({
+      status: 409,
+      message: `pid ${process.pid}: not answering (2 requests pending); try again later, or capture it through its inspector port: cfn-supervise capture --pid ${process.pid} --state-dir <a folder no supervisor runs in>`,
+    });
+    expect(new HttpError(409, '').exitCode).toBe(EXIT.refused);
     s.destroy();
     await expect(a).rejects.toBeInstanceOf(ProbeError);
     await expect(b).rejects.toThrow(/process exited/);

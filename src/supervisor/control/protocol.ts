@@ -65,7 +65,8 @@ export interface ProcessView {
 
 export interface StatusView {
   supervisor: { pid: number; version: string; started_at: string; uptime_s: number; state_dir: string; interval_ms: number };
-  agent: { phase: string; run_id?: string; pid?: number; started_at?: string; restarts: number };
+  /** pid, run_id and started_at while an agent runs; restart_in_s in a restart's backoff. */
+  agent: { phase: string; run_id?: string; pid?: number; started_at?: string; restarts: number; restart_in_s?: number };
   tree: { processes: number; rss_mb: number; heap_used_mb?: number; level: Level };
   /** Alerts raised since the supervisor started, by level. */
   levels: Partial<Record<Level, number>>;

@@ -1,6 +1,6 @@
 // Pure: what the control socket shows of the supervisor's state, built from the last tick and the policy's
 // levels. No I/O, so status requests never touch the agent.
-import type { ProcessView } from './protocol.js';
+import type { ProcessView, StatusView } from './protocol.js';
 import { ROLE_KEYS, type RoleKey } from '../../config/config.js';
 import { LEVELS, rank, trustedTrend, type Level, type PolicyState, type Thresholds } from '../watch/policy.js';
 import { thresholdsFor } from '../watch/roles.js';
@@ -68,3 +68,22 @@ export function treeView(tick: Tick | undefined, policy: PolicyState) {
 }
 
 export const emptyLevelCounts = (): Record<Level, number> => Object.fromEntries(LEVELS.map((l) => [l, 0])) as Record<Level, number>;
+
+/**
+ * The agent as status shows it. Only a running agent has a pid: between runs (a restart's backoff, leftovers
+ * being ended) the last run's pid is a dead process's, or by now another's. In backoff, when the next run starts.
+ */
+export function agentView(
+  phase: string,
+  restarts: number,
+  run: { id: string; pid: number; startedAt: number } | undefined,
+  restartAt: number | undefined,
+  now: number,
+): StatusView['agent'] {
+  const live = phase === 'running' && run ? { run_id: run.id, pid: run.pid, started_at: new Date(run.startedAt).toISOString() } : {};
+  const wait = phase === 'backoff' && restartAt !== undefined ? { restart_in_s: Math.max(0, Math.ceil((restartAt - now) / 1000)) } : {};
+  return { phase, restarts, ...live, ...wait };
+}
+
+/** The last tick, while it describes a running agent's tree; between runs it is a dead tree's. */
+export const liveTick = (phase: string, tick: Tick | undefined): Tick | undefined => (phase === 'running' ? tick : undefined);

@@ -5,9 +5,9 @@ import { Refused } from '../../common/errors.js';
 import { configByName, type Config } from '../../config/config.js';
 import type { Executor } from '../act/executor.js';
 import type { CaptureProgress, CaptureRequest, CaptureResult, ControlHandlers, ProcessView, StatusView } from '../control/protocol.js';
-import { processViews, treeView } from '../control/views.js';
+import { agentView, liveTick, processViews, treeView } from '../control/views.js';
 import type { Level } from '../watch/policy.js';
-import { initialPolicyState } from '../watch/policy.js';
+import { initialPolicyState, thresholdsOnly } from '../watch/policy.js';
 import type { ProcessRecordView, Sampler } from '../watch/sampler.js';
 import type { Runner } from './runner.js';
 import type { Watcher } from './watcher.js';
@@ -46,7 +46,8 @@ export const devtoolsUrl = (ws: string) => `devtools://devtools/bundled/js_app.h
 
 export function controlHandlers(deps: AdapterDeps): ControlHandlers {
   const { runner, watcher, executor } = deps;
-  const processes = () => watcher?.lastTick?.processes ?? [];
+  const tick = () => liveTick(runner.phase, watcher?.lastTick);
+  const processes = () => tick()?.processes ?? [];
   const roleOf = (pid: number) => processes().find((p) => p.pid === pid)?.role;
   const currentRun = () => {
     const run = runner.run;
@@ -56,23 +57,20 @@ export function controlHandlers(deps: AdapterDeps): ControlHandlers {
 
   const status = (): StatusView => {
     const run = runner.run;
+    const now = Date.now();
     return {
       supervisor: {
         pid: process.pid,
         version: deps.version,
         started_at: new Date(deps.startedAt).toISOString(),
-        uptime_s: Math.round((Date.now() - deps.startedAt) / 1000),
+        uptime_s: Math.round((now - deps.startedAt) / 1000),
         state_dir: deps.stateDir,
         interval_ms: deps.config().intervalMs,
       },
-      agent: {
-        phase: runner.phase,
-        restarts: runner.restarts,
-        ...(run ? { run_id: run.id, pid: run.pid, started_at: new Date(run.startedAt).toISOString() } : {}),
-      },
-      tree: watcher ? treeView(watcher.lastTick, watcher.policyState) : treeView(undefined, initialPolicyState),
+      agent: agentView(runner.phase, runner.restarts, run, runner.restartAt, now),
+      tree: watcher ? treeView(tick(), watcher.policyState) : treeView(undefined, initialPolicyState),
       levels: { ...deps.alertCounts },
-      thresholds: watcher?.thresholds ?? deps.config(),
+      thresholds: thresholdsOnly(watcher?.thresholds ?? deps.config()),
     };
   };
 
@@ -93,7 +91,7 @@ export function controlHandlers(deps: AdapterDeps): ControlHandlers {
     status,
     processes: () =>
       watcher && deps.sampler
-        ? processViews(watcher.lastTick, watcher.policyState, (pid) => deps.sampler!.history(pid), (pid) => deps.sampler!.heapHistory(pid), watcher.thresholds).map((v) => {
+        ? processViews(tick(), watcher.policyState, (pid) => deps.sampler!.history(pid), (pid) => deps.sampler!.heapHistory(pid), watcher.thresholds).map((v) => {
             const url = deps.inspectorUrl(v.pid);
             return { ...v, instrumented: deps.instrumentation(v.pid), ...(url ? { devtools_url: devtoolsUrl(url) } : {}) };
           })

@@ -63,6 +63,8 @@ interface RunOutcome {
 export class Runner {
   phase: Phase = 'starting';
   restarts = 0;
+  /** When the backoff ends and the next run starts (epoch ms), while in backoff. */
+  restartAt?: number;
   private current?: Run;
   private restartState: RestartState = initialRestartState;
   private stop?: { signal: NodeJS.Signals; deadline: number };
@@ -138,7 +140,9 @@ export class Runner {
         this.phase = 'backoff';
         notice(`agent ended (${outcome.reason}, exit ${outcome.exitCode}); restarting in ${(decision.delayMs / 1000).toFixed(1)} s`, true);
         journal.log.info({ reason: outcome.reason, delayMs: decision.delayMs, restarts: this.restarts }, 'restart scheduled');
+        this.restartAt = Date.now() + decision.delayMs;
         await sleep(decision.delayMs, undefined, { signal: this.stopWaits.signal }).catch(() => {});
+        this.restartAt = undefined;
         if (this.stop) break;
       }
     } finally {

@@ -11,7 +11,7 @@
 import { EventEmitter } from 'node:events';
 import { promises as fs } from 'node:fs';
 import net from 'node:net';
-import { ProbeError } from '../../common/errors.js';
+import { ProbeBusy, ProbeError } from '../../common/errors.js';
 import { claimSocketPath } from '../../common/statedir.js';
 import { libc } from '../../common/libc.js';
 import { PendingRequests, type RequestOptions } from './pending.js';
@@ -139,7 +139,7 @@ export class Registry extends EventEmitter<RegistryEvents> {
     const conn = this.byPid.get(pid);
     if (!conn) return Promise.reject(new ProbeError(pid, `${what}: process not registered`));
     if (conn.pending.size >= this.opts.maxPending) {
-      return Promise.reject(new ProbeError(pid, `${what}: ${conn.pending.size} requests already pending`));
+      return Promise.reject(new ProbeBusy(pid, conn.pending.size));
     }
     if (!writable(conn.socket, this.opts.maxQueuedBytes)) {
       return Promise.reject(new ProbeError(pid, `${what}: probe is not reading`));

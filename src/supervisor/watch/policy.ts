@@ -40,26 +40,32 @@ export interface TickSample {
 }
 
 /** The config's thresholds, in the config's own names and units (src/config/config.ts). */
-export type Thresholds = Pick<
-  Config,
-  | 'warningMb'
-  | 'criticalMb'
-  | 'hardMb'
-  | 'treeWarningMb'
-  | 'treeCriticalMb'
-  | 'treeHardMb'
-  | 'heapWarning'
-  | 'heapCritical'
-  | 'heapImminent'
-  | 'fdWarning'
-  | 'connInfo'
-  | 'connWarning'
-  | 'connCritical'
-  | 'trendWindowMs'
-  | 'trendMinMbPerMin'
-  | 'trendHorizonMin'
-  | 'roles'
->;
+export const THRESHOLD_KEYS = [
+  'warningMb',
+  'criticalMb',
+  'hardMb',
+  'treeWarningMb',
+  'treeCriticalMb',
+  'treeHardMb',
+  'heapWarning',
+  'heapCritical',
+  'heapImminent',
+  'fdWarning',
+  'connInfo',
+  'connWarning',
+  'connCritical',
+  'trendWindowMs',
+  'trendMinMbPerMin',
+  'trendHorizonMin',
+  'roles',
+] as const satisfies readonly (keyof Config)[];
+export type Thresholds = Pick<Config, (typeof THRESHOLD_KEYS)[number]>;
+
+/**
+ * The thresholds alone, as a view may show them. What is handed around as Thresholds is often the whole Config
+ * (alert webhooks and commands with their credentials among it): a view copies these keys, never the object.
+ */
+export const thresholdsOnly = (t: Thresholds): Thresholds => Object.fromEntries(THRESHOLD_KEYS.map((k) => [k, t[k]])) as Thresholds;
 
 /** A trend is trusted (alerted on, shown) only when its fit is at least this good. */
 export const TREND_MIN_CONFIDENCE = 0.8;
