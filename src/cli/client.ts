@@ -67,11 +67,14 @@ export class ControlClient {
       let silence: NodeJS.Timeout | undefined;
       const askWhySilent = () => {
         silence = setTimeout(() => {
-          void judgeSilence(this.stateDir, () => this.ping()).then((err) => {
-            if (silence === undefined) return; // answered meanwhile
-            if (err) req.destroy(err);
-            else askWhySilent();
-          });
+          judgeSilence(this.stateDir, () => this.ping()).then(
+            (err) => {
+              if (silence === undefined) return; // answered meanwhile
+              if (err) req.destroy(err);
+              else askWhySilent();
+            },
+            (err: Error) => req.destroy(err),
+          );
         }, FIRST_BYTE_MS);
       };
       const stopAsking = () => {

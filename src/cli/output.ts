@@ -6,7 +6,9 @@ const PROGRAM = 'cfn-supervise';
 let stderrOpen = true;
 
 // C0 controls but tab and newline, DEL, and C1 (0x9b is a CSI of its own on some terminals).
+// eslint-disable-next-line no-control-regex -- control characters are what these match
 const CONTROL = /[\x00-\x08\x0b-\x1f\x7f-\x9f]/g;
+// eslint-disable-next-line no-control-regex -- likewise
 const CONTROL_OR_NEWLINE = /[\x00-\x08\x0a-\x1f\x7f-\x9f]/g;
 const shown = (c: string) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`;
 
