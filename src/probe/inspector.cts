@@ -31,6 +31,8 @@ export class Inspector {
   private pressed = false;
   /** Bytes between samples while sampling; 0 while not. */
   private interval = 0;
+  /** The sampler running is the app's own (one per isolate): read, never restarted or stopped by the probe. */
+  private borrowed = false;
 
   get attached(): boolean {
     return this.session !== undefined;
@@ -93,11 +95,22 @@ export class Inspector {
     if (failure) throw failure.err;
   }
 
+  /** What the sampler running has kept: ours, or the app's own, which is read and left running. */
+  profile(): unknown {
+    try {
+      return this.with((post) => post<{ profile: unknown }>('HeapProfiler.getSamplingProfile')).profile;
+    } catch (err) {
+      // The sampler is the isolate's: an app with its own session can stop it under us.
+      const why = err instanceof Error ? err.message : String(err);
+      throw new Error(`no sampling profile to read (${why}): an inspector session of the app may have stopped the sampler`);
+    }
+  }
+
   /** A supervisor's hold: sampling runs until released; `fresh` restarts it so that it covers from now on. */
   hold(interval: number, fresh: boolean): boolean {
     const was = this.sampling;
     this.holds++;
-    if (was && fresh) this.with((post) => post('HeapProfiler.stopSampling'));
+    if (was && fresh && !this.borrowed) this.with((post) => post('HeapProfiler.stopSampling'));
     if (!was || fresh) this.startSampling(interval);
     return was;
   }
@@ -124,7 +137,10 @@ export class Inspector {
   private startSampling(interval: number): void {
     const post = this.attach();
     try {
-      post('HeapProfiler.startSampling', { samplingInterval: interval });
+      // A sampler the app started answers getSamplingProfile; starting ours would be a no-op and stopping it
+      // later would stop the app's.
+      this.borrowed = samplerRunning(post);
+      if (!this.borrowed) post('HeapProfiler.startSampling', { samplingInterval: interval });
       this.interval = interval;
     } finally {
       this.detachIfIdle();
@@ -135,8 +151,9 @@ export class Inspector {
     if (!this.sampling) return;
     this.interval = 0;
     try {
-      this.post?.('HeapProfiler.stopSampling');
+      if (!this.borrowed) this.post?.('HeapProfiler.stopSampling');
     } finally {
+      this.borrowed = false;
       this.detachIfIdle();
     }
   }
@@ -189,6 +206,16 @@ export class Inspector {
     } catch {
       // Already disconnected.
     }
+  }
+}
+
+function samplerRunning(post: Post): boolean {
+  try {
+    post('HeapProfiler.getSamplingProfile');
+    return true;
+  } catch {
+    // "V8 sampling heap profiler was not started."
+    return false;
   }
 }
 

@@ -246,8 +246,7 @@ export function serve(connection: PipeHandle | net.Socket): void {
     const fd = openCaptureFile(file, config.capturesDir);
     try {
       if (kind === 'heapprofile') {
-        const { profile } = inspector().with((post) => post<{ profile: unknown }>('HeapProfiler.getSamplingProfile'));
-        return writeAll(fd, JSON.stringify(profile));
+        return writeAll(fd, JSON.stringify(inspector().profile()));
       }
       // reportProgress:true segfaults Node 20 on an in-process session (measured), so progress is bytes written.
       let bytes = 0;
