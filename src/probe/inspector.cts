@@ -7,6 +7,7 @@
  * which V8 runs from a task once the stack is empty.
  */
 import type { Session } from 'node:inspector';
+import { ReflectApply, SafeSetImmediate } from './probe.cjs';
 
 export type Post = <T = unknown>(method: string, params?: object) => T;
 
@@ -52,21 +53,25 @@ export class Inspector {
     }
   }
 
-  /** A full, precise collection: V8 runs it from a task, so the session stays attached until it is done. */
-  collectGarbage(): Promise<void> {
+  /**
+   * A full, precise collection: V8 runs it from a task, so the session stays attached until it is done.
+   * A callback, not a promise: an app may have replaced Promise.prototype.then. `done` must not throw.
+   */
+  collectGarbage(done: (err: Error | null) => void): void {
     this.attach();
     const session = this.session!;
     this.users++;
-    return new Promise<void>((resolve, reject) => {
-      session.post('HeapProfiler.collectGarbage', (err) => {
-        // Disconnecting a session from inside its own callback hangs the process (measured on Node 20).
-        setImmediate(() => {
-          this.users--;
+    session.post('HeapProfiler.collectGarbage', (err) => {
+      // Disconnecting a session from inside its own callback hangs the process (measured on Node 20).
+      SafeSetImmediate(() => {
+        this.users--;
+        try {
           this.detachIfIdle();
-        });
-        if (err) reject(err);
-        else resolve();
+        } catch {
+          // Called from the loop: a throw here would be the app's crash.
+        }
       });
+      done(err);
     });
   }
 
@@ -233,7 +238,7 @@ function installConsoleDiscard(discard: () => void): () => void {
     const wrapper = {
       [name](this: unknown, ...args: unknown[]): unknown {
         try {
-          return Reflect.apply(original, this, args);
+          return ReflectApply(original as (...a: unknown[]) => unknown, this, args);
         } finally {
           if (mayRetainMuch(args) || ++cheapCalls >= CHEAP_CALLS_PER_DISCARD) {
             cheapCalls = 0;
