@@ -32,7 +32,7 @@ export function processTable(processes: readonly ProcessView[], extra?: { header
   const rows = [...processes].sort((a, b) => a.pid - b.pid).map((p) => [
     String(p.pid),
     p.role,
-    p.instrumented ?? '-',
+    p.instrumented_why ? `${p.instrumented ?? '-'} (${p.instrumented_why})` : (p.instrumented ?? '-'),
     mb(p.rss_mb),
     formatHeap(p),
     p.level,

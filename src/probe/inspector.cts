@@ -7,6 +7,7 @@
  * which V8 runs from a task once the stack is empty.
  */
 import type { Session } from 'node:inspector';
+import { ReflectApply, SafeSetImmediate } from './probe.cjs';
 
 export type Post = <T = unknown>(method: string, params?: object) => T;
 
@@ -31,6 +32,8 @@ export class Inspector {
   private pressed = false;
   /** Bytes between samples while sampling; 0 while not. */
   private interval = 0;
+  /** The sampler running is the app's own (one per isolate): read, never restarted or stopped by the probe. */
+  private borrowed = false;
 
   get attached(): boolean {
     return this.session !== undefined;
@@ -50,21 +53,25 @@ export class Inspector {
     }
   }
 
-  /** A full, precise collection: V8 runs it from a task, so the session stays attached until it is done. */
-  collectGarbage(): Promise<void> {
+  /**
+   * A full, precise collection: V8 runs it from a task, so the session stays attached until it is done.
+   * A callback, not a promise: an app may have replaced Promise.prototype.then. `done` must not throw.
+   */
+  collectGarbage(done: (err: Error | null) => void): void {
     this.attach();
     const session = this.session!;
     this.users++;
-    return new Promise<void>((resolve, reject) => {
-      session.post('HeapProfiler.collectGarbage', (err) => {
-        // Disconnecting a session from inside its own callback hangs the process (measured on Node 20).
-        setImmediate(() => {
-          this.users--;
+    session.post('HeapProfiler.collectGarbage', (err) => {
+      // Disconnecting a session from inside its own callback hangs the process (measured on Node 20).
+      SafeSetImmediate(() => {
+        this.users--;
+        try {
           this.detachIfIdle();
-        });
-        if (err) reject(err);
-        else resolve();
+        } catch {
+          // Called from the loop: a throw here would be the app's crash.
+        }
       });
+      done(err);
     });
   }
 
@@ -93,11 +100,22 @@ export class Inspector {
     if (failure) throw failure.err;
   }
 
+  /** What the sampler running has kept: ours, or the app's own, which is read and left running. */
+  profile(): unknown {
+    try {
+      return this.with((post) => post<{ profile: unknown }>('HeapProfiler.getSamplingProfile')).profile;
+    } catch (err) {
+      // The sampler is the isolate's: an app with its own session can stop it under us.
+      const why = err instanceof Error ? err.message : String(err);
+      throw new Error(`no sampling profile to read (${why}): an inspector session of the app may have stopped the sampler`, { cause: err });
+    }
+  }
+
   /** A supervisor's hold: sampling runs until released; `fresh` restarts it so that it covers from now on. */
   hold(interval: number, fresh: boolean): boolean {
     const was = this.sampling;
     this.holds++;
-    if (was && fresh) this.with((post) => post('HeapProfiler.stopSampling'));
+    if (was && fresh && !this.borrowed) this.with((post) => post('HeapProfiler.stopSampling'));
     if (!was || fresh) this.startSampling(interval);
     return was;
   }
@@ -124,7 +142,10 @@ export class Inspector {
   private startSampling(interval: number): void {
     const post = this.attach();
     try {
-      post('HeapProfiler.startSampling', { samplingInterval: interval });
+      // A sampler the app started answers getSamplingProfile; starting ours would be a no-op and stopping it
+      // later would stop the app's.
+      this.borrowed = samplerRunning(post);
+      if (!this.borrowed) post('HeapProfiler.startSampling', { samplingInterval: interval });
       this.interval = interval;
     } finally {
       this.detachIfIdle();
@@ -135,8 +156,9 @@ export class Inspector {
     if (!this.sampling) return;
     this.interval = 0;
     try {
-      this.post?.('HeapProfiler.stopSampling');
+      if (!this.borrowed) this.post?.('HeapProfiler.stopSampling');
     } finally {
+      this.borrowed = false;
       this.detachIfIdle();
     }
   }
@@ -193,6 +215,16 @@ export class Inspector {
   }
 }
 
+function samplerRunning(post: Post): boolean {
+  try {
+    post('HeapProfiler.getSamplingProfile');
+    return true;
+  } catch {
+    // "V8 sampling heap profiler was not started."
+    return false;
+  }
+}
+
 /**
  * Each retaining console call is followed by Runtime.discardConsoleEntries (a synchronous in-process post,
  * ~4 µs), immediately when an argument can be large, in batches otherwise. Installed only while attached.
@@ -207,7 +239,7 @@ function installConsoleDiscard(discard: () => void): () => void {
     const wrapper = {
       [name](this: unknown, ...args: unknown[]): unknown {
         try {
-          return Reflect.apply(original, this, args);
+          return ReflectApply(original as (...a: unknown[]) => unknown, this, args);
         } finally {
           if (mayRetainMuch(args) || ++cheapCalls >= CHEAP_CALLS_PER_DISCARD) {
             cheapCalls = 0;

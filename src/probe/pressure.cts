@@ -4,6 +4,8 @@
  * tick. Sampling (512 KiB ≈ free) keeps only allocations still alive, so it must run before the heap gets
  * critical for a fast leak's profile to name the leak before the OOM.
  */
+import { SafeClearTimeout, SafeSetTimeout } from './probe.cjs';
+
 export interface GcPoint {
   used: number;
   /** Epoch ms at the end of the collection. */
@@ -67,12 +69,16 @@ export class Judge {
 export function watchMajorGcs(onMajor: (at: number) => void): () => void {
   const { PerformanceObserver, constants } = require('node:perf_hooks') as typeof import('node:perf_hooks');
   const observer = new PerformanceObserver((list) => {
-    let end = 0;
-    for (const e of list.getEntries()) {
-      const kind = (e as { detail?: { kind?: number } }).detail?.kind;
-      if (kind === constants.NODE_PERFORMANCE_GC_MAJOR) end = Math.max(end, e.startTime + e.duration);
+    try {
+      let end = 0;
+      for (const e of list.getEntries()) {
+        const kind = (e as { detail?: { kind?: number } }).detail?.kind;
+        if (kind === constants.NODE_PERFORMANCE_GC_MAJOR) end = Math.max(end, e.startTime + e.duration);
+      }
+      if (end > 0) onMajor(Math.round(performance.timeOrigin + end));
+    } catch {
+      // An observer callback that throws would be the app's uncaught exception.
     }
-    if (end > 0) onMajor(Math.round(performance.timeOrigin + end));
   });
   observer.observe({ entryTypes: ['gc'] });
   return () => observer.disconnect();
@@ -97,18 +103,22 @@ export class Throttle {
     }
     this.held = p;
     if (!this.timer) {
-      this.timer = setTimeout(() => {
+      this.timer = SafeSetTimeout(() => {
         this.timer = undefined;
         const held = this.held;
         this.held = undefined;
-        if (held) this.emit(held);
+        try {
+          if (held) this.emit(held);
+        } catch {
+          // Called from the loop: a throw here would be the app's crash.
+        }
       }, wait);
       this.timer.unref();
     }
   }
 
   close(): void {
-    clearTimeout(this.timer);
+    SafeClearTimeout(this.timer);
     this.timer = undefined;
     this.held = undefined;
   }

@@ -8,6 +8,7 @@ import net = require('node:net');
 import v8 = require('node:v8');
 import type { Inspector } from './inspector.cjs';
 import type { PipeHandle } from './probe.cjs';
+import { FsWriteSync, JSONParse, JSONStringify, emitOnProcess, utf8 } from './probe.cjs';
 import { Judge, Throttle, watchMajorGcs, type GcPoint } from './pressure.cjs';
 
 const PROTOCOL_VERSION = 2;
@@ -80,22 +81,27 @@ export function serve(connection: PipeHandle | net.Socket): void {
   const limit = parseOldSpaceLimit() ?? v8.getHeapStatistics().heap_size_limit;
   let lastGc: GcPoint | undefined;
 
+  // Lines go straight to the socket's descriptor whenever nothing is queued before them: an app may have
+  // replaced Socket.prototype.write (primordials.cts), and while a snapshot runs the main thread never
+  // returns to the loop, so queued progress would all arrive at the end. The socket queues only what the
+  // kernel did not take. Never throws: it is called from callbacks where a throw would be the app's crash.
   const send = (msg: Json): void => {
-    if (!socket.destroyed && socket.writable) socket.write(`${JSON.stringify(msg)}\n`);
-  };
-  // While a snapshot runs, the main thread never returns to the loop, so queued writes would all arrive
-  // at the end; progress goes straight to the fd when nothing is queued before it.
-  const sendNow = (msg: Json): void => {
-    const fd = (socket as unknown as { _handle?: { fd?: number } })._handle?.fd;
-    const line = Buffer.from(`${JSON.stringify(msg)}\n`);
-    if (typeof fd !== 'number' || fd < 0 || socket.writableLength > 0) return;
-    let written: number;
     try {
-      written = fs.writeSync(fd, line);
+      if (socket.destroyed || !socket.writable) return;
+      const line = utf8(`${JSONStringify(msg)}\n`);
+      const fd = (socket as unknown as { _handle?: { fd?: number } })._handle?.fd;
+      let written = 0;
+      if (typeof fd === 'number' && fd >= 0 && socket.writableLength === 0) {
+        try {
+          written = FsWriteSync(fd, line);
+        } catch {
+          // EAGAIN: the kernel's buffer is full; the socket queues it.
+        }
+      }
+      if (written < line.length) socket.write(line.subarray(written));
     } catch {
-      return;
+      // A line the app's replaced runtime would not let out is lost; the supervisor's call times out.
     }
-    if (written < line.length) socket.write(line.subarray(written));
   };
 
   const report = new Throttle(GC_REPORT_EVERY_MS, (p) => send({ type: 'post-gc', ...p }));
@@ -115,9 +121,9 @@ export function serve(connection: PipeHandle | net.Socket): void {
   const stopWatching = watchMajorGcs(afterMajorGc);
 
   socket.on('close', () => {
-    stopWatching();
-    report.close();
     try {
+      stopWatching();
+      report.close();
       loaded?.stop();
     } catch {
       // The session is gone with it.
@@ -135,13 +141,12 @@ export function serve(connection: PipeHandle | net.Socket): void {
     oldSpaceLimit: parseOldSpaceLimit(),
     nodeVersion: process.version,
   });
-  process.once('exit', (code) => {
-    try {
-      send({ type: 'exit', code });
-    } catch {
-      // Best effort: the socket closing tells the supervisor anyway.
-    }
-  });
+  try {
+    // Adding a listener emits newListener on process, through an emit the app may have replaced.
+    process.once('exit', (code) => send({ type: 'exit', code }));
+  } catch {
+    // Without it, the socket closing tells the supervisor.
+  }
 
   // The same framing as Registry.accept: a CommonJS preload cannot share a module with the ESM supervisor
   // (vitest does not transform .cts imported from .ts, so a shared .cts would break every supervisor test).
@@ -165,14 +170,14 @@ export function serve(connection: PipeHandle | net.Socket): void {
   function handleLine(line: string): void {
     let msg: Json;
     try {
-      msg = JSON.parse(line) as Json;
+      msg = JSONParse(line) as Json;
     } catch {
       return;
     }
     if (!msg || typeof msg !== 'object') return;
     if (msg.type === 'memory-pressure') {
       // Emitted after the probe's own work is done: an exception from the app's listener is the app's.
-      (process as NodeJS.EventEmitter).emit('cfn-supervise:memory-pressure', { level: String(msg.level) });
+      emitOnProcess('cfn-supervise:memory-pressure', { level: String(msg.level) });
       return;
     }
     if (msg.type === 'config') {
@@ -194,9 +199,8 @@ export function serve(connection: PipeHandle | net.Socket): void {
           break;
         case 'gc': {
           const before = v8.getHeapStatistics().used_heap_size;
-          inspector().collectGarbage().then(
-            () => reply({ beforeBytes: before, afterBytes: v8.getHeapStatistics().used_heap_size }),
-            (err: unknown) => reply(undefined, err),
+          inspector().collectGarbage((err) =>
+            err ? reply(undefined, err) : reply({ beforeBytes: before, afterBytes: v8.getHeapStatistics().used_heap_size }),
           );
           break;
         }
@@ -246,8 +250,7 @@ export function serve(connection: PipeHandle | net.Socket): void {
     const fd = openCaptureFile(file, config.capturesDir);
     try {
       if (kind === 'heapprofile') {
-        const { profile } = inspector().with((post) => post<{ profile: unknown }>('HeapProfiler.getSamplingProfile'));
-        return writeAll(fd, JSON.stringify(profile));
+        return writeAll(fd, JSONStringify(inspector().profile()));
       }
       // reportProgress:true segfaults Node 20 on an in-process session (measured), so progress is bytes written.
       let bytes = 0;
@@ -256,7 +259,7 @@ export function serve(connection: PipeHandle | net.Socket): void {
         bytes += writeAll(fd, chunk);
         if (bytes - reported >= PROGRESS_EVERY_BYTES) {
           reported = bytes;
-          sendNow({ type: 'progress', id, done: bytes, total: 0 });
+          send({ type: 'progress', id, done: bytes, total: 0 });
         }
       });
       return bytes;

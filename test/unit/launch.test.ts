@@ -37,3 +37,22 @@ describe('agentEnv for a nested supervisor', () => {
     expect(inner.NODE_OPTIONS).toBe('--no-warnings --max-old-space-size=256 --report-on-fatalerror --report-directory=/r --require=/p.cjs');
   });
 });
+
+describe("agentEnv under node's permission model (node could not read the probe)", () => {
+  const probed = { ...base, probePath: '/p.cjs' };
+  const table: [string, string[], string | undefined, boolean][] = [
+    ['a plain node command', ['node', 'app.js'], undefined, true],
+    ['node 20 with the model on', ['node', '--experimental-permission', '--allow-fs-read=./app.js', 'app.js'], undefined, false],
+    ['node 22+ with the model on', ['/usr/local/bin/node', '--permission', 'app.js'], undefined, false],
+    ["the flag as the app's own argument", ['node', 'app.js', '--permission'], undefined, true],
+    ['the flag after -e code', ['node', '-e', 'run()', '--experimental-permission'], undefined, false],
+    ["another command with the flag", ['deno', '--permission', 'app.js'], undefined, true],
+    ["the user's NODE_OPTIONS turns it on for the whole tree", ['npm', 'start'], '--experimental-permission --allow-fs-read=*', false],
+  ];
+  it.each(table)('%s', (_name, argv, userOptions, withProbe) => {
+    const env = agentEnv(userOptions ? { NODE_OPTIONS: userOptions } : {}, probed, argv);
+    expect(env.NODE_OPTIONS!.includes('--require=/p.cjs')).toBe(withProbe);
+    // What a nested supervisor strips is exactly what was added.
+    expect(env.NODE_OPTIONS!.endsWith(env.CFN_SUPERVISE_NODE_OPTIONS!)).toBe(true);
+  });
+});

@@ -139,7 +139,7 @@ export class Executor {
 
   private instrumented(pid: number): Instrumentation {
     const ins = this.deps.instruments;
-    if (!ins?.has(pid)) throw new Refused(`pid ${pid} has no inspector session (not a node process of the tree, or --no-probe)`, 404);
+    if (!ins?.has(pid)) throw new Refused(`pid ${pid} has no inspector session (not a node process of the tree, under node's permission model, or --no-probe)`, 404);
     return ins;
   }
 

@@ -59,9 +59,14 @@ export interface ProcessView {
   /** probe: its preloaded probe; inspector: a node process without one, reached through its inspector port on
    * demand; rss-only: /proc alone (not node, or nothing to attach to). */
   instrumented?: 'probe' | 'inspector' | 'rss-only';
+  /** Why a node process is seen by RSS alone, where that is known: 'permission model' (node's permission model
+   * lets node read no probe it was not allowed and opens no inspector). */
+  instrumented_why?: string;
   /** With --inspect (or an app's own inspector): where DevTools attaches. */
   devtools_url?: string;
 }
+
+export type Instrumented = Pick<ProcessView, 'instrumented' | 'instrumented_why'>;
 
 export interface StatusView {
   supervisor: { pid: number; version: string; started_at: string; uptime_s: number; state_dir: string; interval_ms: number };

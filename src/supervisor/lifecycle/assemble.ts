@@ -19,7 +19,9 @@ import { PortCaptures, probeOrPort } from '../probe-link/port-captures.js';
 import type { Registry } from '../probe-link/registry.js';
 import { DEFAULT_SAMPLING_INTERVAL, Inspectors } from '../probe-link/sessions.js';
 import type { Children } from '../proc/children.js';
-import { executableOf } from '../proc/stat.js';
+import { executableOf, readArgv, readEnvVar } from '../proc/stat.js';
+import { underPermissionModel } from '../proc/node-argv.js';
+import type { Instrumented } from '../control/protocol.js';
 import type { ProcessTree } from '../proc/tree.js';
 import { Sampler } from '../watch/sampler.js';
 import { analyzeProfile, closeAnalysis } from './analyze-captures.js';
@@ -129,7 +131,7 @@ export class Assembly {
       ...(this.sampler ? { sampler: this.sampler } : {}),
       executor: this.executor,
       nodePids: () => this.nodePids(),
-      instrumentation: (pid) => (this.sessions?.has(pid) ? 'probe' : this.attachable(pid) ? 'inspector' : 'rss-only'),
+      instrumentation: (pid) => this.instrumentation(pid),
       inspectorUrl: (pid) => registry?.get(pid)?.url,
       stateDir: paths.root,
       version: VERSION,
@@ -220,9 +222,20 @@ export class Assembly {
     });
   }
 
+  private instrumentation(pid: number): Instrumented {
+    if (this.sessions?.has(pid)) return { instrumented: 'probe' };
+    if (!this.unprobed(pid)) return { instrumented: 'rss-only' };
+    return permissionModelOf(pid) ? { instrumented: 'rss-only', instrumented_why: 'permission model' } : { instrumented: 'inspector' };
+  }
+
   /** A node process of the tree that should have a probe and has none; with --no-probe nothing is attached to. */
-  private attachable(pid: number): boolean {
+  private unprobed(pid: number): boolean {
     return this.sessions !== undefined && !this.sessions.has(pid) && this.early.tree.lastScan.some((p) => p.pid === pid) && executableOf(pid).node;
+  }
+
+  /** Reached through its inspector port: node's permission model opens none. */
+  private attachable(pid: number): boolean {
+    return this.unprobed(pid) && !permissionModelOf(pid);
   }
 
   private openChannels(log: Logger): AlertChannels {
@@ -266,4 +279,9 @@ export class Assembly {
     this.journal.log.info({ patch }, 'configuration changed at run time');
     return next;
   }
+}
+
+/** As node read its command line and the NODE_OPTIONS it was started with. */
+function permissionModelOf(pid: number): boolean {
+  return underPermissionModel(readArgv(pid)?.slice(1) ?? [], readEnvVar(pid, 'NODE_OPTIONS'));
 }

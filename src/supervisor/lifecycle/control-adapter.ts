@@ -4,7 +4,7 @@ import { statSync } from 'node:fs';
 import { Refused } from '../../common/errors.js';
 import { configByName, type Config } from '../../config/config.js';
 import type { Executor } from '../act/executor.js';
-import type { CaptureProgress, CaptureRequest, CaptureResult, ControlHandlers, ProcessView, StatusView } from '../control/protocol.js';
+import type { CaptureProgress, CaptureRequest, CaptureResult, ControlHandlers, Instrumented, StatusView } from '../control/protocol.js';
 import { agentView, liveTick, processViews, treeView } from '../control/views.js';
 import type { Level } from '../watch/policy.js';
 import { initialPolicyState, thresholdsOnly } from '../watch/policy.js';
@@ -20,7 +20,7 @@ export interface AdapterDeps {
   /** Node processes with a live session. */
   nodePids: () => number[];
   /** How the supervisor sees into a process: its probe, its inspector port on demand, or /proc alone. */
-  instrumentation: (pid: number) => ProcessView['instrumented'];
+  instrumentation: (pid: number) => Instrumented;
   /** The inspector a process opened (its own, or --inspect's). */
   inspectorUrl: (pid: number) => string | undefined;
   stateDir: string;
@@ -93,7 +93,7 @@ export function controlHandlers(deps: AdapterDeps): ControlHandlers {
       watcher && deps.sampler
         ? processViews(tick(), watcher.policyState, (pid) => deps.sampler!.history(pid), (pid) => deps.sampler!.heapHistory(pid), watcher.thresholds).map((v) => {
             const url = deps.inspectorUrl(v.pid);
-            return { ...v, instrumented: deps.instrumentation(v.pid), ...(url ? { devtools_url: devtoolsUrl(url) } : {}) };
+            return { ...v, ...deps.instrumentation(v.pid), ...(url ? { devtools_url: devtoolsUrl(url) } : {}) };
           })
         : [],
     capture,

@@ -8,6 +8,7 @@ import type { Libc } from '../../common/libc.js';
 import type { ProcessTree } from '../proc/tree.js';
 import type { Terminal } from './terminal.js';
 import { readStat } from '../proc/stat.js';
+import { isNodeExecutable, underPermissionModel } from '../proc/node-argv.js';
 
 export interface LaunchOptions {
   heapLimitMb: number;
@@ -50,11 +51,25 @@ export function agentNodeOptions(existing: string | undefined, opts: LaunchOptio
   return [existing?.trim(), ourNodeOptions(opts)].filter(Boolean).join(' ');
 }
 
-export function agentEnv(base: NodeJS.ProcessEnv, opts: LaunchOptions): NodeJS.ProcessEnv {
+/**
+ * Under node's permission model node cannot read the probe, and exits 1 before the app runs: the probe is left
+ * out of a node command line that turns the model on, and out of every process when the user's NODE_OPTIONS
+ * does. Such a process is seen by RSS alone (the model also closes the inspector). A node started further down
+ * the tree with the model on cannot be known here: it inherits the probe and does not start.
+ */
+export function probeReadable(argv: readonly string[], userOptions: string | undefined): boolean {
+  const [command, ...args] = argv;
+  return !underPermissionModel(command !== undefined && isNodeExecutable(command) ? args : [], userOptions);
+}
+
+export function agentEnv(base: NodeJS.ProcessEnv, launch: LaunchOptions, argv: readonly string[] = []): NodeJS.ProcessEnv {
+  const user = userNodeOptions(base);
+  const { probePath, ...withoutProbe } = launch;
+  const opts: LaunchOptions = probePath && probeReadable(argv, user) ? launch : withoutProbe;
   const ours = ourNodeOptions(opts);
   const env: NodeJS.ProcessEnv = {
     ...base,
-    NODE_OPTIONS: agentNodeOptions(userNodeOptions(base), opts),
+    NODE_OPTIONS: agentNodeOptions(user, opts),
     [OUR_NODE_OPTIONS_ENV]: ours,
     [STATE_DIR_ENV]: opts.stateDir,
     [SUPERVISOR_PID_ENV]: String(opts.supervisorPid),
@@ -181,7 +196,7 @@ export class Launcher {
 
   start(): Agent {
     const { libc, children, tree, terminal, argv, options, heapLimitMb, inspect, userUmask } = this.deps;
-    const agent = spawnAgent(libc, children, argv, agentEnv(process.env, { ...options, heapLimitMb, inspect }), userUmask);
+    const agent = spawnAgent(libc, children, argv, agentEnv(process.env, { ...options, heapLimitMb, inspect }, argv), userUmask);
     tree.beginRun(agent.pid);
     terminal?.handTo(agent.pid);
     return agent;

@@ -1,7 +1,7 @@
 // /proc/<pid>/stat, read in one pass per call: the identity (pid + start time), parentage, group, session,
 // state, CPU, threads and RSS of every process. ps or pidtree per process costs 10× more.
 import { closeSync, openSync, readFileSync, readSync, readdirSync, readlinkSync } from 'node:fs';
-import path from 'node:path';
+import { isNodeExecutable } from './node-argv.js';
 
 export interface ProcStat {
   pid: number;
@@ -235,7 +235,15 @@ export function readArgv(pid: number): string[] | undefined {
   }
 }
 
-const NODE_EXE = /^node(js)?[\d.-]*$/;
+/** One variable of the environment a process was started with (what node read its NODE_OPTIONS from). */
+export function readEnvVar(pid: number, name: string): string | undefined {
+  try {
+    const prefix = `${name}=`;
+    return readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').find((kv) => kv.startsWith(prefix))?.slice(prefix.length);
+  } catch {
+    return undefined;
+  }
+}
 
 /** The executable a process runs ('' for a kernel thread or one gone), and whether it is node. */
 export function executableOf(pid: number): { exe: string; node: boolean } {
@@ -245,5 +253,5 @@ export function executableOf(pid: number): { exe: string; node: boolean } {
   } catch {
     // A kernel thread has no executable; a process that ended has none either.
   }
-  return { exe, node: exe !== '' && (NODE_EXE.test(path.basename(exe)) || exe === process.execPath) };
+  return { exe, node: exe !== '' && isNodeExecutable(exe) };
 }

@@ -10,6 +10,7 @@ import { PairRing, Ring } from './ring.js';
 import { systemMemory } from '../../common/sysmem.js';
 import { establishedInodes, fdNames, socketInodes } from '../proc/sockets.js';
 import { pageSize, readArgv, type ProcStat } from '../proc/stat.js';
+import { parseNodeArgs } from '../proc/node-argv.js';
 import type { ProcessTree } from '../proc/tree.js';
 import { MB } from '../../common/units.js';
 
@@ -67,9 +68,6 @@ const HEAP_MAX_AGE_MS = 15_000;
  */
 export const RSS_HISTORY_POINTS = 60;
 
-// Node options whose value is the next argument: that value is never the script.
-const NODE_VALUE_OPTIONS = new Set(['-r', '--require', '--import', '--loader', '--experimental-loader', '--input-type', '--title', '--env-file', '-C', '--conditions']);
-
 /**
  * A label that stays the same across restarts (metrics must not be labelled by an unbounded pid set), and never
  * carries code or secrets: `node -e '<code>'` is `node:-e`, a script is its base name.
@@ -78,13 +76,9 @@ export function roleOf(argv: string[] | undefined, comm: string, isAgent: boolea
   if (isAgent) return 'agent';
   const [exe, ...rest] = argv ?? [];
   if (!exe || path.basename(exe) !== 'node') return comm;
-  for (let i = 0; i < rest.length; i++) {
-    const a = rest[i]!;
-    if (a === '-e' || a === '--eval' || a === '-p' || a === '--print') return `node:${a}`;
-    if (NODE_VALUE_OPTIONS.has(a)) i++;
-    else if (!a.startsWith('-')) return `node:${path.basename(a)}`;
-  }
-  return 'node';
+  const { entry } = parseNodeArgs(rest);
+  if (entry === undefined) return 'node';
+  return `node:${entry.startsWith('-') ? entry : path.basename(entry)}`;
 }
 
 /** One process's life as the sampler saw it: what processes.jsonl records when it ends. */
