@@ -153,8 +153,14 @@ export class Executor {
   ): Promise<{ file: string; pid: number; kind: string }> {
     const ins = this.instrumented(pid);
     this.admit(run, 'capture', pid, manual);
-    const file = kind === 'snapshot' ? await ins.snapshot(pid, reason, opts.onProgress) : await ins.saveProfile(pid, reason, opts);
-    run.gate.captured();
+    let file: string;
+    try {
+      file = kind === 'snapshot' ? await ins.snapshot(pid, reason, opts.onProgress) : await ins.saveProfile(pid, reason, opts);
+    } catch (err) {
+      run.gate.settled(false);
+      throw err;
+    }
+    run.gate.settled(true);
     run.captures.push(file);
     this.deps.onCapture?.(kind);
     // A person who asked from another terminal gets the path there; the agent's terminal stays untouched.
