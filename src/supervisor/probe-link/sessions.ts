@@ -25,7 +25,7 @@ import { ProbeError } from '../../common/errors.js';
 import type { ProfileOptions } from '../act/executor.js';
 import { wholeMb as mib } from '../../common/units.js';
 import type { ProcessRecord, Registry } from './registry.js';
-import { DEFAULT_HEADROOM, checkSnapshotHeadroom, type HeadroomFactors } from './snapshot-headroom.js';
+import { DEFAULT_HEADROOM, checkSnapshotHeadroom, reservedProgress, type HeadroomFactors } from './snapshot-headroom.js';
 
 export interface Logger {
   debug(obj: object, msg?: string): void;
@@ -208,12 +208,16 @@ export class Inspectors {
    */
   async snapshot(pid: number, reason: string, onProgress?: (done: number, total: number) => void): Promise<string> {
     const stats = await this.heapStats(pid);
-    await checkSnapshotHeadroom(pid, stats.usedHeapSize, this.opts.capturesDir, this.headroom);
-    return this.capture(pid, reason, 'heapsnapshot', {
-      timeoutMs: this.snapshotIdleTimeoutMs,
-      totalMs: this.snapshotTimeoutMs,
-      ...(onProgress ? { onProgress } : {}),
-    });
+    const reservation = await checkSnapshotHeadroom(pid, stats.usedHeapSize, this.opts.capturesDir, this.headroom);
+    try {
+      return await this.capture(pid, reason, 'heapsnapshot', {
+        timeoutMs: this.snapshotIdleTimeoutMs,
+        totalMs: this.snapshotTimeoutMs,
+        onProgress: reservedProgress(reservation, onProgress),
+      });
+    } finally {
+      reservation.release();
+    }
   }
 
   async gc(pid: number): Promise<{ beforeBytes: number; afterBytes: number }> {
