@@ -64,7 +64,16 @@ export interface ProcessView {
 }
 
 export interface StatusView {
-  supervisor: { pid: number; version: string; started_at: string; uptime_s: number; state_dir: string; interval_ms: number };
+  supervisor: {
+    pid: number;
+    version: string;
+    started_at: string;
+    uptime_s: number;
+    state_dir: string;
+    interval_ms: number;
+    /** Present while the watch loop fails (lifecycle/tick-health.ts): why. */
+    watch_failing?: string;
+  };
   agent: { phase: string; run_id?: string; pid?: number; started_at?: string; restarts: number };
   tree: { processes: number; rss_mb: number; heap_used_mb?: number; level: Level };
   /** Alerts raised since the supervisor started, by level. */

@@ -64,6 +64,7 @@ export function controlHandlers(deps: AdapterDeps): ControlHandlers {
         uptime_s: Math.round((Date.now() - deps.startedAt) / 1000),
         state_dir: deps.stateDir,
         interval_ms: deps.config().intervalMs,
+        ...(watcher?.failing ? { watch_failing: watcher.failing } : {}),
       },
       agent: {
         phase: runner.phase,
@@ -115,12 +116,15 @@ export function controlHandlers(deps: AdapterDeps): ControlHandlers {
       return { run_id: run.id };
     },
     // Liveness: the supervisor works and its agent runs (a restart's backoff counts as alive), and the watch is not
-    // stuck: its last tick is recent.
+    // stuck (its last tick is recent) nor failing (its last ticks went through).
     health: () => {
       const phase = runner.phase;
       const tickAgeMs = watcher?.lastTick ? Date.now() - watcher.lastTick.at : undefined;
       const stale = watcher !== undefined && phase === 'running' && tickAgeMs !== undefined && tickAgeMs > 3 * deps.config().intervalMs + 5000;
-      return { ok: (phase === 'running' || phase === 'backoff' || phase === 'preflight') && !stale, phase, ...(tickAgeMs === undefined ? {} : { tick_age_ms: tickAgeMs }) };
+      const failing = phase === 'running' ? watcher?.failing : undefined;
+      const alive = phase === 'running' || phase === 'backoff' || phase === 'preflight';
+      const reason = failing ?? (stale ? `the last tick was ${tickAgeMs} ms ago` : alive ? undefined : `the agent is ${phase}`);
+      return { ok: reason === undefined, phase, ...(tickAgeMs === undefined ? {} : { tick_age_ms: tickAgeMs }), ...(reason ? { reason } : {}) };
     },
     // Readiness: the agent runs and, where probes are on, at least one of its node processes registered.
     ready: () => {
