@@ -148,6 +148,11 @@ export class Assembly {
     return handlers;
   }
 
+  /** The control socket again if it was removed (see ControlServer.keep). */
+  keepControl(): Promise<boolean> {
+    return this.control?.keep() ?? Promise.resolve(false);
+  }
+
   async close(): Promise<void> {
     await this.control?.close();
     await this.executor.drain();
