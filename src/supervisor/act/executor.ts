@@ -17,6 +17,8 @@ import type { Alert } from './channels.js';
 export interface SamplingWindow {
   seconds: number;
   onSecond?: (done: number) => void;
+  /** Aborted when whoever asked is gone: the window ends early and nothing is written. */
+  cancelled?: AbortSignal;
 }
 
 export interface ProfileOptions {
@@ -158,6 +160,7 @@ export class Executor {
       file = kind === 'snapshot' ? await ins.snapshot(pid, reason, opts.onProgress) : await ins.saveProfile(pid, reason, opts);
     } catch (err) {
       run.gate.settled(false);
+      this.deps.journal.log.info({ pid, reason, kind, manual, err: (err as Error).message }, 'capture not written');
       throw err;
     }
     run.gate.settled(true);

@@ -116,7 +116,8 @@ export interface CleanupResult {
 export interface ControlHandlers {
   status(): StatusView;
   processes(): ProcessView[];
-  capture(req: CaptureRequest, progress: (p: CaptureProgress) => void): Promise<CaptureResult>;
+  /** `cancelled` is aborted when the client goes away before the result: a sampling window then ends unwritten. */
+  capture(req: CaptureRequest, progress: (p: CaptureProgress) => void, cancelled?: AbortSignal): Promise<CaptureResult>;
   gc(req: { pid?: number }): Promise<GcResult>;
   cleanup(): Promise<CleanupResult>;
   restart(): Promise<{ run_id?: string }>;

@@ -77,11 +77,14 @@ export function controlHandlers(deps: AdapterDeps): ControlHandlers {
     };
   };
 
-  const capture = async (req: CaptureRequest, progress: (p: CaptureProgress) => void): Promise<CaptureResult> => {
+  const capture = async (req: CaptureRequest, progress: (p: CaptureProgress) => void, cancelled?: AbortSignal): Promise<CaptureResult> => {
     const run = currentRun();
     const pid = req.pid ?? defaultCaptureTarget(processes(), deps.nodePids())?.pid;
     if (pid === undefined) throw new Refused('no node process with a session to capture', 404);
-    const window = req.seconds === undefined ? undefined : { seconds: req.seconds, onSecond: (done: number) => progress({ phase: 'sampling', done, total: req.seconds }) };
+    const window =
+      req.seconds === undefined
+        ? undefined
+        : { seconds: req.seconds, onSecond: (done: number) => progress({ phase: 'sampling', done, total: req.seconds }), ...(cancelled ? { cancelled } : {}) };
     const r = await executor.capture(run, pid, 'manual', req.kind, true, {
       onProgress: (done, total) => progress({ phase: 'writing', done, ...(total ? { total } : {}) }),
       ...(window ? { window } : {}),
