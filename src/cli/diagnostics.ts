@@ -158,6 +158,8 @@ const serious = (level: string) => rank(level as ProcessView['level']) >= rank('
 export function nextSteps(d: Omit<Diagnostics, 'next' | 'generated_at'>): string[] {
   const steps: string[] = [];
   const { status, processes, system_memory: mem, capture } = d;
+  const failing = status.supervisor.watch_failing;
+  if (failing) steps.push(`the watch loop is failing: ${failing}; levels and trends below are stale. supervisor.log says more ("tick failed"); fix its cause or restart the supervisor`);
   for (const p of processes.filter((q) => serious(q.level))) {
     steps.push(
       `${who(p)} is at ${p.level} (RSS ${Math.round(p.rss_mb)} MB, heap ${formatHeap(p)}): save the evidence now with \`cfn-supervise capture --pid ${p.pid}\`, ` +

@@ -58,6 +58,7 @@ export function statusHeader(status: StatusView): string[] {
     `supervisor  pid ${s.pid}, up ${formatDuration(s.uptime_s)}, ${s.state_dir}`,
     `agent       ${agent.filter(Boolean).join(', ')}`,
     `tree        ${t.processes} process${t.processes === 1 ? '' : 'es'}, RSS ${mb(t.rss_mb)}${heap}, level ${t.level}`,
+    ...(s.watch_failing ? [`watch       FAILING: ${s.watch_failing}`] : []),
   ];
 }
 

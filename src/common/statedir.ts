@@ -381,6 +381,16 @@ export function socketPathFor(stateDir: string, name: string): string {
  * Makes `socketPath` free to listen on: what a process that died left there is removed; a socket that
  * answers belongs to a live process and is refused with `busy`.
  */
+/** The file at `file` is still the one known by its device and inode (a socket we bound, a file we opened). */
+export function isSameFile(file: string, known: { dev: number; ino: number }): boolean {
+  try {
+    const st = lstatSync(file);
+    return st.dev === known.dev && st.ino === known.ino;
+  } catch {
+    return false;
+  }
+}
+
 export async function claimSocketPath(socketPath: string, busy: string): Promise<void> {
   if (!existsSync(socketPath)) return;
   const alive = await new Promise<boolean>((resolve) => {

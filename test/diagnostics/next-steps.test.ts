@@ -34,6 +34,15 @@ describe('nextSteps', () => {
     ]);
   });
 
+  it('puts a failing watch loop first: what the rest says is stale', () => {
+    const failing = status('ok');
+    failing.supervisor.watch_failing = 'the last 3 ticks failed, no memory rule acts (last error: EIO)';
+    const steps = nextSteps({ system_memory: memory, status: failing, processes: [proc('ok')], alerts: [] });
+    expect(steps).toEqual([
+      'the watch loop is failing: the last 3 ticks failed, no memory rule acts (last error: EIO); levels and trends below are stale. supervisor.log says more ("tick failed"); fix its cause or restart the supervisor',
+    ]);
+  });
+
   it('puts a process at critical first: evidence, then GC, then restart', () => {
     const steps = nextSteps({ system_memory: memory, status: status('critical', { restarts: 2 }), processes: [proc('critical')], alerts: [] });
     expect(steps[0]).toMatch(/^pid 10 \(agent\) is at critical .*`cfn-supervise capture --pid 10`, then `cfn-supervise gc --pid 10`.*`cfn-supervise restart`/);

@@ -2,7 +2,7 @@
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { isAlive, killQuietly, startCli, waitFor } from '../helpers/cli.js';
+import { isAlive, killQuietly, runCli, startCli, waitFor } from '../helpers/cli.js';
 import { built, runNode, scratch, undoAll, onCleanup, type NodeChild } from './helpers.js';
 
 afterEach(undoAll);
@@ -112,5 +112,32 @@ describe('a supervisor whose state dir is emptied under it (rm -rf state/*)', ()
     expect(first.stderr().toString()).toBe('');
     first.child.kill('SIGTERM');
     await first.exited;
+  });
+
+  it('listens on its sockets again and writes its journals, the run record included, into new files', async () => {
+    const stateDir = path.join(scratch('cfn-sockets-emptied-'), 'state');
+    const cwd = path.dirname(stateDir);
+    // A node child every second, each living three: the ones started after the rm must still be probed.
+    const agent = "setInterval(() => require('child_process').spawn(process.execPath, ['-e', 'setTimeout(() => {}, 3000)'], { stdio: 'ignore' }), 1000)";
+    const first = startCli(['--state-dir', stateDir, '--interval', '200', '--min-free', '0', '--', 'node', '-e', agent], { cwd });
+    onCleanup(() => killQuietly(first.child.pid));
+    const cli = (args: string[]) => runCli([...args, '--state-dir', stateDir], { cwd });
+    const probed = async () => {
+      const r = await cli(['status', '--json']);
+      if (r.code !== 0) return [];
+      const { processes } = JSON.parse(r.stdout.toString()) as { processes: { pid: number; heap_used_mb?: number }[] };
+      return processes.filter((p) => p.heap_used_mb !== undefined).map((p) => p.pid);
+    };
+    await waitFor(async () => (await probed()).length >= 2, 30_000, 'probed node processes');
+    const before = new Set(await probed());
+    for (const name of readdirSync(stateDir)) rmSync(path.join(stateDir, name), { recursive: true, force: true });
+
+    await waitFor(async () => (await probed()).some((pid) => !before.has(pid)), 30_000, 'status to answer and list a node process probed after the rm');
+    first.child.kill('SIGTERM');
+    await first.exited;
+    const runs = readFileSync(path.join(stateDir, 'runs.jsonl'), 'utf8').trim().split('\n');
+    expect(runs).toHaveLength(1);
+    expect(JSON.parse(runs[0]!)).toMatchObject({ exit: { signal: 'SIGTERM' } });
+    expect(readFileSync(path.join(stateDir, 'supervisor.log'), 'utf8')).toMatch(/the control socket was removed; listening on it again/);
   });
 });

@@ -5,7 +5,8 @@ import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { captureName, enforceRetention } from '../../src/supervisor/journal/captures.js';
 import { collectReports, pruneReports } from '../../src/supervisor/journal/reports.js';
-import { runNode, scratch, undoAll } from './helpers.js';
+import { fixture, killQuietly, runCli, startCli, waitFor } from '../helpers/cli.js';
+import { onCleanup, runNode, scratch, undoAll } from './helpers.js';
 
 afterEach(undoAll);
 
@@ -82,5 +83,52 @@ describe('capture retention', () => {
     expect(readdirSync(dir).sort()).toEqual([names[1]!, `${names[1]}.summary.json`, names[2]!, `${names[2]}.summary.json`].sort());
     expect(removed.map((f) => path.basename(f)).sort()).toEqual([names[0]!, `${names[0]}.summary.json`, orphan].sort());
     expect(existsSync(path.join(dir, `${names[2]}.summary.json`))).toBe(true);
+  });
+});
+
+describe('partial captures a lost supervisor left', () => {
+  it('kill -9 during a snapshot: the next supervisor removes the partial file at its start', async () => {
+    const cwd = scratch('cfn-partial-');
+    const stateDir = path.join(cwd, 'state');
+    const captures = path.join(stateDir, 'captures');
+    const args = ['--state-dir', stateDir, '--min-free', '0', '--', process.execPath, fixture('probe/bigheap.cjs'), '80'];
+    const first = startCli(args, { cwd });
+    onCleanup(() => killQuietly(first.child.pid));
+    await waitFor(() => /ready/.test(first.stdout().toString()), 30_000, 'the agent to hold its heap');
+    const snapshot = startCli(['capture', '--snapshot', '--state-dir', stateDir], { cwd });
+    const partial = await waitFor(
+      () => (existsSync(captures) ? readdirSync(captures).find((n) => n.endsWith('.tmp') && statSync(path.join(captures, n)).size > 0) : undefined),
+      30_000,
+      'the snapshot to be half written',
+    );
+    killQuietly(first.child.pid);
+    await first.exited;
+    await snapshot.exited;
+    expect(readdirSync(captures)).toContain(partial);
+
+    const second = startCli(args, { cwd });
+    onCleanup(() => killQuietly(second.child.pid));
+    await waitFor(() => !readdirSync(captures).includes(partial), 30_000, 'the partial file to be removed');
+    second.child.kill('SIGTERM');
+    await second.exited;
+  });
+
+  it('cleanup without a supervisor removes our partial files, and nothing else', async () => {
+    const cwd = scratch('cfn-partial-cleanup-');
+    const stateDir = path.join(cwd, 'state');
+    const captures = path.join(stateDir, 'captures');
+    mkdirSync(captures, { recursive: true, mode: 0o700 });
+    const ours = `.${captureName(12, 'manual', 'heapsnapshot')}.0a1b2c3d4e5f.tmp`;
+    writeFileSync(path.join(captures, ours), 'half a snapshot');
+    // Not ours to remove: another program's temporary file, a folder and a symlink under our name pattern.
+    const other = '.notes.txt.tmp';
+    writeFileSync(path.join(captures, other), 'keep');
+    const folder = `.${captureName(13, 'manual', 'heapsnapshot')}.aaaaaaaaaaaa.tmp`;
+    mkdirSync(path.join(captures, folder));
+    const link = `.${captureName(14, 'manual', 'heapsnapshot')}.bbbbbbbbbbbb.tmp`;
+    symlinkSync(path.join(cwd, 'elsewhere'), path.join(captures, link));
+    const r = await runCli(['cleanup', '--state-dir', stateDir], { cwd });
+    expect(r.code).toBe(0);
+    expect(readdirSync(captures).sort()).toEqual([other, folder, link].sort());
   });
 });

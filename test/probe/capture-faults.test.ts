@@ -83,6 +83,35 @@ describe('a full disk fails the capture, cleanly', () => {
   });
 });
 
+describe('snapshots side by side share the disk headroom', () => {
+  it('four snapshots asked at once on a disk that fits one: one is written, three refused up front, no ENOSPC', async (ctx) => {
+    h = new Harness();
+    const captures = h.tmpfs('captures', '100m');
+    if (!captures) return ctx.skip('mount -t tmpfs was refused on this machine');
+    await h.start({ capturesDir: captures });
+    // ~25 MB used each: 2.2 × that fits once in 100 MB, not twice; each check alone passes.
+    const agents = await Promise.all([0, 1, 2, 3].map(() => probed(h!, 'bigheap.cjs', ['10'])));
+    await Promise.all(agents.map((a) => waitForOutput(a.child.stdout, /ready/)));
+    const outcomes = await Promise.all(
+      agents.map((a) =>
+        h!.inspectors.snapshot(a.pid, 'side by side').then(
+          () => 'written',
+          (err: Error) => (/snapshot refused: \d+ MB free on the captures disk beside the snapshots being written/.test(err.message) ? 'refused' : err.message),
+        ),
+      ),
+    );
+    expect(outcomes.sort()).toEqual(['refused', 'refused', 'refused', 'written']);
+    expect(readdirSync(captures).filter((f) => f.endsWith('.heapsnapshot'))).toHaveLength(1);
+    expect(readdirSync(captures).filter((f) => f.endsWith('.tmp'))).toEqual([]);
+    // Released once written: the disk's own free space decides again.
+    const after = await h.inspectors.snapshot(agents[0]!.pid, 'after').then(
+      () => 'written',
+      (err: Error) => err.message,
+    );
+    expect(after).not.toMatch(/beside the snapshots being written/);
+  });
+});
+
 describe('the probe writes only into the empty private file it was given, in the captures folder', () => {
   it('refuses a path outside the folder, a non-empty file, a file open to others, and a symlink, touching none', async () => {
     h = await new Harness().start();

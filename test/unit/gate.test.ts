@@ -25,13 +25,43 @@ describe('Gate: cooldowns per process, caps per run', () => {
   it('caps written captures per run, manual ones included; a failed capture does not count', () => {
     const g = new Gate();
     g.started('capture', 1, 0);
-    g.captured();
+    g.settled(true);
     g.started('capture', 2, 0);
+    g.settled(false);
     expect(g.check('capture', 3, 0, true, limits)).toBeUndefined();
-    g.captured();
+    g.started('capture', 3, 0);
+    g.settled(true);
     expect(g.check('capture', 3, 0, true, limits)).toMatch(/capture cap \(--max-captures 2\) is reached/);
     expect(g.check('cleanup', 'tree', 0, false, limits)).toBeUndefined();
     expect(new Gate().check('capture', 1, 1, false, limits)).toBeUndefined();
+  });
+
+  // Captures run for seconds side by side: a slot is taken at admission, not when the file is written.
+  it.each([
+    { cap: 2, admitted: 6, written: 0, failed: 0, free: 0 },
+    { cap: 2, admitted: 1, written: 0, failed: 0, free: 1 },
+    { cap: 2, admitted: 2, written: 1, failed: 1, free: 1 },
+    { cap: 3, admitted: 3, written: 0, failed: 3, free: 3 },
+    { cap: 3, admitted: 3, written: 3, failed: 0, free: 0 },
+  ])('cap $cap, $admitted asked at once, then $written written and $failed failed: $free free', ({ cap, admitted, written, failed, free }) => {
+    const g = new Gate();
+    const l = { ...limits, maxCapturesPerRun: cap };
+    let started = 0;
+    for (let pid = 1; pid <= admitted; pid++) {
+      if (g.check('capture', pid, 0, true, l) !== undefined) continue;
+      g.started('capture', pid, 0);
+      started++;
+    }
+    expect(started).toBe(Math.min(cap, admitted));
+    for (let i = 0; i < written; i++) g.settled(true);
+    for (let i = 0; i < failed; i++) g.settled(false);
+    let more = 0;
+    for (let pid = 100; pid < 100 + cap; pid++) {
+      if (g.check('capture', pid, 0, true, l) !== undefined) break;
+      g.started('capture', pid, 0);
+      more++;
+    }
+    expect(more).toBe(free);
   });
 
   it('forgets processes that are gone', () => {

@@ -17,6 +17,8 @@ import type { Alert } from './channels.js';
 export interface SamplingWindow {
   seconds: number;
   onSecond?: (done: number) => void;
+  /** Aborted when whoever asked is gone: the window ends early and nothing is written. */
+  cancelled?: AbortSignal;
 }
 
 export interface ProfileOptions {
@@ -153,8 +155,15 @@ export class Executor {
   ): Promise<{ file: string; pid: number; kind: string }> {
     const ins = this.instrumented(pid);
     this.admit(run, 'capture', pid, manual);
-    const file = kind === 'snapshot' ? await ins.snapshot(pid, reason, opts.onProgress) : await ins.saveProfile(pid, reason, opts);
-    run.gate.captured();
+    let file: string;
+    try {
+      file = kind === 'snapshot' ? await ins.snapshot(pid, reason, opts.onProgress) : await ins.saveProfile(pid, reason, opts);
+    } catch (err) {
+      run.gate.settled(false);
+      this.deps.journal.log.info({ pid, reason, kind, manual, err: (err as Error).message }, 'capture not written');
+      throw err;
+    }
+    run.gate.settled(true);
     run.captures.push(file);
     this.deps.onCapture?.(kind);
     // A person who asked from another terminal gets the path there; the agent's terminal stays untouched.

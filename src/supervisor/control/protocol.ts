@@ -69,7 +69,16 @@ export interface ProcessView {
 export type Instrumented = Pick<ProcessView, 'instrumented' | 'instrumented_why'>;
 
 export interface StatusView {
-  supervisor: { pid: number; version: string; started_at: string; uptime_s: number; state_dir: string; interval_ms: number };
+  supervisor: {
+    pid: number;
+    version: string;
+    started_at: string;
+    uptime_s: number;
+    state_dir: string;
+    interval_ms: number;
+    /** Present while the watch loop fails (lifecycle/tick-health.ts): why. */
+    watch_failing?: string;
+  };
   /** pid, run_id and started_at while an agent runs; restart_in_s in a restart's backoff. */
   agent: { phase: string; run_id?: string; pid?: number; started_at?: string; restarts: number; restart_in_s?: number };
   tree: { processes: number; rss_mb: number; heap_used_mb?: number; level: Level };
@@ -113,7 +122,8 @@ export interface CleanupResult {
 export interface ControlHandlers {
   status(): StatusView;
   processes(): ProcessView[];
-  capture(req: CaptureRequest, progress: (p: CaptureProgress) => void): Promise<CaptureResult>;
+  /** `cancelled` is aborted when the client goes away before the result: a sampling window then ends unwritten. */
+  capture(req: CaptureRequest, progress: (p: CaptureProgress) => void, cancelled?: AbortSignal): Promise<CaptureResult>;
   gc(req: { pid?: number }): Promise<GcResult>;
   cleanup(): Promise<CleanupResult>;
   restart(): Promise<{ run_id?: string }>;

@@ -53,8 +53,13 @@ const withDeadline = <T>(work: Promise<T>, ms: number, what: string): Promise<T>
 async function capture(handlers: ControlHandlers, { req, res, body }: Request): Promise<Reply> {
   const request = captureBody(body);
   const deadlineMs = request.kind === 'snapshot' ? SNAPSHOT_TIMEOUT_MS : (request.seconds ?? 0) * 1000 + ACTION_TIMEOUT_MS;
+  // A client interrupted mid-window (Ctrl-C on `capture --seconds 30`) wants no profile: it is not written or counted.
+  const gone = new AbortController();
+  res.once('close', () => {
+    if (!res.writableFinished) gone.abort();
+  });
   if (!String(req.headers.accept ?? '').includes(NDJSON)) {
-    return { json: await withDeadline(handlers.capture(request, () => {}), deadlineMs, 'the capture') };
+    return { json: await withDeadline(handlers.capture(request, () => {}, gone.signal), deadlineMs, 'the capture') };
   }
   // Streamed: progress lines, a heartbeat through V8's silent pauses, then one result or error line.
   res.writeHead(200, { 'content-type': NDJSON, 'cache-control': 'no-store' });
@@ -65,10 +70,14 @@ async function capture(handlers: ControlHandlers, { req, res, body }: Request): 
   const heartbeat = setInterval(() => line({ progress: last }), HEARTBEAT_MS);
   try {
     const result = await withDeadline(
-      handlers.capture(request, (p) => {
-        last = p;
-        line({ progress: p });
-      }),
+      handlers.capture(
+        request,
+        (p) => {
+          last = p;
+          line({ progress: p });
+        },
+        gone.signal,
+      ),
       deadlineMs,
       'the capture',
     );

@@ -5,10 +5,10 @@
 // Slow or idle clients cannot hold it: every connection has deadlines, each listener its own slots, and a full
 // listener makes room by dropping its oldest connection that is not being answered.
 import { randomBytes } from 'node:crypto';
-import { chmodSync, closeSync, constants, ftruncateSync, lstatSync, readSync, rmSync, writeSync } from 'node:fs';
+import { chmodSync, closeSync, constants, existsSync, ftruncateSync, lstatSync, readSync, rmSync, writeSync } from 'node:fs';
 import type { Server } from 'node:http';
 import path from 'node:path';
-import { claimSocketPath, ensurePrivateDir, openPrivateFile, socketFits, socketPathFor, writePrivateFile } from '../../common/statedir.js';
+import { claimSocketPath, ensurePrivateDir, isSameFile, openPrivateFile, socketFits, socketPathFor, writePrivateFile } from '../../common/statedir.js';
 import { listen, makeHandler, newServer, type ControlLog } from './http.js';
 import type { Metrics } from './metrics.js';
 import { SOCKET_NAME, controlPaths, type ControlHandlers } from './protocol.js';
@@ -30,6 +30,11 @@ export interface ControlServer {
   socketPath: string;
   controlPort?: number;
   metricsPort?: number;
+  /**
+   * Listens again when the socket file is no longer ours (removed with the state dir's contents, or replaced):
+   * the supervisor calls it every second. Resolves true when it listened again.
+   */
+  keep(): Promise<boolean>;
   close(): Promise<void>;
 }
 
@@ -46,15 +51,6 @@ function loadOrCreateToken(file: string): string {
     return token;
   } finally {
     closeSync(fd);
-  }
-}
-
-function isSameFile(file: string, known: { dev: number; ino: number }): boolean {
-  try {
-    const st = lstatSync(file);
-    return st.dev === known.dev && st.ino === known.ino;
-  } catch {
-    return false;
   }
 }
 
@@ -84,18 +80,47 @@ export async function startControl(handlers: ControlHandlers, opts: ControlOptio
     if (ownSocket && isSameFile(socketPath, ownSocket)) rmSync(socketPath, { force: true });
     if (ownPointer) rmSync(paths.pointer, { force: true });
   };
-  try {
+  const listenUnix = async () => {
     const unix = newServer(makeHandler(routes, opts.log), opts.log);
     servers.push(unix);
     await listen(unix, socketPath);
     ownSocket = lstatSync(socketPath);
     chmodSync(socketPath, 0o600);
+    return unix;
+  };
+  const pointTo = () => {
     if (!socketFits(path.join(root, SOCKET_NAME))) {
       writePrivateFile(paths.pointer, `${socketPath}\n`);
       ownPointer = true;
     } else rmSync(paths.pointer, { force: true });
+  };
+  let unix: Server | undefined;
+  let keeping = false;
+  const keep = async () => {
+    const lost = ownSocket !== undefined && !isSameFile(socketPath, ownSocket);
+    if (ownPointer && !existsSync(paths.pointer)) pointTo();
+    if (!lost || keeping) return false;
+    keeping = true;
+    try {
+      ensurePrivateDir(path.dirname(socketPath));
+      await claimSocketPath(socketPath, `another process listens on ${socketPath}`);
+      // The old listener is unreachable by its path; the requests it is answering still finish. Closed first:
+      // closing a unix listener unlinks its path, which would take the new socket's name.
+      if (unix) {
+        servers.splice(servers.indexOf(unix), 1);
+        unix.close();
+      }
+      unix = await listenUnix();
+      return true;
+    } finally {
+      keeping = false;
+    }
+  };
+  try {
+    unix = await listenUnix();
+    pointTo();
 
-    const result: ControlServer = { socketPath, close };
+    const result: ControlServer = { socketPath, keep, close };
     if (opts.controlPort !== undefined) {
       const token = Buffer.from(loadOrCreateToken(paths.token));
       const tcp = newServer(makeHandler(routes, opts.log, token), opts.log, token);

@@ -18,8 +18,11 @@ export interface PendingCapture {
   abort(): Promise<void>;
 }
 
-const CAPTURE_FILE = /^\d{4}-\d{2}-\d{2}T\d{2}-\d{2}-\d{2}\.\d{3}Z-\d+-[a-z0-9-]+\.(heapprofile|heapsnapshot)$/;
+const CAPTURE_NAME = String.raw`\d{4}-\d{2}-\d{2}T\d{2}-\d{2}-\d{2}\.\d{3}Z-\d+-[a-z0-9-]+\.(heapprofile|heapsnapshot)`;
+const CAPTURE_FILE = new RegExp(`^${CAPTURE_NAME}$`);
 const TMP_FILE = /^\..+\.tmp$/;
+/** The temporary name createPendingCapture gives, and nothing else. */
+const OUR_TMP_FILE = new RegExp(`^\\.${CAPTURE_NAME}\\.[0-9a-f]{12}\\.tmp$`);
 /** What analysis writes beside a capture (analysis/index.ts); it lives and goes with its capture. */
 const SUMMARY_SUFFIX = '.summary.json';
 // A temporary file this old belongs to a supervisor that died mid-capture; a live snapshot writes far more often.
@@ -64,6 +67,25 @@ export async function writeCaptureAtomically(dir: string, name: string, data: st
     await pending.abort();
     throw err;
   }
+}
+
+/**
+ * Removes what a writer that died (a supervisor killed mid-snapshot) left under a temporary name: only regular
+ * files of ours named as createPendingCapture names them. For when no capture of this folder can be in flight:
+ * a supervisor's start, holding the state dir's lock, and `cleanup` without a supervisor.
+ */
+export async function removeLeftTemps(dir: string): Promise<string[]> {
+  const uid = process.getuid?.();
+  const removed: string[] = [];
+  for (const name of await namesIn(dir)) {
+    if (!OUR_TMP_FILE.test(name)) continue;
+    const file = path.join(dir, name);
+    const st = await fs.lstat(file).catch(() => undefined);
+    if (!st?.isFile() || (uid !== undefined && st.uid !== uid)) continue;
+    await fs.rm(file, { force: true });
+    removed.push(file);
+  }
+  return removed;
 }
 
 /**

@@ -115,6 +115,7 @@ export class LineFile {
         this.size = this.cutTo;
         this.cutTo = undefined;
       }
+      if (this.fd !== undefined && fstatSync(this.fd).nlink === 0) this.reopen();
       if (this.fd !== undefined && this.size > 0 && this.size + data.length > this.opts.maxBytes) this.rotate();
       const fd = this.fd ?? this.open();
       let written = 0;
@@ -132,6 +133,18 @@ export class LineFile {
     } catch {
       return false;
     }
+  }
+
+  /**
+   * The file was deleted under us (`rm -rf <state-dir>/*`): what is written to its descriptor reaches no one, so
+   * a new file takes the next line (and a run record held back, if any).
+   */
+  private reopen(): void {
+    const fd = this.fd!;
+    this.fd = undefined;
+    this.size = 0;
+    this.cutTo = undefined;
+    closeSync(fd);
   }
 
   /** Takes a partly written line back off the end of the file; returns false, the line was not written. */

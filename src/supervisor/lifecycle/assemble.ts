@@ -15,6 +15,8 @@ import { Metrics } from '../control/metrics.js';
 import { startControl, type ControlServer } from '../control/server.js';
 import { emptyLevelCounts } from '../control/views.js';
 import { openJournal, type Journal } from '../journal/journal.js';
+import { removeLeftTemps } from '../journal/captures.js';
+import { errorMessage } from '../../common/errors.js';
 import { PortCaptures, probeOrPort } from '../probe-link/port-captures.js';
 import type { Registry } from '../probe-link/registry.js';
 import { DEFAULT_SAMPLING_INTERVAL, Inspectors } from '../probe-link/sessions.js';
@@ -148,7 +150,13 @@ export class Assembly {
       ...(config.metricsPort ? { metricsPort: config.metricsPort, metricsHost: config.metricsHost } : {}),
     });
     if (this.early.lost) this.recordLostRun(this.early.lost).catch((err: Error) => this.journal.log.error({ err: err.message }, 'the lost run could not be recorded'));
+    this.removeLeftTemps();
     return handlers;
+  }
+
+  /** The control socket again if it was removed (see ControlServer.keep). */
+  keepControl(): Promise<boolean> {
+    return this.control?.keep() ?? Promise.resolve(false);
   }
 
   async close(): Promise<void> {
@@ -263,6 +271,16 @@ export class Assembly {
     const what = `${lost.ended.length} leftover process${lost.ended.length === 1 ? '' : 'es'} ended`;
     this.journal.log.warn({ lost_supervisor: lost.supervisorPid, run: lost.record?.run_id, ended: lost.ended }, 'a lost supervisor left a run behind');
     this.early.opts.notice(`the previous supervisor of this state dir (pid ${lost.supervisorPid ?? '?'}) was lost; its run ${lost.record?.run_id ?? ''} is recorded as supervisor-lost, ${what}`, true);
+  }
+
+  /** A supervisor killed mid-snapshot left its partial file: nothing of ours can be writing into the folder yet. */
+  private removeLeftTemps(): void {
+    removeLeftTemps(this.config.capturesDir).then(
+      (removed) => {
+        if (removed.length > 0) this.journal.log.info({ removed }, 'partial captures left by a lost supervisor removed');
+      },
+      (err) => this.journal.log.warn({ err: errorMessage(err) }, 'partial captures left by a lost supervisor not removed'),
+    );
   }
 
   private nodePids(): number[] {

@@ -66,6 +66,7 @@ export function controlHandlers(deps: AdapterDeps): ControlHandlers {
         uptime_s: Math.round((now - deps.startedAt) / 1000),
         state_dir: deps.stateDir,
         interval_ms: deps.config().intervalMs,
+        ...(watcher?.failing ? { watch_failing: watcher.failing } : {}),
       },
       agent: agentView(runner.phase, runner.restarts, run, runner.restartAt, now),
       tree: watcher ? treeView(tick(), watcher.policyState) : treeView(undefined, initialPolicyState),
@@ -74,11 +75,14 @@ export function controlHandlers(deps: AdapterDeps): ControlHandlers {
     };
   };
 
-  const capture = async (req: CaptureRequest, progress: (p: CaptureProgress) => void): Promise<CaptureResult> => {
+  const capture = async (req: CaptureRequest, progress: (p: CaptureProgress) => void, cancelled?: AbortSignal): Promise<CaptureResult> => {
     const run = currentRun();
     const pid = req.pid ?? defaultCaptureTarget(processes(), deps.nodePids())?.pid;
     if (pid === undefined) throw new Refused('no node process with a session to capture', 404);
-    const window = req.seconds === undefined ? undefined : { seconds: req.seconds, onSecond: (done: number) => progress({ phase: 'sampling', done, total: req.seconds }) };
+    const window =
+      req.seconds === undefined
+        ? undefined
+        : { seconds: req.seconds, onSecond: (done: number) => progress({ phase: 'sampling', done, total: req.seconds }), ...(cancelled ? { cancelled } : {}) };
     const r = await executor.capture(run, pid, 'manual', req.kind, true, {
       onProgress: (done, total) => progress({ phase: 'writing', done, ...(total ? { total } : {}) }),
       ...(window ? { window } : {}),
@@ -113,12 +117,15 @@ export function controlHandlers(deps: AdapterDeps): ControlHandlers {
       return { run_id: run.id };
     },
     // Liveness: the supervisor works and its agent runs (a restart's backoff counts as alive), and the watch is not
-    // stuck: its last tick is recent.
+    // stuck (its last tick is recent) nor failing (its last ticks went through).
     health: () => {
       const phase = runner.phase;
       const tickAgeMs = watcher?.lastTick ? Date.now() - watcher.lastTick.at : undefined;
       const stale = watcher !== undefined && phase === 'running' && tickAgeMs !== undefined && tickAgeMs > 3 * deps.config().intervalMs + 5000;
-      return { ok: (phase === 'running' || phase === 'backoff' || phase === 'preflight') && !stale, phase, ...(tickAgeMs === undefined ? {} : { tick_age_ms: tickAgeMs }) };
+      const failing = phase === 'running' ? watcher?.failing : undefined;
+      const alive = phase === 'running' || phase === 'backoff' || phase === 'preflight';
+      const reason = failing ?? (stale ? `the last tick was ${tickAgeMs} ms ago` : alive ? undefined : `the agent is ${phase}`);
+      return { ok: reason === undefined, phase, ...(tickAgeMs === undefined ? {} : { tick_age_ms: tickAgeMs }), ...(reason ? { reason } : {}) };
     },
     // Readiness: the agent runs and, where probes are on, at least one of its node processes registered.
     ready: () => {

@@ -79,8 +79,11 @@ export class Supervisor {
     const { config, opts } = this;
     // Before anything else touches the state dir: one supervisor per state dir, even when two start at once.
     const lock = lockStateDir(this.paths.root);
-    const lockGuard = setInterval(() => this.keepLock(lock), LOCK_CHECK_MS).unref();
     let registry: Registry | undefined;
+    const lockGuard = setInterval(() => {
+      this.keepLock(lock);
+      this.keepSockets(registry);
+    }, LOCK_CHECK_MS).unref();
     let terminal: Terminal | undefined;
     try {
       ensurePrivateDir(this.paths.reports);
@@ -169,6 +172,24 @@ export class Supervisor {
       clearInterval(lockGuard);
       lock.release();
     }
+  }
+
+  /**
+   * Whoever emptied the state dir under us (`rm -rf <state-dir>/*`) took the sockets' names with it: without
+   * them `status` finds no supervisor and node processes started later no registry. Each is listened on again.
+   */
+  private keepSockets(registry: Registry | undefined): void {
+    const log = this.assembly?.journal.log;
+    const keep = (what: string, kept: Promise<boolean>): void => {
+      kept.then(
+        (again) => {
+          if (again) log?.warn(`the ${what} socket was removed; listening on it again`);
+        },
+        (err: unknown) => log?.error({ err: errorMessage(err) }, `cannot listen on the ${what} socket again`),
+      );
+    };
+    if (registry) keep('registry', registry.keep());
+    if (this.assembly) keep('control', this.assembly.keepControl());
   }
 
   /** Whoever emptied the state dir under us must not make room for a second supervisor on it. */

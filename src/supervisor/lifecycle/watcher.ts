@@ -10,6 +10,7 @@ import type { Journal } from '../journal/journal.js';
 import { redactArgv } from '../../common/redact.js';
 import { wholeMb } from '../../common/units.js';
 import type { Run } from './run.js';
+import { NO_FAILURES, afterTick, watchFailing, type TickOutcomes } from './tick-health.js';
 
 export interface WatcherSettings {
   thresholds: Thresholds;
@@ -35,6 +36,7 @@ export class Watcher {
   private soon?: NodeJS.Immediate;
   private policy: PolicyState = initialPolicyState;
   private last?: Tick;
+  private outcomes: TickOutcomes = NO_FAILURES;
 
   constructor(
     private readonly deps: WatcherDeps,
@@ -43,6 +45,11 @@ export class Watcher {
 
   get lastTick(): Tick | undefined {
     return this.last;
+  }
+
+  /** Why the watch loop is failing (several ticks in a row threw), or undefined while it works. */
+  get failing(): string | undefined {
+    return watchFailing(this.outcomes);
   }
 
   get policyState(): PolicyState {
@@ -56,6 +63,7 @@ export class Watcher {
   start(run: Run): void {
     this.run = run;
     this.policy = initialPolicyState;
+    this.outcomes = NO_FAILURES;
     this.deps.sampler.reset();
     this.schedule();
   }
@@ -136,8 +144,11 @@ export class Watcher {
       const { state, actions } = decide(this.policy, { sample, heapHistory: (pid) => this.deps.sampler.heapHistory(pid) }, thresholds);
       this.policy = state;
       this.dispatch(run, actions);
+      this.outcomes = afterTick(this.outcomes);
     } catch (err) {
-      this.deps.log.error({ err: (err as Error).message }, 'tick failed');
+      const message = (err as Error).message;
+      this.outcomes = afterTick(this.outcomes, message);
+      this.deps.log.error({ err: message, failed_in_a_row: this.outcomes.failedInARow }, 'tick failed');
     }
   }
 

@@ -46,7 +46,7 @@ import { defaultHeapLimit } from '../../config/environment.js';
 import { captureName, createPendingCapture, writeCaptureAtomically, type CaptureKind } from '../journal/captures.js';
 import type { HeapStats, HeapUsage } from './sessions.js';
 import { listenersOf } from '../proc/sockets.js';
-import { checkSnapshotHeadroom } from './snapshot-headroom.js';
+import { checkSnapshotHeadroom, reservedProgress } from './snapshot-headroom.js';
 import { checkTarget, cdp, openInspector, type CdpClient, type Endpoint } from './inspector-open.js';
 import { CLOSE_SOURCE, STATS_SOURCE, closerSource } from './inspector-scripts.js';
 
@@ -352,13 +352,17 @@ export async function saveCapture(
 ): Promise<string> {
   const name = captureName(inspector.pid, reason, kind);
   if (kind === 'heapprofile') return writeCaptureAtomically(dir, name, JSON.stringify(await inspector.samplingProfile()));
-  await checkSnapshotHeadroom(inspector.pid, (await inspector.heapStats()).usedHeapSize, dir);
-  const pending = await createPendingCapture(dir, name);
+  const reservation = await checkSnapshotHeadroom(inspector.pid, (await inspector.heapStats()).usedHeapSize, dir);
   try {
-    await inspector.snapshotTo(pending.tmpPath, onProgress);
-    return await pending.commit();
-  } catch (err) {
-    await pending.abort();
-    throw err;
+    const pending = await createPendingCapture(dir, name);
+    try {
+      await inspector.snapshotTo(pending.tmpPath, reservedProgress(reservation, onProgress));
+      return await pending.commit();
+    } catch (err) {
+      await pending.abort();
+      throw err;
+    }
+  } finally {
+    reservation.release();
   }
 }

@@ -6,7 +6,7 @@ import type { Logger } from 'pino';
 import type { Instrumentation, ProfileOptions } from '../act/executor.js';
 import { enforceRetention, type RetentionOptions } from '../journal/captures.js';
 import { attachInspector, saveCapture, type InspectorHandle } from './inspector-port.js';
-import type { HeapUsage } from './sessions.js';
+import { throwIfCancelled, type HeapUsage } from './sessions.js';
 
 export interface PortCapturesOptions {
   /** A node process of the tree without a probe session: the only ones this path touches. */
@@ -40,6 +40,7 @@ export class PortCaptures implements Instrumentation {
       for (let s = 0; s < seconds; s++) {
         window?.onSecond?.(s);
         await new Promise((resolve) => setTimeout(resolve, 1000));
+        throwIfCancelled(pid, window);
       }
       const file = await saveCapture(h, this.opts.capturesDir, reason, 'heapprofile');
       await h.stopSampling();

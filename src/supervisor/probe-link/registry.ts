@@ -11,8 +11,9 @@
 import { EventEmitter } from 'node:events';
 import { promises as fs } from 'node:fs';
 import net from 'node:net';
+import path from 'node:path';
 import { ProbeBusy, ProbeError } from '../../common/errors.js';
-import { claimSocketPath } from '../../common/statedir.js';
+import { claimSocketPath, ensurePrivateDir, isSameFile } from '../../common/statedir.js';
 import { libc } from '../../common/libc.js';
 import { PendingRequests, type RequestOptions } from './pending.js';
 
@@ -87,8 +88,12 @@ export class Registry extends EventEmitter<RegistryEvents> {
   private readonly uid = process.getuid?.() ?? -1;
   private nextId = 1;
 
+  private server?: net.Server;
+  /** The socket file this registry bound, to tell when it is gone or replaced. */
+  private bound?: { dev: number; ino: number };
+  private keeping = false;
+
   private constructor(
-    private readonly server: net.Server,
     readonly socketPath: string,
     private readonly opts: Required<RegistryOptions>,
   ) {
@@ -101,20 +106,44 @@ export class Registry extends EventEmitter<RegistryEvents> {
     const st = await fs.lstat(socketPath).catch(() => undefined);
     if (st && !st.isSocket()) throw new Error(`${socketPath} exists and is not a socket`);
     await claimSocketPath(socketPath, `another process is listening on ${socketPath}`);
+    const registry = new Registry(socketPath, opts);
+    await registry.bind();
+    return registry;
+  }
+
+  /**
+   * Listens again when the socket file is no longer the one bound (removed with the state dir's contents):
+   * node processes started later find it, those registered keep their connections. True when it listened again.
+   */
+  async keep(): Promise<boolean> {
+    if (!this.bound || this.keeping || isSameFile(this.socketPath, this.bound)) return false;
+    this.keeping = true;
+    try {
+      ensurePrivateDir(path.dirname(this.socketPath));
+      await claimSocketPath(this.socketPath, `another process is listening on ${this.socketPath}`);
+      this.server?.close();
+      await this.bind();
+      return true;
+    } finally {
+      this.keeping = false;
+    }
+  }
+
+  private async bind(): Promise<void> {
     const server = net.createServer();
-    server.maxConnections = opts.maxConnections;
-    const registry = new Registry(server, socketPath, opts);
-    server.on('connection', (socket) => registry.accept(socket));
+    server.maxConnections = this.opts.maxConnections;
+    server.on('connection', (socket) => this.accept(socket));
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
-      server.listen(socketPath, () => {
+      server.listen(this.socketPath, () => {
         server.off('error', reject);
         resolve();
       });
     });
-    server.on('error', (err) => registry.emit('error', err));
-    await fs.chmod(socketPath, 0o600);
-    return registry;
+    server.on('error', (err) => this.emit('error', err));
+    this.server = server;
+    this.bound = await fs.lstat(this.socketPath);
+    await fs.chmod(this.socketPath, 0o600);
   }
 
   get(pid: number): ProcessRecord | undefined {
@@ -159,8 +188,11 @@ export class Registry extends EventEmitter<RegistryEvents> {
   async close(): Promise<void> {
     this.abortPending('the supervisor is stopping');
     for (const conn of this.byPeer.values()) conn.socket.destroy();
-    await new Promise<void>((resolve) => this.server.close(() => resolve()));
-    await fs.rm(this.socketPath, { force: true });
+    const { server, bound } = this;
+    this.bound = undefined;
+    if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
+    // Only our own socket: one that replaced it is someone else's.
+    if (bound && isSameFile(this.socketPath, bound)) await fs.rm(this.socketPath, { force: true });
   }
 
   private accept(socket: net.Socket): void {

@@ -22,10 +22,10 @@ import {
   type RetentionOptions,
 } from '../journal/captures.js';
 import { ProbeError } from '../../common/errors.js';
-import type { ProfileOptions } from '../act/executor.js';
+import type { ProfileOptions, SamplingWindow } from '../act/executor.js';
 import { wholeMb as mib } from '../../common/units.js';
 import type { ProcessRecord, Registry } from './registry.js';
-import { DEFAULT_HEADROOM, checkSnapshotHeadroom, type HeadroomFactors } from './snapshot-headroom.js';
+import { DEFAULT_HEADROOM, checkSnapshotHeadroom, reservedProgress, type HeadroomFactors } from './snapshot-headroom.js';
 
 export interface Logger {
   debug(obj: object, msg?: string): void;
@@ -98,6 +98,11 @@ interface Probe {
 }
 
 export const DEFAULT_SAMPLING_INTERVAL = 512 * 1024;
+
+/** A sampling window whose asker went away ends here, before anything is written. */
+export function throwIfCancelled(pid: number, window: SamplingWindow | undefined): void {
+  if (window?.cancelled?.aborted) throw new ProbeError(pid, 'capture cancelled: the client that asked for it went away');
+}
 
 export class Inspectors {
   private readonly probes = new Map<number, Probe>();
@@ -193,7 +198,7 @@ export class Inspectors {
       if (!window && !wasSampling) {
         this.opts.log.info({ pid, reason, seconds: coldSeconds }, 'inspector: the process was not sampling; sampling before the profile');
       }
-      await this.wait(pid, window?.seconds ?? (wasSampling ? 0 : coldSeconds), window?.onSecond);
+      await this.wait(pid, window?.seconds ?? (wasSampling ? 0 : coldSeconds), window);
       return await this.capture(pid, reason, 'heapprofile', { timeoutMs: this.opts.callTimeoutMs });
     } finally {
       // Sampling goes on if the probe's own pressure asks for it.
@@ -208,12 +213,16 @@ export class Inspectors {
    */
   async snapshot(pid: number, reason: string, onProgress?: (done: number, total: number) => void): Promise<string> {
     const stats = await this.heapStats(pid);
-    await checkSnapshotHeadroom(pid, stats.usedHeapSize, this.opts.capturesDir, this.headroom);
-    return this.capture(pid, reason, 'heapsnapshot', {
-      timeoutMs: this.snapshotIdleTimeoutMs,
-      totalMs: this.snapshotTimeoutMs,
-      ...(onProgress ? { onProgress } : {}),
-    });
+    const reservation = await checkSnapshotHeadroom(pid, stats.usedHeapSize, this.opts.capturesDir, this.headroom);
+    try {
+      return await this.capture(pid, reason, 'heapsnapshot', {
+        timeoutMs: this.snapshotIdleTimeoutMs,
+        totalMs: this.snapshotTimeoutMs,
+        onProgress: reservedProgress(reservation, onProgress),
+      });
+    } finally {
+      reservation.release();
+    }
   }
 
   async gc(pid: number): Promise<{ beforeBytes: number; afterBytes: number }> {
@@ -258,12 +267,13 @@ export class Inspectors {
     return r;
   }
 
-  private async wait(pid: number, seconds: number, onSecond?: (done: number) => void): Promise<void> {
+  private async wait(pid: number, seconds: number, window?: SamplingWindow): Promise<void> {
     for (let s = 0; s < seconds; s++) {
-      onSecond?.(s);
+      window?.onSecond?.(s);
       await sleep(1000, undefined, { signal: this.closing.signal }).catch(() => undefined);
       if (this.closing.signal.aborted) throw new ProbeError(pid, 'the supervisor is stopping');
       if (!this.probes.has(pid)) throw new ProbeError(pid, 'the process exited while sampling');
+      throwIfCancelled(pid, window);
     }
   }
 

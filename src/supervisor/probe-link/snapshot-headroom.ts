@@ -3,6 +3,7 @@
 // agent pushed into the OOM killer by its own diagnosis, or a disk filled for the journals, is worse than no
 // snapshot.
 import { promises as fs } from 'node:fs';
+import path from 'node:path';
 import { Refused } from '../../common/errors.js';
 import { ensurePrivateDir } from '../../common/statedir.js';
 import { systemMemory } from '../../common/sysmem.js';
@@ -18,8 +19,54 @@ export interface HeadroomFactors {
 
 export const DEFAULT_HEADROOM: HeadroomFactors = { memory: 12, file: 2.2 };
 
-/** Throws Refused, saying what is short and by how much, unless a snapshot of `pid` fits. */
-export async function checkSnapshotHeadroom(pid: number, usedHeap: number, capturesDir: string, factors: HeadroomFactors = DEFAULT_HEADROOM): Promise<void> {
+/** Disk promised to a snapshot being written, until its file is complete or gone. */
+export interface DiskReservation {
+  /** Bytes written so far: statfs already counts them as used, so the promise shrinks by as much. */
+  wrote(bytes: number): void;
+  release(): void;
+}
+
+interface Promised {
+  estimate: number;
+  written: number;
+}
+
+/**
+ * Disk still promised to snapshots being written into a folder: what each may still write. Snapshots run side by
+ * side for many seconds, so each check must count the others' files to come, not only the disk's free space:
+ * twenty snapshots each checked alone filled a 100 MB disk.
+ */
+export function stillPromised(promises: Iterable<Promised>): number {
+  let sum = 0;
+  for (const p of promises) sum += Math.max(0, p.estimate - p.written);
+  return sum;
+}
+
+/** Per captures folder: one entry per snapshot in flight, so bounded by them. */
+const promised = new Map<string, Set<Promised>>();
+
+function reserve(dir: string, estimate: number): DiskReservation {
+  const key = path.resolve(dir);
+  const held = promised.get(key) ?? new Set<Promised>();
+  promised.set(key, held);
+  const p: Promised = { estimate, written: 0 };
+  held.add(p);
+  return {
+    wrote: (bytes) => {
+      p.written = Math.max(p.written, bytes);
+    },
+    release: () => {
+      held.delete(p);
+      if (held.size === 0 && promised.get(key) === held) promised.delete(key);
+    },
+  };
+}
+
+/**
+ * Throws Refused, saying what is short and by how much, unless a snapshot of `pid` fits beside the snapshots
+ * already being written; when it fits, its disk is reserved until the caller releases it (file complete or gone).
+ */
+export async function checkSnapshotHeadroom(pid: number, usedHeap: number, capturesDir: string, factors: HeadroomFactors = DEFAULT_HEADROOM): Promise<DiskReservation> {
   const stat = readStat(pid);
   if (!stat) throw new Refused(`pid ${pid}: snapshot refused: the process is gone`, 404);
   const rss = stat.rssPages * pageSize();
@@ -32,11 +79,23 @@ export async function checkSnapshotHeadroom(pid: number, usedHeap: number, captu
     );
   }
   const disk = await fs.statfs(ensurePrivateDir(capturesDir));
-  const free = disk.bavail * disk.bsize;
+  // From here to the reservation nothing awaits: no other check can slip in between.
+  const others = stillPromised(promised.get(path.resolve(capturesDir)) ?? []);
+  const free = disk.bavail * disk.bsize - others;
   const file = factors.file * usedHeap;
   if (free < file) {
+    const beside = others > 0 ? ` beside the snapshots being written (${mib(others)} MB promised to them)` : '';
     throw new Refused(
-      `pid ${pid}: snapshot refused: ${mib(free)} MB free on the captures disk, the file may need ${mib(file)} MB (${factors.file} × the ${mib(usedHeap)} MB heap)`,
+      `pid ${pid}: snapshot refused: ${mib(Math.max(0, free))} MB free on the captures disk${beside}, the file may need ${mib(file)} MB (${factors.file} × the ${mib(usedHeap)} MB heap)`,
     );
   }
+  return reserve(capturesDir, file);
+}
+
+/** A snapshot's progress (bytes written) also shrinks its reservation, then goes on to the caller's. */
+export function reservedProgress(reservation: DiskReservation, onProgress?: (done: number, total: number) => void): (done: number, total: number) => void {
+  return (done, total) => {
+    reservation.wrote(done);
+    onProgress?.(done, total);
+  };
 }
