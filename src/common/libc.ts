@@ -81,32 +81,78 @@ export function decodeWaitStatus(pid: number, status: number): WaitStatus {
 
 let loaded: Libc | undefined;
 
-/** Loads once; throws with a one-line reason where koffi or glibc is not there (the supervisor needs Linux). */
+/** Every C call the supervisor makes, as koffi declares it: the musl test checks this list against musl's libc. */
+export const DECLARATIONS = {
+  prctl: 'int prctl(int, unsigned long, unsigned long, unsigned long, unsigned long)',
+  waitpid: 'int waitpid(int, _Out_ int *, int)',
+  posix_spawnattr_init: 'int posix_spawnattr_init(_Inout_ uint8_t *)',
+  posix_spawnattr_destroy: 'int posix_spawnattr_destroy(_Inout_ uint8_t *)',
+  posix_spawnattr_setflags: 'int posix_spawnattr_setflags(_Inout_ uint8_t *, short)',
+  posix_spawnattr_setpgroup: 'int posix_spawnattr_setpgroup(_Inout_ uint8_t *, int)',
+  posix_spawnattr_setsigdefault: 'int posix_spawnattr_setsigdefault(_Inout_ uint8_t *, const uint8_t *)',
+  posix_spawnattr_setsigmask: 'int posix_spawnattr_setsigmask(_Inout_ uint8_t *, const uint8_t *)',
+  posix_spawn_file_actions_init: 'int posix_spawn_file_actions_init(_Inout_ uint8_t *)',
+  posix_spawn_file_actions_destroy: 'int posix_spawn_file_actions_destroy(_Inout_ uint8_t *)',
+  posix_spawn_file_actions_adddup2: 'int posix_spawn_file_actions_adddup2(_Inout_ uint8_t *, int, int)',
+  posix_spawnp: 'int posix_spawnp(_Out_ int *, const char *, const uint8_t *, const uint8_t *, const char **, const char **)',
+  sigemptyset: 'int sigemptyset(_Inout_ uint8_t *)',
+  sigfillset: 'int sigfillset(_Inout_ uint8_t *)',
+  sigaddset: 'int sigaddset(_Inout_ uint8_t *, int)',
+  pthread_sigmask: 'int pthread_sigmask(int, const uint8_t *, _Out_ uint8_t *)',
+  tcgetpgrp: 'int tcgetpgrp(int)',
+  tcsetpgrp: 'int tcsetpgrp(int, int)',
+  flock: 'int flock(int, int)',
+  getsockopt: 'int getsockopt(int, int, int, _Out_ uint8_t *, _Inout_ uint32_t *)',
+} as const;
+
+type Call = (...args: unknown[]) => unknown;
+
+/**
+ * Each declared call from `lib`, or one line naming the first one it lacks and what still works without it.
+ * Exported for the test that hands it a library without them.
+ */
+export function bindCalls(lib: { func(decl: string): unknown }): Record<keyof typeof DECLARATIONS, Call> {
+  const bound = {} as Record<keyof typeof DECLARATIONS, Call>;
+  for (const [name, decl] of Object.entries(DECLARATIONS) as [keyof typeof DECLARATIONS, string][]) {
+    try {
+      bound[name] = lib.func(decl) as Call;
+    } catch {
+      throw new Error(`this system's C library has no ${name}(), which supervising needs; status, report, analyze and monitor still work`);
+    }
+  }
+  return bound;
+}
+
+/**
+ * Loads once; throws with a one-line reason where koffi or a needed call is not there. The calls are looked up
+ * among the process's own symbols, so whichever C library node was linked against serves: glibc or musl.
+ */
 export function libc(): Libc {
   if (loaded) return loaded;
   if (process.platform !== 'linux') throw new Error(`cfn-supervise supervises on Linux only, not on ${process.platform}`);
   const koffi = createRequire(import.meta.url)('koffi') as typeof import('koffi');
-  const lib = koffi.load('libc.so.6');
-  const prctl = lib.func('int prctl(int, unsigned long, unsigned long, unsigned long, unsigned long)');
-  const waitpid = lib.func('int waitpid(int, _Out_ int *, int)');
-  const attrInit = lib.func('int posix_spawnattr_init(_Inout_ uint8_t *)');
-  const attrDestroy = lib.func('int posix_spawnattr_destroy(_Inout_ uint8_t *)');
-  const attrSetFlags = lib.func('int posix_spawnattr_setflags(_Inout_ uint8_t *, short)');
-  const attrSetPgroup = lib.func('int posix_spawnattr_setpgroup(_Inout_ uint8_t *, int)');
-  const attrSetSigDefault = lib.func('int posix_spawnattr_setsigdefault(_Inout_ uint8_t *, const uint8_t *)');
-  const attrSetSigMask = lib.func('int posix_spawnattr_setsigmask(_Inout_ uint8_t *, const uint8_t *)');
-  const actionsInit = lib.func('int posix_spawn_file_actions_init(_Inout_ uint8_t *)');
-  const actionsDestroy = lib.func('int posix_spawn_file_actions_destroy(_Inout_ uint8_t *)');
-  const actionsDup2 = lib.func('int posix_spawn_file_actions_adddup2(_Inout_ uint8_t *, int, int)');
-  const spawnp = lib.func('int posix_spawnp(_Out_ int *, const char *, const uint8_t *, const uint8_t *, const char **, const char **)');
-  const sigemptyset = lib.func('int sigemptyset(_Inout_ uint8_t *)');
-  const sigfillset = lib.func('int sigfillset(_Inout_ uint8_t *)');
-  const sigaddset = lib.func('int sigaddset(_Inout_ uint8_t *, int)');
-  const sigmask = lib.func('int pthread_sigmask(int, const uint8_t *, _Out_ uint8_t *)');
-  const tcgetpgrp = lib.func('int tcgetpgrp(int)');
-  const tcsetpgrp = lib.func('int tcsetpgrp(int, int)');
-  const flock = lib.func('int flock(int, int)');
-  const getsockopt = lib.func('int getsockopt(int, int, int, _Out_ uint8_t *, _Inout_ uint32_t *)');
+  const {
+    prctl,
+    waitpid,
+    posix_spawnattr_init: attrInit,
+    posix_spawnattr_destroy: attrDestroy,
+    posix_spawnattr_setflags: attrSetFlags,
+    posix_spawnattr_setpgroup: attrSetPgroup,
+    posix_spawnattr_setsigdefault: attrSetSigDefault,
+    posix_spawnattr_setsigmask: attrSetSigMask,
+    posix_spawn_file_actions_init: actionsInit,
+    posix_spawn_file_actions_destroy: actionsDestroy,
+    posix_spawn_file_actions_adddup2: actionsDup2,
+    posix_spawnp: spawnp,
+    sigemptyset,
+    sigfillset,
+    sigaddset,
+    pthread_sigmask: sigmask,
+    tcgetpgrp,
+    tcsetpgrp,
+    flock,
+    getsockopt,
+  } = bindCalls(koffi.load(null));
 
   const withSigttouBlocked = <T>(work: () => T): T => {
     const block = Buffer.alloc(SIGSET_BYTES);

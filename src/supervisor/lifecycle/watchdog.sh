@@ -24,6 +24,8 @@ done
 # Sets state, ppid, pgid and start from /proc/<pid $1>/stat; fails when there is no such process.
 stat_of() {
   { read -r s < "/proc/$1/stat"; } 2>/dev/null || return 1
+  # Unquoted on purpose: the fields after the command name, split into $1, $2, ...
+  # shellcheck disable=SC2086
   set -- ${s##*) }
   state=$1 ppid=$2 pgid=$3 start=${20}
 }
@@ -47,8 +49,11 @@ verify() {
     for f in /proc/[0-9]*/stat; do
       pid=${f#/proc/} && pid=${pid%/stat}
       case "$live" in *" $pid "*) continue ;; esac
-      stat_of "$pid" && [ "$state" != Z ] || continue
-      case "$live" in *" $ppid "*) ;; *) [ -n "$ours" ] && [ "$pgid" = "$group" ] || continue ;; esac
+      if ! stat_of "$pid" || [ "$state" = Z ]; then continue; fi
+      case "$live" in
+        *" $ppid "*) ;;
+        *) if [ -z "$ours" ] || [ "$pgid" != "$group" ]; then continue; fi ;;
+      esac
       targets="$targets $pid:$start" live="$live$pid " added=1
     done
     [ $added = 0 ] && break
