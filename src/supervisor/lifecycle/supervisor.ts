@@ -4,7 +4,6 @@
 // the run state machine; everything is taken down again in reverse order.
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { setFlagsFromString } from 'node:v8';
 import { EXIT, errorMessage } from '../../common/errors.js';
 import { libc, type Libc } from '../../common/libc.js';
 import { ensurePrivateDir, lockStateDir, socketPathFor, statePaths, type StateDirLock, type StatePaths } from '../../common/statedir.js';
@@ -120,12 +119,6 @@ export class Supervisor {
         userUmask: opts.userUmask,
       });
       const first = this.startFirst(launcher);
-      // A supervisor process is long-running with little work: without TurboFan (the optimising compiler) its
-      // private memory at 50 processes is ~3 MB lower and its CPU the same (busier, at --interval 100, 2.6 → 4.3 %
-      // of a core). Set only now: given on node's command line, the flag makes node reject the code cache of its
-      // own modules, and compiling them before the spawn delayed the agent 12–25 ms. Not for a host program that
-      // runs supervise(): its flags are its own.
-      if (opts.ownsProcess) setFlagsFromString('--max-opt=1');
       let assembly: Assembly;
       try {
         const { Assembly } = await import('./assemble.js');
