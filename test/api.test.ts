@@ -9,7 +9,7 @@ it('starts, reports status and alerts, captures and stops an agent, and leaves t
   const cwd = tempDir();
   const stateDir = path.join(cwd, 'state');
   const r = spawnSync(process.execPath, [fixture('api/embed.mjs'), stateDir], { cwd, encoding: 'utf8', timeout: 90_000 });
-  expect(r.status, r.stderr).toBe(0);
+  expect(r.status, `${r.stderr}\n${r.stdout}\n${String(r.error)}`).toBe(0);
   // The agent shares the program's stdout: its own line is not one of the program's steps.
   const lines = r.stdout.trim().split('\n').filter((l) => l.startsWith('{'));
   const steps = Object.fromEntries(lines.map((l) => JSON.parse(l) as { step: string }).map((s) => [s.step, s]));
