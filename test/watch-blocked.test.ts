@@ -24,7 +24,7 @@ it('reports a probe that stops answering once, and its recovery', async () => {
   const cwd = tempDir();
   // Busy for 9 s (more than three 2 s heap reads going unanswered), then idle long enough to answer again.
   const agent = `setTimeout(() => { const t = Date.now() + 9000; while (Date.now() < t); setTimeout(() => process.exit(0), 4000); }, 1500); setInterval(() => {}, 1000);`;
-  await runCli(['--min-free', '0', '--interval', '200', '--restart', 'never', '--', 'node', '-e', agent], { cwd });
+  await runCli(['--min-free', '0', '--interval', '200', '--clear-after', '1000', '--restart', 'never', '--', 'node', '-e', agent], { cwd });
   const silence = readJsonl(path.join(cwd, '.cfn-supervise/alerts.jsonl')).filter((a) => a.metric === 'unresponsive');
   expect(silence.map((a) => a.level)).toEqual(['warning', 'info']);
   expect(silence[0]!.message).toMatch(/not answering \(\d+ heap reads in a row got no reply/);

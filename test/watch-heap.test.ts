@@ -86,7 +86,7 @@ describe('heap watch', () => {
 
   it('captures at most once per cooldown while the heap keeps crossing the critical line', async () => {
     const cwd = tempDir();
-    const s = startCli([...FAST, '--heap-limit', '128', '--heap-warning', '0.4', '--heap-critical', '0.7', '--interval', '100', '--cooldown', '4s', '--restart', 'never', '--', 'node', watch('hover.cjs')], { cwd });
+    const s = startCli([...FAST, '--heap-limit', '128', '--heap-warning', '0.4', '--heap-critical', '0.7', '--interval', '100', '--cooldown', '4s', '--clear-after', '0', '--restart', 'never', '--', 'node', watch('hover.cjs')], { cwd });
     const state = path.join(cwd, '.cfn-supervise');
     const crossings = () => (existsSync(path.join(state, 'alerts.jsonl')) ? readJsonl(path.join(state, 'alerts.jsonl')).filter((a) => a.metric === 'heap' && a.level === 'critical').length : 0);
     await waitFor(() => crossings() >= 4, 60_000, 'four crossings of the critical line');

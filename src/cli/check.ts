@@ -5,7 +5,7 @@
 import { availableParallelism, loadavg } from 'node:os';
 import { CfnError, EXIT, NoSupervisorError, UsageError, errorMessage } from '../common/errors.js';
 import { parseMegabytes } from '../common/units.js';
-import { systemMemory } from '../common/sysmem.js';
+import { boundedMemory, memoryBound } from '../common/sysmem.js';
 import type { StatusView } from '../supervisor/control/protocol.js';
 import { rank } from '../supervisor/watch/policy.js';
 import { ControlClient } from './client.js';
@@ -32,7 +32,13 @@ export const DEFAULT_MIN_FREE_MB = 1024;
 /** A hook must not hang on a stuck supervisor: it is then simply not asked. */
 const STATUS_TIMEOUT_MS = 2000;
 
-function minFreeOf(raw: number | string | undefined, totalMb: number): number {
+/** Memory as the agent's tree has it: within its cgroup's limit where that is below the machine's. */
+function memoryOfTree(): { mem: ReturnType<typeof boundedMemory>; where: string } {
+  const bound = memoryBound();
+  return { mem: boundedMemory(bound), where: bound ? `its cgroup's limit (${bound.source})` : "this machine's total memory" };
+}
+
+function minFreeOf(raw: number | string | undefined, totalMb: number, where: string): number {
   let mb: number;
   if (raw === undefined) mb = DEFAULT_MIN_FREE_MB;
   else if (typeof raw === 'string') {
@@ -43,7 +49,7 @@ function minFreeOf(raw: number | string | undefined, totalMb: number): number {
     }
   } else mb = raw;
   if (!Number.isFinite(mb) || mb < 0) throw new UsageError(`--min-free: expected megabytes like 512 or 2GB, got '${raw}'`);
-  if (mb > totalMb) throw new UsageError(`--min-free (${mb} MB) is above this machine's total memory (${totalMb} MB): no task could ever start`);
+  if (mb > totalMb) throw new UsageError(`--min-free (${mb} MB) is above ${where} (${totalMb} MB): no task could ever start`);
   return mb;
 }
 
@@ -54,16 +60,16 @@ function maxLoadOf(raw: number | string | undefined): number | undefined {
   return n;
 }
 
-function memoryCheck(minFreeMb: number): Check {
-  const { available_mb: available } = systemMemory();
+function memoryCheck(minFreeMb: number, available: number, bound: string | undefined): Check {
   const ok = available >= minFreeMb;
+  const within = bound ? ` within ${bound}` : '';
   return {
     name: 'memory',
     verdict: ok ? 'ok' : 'fail',
     value: available,
     limit: minFreeMb,
     unit: 'MB',
-    detail: ok ? `${available} MB available (need ${minFreeMb})` : `only ${available} MB available, need at least ${minFreeMb} MB (--min-free)`,
+    detail: ok ? `${available} MB available${within} (need ${minFreeMb})` : `only ${available} MB available${within}, need at least ${minFreeMb} MB (--min-free)`,
   };
 }
 
@@ -103,9 +109,10 @@ async function supervisorCheck(stateDir: string): Promise<Check> {
 /** Runs the checks and prints the verdict (JSON with `json`). Returns the exit code: 0 safe, 1 not, 2 bad input. */
 export async function checkCommand(opts: CheckOptions): Promise<number> {
   try {
-    const minFree = minFreeOf(opts.minFreeMb, systemMemory().total_mb);
+    const { mem, where } = memoryOfTree();
+    const minFree = minFreeOf(opts.minFreeMb, mem.total_mb, where);
     const maxLoad = maxLoadOf(opts.maxLoad);
-    const checks = [memoryCheck(minFree), loadCheck(maxLoad), await supervisorCheck(opts.stateDir)];
+    const checks = [memoryCheck(minFree, mem.available_mb, memoryBound()?.source), loadCheck(maxLoad), await supervisorCheck(opts.stateDir)];
     const failed = checks.filter((c) => c.verdict === 'fail');
     if (opts.json) process.stdout.write(`${JSON.stringify({ ok: failed.length === 0, checks }, null, 2)}\n`);
     if (failed.length > 0) {

@@ -5,7 +5,7 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { topSites, topSitesText } from '../analysis/index.js';
 import type { ProfileSummary } from '../analysis/profile.js';
-import { systemMemory, type SystemMemory } from '../common/sysmem.js';
+import { boundedMemory, memoryBound, type SystemMemory } from '../common/sysmem.js';
 import { journalFiles } from '../report/journals.js';
 import { profileSummary } from '../report/records.js';
 import type { ProcessView, StatusView } from '../supervisor/control/protocol.js';
@@ -40,7 +40,9 @@ export interface LastCapture {
 
 export interface Diagnostics {
   generated_at: string;
+  /** Within the cgroup's limit where that is below the machine's (`memory_limit` names it). */
   system_memory: SystemMemory;
+  memory_limit?: string;
   status: StatusView;
   processes: ProcessView[];
   alerts: AlertEntry[];
@@ -186,7 +188,11 @@ export function nextSteps(d: Omit<Diagnostics, 'next' | 'generated_at'>): string
     steps.push(`${who(p)} is at warning: watch it with \`cfn-supervise top\`; \`cfn-supervise report --since 24h\` shows whether it grows from run to run`);
   }
   if (mem.available_mb < mem.total_mb * LOW_AVAILABLE) {
-    steps.push(`the machine has only ${mem.available_mb} MB of ${mem.total_mb} MB available: other programs compete with the agent; free memory or lower --heap-limit`);
+    steps.push(
+      d.memory_limit
+        ? `the cgroup has only ${mem.available_mb} MB of its ${mem.total_mb} MB available (${d.memory_limit}): the kernel's OOM killer ends what outgrows it; lower --heap-limit or raise the limit`
+        : `the machine has only ${mem.available_mb} MB of ${mem.total_mb} MB available: other programs compete with the agent; free memory or lower --heap-limit`,
+    );
   }
   if (status.agent.phase === 'backoff') steps.push(`the agent ended and waits to be restarted (${status.agent.restarts} restarts so far): \`cfn-supervise report --since 24h\` shows how its runs ended`);
   else if (status.agent.phase === 'preflight') steps.push('the supervisor waits for memory before starting the agent (--min-free): free memory, or lower --min-free');
@@ -207,7 +213,8 @@ export async function collectDiagnostics(stateDir: string): Promise<Diagnostics>
   const client = new ControlClient(stateDir);
   const { status, processes } = await fetchStatus(client);
   const [alerts, capture] = await Promise.all([lastAlerts(stateDir), capturesDirOf(client, stateDir).then(lastCapture)]);
-  const found = { system_memory: systemMemory(), status, processes, alerts, ...(capture ? { capture } : {}) };
+  const bound = memoryBound();
+  const found = { system_memory: boundedMemory(bound), ...(bound ? { memory_limit: bound.source } : {}), status, processes, alerts, ...(capture ? { capture } : {}) };
   return { generated_at: new Date().toISOString(), ...found, next: nextSteps(found) };
 }
 
@@ -228,7 +235,7 @@ export function formatDiagnostics(d: Diagnostics): string {
   return [
     ...statusHeader(d.status),
     '',
-    'System memory',
+    d.memory_limit ? `Memory (within ${d.memory_limit})` : 'System memory',
     ...indent([`total ${m.total_mb} MB, available ${m.available_mb} MB, used ${m.used_mb} MB (${m.percent}%)`]),
     '',
     'Processes',

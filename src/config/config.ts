@@ -8,6 +8,7 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { UsageError } from '../common/errors.js';
 import { redactCommand, redactUrl } from '../common/redact.js';
+import { memoryBound, type MemoryBound } from '../common/sysmem.js';
 import { defaultHeapLimit, totalMemoryMb, userNodeOptions } from './environment.js';
 import { LIST_SEPARATOR, OPTIONS, ROLE_KEYS, envName, flagOf, option, optionNamed, parseValue, type Config, type OptionSpec, type RoleKey, type RoleRule, type Source } from './options.js';
 
@@ -33,6 +34,35 @@ export interface ConfigInputs {
   /** Path of the config file, if one was named (by --config or CFN_SUPERVISE_CONFIG). */
   configFile?: string;
   cwd: string;
+  /** The cgroup limit the tree lives under; read from the supervisor's own cgroup when not given. */
+  bound?: MemoryBound | null;
+}
+
+/**
+ * In a cgroup whose limit is below the machine's memory (a container of 2 GB on a 64 GB host), the defaults
+ * made for a machine would let the kernel's OOM killer end the agent before any rule acts: each of these
+ * becomes its fraction of the limit where that is lower (tree-hard, 0 = none, always).
+ */
+export const BOUND_FRACTIONS: readonly (readonly [keyof Config, number])[] = [
+  ['heapLimitMb', 0.5],
+  ['warningMb', 0.5],
+  ['criticalMb', 0.7],
+  ['hardMb', 0.9],
+  ['treeWarningMb', 0.7],
+  ['treeCriticalMb', 0.85],
+  ['treeHardMb', 0.95],
+  ['minFreeMb', 0.25],
+];
+
+function boundDefaults(config: Config, sources: ResolvedConfig['sources'], bound: MemoryBound): void {
+  for (const [key, fraction] of BOUND_FRACTIONS) {
+    if (sources[key].source !== 'default') continue;
+    const def = config[key] as number;
+    const value = Math.max(1, Math.round(bound.totalMb * fraction));
+    if (def !== 0 && value >= def) continue;
+    (config as unknown as Record<string, number>)[key] = value;
+    sources[key] = { source: 'default', from: `${Math.round(fraction * 100)}% of ${bound.source}` };
+  }
 }
 
 const inOrder = (config: Config, keys: (keyof Config)[]) => {
@@ -74,7 +104,7 @@ function checkOrder(config: Config): void {
   }
 }
 
-function checkConsistency(config: Config): void {
+function checkConsistency(config: Config, bound: MemoryBound | undefined): void {
   checkOrder(config);
   // Each role's thresholds, merged over the global ones, must rise too.
   for (const rule of config.roles) {
@@ -87,9 +117,10 @@ function checkConsistency(config: Config): void {
   if (config.backoffMaxMs < config.backoffMs) {
     throw new UsageError(`--backoff-max (${config.backoffMaxMs} ms) is below --backoff (${config.backoffMs} ms)`);
   }
-  const total = totalMemoryMb();
+  const total = bound?.totalMb ?? totalMemoryMb();
   if (total !== undefined && config.minFreeMb > total) {
-    throw new UsageError(`--min-free (${config.minFreeMb} MB) is above this machine's total memory (${total} MB): the agent would never start`);
+    const whose = bound ? `its cgroup's limit (${bound.source})` : `this machine's total memory (${total} MB)`;
+    throw new UsageError(`--min-free (${config.minFreeMb} MB) is above ${whose}: the agent would never start`);
   }
 }
 
@@ -201,9 +232,11 @@ export function resolveConfig(inputs: ConfigInputs): ResolvedConfig {
     }
   }
   result.stateDir = path.resolve(inputs.cwd, result.stateDir);
+  const bound = inputs.bound === undefined ? memoryBound() : (inputs.bound ?? undefined);
+  if (bound) boundDefaults(result, sources, bound);
   fitDefaults(result, sources);
   result.roles = fromFile?.roles ?? [];
-  checkConsistency(result);
+  checkConsistency(result, bound);
   result.capturesDir = result.capturesDir ? path.resolve(inputs.cwd, result.capturesDir) : path.join(result.stateDir, 'captures');
   return { config: result, sources };
 }

@@ -25,6 +25,8 @@ export interface DayStats {
   availability: number | null;
   /** Alerts per level, capture analyses left out. */
   readonly alerts: Record<string, number>;
+  /** Processes of the tree that memory ended, by cause (oom, limit, oom-kill), whatever their run's end. */
+  readonly members: Record<string, number>;
 }
 
 export interface SeriesPoint {
@@ -41,6 +43,8 @@ export interface RoleStats {
   readonly runs: number;
   readonly rssMb: Percentiles | null;
   readonly heapMb: Percentiles | null;
+  /** Processes of this role that memory ended, by cause (oom, limit, oom-kill). */
+  readonly ends: Record<string, number>;
   /** Of the per-run peak heap when every run has one (what a leak moves), else of the peak RSS. */
   readonly growth: Growth | null;
   /** The per-run peaks, oldest first: memory over time. */
@@ -73,12 +77,12 @@ export interface Report {
 export const TREE_ROLE = 'run (whole tree)';
 const CULPRITS = 10;
 const SITES_PER_CAPTURE = 5;
-const MEMORY_ENDINGS = new Set(['oom', 'limit']);
+const MEMORY_ENDINGS = new Set(['oom', 'limit', 'oom-kill']);
 
 const dayOf = (t: number): string => new Date(t).toISOString().slice(0, 10);
 
 function emptyDay(date: string): DayStats {
-  return { date, runs: 0, restarts: 0, oom: 0, limit: 0, crash: 0, reasons: {}, uptimeSeconds: 0, downtimeSeconds: 0, availability: null, alerts: {} };
+  return { date, runs: 0, restarts: 0, oom: 0, limit: 0, crash: 0, reasons: {}, uptimeSeconds: 0, downtimeSeconds: 0, availability: null, alerts: {}, members: {} };
 }
 
 const bump = (counts: Record<string, number>, key: string): void => {
@@ -96,6 +100,7 @@ class RoleAccumulator {
   readonly rss = new Histogram();
   readonly heap = new Histogram();
   readonly perRun = new Map<string, RunPeaks>();
+  readonly ends: Record<string, number> = {};
 
   constructor(
     readonly role: string,
@@ -127,6 +132,7 @@ class RoleAccumulator {
       runs: runs.length,
       rssMb: percentiles(this.rss),
       heapMb: percentiles(this.heap),
+      ends: { ...this.ends },
       growth: acrossRuns(heapEveryRun ? 'heap' : 'rss', peaks) ?? null,
       series: runs.map((r) => ({ t: new Date(r.t).toISOString(), rssMb: r.rss, ...(r.heap !== undefined ? { heapMb: r.heap } : {}) })),
     };
@@ -204,6 +210,10 @@ export class ReportBuilder {
       this.roles.set(p.role, role);
     }
     role.add(p.runId, p.t, p.peakRssMb, p.peakHeapMb);
+    if (p.cause) {
+      bump(role.ends, p.cause);
+      bump(this.day(p.t).members, p.cause);
+    }
     if (p.heapLimitMb !== undefined) this.heapLimitMb = Math.max(this.heapLimitMb ?? 0, p.heapLimitMb);
     if (MEMORY_ENDINGS.has(this.runEndings.get(p.runId) ?? '')) return;
     this.healthyProcessRss.add(p.peakRssMb);
@@ -259,6 +269,7 @@ export class ReportBuilder {
       for (const k of ['runs', 'restarts', 'oom', 'limit', 'crash', 'uptimeSeconds', 'downtimeSeconds'] as const) totals[k] += d[k];
       for (const [k, v] of Object.entries(d.reasons)) totals.reasons[k] = (totals.reasons[k] ?? 0) + v;
       for (const [k, v] of Object.entries(d.alerts)) totals.alerts[k] = (totals.alerts[k] ?? 0) + v;
+      for (const [k, v] of Object.entries(d.members)) totals.members[k] = (totals.members[k] ?? 0) + v;
     }
     totals.availability = availability(totals);
     for (const d of [...days, totals]) {

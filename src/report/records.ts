@@ -27,6 +27,8 @@ export interface ProcessLine {
   readonly peakRssMb: number;
   readonly peakHeapMb?: number;
   readonly heapLimitMb?: number;
+  /** What memory ended it, if it did: oom, limit, oom-kill. */
+  readonly cause?: string;
 }
 
 /** A capture summary (`<capture>.summary.json`) and when its capture was taken. */
@@ -82,7 +84,9 @@ export function processLine(raw: unknown): ProcessLine | undefined {
   if (t === undefined || runId === undefined || !role || peakRssMb === undefined) return undefined;
   const peakHeapMb = num(raw.peak_heap_mb);
   const heapLimitMb = num(raw.heap_limit_mb);
+  const cause = str(raw.cause);
   return {
+    ...(cause ? { cause } : {}),
     t,
     runId,
     role,

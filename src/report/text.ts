@@ -37,6 +37,7 @@ function runsSection(r: FullReport): string {
     'Runs per day (UTC)',
     table(['date', ' runs', ' restarts', ' oom', ' limit', ' crash', ' uptime', ' availability', 'alerts'], rows),
     `  exit reasons: ${counts(r.totals.reasons)}; availability = uptime ÷ (uptime + time down between a run and its restart)`,
+    `  processes memory ended (oom, limit, oom-kill): ${counts(r.totals.members)}`,
   ].join('\n');
 }
 
@@ -55,6 +56,7 @@ function roleRow(role: RoleStats): string[] {
     mb(role.heapMb, 'p99'),
     mb(role.heapMb, 'max'),
     g ? `${g.slopeMbPerRun >= 0 ? '+' : ''}${g.slopeMbPerRun.toFixed(1)} MB/run${g.leak ? '  LEAK' : ''}` : '-',
+    counts(role.ends),
   ];
 }
 
@@ -64,7 +66,7 @@ function rolesSection(r: FullReport): string {
   return [
     'Memory per role (MB; peaks per process, per run for the whole tree)',
     table(
-      ['role', ' count', ' runs', ' rss p50', ' p95', ' p99', ' max', ' heap p50', ' p95', ' p99', ' max', 'across runs'],
+      ['role', ' count', ' runs', ' rss p50', ' p95', ' p99', ' max', ' heap p50', ' p95', ' p99', ' max', 'across runs', 'ended by memory'],
       r.roles.map(roleRow),
     ),
     ...(verdicts.length ? ['', 'Growth across runs (least-squares slope of each run’s peak)', ...verdicts] : []),

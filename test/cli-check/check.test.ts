@@ -81,7 +81,8 @@ describe('check', () => {
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(new RegExp(`^cfn-supervise check: not safe to start: the supervised tree in ${s.stateDir} is at critical \\(RSS \\d+ MB\\)\\n$`));
 
-    await s.client.request('PATCH', '/config', { body: { warning: 100_000, critical: 200_000, hard: 1_000_000 } });
+    // Levels go down only after --clear-after: none here, so the drop is seen at once.
+    await s.client.request('PATCH', '/config', { body: { warning: 100_000, critical: 200_000, hard: 1_000_000, 'clear-after': 0 } });
     await expect.poll(async () => (await s.client.request<{ tree: { level: string } }>('GET', '/status')).tree.level, { timeout: 20_000 }).not.toBe('critical');
     const calm = await check({ minFreeMb: 0, json: true, stateDir: s.stateDir });
     expect(calm.code, calm.stderr).toBe(0);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { classifyExit, exitCodeOf, type ExitReason, type RunEnd } from '../../src/supervisor/lifecycle/classify.js';
+import { classifyExit, exitCodeOf, memberFate, type ExitReason, type MemberEnd, type MemberFate, type RunEnd } from '../../src/supervisor/lifecycle/classify.js';
 
 const end = (over: Partial<RunEnd>): RunEnd => ({
   code: null, signal: null, stoppedBySupervisor: false, limitExceeded: false, oomReport: false, heapNearLimit: false, ...over,
@@ -21,9 +21,30 @@ describe('classifyExit', () => {
     ['stopped by the supervisor', { signal: 'SIGTERM', stoppedBySupervisor: true }, 'stopped'],
     ['stopped, even after a report', { code: 134, oomReport: true, stoppedBySupervisor: true }, 'stopped'],
     ['memory rule', { signal: 'SIGTERM', limitExceeded: true }, 'limit'],
+    ['SIGKILL after the cgroup counted an OOM kill', { signal: 'SIGKILL', oomKilled: true }, 'oom-kill'],
+    ['137 behind a shell after an OOM kill', { code: 137, oomKilled: true }, 'oom-kill'],
+    ['an OOM kill of a member, the agent exits 0', { code: 0, oomKilled: true }, 'clean'],
+    ['an OOM kill of a member, the agent crashes on its own', { code: 1, oomKilled: true }, 'crash'],
+    ['SIGKILL without an OOM kill counted', { signal: 'SIGKILL', oomKilled: false }, 'killed'],
+    ['stopped while the kernel killed', { signal: 'SIGKILL', oomKilled: true, stoppedBySupervisor: true }, 'stopped'],
   ];
   it.each(table)('%s → %s', (_name, over, expected) => {
     expect(classifyExit(end(over))).toBe(expected);
+  });
+});
+
+describe('memberFate', () => {
+  const table: [string, MemberEnd, MemberFate | undefined][] = [
+    ['nothing known: no memory cause', {}, undefined],
+    ['a memory rule ended it', { limitSignal: 'SIGTERM' }, { cause: 'limit', signal: 'SIGTERM' }],
+    ['a memory rule had to SIGKILL it', { limitSignal: 'SIGKILL' }, { cause: 'limit', signal: 'SIGKILL' }],
+    ['its heap ran out', { oomReport: 'r.json' }, { cause: 'oom', signal: 'SIGABRT', report: 'r.json' }],
+    ['the kernel killed it', { oomKilled: true }, { cause: 'oom-kill', signal: 'SIGKILL' }],
+    ['our kill comes first', { limitSignal: 'SIGTERM', oomReport: 'r.json', oomKilled: true }, { cause: 'limit', signal: 'SIGTERM' }],
+    ['its own report before the counter', { oomReport: 'r.json', oomKilled: true }, { cause: 'oom', signal: 'SIGABRT', report: 'r.json' }],
+  ];
+  it.each(table)('%s', (_name, end, expected) => {
+    expect(memberFate(end)).toEqual(expected);
   });
 });
 

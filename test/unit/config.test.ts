@@ -3,6 +3,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { describeConfig, resolveConfig, type ConfigInputs } from '../../src/config/config.js';
+import { memoryBoundAt } from '../../src/common/sysmem.js';
+import { fixture } from '../helpers/cli.js';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'cfn-config-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -11,7 +13,36 @@ const file = (name: string, text: string) => {
   writeFileSync(f, text);
   return f;
 };
-const resolve = (over: Partial<ConfigInputs>) => resolveConfig({ flags: {}, env: {}, cwd: dir, ...over });
+// Whatever cgroup the tests run in, the machine's defaults are what these cases check (bounds: below).
+const resolve = (over: Partial<ConfigInputs>) => resolveConfig({ flags: {}, env: {}, cwd: dir, bound: null, ...over });
+
+describe('resolveConfig in a cgroup whose limit is below the machine', () => {
+  const v2 = memoryBoundAt(fixture('cgroup/v2'))!;
+  it('derives the heap limit, the thresholds and min-free from the limit, and says so', () => {
+    const resolved = resolve({ bound: v2 });
+    expect(resolved.config).toMatchObject({ heapLimitMb: 1024, warningMb: 1024, criticalMb: 1434, hardMb: 1843, treeWarningMb: 1434, treeCriticalMb: 1741, treeHardMb: 1946, minFreeMb: 512 });
+    expect(resolved.sources.heapLimitMb).toEqual({ source: 'default', from: '50% of cgroup memory.max 2048 MB' });
+    expect(resolved.sources.warningMb).toEqual({ source: 'default' });
+    const text = describeConfig(resolved);
+    expect(text).toMatch(/heap-limit\s+1024\s+\(default, 50% of cgroup memory.max 2048 MB\)/);
+    expect(text).toMatch(/tree-hard\s+1946\s+\(default, 95% of cgroup memory.max 2048 MB\)/);
+  });
+  it('keeps what the user set, and what is already lower', () => {
+    const { config, sources } = resolve({ bound: v2, flags: { heapLimitMb: '1536', treeHardMb: '2000' }, env: { CFN_SUPERVISE_MIN_FREE: '100' } });
+    expect(config).toMatchObject({ heapLimitMb: 1536, treeHardMb: 2000, minFreeMb: 100 });
+    expect(sources.heapLimitMb).toEqual({ source: 'flag' });
+    // A user's heap limit in NODE_OPTIONS is theirs.
+    expect(resolve({ bound: v2, env: { NODE_OPTIONS: '--max-old-space-size=3000' } }).config.heapLimitMb).toBe(3000);
+  });
+  it('refuses a min-free above the limit, naming it', () => {
+    expect(() => resolve({ bound: v2, flags: { minFreeMb: '3000' } })).toThrow(/--min-free \(3000 MB\) is above its cgroup's limit \(cgroup memory.max 2048 MB\)/);
+  });
+  it('a v1 group reads the same way', () => {
+    const { config, sources } = resolve({ bound: memoryBoundAt(fixture('cgroup/v1'))! });
+    expect(config.heapLimitMb).toBe(512);
+    expect(sources.treeCriticalMb).toEqual({ source: 'default', from: '85% of cgroup memory.limit_in_bytes 1024 MB' });
+  });
+});
 
 describe('resolveConfig', () => {
   it('takes defaults when nothing is given', () => {

@@ -7,7 +7,7 @@ import { Ledger, type LedgerEntry } from '../../src/supervisor/lifecycle/ledger.
 import { tempDir } from '../helpers/cli.js';
 
 const record = (over: Partial<LedgerEntry['record']> = {}): LedgerEntry['record'] => ({
-  run_id: 'r1', pid: 100, argv: ['node', 'agent.js'], start_mb: 40, peak_mb: 60, end_mb: 50, duration_seconds: 10, warnings: 0, restarts: 0, captures: [], reports: [], ...over,
+  run_id: 'r1', pid: 100, argv: ['node', 'agent.js'], start_mb: 40, peak_mb: 60, end_mb: 50, duration_seconds: 10, warnings: 0, restarts: 0, captures: [], reports: [], members: {}, ...over,
 });
 const entry = (members: number[], over: Partial<LedgerEntry['record']> = {}): LedgerEntry => ({ record: record(over), pgid: 100, members: members.map((pid) => ({ pid, startTime: pid * 10 })) });
 

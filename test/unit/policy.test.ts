@@ -8,19 +8,19 @@ const T: Thresholds = {
   treeWarningMb: 6144, treeCriticalMb: 8192, treeHardMb: 0,
   heapWarning: 0.7, heapCritical: 0.85, heapImminent: 0.95,
   fdWarning: 1000, connInfo: 25, connWarning: 50, connCritical: 100,
-  trendWindowMs: 60_000, trendMinMbPerMin: 1, trendHorizonMin: 120, roles: [],
+  trendWindowMs: 60_000, trendMinMbPerMin: 1, trendHorizonMin: 120, clearAfterMs: 0, roles: [],
 };
 const system = { total_mb: 24000, available_mb: 20000, used_mb: 4000, percent: 16.7 };
 const proc = (over: Partial<ProcessSample> = {}): ProcessSample => ({ pid: 10, ppid: 1, role: 'agent', isAgent: true, rssBytes: 100 * MB, ...over });
-const run = (state: PolicyState, processes: ProcessSample[], history: (pid: number) => HeapHistory = () => ({ readings: [] }), t = T) =>
-  decide(state, { sample: { at: 0, processes, system }, heapHistory: history }, t);
+const run = (state: PolicyState, processes: ProcessSample[], history: (pid: number) => HeapHistory = () => ({ readings: [] }), t = T, at = 0) =>
+  decide(state, { sample: { at, processes, system }, heapHistory: history }, t);
 const kinds = (actions: Action[]) => actions.map((a) => (a.kind === 'alert' ? `alert:${a.metric}:${a.level}` : `${a.kind}`));
 
-/** Feeds the samples one tick after another and returns the actions of every tick. */
+/** Feeds the samples one tick (one second) after another and returns the actions of every tick. */
 function ticks(samples: ProcessSample[][], t = T): string[][] {
   let state = initialPolicyState;
-  return samples.map((s) => {
-    const r = run(state, s, undefined, t);
+  return samples.map((s, i) => {
+    const r = run(state, s, undefined, t, i * 1000);
     state = r.state;
     return kinds(r.actions);
   });
@@ -32,14 +32,14 @@ describe('decide: per-process RSS and heap', () => {
     ['warning once, not every tick', [[proc({ rssBytes: 1100 * MB })], [proc({ rssBytes: 1200 * MB })]], [['alert:rss:warning'], []]],
     ['critical captures and collects', [[proc({ rssBytes: 2100 * MB })]], [['alert:rss:critical', 'capture', 'gc']]],
     ['hard terminates', [[proc({ rssBytes: 5000 * MB })]], [['alert:rss:hard', 'terminate']]],
-    ['recovery is an info alert, no action', [[proc({ rssBytes: 1100 * MB })], [proc()]], [['alert:rss:warning'], ['alert:rss:info']]],
+    ['recovery is an info alert, no action, once two ticks were below', [[proc({ rssBytes: 1100 * MB })], [proc()], [proc()]], [['alert:rss:warning'], [], ['alert:rss:info']]],
     [
       'heap warning → critical → imminent in order',
       [[proc({ heapUsed: 180 * MB, heapLimit: 256 * MB })], [proc({ heapUsed: 220 * MB, heapLimit: 256 * MB })], [proc({ heapUsed: 250 * MB, heapLimit: 256 * MB })]],
       [['alert:heap:warning'], ['alert:heap:critical', 'capture', 'gc'], ['alert:heap:imminent', 'capture']],
     ],
-    ['going down from critical to warning captures nothing', [[proc({ rssBytes: 2100 * MB })], [proc({ rssBytes: 1100 * MB })]], [['alert:rss:critical', 'capture', 'gc'], ['alert:rss:warning']]],
-    ['fds over the limit warn', [[proc({ fds: 1001 })], [proc({ fds: 1000 })]], [['alert:fds:warning'], ['alert:fds:info']]],
+    ['going down from critical to warning captures nothing', [[proc({ rssBytes: 2100 * MB })], [proc({ rssBytes: 1100 * MB })], [proc({ rssBytes: 1100 * MB })]], [['alert:rss:critical', 'capture', 'gc'], [], ['alert:rss:warning']]],
+    ['fds over the limit warn', [[proc({ fds: 1001 })], [proc({ fds: 1000 })], [proc({ fds: 1000 })]], [['alert:fds:warning'], [], ['alert:fds:info']]],
     ['connections climb info → warning → critical without captures', [[proc({ sockets: 25 })], [proc({ sockets: 60 })], [proc({ sockets: 100 })]], [['alert:sockets:info'], ['alert:sockets:warning'], ['alert:sockets:critical']]],
   ];
   it.each(table)('%s', (_name, samples, expected) => {
@@ -88,8 +88,85 @@ describe('decide: whole tree', () => {
 describe('decide: hysteresis', () => {
   it('holds a level while the value hovers just under its threshold, and drops it once clearly below', () => {
     const heap = (pct: number) => [proc({ heapUsed: pct * 10 * MB, heapLimit: 1000 * MB })];
-    const alerts = ticks([heap(86), heap(84), heap(86), heap(80), heap(70)]).map((a) => a.filter((k) => k.startsWith('alert:heap')));
-    expect(alerts).toEqual([['alert:heap:critical'], [], [], ['alert:heap:warning'], []]);
+    const alerts = ticks([heap(86), heap(84), heap(86), heap(80), heap(80), heap(70)]).map((a) => a.filter((k) => k.startsWith('alert:heap')));
+    expect(alerts).toEqual([['alert:heap:critical'], [], [], [], ['alert:heap:warning'], []]);
+  });
+});
+
+describe('decide: a level goes down only after the value stayed below it for the hold', () => {
+  const heap = (pct: number) => [proc({ heapUsed: pct * 10 * MB, heapLimit: 1000 * MB })];
+  const rss = (mb: number) => [proc({ rssBytes: mb * MB })];
+  const tree = (mb: number) => [proc({ pid: 1, rssBytes: (mb / 2) * MB }), proc({ pid: 2, isAgent: false, rssBytes: (mb / 2) * MB })];
+  const hold = { ...T, clearAfterMs: 5000 };
+  const treeT = { ...hold, warningMb: 100_000, criticalMb: 200_000, hardMb: 300_000, treeWarningMb: 1000, treeCriticalMb: 2000 };
+  const only = (prefix: string) => (a: string[]) => a.filter((k) => k.startsWith(prefix));
+  // One sample a second; [name, thresholds, samples, expected alerts of the metric per tick].
+  const table: [string, Thresholds, ProcessSample[][], string, string[][]][] = [
+    [
+      'a heap see-sawing across the warning line warns once',
+      hold,
+      [heap(75), heap(50), heap(75), heap(50), heap(75), heap(50), heap(75), heap(50)],
+      'alert:heap',
+      [['alert:heap:warning'], [], [], [], [], [], [], []],
+    ],
+    [
+      'clears once below for the hold (5 s) and two ticks',
+      hold,
+      [heap(75), heap(50), heap(50), heap(50), heap(50), heap(50), heap(50), heap(50)],
+      'alert:heap',
+      [['alert:heap:warning'], [], [], [], [], [], ['alert:heap:info'], []],
+    ],
+    [
+      'a return over the margin restarts the hold',
+      hold,
+      [heap(75), heap(50), heap(50), heap(50), heap(68), heap(50), heap(50), heap(50), heap(50), heap(50), heap(50)],
+      'alert:heap',
+      [['alert:heap:warning'], [], [], [], [], [], [], [], [], [], ['alert:heap:info']],
+    ],
+    [
+      'within the margin (5 % under) is not below',
+      hold,
+      [heap(75), heap(67), heap(67), heap(67), heap(67), heap(67), heap(67), heap(67)],
+      'alert:heap',
+      [['alert:heap:warning'], [], [], [], [], [], [], []],
+    ],
+    [
+      'rising is at once, also during a hold',
+      hold,
+      [heap(75), heap(50), heap(90)],
+      'alert:heap',
+      [['alert:heap:warning'], [], ['alert:heap:critical']],
+    ],
+    [
+      'a critical see-saw keeps critical: no second capture level change',
+      hold,
+      [heap(90), heap(72), heap(90), heap(72), heap(90)],
+      'alert:heap',
+      [['alert:heap:critical'], [], [], [], []],
+    ],
+    ['RSS holds too', hold, [rss(1100), rss(500), rss(1100), rss(500), rss(1100)], 'alert:rss', [['alert:rss:warning'], [], [], [], []]],
+    [
+      'the whole tree holds too',
+      treeT,
+      [tree(1100), tree(500), tree(1100), tree(500), tree(500), tree(500), tree(500), tree(500), tree(500), tree(500)],
+      'alert:tree',
+      [['alert:tree:warning'], [], [], [], [], [], [], [], ['alert:tree:info'], []],
+    ],
+    [
+      'without a hold time, two ticks below still clear',
+      T,
+      [heap(75), heap(50), heap(50)],
+      'alert:heap',
+      [['alert:heap:warning'], [], ['alert:heap:info']],
+    ],
+  ];
+  it.each(table)('%s', (_name, t, samples, prefix, expected) => {
+    expect(ticks(samples, t).map(only(prefix))).toEqual(expected);
+  });
+
+  it('a see-saw between critical and below warning captures once', () => {
+    const all = ticks([heap(90), heap(50), heap(90), heap(50), heap(90)], hold);
+    expect(all.flat().filter((k) => k === 'capture')).toHaveLength(1);
   });
 });
 
@@ -119,7 +196,9 @@ describe('decide: leak trend', () => {
     const slower = history((s) => 100 + s / 4); // 15 MB/min: under 20, over 10
     expect(kinds(run(first.state, [at(slower)], () => ({ readings: slower }), { ...T, trendMinMbPerMin: 20 }).actions)).toEqual([]);
     const flat = history(() => 300);
-    expect(kinds(run(first.state, [at(flat)], () => ({ readings: flat }), { ...T, trendMinMbPerMin: 20 }).actions)).toEqual(['alert:trend:info']);
+    const once = run(first.state, [at(flat)], () => ({ readings: flat }), { ...T, trendMinMbPerMin: 20 });
+    expect(kinds(once.actions)).toEqual([]);
+    expect(kinds(run(once.state, [at(flat)], () => ({ readings: flat }), { ...T, trendMinMbPerMin: 20 }).actions)).toEqual(['alert:trend:info']);
   });
 });
 

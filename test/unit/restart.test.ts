@@ -12,6 +12,7 @@ describe('wantsRestart', () => {
   const table: [RestartMode, ExitReason, NodeJS.Signals | null, boolean][] = [
     ['on-oom', 'oom', null, true],
     ['on-oom', 'limit', null, true],
+    ['on-oom', 'oom-kill', 'SIGKILL', true],
     ['on-oom', 'crash', null, false],
     ['on-oom', 'killed', 'SIGKILL', false],
     ['on-oom', 'clean', null, false],

@@ -48,8 +48,8 @@ export interface RunBook {
   warning(pid: number | undefined): void;
   /** Ends the run: `limit` when a memory rule killed it, `restart` to start a fresh one at once. */
   end(kind: 'limit' | 'restart', why: string): Promise<void>;
-  /** A memory rule terminated a process of the run other than the agent. */
-  limitKilled(pid: number, why: string): void;
+  /** A memory rule sent `signal` to a process of the run other than the agent. */
+  limitKilled(pid: number, why: string, signal: NodeJS.Signals): void;
   /** Remembers a trend capture of `pid` and returns the one before it, if any: a second one is diffed. */
   trendCapture(pid: number, file: string): string | undefined;
 }
@@ -255,9 +255,20 @@ export class Executor {
     const target = oneProcess(pid);
     if (!target.alive()) return;
     this.deps.journal.log.warn({ pid, reason }, 'terminating a process over its limit');
-    this.record({ level: 'hard', metric: 'limit', pid, message: `terminated pid ${pid}: ${reason}`, exit: { reason: 'limit' }, run_id: run.id });
-    run.limitKilled(pid, reason);
-    await endGracefully(target, 'SIGTERM', this.limits.killTimeoutMs);
+    const message = `terminated pid ${pid}: ${reason}`;
+    this.record({ level: 'hard', metric: 'limit', pid, message, exit: { reason: 'limit' }, run_id: run.id });
+    this.deps.notice(`[hard] ${message}`, true);
+    // Each signal is noted as sent: the process's line in processes.jsonl names the one it died of.
+    const noted = { alive: () => target.alive(), signal: (sig: NodeJS.Signals) => (run.limitKilled(pid, reason, sig), target.signal(sig)) };
+    await endGracefully(noted, 'SIGTERM', this.limits.killTimeoutMs);
+  }
+
+  /** A process of the run died of memory without a rule of ours ending it: its heap, or the kernel's OOM killer. */
+  memberDied(run: RunBook, line: { pid: number; role: string; cause: string; message: string; [field: string]: unknown }): void {
+    this.deps.onAlert?.('critical', line.cause);
+    const { cause, ...rest } = line;
+    this.record({ level: 'critical', metric: cause, ...rest, run_id: run.id });
+    this.deps.notice(`[${cause}] ${line.message}`, true);
   }
 
   private async restart(run: RunBook, reason: string, manual: boolean): Promise<void> {

@@ -10,9 +10,9 @@ export const MAX_ROLES = 32;
 const OTHER_ROLE = 'other';
 
 /** The values the `metric` label of alerts_total may take; anything else is counted as `other`. */
-export const ALERT_METRICS = ['rss', 'heap', 'fds', 'sockets', 'trend', 'tree', 'unresponsive', 'limit', 'capture', 'other'] as const;
+export const ALERT_METRICS = ['rss', 'heap', 'fds', 'sockets', 'trend', 'tree', 'unresponsive', 'limit', 'oom', 'oom-kill', 'capture', 'other'] as const;
 const alertMetrics: ReadonlySet<string> = new Set(ALERT_METRICS);
-const EXIT_REASONS = ['clean', 'crash', 'oom', 'killed', 'stopped', 'limit'] as const satisfies readonly ExitReason[];
+const EXIT_REASONS = ['clean', 'crash', 'oom', 'killed', 'stopped', 'limit', 'oom-kill'] as const satisfies readonly ExitReason[];
 
 /** A trusted heap trend (policy/trend.ts's Trend fits): only the caller knows whether its fit is good enough. */
 export interface ProcessTrend {

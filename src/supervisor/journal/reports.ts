@@ -19,7 +19,8 @@ const REPORT_NAME = /^report\..*\.json$/;
 const STRIPPED_TMP = /^\.report\..*\.json\.[0-9a-f]+\.tmp$/;
 const HEAP_EXHAUSTED = /heap out of memory|reached heap limit/i;
 
-function reportFiles(dir: string): { file: string; mtimeMs: number }[] {
+/** `report.<date>.<time>.<pid>.<thread>.<seq>.json`, as node names them; all of them without `pid`. */
+function reportFiles(dir: string, pid?: number): { file: string; mtimeMs: number }[] {
   let names: string[];
   try {
     names = readdirSync(dir);
@@ -27,7 +28,7 @@ function reportFiles(dir: string): { file: string; mtimeMs: number }[] {
     return [];
   }
   return names
-    .filter((n) => REPORT_NAME.test(n))
+    .filter((n) => REPORT_NAME.test(n) && (pid === undefined || n.split('.')[3] === String(pid)))
     .flatMap((n) => {
       const file = path.join(dir, n);
       try {
@@ -80,10 +81,10 @@ function stripSecrets(file: string, report: Report): void {
   }
 }
 
-/** Reports written since `sinceMs`, read, and kept private and without the environment's values. */
-export function collectReports(dir: string, sinceMs: number): FatalReport[] {
+/** Reports written since `sinceMs` (of one process with `pid`), read, and kept private and without the environment's values. */
+export function collectReports(dir: string, sinceMs: number, pid?: number): FatalReport[] {
   const found: FatalReport[] = [];
-  for (const { file, mtimeMs } of reportFiles(dir)) {
+  for (const { file, mtimeMs } of reportFiles(dir, pid)) {
     if (mtimeMs < sinceMs) continue;
     let report: Report;
     try {

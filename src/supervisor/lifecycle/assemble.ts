@@ -6,6 +6,8 @@ import type { Logger } from 'pino';
 import type { Libc } from '../../common/libc.js';
 import { redactArgv } from '../../common/redact.js';
 import type { StatePaths } from '../../common/statedir.js';
+import { oomKills } from '../../common/cgroup.js';
+import { memoryBound, ownCgroup } from '../../common/sysmem.js';
 import { MB } from '../../common/units.js';
 import { VERSION } from '../../common/version.js';
 import { patchConfig, shareable, type Config } from '../../config/config.js';
@@ -102,9 +104,23 @@ export class Assembly {
         registeredArgv: (pid) => registry?.get(pid)?.argv,
         pressure: () => this.config.heapWarning,
         onHeap: (_pid, fraction) => this.watcher?.heapArrived(fraction),
-        onEnded: (life, withRun) => this.watcher?.processEnded(life, withRun),
+        onEnded: (life, withRun, node) => this.watcher?.processEnded(life, withRun, node),
       });
-      this.watcher = new Watcher({ sampler: this.sampler, executor: this.executor, metrics: this.metrics, log, journal }, watcherSettings(config));
+      const cgroup = ownCgroup();
+      const bound = memoryBound();
+      this.watcher = new Watcher(
+        {
+          sampler: this.sampler,
+          executor: this.executor,
+          metrics: this.metrics,
+          log,
+          journal,
+          reportDir: paths.reports,
+          ...(cgroup ? { oomKills: () => oomKills(cgroup) } : {}),
+          ...(bound ? { memoryLimit: bound.source } : {}),
+        },
+        watcherSettings(config),
+      );
     }
     this.runner = new Runner({
       config,
@@ -117,6 +133,7 @@ export class Assembly {
       metrics: this.metrics,
       notice: opts.notice,
       reportDir: paths.reports,
+      ...(ownCgroup() ? { oomKills: () => oomKills(ownCgroup()!) } : {}),
       supervisorId: randomUUID().slice(0, 8),
       ledger: early.ledger,
       onStop: () => this.sessions?.closeAll(),

@@ -36,14 +36,18 @@ const STOP_CODES: ReadonlySet<number> = new Set([129, 130, 131, 143]);
 
 const askedToStop = (run: EndedRun) => (run.signal !== null && STOP_SIGNALS.has(run.signal)) || (run.code != null && STOP_CODES.has(run.code));
 
+/** Memory ended the run: its heap, a memory rule, or the kernel's OOM killer. */
+export const MEMORY_REASONS: ReadonlySet<ExitReason> = new Set(['oom', 'limit', 'oom-kill']);
+
 /**
- * on-oom (the default) runs the agent again only when memory ended it: heap exhaustion, or a memory rule. An
+ * on-oom (the default) runs the agent again only when memory ended it: heap exhaustion, a memory rule or the
+ * kernel's OOM killer. An
  * ordinary failure is not a reason to run a command again: it may have side effects (an `init` that asks to
  * overwrite, a prompt shown again).
  */
 export function wantsRestart(mode: RestartMode, run: EndedRun): boolean {
   if (run.reason === 'stopped' || mode === 'never') return false;
-  if (run.reason === 'oom' || run.reason === 'limit') return true;
+  if (MEMORY_REASONS.has(run.reason)) return true;
   if (mode === 'on-oom') return false;
   if (askedToStop(run)) return false;
   if (mode === 'always') return true;
@@ -67,7 +71,7 @@ export function decideRestart(
   const stable = run.uptimeMs >= policy.minUptimeMs;
   const kept = { ...state, restarts: recent, everStable: state.everStable || stable };
   if (!wantsRestart(policy.restart, run)) return { action: 'exit', state: kept };
-  const memory = run.reason === 'oom' || run.reason === 'limit';
+  const memory = MEMORY_REASONS.has(run.reason);
   if (!memory && !stable && !state.everStable) {
     return {
       action: 'give-up',

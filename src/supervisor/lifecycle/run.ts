@@ -4,7 +4,8 @@
 import type { RunBook } from '../act/executor.js';
 import { Gate } from '../act/gate.js';
 import { wholeMb } from '../../common/units.js';
-import type { ExitReason } from './classify.js';
+import type { ProcessSample } from '../watch/policy.js';
+import type { ExitReason, MemberCause } from './classify.js';
 
 /** Whole-tree RSS over a run: where it started, its peak and where it ended. */
 export class RunMemory {
@@ -43,7 +44,14 @@ export interface RunLine {
   restarts: number;
   captures: string[];
   reports: string[];
+  /** Processes of the tree (the agent left out) that memory ended, by cause: `{ oom: 1, limit: 1 }`. */
+  members: Partial<Record<MemberCause, number>>;
+  /** The tree at its last reading, largest first, when memory ended the run. */
+  last_readings?: { pid: number; role: string; rss_mb: number; heap_mb?: number }[];
 }
+
+/** Processes a run record lists at its last reading: the largest, which is where memory went. */
+const LAST_READINGS = 10;
 
 /** A memory rule ended a process of the run recently enough that the run's own end is its consequence. */
 const LIMIT_CONSEQUENCE_MS = 10_000;
@@ -57,10 +65,16 @@ export class Run implements RunBook {
   heapNearLimit = false;
   /** Why the supervisor itself is ending this run, if it is. */
   ending?: RunEnding;
+  /** The processes of the last tick: the tree as it was when memory ended it. */
+  lastReading: readonly ProcessSample[] = [];
+  /** The cgroup's OOM-kill counter at the run's start, and as last compared. */
+  oomKillsAtStart?: number;
+  private oomKillsSeen?: number;
+  private readonly members: Partial<Record<MemberCause, number>> = {};
   private lastLimitKill?: { at: number; pid: number; why: string };
-  /** Per process, for processes.jsonl: warnings raised, and whether a memory rule ended it. */
+  /** Per process, for processes.jsonl: warnings raised, and the last signal a memory rule sent it. */
   private readonly warned = new Map<number, number>();
-  private readonly limited = new Set<number>();
+  private readonly limited = new Map<number, NodeJS.Signals>();
   private readonly trendCaptures = new Map<number, string>();
   private readonly inflight = new Set<Promise<unknown>>();
 
@@ -79,9 +93,25 @@ export class Run implements RunBook {
     await this.terminate(this);
   }
 
-  limitKilled(pid: number, why: string): void {
+  limitKilled(pid: number, why: string, signal: NodeJS.Signals): void {
     this.lastLimitKill = { at: Date.now(), pid, why };
-    this.limited.add(pid);
+    this.limited.set(pid, signal);
+  }
+
+  startOomKills(count: number | undefined): void {
+    this.oomKillsAtStart = this.oomKillsSeen = count;
+  }
+
+  /** The counter rose since last compared: the kernel killed a process of the group meanwhile. */
+  oomKillsRose(count: number | undefined): boolean {
+    if (count === undefined) return false;
+    const rose = this.oomKillsSeen !== undefined && count > this.oomKillsSeen;
+    this.oomKillsSeen = count;
+    return rose;
+  }
+
+  memberEnded(cause: MemberCause): void {
+    this.members[cause] = (this.members[cause] ?? 0) + 1;
   }
 
   trendCapture(pid: number, file: string): string | undefined {
@@ -96,8 +126,9 @@ export class Run implements RunBook {
   }
 
   /** What the run knows of one of its processes that ended; forgotten once asked, so the maps stay small. */
-  processEnd(pid: number): { warnings: number; terminated: boolean } {
-    const end = { warnings: this.warned.get(pid) ?? 0, terminated: this.limited.has(pid) };
+  processEnd(pid: number): { warnings: number; limitSignal?: NodeJS.Signals } {
+    const signal = this.limited.get(pid);
+    const end = { warnings: this.warned.get(pid) ?? 0, ...(signal ? { limitSignal: signal } : {}) };
     this.warned.delete(pid);
     this.limited.delete(pid);
     this.trendCaptures.delete(pid);
@@ -138,7 +169,15 @@ export class Run implements RunBook {
       restarts,
       captures: [...this.captures],
       reports: [],
+      members: { ...this.members },
     };
+  }
+
+  private lastReadings(): NonNullable<RunLine['last_readings']> {
+    return [...this.lastReading]
+      .sort((a, b) => b.rssBytes - a.rssBytes)
+      .slice(0, LAST_READINGS)
+      .map((p) => ({ pid: p.pid, role: p.role, rss_mb: wholeMb(p.rssBytes), ...(p.heapUsed !== undefined ? { heap_mb: wholeMb(p.heapUsed) } : {}) }));
   }
 
   record(end: {
@@ -149,12 +188,15 @@ export class Run implements RunBook {
     why?: string;
     restarts: number;
     reports: string[];
+    /** Memory ended it: the tree's last reading goes with the record. */
+    memory: boolean;
   }): RunLine {
     return {
       ...this.progress(end.restarts, end.endedAt),
       exit: { code: end.code, signal: end.signal, reason: end.reason, ...(end.why ? { why: end.why } : {}) },
       aborted: end.reason === 'stopped' || end.reason === 'limit',
       reports: end.reports,
+      ...(end.memory && this.lastReading.length > 0 ? { last_readings: this.lastReadings() } : {}),
     };
   }
 }

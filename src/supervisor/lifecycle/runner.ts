@@ -2,7 +2,7 @@
 // grace, SIGKILL the whole tree) able to cut in at any phase.
 import { setTimeout as sleep } from 'node:timers/promises';
 import { SpawnError } from '../../common/errors.js';
-import { systemMemory } from '../../common/sysmem.js';
+import { boundedMemory, memoryBound } from '../../common/sysmem.js';
 import type { Config } from '../../config/config.js';
 import type { Notice } from '../act/executor.js';
 import type { Metrics } from '../control/metrics.js';
@@ -14,7 +14,7 @@ import { classifyExit, exitCodeOf, type ExitReason } from './classify.js';
 import { JOB_STOP_SIGNALS, JobControl } from './job-control.js';
 import { endLeftovers } from './leftovers.js';
 import type { Agent, Launcher } from './launch.js';
-import { decideRestart, initialRestartState, type RestartState } from './restart.js';
+import { MEMORY_REASONS, decideRestart, initialRestartState, type RestartState } from './restart.js';
 import { Run } from './run.js';
 import type { Terminal } from './terminal.js';
 import type { Watcher } from './watcher.js';
@@ -43,6 +43,8 @@ export interface RunnerDeps {
   metrics: Metrics;
   notice: Notice;
   reportDir: string;
+  /** The OOM kills the kernel counted in the supervisor's cgroup; absent without a readable one. */
+  oomKills?: () => number | undefined;
   supervisorId: string;
   /** Written as the run's tree changes: what ends the tree if the supervisor is killed. */
   ledger: Ledger;
@@ -195,7 +197,7 @@ export class Runner {
   private async preflight(): Promise<boolean> {
     const { minFreeMb } = this.deps.config;
     for (let waitMs = 1000; !this.stop; waitMs = Math.min(waitMs * 2, PREFLIGHT_MAX_WAIT_MS)) {
-      const mem = systemMemory();
+      const mem = boundedMemory(memoryBound());
       if (mem.available_mb >= minFreeMb) return true;
       const why = `only ${mem.available_mb} MB of memory available (--min-free ${minFreeMb}); waiting ${waitMs / 1000} s before starting the agent`;
       this.deps.journal.log.warn({ system_memory: mem }, why);
@@ -206,12 +208,13 @@ export class Runner {
   }
 
   private async runOnce(runId: string, agent: Agent): Promise<RunOutcome> {
-    const { config, argv, tree, terminal, watcher, journal, metrics } = this.deps;
+    const { config, argv, tree, terminal, watcher, journal, metrics, notice } = this.deps;
     const { log } = journal;
     const { startedAt } = agent;
     agent.events.stopped = (signal) => this.jobs.agentStopped(signal);
     agent.events.continued = () => log.info('agent continued');
     const run = new Run(runId, agent.pid, redactArgv(argv), startedAt, (r) => this.endRun(r));
+    run.startOomKills(this.deps.oomKills?.());
     this.current = run;
     for (const signal of this.early.splice(0)) this.signal(signal);
     log.info({ run: runId, agent_pid: agent.pid, argv: run.argv }, 'agent started');
@@ -245,6 +248,9 @@ export class Runner {
 
     const reports = this.reports.claim(startedAt - 1000);
     const limit = code === 0 ? undefined : run.endedByLimit(Date.now(), config.killTimeoutMs);
+    // The counter is read only for an agent that died of SIGKILL: the kernel's OOM killer's signal.
+    const killed = signal === 'SIGKILL' || code === exitCodeOf(null, 'SIGKILL');
+    const oomKillsNow = killed ? this.deps.oomKills?.() : undefined;
     const reason = classifyExit({
       code,
       signal,
@@ -252,6 +258,7 @@ export class Runner {
       limitExceeded: limit !== undefined,
       oomReport: reports.some((r) => r.oom),
       heapNearLimit: run.heapNearLimit,
+      oomKilled: oomKillsNow !== undefined && run.oomKillsAtStart !== undefined && oomKillsNow > run.oomKillsAtStart,
     });
     const exitCode = exitCodeOf(code, signal);
     const why = run.ending?.why ?? limit?.why;
@@ -264,8 +271,10 @@ export class Runner {
         ...(why ? { why } : {}),
         restarts: this.restarts,
         reports: reports.map((r) => r.file),
+        memory: MEMORY_REASONS.has(reason),
       }),
     );
+    if (reason === 'oom-kill') notice(`the kernel's OOM killer ended the agent (pid ${agent.pid}, SIGKILL)${memoryBound() ? ` at ${memoryBound()!.source}` : ''}; its last reading is in runs.jsonl`, true);
     this.deps.ledger.clear();
     log.info({ run: runId, agent_pid: agent.pid, code, signal, reason, uptimeMs }, 'agent ended');
     return { exitCode, reason, code, signal, uptimeMs, restartRequested: !this.stop && run.ending?.kind === 'restart' };

@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { EXIT, errorMessage } from '../../common/errors.js';
 import { libc, type Libc } from '../../common/libc.js';
 import { ensurePrivateDir, lockStateDir, socketPathFor, statePaths, type StateDirLock, type StatePaths } from '../../common/statedir.js';
-import { systemMemory } from '../../common/sysmem.js';
+import { boundedMemory, memoryBound } from '../../common/sysmem.js';
 import type { Config } from '../../config/config.js';
 import type { Alert } from '../act/channels.js';
 import type { Notice } from '../act/executor.js';
@@ -208,7 +208,7 @@ export class Supervisor {
    * state machine waits for it, with backoff) or the command cannot start (then it reports that as usual).
    */
   private startFirst(launcher: Launcher): Agent | undefined {
-    if (systemMemory().available_mb < this.config.minFreeMb) return undefined;
+    if (boundedMemory(memoryBound()).available_mb < this.config.minFreeMb) return undefined;
     try {
       return launcher.start();
     } catch {

@@ -7,8 +7,10 @@ import type { Metrics } from '../control/metrics.js';
 import { decide, initialPolicyState, trustedTrend, type Action, type PolicyState, type Thresholds } from '../watch/policy.js';
 import type { ProcessLife, Sampler, Tick } from '../watch/sampler.js';
 import type { Journal } from '../journal/journal.js';
+import { collectReports } from '../journal/reports.js';
 import { redactArgv } from '../../common/redact.js';
 import { wholeMb } from '../../common/units.js';
+import { memberFate, type MemberFate } from './classify.js';
 import type { Run } from './run.js';
 import { NO_FAILURES, afterTick, watchFailing, type TickOutcomes } from './tick-health.js';
 
@@ -23,6 +25,12 @@ export interface WatcherDeps {
   metrics: Metrics;
   log: Logger;
   journal: Journal;
+  /** Where node's fatal-error reports go: a node process that died of its heap left one there. */
+  reportDir: string;
+  /** The OOM kills the kernel counted in the supervisor's cgroup; absent without a readable one. */
+  oomKills?: () => number | undefined;
+  /** What the limit is called where the kernel's OOM killer acted (`cgroup memory.max 2048 MB`). */
+  memoryLimit?: string;
 }
 
 /** History the trend needs: one point per interval over the window, within bounds. */
@@ -76,12 +84,16 @@ export class Watcher {
     this.run = undefined;
   }
 
-  /** A node process of the run ended: its line in processes.jsonl. */
-  processEnded(life: ProcessLife, withRun: boolean): void {
+  /**
+   * A process of the run ended: a node process always gets its line in processes.jsonl; any process that memory
+   * ended gets one too, with the cause and signal, an alert and a notice (the agent's own end is the run's record).
+   */
+  processEnded(life: ProcessLife, withRun: boolean, node: boolean): void {
     const run = this.run;
     if (!run) return;
-    const { warnings, terminated } = run.processEnd(life.pid);
-    const heap = life.heap;
+    const { warnings, limitSignal } = run.processEnd(life.pid);
+    const fate = this.fateOf(run, life, node, limitSignal);
+    if (!node && !fate) return;
     this.deps.journal.processes.info({
       run_id: run.id,
       pid: life.pid,
@@ -95,10 +107,38 @@ export class Watcher {
       start_rss_mb: wholeMb(life.rss.start),
       peak_rss_mb: wholeMb(life.rss.peak),
       end_rss_mb: wholeMb(life.rss.end),
-      ...(heap ? { start_heap_mb: wholeMb(heap.start), peak_heap_mb: wholeMb(heap.peak), end_heap_mb: wholeMb(heap.end), heap_limit_mb: wholeMb(heap.limit) } : {}),
+      ...(life.heap ? { start_heap_mb: wholeMb(life.heap.start), peak_heap_mb: wholeMb(life.heap.peak), end_heap_mb: wholeMb(life.heap.end), heap_limit_mb: wholeMb(life.heap.limit) } : {}),
       warnings,
-      ended: terminated ? 'terminated' : withRun ? 'with-run' : 'exited',
+      ended: limitSignal ? 'terminated' : withRun ? 'with-run' : 'exited',
+      ...(fate ? { cause: fate.cause, signal: fate.signal, ...(fate.report ? { report: fate.report } : {}) } : {}),
     });
+    if (!fate || life.pid === run.pid) return;
+    run.memberEnded(fate.cause);
+    // A memory rule's kill was announced when it was sent.
+    if (fate.cause === 'limit') return;
+    const who = `${life.role} (pid ${life.pid})`;
+    const message =
+      fate.cause === 'oom'
+        ? `${who} ran out of heap (SIGABRT after V8's FATAL ERROR); report: ${fate.report}`
+        : `${who} was killed by the kernel's OOM killer (SIGKILL${this.deps.memoryLimit ? `, ${this.deps.memoryLimit}` : ''})`;
+    this.deps.executor.memberDied(run, {
+      pid: life.pid,
+      role: life.role,
+      ...(life.argv ? { argv: redactArgv(life.argv) } : {}),
+      cause: fate.cause,
+      message,
+      signal: fate.signal,
+      ...(fate.report ? { report: fate.report } : {}),
+      peak_rss_mb: wholeMb(life.rss.peak),
+    });
+  }
+
+  /** Evidence is looked for only as far as needed: our own kill, then the process's report, then the counter. */
+  private fateOf(run: Run, life: ProcessLife, node: boolean, limitSignal: NodeJS.Signals | undefined): MemberFate | undefined {
+    if (limitSignal) return memberFate({ limitSignal });
+    const oomReport = node ? collectReports(this.deps.reportDir, life.firstAt - 1000, life.pid).find((r) => r.oom)?.file : undefined;
+    if (oomReport) return memberFate({ oomReport });
+    return memberFate({ oomKilled: run.oomKillsRose(this.deps.oomKills?.()) });
   }
 
   update(settings: WatcherSettings): void {
@@ -138,6 +178,7 @@ export class Watcher {
         }),
       });
       run.memory.add(sample.processes);
+      run.lastReading = sample.processes;
       const { thresholds } = this.settings;
       run.heapNearLimit = sample.processes.some((p) => p.heapUsed !== undefined && p.heapLimit && p.heapUsed / p.heapLimit >= thresholds.heapCritical);
       run.gate.retain(new Set(sample.processes.map((p) => p.pid)));

@@ -1,6 +1,8 @@
 // Pure: (state, sample, thresholds) → (state, actions). Levels are computed per process and metric and for
 // the whole tree; actions fire on level *changes*, never on every tick, so a process hovering at critical
-// yields one alert and one capture request (the executor's cooldown decides about repeats).
+// yields one alert and one capture request (the executor's cooldown decides about repeats). A level rises at
+// once and goes down only after the value stayed clearly below it for a while, so a value see-sawing across a
+// line (a heap between GCs) raises one alert, not one per crossing.
 import type { SystemMemory } from '../../common/sysmem.js';
 import { thresholdsFor } from './roles.js';
 import { leakTrend, type HeapHistory, type Trend } from './trend.js';
@@ -57,6 +59,7 @@ export const THRESHOLD_KEYS = [
   'trendWindowMs',
   'trendMinMbPerMin',
   'trendHorizonMin',
+  'clearAfterMs',
   'roles',
 ] as const satisfies readonly (keyof Config)[];
 export type Thresholds = Pick<Config, (typeof THRESHOLD_KEYS)[number]>;
@@ -113,12 +116,34 @@ export type Action =
   | { kind: 'terminate'; pid: number; reason: string }
   | { kind: 'restart'; reason: string };
 
+/** A value under its level (past the margin): since when, and on how many ticks in a row. */
+export interface Below {
+  since: number;
+  ticks: number;
+}
+
 export interface PolicyState {
   processes: ReadonlyMap<number, Readonly<Partial<Record<Metric, Level>>>>;
   tree: Level;
+  /** Levels waiting to go down, by `<pid>:<metric>` and `tree`; only levels above what the value reaches now. */
+  below: ReadonlyMap<string, Below>;
 }
 
-export const initialPolicyState: PolicyState = { processes: new Map(), tree: 'ok' };
+export const initialPolicyState: PolicyState = { processes: new Map(), tree: 'ok', below: new Map() };
+
+/** Ticks in a row a value must be below its level before the level goes down (also with no hold time set). */
+export const CLEAR_TICKS = 2;
+
+/**
+ * The level to hold: what the value reaches when that is not lower; the previous level until the value has been
+ * below it for CLEAR_TICKS ticks and `holdMs`. `below` is the pending descent to carry to the next tick.
+ */
+export function settle(prev: Level, reached: Level, below: Below | undefined, at: number, holdMs: number): { level: Level; below?: Below } {
+  if (rank(reached) >= rank(prev)) return { level: reached };
+  const next = below ? { since: below.since, ticks: below.ticks + 1 } : { since: at, ticks: 1 };
+  if (next.ticks >= CLEAR_TICKS && at - next.since >= holdMs) return { level: reached };
+  return { level: prev, below: next };
+}
 
 export interface PolicyInput {
   sample: TickSample;
@@ -235,15 +260,25 @@ function largest(processes: ProcessSample[]): ProcessSample | undefined {
 export function decide(state: PolicyState, input: PolicyInput, t: Thresholds): { state: PolicyState; actions: Action[] } {
   const actions: Action[] = [];
   const processes = new Map<number, Partial<Record<Metric, Level>>>();
+  const below = new Map<string, Below>();
+  const { at } = input.sample;
+  /** The level `key` holds now, its pending descent kept for the next tick. */
+  const held = (key: string, prev: Level, reached: Level, holdMs: number): Level => {
+    const s = settle(prev, reached, state.below.get(key), at, holdMs);
+    if (s.below) below.set(key, s.below);
+    return s.level;
+  };
   for (const p of input.sample.processes) {
     const prevLevels = state.processes.get(p.pid) ?? {};
     const levels: Partial<Record<Metric, Level>> = {};
-    const rs = readings(p, thresholdsFor(p.role, t), input.heapHistory(p.pid), prevLevels);
+    const pt = thresholdsFor(p.role, t);
+    const rs = readings(p, pt, input.heapHistory(p.pid), prevLevels);
     for (const metric of METRICS) {
-      const r = rs[metric];
-      if (!r) continue;
-      levels[metric] = r.level;
+      const reading = rs[metric];
+      if (!reading) continue;
       const prev = prevLevels[metric] ?? 'ok';
+      const r = { ...reading, level: held(`${p.pid}:${metric}`, prev, reading.level, pt.clearAfterMs) };
+      levels[metric] = r.level;
       if (r.level === prev) continue;
       actions.push({
         kind: 'alert',
@@ -271,7 +306,8 @@ export function decide(state: PolicyState, input: PolicyInput, t: Thresholds): {
   }
 
   const treeMb = Math.round(input.sample.processes.reduce((s, p) => s + p.rssBytes, 0) / MB);
-  const tr = step(treeMb, 'MB', stepsOf(t).tree);
+  const reached = step(treeMb, 'MB', stepsOf(t).tree, state.tree);
+  const tr = { ...reached, level: held('tree', state.tree, reached.level, t.clearAfterMs) };
   if (tr.level !== state.tree) {
     actions.push({
       kind: 'alert',
@@ -289,5 +325,5 @@ export function decide(state: PolicyState, input: PolicyInput, t: Thresholds): {
       if (tr.level === 'hard') actions.push({ kind: 'restart', reason: `process tree over ${tr.threshold} MB` });
     }
   }
-  return { state: { processes, tree: tr.level }, actions };
+  return { state: { processes, tree: tr.level, below }, actions };
 }

@@ -131,8 +131,8 @@ export interface SamplerOptions {
   pressure?: () => number;
   /** A heap reading arrived: the watcher decides at once on one under pressure instead of a tick later. */
   onHeap?: (pid: number, fraction: number) => void;
-  /** A node process of the run is gone (or the run ended with it still there). */
-  onEnded?: (life: ProcessLife, endedWithRun: boolean) => void;
+  /** A process of the run is gone (or the run ended with it still there); `node`: it was a node process. */
+  onEnded?: (life: ProcessLife, endedWithRun: boolean, node: boolean) => void;
 }
 
 /**
@@ -186,7 +186,7 @@ export class Sampler {
   private ended(k: Known, withRun: boolean): void {
     const { life } = k;
     const isNode = life.probed || life.role === 'node' || life.role.startsWith('node:') || (life.argv?.[0] !== undefined && path.basename(life.argv[0]) === 'node');
-    if (isNode) this.opts.onEnded?.(life, withRun);
+    this.opts.onEnded?.(life, withRun, isNode);
   }
 
   history(pid: number): HistoryPoint[] {
