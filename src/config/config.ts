@@ -8,7 +8,8 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { UsageError } from '../common/errors.js';
 import { redactCommand, redactUrl } from '../common/redact.js';
-import { defaultHeapLimit, totalMemoryMb, userNodeOptions } from './environment.js';
+import { defaultHeapLimit, totalMemoryMb } from './environment.js';
+import { userNodeOptions } from './node-options.js';
 import { LIST_SEPARATOR, OPTIONS, ROLE_KEYS, envName, flagOf, option, optionNamed, parseValue, type Config, type OptionSpec, type RoleKey, type RoleRule, type Source } from './options.js';
 
 export * from './options.js';
