@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The Debian tools the tests use and a fresh machine may lack: promtool (a real Prometheus exposition-format
 # checker), tmux and script (a terminal for `top` and the progress bar), chromium (renders the `report --html`
-# page headless), openssl (a private CA for the https webhook test). Installs only what is missing.
+# page headless), openssl (a private CA for the https webhook test), protoc (decodes `analyze --pprof` output
+# against pprof's Profile message: ~7 MB, where go tool pprof would bring a Go toolchain). Installs only what is missing.
 # Then the runtimes agents are tested on besides this node (Node 22/24/26, Bun, Claude Code): scripts/runtimes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,6 +17,7 @@ command -v tmux >/dev/null || missing+=(tmux)
 command -v script >/dev/null || missing+=(bsdutils)
 command -v chromium >/dev/null || missing+=(chromium)
 command -v openssl >/dev/null || missing+=(openssl)
+command -v protoc >/dev/null || missing+=(protobuf-compiler)
 [ ${#missing[@]} -eq 0 ] && exit 0
 sudo=""
 [ "$(id -u)" -eq 0 ] || sudo="sudo"

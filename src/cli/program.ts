@@ -139,10 +139,11 @@ const SUBCOMMANDS: Subcommand[] = [
         .argument('<file>', 'a capture')
         .argument('[file2]', 'a later capture of the same kind, to diff against the first')
         .addOption(json())
-        .option('--top <n>', 'how many sites or constructors to list'),
+        .option('--top <n>', 'how many sites or constructors to list')
+        .option('--pprof <out>', 'write a .heapprofile as a gzipped pprof profile (Pyroscope, Grafana, go tool pprof) to <out>'),
     run: async (_ctx, cmd, files) => {
-      const { json: asJson, top } = cmd.opts<{ json?: boolean; top?: string }>();
-      return (await import('./analyze.js')).analyzeCommand(files.filter(Boolean), { json: asJson, top: top === undefined ? undefined : Number(top) });
+      const { json: asJson, top, pprof } = cmd.opts<{ json?: boolean; top?: string; pprof?: string }>();
+      return (await import('./analyze.js')).analyzeCommand(files.filter(Boolean), { json: asJson, top: top === undefined ? undefined : Number(top), pprof });
     },
   },
 ];
