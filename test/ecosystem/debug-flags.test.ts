@@ -2,21 +2,12 @@
 // flags are for the agent: the supervisor's own node starts without them (it would take the port, write a
 // profile of itself, load the user's preload, listen on 0.0.0.0), and every node process of the tree gets them.
 import { readFileSync, readdirSync } from 'node:fs';
-import { createServer } from 'node:net';
 import path from 'node:path';
 import { expect, it } from 'vitest';
 import { listenersOf } from '../../src/supervisor/proc/sockets.js';
-import { fixture, startCli, tempDir, waitFor } from '../helpers/cli.js';
+import { fixture, freePort, startCli, tempDir, waitFor } from '../helpers/cli.js';
 
 const AGENT = fixture('ecosystem/debug-agent.cjs');
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 interface AgentLine { pid: number; nodeOptions: string; ours: string; inspector: string | null }
 
