@@ -20,6 +20,9 @@ describe('options apply wherever they are written, with one name and their units
     expect(fromFlag).toMatchObject({ 'heap-limit': 300, cooldown: 300 });
     const fromFile = JSON.parse((await runCli(['--config', 'f.yaml', 'config', '--json'], { cwd })).stdout.toString());
     expect(fromFile).toMatchObject({ 'heap-limit': 777, 'captures-max': 123, cooldown: 300 });
+    // Where each value came from, as `config` shows it.
+    expect(fromFlag.sources).toMatchObject({ 'heap-limit': { source: 'flag' }, 'captures-max': { source: 'default' } });
+    expect(fromFile.sources).toMatchObject({ 'heap-limit': { source: 'file', from: 'f.yaml' }, cooldown: { source: 'file', from: 'f.yaml' }, interval: { source: 'default' } });
     const refused = await runCli(['--heap-limit', '300', 'status'], { cwd });
     expect(refused.code).toBe(2);
     expect(refused.stderr.toString()).toBe("cfn-supervise: --heap-limit does not apply to 'status'\n");
@@ -39,6 +42,8 @@ describe('options apply wherever they are written, with one name and their units
     const r = await runCli([...FAST, '--no-probe', '--', 'node', fixture('lifecycle/env.cjs')], { cwd, env });
     expect((JSON.parse(r.stdout.toString()) as { heapLimitMb: number }).heapLimitMb).toBeGreaterThanOrEqual(8192);
     expect((await runCli(['config'], { cwd, env })).stdout.toString()).toMatch(/^heap-limit\s+8192\s+\(env, NODE_OPTIONS\)$/m);
+    const json = JSON.parse((await runCli(['config', '--json'], { cwd, env })).stdout.toString()) as { sources: Record<string, unknown> };
+    expect(json.sources['heap-limit']).toEqual({ source: 'env', from: 'NODE_OPTIONS' });
   });
 });
 

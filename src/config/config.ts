@@ -235,6 +235,11 @@ export function configByName(config: Config): Record<string, unknown> {
   return { ...Object.fromEntries(OPTIONS.map((o) => [o.name, c[o.key]])), ...(roles.length ? { roles: Object.fromEntries(roles) } : {}) };
 }
 
+/** Where each option's value came from, by option name: `{source: 'env', from: 'CFN_SUPERVISE_INTERVAL'}`. */
+export function sourcesByName({ sources }: ResolvedConfig): Record<string, { source: Source; from?: string }> {
+  return Object.fromEntries(OPTIONS.map((o) => [o.name, sources[o.key]]));
+}
+
 export function describeConfig({ config: raw, sources }: ResolvedConfig): string {
   const config = shareable(raw);
   const width = Math.max(...OPTIONS.map((o) => o.name.length));
