@@ -66,7 +66,7 @@ export class Supervisor {
   /** The calls the control socket serves, once they exist. */
   private handlers?: ControlHandlers;
   private readonly onSignal = (signal: NodeJS.Signals) => {
-    if (signal === 'SIGUSR2' && this.config.captureSignal === 'USR2') void this.captureOnSignal(signal);
+    if (signal === 'SIGUSR2' && this.config.captureSignal === 'USR2') this.captureOnSignal(signal).catch(this.onFault);
     else if (this.assembly) this.assembly.runner.signal(signal);
     else this.early.push(signal);
   };
