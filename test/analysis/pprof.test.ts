@@ -88,6 +88,41 @@ describe('analyze --pprof', () => {
     expect(numbers(largest, 'value')[0]).toBeGreaterThan(0);
   });
 
+  it('gives each stack leaf first, without V8\'s (root), its sampled objects and bytes, a location per frame', async () => {
+    const dir = tempDir('cfn-pprof-');
+    const frame = (functionName: string, url: string, lineNumber: number) => ({ functionName, scriptId: '1', url, lineNumber, columnNumber: 4 });
+    const node = (id: number, callFrame: ReturnType<typeof frame>, selfSize: number, children: unknown[] = []) => ({ id, callFrame, selfSize, children });
+    // main → handle → leak (two objects, 300 bytes) and main → handle → push (a builtin, one object of 64 bytes);
+    // main → idle allocated nothing live and is no sample.
+    const handle = frame('handle', 'file:///app/server.js', 9);
+    const profile = {
+      head: node(1, frame('(root)', '', -1), 0, [
+        node(2, frame('main', 'file:///app/server.js', 0), 0, [
+          node(3, handle, 0, [node(4, frame('leak', 'file:///app/cache.js', 19), 300), node(5, frame('push', '', -1), 64)]),
+          node(6, frame('idle', 'file:///app/server.js', 30), 0),
+        ]),
+      ]),
+      samples: [{ size: 150, nodeId: 4, ordinal: 1 }, { size: 150, nodeId: 4, ordinal: 2 }, { size: 64, nodeId: 5, ordinal: 3 }],
+    };
+    const input = path.join(dir, 'hand.heapprofile');
+    writeFileSync(input, JSON.stringify(profile));
+    const out = path.join(dir, 'hand.pb.gz');
+    expect((await runCli(['analyze', input, '--pprof', out], { cwd: dir })).code).toBe(0);
+
+    const p = decode(out);
+    const strings = (p.get('string_table') ?? []) as string[];
+    const functions = new Map(messages(p, 'function').map((f) => [one(f, 'id'), `${strings[one(f, 'name')]}@${strings[one(f, 'filename')]}:${one(f, 'start_line')}`]));
+    const locations = new Map(messages(p, 'location').map((l) => [one(l, 'id'), { fn: functions.get(one(messages(l, 'line')[0]!, 'function_id')), line: one(messages(l, 'line')[0]!, 'line') }]));
+    const samples = messages(p, 'sample').map((sample) => ({ stack: numbers(sample, 'location_id').map((id) => locations.get(id)!.fn), values: numbers(sample, 'value') }));
+    expect(samples.sort((a, b) => b.values[1]! - a.values[1]!)).toEqual([
+      { stack: ['leak@file:///app/cache.js:20', 'handle@file:///app/server.js:10', 'main@file:///app/server.js:1'], values: [2, 300] },
+      { stack: ['push@:0', 'handle@file:///app/server.js:10', 'main@file:///app/server.js:1'], values: [1, 64] },
+    ]);
+    // One location per frame, whatever the number of stacks through it; the frame's line is its function's.
+    expect(locations.size).toBe(5);
+    expect([...locations.values()].find((l) => l.fn === 'leak@file:///app/cache.js:20')?.line).toBe(20);
+  });
+
   it('refuses what it cannot convert or write in one line, with a non-zero exit', async () => {
     const dir = tempDir('cfn-pprof-');
     const notProfile = path.join(dir, 'notes.json');
