@@ -1,5 +1,8 @@
+#!/usr/bin/env node
 // A demo agent that leaks like a long-running agent CLI does: a cache of conversation turns that is never
 // evicted. It reports its heap once a second; under cfn-supervise it dies of heap exhaustion and is restarted.
+// Installed as the command `cfn-supervise-demo-agent`, which the examples (systemd, Docker) run until you put
+// your own agent's command in its place.
 const turns = new Map();
 let n = 0;
 

@@ -2,7 +2,9 @@
 # The Debian tools the tests use and a fresh machine may lack: promtool (a real Prometheus exposition-format
 # checker), tmux and script (a terminal for `top` and the progress bar), chromium (renders the `report --html`
 # page headless), openssl (a private CA for the https webhook test), shellcheck (npm run lint), dash (the
-# watchdog is run under it), musl and nm (every C call the supervisor makes is checked against musl's libc). Installs only what is missing.
+# watchdog is run under it), musl and nm (every C call the supervisor makes is checked against musl's libc), protoc
+# (decodes `analyze --pprof` output against pprof's Profile message: ~7 MB, where go tool pprof would bring a Go
+# toolchain). Installs only what is missing.
 # Then the runtimes agents are tested on besides this node (Node 22/24/26, Bun, Claude Code): scripts/runtimes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -21,6 +23,7 @@ command -v shellcheck >/dev/null || missing+=(shellcheck)
 command -v dash >/dev/null || missing+=(dash)
 command -v nm >/dev/null || missing+=(binutils)
 [ -f /lib/x86_64-linux-musl/libc.so ] || missing+=(musl)
+command -v protoc >/dev/null || missing+=(protobuf-compiler)
 [ ${#missing[@]} -eq 0 ] && exit 0
 sudo=""
 [ "$(id -u)" -eq 0 ] || sudo="sudo"

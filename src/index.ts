@@ -136,7 +136,7 @@ export function resolveOptions(options: SuperviseOptions = {}, settings: Supervi
 }
 
 /**
- * Starts supervising `argv` (`['npx', 'claude-flow-novice']`) and returns at once. Bad options throw a UsageError
+ * Starts supervising `argv` (`['npx', 'my-agent']`) and returns at once. Bad options throw a UsageError
  * here; a failure to start (a busy state dir, a missing command) rejects `done`.
  */
 export function supervise(argv: string[], options: SuperviseOptions = {}, settings: SuperviseSettings = {}): Supervision {

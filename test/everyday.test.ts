@@ -1,10 +1,9 @@
 // Issue 10's first-hour defects that are not about the terminal, each through the real CLI and real agents.
 import { existsSync, mkdirSync, readFileSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
-import { createServer } from 'node:net';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { CLI, ROOT, fixture, readJsonl, runCli, startCli, tempDir, waitFor } from './helpers/cli.js';
+import { CLI, ROOT, fixture, freePort, readJsonl, runCli, startCli, tempDir, waitFor } from './helpers/cli.js';
 
 const FAST = ['--min-free', '0', '--backoff', '10'];
 const state = (cwd: string, file: string) => path.join(cwd, '.cfn-supervise', file);
@@ -21,6 +20,9 @@ describe('options apply wherever they are written, with one name and their units
     expect(fromFlag).toMatchObject({ 'heap-limit': 300, cooldown: 300 });
     const fromFile = JSON.parse((await runCli(['--config', 'f.yaml', 'config', '--json'], { cwd })).stdout.toString());
     expect(fromFile).toMatchObject({ 'heap-limit': 777, 'captures-max': 123, cooldown: 300 });
+    // Where each value came from, as `config` shows it.
+    expect(fromFlag.sources).toMatchObject({ 'heap-limit': { source: 'flag' }, 'captures-max': { source: 'default' } });
+    expect(fromFile.sources).toMatchObject({ 'heap-limit': { source: 'file', from: 'f.yaml' }, cooldown: { source: 'file', from: 'f.yaml' }, interval: { source: 'default' } });
     const refused = await runCli(['--heap-limit', '300', 'status'], { cwd });
     expect(refused.code).toBe(2);
     expect(refused.stderr.toString()).toBe("cfn-supervise: --heap-limit does not apply to 'status'\n");
@@ -40,6 +42,8 @@ describe('options apply wherever they are written, with one name and their units
     const r = await runCli([...FAST, '--no-probe', '--', 'node', fixture('lifecycle/env.cjs')], { cwd, env });
     expect((JSON.parse(r.stdout.toString()) as { heapLimitMb: number }).heapLimitMb).toBeGreaterThanOrEqual(8192);
     expect((await runCli(['config'], { cwd, env })).stdout.toString()).toMatch(/^heap-limit\s+8192\s+\(env, NODE_OPTIONS\)$/m);
+    const json = JSON.parse((await runCli(['config', '--json'], { cwd, env })).stdout.toString()) as { sources: Record<string, unknown> };
+    expect(json.sources['heap-limit']).toEqual({ source: 'env', from: 'NODE_OPTIONS' });
   });
 });
 
@@ -176,16 +180,6 @@ describe('the headline command', () => {
     expect(r.stderr.toString().match(/npm (ERR|error)/g)?.length ?? 0).toBeGreaterThan(0);
   });
 });
-
-/** A loopback port nobody listens on right now. */
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const server = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 describe('health for Kubernetes probes', () => {
   it('answers /healthz and /readyz on the metrics port: ready once the agent runs and registered', async () => {

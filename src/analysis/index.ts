@@ -1,10 +1,11 @@
 import { randomBytes } from 'node:crypto';
-import { rename, rm, writeFile } from 'node:fs/promises';
+import { readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { MessageChannel } from 'node:worker_threads';
-import { type CaptureKind, KIND_NAMES, detectKind } from './detect.js';
+import { type CaptureKind, KIND_NAMES, describeIoError, detectKind } from './detect.js';
 import { AnalysisError } from './errors.js';
 import { formatBytes, pathText, siteText } from './format.js';
 import { type AnalysisPool, sharedAnalysisPool } from './pool.js';
+import { type Pprof, heapProfileToPprof } from './pprof.js';
 import type { AnalysisTask, Diff, Summary } from './worker.js';
 
 export { AnalysisError } from './errors.js';
@@ -71,6 +72,25 @@ export async function analyzeCapture(path: string, opts: AnalyzeOptions = {}): P
     throw err;
   }
   return summary;
+}
+
+/** Writes a `.heapprofile` as a gzipped pprof profile to `output` (0600, like the captures it comes from). */
+export async function writePprof(input: string, output: string): Promise<Omit<Pprof, 'gzipped'>> {
+  const kind = await detectKind(input);
+  if (kind !== 'heapprofile') throw new AnalysisError(`${input}: a ${KIND_NAMES[kind]}; pprof holds allocation profiles: give a .heapprofile`);
+  let raw: unknown;
+  try {
+    raw = JSON.parse(await readFile(input, 'utf8'));
+  } catch (err) {
+    throw new AnalysisError(`${input}: ${err instanceof SyntaxError ? `not a valid heap profile: ${err.message}` : describeIoError(err)}`);
+  }
+  const { gzipped, ...counts } = heapProfileToPprof(raw);
+  try {
+    await writeFile(output, gzipped, { mode: 0o600 });
+  } catch (err) {
+    throw new AnalysisError(`cannot write ${output}: ${describeIoError(err)}`);
+  }
+  return counts;
 }
 
 export interface TopSite {

@@ -93,44 +93,72 @@ interface Pending {
   readonly named: string | undefined;
 }
 
+/** One node of a `.heapprofile`'s call tree, checked. */
+export interface ProfileNode {
+  readonly id: unknown;
+  readonly functionName: string;
+  readonly url: string;
+  /** 0-based, as V8 gives them; -1 for V8's own frames. */
+  readonly lineNumber: number;
+  readonly columnNumber: number;
+  readonly selfSize: number;
+  readonly children: readonly unknown[];
+}
+
+/** The call tree's root, when `raw` has the `.heapprofile` shape (`{head, samples}`). */
+export function profileHead(raw: unknown): unknown {
+  const profile = raw as { head?: unknown } | null;
+  if (typeof profile !== 'object' || profile === null || typeof profile.head !== 'object' || profile.head === null) {
+    throw invalid('no "head" node');
+  }
+  return profile.head;
+}
+
+/** The sampled allocations (`samples`, absent in old profiles). */
+export function profileSamples(raw: unknown): readonly unknown[] {
+  const samples = (raw as { samples?: unknown }).samples;
+  return Array.isArray(samples) ? samples : [];
+}
+
+export function profileNode(item: unknown): ProfileNode {
+  const node = item as { id?: unknown; callFrame?: Record<string, unknown>; selfSize?: unknown; children?: unknown } | null;
+  const frame = node?.callFrame;
+  if (typeof frame !== 'object' || frame === null) throw invalid('a node has no callFrame');
+  const { functionName, url, lineNumber, columnNumber } = frame;
+  const selfSize = node!.selfSize;
+  if (
+    typeof functionName !== 'string' ||
+    typeof url !== 'string' ||
+    typeof lineNumber !== 'number' ||
+    typeof columnNumber !== 'number' ||
+    typeof selfSize !== 'number' ||
+    !(selfSize >= 0)
+  ) {
+    throw invalid('a node has a malformed callFrame or selfSize');
+  }
+  if (node!.children !== undefined && !Array.isArray(node!.children)) throw invalid('children is not a list');
+  return { id: node!.id, functionName, url, lineNumber, columnNumber, selfSize, children: (node!.children as unknown[] | undefined) ?? [] };
+}
+
 /**
- * Validates the `.heapprofile` shape (`{head, samples}`) and folds its call tree into sites. Bytes allocated
+ * Validates the `.heapprofile` shape and folds its call tree into sites. Bytes allocated
  * in a frame without a url go to the nearest caller with one, the builtin kept as `via`; with no such caller
  * (`(V8 API)`, `(GC)` under the root) the frame stays its own site. An anonymous function is named after the
  * nearest named one that called it, `(anonymous in rememberTurn)`: a callback's line alone is hard to place.
  */
 export function readProfile(raw: unknown): SiteTable {
-  const profile = raw as { head?: unknown; samples?: unknown } | null;
-  if (typeof profile !== 'object' || profile === null || typeof profile.head !== 'object' || profile.head === null) {
-    throw invalid('no "head" node');
-  }
   const sites = new Map<string, SiteEntry>();
   let totalBytes = 0;
   // Explicit stack: call trees of deep recursion would overflow a recursive walk.
-  const stack: Pending[] = [{ node: profile.head, caller: undefined, named: undefined }];
+  const stack: Pending[] = [{ node: profileHead(raw), caller: undefined, named: undefined }];
   while (stack.length > 0) {
     const { node: item, caller, named } = stack.pop()!;
-    const node = item as { callFrame?: Record<string, unknown>; selfSize?: unknown; children?: unknown };
-    const frame = node?.callFrame;
-    if (typeof frame !== 'object' || frame === null) throw invalid('a node has no callFrame');
-    const { functionName, url, lineNumber, columnNumber } = frame;
-    const selfSize = node.selfSize;
-    if (
-      typeof functionName !== 'string' ||
-      typeof url !== 'string' ||
-      typeof lineNumber !== 'number' ||
-      typeof columnNumber !== 'number' ||
-      typeof selfSize !== 'number' ||
-      !(selfSize >= 0)
-    ) {
-      throw invalid('a node has a malformed callFrame or selfSize');
-    }
-    if (node.children !== undefined && !Array.isArray(node.children)) throw invalid('children is not a list');
+    const { functionName, url, lineNumber, columnNumber, selfSize, children } = profileNode(item);
     const name = functionName || (url && named ? `(anonymous in ${named})` : '(anonymous)');
     const own: CallSite = { functionName: name, url, line: lineNumber + 1, column: columnNumber + 1 };
     const below = url ? own : caller;
     const namedBelow = url && functionName ? functionName : named;
-    for (const child of (node.children as unknown[] | undefined) ?? []) stack.push({ node: child, caller: below, named: namedBelow });
+    for (const child of children) stack.push({ node: child, caller: below, named: namedBelow });
     if (selfSize === 0) continue;
     totalBytes += selfSize;
     const site = below ?? own;
@@ -143,8 +171,7 @@ export function readProfile(raw: unknown): SiteTable {
     entry.bytes += selfSize;
     if (site !== own) entry.via.set(own.functionName, (entry.via.get(own.functionName) ?? 0) + selfSize);
   }
-  const sampleCount = Array.isArray(profile.samples) ? profile.samples.length : 0;
-  return { sites, totalBytes, sampleCount };
+  return { sites, totalBytes, sampleCount: profileSamples(raw).length };
 }
 
 /** The builtins of a site, largest first; absent when the site allocated everything itself. */

@@ -8,6 +8,7 @@ import {
   analyzeFile,
   formatReport,
   KIND_NAMES,
+  writePprof,
 } from '../analysis/index.js';
 import { inert, out, printJson } from './output.js';
 
@@ -48,13 +49,26 @@ async function wantsProgress(kind: CaptureKind, files: string[]): Promise<boolea
   return sizes.reduce((a, b) => a + b, 0) >= PROGRESS_MIN_BYTES;
 }
 
+/** `--pprof <out>`: the profile converted for continuous profilers, and a line saying what was written. */
+async function pprofCommand(files: string[], output: string, json: boolean | undefined): Promise<void> {
+  if (files.length !== 1) throw new UsageError('--pprof converts one heap profile: give one file');
+  const written = await writePprof(files[0]!, output);
+  if (json) printJson({ pprof: output, ...written });
+  else out(`${output}: pprof profile (inuse_objects, inuse_space), stacks: ${written.samples}, frames: ${written.locations}`);
+}
+
 /**
- * `cfn-supervise analyze <file> [<file2>] [--json] [--top N]`: a report on one capture, or a diff of
- * two of the same kind. Exit 0 on success, 2 on a usage error, 1 on a file that cannot be analysed.
+ * `cfn-supervise analyze <file> [<file2>] [--json] [--top N] [--pprof <out>]`: a report on one capture, a diff
+ * of two of the same kind, or a heap profile written as pprof. Exit 0 on success, 2 on a usage error, 1 on a
+ * file that cannot be analysed or written.
  */
-export async function analyzeCommand(files: string[], opts: { json?: boolean; top?: number }): Promise<number> {
+export async function analyzeCommand(files: string[], opts: { json?: boolean; top?: number; pprof?: string }): Promise<number> {
   let bar: ReturnType<typeof progressBar> | undefined;
   try {
+    if (opts.pprof !== undefined) {
+      await pprofCommand(files, opts.pprof, opts.json);
+      return 0;
+    }
     if (files.length < 1 || files.length > 2) throw new UsageError('expected one file, or two to compare');
     const top = parseTop(opts.top);
     const kinds = await Promise.all(files.map(detectKind));

@@ -1,6 +1,6 @@
 // `cfn-supervise config [--live] [--json]`: the effective configuration of this command line (each value with
 // where it came from), or of the supervisor running in the state dir.
-import { configByName, describeConfig } from '../config/config.js';
+import { configByName, describeConfig, sourcesByName } from '../config/config.js';
 import type { Context } from './program.js';
 import { out, printJson } from './output.js';
 
@@ -17,7 +17,8 @@ export async function configCommand(ctx: Context, opts: { live?: boolean; json?:
     return 0;
   }
   if (opts.json) {
-    printJson(Object.fromEntries(Object.entries(configByName(resolved.config)).map(([name, value]) => [name, value])));
+    // The values as GET /config serves them, and beside them where each came from, as `config` shows it.
+    printJson({ ...configByName(resolved.config), sources: sourcesByName(resolved) });
     return 0;
   }
   out(describeConfig(resolved));

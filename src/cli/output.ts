@@ -43,10 +43,22 @@ export function quietOnBrokenPipes(): void {
   });
 }
 
+const exitCodeOf = (err: unknown): number => (err instanceof CfnError ? err.exitCode : EXIT.failure);
+
 /** Says in one line why a command failed; the exit code its error carries (1 for a bug). */
 export function failed(err: unknown): number {
   notice(errorMessage(err).split('\n')[0]!);
-  return err instanceof CfnError ? err.exitCode : EXIT.failure;
+  return exitCodeOf(err);
+}
+
+/**
+ * A failure as the JSON a `--json` command prints on stdout, for a script that parses stdout whatever happens:
+ * `{"error": {"kind": "noSupervisor", "message": "...", "exit_code": 3}}`, the same exit code following.
+ */
+export function printJsonFailure(err: unknown): void {
+  const exitCode = exitCodeOf(err);
+  const kind = Object.entries(EXIT).find(([, code]) => code === exitCode)?.[0] ?? 'failure';
+  printJson({ error: { kind, message: errorMessage(err).split('\n')[0]!, exit_code: exitCode } });
 }
 
 /** Exits with the code a command ends with; a rejection that escaped it is a bug, said in full. */

@@ -8,6 +8,7 @@ import { EXIT, UsageError } from '../common/errors.js';
 import { LIST_SEPARATOR, OPTIONS, camel, flagOf, writtenFlag, type Config, type ResolvedConfig } from '../config/config.js';
 import { VERSION } from '../common/version.js';
 import { adoptCarriedCaCerts } from '../common/extra-ca.js';
+import { adoptUserNodeOptions } from '../config/node-options.js';
 import { exitWhenDone, failed, quietOnBrokenPipes } from './output.js';
 import { quickSuperviseArgs, resolveArgs, type ControlArgs, type SuperviseArgs } from './quick-args.js';
 
@@ -138,10 +139,11 @@ const SUBCOMMANDS: Subcommand[] = [
         .argument('<file>', 'a capture')
         .argument('[file2]', 'a later capture of the same kind, to diff against the first')
         .addOption(json())
-        .option('--top <n>', 'how many sites or constructors to list'),
+        .option('--top <n>', 'how many sites or constructors to list')
+        .option('--pprof <out>', 'write a .heapprofile as a gzipped pprof profile (Pyroscope, Grafana, go tool pprof) to <out>'),
     run: async (_ctx, cmd, files) => {
-      const { json: asJson, top } = cmd.opts<{ json?: boolean; top?: string }>();
-      return (await import('./analyze.js')).analyzeCommand(files.filter(Boolean), { json: asJson, top: top === undefined ? undefined : Number(top) });
+      const { json: asJson, top, pprof } = cmd.opts<{ json?: boolean; top?: string; pprof?: string }>();
+      return (await import('./analyze.js')).analyzeCommand(files.filter(Boolean), { json: asJson, top: top === undefined ? undefined : Number(top), pprof });
     },
   },
 ];
@@ -341,5 +343,7 @@ async function main(argv: string[]): Promise<number> {
 /** Runs the command line and exits with its code. */
 export function run(argv: string[]): void {
   adoptCarriedCaCerts(process.env);
+  // The quick path (status, restart, top) starts nothing and needs no NODE_OPTIONS.
+  adoptUserNodeOptions(process.env);
   exitWhenDone(main(argv));
 }

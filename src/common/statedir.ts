@@ -101,6 +101,11 @@ function walkInto(p: string, last: boolean): { created: boolean; st?: Stats } {
  * folder) is refused rather than changed. Throws UsageError naming the folder and what is wrong with it.
  */
 export function ensurePrivateDir(dir: string): string {
+  return makePrivateDir(dir).path;
+}
+
+/** ensurePrivateDir, and whether this call created the folder. */
+function makePrivateDir(dir: string): { path: string; created: boolean } {
   const target = path.resolve(dir);
   const parts = target.split(path.sep).filter(Boolean);
   let current = path.parse(target).root;
@@ -134,14 +139,14 @@ export function ensurePrivateDir(dir: string): string {
     const st = fstatSync(fd);
     if (created) {
       if ((st.mode & 0o777) !== 0o700) fchmodSync(fd, 0o700);
-      return target;
+      return { path: target, created };
     }
     const uid = myUid();
     if (uid !== undefined && st.uid !== uid) throw new UsageError(`${target} belongs to another user (uid ${st.uid}); choose another folder`);
     if (st.mode & 0o022) {
       throw new UsageError(`${target} is writable by ${st.mode & 0o020 ? 'its group' : 'others'} (mode ${octal(st.mode)}); run chmod go-w on it or choose another folder`);
     }
-    return target;
+    return { path: target, created };
   } finally {
     closeSync(fd);
   }
@@ -202,6 +207,7 @@ export class StateDirBusy extends CfnError {
 }
 
 export const LOCK_NAME = 'lock';
+const GITIGNORE_NAME = '.gitignore';
 // The winner writes its pid just after taking the lock; a loser that comes in between waits this long for it.
 const PID_WAIT_MS = 200;
 
@@ -255,7 +261,7 @@ const sameFile = (a: Stats, b: Stats) => a.ino === b.ino && a.dev === b.dev;
  * lock file never blocks.
  */
 export function lockStateDir(dir: string): StateDirLock {
-  const root = ensurePrivateDir(dir);
+  const { path: root, created } = makePrivateDir(dir);
   const file = path.join(root, LOCK_NAME);
   let first: ReturnType<typeof openLocked>;
   try {
@@ -265,6 +271,9 @@ export function lockStateDir(dir: string): StateDirLock {
     throw cannotWrite(err) ? new StateDirUnwritable(root, err) : err;
   }
   if (!('fd' in first)) throw new StateDirBusy(root, first.holder);
+  // The default state dir is in the project's checkout: keep it out of `git status`, as caches in a checkout
+  // do (.pytest_cache, .ruff_cache). Only when made here: a person who removed it meant to.
+  if (created) writePrivateFile(path.join(root, GITIGNORE_NAME), '*\n');
   let { fd } = first;
   let open = true;
   return {

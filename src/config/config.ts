@@ -9,7 +9,8 @@ import path from 'node:path';
 import { UsageError } from '../common/errors.js';
 import { redactCommand, redactUrl } from '../common/redact.js';
 import { memoryBound, type MemoryBound } from '../common/sysmem.js';
-import { defaultHeapLimit, totalMemoryMb, userNodeOptions } from './environment.js';
+import { defaultHeapLimit, totalMemoryMb } from './environment.js';
+import { userNodeOptions } from './node-options.js';
 import { LIST_SEPARATOR, OPTIONS, ROLE_KEYS, envName, flagOf, option, optionNamed, parseValue, type Config, type OptionSpec, type RoleKey, type RoleRule, type Source } from './options.js';
 
 export * from './options.js';
@@ -265,6 +266,11 @@ export function configByName(config: Config): Record<string, unknown> {
   const c = shareable(config);
   const roles = config.roles.map((r) => [r.pattern, Object.fromEntries(Object.entries(r.set).map(([k, v]) => [option(k as keyof Config).name, v]))]);
   return { ...Object.fromEntries(OPTIONS.map((o) => [o.name, c[o.key]])), ...(roles.length ? { roles: Object.fromEntries(roles) } : {}) };
+}
+
+/** Where each option's value came from, by option name: `{source: 'env', from: 'CFN_SUPERVISE_INTERVAL'}`. */
+export function sourcesByName({ sources }: ResolvedConfig): Record<string, { source: Source; from?: string }> {
+  return Object.fromEntries(OPTIONS.map((o) => [o.name, sources[o.key]]));
 }
 
 export function describeConfig({ config: raw, sources }: ResolvedConfig): string {

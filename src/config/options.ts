@@ -23,6 +23,8 @@ export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
 export const ALERT_LEVELS = ['info', 'warning', 'critical', 'imminent', 'hard'] as const;
 export type AlertLevel = (typeof ALERT_LEVELS)[number];
+export const CAPTURE_SIGNALS = ['off', 'USR2'] as const;
+export type CaptureSignal = (typeof CAPTURE_SIGNALS)[number];
 
 export interface Config {
   heapLimitMb: number;
@@ -58,6 +60,8 @@ export interface Config {
   connWarning: number;
   connCritical: number;
   trendWindowMs: number;
+  /** A signal to the supervisor that captures the agent instead of reaching it. */
+  captureSignal: CaptureSignal;
   trendMinMbPerMin: number;
   trendHorizonMin: number;
   clearAfterMs: number;
@@ -144,6 +148,8 @@ function webhooks(raw: string): string[] {
 const seconds = (raw: string) => `${raw}s`;
 const negated = (raw: string) => String(!parseBoolean(raw));
 const debugOn = (raw: string) => (parseBoolean(raw) ? 'debug' : 'info');
+/** `USR2`, also written `SIGUSR2` or `usr2`, as kill(1) takes it. */
+const captureSignal = (raw: string) => parseChoice(CAPTURE_SIGNALS)(/^(sig)?usr2$/i.test(raw.trim()) ? 'USR2' : raw);
 
 export const OPTIONS: readonly OptionSpec[] = [
   spec({ key: 'heapLimitMb', name: 'heap-limit', arg: '<MB>', description: 'V8 old-space limit of every node process (--max-old-space-size)', shownDefault: "the one in your NODE_OPTIONS, else 4096", parse: parseMegabytes, default: 4096, min: 16, max: 1_048_576, aliases: [{ env: 'CLAUDE_MEMORY_LIMIT' }] }),
@@ -182,6 +188,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   spec({ key: 'trendHorizonMin', name: 'trend-horizon', arg: '<min>', description: 'trend alert only when the forecast OOM is this close', parse: parseMinutes, default: 240, min: 1, max: 525_600, runtime: true }),
   spec({ key: 'clearAfterMs', name: 'clear-after', arg: '<ms>', description: 'a level goes down only after the value stayed 5% below it this long (and two ticks): a see-saw alerts once', parse: parseMillis, default: 30_000, min: 0, max: 86_400_000, runtime: true }),
   spec({ key: 'cooldownS', name: 'cooldown', arg: '<s>', description: 'at most one automatic capture, GC or cleanup per process per this long (seconds: 300, 5m)', parse: parseSeconds, default: 300, min: 0, max: 86_400, runtime: true }),
+  spec({ key: 'captureSignal', name: 'capture-signal', arg: '<signal>', description: `USR2: SIGUSR2 to the supervisor captures the agent's heap profile (as \`capture\`) instead of reaching the agent, where node with no handler dies of it: ${CAPTURE_SIGNALS.join('|')}`, parse: captureSignal, default: 'off' }),
   spec({ key: 'maxCaptures', name: 'max-captures', arg: '<n>', description: 'captures per run, manual ones included', parse: parseCount, default: 10, min: 0, max: 10_000 }),
   spec({ key: 'capturesDir', name: 'captures-dir', arg: '<dir>', description: 'where captures go (default <state-dir>/captures)', parse: text, default: '', aliases: [{ env: 'CLAUDE_MEMORY_PROFILE_DIR' }] }),
   spec({ key: 'capturesKeep', name: 'captures-keep', arg: '<n>', description: 'captures kept on disk, oldest deleted first', parse: parseCount, default: 50, min: 1, max: 100_000 }),

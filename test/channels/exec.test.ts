@@ -1,11 +1,11 @@
 // --alert-exec channels with real shells: the alert JSON on stdin, the command's output in the log, its pid
 // reported as it starts and ends, and a command that hangs (or leaves a background job) killed with its group.
 import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { hostname, tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { AlertChannels, type AlertChannelsOptions } from '../../src/supervisor/act/channels.js';
-import { recorder, type Recorder } from './helpers.js';
+import { ISO_NOW, recorder, type Recorder } from './helpers.js';
 
 const dirs: string[] = [];
 const channels: AlertChannels[] = [];
@@ -89,6 +89,8 @@ describe('alert commands', () => {
     c.deliver({ level: 'critical', message: 'heap at 91%', pid: 4242, metric: 'heap' });
     await expect.poll(() => rec.delivered[c.names[0]!], { timeout: 15_000 }).toBe(1);
     expect(JSON.parse(readFileSync(file, 'utf8'))).toEqual({
+      ts: expect.stringMatching(ISO_NOW),
+      host: hostname(),
       level: 'critical',
       message: 'heap at 91%',
       pid: 4242,

@@ -4,6 +4,9 @@ import { createServer, type IncomingHttpHeaders, type ServerResponse } from 'nod
 import type { AddressInfo } from 'node:net';
 import { pino, type Logger } from 'pino';
 
+/** An ISO timestamp, as alert payloads and the journals carry them. */
+export const ISO_NOW = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
+
 export interface Received {
   path: string;
   headers: IncomingHttpHeaders;

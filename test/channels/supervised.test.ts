@@ -1,6 +1,7 @@
 // Issue 13, item 4, wired: a real supervisor posts its alerts to a local webhook, in order, while a dead and a
 // hanging endpoint cost it nothing, and /metrics counts what was delivered.
 import { createServer, request, type Server } from 'node:http';
+import { hostname } from 'node:os';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, expect, it } from 'vitest';
@@ -32,12 +33,12 @@ function metrics(stateDir: string): Promise<string> {
 it('posts each alert at or above the level to the webhook, in order; dead and hanging endpoints do not hold the tick', async () => {
   const cwd = tempDir();
   const stateDir = path.join(cwd, 'state');
-  const received: { level: string; message: string; text: string }[] = [];
+  const received: { ts: string; host: string; level: string; message: string; text: string }[] = [];
   const live = await listen((req, res) => {
     let body = '';
     req.on('data', (c: Buffer) => (body += c.toString()));
     req.on('end', () => {
-      received.push(JSON.parse(body) as { level: string; message: string; text: string });
+      received.push(JSON.parse(body) as { ts: string; host: string; level: string; message: string; text: string });
       res.end('ok');
     });
   });
@@ -54,6 +55,9 @@ it('posts each alert at or above the level to the webhook, in order; dead and ha
   const journal = readJsonl(alertsFile).filter((a) => a.level === 'warning' || a.level === 'critical');
   expect(received.map((a) => a.level)).toEqual(journal.map((a) => a.level).slice(0, received.length));
   expect(received[0]!.text).toBe(`[${received[0]!.level}] ${received[0]!.message}`);
+  // When and where it was raised: the journal line's time, give or take the queueing, and this machine.
+  expect(Math.abs(Date.parse(received[0]!.ts) - Date.parse(journal[0]!.ts as string))).toBeLessThan(1000);
+  expect(received[0]!.host).toBe(hostname());
   // Ticks kept their cadence while two endpoints never answered: about five a second.
   const count = async () => Number(/^cfn_supervise_sample_duration_seconds_count (\d+)/m.exec(await metrics(stateDir))?.[1]);
   const before = await count();

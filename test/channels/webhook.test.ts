@@ -1,10 +1,11 @@
 // Webhook channels against real HTTP servers on 127.0.0.1: order and body, the level filter, retries and giving
 // up, the queue bound, close(), secrets kept out of the log, and that a dead or hanging endpoint costs the
 // caller nothing.
+import { hostname } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { afterEach, describe, expect, it } from 'vitest';
 import { AlertChannels, type AlertChannelsOptions } from '../../src/supervisor/act/channels.js';
-import { deadUrl, endpoint, recorder, sum, type Endpoint, type Recorder } from './helpers.js';
+import { ISO_NOW, deadUrl, endpoint, recorder, sum, type Endpoint, type Recorder } from './helpers.js';
 
 const open: { close(): Promise<void> }[] = [];
 const channels: AlertChannels[] = [];
@@ -43,7 +44,18 @@ describe('webhook channels', () => {
     expect(ep.received.map((r) => r.body.value)).toEqual(sent);
     const first = ep.received[0]!;
     expect(first.headers['content-type']).toBe('application/json');
-    expect(first.body).toEqual({ level: 'warning', message: 'alert 1', metric: 'rss', pid: 1001, value: 1, text: '[warning] alert 1', content: '[warning] alert 1' });
+    expect(first.body).toEqual({
+      ts: expect.stringMatching(ISO_NOW),
+      host: hostname(),
+      level: 'warning',
+      message: 'alert 1',
+      metric: 'rss',
+      pid: 1001,
+      value: 1,
+      text: '[warning] alert 1',
+      content: '[warning] alert 1',
+    });
+    expect(Math.abs(Date.parse(first.body.ts as string) - Date.now())).toBeLessThan(60_000);
     expect(ep.received[1]!.body.text).toBe('[critical] alert 2');
     await expect.poll(() => rec.delivered[c.names[0]!], { timeout: 5000 }).toBe(sent.length);
     expect(c.names).toEqual([`webhook:127.0.0.1:${ep.port}`]);

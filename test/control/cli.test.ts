@@ -94,6 +94,13 @@ describe('control subcommands', () => {
     const empty = tempDir('cfn-control-none-');
     const none = await run(['status', '--state-dir', empty]);
     expect(none).toEqual({ code: 3, stdout: '', stderr: `cfn-supervise: no supervisor is running in ${empty}\n` });
+    // A script asking for JSON gets JSON on stdout whatever happens, and the same exit code.
+    const noneJson = await run(['status', '--json', '--state-dir', empty]);
+    expect(noneJson.code).toBe(3);
+    expect(JSON.parse(noneJson.stdout)).toEqual({ error: { kind: 'noSupervisor', message: `no supervisor is running in ${empty}`, exit_code: 3 } });
+    expect(noneJson.stderr).toBe(`cfn-supervise: no supervisor is running in ${empty}\n`);
+    const failedJson = await run(['restart', '--json', '--state-dir', stateDir]);
+    expect([failedJson.code, JSON.parse(failedJson.stdout)]).toEqual([1, { error: { kind: 'failure', message: 'restart exploded', exit_code: 1 } }]);
     expect((await run(['top', '--state-dir', empty])).code).toBe(2);
     rmSync(empty, { recursive: true, force: true });
     for (const args of [['capture', '--pid', 'abc'], ['capture', '--seconds', '0'], ['capture', '--snapshot', '--seconds', '5'], ['gc', '--pid', '0']]) {

@@ -1,11 +1,13 @@
 // The example systemd unit: systemd's own checker accepts it, the real CLI accepts its ExecStart options,
-// and systemd waits longer than the supervisor's kill timeout before it SIGKILLs the cgroup.
+// systemd waits longer than the supervisor's kill timeout before it SIGKILLs the cgroup, and its ExecStart,
+// run as written against an npm install of the package, starts an agent that runs.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseMillis } from '../../src/common/units.js';
-import { ROOT, runCli, tempDir } from '../helpers/cli.js';
+import { ROOT, freePort, runCli, tempDir } from '../helpers/cli.js';
+import { installInto, runsTheDemoAgent } from './install.js';
 
 const UNIT = path.join(ROOT, 'examples/systemd/cfn-supervise-agent.service');
 
@@ -57,5 +59,17 @@ describe('examples/systemd/cfn-supervise-agent.service', () => {
     expect(effective['state-dir']).toBe(path.join(stateRoot, 'cfn-supervise'));
     const killTimeoutMs = effective['kill-timeout'] as number;
     expect(parseMillis(keys.get('TimeoutStopSec')!)).toBeGreaterThan(killTimeoutMs);
+  });
+
+  it('runs its ExecStart as written: the supervisor starts, and so does the agent after its --', async () => {
+    const root = tempDir('cfn-systemd-');
+    const bin = installInto(path.join(root, 'global'));
+    // %S is systemd's state root; a free metrics port, so that tests side by side never contend for the unit's.
+    const port = await freePort();
+    const argv = serviceKeys()
+      .get('ExecStart')!
+      .split(/\s+/)
+      .map((word, i, all) => (all[i - 1] === '--metrics-port' ? String(port) : word.replace('%S', root)));
+    await runsTheDemoAgent(argv, { cwd: root, env: { ...process.env, PATH: `${bin}:${process.env.PATH}` } });
   });
 });

@@ -3,6 +3,7 @@
 // sends from its own bounded queue, one alert at a time (so in order), every attempt bounded by a timeout and
 // retried with backoff. What a full queue or a dead endpoint costs is counted and logged, never waited for;
 // alerts.jsonl is written before and apart from all of this.
+import { hostname } from 'node:os';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import { errorMessage } from '../../common/errors.js';
@@ -46,11 +47,15 @@ export interface AlertChannelsOptions extends SpawnHooks {
 /** Discord refuses longer content; Slack cuts far later. */
 const MAX_TEXT_CHARS = 2000;
 
-/** The alert as sent: its own fields plus the one line chat webhooks show (`text`: Slack, `content`: Discord). */
-export function alertPayload(alert: Alert): string {
+/**
+ * The alert as sent: when (`ts`, as the journals write it) and on which machine (`host`) it was raised, which
+ * a receiver of many supervisors' alerts cannot tell otherwise, then its own fields, then the one line chat
+ * webhooks show (`text`: Slack, `content`: Discord).
+ */
+export function alertPayload(alert: Alert, raised: { ts: string; host: string }): string {
   const line = `[${alert.level}] ${alert.message}`.replace(/\s*[\r\n]+\s*/g, ' ').trim();
   const text = line.length > MAX_TEXT_CHARS ? `${line.slice(0, MAX_TEXT_CHARS - 1)}…` : line;
-  return JSON.stringify({ ...alert, text, content: text });
+  return JSON.stringify({ ...raised, ...alert, text, content: text });
 }
 
 /** Equal jitter, as the restart backoff: half the delay fixed, half random. */
@@ -138,7 +143,7 @@ export class AlertChannels {
     if (this.channels.length === 0 || rank(alert.level) < rank(this.opts.minLevel)) return;
     let body: string;
     try {
-      body = alertPayload(alert);
+      body = alertPayload(alert, { ts: new Date().toISOString(), host: hostname() });
     } catch (err) {
       quietly(() => this.opts.log.warn({ err: errorMessage(err) }, 'alert not sent: it cannot be written as JSON'));
       return;

@@ -2,7 +2,7 @@
 import { accessSync, constants, statSync } from 'node:fs';
 import path from 'node:path';
 import { SpawnError } from '../../common/errors.js';
-import { OUR_NODE_OPTIONS_ENV, userNodeOptions } from '../../config/environment.js';
+import { OUR_NODE_OPTIONS_ENV, userNodeOptions } from '../../config/node-options.js';
 import type { Children } from '../proc/children.js';
 import type { Libc } from '../../common/libc.js';
 import type { ProcessTree } from '../proc/tree.js';

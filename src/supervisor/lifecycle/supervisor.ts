@@ -21,7 +21,10 @@ import { Ledger, takeLostLedger } from './ledger.js';
 import type { Outcome } from './runner.js';
 import { Terminal } from './terminal.js';
 
-/** Signals passed on to the agent; INT and TERM also start the stop sequence, TSTP and CONT are job control. */
+/**
+ * Signals passed on to the agent (USR2 is a capture instead with --capture-signal USR2); INT and TERM also start
+ * the stop sequence, TSTP and CONT are job control.
+ */
 export const FORWARDED_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2', 'SIGWINCH', 'SIGTSTP', 'SIGCONT'] as const;
 
 export const PROBE_PATH = fileURLToPath(new URL('../../probe/probe.cjs', import.meta.url));
@@ -59,7 +62,13 @@ export class Supervisor {
   private assembly?: Assembly;
   /** Signals that arrived while the supervisor was still loading: the run state machine hears them once it exists. */
   private readonly early: NodeJS.Signals[] = [];
-  private readonly onSignal = (signal: NodeJS.Signals) => (this.assembly ? this.assembly.runner.signal(signal) : this.early.push(signal));
+  /** The calls the control socket serves, once they exist. */
+  private handlers?: ControlHandlers;
+  private readonly onSignal = (signal: NodeJS.Signals) => {
+    if (signal === 'SIGUSR2' && this.config.captureSignal === 'USR2') this.captureOnSignal(signal).catch(this.onFault);
+    else if (this.assembly) this.assembly.runner.signal(signal);
+    else this.early.push(signal);
+  };
   private readonly onFault = (err: unknown) => this.fault(err);
   /** The state dir stopped being ours alone, and the user was told. */
   private lockLostSaid = false;
@@ -71,6 +80,23 @@ export class Supervisor {
     this.children = new Children(this.libc);
     this.tree = new ProcessTree(this.children.libuvOwned);
     this.ledger = new Ledger(this.paths.ledger);
+  }
+
+  /**
+   * --capture-signal: the seeds' "dump a profile" signal does what `capture` does, and never reaches the agent
+   * (node with no handler for it dies of it). The path goes where capture bookkeeping goes (notice, log).
+   */
+  private async captureOnSignal(signal: NodeJS.Signals): Promise<void> {
+    if (!this.handlers) {
+      this.opts.notice(`${signal}: no capture, the supervisor is still starting`, true);
+      return;
+    }
+    try {
+      const r = await this.handlers.capture({ kind: 'profile' }, () => {});
+      this.opts.notice(`${signal}: captured pid ${r.pid}${r.role ? ` (${r.role})` : ''}: ${r.file}`, false);
+    } catch (err) {
+      this.opts.notice(`${signal}: no capture: ${errorMessage(err)}`, true);
+    }
   }
 
   /** Runs the agent until it ends for good; resolves with how the supervisor should end. */
@@ -146,6 +172,7 @@ export class Supervisor {
           await this.tree.killAll();
           throw err;
         });
+        this.handlers = handlers;
         opts.onReady?.(handlers, this.onSignal);
         return await assembly.runner.runAll(first, this.early.splice(0));
       } finally {
