@@ -13,8 +13,10 @@ import { promises as fs } from 'node:fs';
 import net from 'node:net';
 import { ProbeBusy, ProbeError } from '../../common/errors.js';
 import { claimSocketPath } from '../../common/statedir.js';
-import { libc } from '../../common/libc.js';
 import { PendingRequests, type RequestOptions } from './pending.js';
+import { checkPeer, type Rejection } from './peer.js';
+
+export type { Rejection } from './peer.js';
 
 export const PROTOCOL_VERSION = 2;
 
@@ -42,14 +44,6 @@ export interface RegistryOptions {
   registerTimeoutMs?: number;
   /** Whether a pid belongs to the supervised tree; a peer that does not is turned away. */
   isMember?: (pid: number) => boolean;
-}
-
-/** A peer turned away: who it really is (SO_PEERCRED), what it claimed, and why. */
-export interface Rejection {
-  reason: string;
-  peerPid?: number;
-  peerUid?: number;
-  claimedPid?: number;
 }
 
 interface Connection {
@@ -165,19 +159,9 @@ export class Registry extends EventEmitter<RegistryEvents> {
 
   private accept(socket: net.Socket): void {
     socket.on('error', () => socket.destroy());
-    const fd = (socket as unknown as { _handle?: { fd?: number } })._handle?.fd;
-    const peer = typeof fd === 'number' && fd >= 0 ? libc().peerCredentials(fd) : undefined;
-    const why = !peer
-      ? 'no peer credentials'
-      : peer.uid !== this.uid
-        ? 'another user'
-        : this.byPeer.has(peer.pid)
-          ? 'a connection from this pid is already open'
-          : !this.opts.isMember(peer.pid)
-            ? 'not a process of the supervised tree'
-            : undefined;
-    if (why || !peer) {
-      this.turnAway(socket, { reason: why ?? 'no peer credentials', ...(peer ? { peerPid: peer.pid, peerUid: peer.uid } : {}) });
+    const peer = checkPeer(socket, { uid: this.uid, connected: (pid) => this.byPeer.has(pid), isMember: this.opts.isMember });
+    if ('rejection' in peer) {
+      this.turnAway(socket, peer.rejection);
       return;
     }
     const conn: Connection = { socket, peerPid: peer.pid, pending: new PendingRequests(peer.pid) };
