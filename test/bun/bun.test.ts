@@ -68,6 +68,28 @@ describe('a Bun agent', () => {
     expect(ended).toMatchObject({ instrumented: 'bun', heap_limit_mb: 2000 });
   });
 
+  it('at critical, a snapshot stands in for the profile Bun cannot take, analysed into the alert', async () => {
+    const cwd = tempDir();
+    const s = startCli([...FAST, '--warning', '40', '--critical', '50', '--hard', '2000', '--', runtime(BUN), fixture('bun/leak.js')], { cwd });
+    const alerts = path.join(cwd, '.cfn-supervise/alerts.jsonl');
+    const analysed = await waitFor(
+      () => {
+        try {
+          return readJsonl(alerts).find((a) => a.metric === 'capture' && String(a.reason).startsWith('rss-critical'));
+        } catch {
+          return undefined;
+        }
+      },
+      40_000,
+      'the critical capture, analysed',
+    );
+    s.child.kill('SIGTERM');
+    await s.exited;
+    expect(analysed.file).toMatch(/rss-critical\.heapsnapshot$/);
+    expect(statSync(analysed.file as string).mode & 0o777).toBe(0o600);
+    expect((analysed.top_sites as { site: string }[])[0]!.site).toMatch(/\.leakedRecords → Array$/);
+  });
+
   it('whose Bun child has no link: the child is rss-only, and both print and exit as they do bare', async () => {
     const cwd = tempDir();
     const go = path.join(cwd, 'go');

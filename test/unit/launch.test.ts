@@ -37,3 +37,10 @@ describe('agentEnv for a nested supervisor', () => {
     expect(inner.NODE_OPTIONS).toBe('--no-warnings --max-old-space-size=256 --report-on-fatalerror --report-directory=/r --require=/p.cjs');
   });
 });
+
+describe('agentEnv for Bun processes', () => {
+  it('links every Bun process of the tree to the supervisor, over a link the user set', () => {
+    expect(agentEnv({ BUN_INSPECT_CONNECT_TO: 'unix:///theirs' }, { ...base, bunLink: 'unix:///s/bun.sock' }).BUN_INSPECT_CONNECT_TO).toBe('unix:///s/bun.sock');
+    expect(agentEnv({}, base).BUN_INSPECT_CONNECT_TO).toBeUndefined();
+  });
+});

@@ -154,17 +154,19 @@ export class Executor {
     const ins = this.instrumented(pid);
     this.admit(run, 'capture', pid, manual);
     const file = kind === 'snapshot' ? await ins.snapshot(pid, reason, opts.onProgress) : await ins.saveProfile(pid, reason, opts);
+    // A Bun process has no sampling profiler: the policy's profile of one is a snapshot.
+    const written = file.endsWith('.heapsnapshot') ? 'snapshot' : kind;
     run.gate.captured();
     run.captures.push(file);
-    this.deps.onCapture?.(kind);
+    this.deps.onCapture?.(written);
     // A person who asked from another terminal gets the path there; the agent's terminal stays untouched.
     if (!manual) this.deps.notice(`capture written: ${file}`, false);
-    this.deps.journal.log.info({ pid, reason, kind, file, manual }, 'capture written');
+    this.deps.journal.log.info({ pid, reason, kind: written, file, manual }, 'capture written');
     const analysis = this.summarise(run, file, pid, reason, manual);
     this.analyses.add(analysis);
     const forget = () => this.analyses.delete(analysis);
     analysis.then(forget, forget);
-    return { file, pid, kind };
+    return { file, pid, kind: written };
   }
 
   /** Waits for the analyses still running, so their lines reach the journal before the supervisor exits. */
