@@ -5,7 +5,7 @@ import { spawn } from 'node:child_process';
 import { statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { BIN, fixture, readJsonl, runCli, startCli, tempDir, track, waitFor } from '../helpers/cli.js';
+import { BIN, analysedCapture, fixture, readJsonl, runCli, startCli, tempDir, track, waitFor } from '../helpers/cli.js';
 import { BUN, CLAUDE, runtime } from '../helpers/runtimes.js';
 
 const FAST = ['--min-free', '0', '--interval', '200'];
@@ -29,6 +29,7 @@ describe('a Bun agent', () => {
   it('is seen with its heap, collected, snapshotted (0600) and analysed down to the const holding the leak', async () => {
     const cwd = tempDir();
     const s = startCli([...FAST, '--hard', '2000', '--', runtime(BUN), fixture('bun/leak.js')], { cwd });
+    await waitFor(() => s.stdout().toString() === 'leaking\nleaked\n', 30_000, 'the leak to be complete');
     const agent = await waitFor(
       async () => (await processes(cwd)).find((p) => p.instrumented === 'bun' && (p.heap_used_mb ?? 0) >= 10),
       30_000,
@@ -71,18 +72,7 @@ describe('a Bun agent', () => {
   it('at critical, a snapshot stands in for the profile Bun cannot take, analysed into the alert', async () => {
     const cwd = tempDir();
     const s = startCli([...FAST, '--warning', '40', '--critical', '50', '--hard', '2000', '--', runtime(BUN), fixture('bun/leak.js')], { cwd });
-    const alerts = path.join(cwd, '.cfn-supervise/alerts.jsonl');
-    const analysed = await waitFor(
-      () => {
-        try {
-          return readJsonl(alerts).find((a) => a.metric === 'capture' && String(a.reason).startsWith('rss-critical'));
-        } catch {
-          return undefined;
-        }
-      },
-      40_000,
-      'the critical capture, analysed',
-    );
+    const analysed = await analysedCapture(cwd, 'rss-critical', 40_000);
     s.child.kill('SIGTERM');
     await s.exited;
     expect(analysed.file).toMatch(/rss-critical\.heapsnapshot$/);

@@ -14,10 +14,9 @@ import { EventEmitter } from 'node:events';
 import { promises as fs } from 'node:fs';
 import net from 'node:net';
 import { ProbeBusy, ProbeError } from '../../common/errors.js';
-import { claimSocketPath } from '../../common/statedir.js';
 import { readArgv, readStat } from '../proc/stat.js';
 import { PendingRequests, type RequestOptions } from './pending.js';
-import { checkPeer, type Rejection } from './peer.js';
+import { checkPeer, listenOwnerOnly, type Rejection } from './tree-socket.js';
 
 /** The variable a Bun process reads its inspector link from. */
 export const BUN_LINK_ENV = 'BUN_INSPECT_CONNECT_TO';
@@ -132,22 +131,12 @@ export class BunLinks extends EventEmitter<BunLinksEvents> {
   /** Listens on `socketPath` (0600). The parent folder must exist and should be private (0700). */
   static async listen(socketPath: string, options: BunLinksOptions = {}): Promise<BunLinks> {
     const opts = { ...DEFAULTS, ...options };
-    const st = await fs.lstat(socketPath).catch(() => undefined);
-    if (st && !st.isSocket()) throw new Error(`${socketPath} exists and is not a socket`);
-    await claimSocketPath(socketPath, `another process is listening on ${socketPath}`);
     const server = net.createServer();
     server.maxConnections = opts.maxConnections;
     const links = new BunLinks(server, socketPath, opts);
     server.on('connection', (socket) => links.accept(socket));
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(socketPath, () => {
-        server.off('error', reject);
-        resolve();
-      });
-    });
+    await listenOwnerOnly(server, socketPath);
     server.on('error', (err) => links.emit('error', err));
-    await fs.chmod(socketPath, 0o600);
     return links;
   }
 

@@ -12,11 +12,10 @@ import { EventEmitter } from 'node:events';
 import { promises as fs } from 'node:fs';
 import net from 'node:net';
 import { ProbeBusy, ProbeError } from '../../common/errors.js';
-import { claimSocketPath } from '../../common/statedir.js';
 import { PendingRequests, type RequestOptions } from './pending.js';
-import { checkPeer, type Rejection } from './peer.js';
+import { checkPeer, listenOwnerOnly, type Rejection } from './tree-socket.js';
 
-export type { Rejection } from './peer.js';
+export type { Rejection } from './tree-socket.js';
 
 export const PROTOCOL_VERSION = 2;
 
@@ -92,22 +91,12 @@ export class Registry extends EventEmitter<RegistryEvents> {
   /** Listens on `socketPath` (0600). The parent folder must exist and should be private (0700). */
   static async listen(socketPath: string, options: RegistryOptions = {}): Promise<Registry> {
     const opts = { ...DEFAULTS, ...options };
-    const st = await fs.lstat(socketPath).catch(() => undefined);
-    if (st && !st.isSocket()) throw new Error(`${socketPath} exists and is not a socket`);
-    await claimSocketPath(socketPath, `another process is listening on ${socketPath}`);
     const server = net.createServer();
     server.maxConnections = opts.maxConnections;
     const registry = new Registry(server, socketPath, opts);
     server.on('connection', (socket) => registry.accept(socket));
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(socketPath, () => {
-        server.off('error', reject);
-        resolve();
-      });
-    });
+    await listenOwnerOnly(server, socketPath);
     server.on('error', (err) => registry.emit('error', err));
-    await fs.chmod(socketPath, 0o600);
     return registry;
   }
 

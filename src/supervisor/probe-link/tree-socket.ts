@@ -1,7 +1,24 @@
-// Who is at the other end of a unix socket a process of the tree connected to (SO_PEERCRED), and whether it may
-// stay: shared by the probes' registry and the Bun inspector links, which trust a peer on the same rules.
+// The owner-only unix sockets the processes of the tree connect to (the probes' registry, the Bun inspector
+// links): listening on one, and who is at the other end of a connection (SO_PEERCRED) and whether it may stay.
+import { promises as fs } from 'node:fs';
 import type net from 'node:net';
 import { libc } from '../../common/libc.js';
+import { claimSocketPath } from '../../common/statedir.js';
+
+/** Listens on `socketPath` (0600). The parent folder must exist and should be private (0700). */
+export async function listenOwnerOnly(server: net.Server, socketPath: string): Promise<void> {
+  const st = await fs.lstat(socketPath).catch(() => undefined);
+  if (st && !st.isSocket()) throw new Error(`${socketPath} exists and is not a socket`);
+  await claimSocketPath(socketPath, `another process is listening on ${socketPath}`);
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(socketPath, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  await fs.chmod(socketPath, 0o600);
+}
 
 /** A peer turned away: who it really is (SO_PEERCRED), what it claimed, and why. */
 export interface Rejection {
