@@ -26,7 +26,7 @@ function startBun(script: string, env: NodeJS.ProcessEnv) {
   c.stdout.on('data', (d: Buffer) => (out += d.toString()));
   c.stderr.on('data', (d: Buffer) => (err += d.toString()));
   const exited = new Promise<{ code: number | null; out: string; err: string }>((resolve) => c.on('close', (code) => resolve({ code, out, err })));
-  return { pid: c.pid!, exited };
+  return { pid: c.pid!, exited, err: () => err };
 }
 
 it('links a Bun process by its peer pid and argv, collects it, and reports its heap after each full GC', async () => {
@@ -48,6 +48,21 @@ it('links a Bun process by its peer pid and argv, collects it, and reports its h
   expect(floors[0]!.used).toBeGreaterThan(0);
   writeFileSync(go, '');
   expect(await bun.exited).toEqual({ code: 7, out: 'parent out\nchild out\n', err: 'child err\n' });
+});
+
+it("keeps no console argument alive: the link's console messages are cleared as the heap is read", async () => {
+  const dir = tempDir();
+  links = await BunLinks.listen(path.join(dir, 'bun.sock'));
+  const sessions = new BunSessions({ links, callTimeoutMs: 5000, capturesDir: path.join(dir, 'captures'), log: quiet, heapLimit: () => 1 << 30 });
+  const go = path.join(dir, 'go');
+  const bun = startBun(fixture('bun/console.js'), { BUN_INSPECT_CONNECT_TO: links.address, GO_FILE: go });
+  await waitFor(() => sessions.has(bun.pid), 20_000, 'the link');
+  writeFileSync(go, '');
+  await waitFor(() => bun.err() === 'logged\n', 20_000, 'the logging');
+  await sessions.heap(bun.pid);
+  const { afterBytes } = await sessions.gc(bun.pid);
+  // 150 MB were logged; the inspector would keep the last 100 MB of them alive.
+  expect(afterBytes).toBeLessThan(30 * 1024 * 1024);
 });
 
 it('a link closed under a running Bun process leaves its output and exit code as they were', async () => {
