@@ -58,7 +58,7 @@ describe('a Bun agent', () => {
       constructors: { name: string; count: number }[];
       topRetained: { name: string; path: { steps: { edge: string }[] } | null }[];
     };
-    expect(summary.constructors.find((c) => c.name === 'LeakyRecord')?.count).toBe(10_000);
+    expect(summary.constructors.find((c) => c.name === 'LeakyRecord')?.count).toBe(20_000);
     const holder = summary.topRetained[0]!;
     expect(holder.name).toBe('Array');
     expect(JSON.stringify(holder.path)).toMatch(/leakedRecords/);
