@@ -194,7 +194,7 @@ export class Executor {
         run_id: run.id,
       });
       const first = top[0];
-      if (first && !manual) this.deps.notice(`pid ${pid} (${reason}): top allocation site ${describeSite(first)}`, true);
+      if (first && !manual) this.deps.notice(`pid ${pid} (${reason}): ${describeSite(first, file)}`, true);
     } catch (err) {
       this.deps.journal.log.warn({ file, err: (err as Error).message }, 'capture analysis failed');
     }
@@ -259,6 +259,8 @@ export class Executor {
   }
 }
 
-function describeSite(s: TopSite): string {
-  return `${s.site}, ${Math.round(s.share * 100)}% of live sampled bytes`;
+/** A profile names where live memory was allocated; a snapshot (a Bun process's) what holds it. */
+function describeSite(s: TopSite, file: string): string {
+  const share = Math.round(s.share * 100);
+  return file.endsWith('.heapsnapshot') ? `largest holder ${s.site}, ${share}% of the heap` : `top allocation site ${s.site}, ${share}% of live sampled bytes`;
 }
