@@ -41,7 +41,8 @@ export async function detectKind(path: string): Promise<CaptureKind> {
   const text = head.replace(/^\uFEFF/, '').trimStart();
   if (text === '') throw new AnalysisError(`${path}: empty file`);
   const firstKey = /^\{\s*"([A-Za-z_]+)"\s*:/.exec(text)?.[1];
-  if (firstKey === 'snapshot') return 'heapsnapshot';
+  // V8's snapshots open with their "snapshot" header, JavaScriptCore's (Bun's) with their "version".
+  if (firstKey === 'snapshot' || firstKey === 'version') return 'heapsnapshot';
   if (firstKey === 'head' || firstKey === 'samples') return 'heapprofile';
   throw new AnalysisError(`${path}: not a heap profile (.heapprofile) or heap snapshot (.heapsnapshot)`);
 }

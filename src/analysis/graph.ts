@@ -20,6 +20,12 @@ export interface HeapGraph {
   readonly edgeNameOrIndex: Uint32Array;
   readonly edgeTo: Uint32Array;
   readonly strings: readonly string[];
+  /**
+   * Edge types that name a holder (JavaScriptCore's snapshots: a property or a scope's variable). Where an engine's
+   * own references give a shorter path (a compiled function holding the constant it read), a path still ends on
+   * the holder's named edge when there is one.
+   */
+  readonly holderEdgeTypes?: readonly number[];
 }
 
 /** Incoming edges, grouped by target node (the reverse of `firstEdge`/`edgeTo`). */

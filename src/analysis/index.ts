@@ -11,6 +11,7 @@ import type { AnalysisTask, Diff, Summary } from './worker.js';
 export { AnalysisError } from './errors.js';
 export { type CaptureKind, KIND_NAMES, detectKind } from './detect.js';
 export { formatReport } from './format.js';
+export { isJscSnapshotFile } from './jsc-snapshot.js';
 export { type AnalysisPool, type AnalysisPoolOptions, closeSharedAnalysisPool, createAnalysisPool, sharedAnalysisPool } from './pool.js';
 export type { ProfileDiff, ProfileSummary } from './profile.js';
 export type { SnapshotDiff, SnapshotSummary } from './snapshot.js';
@@ -112,10 +113,14 @@ export function topSites(summary: Summary, n = 5): TopSite[] {
 }
 
 /** One line per site, for logs: `12.3 MiB 45.0% makeLeak /app/x.js:10:5`. */
-/** What grew between two profiles of one process, one line per site: `leak (/app/x.js:10:5) +12.3 MiB`. */
+/**
+ * What grew between two captures of one process, one line each: a profile's sites (`leak (/app/x.js:10:5) +12.3
+ * MiB`), a snapshot's classes (`LeakyRecord +12.3 MiB (+10000)`).
+ */
 export async function grewText(before: string, after: string, n = 5): Promise<string[]> {
   const diff = await diffFiles(before, after, { top: n });
-  return diff.kind === 'heapprofile-diff' ? diff.grew.slice(0, n).map((g) => `${siteText(g)} +${formatBytes(g.delta)}`) : [];
+  if (diff.kind === 'heapprofile-diff') return diff.grew.slice(0, n).map((g) => `${siteText(g)} +${formatBytes(g.delta)}`);
+  return diff.grew.slice(0, n).map((g) => `${g.name} +${formatBytes(g.sizeDelta)} (+${g.countDelta})`);
 }
 
 export function topSitesText(summary: Summary, n = 5): string[] {

@@ -56,11 +56,42 @@ function edgeSource(g: HeapGraph, edge: number): number {
   return lo;
 }
 
-export function retainerPath(g: HeapGraph, via: Uint32Array, node: number): RetainerPath | undefined {
+/**
+ * For each of `targets`, an edge of g.holderEdgeTypes into it from a node the root reaches (the source nearest
+ * the root), in one pass over the edges; none without holderEdgeTypes.
+ */
+export function namedHolders(g: HeapGraph, via: Uint32Array, targets: readonly number[]): Map<number, number> {
+  const found = new Map<number, number>();
+  const types = g.holderEdgeTypes;
+  if (!types || targets.length === 0) return found;
+  const wanted = new Set(targets);
+  const depth = (n: number): number => {
+    let d = 0;
+    for (let at = n; at !== ROOT && d < g.nodeCount; d++) at = edgeSource(g, via[at]! - 1);
+    return d;
+  };
+  const best = new Map<number, number>();
+  for (let from = 0; from < g.nodeCount; from++) {
+    if (from !== ROOT && via[from] === 0) continue;
+    for (let e = g.firstEdge[from]!, end = g.firstEdge[from + 1]!; e < end; e++) {
+      const to = g.edgeTo[e]!;
+      if (to === from || !wanted.has(to) || !types.includes(g.edgeType[e]!)) continue;
+      const d = depth(from);
+      if (d < (best.get(to) ?? Infinity)) {
+        best.set(to, d);
+        found.set(to, e);
+      }
+    }
+  }
+  return found;
+}
+
+/** `lastEdge`: the edge into `node` to show (namedHolders), where the shortest path's would name nothing. */
+export function retainerPath(g: HeapGraph, via: Uint32Array, node: number, lastEdge?: number): RetainerPath | undefined {
   if (node !== ROOT && via[node] === 0) return undefined;
   const reversed: PathStep[] = [];
   for (let n = node; n !== ROOT; ) {
-    const edge = via[n]! - 1;
+    const edge = n === node && lastEdge !== undefined ? lastEdge : via[n]! - 1;
     reversed.push({ edge: edgeLabel(g, edge), node: nodeLabel(g, n), id: g.nodeId[n]! });
     n = edgeSource(g, edge);
   }

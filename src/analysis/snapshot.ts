@@ -1,7 +1,7 @@
 import { type Change, change } from './change.js';
 import type { DominatorTree } from './dominators.js';
 import { ROOT, type HeapGraph, className, nodeLabel, typeCode } from './graph.js';
-import { type RetainerPath, retainerPath, shortestRetainers } from './paths.js';
+import { type RetainerPath, namedHolders, retainerPath, shortestRetainers } from './paths.js';
 
 export interface ClassStats {
   readonly name: string;
@@ -129,10 +129,12 @@ export function topRetained(g: HeapGraph, tree: DominatorTree, top: number): num
   return best;
 }
 
-export function summarizeSnapshot(file: string, g: HeapGraph, tree: DominatorTree, top: number): SnapshotSummary {
+export function summarizeSnapshot(file: string, g: HeapGraph, tree: DominatorTree, count: number): SnapshotSummary {
   const total = totalSize(g);
   const share = (bytes: number): number => (total > 0 ? bytes / total : 0);
   const via = shortestRetainers(g);
+  const top = topRetained(g, tree, count);
+  const holders = namedHolders(g, via, top);
   return {
     kind: 'heapsnapshot',
     file,
@@ -140,9 +142,9 @@ export function summarizeSnapshot(file: string, g: HeapGraph, tree: DominatorTre
     edgeCount: g.edgeCount,
     totalSize: total,
     constructors: classHistogram(g)
-      .slice(0, top)
+      .slice(0, count)
       .map((c) => ({ ...c, share: share(c.selfSize) })),
-    topRetained: topRetained(g, tree, top).map((n) => ({
+    topRetained: top.map((n) => ({
       id: g.nodeId[n]!,
       name: nodeLabel(g, n),
       className: className(g, n),
@@ -150,7 +152,7 @@ export function summarizeSnapshot(file: string, g: HeapGraph, tree: DominatorTre
       retainedSize: tree.retained[n]!,
       share: share(tree.retained[n]!),
       dominator: { id: g.nodeId[tree.dominator[n]!]!, name: nodeLabel(g, tree.dominator[n]!) },
-      path: retainerPath(g, via, n) ?? null,
+      path: retainerPath(g, via, n, holders.get(n)) ?? null,
     })),
   };
 }

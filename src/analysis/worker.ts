@@ -5,6 +5,7 @@ import { computeDominators } from './dominators.js';
 import { AnalysisError } from './errors.js';
 import { buildRetainers } from './graph.js';
 import { type ProfileDiff, type ProfileSummary, type SiteTable, diffProfiles, readProfile, summarizeProfile } from './profile.js';
+import { isJscSnapshotFile, parseJscSnapshotFile } from './jsc-snapshot.js';
 import { parseSnapshotFile } from './snapshot-parser.js';
 import {
   type SnapshotDiff,
@@ -95,7 +96,7 @@ function analyzeSnapshots(task: AnalysisTask): Summary | Diff {
   for (const [i, file] of task.files.entries()) {
     const graph = forFile(file, () => {
       if (sizes[i] === 0) throw new AnalysisError('empty file');
-      return parseSnapshotFile(file, progress.update);
+      return isJscSnapshotFile(file) ? parseJscSnapshotFile(file, sizes[i]!, progress.update) : parseSnapshotFile(file, progress.update);
     });
     progress.nextFile(sizes[i]!);
     if (task.files.length === 1) return summarizeSnapshot(file, graph, computeDominators(graph, buildRetainers(graph)), task.top);

@@ -134,6 +134,22 @@ export function readJsonl(file: string): Record<string, unknown>[] {
     .map((line) => JSON.parse(line) as Record<string, unknown>);
 }
 
+/** The analysed capture a rule's alert led to, once alerts.jsonl has it (`reason` starts with `rule`). */
+export function analysedCapture(cwd: string, rule: string, timeoutMs = 60_000): Promise<Record<string, unknown>> {
+  const alerts = path.join(cwd, '.cfn-supervise/alerts.jsonl');
+  return waitFor(
+    () => {
+      try {
+        return readJsonl(alerts).find((a) => a.metric === 'capture' && String(a.reason).startsWith(rule));
+      } catch {
+        return undefined;
+      }
+    },
+    timeoutMs,
+    `the ${rule} capture, analysed`,
+  );
+}
+
 export function killQuietly(pid: number | undefined, signal: NodeJS.Signals = 'SIGKILL'): void {
   if (pid === undefined) return;
   try {

@@ -3,25 +3,14 @@
 // node process's own inspector for DevTools without a word on the agent's streams.
 import path from 'node:path';
 import { expect, it } from 'vitest';
-import { fixture, readJsonl, runCli, startCli, tempDir, waitFor } from '../helpers/cli.js';
+import { analysedCapture, fixture, readJsonl, runCli, startCli, tempDir, waitFor } from '../helpers/cli.js';
 
 const FAST = ['--min-free', '0', '--interval', '200'];
 
 it("captures a probe-less child's leak through its inspector port at critical, with its top site in alerts.jsonl", async () => {
   const cwd = tempDir();
   const s = startCli([...FAST, '--warning', '120', '--critical', '180', '--hard', '2000', '--', 'node', fixture('inspector-port/clean-env-parent.cjs')], { cwd });
-  const alerts = path.join(cwd, '.cfn-supervise/alerts.jsonl');
-  const analysed = await waitFor(
-    () => {
-      try {
-        return readJsonl(alerts).find((a) => a.metric === 'capture' && String(a.reason).startsWith('rss-critical'));
-      } catch {
-        return undefined;
-      }
-    },
-    60_000,
-    "the child's capture",
-  );
+  const analysed = await analysedCapture(cwd, 'rss-critical');
   const status = JSON.parse((await runCli(['status', '--json'], { cwd })).stdout.toString()) as { processes: { pid: number; role: string; instrumented: string }[] };
   s.child.kill('SIGTERM');
   await s.exited;

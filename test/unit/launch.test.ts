@@ -56,3 +56,10 @@ describe("agentEnv under node's permission model (node could not read the probe)
     expect(env.NODE_OPTIONS!.endsWith(env.CFN_SUPERVISE_NODE_OPTIONS!)).toBe(true);
   });
 });
+
+describe('agentEnv for Bun processes', () => {
+  it('links every Bun process of the tree to the supervisor, over a link the user set', () => {
+    expect(agentEnv({ BUN_INSPECT_CONNECT_TO: 'unix:///theirs' }, { ...base, bunLink: 'unix:///s/bun.sock' }).BUN_INSPECT_CONNECT_TO).toBe('unix:///s/bun.sock');
+    expect(agentEnv({}, base).BUN_INSPECT_CONNECT_TO).toBeUndefined();
+  });
+});

@@ -164,16 +164,18 @@ export class Executor {
       throw err;
     }
     run.gate.settled(true);
+    // A Bun process has no sampling profiler: the policy's profile of one is a snapshot.
+    const written = file.endsWith('.heapsnapshot') ? 'snapshot' : kind;
     run.captures.push(file);
-    this.deps.onCapture?.(kind);
+    this.deps.onCapture?.(written);
     // A person who asked from another terminal gets the path there; the agent's terminal stays untouched.
     if (!manual) this.deps.notice(`capture written: ${file}`, false);
-    this.deps.journal.log.info({ pid, reason, kind, file, manual }, 'capture written');
+    this.deps.journal.log.info({ pid, reason, kind: written, file, manual }, 'capture written');
     const analysis = this.summarise(run, file, pid, reason, manual);
     this.analyses.add(analysis);
     const forget = () => this.analyses.delete(analysis);
     analysis.then(forget, forget);
-    return { file, pid, kind };
+    return { file, pid, kind: written };
   }
 
   /** Waits for the analyses still running, so their lines reach the journal before the supervisor exits. */
@@ -201,7 +203,7 @@ export class Executor {
         run_id: run.id,
       });
       const first = top[0];
-      if (first && !manual) this.deps.notice(`pid ${pid} (${reason}): top allocation site ${describeSite(first)}`, true);
+      if (first && !manual) this.deps.notice(`pid ${pid} (${reason}): ${describeSite(first, file)}`, true);
     } catch (err) {
       this.deps.journal.log.warn({ file, err: (err as Error).message }, 'capture analysis failed');
     }
@@ -277,6 +279,8 @@ export class Executor {
   }
 }
 
-function describeSite(s: TopSite): string {
-  return `${s.site}, ${Math.round(s.share * 100)}% of live sampled bytes`;
+/** A profile names where live memory was allocated; a snapshot (a Bun process's) what holds it. */
+function describeSite(s: TopSite, file: string): string {
+  const share = Math.round(s.share * 100);
+  return file.endsWith('.heapsnapshot') ? `largest holder ${s.site}, ${share}% of the heap` : `top allocation site ${s.site}, ${share}% of live sampled bytes`;
 }

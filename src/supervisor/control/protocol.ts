@@ -56,9 +56,9 @@ export interface ProcessView {
   history: { rss_mb: number[] };
   /** The thresholds that hold for this process: the global ones, or its role's (config file `roles:`). */
   thresholds?: Pick<Thresholds, RoleKey>;
-  /** probe: its preloaded probe; inspector: a node process without one, reached through its inspector port on
-   * demand; rss-only: /proc alone (not node, or nothing to attach to). */
-  instrumented?: 'probe' | 'inspector' | 'rss-only';
+  /** probe: its preloaded probe; bun: a Bun process, through its inspector link; inspector: a node process without
+   * a probe, reached through its inspector port on demand; rss-only: /proc alone (nothing to attach to). */
+  instrumented?: 'probe' | 'bun' | 'inspector' | 'rss-only';
   /** Why a node process is seen by RSS alone, where that is known: 'permission model' (node's permission model
    * lets node read no probe it was not allowed and opens no inspector). */
   instrumented_why?: string;

@@ -19,7 +19,9 @@ import { emptyLevelCounts } from '../control/views.js';
 import { openJournal, type Journal } from '../journal/journal.js';
 import { removeLeftTemps } from '../journal/captures.js';
 import { errorMessage } from '../../common/errors.js';
-import { PortCaptures, probeOrPort } from '../probe-link/port-captures.js';
+import type { BunLinks } from '../probe-link/bun-link.js';
+import { BunSessions } from '../probe-link/bun-sessions.js';
+import { PortCaptures, firstWayIn } from '../probe-link/port-captures.js';
 import type { Registry } from '../probe-link/registry.js';
 import { DEFAULT_SAMPLING_INTERVAL, Inspectors } from '../probe-link/sessions.js';
 import type { Children } from '../proc/children.js';
@@ -58,6 +60,7 @@ export interface Early {
   launcher: Launcher;
   terminal?: Terminal;
   registry?: Registry;
+  bunLinks?: BunLinks;
   lost?: LostLedger;
 }
 
@@ -68,6 +71,7 @@ export class Assembly {
   private config: Config;
   private readonly alertCounts = emptyLevelCounts();
   private readonly sessions?: Inspectors;
+  private readonly bun?: BunSessions;
   private readonly channels?: AlertChannels;
   private readonly executor: Executor;
   private readonly sampler?: Sampler;
@@ -96,10 +100,11 @@ export class Assembly {
     this.watchdog.start();
     early.ledger.tell(this.watchdog);
     if (registry) this.sessions = this.linkProbes(registry, log);
+    if (early.bunLinks) this.bun = this.linkBun(early.bunLinks, log);
     if (config.alertWebhook.length > 0 || config.alertExec.length > 0) this.channels = this.openChannels(log);
     this.executor = this.newExecutor(journal);
     if (config.watch) {
-      this.sampler = new Sampler(early.tree, this.sessions, {
+      this.sampler = new Sampler(early.tree, this.sessions || this.bun ? firstWayIn([this.sessions, this.bun]) : undefined, {
         historySize: historySize(watcherSettings(config)),
         registeredArgv: (pid) => registry?.get(pid)?.argv,
         pressure: () => this.config.heapWarning,
@@ -136,7 +141,10 @@ export class Assembly {
       ...(ownCgroup() ? { oomKills: () => oomKills(ownCgroup()!) } : {}),
       supervisorId: randomUUID().slice(0, 8),
       ledger: early.ledger,
-      onStop: () => this.sessions?.closeAll(),
+      onStop: () => {
+        this.sessions?.closeAll();
+        this.early.bunLinks?.abortPending('the supervisor is stopping');
+      },
     });
   }
 
@@ -182,6 +190,7 @@ export class Assembly {
     await this.channels?.close(CHANNELS_GRACE_MS);
     await closeAnalysis();
     this.sessions?.closeAll();
+    this.early.bunLinks?.abortPending('the supervisor is stopping');
     this.watchdog.bye();
   }
 
@@ -189,7 +198,7 @@ export class Assembly {
     const { opts, children } = this.early;
     return new Executor(
       {
-        instruments: probeOrPort(this.sessions, this.portCaptures(journal.log)),
+        instruments: firstWayIn([this.sessions, this.bun, this.portCaptures(journal.log)]),
         notify: (pid, message) => this.early.registry?.send(pid, { ...message }) ?? false,
         nodePids: () => this.nodePids(),
         journal,
@@ -234,6 +243,25 @@ export class Assembly {
     return sessions;
   }
 
+  /** One session per Bun process that links its inspector; its heap is measured against the RSS hard limit. */
+  private linkBun(links: BunLinks, log: Logger): BunSessions {
+    const { config } = this;
+    const bun = new BunSessions({
+      links,
+      callTimeoutMs: CDP_TIMEOUT_MS,
+      capturesDir: config.capturesDir,
+      log,
+      heapLimit: () => this.config.hardMb * MB,
+      retention: { maxFiles: config.capturesKeep, maxBytes: config.capturesMaxMb * MB },
+      onGc: (pid, gc) => this.sampler?.postGc(pid, gc.used, gc.at),
+    });
+    links.on('link', (rec) => log.info({ pid: rec.pid, ppid: rec.ppid, argv: redactArgv(rec.argv) }, 'bun process linked'));
+    links.on('broken', (pid, why) => log.warn({ pid, why }, 'bun: inspector link broken; the process is watched through /proc alone'));
+    links.on('reject', (r) => log.warn({ reason: r.reason, peer_pid: r.peerPid, peer_uid: r.peerUid }, 'bun link rejected'));
+    links.on('error', (err) => log.warn({ err: err.message }, 'bun link error'));
+    return bun;
+  }
+
   /** Node processes of the tree without a probe (their NODE_OPTIONS was stripped): reached through their inspector port. */
   private portCaptures(log: Logger): PortCaptures {
     const { config } = this;
@@ -249,6 +277,7 @@ export class Assembly {
 
   private instrumentation(pid: number): Instrumented {
     if (this.sessions?.has(pid)) return { instrumented: 'probe' };
+    if (this.bun?.has(pid)) return { instrumented: 'bun' };
     if (!this.unprobed(pid)) return { instrumented: 'rss-only' };
     return permissionModelOf(pid) ? { instrumented: 'rss-only', instrumented_why: 'permission model' } : { instrumented: 'inspector' };
   }
@@ -300,8 +329,10 @@ export class Assembly {
     );
   }
 
+  /** The JavaScript processes with a live session: probed node ones and linked Bun ones. */
   private nodePids(): number[] {
-    return this.early.registry?.list().map((r) => r.pid).filter((pid) => this.sessions?.has(pid)) ?? [];
+    const probed = this.early.registry?.list().map((r) => r.pid).filter((pid) => this.sessions?.has(pid)) ?? [];
+    return [...probed, ...(this.bun?.pids() ?? [])];
   }
 
   /** The one way configuration changes at run time: validated as a whole, then handed to what depends on it. */

@@ -9,6 +9,7 @@ import type { ProcessTree } from '../proc/tree.js';
 import type { Terminal } from './terminal.js';
 import { readStat } from '../proc/stat.js';
 import { isNodeExecutable, underPermissionModel } from '../proc/node-argv.js';
+import { BUN_LINK_ENV } from '../probe-link/bun-link.js';
 
 export interface LaunchOptions {
   heapLimitMb: number;
@@ -18,6 +19,8 @@ export interface LaunchOptions {
   /** --inspect: every node process opens its own inspector, on loopback and a free port, announced nowhere. */
   inspect?: boolean;
   registrySocket?: string;
+  /** `unix://<socket>` every Bun process of the tree links its inspector to (bun-link.ts). */
+  bunLink?: string;
   /** Where a supervisor started inside the agent's tree finds that its default state dir is taken. */
   stateDir: string;
   supervisorPid: number;
@@ -76,6 +79,8 @@ export function agentEnv(base: NodeJS.ProcessEnv, launch: LaunchOptions, argv: r
   };
   if (opts.registrySocket) env[REGISTRY_SOCKET_ENV] = opts.registrySocket;
   else delete env[REGISTRY_SOCKET_ENV];
+  // Ours holds over one the user set, as our NODE_OPTIONS do: a Bun process links to one socket only.
+  if (opts.bunLink) env[BUN_LINK_ENV] = opts.bunLink;
   return env;
 }
 

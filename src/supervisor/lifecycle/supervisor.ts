@@ -13,6 +13,7 @@ import type { Alert } from '../act/channels.js';
 import type { Notice } from '../act/executor.js';
 import type { ControlHandlers } from '../control/protocol.js';
 import { Registry } from '../probe-link/registry.js';
+import { BunLinks } from '../probe-link/bun-link.js';
 import { Children } from '../proc/children.js';
 import { ProcessTree } from '../proc/tree.js';
 import type { Assembly } from './assemble.js';
@@ -105,9 +106,10 @@ export class Supervisor {
     // Before anything else touches the state dir: one supervisor per state dir, even when two start at once.
     const lock = lockStateDir(this.paths.root);
     let registry: Registry | undefined;
+    let bunLinks: BunLinks | undefined;
     const lockGuard = setInterval(() => {
       this.keepLock(lock);
-      this.keepSockets(registry);
+      this.keepSockets(registry, bunLinks);
     }, LOCK_CHECK_MS).unref();
     let terminal: Terminal | undefined;
     try {
@@ -124,7 +126,10 @@ export class Supervisor {
       // Read before the new run's ledger replaces it; ended and recorded once the journal is open.
       const lost = takeLostLedger(this.ledger.file);
       terminal = process.pid === 1 || !opts.ownsProcess ? undefined : Terminal.open(this.libc);
-      if (instrumented) registry = await this.listenForProbes();
+      if (instrumented) {
+        registry = await this.listenForProbes();
+        bunLinks = await this.listenForBun();
+      }
       // Before the agent starts: a signal meant for it must never find the supervisor without a handler (the
       // default action of most signals would end the supervisor and leave the agent alone).
       if (opts.ownsProcess) for (const s of FORWARDED_SIGNALS) process.on(s, this.onSignal);
@@ -137,6 +142,7 @@ export class Supervisor {
         options: {
           reportDir: this.paths.reports,
           ...(registry ? { probePath: PROBE_PATH, registrySocket: registry.socketPath } : {}),
+          ...(bunLinks ? { bunLink: bunLinks.address } : {}),
           stateDir: this.paths.root,
           supervisorPid: process.pid,
         },
@@ -159,6 +165,7 @@ export class Supervisor {
           launcher,
           ...(terminal ? { terminal } : {}),
           ...(registry ? { registry } : {}),
+          ...(bunLinks ? { bunLinks } : {}),
           ...(lost ? { lost } : {}),
         });
       } catch (err) {
@@ -184,6 +191,7 @@ export class Supervisor {
       for (const s of FORWARDED_SIGNALS) process.off(s, this.onSignal);
       terminal?.close();
       await registry?.close();
+      await bunLinks?.close();
       this.children.stop();
       this.tree.close();
       this.ledger.clear();
@@ -198,7 +206,7 @@ export class Supervisor {
    * Whoever emptied the state dir under us (`rm -rf <state-dir>/*`) took the sockets' names with it: without
    * them `status` finds no supervisor and node processes started later no registry. Each is listened on again.
    */
-  private keepSockets(registry: Registry | undefined): void {
+  private keepSockets(registry: Registry | undefined, bunLinks: BunLinks | undefined): void {
     const log = this.assembly?.journal.log;
     const keep = (what: string, kept: Promise<boolean>): void => {
       kept.then(
@@ -209,6 +217,7 @@ export class Supervisor {
       );
     };
     if (registry) keep('registry', registry.keep());
+    if (bunLinks) keep('Bun link', bunLinks.keep());
     if (this.assembly) keep('control', this.assembly.keepControl());
   }
 
@@ -245,10 +254,16 @@ export class Supervisor {
 
   /** The registry the probes report to: listening before the first agent starts, so none of them misses it. */
   private listenForProbes(): Promise<Registry> {
-    // A process that just started is not in the last scan yet: its probe connects at preload.
-    const isMember = (pid: number) => this.tree.lastScan.some((p) => p.pid === pid) || this.tree.scan().some((p) => p.pid === pid);
-    return Registry.listen(socketPathFor(this.paths.root, 'registry.sock'), { isMember });
+    return Registry.listen(socketPathFor(this.paths.root, 'registry.sock'), { isMember: this.isMember });
   }
+
+  /** The socket Bun processes link their inspectors to: they connect as they start, like the probes. */
+  private listenForBun(): Promise<BunLinks> {
+    return BunLinks.listen(socketPathFor(this.paths.root, 'bun.sock'), { isMember: this.isMember });
+  }
+
+  // A process that just started is not in the last scan yet: its probe (or Bun link) connects as it starts.
+  private readonly isMember = (pid: number) => this.tree.lastScan.some((p) => p.pid === pid) || this.tree.scan().some((p) => p.pid === pid);
 
   /**
    * The last resort: a bug the supervisor did not expect. Logged, the tree ended (the watchdog escalates to

@@ -100,7 +100,7 @@ export class Watcher {
       ppid: life.ppid,
       role: life.role,
       ...(life.argv ? { argv: redactArgv(life.argv) } : {}),
-      instrumented: life.probed ? 'probe' : 'rss-only',
+      instrumented: life.probed ? (life.runtime ?? 'probe') : 'rss-only',
       started_at: new Date(life.firstAt).toISOString(),
       ended_at: new Date(life.lastAt).toISOString(),
       duration_seconds: Math.round(life.lastAt - life.firstAt) / 1000,

@@ -74,11 +74,15 @@ export class PortCaptures implements Instrumentation {
   }
 }
 
-/** The probe's session where a process has one, the inspector port where it does not. */
-export function probeOrPort(probes: Instrumentation | undefined, port: Instrumentation): Instrumentation {
-  const pick = (pid: number) => (probes?.has(pid) ? probes : port);
+/**
+ * The first way in that has the process: a node probe's session, a Bun inspector link, and the inspector port
+ * (last: it is the one that prints on the process's stderr).
+ */
+export function firstWayIn(ways: (Instrumentation | undefined)[]): Instrumentation {
+  const present = ways.filter((w): w is Instrumentation => w !== undefined);
+  const pick = (pid: number) => present.find((w) => w.has(pid)) ?? present[present.length - 1]!;
   return {
-    has: (pid) => probes?.has(pid) === true || port.has(pid),
+    has: (pid) => present.some((w) => w.has(pid)),
     heap: (pid) => pick(pid).heap(pid),
     saveProfile: (pid, reason, opts) => pick(pid).saveProfile(pid, reason, opts),
     snapshot: (pid, reason, onProgress) => pick(pid).snapshot(pid, reason, onProgress),

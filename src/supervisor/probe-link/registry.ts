@@ -9,13 +9,12 @@
  * no slot; each rejection is reported as a 'reject' event.
  */
 import { EventEmitter } from 'node:events';
-import { promises as fs } from 'node:fs';
 import net from 'node:net';
-import path from 'node:path';
 import { ProbeBusy, ProbeError } from '../../common/errors.js';
-import { claimSocketPath, ensurePrivateDir, isSameFile } from '../../common/statedir.js';
-import { libc } from '../../common/libc.js';
 import { PendingRequests, type RequestOptions } from './pending.js';
+import { OwnerOnlySocket, checkPeer, type Rejection } from './tree-socket.js';
+
+export type { Rejection } from './tree-socket.js';
 
 export const PROTOCOL_VERSION = 2;
 
@@ -43,14 +42,6 @@ export interface RegistryOptions {
   registerTimeoutMs?: number;
   /** Whether a pid belongs to the supervised tree; a peer that does not is turned away. */
   isMember?: (pid: number) => boolean;
-}
-
-/** A peer turned away: who it really is (SO_PEERCRED), what it claimed, and why. */
-export interface Rejection {
-  reason: string;
-  peerPid?: number;
-  peerUid?: number;
-  claimedPid?: number;
 }
 
 interface Connection {
@@ -88,62 +79,26 @@ export class Registry extends EventEmitter<RegistryEvents> {
   private readonly uid = process.getuid?.() ?? -1;
   private nextId = 1;
 
-  private server?: net.Server;
-  /** The socket file this registry bound, to tell when it is gone or replaced. */
-  private bound?: { dev: number; ino: number };
-  private keeping = false;
+  private readonly listener: OwnerOnlySocket;
 
   private constructor(
     readonly socketPath: string,
     private readonly opts: Required<RegistryOptions>,
   ) {
     super();
+    this.listener = new OwnerOnlySocket(socketPath, opts.maxConnections, (socket) => this.accept(socket), (err) => this.emit('error', err));
   }
 
   /** Listens on `socketPath` (0600). The parent folder must exist and should be private (0700). */
   static async listen(socketPath: string, options: RegistryOptions = {}): Promise<Registry> {
-    const opts = { ...DEFAULTS, ...options };
-    const st = await fs.lstat(socketPath).catch(() => undefined);
-    if (st && !st.isSocket()) throw new Error(`${socketPath} exists and is not a socket`);
-    await claimSocketPath(socketPath, `another process is listening on ${socketPath}`);
-    const registry = new Registry(socketPath, opts);
-    await registry.bind();
+    const registry = new Registry(socketPath, { ...DEFAULTS, ...options });
+    await registry.listener.listen();
     return registry;
   }
 
-  /**
-   * Listens again when the socket file is no longer the one bound (removed with the state dir's contents):
-   * node processes started later find it, those registered keep their connections. True when it listened again.
-   */
-  async keep(): Promise<boolean> {
-    if (!this.bound || this.keeping || isSameFile(this.socketPath, this.bound)) return false;
-    this.keeping = true;
-    try {
-      ensurePrivateDir(path.dirname(this.socketPath));
-      await claimSocketPath(this.socketPath, `another process is listening on ${this.socketPath}`);
-      this.server?.close();
-      await this.bind();
-      return true;
-    } finally {
-      this.keeping = false;
-    }
-  }
-
-  private async bind(): Promise<void> {
-    const server = net.createServer();
-    server.maxConnections = this.opts.maxConnections;
-    server.on('connection', (socket) => this.accept(socket));
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(this.socketPath, () => {
-        server.off('error', reject);
-        resolve();
-      });
-    });
-    server.on('error', (err) => this.emit('error', err));
-    this.server = server;
-    this.bound = await fs.lstat(this.socketPath);
-    await fs.chmod(this.socketPath, 0o600);
+  /** Listens again when the socket file was removed (see OwnerOnlySocket); true when it did. */
+  keep(): Promise<boolean> {
+    return this.listener.keep();
   }
 
   get(pid: number): ProcessRecord | undefined {
@@ -188,28 +143,14 @@ export class Registry extends EventEmitter<RegistryEvents> {
   async close(): Promise<void> {
     this.abortPending('the supervisor is stopping');
     for (const conn of this.byPeer.values()) conn.socket.destroy();
-    const { server, bound } = this;
-    this.bound = undefined;
-    if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
-    // Only our own socket: one that replaced it is someone else's.
-    if (bound && isSameFile(this.socketPath, bound)) await fs.rm(this.socketPath, { force: true });
+    await this.listener.close();
   }
 
   private accept(socket: net.Socket): void {
     socket.on('error', () => socket.destroy());
-    const fd = (socket as unknown as { _handle?: { fd?: number } })._handle?.fd;
-    const peer = typeof fd === 'number' && fd >= 0 ? libc().peerCredentials(fd) : undefined;
-    const why = !peer
-      ? 'no peer credentials'
-      : peer.uid !== this.uid
-        ? 'another user'
-        : this.byPeer.has(peer.pid)
-          ? 'a connection from this pid is already open'
-          : !this.opts.isMember(peer.pid)
-            ? 'not a process of the supervised tree'
-            : undefined;
-    if (why || !peer) {
-      this.turnAway(socket, { reason: why ?? 'no peer credentials', ...(peer ? { peerPid: peer.pid, peerUid: peer.uid } : {}) });
+    const peer = checkPeer(socket, { uid: this.uid, connected: (pid) => this.byPeer.has(pid), isMember: this.opts.isMember });
+    if ('rejection' in peer) {
+      this.turnAway(socket, peer.rejection);
       return;
     }
     const conn: Connection = { socket, peerPid: peer.pid, pending: new PendingRequests(peer.pid) };

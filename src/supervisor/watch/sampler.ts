@@ -26,6 +26,8 @@ export interface HeapReader {
     sampling?: boolean;
     /** Heap used after its latest major GC, and when (epoch ms). */
     lastGc?: { used: number; at: number };
+    /** A Bun process (through its inspector link), not a probed node one. */
+    runtime?: 'bun';
   }>;
 }
 
@@ -91,8 +93,9 @@ export interface ProcessLife {
   lastAt: number;
   rss: { start: number; peak: number; end: number };
   heap?: { start: number; peak: number; end: number; limit: number };
-  /** It answered heap reads through the probe at some point. */
+  /** It answered heap reads through the probe (or, a Bun process, its inspector link) at some point. */
   probed: boolean;
+  runtime?: 'bun';
 }
 
 interface Known {
@@ -327,6 +330,7 @@ export class Sampler {
         k.history = undefined;
         const { life } = k;
         life.probed = true;
+        if (h.runtime) life.runtime = h.runtime;
         life.heap = life.heap
           ? { ...life.heap, peak: Math.max(life.heap.peak, h.used), end: h.used, limit: k.heap.limit }
           : { start: h.used, peak: h.used, end: h.used, limit: k.heap.limit };
