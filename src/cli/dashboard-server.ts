@@ -51,7 +51,7 @@ class Streams {
   constructor(private readonly feed: Feed) {}
 
   open(req: IncomingMessage, res: ServerResponse): void {
-    if (this.clients.size >= MAX_CLIENTS) throw new HttpError(503, `${MAX_CLIENTS} pages are open already; close one`);
+    if (this.clients.size >= MAX_CLIENTS) throw new HttpError(429, `${MAX_CLIENTS} pages are open already; close one`);
     res.writeHead(200, { 'content-type': 'text/event-stream', connection: 'keep-alive' });
     res.write('retry: 2000\n\n');
     this.clients.add(res);

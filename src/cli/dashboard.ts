@@ -27,7 +27,8 @@ export async function dashboardCommand(stateDir: string, flags: { port?: string 
     client,
     feed: new Feed(client, stateDir),
     port,
-    log: { debug: () => {}, info: () => {}, warn: (_o: object, m?: string) => notice(m ?? 'warning'), error: (o: object, m?: string) => notice(`${m ?? 'error'}: ${JSON.stringify(o)}`) },
+    // Refusals are the page's business; only a request that failed in the dashboard itself (a bug) is said here.
+    log: { debug: () => {}, info: () => {}, warn: () => {}, error: (o: { err?: string; url?: string }) => notice(`request ${o.url ?? ''} failed: ${o.err ?? 'unknown error'}`) },
   });
   out(dashboard.url);
   notice(`dashboard for ${stateDir} on 127.0.0.1:${dashboard.port}; open the URL above (it carries this run's token); Ctrl-C to stop`);

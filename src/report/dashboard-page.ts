@@ -17,8 +17,8 @@ button{font:inherit;font-size:12px;padding:2px 8px;margin:0 2px;border:1px solid
 button:disabled{opacity:.5;cursor:wait}
 .cols{display:grid;grid-template-columns:1fr 1fr;gap:24px}
 ol#alerts{list-style:none;padding:0;margin:0;font-size:13px;max-height:360px;overflow-y:auto}ol#alerts li{padding:2px 0;border-bottom:1px solid #eef1f4}
-#icicle{width:100%;max-width:1100px;height:auto;display:block;margin:8px 0;border:1px solid #eef1f4}
-td.n{white-space:nowrap}
+#icicle{max-width:100%;height:auto;display:block;margin:8px 0;border:1px solid #eef1f4}
+td.n,td.actions{white-space:nowrap}
 .muted{color:#5b6673}
 `;
 
@@ -31,7 +31,7 @@ const $ = (id) => document.getElementById(id);
 const SVGNS = 'http://www.w3.org/2000/svg';
 const SPARK = JSON.parse(document.body.dataset.spark);
 const mb = (v) => (v === undefined || v === null ? '-' : (v >= 10 ? String(Math.round(v)) : v.toFixed(1)) + ' MB');
-const mib = (b) => (b / 1048576).toFixed(1) + ' MiB';
+const mib = (b) => (b < 1048576 ? Math.ceil(b / 1024) + ' KiB' : (b / 1048576).toFixed(1) + ' MiB');
 const time = (iso) => new Date(iso).toLocaleTimeString();
 function el(tag, text, cls) {
   const e = document.createElement(tag);
@@ -216,7 +216,7 @@ export function dashboardPage(o: PageOptions): string {
 <div id="cards" class="cards"></div>
 <h2>Processes <button data-action="gc">GC all</button><button data-action="capture">Capture largest heap</button></h2>
 <p id="reply" role="status"></p>
-<table><thead><tr><th class="n">PID</th><th>role</th><th>command</th><th class="n">RSS</th><th class="n">heap used / limit</th><th class="n">external</th><th>level</th><th>RSS</th><th>heap</th><th>external</th><th></th></tr></thead>
+<table><thead><tr><th class="n">PID</th><th>role</th><th>command</th><th class="n">RSS</th><th class="n">heap used / limit</th><th class="n">external</th><th>level</th><th>RSS, last minutes</th><th>heap</th><th>external</th><th></th></tr></thead>
 <tbody id="processes"></tbody></table>
 <div class="cols">
 <section><h2>Alerts</h2><p id="no-alerts" class="note">No alerts.</p><ol id="alerts"></ol></section>

@@ -3,9 +3,10 @@
 // supervisor's executor and its caps, markup from the tree stays text, and no request without the token (or
 // with another Host) is served. CFN_SUPERVISE_SCREENSHOT=docs/dashboard.png keeps the screenshot it takes.
 import { writeFileSync } from 'node:fs';
-import { request } from 'node:http';
+import { type ClientRequest, request } from 'node:http';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { MAX_CLIENTS } from '../../src/cli/dashboard-server.js';
 import { type Started, fixture, startCli, tempDir, waitFor } from '../helpers/cli.js';
 import { Chromium, type Page, pngSize } from '../report/chromium.js';
 import { type Supervised, startSupervised } from '../views/supervised.js';
@@ -75,6 +76,34 @@ describe('cfn-supervise dashboard', () => {
     expect(await page.evaluate<string>('location.href')).toBe(`${url.origin}/`);
   });
 
+  it(`keeps at most ${MAX_CLIENTS} pages listening`, async () => {
+    const cookie = `cfn_dashboard=${url.searchParams.get('token')!}`;
+    const streams: ClientRequest[] = [];
+    const open = () =>
+      new Promise<number>((resolve, reject) => {
+        const req = request({ host: '127.0.0.1', port: url.port, path: '/events', headers: { cookie, host: url.host } }, (res) => {
+          resolve(res.statusCode ?? 0);
+          if (res.statusCode !== 200) res.resume();
+        });
+        req.on('error', reject);
+        streams.push(req);
+        req.end();
+      });
+    try {
+      // The page holds one.
+      for (let i = 1; i < MAX_CLIENTS; i++) expect(await open()).toBe(200);
+      expect(await open()).toBe(429);
+    } finally {
+      for (const s of streams) s.destroy();
+    }
+    // A page closed makes room again.
+    await waitFor(async () => {
+      const status = await open();
+      streams.pop()!.destroy();
+      return status === 200;
+    }, LONG, 'room for a page');
+  });
+
   it('updates live: new events, the tree with RSS, heap and external memory, sparklines drawn', async () => {
     const first = await updates();
     await waitFor(async () => (await updates()) >= first + 3, LONG, 'three more updates');
@@ -95,7 +124,7 @@ describe('cfn-supervise dashboard', () => {
 
   it('collects garbage through the supervisor and shows its reply', async () => {
     expect(await click('h2 button[data-action="gc"]')).toBe(true);
-    await waitFor(async () => /heap [\d.]+ MiB → [\d.]+ MiB/.test(await text('#reply')), LONG, 'the GC reply');
+    await waitFor(async () => /heap [\d.]+ [KM]iB → [\d.]+ [KM]iB/.test(await text('#reply')), LONG, 'the GC reply');
   });
 
   it('captures through the supervisor, lists it, and draws its call tree and top sites', async () => {
