@@ -7,7 +7,7 @@ import { type ClientRequest, request } from 'node:http';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MAX_CLIENTS } from '../../src/cli/dashboard-server.js';
-import { type Started, fixture, startCli, tempDir, waitFor } from '../helpers/cli.js';
+import { type Started, fixture, runCli, startCli, tempDir, waitFor } from '../helpers/cli.js';
 import { Chromium, type Page, pngSize } from '../report/chromium.js';
 import { type Supervised, startSupervised } from '../views/supervised.js';
 
@@ -158,6 +158,18 @@ describe('cfn-supervise dashboard', () => {
     expect(page.problems.failed).toEqual([]);
   });
 
+  it('says so while the supervisor does not answer, and carries on when it does', async () => {
+    process.kill(sup.supervisor.child.pid!, 'SIGSTOP');
+    try {
+      await waitFor(async () => (await page.evaluate<string>('document.body.dataset.supervisor')) === 'unresponsive', LONG, 'the page to say the supervisor is stopped');
+      expect(await text('#banner')).toMatch(/The supervisor does not answer: .*stopped/);
+    } finally {
+      process.kill(sup.supervisor.child.pid!, 'SIGCONT');
+    }
+    await waitFor(async () => (await page.evaluate<string>('document.body.dataset.supervisor')) === 'up', LONG, 'the page to be live again');
+    expect(await page.evaluate<boolean>("document.getElementById('banner').hidden")).toBe(true);
+  });
+
   it('says so when the supervisor goes, and ends cleanly on Ctrl-C', async () => {
     sup.supervisor.child.kill('SIGTERM');
     await sup.supervisor.exited;
@@ -167,5 +179,20 @@ describe('cfn-supervise dashboard', () => {
     const { code } = await dashboard.exited;
     expect(code).toBe(0);
     expect(dashboard.stderr().toString()).toMatch(/^cfn-supervise: dashboard for .* Ctrl-C to stop\n$/);
+  });
+});
+
+describe('cfn-supervise dashboard without a supervisor', () => {
+  it('says so in one line and exits 3; a bad flag is one line and exit 2', async () => {
+    const base = tempDir('cfn-dashboard-none-');
+    const none = await runCli(['dashboard', '--state-dir', path.join(base, 'state')], { cwd: base });
+    expect(none.code).toBe(3);
+    expect(none.stdout.toString()).toBe('');
+    expect(none.stderr.toString()).toMatch(/^cfn-supervise: no supervisor is running in .*\n$/);
+    for (const args of [['--port', 'x'], ['--port', '70000'], ['--bogus']]) {
+      const bad = await runCli(['dashboard', ...args], { cwd: base });
+      expect(bad.code, args.join(' ')).toBe(2);
+      expect(bad.stderr.toString(), args.join(' ')).toMatch(/^cfn-supervise: [^\n]+\n$/);
+    }
   });
 });
