@@ -54,6 +54,12 @@ const SUBCOMMANDS: Subcommand[] = [
     run: async (ctx) => (await import('./requests.js')).top(ctx.stateDir()),
   },
   {
+    name: 'dashboard',
+    description: 'live page of the agent tree in the browser (127.0.0.1, a one-time token in the URL it prints): memory, sparklines, alerts, captures, capture and GC buttons',
+    setup: (c) => c.option('--port <n>', 'the port to serve on (default: any free one)'),
+    run: async (ctx, cmd) => (await import('./dashboard.js')).dashboardCommand(ctx.stateDir(), cmd.opts()),
+  },
+  {
     name: 'capture',
     description: 'write a sampling heap profile (default) or a heap snapshot of a node process; prints the file',
     setup: (c) =>

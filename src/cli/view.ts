@@ -62,9 +62,10 @@ export function statusHeader(status: StatusView): string[] {
   ];
 }
 
-export async function fetchStatus(client: ControlClient): Promise<{ status: StatusView; processes: ProcessView[] }> {
-  const { processes, ...status } = await client.request<StatusView & { processes?: ProcessView[] }>('GET', '/status?processes=1');
+export async function fetchStatus(client: ControlClient, timeoutMs?: number): Promise<{ status: StatusView; processes: ProcessView[] }> {
+  const opts = timeoutMs === undefined ? {} : { timeoutMs };
+  const { processes, ...status } = await client.request<StatusView & { processes?: ProcessView[] }>('GET', '/status?processes=1', opts);
   // A supervisor started before the query existed answers with the status alone.
-  return { status, processes: processes ?? (await client.request<{ processes: ProcessView[] }>('GET', '/processes')).processes };
+  return { status, processes: processes ?? (await client.request<{ processes: ProcessView[] }>('GET', '/processes', opts)).processes };
 }
 

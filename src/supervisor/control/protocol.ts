@@ -47,6 +47,8 @@ export interface ProcessView {
   cpu_percent?: number;
   heap_used_mb?: number;
   heap_limit_mb?: number;
+  /** Memory held by JS objects outside the V8 heap (Buffers, ArrayBuffers); from the probe only. */
+  external_mb?: number;
   fds?: number;
   sockets?: number;
   threads?: number;

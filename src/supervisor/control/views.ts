@@ -42,6 +42,7 @@ export function processViews(
       };
       if (p.heapUsed !== undefined) view.heap_used_mb = mb(p.heapUsed);
       if (p.heapLimit !== undefined) view.heap_limit_mb = mb(p.heapLimit);
+      if (p.external !== undefined) view.external_mb = mb(p.external);
       if (p.fds !== undefined) view.fds = p.fds;
       if (p.sockets !== undefined) view.sockets = p.sockets;
       if (trend) {

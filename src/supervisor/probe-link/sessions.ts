@@ -71,6 +71,7 @@ export interface HeapUsage {
   total: number;
   limit: number;
   oldSpaceLimit?: number;
+  external?: number;
   /** A sampling profile is being recorded (since the first sign of pressure, or for a profile window). */
   sampling?: boolean;
   lastGc?: GcPoint;
@@ -161,6 +162,7 @@ export class Inspectors {
       used: s.usedHeapSize,
       total: s.totalHeapSize,
       limit: rec.heapSizeLimit,
+      external: s.externalMemory,
       ...(rec.oldSpaceLimit === undefined ? {} : { oldSpaceLimit: rec.oldSpaceLimit }),
       sampling: s.sampling,
       ...(s.lastGc ? { lastGc: s.lastGc } : {}),

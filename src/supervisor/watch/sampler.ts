@@ -22,6 +22,8 @@ export interface HeapReader {
     total: number;
     limit: number;
     oldSpaceLimit?: number;
+    /** Memory of JS objects held outside the V8 heap (Buffers, ArrayBuffers), where the reader knows it. */
+    external?: number;
     /** The process is recording a sampling profile (its probe started at the first sign of pressure). */
     sampling?: boolean;
     /** Heap used after its latest major GC, and when (epoch ms). */
@@ -42,6 +44,7 @@ export interface ProcessRecordView extends ProcessSample {
   threads: number;
   cpuPercent: number;
   heapTotal?: number;
+  external?: number;
 }
 
 export interface Tick extends TickSample {
@@ -119,7 +122,7 @@ interface Known {
   history?: HeapHistory;
   /** The role, and what it was worked out from (it changes at exec or registration, not every tick). */
   role?: { argv: string[] | undefined; comm: string; isAgent: boolean; name: string };
-  heap?: { at: number; rssBytes: number; used: number; total: number; limit: number };
+  heap?: { at: number; rssBytes: number; used: number; total: number; limit: number; external?: number };
   /** A heap read in flight: at most one per process, so a blocked agent never piles up requests. */
   reading?: Promise<void>;
   /** Heap reads in a row that got no answer in time. */
@@ -296,6 +299,7 @@ export class Sampler {
       view.heapUsed = k.heap.used;
       view.heapTotal = k.heap.total;
       view.heapLimit = k.heap.limit;
+      if (k.heap.external !== undefined) view.external = k.heap.external;
     }
     view.missedReplies = k.missed;
     return view;
@@ -325,7 +329,7 @@ export class Sampler {
     k.reading = this.heaps!.heap(pid).then(
       (h) => {
         const at = Date.now();
-        k.heap = { at, rssBytes, used: h.used, total: h.total, limit: h.oldSpaceLimit ?? h.limit };
+        k.heap = { at, rssBytes, used: h.used, total: h.total, limit: h.oldSpaceLimit ?? h.limit, ...(h.external === undefined ? {} : { external: h.external }) };
         k.heaps.push({ t: at, v: h.used });
         k.history = undefined;
         const { life } = k;
