@@ -43,6 +43,12 @@ export interface RunLine {
   restarts: number;
   captures: string[];
   reports: string[];
+  /**
+   * A failed run's last lines of stderr, redacted: as read from its pipe, or, where stderr was a terminal (never
+   * read), what its fatal-error report says Node printed.
+   */
+  last_stderr?: string[];
+  last_stderr_source?: 'stderr' | 'report';
 }
 
 /** A memory rule ended a process of the run recently enough that the run's own end is its consequence. */
@@ -149,12 +155,16 @@ export class Run implements RunBook {
     why?: string;
     restarts: number;
     reports: string[];
+    lastStderr?: { lines: string[]; source: 'stderr' | 'report' };
   }): RunLine {
+    const failed = end.reason !== 'clean' && end.reason !== 'stopped';
+    const last = failed && end.lastStderr && end.lastStderr.lines.length > 0 ? end.lastStderr : undefined;
     return {
       ...this.progress(end.restarts, end.endedAt),
       exit: { code: end.code, signal: end.signal, reason: end.reason, ...(end.why ? { why: end.why } : {}) },
       aborted: end.reason === 'stopped' || end.reason === 'limit',
       reports: end.reports,
+      ...(last ? { last_stderr: last.lines, last_stderr_source: last.source } : {}),
     };
   }
 }
