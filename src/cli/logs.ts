@@ -1,6 +1,7 @@
 // `cfn-supervise logs [-f] [--lines N] [--run ID] [--json]`: the agent's output as the supervisor kept it in
 // <state-dir>/logs, read from the files alone (no supervisor needed). -f follows the live file across rotations
 // and new runs until interrupted.
+import { once } from 'node:events';
 import { closeSync, fstatSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -8,7 +9,7 @@ import { UsageError } from '../common/errors.js';
 import { parseCount } from '../common/units.js';
 import { journalFiles } from '../report/journals.js';
 import { AGENT_LOG, type AgentLogRecord } from '../supervisor/output/agent-log.js';
-import { notice, out } from './output.js';
+import { inert, notice } from './output.js';
 
 export interface LogsOptions {
   follow?: boolean;
@@ -112,20 +113,24 @@ export async function logsCommand(stateDir: string, opts: LogsOptions): Promise<
   if (opts.run === '') throw new UsageError('--run needs a run id, as runs.jsonl names it (run_id)');
   const dir = path.join(stateDir, 'logs');
   const keep = (r: AgentLogRecord) => opts.run === undefined || r.run === opts.run;
-  const show = (r: AgentLogRecord) => (opts.json ? process.stdout.write(`${JSON.stringify(r)}\n`) : out(formatRecord(r)));
+  const show = async (r: AgentLogRecord) => {
+    const text = opts.json ? JSON.stringify(r) : inert(formatRecord(r));
+    // A reader slower than the file (a pager, a pipe): wait for it, and never leave before it has every line.
+    if (!process.stdout.write(`${text}\n`)) await once(process.stdout, 'drain');
+  };
   const live = new LiveFile(path.join(dir, AGENT_LOG));
   const first = await tail(dir, live.read(), count, keep);
   if (first.length === 0 && !opts.follow && (await journalFiles(dir, AGENT_LOG)).length === 0) {
     notice(`no agent log in ${dir}: the agent's output is kept there when it is not a terminal (unless --no-agent-log)`);
     return 1;
   }
-  for (const r of first) show(r);
+  for (const r of first) await show(r);
   if (!opts.follow) return 0;
   for (;;) {
     await sleep(FOLLOW_POLL_MS);
     for (const line of live.read()) {
       const r = parseRecord(line);
-      if (r && keep(r)) show(r);
+      if (r && keep(r)) await show(r);
     }
   }
 }
