@@ -85,8 +85,8 @@ export function redactCommand(command: string): string {
   return redactArgv([command])[0]!.replace(/\bhttps?:\/\/[^\s'"]+/gi, (u) => redactUrl(u));
 }
 
-/** Whatever could be a secret in a line of text; most lines of an agent's output have none of it. */
-const MAYBE_SECRET = /[=@]|key|token|secret|passw|auth|credential|bearer|basic/i;
+/** What every rule above needs (a secret's name, a URL's credentials, a scheme): most lines have none of it. */
+const MAYBE_SECRET = /key|token|secret|passw|auth|credential|bearer|basic|:\/\/\S*@/i;
 
 /**
  * A line of an agent's output as the journals keep command lines: each word redacted as an argument would be

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { redactText } from '../../src/common/redact.js';
-import { LineSplitter, Tail } from '../../src/supervisor/output/lines.js';
+import { LineSplitter, LogBudget, Tail } from '../../src/supervisor/output/lines.js';
 import { planOutput, type StdioFacts } from '../../src/supervisor/output/plan.js';
 
 describe('planOutput', () => {
@@ -34,13 +34,33 @@ describe('LineSplitter', () => {
     expect(split(['\u00e9\n']).map((l) => l.text)).toEqual(['é']);
     const s = new LineSplitter(64);
     expect(s.push(Buffer.from([0xff, 0x41, 0x0a]))).toEqual([{ text: '\ufffdA' }]);
+    // A character split across two reads is one character.
+    expect([...s.push(Buffer.from([0x63, 0xc3])), ...s.push(Buffer.from([0xa9, 0x0a]))]).toEqual([{ text: 'cé' }]);
   });
 });
 
 it('Tail keeps the last n', () => {
   const t = new Tail<number>(3);
-  for (let i = 0; i < 10; i++) t.push(i);
+  for (let i = 0; i < 4; i++) t.push([i]);
+  t.push([4, 5]);
+  expect(t.get()).toEqual([3, 4, 5]);
+  t.push([6, 7, 8, 9]);
   expect(t.get()).toEqual([7, 8, 9]);
+});
+
+describe('LogBudget', () => {
+  // [bytes, at ms] → logged?
+  const cases: [string, [number, number][], boolean[]][] = [
+    ['a burst within it', [[600, 0], [400, 0]], [true, true]],
+    ['past the burst', [[600, 0], [600, 0]], [true, false]],
+    ['refilled at the rate', [[1000, 0], [500, 0], [500, 5000]], [true, false, true]],
+    ['never above the burst', [[1000, 0], [1000, 1_000_000], [100, 1_000_000]], [true, true, false]],
+    ['a chunk bigger than the burst is never logged', [[2000, 0]], [false]],
+  ];
+  it.each(cases)('%s', (_name, reads, expected) => {
+    const b = new LogBudget(100, 1000);
+    expect(reads.map(([bytes, at]) => b.take(bytes, at))).toEqual(expected);
+  });
 });
 
 describe('redactText', () => {

@@ -20,6 +20,8 @@ export interface AgentLogRecord {
   stream: StreamName;
   line: string;
   partial?: true;
+  /** On a line the supervisor wrote itself: bytes of the stream before it that were copied but not logged. */
+  skipped?: number;
 }
 
 export class AgentLog {
@@ -33,11 +35,17 @@ export class AgentLog {
   /** The lines of one read, stamped with one time: one write for all of them. */
   write(run: string, stream: StreamName, lines: readonly Line[]): void {
     if (lines.length === 0) return;
-    const ts = new Date().toISOString();
-    const text = lines
-      .map((l) => JSON.stringify({ ts, run, stream, line: redactText(l.text), ...(l.partial ? { partial: true } : {}) } satisfies AgentLogRecord))
-      .join('\n');
+    // Built by hand around the escaped line: the key order of AgentLogRecord, at a fraction of the cost.
+    const head = `{"ts":"${new Date().toISOString()}","run":${JSON.stringify(run)},"stream":"${stream}","line":`;
+    let text = '';
+    for (const l of lines) text += `${text ? '\n' : ''}${head}${JSON.stringify(redactText(l.text))}${l.partial ? ',"partial":true}' : '}'}`;
     this.file.write(text);
+  }
+
+  /** Says where output went unlogged, so a reader knows the log has a hole there and how big. */
+  skipped(run: string, stream: StreamName, bytes: number): void {
+    const line = `[cfn-supervise: ${bytes} bytes of ${stream} not logged here: more than the log keeps up with; they reached their destination]`;
+    this.file.write(JSON.stringify({ ts: new Date().toISOString(), run, stream, line, skipped: bytes } satisfies AgentLogRecord));
   }
 
   close(): void {

@@ -6,14 +6,19 @@ import { isatty } from 'node:tty';
 import { redactText } from '../../common/redact.js';
 import type { AgentLog } from './agent-log.js';
 import { closeAll, PipeCopy } from './copy.js';
-import { LineSplitter, Tail, type Line } from './lines.js';
+import { LineSplitter, LogBudget, Tail, type Line } from './lines.js';
 import { planOutput, type PlannedPipe } from './plan.js';
 
 /** A line of the log longer than this is cut into pieces: a binary blob without newlines stays bounded. */
-const MAX_LINE_BYTES = 16 * 1024;
+const MAX_LINE_CHARS = 16 * 1024;
+/** What the log takes of each stream (LogBudget): a burst of 16 MiB, then 1 MiB a second. */
+const LOG_BURST_BYTES = 16 * 1024 * 1024;
+const LOG_RATE_BYTES = 1024 * 1024;
 /** The run record's last_stderr: Node's OOM report ("Last few GCs", FATAL ERROR, the native stack) is ~30 lines. */
 export const LAST_STDERR_LINES = 50;
 const LAST_STDERR_CHARS = 512;
+/** Enough of a chunk the log skips for the last stderr lines. */
+const TAIL_BYTES = LAST_STDERR_LINES * LAST_STDERR_CHARS;
 
 export interface OutputPipes {
   pipe(): [number, number] | undefined;
@@ -91,14 +96,28 @@ export class AgentOutput {
   }
 
   private copy(planned: PlannedPipe, read: number, onFailure: (why: string) => void): PipeCopy {
-    const splitter = new LineSplitter(MAX_LINE_BYTES);
+    const splitter = new LineSplitter(MAX_LINE_CHARS);
+    const budget = new LogBudget(LOG_RATE_BYTES, LOG_BURST_BYTES);
     const keepsStderr = planned.fds.includes(2);
+    let skipped = 0;
     const take = (lines: Line[]) => {
+      if (skipped > 0) {
+        this.log.skipped(this.run, planned.stream, skipped);
+        skipped = 0;
+      }
       this.log.write(this.run, planned.stream, lines);
-      if (keepsStderr) for (const l of lines) this.lastStderrLines.push(redactText(l.text).slice(0, LAST_STDERR_CHARS));
+      if (keepsStderr) this.lastStderrLines.push(lines.slice(-LAST_STDERR_LINES).map((l) => redactText(l.text).slice(0, LAST_STDERR_CHARS)));
+    };
+    const chunk = (data: Buffer) => {
+      if (budget.take(data.length, Date.now())) return take(splitter.push(data));
+      // Over budget: not even split (a flood of short lines would cost more than the copy), except what stderr's
+      // last lines need; the line it was in is cut.
+      if (keepsStderr) this.lastStderrLines.push(new LineSplitter(MAX_LINE_CHARS).push(data.subarray(-TAIL_BYTES)).map((l) => redactText(l.text).slice(0, LAST_STDERR_CHARS)));
+      splitter.reset();
+      skipped += data.length;
     };
     return new PipeCopy(read, planned.fds[0]!, {
-      chunk: (data) => take(splitter.push(data)),
+      chunk,
       end: () => {
         take(splitter.end());
         if (this.copies.every((c) => c.ended)) for (const done of [...this.waiting]) done();
