@@ -138,6 +138,17 @@ const SUBCOMMANDS: Subcommand[] = [
     run: async (ctx, cmd) => (await import('./report.js')).reportCommand(ctx.stateDir(), cmd.opts()),
   },
   {
+    name: 'logs',
+    description: "the agent's stdout and stderr as kept in <state-dir>/logs (when they were not a terminal); no supervisor needed",
+    setup: (c) =>
+      c
+        .option('-f, --follow', 'keep printing new lines, across rotations and new runs, until interrupted')
+        .option('--lines <n>', 'how many of the last lines to print first (default 20)')
+        .option('--run <id>', 'only this run (its run_id in runs.jsonl)')
+        .addOption(json()),
+    run: async (ctx, cmd) => (await import('./logs.js')).logsCommand(ctx.stateDir(), cmd.opts()),
+  },
+  {
     name: 'analyze',
     description: 'summarise a .heapprofile or .heapsnapshot; given two of one kind, what grew between them',
     setup: (c) =>

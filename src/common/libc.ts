@@ -15,6 +15,8 @@ export interface SpawnRequest {
   file: string;
   argv: string[];
   env: string[];
+  /** What the agent gets as fds 0-2 (dup2'd onto them); each of ours unless given. */
+  stdio?: readonly [number, number, number];
 }
 
 export interface PeerCredentials {
@@ -30,10 +32,12 @@ export interface Libc {
   noCoreDump(): void;
   /**
    * posix_spawnp into a new process group (pgid = its pid) of our session, with every signal at its default
-   * disposition and none blocked, and fds 0-2 inherited (Node marks its own close-on-exec). Returns the pid or
-   * the errno (ENOENT, EACCES…) as a negative number.
+   * disposition and none blocked, and fds 0-2 inherited or replaced by `stdio` (Node marks its own close-on-exec).
+   * Returns the pid or the errno (ENOENT, EACCES…) as a negative number.
    */
   spawn(req: SpawnRequest): number;
+  /** pipe2(O_CLOEXEC): [read end, write end]; undefined when none can be made (out of descriptors). */
+  pipe(): [number, number] | undefined;
   /** waitpid(pid, WNOHANG | WUNTRACED | WCONTINUED) on exactly one pid; undefined when nothing changed. */
   wait(pid: number): WaitStatus | undefined;
   /** waitpid(pid, WNOHANG) on exactly one pid; true when that zombie was collected. */
@@ -59,6 +63,7 @@ const SIG_BLOCK = 0;
 const SIG_SETMASK = 2;
 const LOCK_EX = 2;
 const LOCK_NB = 4;
+const O_CLOEXEC = 0o2000000;
 const SOL_SOCKET = 1;
 const SO_PEERCRED = 17;
 // glibc's opaque types on Linux (x86_64: 336 and 80 bytes, sigset_t 128); generous buffers for every arch.
@@ -103,6 +108,7 @@ export const DECLARATIONS = {
   tcsetpgrp: 'int tcsetpgrp(int, int)',
   flock: 'int flock(int, int)',
   getsockopt: 'int getsockopt(int, int, int, _Out_ uint8_t *, _Inout_ uint32_t *)',
+  pipe2: 'int pipe2(_Out_ uint8_t *, int)',
 } as const;
 
 type Call = (...args: unknown[]) => unknown;
@@ -152,6 +158,7 @@ export function libc(): Libc {
     tcsetpgrp,
     flock,
     getsockopt,
+    pipe2,
   } = bindCalls(koffi.load(null));
 
   const withSigttouBlocked = <T>(work: () => T): T => {
@@ -170,7 +177,7 @@ export function libc(): Libc {
   loaded = {
     becomeSubreaper: () => prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) === 0,
     noCoreDump: () => void prctl(PR_SET_DUMPABLE, 0, 0, 0, 0),
-    spawn({ file, argv, env }) {
+    spawn({ file, argv, env, stdio = [0, 1, 2] }) {
       const attr = Buffer.alloc(SPAWNATTR_BYTES);
       const actions = Buffer.alloc(FILE_ACTIONS_BYTES);
       const all = Buffer.alloc(SIGSET_BYTES);
@@ -185,7 +192,7 @@ export function libc(): Libc {
         attrSetSigDefault(attr, all);
         attrSetSigMask(attr, none);
         // dup2(fd, fd) clears close-on-exec (POSIX 2017, glibc >= 2.29): the agent gets our stdio as it is.
-        for (const fd of [0, 1, 2]) actionsDup2(actions, fd, fd);
+        stdio.forEach((from, fd) => actionsDup2(actions, from, fd));
         const pid = [0];
         const rc = spawnp(pid, file, actions, attr, [...argv, null], [...env, null]) as number;
         return rc === 0 ? pid[0]! : -rc;
@@ -193,6 +200,11 @@ export function libc(): Libc {
         actionsDestroy(actions);
         attrDestroy(attr);
       }
+    },
+    pipe() {
+      const fds = Buffer.alloc(8);
+      if (pipe2(fds, O_CLOEXEC) !== 0) return undefined;
+      return [fds.readInt32LE(0), fds.readInt32LE(4)];
     },
     wait(pid) {
       const status = [0];

@@ -41,6 +41,8 @@ export interface Config {
   intervalMs: number;
   watch: boolean;
   probe: boolean;
+  /** Keep the agent's stdout and stderr (when not a terminal) in <state-dir>/logs. */
+  agentLog: boolean;
   /** Open each node process's own inspector (127.0.0.1, a free port) for DevTools or an editor. */
   inspect: boolean;
   samplingIntervalBytes: number;
@@ -166,6 +168,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   spec({ key: 'intervalMs', name: 'interval', arg: '<ms>', description: 'sampling period', parse: parseMillis, default: 1000, min: 50, max: 3_600_000, runtime: true, aliases: [{ env: 'CLAUDE_PM_MEMORY_CHECK_INTERVAL', translate: seconds }] }),
   spec({ key: 'watch', name: 'watch', negate: true, description: 'no memory watch: launch, restart and whole-tree cleanup only', parse: parseBoolean, default: true, aliases: [{ env: 'CLAUDE_MEMORY_MONITORING' }, { env: 'CLAUDE_PM_DISABLE_MEMORY_MONITOR', translate: negated }] }),
   spec({ key: 'probe', name: 'probe', negate: true, description: 'no probe in the node processes: RSS-only supervision (the inspector-port path still reaches them on demand)', parse: parseBoolean, default: true }),
+  spec({ key: 'agentLog', name: 'agent-log', negate: true, description: "leave the agent's stdout and stderr alone: no copy in <state-dir>/logs, no last stderr lines in a failed run's record (a terminal is never read)", parse: parseBoolean, default: true }),
   spec({ key: 'inspect', name: 'inspect', description: "open every node process's own inspector on 127.0.0.1 (a free port) for DevTools; `status` shows the URLs", parse: parseBoolean, default: false }),
   spec({ key: 'samplingIntervalBytes', name: 'sampling-interval', arg: '<bytes>', description: 'heap sampling interval once sampling runs, 0 = never sample', parse: parseBytes, default: 524_288, min: 0, max: 1_073_741_824 }),
   spec({ key: 'quiet', name: 'quiet', description: 'no notices on stderr', parse: parseBoolean, default: false }),

@@ -1,7 +1,6 @@
 // What the supervisor loads once its agent runs: the journal, metrics, probe sessions, executor, watch loop,
 // run state machine, alert channels, control socket and watchdog, built in dependency order. Kept apart from
 // supervisor.ts so that the first run starts before pino and the rest are even loaded.
-import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Libc } from '../../common/libc.js';
 import { redactArgv } from '../../common/redact.js';
@@ -58,6 +57,7 @@ export interface Early {
   tree: ProcessTree;
   ledger: Ledger;
   launcher: Launcher;
+  supervisorId: string;
   terminal?: Terminal;
   registry?: Registry;
   bunLinks?: BunLinks;
@@ -139,7 +139,7 @@ export class Assembly {
       notice: opts.notice,
       reportDir: paths.reports,
       ...(ownCgroup() ? { oomKills: () => oomKills(ownCgroup()!) } : {}),
-      supervisorId: randomUUID().slice(0, 8),
+      supervisorId: early.supervisorId,
       ledger: early.ledger,
       onStop: () => {
         this.sessions?.closeAll();

@@ -48,6 +48,12 @@ export interface RunLine {
   members: Partial<Record<MemberCause, number>>;
   /** The tree at its last reading, largest first, when memory ended the run. */
   last_readings?: { pid: number; role: string; rss_mb: number; heap_mb?: number }[];
+  /**
+   * A failed run's last lines of stderr, redacted: as read from its pipe, or, where stderr was a terminal (never
+   * read), what its fatal-error report says Node printed.
+   */
+  last_stderr?: string[];
+  last_stderr_source?: 'stderr' | 'report';
 }
 
 /** Processes a run record lists at its last reading: the largest, which is where memory went. */
@@ -190,13 +196,17 @@ export class Run implements RunBook {
     reports: string[];
     /** Memory ended it: the tree's last reading goes with the record. */
     memory: boolean;
+    lastStderr?: { lines: string[]; source: 'stderr' | 'report' };
   }): RunLine {
+    const failed = end.reason !== 'clean' && end.reason !== 'stopped';
+    const last = failed && end.lastStderr && end.lastStderr.lines.length > 0 ? end.lastStderr : undefined;
     return {
       ...this.progress(end.restarts, end.endedAt),
       exit: { code: end.code, signal: end.signal, reason: end.reason, ...(end.why ? { why: end.why } : {}) },
       aborted: end.reason === 'stopped' || end.reason === 'limit',
       reports: end.reports,
       ...(end.memory && this.lastReading.length > 0 ? { last_readings: this.lastReadings() } : {}),
+      ...(last ? { last_stderr: last.lines, last_stderr_source: last.source } : {}),
     };
   }
 }
