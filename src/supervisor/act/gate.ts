@@ -3,7 +3,8 @@
 // cooldown applies to the next action. A capture holds its slot of the cap from admission on, since captures run
 // side by side for seconds: counting only the written ones let six parallel requests past a cap of two.
 export type Gated = 'capture' | 'gc' | 'cleanup';
-export type Target = number | 'tree';
+/** A pid, an isolate (probe-link's isolateKey: `pid` or `pid/thread`), or the whole tree. */
+export type Target = number | string;
 
 export interface GateLimits {
   cooldownMs: number;
@@ -45,7 +46,7 @@ export class Gate {
   retain(pids: ReadonlySet<number>): void {
     for (const key of this.last.keys()) {
       const target = key.split(':')[1]!;
-      if (target !== 'tree' && !pids.has(Number(target))) this.last.delete(key);
+      if (target !== 'tree' && !pids.has(Number.parseInt(target, 10))) this.last.delete(key);
     }
   }
 }

@@ -107,6 +107,7 @@ export class Watcher {
       start_rss_mb: wholeMb(life.rss.start),
       peak_rss_mb: wholeMb(life.rss.peak),
       end_rss_mb: wholeMb(life.rss.end),
+      ...(life.workerOoms ? { worker_ooms: life.workerOoms } : {}),
       ...(life.heap ? { start_heap_mb: wholeMb(life.heap.start), peak_heap_mb: wholeMb(life.heap.peak), end_heap_mb: wholeMb(life.heap.end), heap_limit_mb: wholeMb(life.heap.limit) } : {}),
       warnings,
       ended: limitSignal ? 'terminated' : withRun ? 'with-run' : 'exited',
@@ -130,6 +131,28 @@ export class Watcher {
       signal: fate.signal,
       ...(fate.report ? { report: fate.report } : {}),
       peak_rss_mb: wholeMb(life.rss.peak),
+    });
+  }
+
+  /**
+   * A worker thread died of its heap (ERR_WORKER_OUT_OF_MEMORY, seen by the main thread's probe): counted in
+   * its process's line, alerted; when nothing handles it in the agent, the run's end is an OOM.
+   */
+  workerOom(pid: number, thread: number, fatal: boolean): void {
+    const run = this.run;
+    if (!run) return;
+    const life = this.deps.sampler.workerOom(pid);
+    const endsAgent = fatal && pid === run.pid;
+    if (endsAgent) run.agentWorkerOom = true;
+    else run.memberEnded('oom');
+    const role = life?.role ?? 'node';
+    const then = endsAgent ? 'unhandled: the agent ends with it' : fatal ? 'unhandled: the process ends with it' : 'the process handled it and lives on';
+    this.deps.executor.memberDied(run, {
+      pid,
+      thread,
+      role,
+      cause: 'oom',
+      message: `${role} (pid ${pid}): worker thread ${thread} ran out of heap (ERR_WORKER_OUT_OF_MEMORY); ${then}`,
     });
   }
 
@@ -182,7 +205,7 @@ export class Watcher {
       const { thresholds } = this.settings;
       run.heapNearLimit = sample.processes.some((p) => p.heapUsed !== undefined && p.heapLimit && p.heapUsed / p.heapLimit >= thresholds.heapCritical);
       run.gate.retain(new Set(sample.processes.map((p) => p.pid)));
-      const { state, actions } = decide(this.policy, { sample, heapHistory: (pid) => this.deps.sampler.heapHistory(pid) }, thresholds);
+      const { state, actions } = decide(this.policy, { sample, heapHistory: (pid, thread) => this.deps.sampler.heapHistory(pid, thread) }, thresholds);
       this.policy = state;
       this.dispatch(run, actions);
       this.outcomes = afterTick(this.outcomes);

@@ -25,8 +25,13 @@ const OPEN_TIMEOUT_MS = 10_000;
 export class PortCaptures implements Instrumentation {
   constructor(private readonly opts: PortCapturesOptions) {}
 
-  has(pid: number): boolean {
-    return this.opts.attachable(pid);
+  /** A worker thread's isolate is reached only through its probe. */
+  has(pid: number, thread = 0): boolean {
+    return !thread && this.opts.attachable(pid);
+  }
+
+  threads(): number[] {
+    return [];
   }
 
   heap(pid: number): Promise<HeapUsage> {
@@ -76,12 +81,13 @@ export class PortCaptures implements Instrumentation {
 
 /** The probe's session where a process has one, the inspector port where it does not. */
 export function probeOrPort(probes: Instrumentation | undefined, port: Instrumentation): Instrumentation {
-  const pick = (pid: number) => (probes?.has(pid) ? probes : port);
+  const pick = (pid: number, thread = 0) => (probes?.has(pid, thread) ? probes : port);
   return {
-    has: (pid) => probes?.has(pid) === true || port.has(pid),
-    heap: (pid) => pick(pid).heap(pid),
-    saveProfile: (pid, reason, opts) => pick(pid).saveProfile(pid, reason, opts),
-    snapshot: (pid, reason, onProgress) => pick(pid).snapshot(pid, reason, onProgress),
-    gc: (pid) => pick(pid).gc(pid),
+    has: (pid, thread) => probes?.has(pid, thread) === true || port.has(pid, thread),
+    threads: (pid) => probes?.threads(pid) ?? [],
+    heap: (pid, thread) => pick(pid, thread).heap(pid, thread),
+    saveProfile: (pid, reason, opts) => pick(pid, opts?.thread).saveProfile(pid, reason, opts),
+    snapshot: (pid, reason, onProgress, thread) => pick(pid, thread).snapshot(pid, reason, onProgress, thread),
+    gc: (pid, thread) => pick(pid, thread).gc(pid, thread),
   };
 }
