@@ -1,10 +1,9 @@
 // Issue 10's first-hour defects that are not about the terminal, each through the real CLI and real agents.
 import { existsSync, mkdirSync, readFileSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
-import { createServer } from 'node:net';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { CLI, ROOT, fixture, readJsonl, runCli, startCli, tempDir, waitFor } from './helpers/cli.js';
+import { CLI, ROOT, fixture, freePort, readJsonl, runCli, startCli, tempDir, waitFor } from './helpers/cli.js';
 
 const FAST = ['--min-free', '0', '--backoff', '10'];
 const state = (cwd: string, file: string) => path.join(cwd, '.cfn-supervise', file);
@@ -176,16 +175,6 @@ describe('the headline command', () => {
     expect(r.stderr.toString().match(/npm (ERR|error)/g)?.length ?? 0).toBeGreaterThan(0);
   });
 });
-
-/** A loopback port nobody listens on right now. */
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const server = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 describe('health for Kubernetes probes', () => {
   it('answers /healthz and /readyz on the metrics port: ready once the agent runs and registered', async () => {
