@@ -55,19 +55,40 @@ describe('worker threads', () => {
     expect(agent).toMatchObject({ role: 'agent', worker_ooms: 1 });
   });
 
-  it('a worker OOM the main thread handles: listed while it runs, counted in the process record, the agent not restarted', async () => {
+  it("lists a worker's isolate in status, status --json and metrics, and captures it on request (capture --pid N --thread T)", async () => {
     const cwd = tempDir();
     const port = await freePort();
-    const s = startCli([...FAST, '--heap-limit', '160', '--interval', '500', '--metrics-port', String(port), '--', 'node', workers('leak.cjs'), 'handled'], { cwd });
-    // status lists the worker's isolate under its process, with its own heap and limit.
+    const s = startCli([...FAST, '--heap-limit', '1024', '--interval', '500', '--metrics-port', String(port), '--', 'node', workers('slow-leak.cjs')], { cwd });
     const agent = await waitFor(async () => (await status(cwd)).find((p) => p.role === 'agent' && p.workers?.[0]?.heap_used_mb !== undefined), 30_000, 'the worker in status');
-    expect(agent.workers![0]).toMatchObject({ thread: 1, heap_limit_mb: expect.any(Number) });
-    expect(agent.workers![0]!.heap_limit_mb).toBeGreaterThanOrEqual(150);
+    expect(agent.workers).toEqual([expect.objectContaining({ thread: 1, heap_limit_mb: 1024, level: 'ok' })]);
     const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
     expect(metrics).toMatch(/^cfn_supervise_agent_worker_threads\{role="agent"\} 1$/m);
     expect(metrics).toMatch(/^cfn_supervise_agent_worker_heap_used_bytes\{role="agent"\} \d+/m);
+    expect(metrics).toMatch(/^cfn_supervise_agent_worker_heap_limit_bytes\{role="agent"\} 1073741824$/m);
     const table = await runCli(['status'], { cwd });
-    expect(table.stdout.toString()).toMatch(/└ worker thread 1 +probe +\S+ MB \/ \S+ MB/);
+    expect(table.stdout.toString()).toMatch(/\n +└ worker thread 1 +probe +[\d.]+ MB \/ 1024 MB +ok/);
+
+    const captured = await runCli(['capture', '--pid', String(agent.pid), '--thread', '1', '--seconds', '2', '--json'], { cwd });
+    expect(captured.code).toBe(0);
+    const result = JSON.parse(captured.stdout.toString()) as { file: string; pid: number; thread: number };
+    expect(result).toMatchObject({ pid: agent.pid, thread: 1 });
+    expect(path.basename(result.file)).toMatch(new RegExp(`-${agent.pid}-worker-1-manual\\.heapprofile$`));
+    expect(topSelfFrame(result.file)).toBe('workerSlowLeak');
+    // A thread that is not there is a clear refusal, and --thread needs its process.
+    const missing = await runCli(['capture', '--pid', String(agent.pid), '--thread', '9'], { cwd });
+    expect(missing.code).not.toBe(0);
+    expect(missing.stderr.toString()).toMatch(/has no worker thread 9 with a probe/);
+    const alone = await runCli(['capture', '--thread', '1'], { cwd });
+    expect(alone.code).not.toBe(0);
+    expect(alone.stderr.toString()).toMatch(/--thread needs --pid/);
+    s.child.kill('SIGTERM');
+    await s.exited;
+  });
+
+  it('a worker OOM the main thread handles: counted in the process record, the agent not restarted', async () => {
+    const cwd = tempDir();
+    const s = startCli([...FAST, '--heap-limit', '160', '--interval', '500', '--', 'node', workers('leak.cjs'), 'handled'], { cwd });
+    const agent = await waitFor(async () => (await status(cwd)).find((p) => p.role === 'agent' && p.workers), 30_000, 'the worker in status');
 
     const oom = await waitFor(() => journal(cwd, 'alerts.jsonl').find((a) => a.metric === 'oom'), 30_000, 'the worker OOM alert');
     expect(oom).toMatchObject({ pid: agent.pid, thread: 1 });
