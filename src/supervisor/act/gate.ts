@@ -42,11 +42,11 @@ export class Gate {
     if (written) this.captures++;
   }
 
-  /** Forgets processes that are gone, so the map stays as small as the tree. */
-  retain(pids: ReadonlySet<number>): void {
+  /** Forgets isolates that are gone (`live`: their isolate keys), so the map stays as small as the tree. */
+  retain(live: ReadonlySet<string>): void {
     for (const key of this.last.keys()) {
-      const target = key.split(':')[1]!;
-      if (target !== 'tree' && !pids.has(Number.parseInt(target, 10))) this.last.delete(key);
+      const target = key.slice(key.indexOf(':') + 1);
+      if (target !== 'tree' && !live.has(target)) this.last.delete(key);
     }
   }
 }

@@ -11,6 +11,7 @@ import { collectReports } from '../journal/reports.js';
 import { redactArgv } from '../../common/redact.js';
 import { wholeMb } from '../../common/units.js';
 import { memberFate, type MemberFate } from './classify.js';
+import { isolateKey } from '../probe-link/isolate.js';
 import type { Run } from './run.js';
 import { NO_FAILURES, afterTick, watchFailing, type TickOutcomes } from './tick-health.js';
 
@@ -204,7 +205,7 @@ export class Watcher {
       run.lastReading = sample.processes;
       const { thresholds } = this.settings;
       run.heapNearLimit = sample.processes.some((p) => p.heapUsed !== undefined && p.heapLimit && p.heapUsed / p.heapLimit >= thresholds.heapCritical);
-      run.gate.retain(new Set(sample.processes.map((p) => p.pid)));
+      run.gate.retain(new Set(sample.processes.flatMap((p) => [isolateKey(p.pid), ...(p.workers ?? []).map((w) => isolateKey(p.pid, w.thread))])));
       const { state, actions } = decide(this.policy, { sample, heapHistory: (pid, thread) => this.deps.sampler.heapHistory(pid, thread) }, thresholds);
       this.policy = state;
       this.dispatch(run, actions);
