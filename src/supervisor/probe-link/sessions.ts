@@ -217,7 +217,7 @@ export class Inspectors {
     const { wasSampling } = await this.sampling(pid, window ? 'window' : 'hold', thread);
     try {
       if (!window && !wasSampling) {
-        this.opts.log.info({ pid, thread, reason, seconds: coldSeconds }, 'inspector: the isolate was not sampling; sampling before the profile');
+        this.opts.log.info({ pid, thread, reason, seconds: coldSeconds }, 'inspector: the process was not sampling; sampling before the profile');
       }
       await this.wait(pid, window?.seconds ?? (wasSampling ? 0 : coldSeconds), window, thread);
       return await this.capture(pid, reason, 'heapprofile', { timeoutMs: this.opts.callTimeoutMs }, thread);
