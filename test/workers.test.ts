@@ -52,7 +52,9 @@ describe('worker threads', () => {
     expect(topSelfFrame(captures[0]!)).toBe('workerLeak');
     expect(statSync(captures[0]!).mtimeMs).toBeLessThan(Date.parse(oom!.ts as string));
     const agent = journal(cwd, 'processes.jsonl').find((p) => p.pid === first.pid);
-    expect(agent).toMatchObject({ role: 'agent', worker_ooms: 1 });
+    expect(agent).toMatchObject({ role: 'agent', worker_ooms: 1, worker_threads: 1, worker_heap_limit_mb: 160 });
+    expect(agent!.peak_worker_heap_mb).toBeGreaterThanOrEqual(130);
+    expect(agent!.peak_heap_mb).toBeLessThan(50);
   });
 
   it("lists a worker's isolate in status, status --json and metrics, and captures it on request (capture --pid N --thread T)", async () => {
@@ -120,5 +122,8 @@ describe('worker threads', () => {
     expect(code).toBe(7);
     expect(journal(cwd, 'runs.jsonl').map((x) => x.exit)).toEqual([{ code: 7, signal: null, reason: 'crash' }]);
     expect(log().filter((l) => l.msg === 'probe connection rejected')).toEqual([]);
+    const line = journal(cwd, 'processes.jsonl').find((p) => p.pid === agent.pid)!;
+    expect(line.worker_threads).toBeGreaterThan(0);
+    expect(line.worker_threads).toBeLessThanOrEqual(50);
   });
 });

@@ -108,6 +108,7 @@ export class Watcher {
       start_rss_mb: wholeMb(life.rss.start),
       peak_rss_mb: wholeMb(life.rss.peak),
       end_rss_mb: wholeMb(life.rss.end),
+      ...(life.workers ? workerFields(life.workers) : {}),
       ...(life.workerOoms ? { worker_ooms: life.workerOoms } : {}),
       ...(life.heap ? { start_heap_mb: wholeMb(life.heap.start), peak_heap_mb: wholeMb(life.heap.peak), end_heap_mb: wholeMb(life.heap.end), heap_limit_mb: wholeMb(life.heap.limit) } : {}),
       warnings,
@@ -233,4 +234,13 @@ export class Watcher {
       })(),
     );
   }
+}
+
+/** A process's worker threads in its processes.jsonl line: how many, and the largest heap one of them reached. */
+function workerFields(w: NonNullable<ProcessLife['workers']>): Record<string, number> {
+  return {
+    worker_threads: w.seen,
+    ...(w.peakHeap === undefined ? {} : { peak_worker_heap_mb: wholeMb(w.peakHeap) }),
+    ...(w.limit === undefined ? {} : { worker_heap_limit_mb: wholeMb(w.limit) }),
+  };
 }

@@ -97,6 +97,8 @@ export interface ProcessLife {
   probed: boolean;
   /** Its worker threads that died of their heap (ERR_WORKER_OUT_OF_MEMORY). */
   workerOoms?: number;
+  /** Its worker threads with a probe: how many were seen, and the largest heap any of them reached, with its limit. */
+  workers?: { seen: number; peakHeap?: number; limit?: number };
 }
 
 /** One isolate's heap as read: the main thread's or a worker's. */
@@ -335,9 +337,9 @@ export class Sampler {
     if (threads.length === 0 && !k.workers) return undefined;
     const kept = new Map<number, HeapWatch>();
     const samples = threads.map((thread) => {
-      const w = k.workers?.get(thread) ?? { heaps: new Ring<Point>(this.historySize), floors: new Ring<Point>(this.historySize), missed: 0 };
+      const w = k.workers?.get(thread) ?? this.newWorker(k.life);
       kept.set(thread, w);
-      if (this.heapDue(w, rssBytes, at)) this.readHeap(pid, w, rssBytes, thread);
+      if (this.heapDue(w, rssBytes, at)) this.readHeap(pid, w, rssBytes, thread, (used, limit) => workerLived(k.life, used, limit));
       const sample: IsolateSample = { thread, missedReplies: w.missed };
       if (w.heap) Object.assign(sample, { heapUsed: w.heap.used, heapTotal: w.heap.total, heapLimit: w.heap.limit });
       return sample;
@@ -351,6 +353,11 @@ export class Sampler {
     if (known && known.argv === argv && known.comm === comm && known.isAgent === isAgent) return known.name;
     k.role = { argv, comm, isAgent, name: roleOf(argv, comm, isAgent) };
     return k.role.name;
+  }
+
+  private newWorker(life: ProcessLife): HeapWatch {
+    life.workers = { ...life.workers, seen: (life.workers?.seen ?? 0) + 1 };
+    return { heaps: new Ring<Point>(this.historySize), floors: new Ring<Point>(this.historySize), missed: 0 };
   }
 
   private heapDue(k: HeapWatch, rssBytes: number, at: number): boolean {
@@ -386,4 +393,9 @@ export class Sampler {
       k.reading = undefined;
     });
   }
+}
+
+function workerLived(life: ProcessLife, used: number, limit: number): void {
+  const w = life.workers ?? { seen: 1 };
+  if (w.peakHeap === undefined || used > w.peakHeap) life.workers = { ...w, peakHeap: used, limit };
 }
