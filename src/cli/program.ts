@@ -65,6 +65,7 @@ const SUBCOMMANDS: Subcommand[] = [
     setup: (c) =>
       c
         .addOption(pidOption('which process (default: the node process with the largest heap, npm and npx last); with no supervisor, any node process you own, over its inspector port'))
+        .option('--thread <id>', "a worker thread of the --pid process (its threadId, as status lists it): that isolate's heap")
         .option('--snapshot', 'a full heap snapshot instead of a sampling profile (pauses the process)')
         .option('--seconds <n>', 'sample afresh for this many seconds, then write the profile')
         .addOption(json()),

@@ -12,7 +12,7 @@ export function formatTrend(trend: ProcessView['trend']): string {
   return trend.oom_in_min === undefined ? rate : `${rate}, OOM in ~${Math.max(0, Math.round(trend.oom_in_min))} min`;
 }
 
-export function formatHeap(p: ProcessView): string {
+export function formatHeap(p: Pick<ProcessView, 'heap_used_mb' | 'heap_limit_mb'>): string {
   if (p.heap_used_mb === undefined) return '-';
   return p.heap_limit_mb === undefined ? mb(p.heap_used_mb) : `${mb(p.heap_used_mb)} / ${mb(p.heap_limit_mb)}`;
 }
@@ -29,15 +29,19 @@ export function processTable(processes: readonly ProcessView[], extra?: { header
   const headers = ['PID', 'ROLE', 'SEEN BY', 'RSS', 'HEAP USED / LIMIT', 'LEVEL', 'TREND', ...(extra ? [extra.header] : [])];
   const right = [true, false, false, true, true, false, false, false];
   // By pid: rows keep their place from one refresh of `top` to the next.
-  const rows = [...processes].sort((a, b) => a.pid - b.pid).map((p) => [
-    String(p.pid),
-    p.role,
-    p.instrumented_why ? `${p.instrumented ?? '-'} (${p.instrumented_why})` : (p.instrumented ?? '-'),
-    mb(p.rss_mb),
-    formatHeap(p),
-    p.level,
-    formatTrend(p.trend),
-    ...(extra ? [extra.cell(p)] : []),
+  const rows = [...processes].sort((a, b) => a.pid - b.pid).flatMap((p) => [
+    [
+      String(p.pid),
+      p.role,
+      p.instrumented_why ? `${p.instrumented ?? '-'} (${p.instrumented_why})` : (p.instrumented ?? '-'),
+      mb(p.rss_mb),
+      formatHeap(p),
+      p.level,
+      formatTrend(p.trend),
+      ...(extra ? [extra.cell(p)] : []),
+    ],
+    // Each worker thread is an isolate with its own heap and limit, under the process whose RSS it shares.
+    ...(p.workers ?? []).map((w) => ['', `└ worker thread ${w.thread}`, 'probe', '', formatHeap(w), w.level, formatTrend(w.trend), ...(extra ? [''] : [])]),
   ]);
   const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   const line = (cells: string[]) =>

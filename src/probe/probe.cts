@@ -1,6 +1,7 @@
 /*
  * Preloaded into every node process of a supervised tree through NODE_OPTIONS (`--require`, which also runs
- * before ESM entry points and in worker threads, which it skips). Dependency-free; never throws into the app;
+ * before ESM entry points and in every worker thread: each worker is an isolate of its own, with its own heap and
+ * limit, and registers over a connection of its own). Dependency-free; never throws into the app;
  * never keeps its event loop alive; prints nothing on the app's streams.
  *
  * At preload it only starts connecting to the supervisor's socket: a connect completion wakes a loop blocked
@@ -19,7 +20,8 @@
  *
  * Wire protocol v2, newline-delimited JSON both ways; a line over 64 KiB is dropped whole.
  *   probe → supervisor
- *     {"type":"register","v":2,pid,ppid,argv,url?,heapSizeLimit,oldSpaceLimit?,nodeVersion}   first line
+ *     {"type":"register","v":2,pid,ppid,argv,url?,heapSizeLimit,oldSpaceLimit?,nodeVersion,thread?}   first line
+ *                                           thread: the worker's threadId, absent on the main thread
  *     {"type":"reply","id",result?|error?}
  *     {"type":"progress","id",done,total}   snapshot bytes written so far (total 0: unknown)
  *     {"type":"post-gc",used,at}            heap used after a major GC (at: epoch ms); at most one per
@@ -27,6 +29,9 @@
  *     {"type":"sampling",sampling,why,used} the probe started or stopped sampling on its own
  *                                           (why: "pressure" | "rising-floor" | "relief")
  *     {"type":"exit","code"}
+ *     {"type":"worker-oom","thread",fatal}  (main thread) a Worker of this process died of its heap
+ *                                           (ERR_WORKER_OUT_OF_MEMORY); fatal: nothing handles the error, so
+ *                                           it ends the process
  *   supervisor → probe (every message also carries "v")
  *     {"type":"config",pressure,samplingInterval,capturesDir}   after register, and whenever one changes
  *         pressure: the fraction of the old-space limit at which the probe starts sampling on its own;
@@ -86,9 +91,55 @@ export interface PipeHandle {
   close(): void;
 }
 
+interface WorkerLike {
+  threadId: number;
+  on(event: symbol, listener: (err: unknown) => void): unknown;
+  listenerCount(event: string): number;
+}
+
+type WorkerOom = (thread: number, fatal: boolean) => void;
+/** Worker OOMs seen before the probe connected, for serve.cts to send; a few at most. */
+const earlyOoms: [thread: number, fatal: boolean][] = [];
+let workerOomSink: WorkerOom = (thread, fatal) => {
+  if (earlyOoms.length < 16) earlyOoms.push([thread, fatal]);
+};
+
+/** serve.cts takes the worker OOMs over once connected, those seen before first. */
+export function onWorkerOom(sink: WorkerOom): void {
+  workerOomSink = sink;
+  for (const [thread, fatal] of earlyOoms.splice(0)) sink(thread, fatal);
+}
+
+/**
+ * Watches, from preload on (an app creates its workers before the probe connects), the Workers of this process
+ * for ERR_WORKER_OUT_OF_MEMORY. Their errors are seen through `events.errorMonitor`, which leaves the app's
+ * handling as it is: an 'error' listener would turn an unhandled worker OOM, which ends the process, into a
+ * handled one. `process.on('worker')` is emitted for each new Worker (node >= 16). Fatal: nothing handles the
+ * error (no 'error' listener on the Worker, no 'uncaughtException' one), so the process ends with it.
+ */
+function watchWorkerOoms(): void {
+  const { errorMonitor } = require('node:events') as typeof import('node:events');
+  process.on('worker', (worker: WorkerLike) => {
+    try {
+      // Read now: a Worker's threadId is -1 once it has ended (measured on Node 20).
+      const thread = worker.threadId;
+      worker.on(errorMonitor, (err) => {
+        try {
+          if ((err as { code?: unknown } | null)?.code !== 'ERR_WORKER_OUT_OF_MEMORY') return;
+          workerOomSink(thread, worker.listenerCount('error') === 0 && process.listenerCount('uncaughtException') === 0);
+        } catch {
+          // A monitor that throws would be the app's exception.
+        }
+      });
+    } catch {
+      // A Worker the app replaced: its OOMs go unseen.
+    }
+  });
+}
+
 /** Worker threads replace process.chdir with a stub marked `disabled`; requiring worker_threads to ask costs ~3 ms. */
-function isMainThread(): boolean {
-  return !(process.chdir as { disabled?: boolean }).disabled;
+export function isWorkerThread(): boolean {
+  return (process.chdir as { disabled?: boolean }).disabled === true;
 }
 
 function pendingDeprecation(): boolean {
@@ -166,8 +217,9 @@ function connectThroughNet(socketPath: string): void {
 try {
   const socketPath = process.env.CFN_SUPERVISE_SOCKET;
   const g = globalThis as Record<symbol, unknown>;
-  if (socketPath && isMainThread() && !g[LOADED]) {
+  if (socketPath && !g[LOADED]) {
     g[LOADED] = true;
+    if (!isWorkerThread()) watchWorkerOoms();
     if (!connectThroughBinding(socketPath)) connectThroughNet(socketPath);
   }
 } catch {

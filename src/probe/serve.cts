@@ -8,8 +8,9 @@ import net = require('node:net');
 import v8 = require('node:v8');
 import type { Inspector } from './inspector.cjs';
 import type { PipeHandle } from './probe.cjs';
-import { FsWriteSync, JSONParse, JSONStringify, emitOnProcess, utf8 } from './probe.cjs';
+import { FsWriteSync, JSONParse, JSONStringify, emitOnProcess, onWorkerOom, utf8 } from './probe.cjs';
 import { Judge, Throttle, watchMajorGcs, type GcPoint } from './pressure.cjs';
+import { threadOf, workerOldSpaceLimit } from './workers.cjs';
 
 const PROTOCOL_VERSION = 2;
 const MAX_LINE_BYTES = 64 * 1024;
@@ -37,6 +38,11 @@ function parseOldSpaceLimit(): number | undefined {
   return mb === undefined ? undefined : mb * 1024 * 1024;
 }
 
+/** What this isolate's heap dies at: a worker's own limit when no flag sets it. */
+function oldSpaceLimit(thread: number): number | undefined {
+  return parseOldSpaceLimit() ?? (thread ? workerOldSpaceLimit() : undefined);
+}
+
 /** The url of an inspector the app opened itself (the probe never opens one); loading `inspector` only then. */
 function ownInspectorUrl(): string | undefined {
   const flag = /(?:^|\s)--inspect(?:-brk|-wait)?(?:[= ]|$)/;
@@ -44,7 +50,7 @@ function ownInspectorUrl(): string | undefined {
   return (require('node:inspector') as typeof import('node:inspector')).url();
 }
 
-function heapStats(): Json {
+function heapStats(thread: number): Json {
   const h = v8.getHeapStatistics();
   const old = v8.getHeapSpaceStatistics().find((s) => s.space_name === 'old_space');
   return {
@@ -55,7 +61,7 @@ function heapStats(): Json {
     externalMemory: h.external_memory,
     oldSpaceSize: old?.space_size,
     oldSpaceUsed: old?.space_used_size,
-    oldSpaceLimit: parseOldSpaceLimit(),
+    oldSpaceLimit: oldSpaceLimit(thread),
   };
 }
 
@@ -78,7 +84,8 @@ export function serve(connection: PipeHandle | net.Socket): void {
     (loaded ??= new (require('./inspector.cjs') as typeof import('./inspector.cjs')).Inspector());
   const sampling = (): boolean => loaded?.sampling ?? false;
   const judge = new Judge();
-  const limit = parseOldSpaceLimit() ?? v8.getHeapStatistics().heap_size_limit;
+  const thread = threadOf();
+  const limit = oldSpaceLimit(thread) ?? v8.getHeapStatistics().heap_size_limit;
   let lastGc: GcPoint | undefined;
 
   // Lines go straight to the socket's descriptor whenever nothing is queued before them: an app may have
@@ -119,6 +126,7 @@ export function serve(connection: PipeHandle | net.Socket): void {
     }
   };
   const stopWatching = watchMajorGcs(afterMajorGc);
+  if (!thread) onWorkerOom((t, fatal) => send({ type: 'worker-oom', thread: t, fatal }));
 
   socket.on('close', () => {
     try {
@@ -138,8 +146,9 @@ export function serve(connection: PipeHandle | net.Socket): void {
     argv: process.argv.slice(0, MAX_ARGV).map((a) => a.slice(0, MAX_ARG_CHARS)),
     url: ownInspectorUrl(),
     heapSizeLimit: v8.getHeapStatistics().heap_size_limit,
-    oldSpaceLimit: parseOldSpaceLimit(),
+    oldSpaceLimit: oldSpaceLimit(thread),
     nodeVersion: process.version,
+    ...(thread ? { thread } : {}),
   });
   try {
     // Adding a listener emits newListener on process, through an emit the app may have replaced.
@@ -192,7 +201,7 @@ export function serve(connection: PipeHandle | net.Socket): void {
     try {
       switch (msg.type) {
         case 'heap-stats':
-          reply({ ...heapStats(), sampling: sampling(), session: loaded?.attached ?? false, ...(lastGc ? { lastGc } : {}) });
+          reply({ ...heapStats(thread), sampling: sampling(), session: loaded?.attached ?? false, ...(lastGc ? { lastGc } : {}) });
           break;
         case 'sampling':
           reply(samplingRequest(String(msg.mode), msg.interval));

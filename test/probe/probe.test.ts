@@ -201,17 +201,21 @@ describe('probe edge cases', () => {
     expect(rec.url).toMatch(/^ws:\/\/127\.0\.0\.1:\d+\//);
   });
 
-  it('skips worker threads: one registration per process', async () => {
+  it('registers each worker thread as an isolate of its own, with its own heap and limit', async () => {
     h = await new Harness().start();
-    const child = h.spawn(process.execPath, [path.join(FIXTURES, 'worker.cjs')], { env: h.env() });
-    let registrations = 0;
-    h.registry.on('register', (r) => r.pid === child.pid && (registrations += 1));
-    await h.registered((r) => r.pid === child.pid);
-    await waitForOutput(child.stdout, /worker-up/);
-    // The worker's own preload ran by the time it posted; give a registration from it time to arrive.
-    await new Promise((resolve) => setTimeout(resolve, 500));
-    expect(registrations).toBe(1);
-    expect(h.registry.list().filter((r) => r.pid === child.pid)).toHaveLength(1);
+    // Without --max-old-space-size, which wins over a worker's resourceLimits (measured on Node 20).
+    const env = h.env();
+    const child = h.spawn(process.execPath, [path.join(FIXTURES, 'worker.cjs')], { env: { ...env, NODE_OPTIONS: env.NODE_OPTIONS!.replace('--max-old-space-size=512', '') } });
+    const main = await h.registered((r) => r.pid === child.pid && !r.thread);
+    const worker = await h.registered((r) => r.pid === child.pid && r.thread !== undefined);
+    expect(worker).toMatchObject({ pid: child.pid, ppid: main.ppid, thread: 1, oldSpaceLimit: 48 * 1024 * 1024 });
+    expect(main.thread).toBeUndefined();
+    await h.inspectors.attach(main);
+    await h.inspectors.attach(worker);
+    expect([...h.inspectors.threads(child.pid!)]).toEqual([1]);
+    const heap = await h.inspectors.heap(child.pid!, 1);
+    expect(heap).toMatchObject({ oldSpaceLimit: 48 * 1024 * 1024 });
+    expect(heap.limit).toBeLessThan((await h.inspectors.heap(child.pid!)).limit);
   });
 
   it('connects through net, silently, where the pipe binding would print a deprecation warning', async () => {

@@ -12,7 +12,7 @@ const T: Thresholds = {
 };
 const system = { total_mb: 24000, available_mb: 20000, used_mb: 4000, percent: 16.7 };
 const proc = (over: Partial<ProcessSample> = {}): ProcessSample => ({ pid: 10, ppid: 1, role: 'agent', isAgent: true, rssBytes: 100 * MB, ...over });
-const run = (state: PolicyState, processes: ProcessSample[], history: (pid: number) => HeapHistory = () => ({ readings: [] }), t = T, at = 0) =>
+const run = (state: PolicyState, processes: ProcessSample[], history: (pid: number, thread?: number) => HeapHistory = () => ({ readings: [] }), t = T, at = 0) =>
   decide(state, { sample: { at, processes, system }, heapHistory: history }, t);
 const kinds = (actions: Action[]) => actions.map((a) => (a.kind === 'alert' ? `alert:${a.metric}:${a.level}` : `${a.kind}`));
 
@@ -25,6 +25,40 @@ function ticks(samples: ProcessSample[][], t = T): string[][] {
     return kinds(r.actions);
   });
 }
+
+describe('decide: worker threads, each an isolate with its own heap and limit', () => {
+  const worker = (heapUsed: number, heapLimit = 160 * MB) => proc({ heapUsed: 10 * MB, heapLimit: 2048 * MB, workers: [{ thread: 3, heapUsed, heapLimit }] });
+  const table: [string, ProcessSample[][], string[][]][] = [
+    ['a small worker, no actions', [[worker(20 * MB)]], [[]]],
+    [
+      'a worker near its own limit is critical while the main thread is fine, then imminent',
+      [[worker(100 * MB)], [worker(140 * MB)], [worker(155 * MB)]],
+      [[], ['alert:heap:critical', 'capture', 'gc'], ['alert:heap:imminent', 'capture']],
+    ],
+    ['a worker that stops answering is unresponsive', [[proc({ workers: [{ thread: 3, missedReplies: 3 }] })]], [['alert:unresponsive:warning']]],
+    ['a worker gone is forgotten: its level does not linger', [[worker(140 * MB)], [proc()], [proc()]], [['alert:heap:critical', 'capture', 'gc'], [], []]],
+  ];
+  it.each(table)('%s', (_name, samples, expected) => {
+    expect(ticks(samples)).toEqual(expected);
+  });
+
+  it("addresses the worker's isolate in its alert, capture and GC, and keeps its level apart from the process's", () => {
+    const r = run(initialPolicyState, [worker(140 * MB)]);
+    expect(r.actions).toEqual([
+      expect.objectContaining({ kind: 'alert', metric: 'heap', level: 'critical', pid: 10, thread: 3, message: expect.stringMatching(/^agent \(pid 10, worker thread 3\): heap at 88%/) }),
+      { kind: 'capture', pid: 10, thread: 3, reason: 'heap-critical' },
+      { kind: 'gc', pid: 10, thread: 3, reason: 'heap-critical' },
+    ]);
+    expect(r.state.processes.get('10')).toEqual({ rss: 'ok', heap: 'ok' });
+    expect(r.state.processes.get('10/3')).toEqual({ heap: 'critical' });
+  });
+
+  it("fits the worker's trend on the worker's own history", () => {
+    const asked: [number, number | undefined][] = [];
+    run(initialPolicyState, [worker(20 * MB)], (pid, thread) => (asked.push([pid, thread]), { readings: [] }));
+    expect(asked).toEqual([[10, undefined], [10, 3]]);
+  });
+});
 
 describe('decide: per-process RSS and heap', () => {
   const table: [string, ProcessSample[][], string[][]][] = [
@@ -55,7 +89,7 @@ describe('decide: per-process RSS and heap', () => {
 
   it('forgets exited processes', () => {
     const first = run(initialPolicyState, [proc({ pid: 1 }), proc({ pid: 2 })]);
-    expect([...run(first.state, [proc({ pid: 2 })]).state.processes.keys()]).toEqual([2]);
+    expect([...run(first.state, [proc({ pid: 2 })]).state.processes.keys()]).toEqual(['2']);
   });
 
   it('alerts carry the value and the threshold crossed', () => {

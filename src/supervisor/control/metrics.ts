@@ -31,6 +31,9 @@ interface RoleSums {
   sockets?: number;
   growth?: number;
   forecast?: number;
+  workers?: number;
+  workerHeapUsed?: number;
+  workerHeapLimit?: number;
 }
 
 export class Metrics {
@@ -43,6 +46,9 @@ export class Metrics {
   private readonly processFds = this.gauge('agent_process_open_fds', 'open file descriptors, summed by role', ['role']);
   private readonly processSockets = this.gauge('agent_process_sockets', 'open sockets, summed by role', ['role']);
   private readonly processCount = this.gauge('agent_processes', 'processes of the agent tree by role', ['role']);
+  private readonly workerCount = this.gauge('agent_worker_threads', 'worker threads with a probe (each an isolate with its own heap), by the role of their process', ['role']);
+  private readonly workerHeapUsed = this.gauge('agent_worker_heap_used_bytes', 'V8 heap used by worker threads, summed by the role of their process', ['role']);
+  private readonly workerHeapLimit = this.gauge('agent_worker_heap_limit_bytes', 'V8 old-space limits of worker threads, summed by the role of their process', ['role']);
   // Base units (bytes per second), not the trend's MB/min: promtool check metrics rejects abbreviated units.
   private readonly heapGrowth = this.gauge('agent_process_heap_growth_bytes_per_second', 'growth of the post-GC heap floor, the fastest process of each role', ['role']);
   private readonly oomForecast = this.gauge('agent_process_oom_forecast_seconds', 'time until the heap floor reaches the old-space limit at its current growth, the soonest process of each role', ['role']);
@@ -74,6 +80,9 @@ export class Metrics {
     [this.processSockets, 'sockets'],
     [this.heapGrowth, 'growth'],
     [this.oomForecast, 'forecast'],
+    [this.workerCount, 'workers'],
+    [this.workerHeapUsed, 'workerHeapUsed'],
+    [this.workerHeapLimit, 'workerHeapLimit'],
   ];
 
   constructor() {
@@ -127,6 +136,14 @@ export class Metrics {
         heapUsed += p.heapUsed;
       }
       if (p.heapLimit !== undefined) sums.heapLimit = (sums.heapLimit ?? 0) + p.heapLimit;
+      for (const w of p.workers ?? []) {
+        sums.workers = (sums.workers ?? 0) + 1;
+        if (w.heapUsed !== undefined) {
+          sums.workerHeapUsed = (sums.workerHeapUsed ?? 0) + w.heapUsed;
+          heapUsed += w.heapUsed;
+        }
+        if (w.heapLimit !== undefined) sums.workerHeapLimit = (sums.workerHeapLimit ?? 0) + w.heapLimit;
+      }
       if (p.fds !== undefined) sums.fds = (sums.fds ?? 0) + p.fds;
       if (p.sockets !== undefined) sums.sockets = (sums.sockets ?? 0) + p.sockets;
       // Growth and forecast are not sums: one leaking process is the story, so the role shows its worst one.

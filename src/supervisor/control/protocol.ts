@@ -66,6 +66,16 @@ export interface ProcessView {
   instrumented_why?: string;
   /** With --inspect (or an app's own inspector): where DevTools attaches. */
   devtools_url?: string;
+  /** Its worker threads with a probe: each an isolate with its own heap, limit and level. */
+  workers?: WorkerView[];
+}
+
+export interface WorkerView {
+  thread: number;
+  heap_used_mb?: number;
+  heap_limit_mb?: number;
+  level: Level;
+  trend?: ProcessView['trend'];
 }
 
 export type Instrumented = Pick<ProcessView, 'instrumented' | 'instrumented_why'>;
@@ -92,6 +102,8 @@ export interface StatusView {
 export type CaptureKind = 'profile' | 'snapshot';
 export interface CaptureRequest {
   pid?: number;
+  /** A worker thread of `pid` (its threadId): that isolate is captured, not the main thread. */
+  thread?: number;
   kind: CaptureKind;
   seconds?: number;
 }
@@ -103,6 +115,7 @@ export interface CaptureProgress {
 export interface CaptureResult {
   file: string;
   pid: number;
+  thread?: number;
   /** Which process that is, so a capture without --pid says what it captured. */
   role?: string;
   kind: CaptureKind;

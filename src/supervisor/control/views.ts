@@ -1,12 +1,14 @@
 // Pure: what the control socket shows of the supervisor's state, built from the last tick and the policy's
 // levels. No I/O, so status requests never touch the agent.
-import type { ProcessView, StatusView } from './protocol.js';
+import type { ProcessView, StatusView, WorkerView } from './protocol.js';
 import { ROLE_KEYS, type RoleKey } from '../../config/config.js';
 import { LEVELS, rank, trustedTrend, type Level, type PolicyState, type Thresholds } from '../watch/policy.js';
 import { thresholdsFor } from '../watch/roles.js';
 import type { HistoryPoint, Tick } from '../watch/sampler.js';
 import type { HeapHistory } from '../watch/trend.js';
+import type { Trend } from '../watch/trend.js';
 import { tenthsMb as mb } from '../../common/units.js';
+import { isolateKey } from '../probe-link/isolate.js';
 
 export function highestLevel(levels: Iterable<Level | undefined>): Level {
   let top: Level = 'ok';
@@ -19,7 +21,7 @@ export function processViews(
   tick: Tick | undefined,
   policy: PolicyState,
   history: (pid: number) => HistoryPoint[],
-  heapHistory: (pid: number) => HeapHistory,
+  heapHistory: (pid: number, thread?: number) => HeapHistory,
   thresholds: Thresholds,
 ): ProcessView[] {
   if (!tick) return [];
@@ -36,7 +38,7 @@ export function processViews(
         rss_mb: mb(p.rssBytes),
         cpu_percent: p.cpuPercent,
         threads: p.threads,
-        level: highestLevel(Object.values(policy.processes.get(p.pid) ?? {})),
+        level: highestLevel(Object.values(policy.processes.get(isolateKey(p.pid)) ?? {})),
         history: { rss_mb: points.map((h) => mb(h.rssBytes)) },
         thresholds: Object.fromEntries(ROLE_KEYS.map((k) => [k, own[k]])) as Pick<Thresholds, RoleKey>,
       };
@@ -45,21 +47,33 @@ export function processViews(
       if (p.external !== undefined) view.external_mb = mb(p.external);
       if (p.fds !== undefined) view.fds = p.fds;
       if (p.sockets !== undefined) view.sockets = p.sockets;
-      if (trend) {
-        view.trend = {
-          mb_per_min: Math.round(trend.mbPerMin * 10) / 10,
-          confidence: Math.round(trend.confidence * 100) / 100,
-          ...(trend.oomInMin === undefined ? {} : { oom_in_min: Math.round(trend.oomInMin) }),
-        };
+      if (trend) view.trend = trendView(trend);
+      if (p.workers) {
+        view.workers = p.workers.map((w) => {
+          const wt = trustedTrend(heapHistory(p.pid, w.thread), w.heapLimit, thresholds.trendWindowMs);
+          const worker: WorkerView = { thread: w.thread, level: highestLevel(Object.values(policy.processes.get(isolateKey(p.pid, w.thread)) ?? {})) };
+          if (w.heapUsed !== undefined) worker.heap_used_mb = mb(w.heapUsed);
+          if (w.heapLimit !== undefined) worker.heap_limit_mb = mb(w.heapLimit);
+          if (wt) worker.trend = trendView(wt);
+          return worker;
+        });
       }
       return view;
     })
     .sort((a, b) => a.pid - b.pid);
 }
 
+function trendView(trend: Trend): NonNullable<ProcessView['trend']> {
+  return {
+    mb_per_min: Math.round(trend.mbPerMin * 10) / 10,
+    confidence: Math.round(trend.confidence * 100) / 100,
+    ...(trend.oomInMin === undefined ? {} : { oom_in_min: Math.round(trend.oomInMin) }),
+  };
+}
+
 export function treeView(tick: Tick | undefined, policy: PolicyState) {
   const processes = tick?.processes ?? [];
-  const heaps = processes.flatMap((p) => (p.heapUsed === undefined ? [] : [p.heapUsed]));
+  const heaps = processes.flatMap((p) => [p, ...(p.workers ?? [])].flatMap((i) => (i.heapUsed === undefined ? [] : [i.heapUsed])));
   return {
     processes: processes.length,
     rss_mb: mb(processes.reduce((s, p) => s + p.rssBytes, 0)),

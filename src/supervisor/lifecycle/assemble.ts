@@ -230,10 +230,11 @@ export class Assembly {
       capturesDir: config.capturesDir,
       log,
       retention: { maxFiles: config.capturesKeep, maxBytes: config.capturesMaxMb * MB },
-      onGc: (pid, gc) => this.sampler?.postGc(pid, gc.used, gc.at),
+      onGc: (pid, gc, thread) => this.sampler?.postGc(pid, gc.used, gc.at, thread),
+      onWorkerOom: (pid, thread, fatal) => this.watcher?.workerOom(pid, thread, fatal),
     });
     const attach = (rec: Parameters<Inspectors['attach']>[0]) => {
-      log.info({ pid: rec.pid, ppid: rec.ppid, argv: redactArgv(rec.argv) }, 'node process registered');
+      log.info({ pid: rec.pid, ppid: rec.ppid, ...(rec.thread ? { thread: rec.thread } : {}), argv: redactArgv(rec.argv) }, rec.thread ? 'worker thread registered' : 'node process registered');
       sessions.attach(rec).catch((err: Error) => log.warn({ pid: rec.pid, err: err.message }, 'inspector: attach failed'));
     };
     for (const rec of registry.list()) attach(rec);

@@ -69,6 +69,8 @@ export class Run implements RunBook {
   warnings = 0;
   /** Some process of the run had its heap past the critical fraction at the last reading. */
   heapNearLimit = false;
+  /** A worker thread of the agent died of its heap, unhandled: the agent's end is that OOM. */
+  agentWorkerOom = false;
   /** Why the supervisor itself is ending this run, if it is. */
   ending?: RunEnding;
   /** The processes of the last tick: the tree as it was when memory ended it. */
@@ -81,7 +83,7 @@ export class Run implements RunBook {
   /** Per process, for processes.jsonl: warnings raised, and the last signal a memory rule sent it. */
   private readonly warned = new Map<number, number>();
   private readonly limited = new Map<number, NodeJS.Signals>();
-  private readonly trendCaptures = new Map<number, string>();
+  private readonly trendCaptures = new Map<string, string>();
   private readonly inflight = new Set<Promise<unknown>>();
 
   constructor(
@@ -120,9 +122,9 @@ export class Run implements RunBook {
     this.members[cause] = (this.members[cause] ?? 0) + 1;
   }
 
-  trendCapture(pid: number, file: string): string | undefined {
-    const before = this.trendCaptures.get(pid);
-    this.trendCaptures.set(pid, file);
+  trendCapture(isolate: string, file: string): string | undefined {
+    const before = this.trendCaptures.get(isolate);
+    this.trendCaptures.set(isolate, file);
     return before;
   }
 
@@ -137,7 +139,7 @@ export class Run implements RunBook {
     const end = { warnings: this.warned.get(pid) ?? 0, ...(signal ? { limitSignal: signal } : {}) };
     this.warned.delete(pid);
     this.limited.delete(pid);
-    this.trendCaptures.delete(pid);
+    this.trendCaptures.delete(String(pid));
     return end;
   }
 

@@ -269,6 +269,7 @@ export class Runner {
       stoppedBySupervisor: this.stop !== undefined || run.ending?.kind === 'restart',
       limitExceeded: limit !== undefined,
       oomReport: reports.some((r) => r.oom),
+      workerOom: run.agentWorkerOom,
       heapNearLimit: run.heapNearLimit,
       oomKilled: oomKillsNow !== undefined && run.oomKillsAtStart !== undefined && oomKillsNow > run.oomKillsAtStart,
     });

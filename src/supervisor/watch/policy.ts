@@ -8,6 +8,7 @@ import { thresholdsFor } from './roles.js';
 import { leakTrend, type HeapHistory, type Trend } from './trend.js';
 import { MB } from '../../common/units.js';
 import type { Config } from '../../config/config.js';
+import { isolateKey } from '../probe-link/isolate.js';
 
 export const LEVELS = ['ok', 'info', 'warning', 'critical', 'imminent', 'hard'] as const;
 export type Level = (typeof LEVELS)[number];
@@ -32,6 +33,17 @@ export interface ProcessSample {
   fds?: number;
   sockets?: number;
   /** Heap reads in a row that got no answer in time (instrumented processes only). */
+  missedReplies?: number;
+  /** Its worker threads with a probe: each an isolate with its own heap and limit, judged on its own. */
+  workers?: IsolateSample[];
+}
+
+/** A worker thread's isolate: heap rules, trend and silence apply to it as to a process's main thread. */
+export interface IsolateSample {
+  thread: number;
+  heapUsed?: number;
+  heapTotal?: number;
+  heapLimit?: number;
   missedReplies?: number;
 }
 
@@ -101,6 +113,8 @@ export type Action =
       level: Level;
       metric: Metric | 'tree';
       pid?: number;
+      /** A worker thread's isolate of `pid`. */
+      thread?: number;
       role?: string;
       argv?: string[];
       message: string;
@@ -110,8 +124,8 @@ export type Action =
       trend?: Trend;
     }
   /** urgent: the newest evidence before an imminent OOM, not held back by an earlier capture's cooldown. */
-  | { kind: 'capture'; pid: number; reason: string; urgent?: boolean; coldSeconds?: number }
-  | { kind: 'gc'; pid: number; reason: string }
+  | { kind: 'capture'; pid: number; thread?: number; reason: string; urgent?: boolean; coldSeconds?: number }
+  | { kind: 'gc'; pid: number; thread?: number; reason: string }
   | { kind: 'cleanup'; reason: string }
   | { kind: 'terminate'; pid: number; reason: string }
   | { kind: 'restart'; reason: string };
@@ -123,9 +137,10 @@ export interface Below {
 }
 
 export interface PolicyState {
-  processes: ReadonlyMap<number, Readonly<Partial<Record<Metric, Level>>>>;
+  /** By isolateKey: a process (its main thread) or a worker thread's isolate. */
+  processes: ReadonlyMap<string, Readonly<Partial<Record<Metric, Level>>>>;
   tree: Level;
-  /** Levels waiting to go down, by `<pid>:<metric>` and `tree`; only levels above what the value reaches now. */
+  /** Levels waiting to go down, by `<isolate>:<metric>` and `tree`; only levels above what the value reaches now. */
   below: ReadonlyMap<string, Below>;
 }
 
@@ -147,8 +162,8 @@ export function settle(prev: Level, reached: Level, below: Below | undefined, at
 
 export interface PolicyInput {
   sample: TickSample;
-  /** Heap readings and post-GC floors of each process, oldest first (the bounded history the supervisor keeps). */
-  heapHistory: (pid: number) => HeapHistory;
+  /** Heap readings and post-GC floors of each isolate, oldest first (the bounded history the supervisor keeps). */
+  heapHistory: (pid: number, thread?: number) => HeapHistory;
 }
 
 interface Reading {
@@ -209,11 +224,26 @@ function stepsOf(t: Thresholds): Steps {
 }
 
 function readings(p: ProcessSample, t: Thresholds, history: HeapHistory, prev: Partial<Record<Metric, Level>>): Partial<Record<Metric, Reading>> {
-  const prevTrend = prev.trend;
   const steps = stepsOf(t);
   const r: Partial<Record<Metric, Reading>> = {
     rss: step(Math.round(p.rssBytes / MB), 'MB', steps.rss, prev.rss),
+    ...isolateReadings(p, t, history, prev),
   };
+  if (p.fds !== undefined) r.fds = step(p.fds, 'fds', steps.fds);
+  if (p.sockets !== undefined) r.sockets = step(p.sockets, 'connections', steps.sockets);
+  return r;
+}
+
+/** What one isolate's heap reaches: a process's main thread or a worker thread. */
+function isolateReadings(
+  p: Omit<IsolateSample, 'thread'>,
+  t: Thresholds,
+  history: HeapHistory,
+  prev: Partial<Record<Metric, Level>>,
+): Partial<Record<Metric, Reading>> {
+  const prevTrend = prev.trend;
+  const steps = stepsOf(t);
+  const r: Partial<Record<Metric, Reading>> = {};
   if (p.heapUsed !== undefined && p.heapLimit) {
     const frac = Math.round((p.heapUsed / p.heapLimit) * 1000) / 1000;
     r.heap = step(frac, 'fraction of old-space limit', steps.heap, prev.heap);
@@ -229,14 +259,12 @@ function readings(p: ProcessSample, t: Thresholds, history: HeapHistory, prev: P
       r.trend = { level: growing ? 'warning' : 'ok', value: Math.round(trend.mbPerMin * 10) / 10, threshold: t.trendMinMbPerMin, unit: 'MB/min', trend };
     }
   }
-  if (p.fds !== undefined) r.fds = step(p.fds, 'fds', steps.fds);
   if (p.missedReplies !== undefined) r.unresponsive = step(p.missedReplies, 'unanswered heap reads', UNRESPONSIVE_STEPS);
-  if (p.sockets !== undefined) r.sockets = step(p.sockets, 'connections', steps.sockets);
   return r;
 }
 
-function describe(metric: Metric, p: ProcessSample, r: Reading, prev: Level): string {
-  const who = `${p.role} (pid ${p.pid})`;
+function describe(metric: Metric, p: ProcessSample, thread: number, r: Reading, prev: Level): string {
+  const who = thread ? `${p.role} (pid ${p.pid}, worker thread ${thread})` : `${p.role} (pid ${p.pid})`;
   if (r.level === 'ok') return `${who}: ${metric} back to normal (${r.value} ${r.unit}, was ${prev})`;
   switch (metric) {
     case 'trend': {
@@ -259,7 +287,7 @@ function largest(processes: ProcessSample[]): ProcessSample | undefined {
 
 export function decide(state: PolicyState, input: PolicyInput, t: Thresholds): { state: PolicyState; actions: Action[] } {
   const actions: Action[] = [];
-  const processes = new Map<number, Partial<Record<Metric, Level>>>();
+  const processes = new Map<string, Partial<Record<Metric, Level>>>();
   const below = new Map<string, Below>();
   const { at } = input.sample;
   /** The level `key` holds now, its pending descent kept for the next tick. */
@@ -268,26 +296,28 @@ export function decide(state: PolicyState, input: PolicyInput, t: Thresholds): {
     if (s.below) below.set(key, s.below);
     return s.level;
   };
-  for (const p of input.sample.processes) {
-    const prevLevels = state.processes.get(p.pid) ?? {};
+  /** Levels and actions of one isolate of `p`: its main thread (thread 0) or a worker thread. */
+  const judge = (p: ProcessSample, thread: number, pt: Thresholds, read: (prev: Partial<Record<Metric, Level>>) => Partial<Record<Metric, Reading>>): void => {
+    const key = isolateKey(p.pid, thread);
+    const prevLevels = state.processes.get(key) ?? {};
     const levels: Partial<Record<Metric, Level>> = {};
-    const pt = thresholdsFor(p.role, t);
-    const rs = readings(p, pt, input.heapHistory(p.pid), prevLevels);
+    const rs = read(prevLevels);
+    const on = thread ? { pid: p.pid, thread } : { pid: p.pid };
     for (const metric of METRICS) {
       const reading = rs[metric];
       if (!reading) continue;
       const prev = prevLevels[metric] ?? 'ok';
-      const r = { ...reading, level: held(`${p.pid}:${metric}`, prev, reading.level, pt.clearAfterMs) };
+      const r = { ...reading, level: held(`${key}:${metric}`, prev, reading.level, pt.clearAfterMs) };
       levels[metric] = r.level;
       if (r.level === prev) continue;
       actions.push({
         kind: 'alert',
         level: r.level === 'ok' ? 'info' : r.level,
         metric,
-        pid: p.pid,
+        ...on,
         role: p.role,
         argv: p.argv,
-        message: describe(metric, p, r, prev),
+        message: describe(metric, p, thread, r, prev),
         value: r.value,
         threshold: r.threshold,
         unit: r.unit,
@@ -295,14 +325,19 @@ export function decide(state: PolicyState, input: PolicyInput, t: Thresholds): {
       });
       if (rank(r.level) <= rank(prev)) continue;
       // A leak found by its trend is the slow-leak equivalent of the pre-OOM capture: evidence, under the cooldown.
-      if (metric === 'trend') actions.push({ kind: 'capture', pid: p.pid, reason: TREND_CAPTURE, coldSeconds: trendCaptureSeconds(r.trend?.oomInMin) });
+      if (metric === 'trend') actions.push({ kind: 'capture', ...on, reason: TREND_CAPTURE, coldSeconds: trendCaptureSeconds(r.trend?.oomInMin) });
       if (metric !== 'rss' && metric !== 'heap') continue;
-      if (r.level === 'critical') actions.push({ kind: 'capture', pid: p.pid, reason: `${metric}-critical` });
-      if (r.level === 'imminent') actions.push({ kind: 'capture', pid: p.pid, reason: `${metric}-imminent`, urgent: true });
-      if (r.level === 'critical') actions.push({ kind: 'gc', pid: p.pid, reason: `${metric}-critical` });
+      if (r.level === 'critical') actions.push({ kind: 'capture', ...on, reason: `${metric}-critical` });
+      if (r.level === 'imminent') actions.push({ kind: 'capture', ...on, reason: `${metric}-imminent`, urgent: true });
+      if (r.level === 'critical') actions.push({ kind: 'gc', ...on, reason: `${metric}-critical` });
       if (r.level === 'hard') actions.push({ kind: 'terminate', pid: p.pid, reason: `${metric} over ${r.threshold} ${r.unit}` });
     }
-    processes.set(p.pid, levels);
+    processes.set(key, levels);
+  };
+  for (const p of input.sample.processes) {
+    const pt = thresholdsFor(p.role, t);
+    judge(p, 0, pt, (prev) => readings(p, pt, input.heapHistory(p.pid), prev));
+    for (const w of p.workers ?? []) judge(p, w.thread, pt, (prev) => isolateReadings(w, pt, input.heapHistory(p.pid, w.thread), prev));
   }
 
   const treeMb = Math.round(input.sample.processes.reduce((s, p) => s + p.rssBytes, 0) / MB);

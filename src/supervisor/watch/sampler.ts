@@ -4,7 +4,7 @@
 // (pidusage would read that file again and keep it open).
 import path from 'node:path';
 import { TimeoutError } from '../../common/errors.js';
-import type { ProcessSample, TickSample } from './policy.js';
+import type { IsolateSample, ProcessSample, TickSample } from './policy.js';
 import type { HeapHistory, Point } from './trend.js';
 import { PairRing, Ring } from './ring.js';
 import { systemMemory } from '../../common/sysmem.js';
@@ -14,10 +14,12 @@ import { parseNodeArgs } from '../proc/node-argv.js';
 import type { ProcessTree } from '../proc/tree.js';
 import { MB } from '../../common/units.js';
 
-/** What the sampler needs of the CDP layer (probe-link/sessions.ts provides it). */
+/** What the sampler needs of the CDP layer (probe-link/sessions.ts provides it); thread 0 is the main thread. */
 export interface HeapReader {
-  has(pid: number): boolean;
-  heap(pid: number): Promise<{
+  has(pid: number, thread?: number): boolean;
+  /** The worker threads of `pid` with a probe. */
+  threads(pid: number): Iterable<number>;
+  heap(pid: number, thread?: number): Promise<{
     used: number;
     total: number;
     limit: number;
@@ -99,9 +101,28 @@ export interface ProcessLife {
   /** It answered heap reads through the probe (or, a Bun process, its inspector link) at some point. */
   probed: boolean;
   runtime?: 'bun';
+  /** Its worker threads that died of their heap (ERR_WORKER_OUT_OF_MEMORY). */
+  workerOoms?: number;
+  /** Its worker threads with a probe: how many were seen, and the largest heap any of them reached, with its limit. */
+  workers?: { seen: number; peakHeap?: number; limit?: number };
 }
 
-interface Known {
+/** One isolate's heap as read: the main thread's or a worker's. */
+interface HeapWatch {
+  /** Heap readings as they arrived. */
+  heaps: Ring<Point>;
+  /** The heap right after each major GC, as the probe reported it: what the leak trend is fitted on first. */
+  floors: Ring<Point>;
+  /** Both rings as handed out since their last change (leakTrend keeps its answer per history object). */
+  history?: HeapHistory;
+  heap?: { at: number; rssBytes: number; used: number; total: number; limit: number; external?: number };
+  /** A heap read in flight: at most one per isolate, so a blocked agent never piles up requests. */
+  reading?: Promise<void>;
+  /** Heap reads in a row that got no answer in time. */
+  missed: number;
+}
+
+interface Known extends HeapWatch {
   startTime: number;
   life: ProcessLife;
   /** exec() keeps pid and start time but changes comm: a process first seen between fork and exec. */
@@ -114,19 +135,10 @@ interface Known {
   sockets?: number;
   /** RSS history: (t, rssBytes) pairs, handed out as HistoryPoints. */
   rss: PairRing;
-  /** Heap readings as they arrived. */
-  heaps: Ring<Point>;
-  /** The heap right after each major GC, as the probe reported it: what the leak trend is fitted on first. */
-  floors: Ring<Point>;
-  /** Both rings as handed out since their last change (leakTrend keeps its answer per history object). */
-  history?: HeapHistory;
   /** The role, and what it was worked out from (it changes at exec or registration, not every tick). */
   role?: { argv: string[] | undefined; comm: string; isAgent: boolean; name: string };
-  heap?: { at: number; rssBytes: number; used: number; total: number; limit: number; external?: number };
-  /** A heap read in flight: at most one per process, so a blocked agent never piles up requests. */
-  reading?: Promise<void>;
-  /** Heap reads in a row that got no answer in time. */
-  missed: number;
+  /** Its worker threads with a probe, by threadId: only those registered now. */
+  workers?: Map<number, HeapWatch>;
 }
 
 export interface SamplerOptions {
@@ -199,15 +211,27 @@ export class Sampler {
     return this.known.get(pid)?.rss.map((t, rssBytes) => ({ t, rssBytes })) ?? [];
   }
 
-  heapHistory(pid: number): HeapHistory {
-    const k = this.known.get(pid);
+  heapHistory(pid: number, thread = 0): HeapHistory {
+    const k = this.isolate(pid, thread);
     if (!k) return { readings: [] };
     return (k.history ??= { readings: k.heaps.toArray(), floors: k.floors.toArray() });
   }
 
-  /** A probe's post-GC heap: a floor for the trend, and the freshest reading there is of a heap near its end. */
-  postGc(pid: number, used: number, at: number): void {
+  /** A worker thread of `pid` died of its heap: counted in the process's life; undefined when it is not known. */
+  workerOom(pid: number): ProcessLife | undefined {
+    const life = this.known.get(pid)?.life;
+    if (life) life.workerOoms = (life.workerOoms ?? 0) + 1;
+    return life;
+  }
+
+  private isolate(pid: number, thread: number): HeapWatch | undefined {
     const k = this.known.get(pid);
+    return thread ? k?.workers?.get(thread) : k;
+  }
+
+  /** A probe's post-GC heap: a floor for the trend, and the freshest reading there is of a heap near its end. */
+  postGc(pid: number, used: number, at: number, thread = 0): void {
+    const k = this.isolate(pid, thread);
     if (!k) return;
     k.floors.push({ t: at, v: used });
     k.history = undefined;
@@ -226,9 +250,11 @@ export class Sampler {
   resize(historySize: number): void {
     this.historySize = historySize;
     for (const k of this.known.values()) {
-      k.heaps.resize(historySize);
-      k.floors.resize(historySize);
-      k.history = undefined;
+      for (const w of [k, ...(k.workers?.values() ?? [])]) {
+        w.heaps.resize(historySize);
+        w.floors.resize(historySize);
+        w.history = undefined;
+      }
     }
   }
 
@@ -294,7 +320,7 @@ export class Sampler {
     const instrumented = this.heaps?.has(p.pid) === true;
     if (!instrumented) return view;
     life.probed = true;
-    if (this.heapDue(k, view.rssBytes, at)) this.readHeap(p.pid, k, view.rssBytes);
+    if (this.heapDue(k, view.rssBytes, at)) this.readHeap(p.pid, k, view.rssBytes, 0, (used, limit, runtime) => this.lived(life, used, limit, runtime));
     if (k.heap) {
       view.heapUsed = k.heap.used;
       view.heapTotal = k.heap.total;
@@ -302,7 +328,32 @@ export class Sampler {
       if (k.heap.external !== undefined) view.external = k.heap.external;
     }
     view.missedReplies = k.missed;
+    const workers = this.sampleWorkers(p.pid, k, view.rssBytes, at);
+    if (workers) view.workers = workers;
     return view;
+  }
+
+  private lived(life: ProcessLife, used: number, limit: number, runtime?: 'bun'): void {
+    life.probed = true;
+    if (runtime) life.runtime = runtime;
+    life.heap = life.heap ? { ...life.heap, peak: Math.max(life.heap.peak, used), end: used, limit } : { start: used, peak: used, end: used, limit };
+  }
+
+  /** Each worker isolate with a probe, read as the main thread is; those gone are forgotten. */
+  private sampleWorkers(pid: number, k: Known, rssBytes: number, at: number): IsolateSample[] | undefined {
+    const threads = [...this.heaps!.threads(pid)];
+    if (threads.length === 0 && !k.workers) return undefined;
+    const kept = new Map<number, HeapWatch>();
+    const samples = threads.map((thread) => {
+      const w = k.workers?.get(thread) ?? this.newWorker(k.life);
+      kept.set(thread, w);
+      if (this.heapDue(w, rssBytes, at)) this.readHeap(pid, w, rssBytes, thread, (used, limit) => workerLived(k.life, used, limit));
+      const sample: IsolateSample = { thread, missedReplies: w.missed };
+      if (w.heap) Object.assign(sample, { heapUsed: w.heap.used, heapTotal: w.heap.total, heapLimit: w.heap.limit });
+      return sample;
+    });
+    k.workers = kept.size > 0 ? kept : undefined;
+    return samples.length > 0 ? samples : undefined;
   }
 
   private roleFor(k: Known, argv: string[] | undefined, comm: string, isAgent: boolean): string {
@@ -312,7 +363,12 @@ export class Sampler {
     return k.role.name;
   }
 
-  private heapDue(k: Known, rssBytes: number, at: number): boolean {
+  private newWorker(life: ProcessLife): HeapWatch {
+    life.workers = { ...life.workers, seen: (life.workers?.seen ?? 0) + 1 };
+    return { heaps: new Ring<Point>(this.historySize), floors: new Ring<Point>(this.historySize), missed: 0 };
+  }
+
+  private heapDue(k: HeapWatch, rssBytes: number, at: number): boolean {
     if (k.reading) return false;
     const last = k.heap;
     return (
@@ -325,19 +381,14 @@ export class Sampler {
     );
   }
 
-  private readHeap(pid: number, k: Known, rssBytes: number): void {
-    k.reading = this.heaps!.heap(pid).then(
+  private readHeap(pid: number, k: HeapWatch, rssBytes: number, thread: number, read?: (used: number, limit: number, runtime?: 'bun') => void): void {
+    k.reading = this.heaps!.heap(pid, thread).then(
       (h) => {
         const at = Date.now();
         k.heap = { at, rssBytes, used: h.used, total: h.total, limit: h.oldSpaceLimit ?? h.limit, ...(h.external === undefined ? {} : { external: h.external }) };
         k.heaps.push({ t: at, v: h.used });
         k.history = undefined;
-        const { life } = k;
-        life.probed = true;
-        if (h.runtime) life.runtime = h.runtime;
-        life.heap = life.heap
-          ? { ...life.heap, peak: Math.max(life.heap.peak, h.used), end: h.used, limit: k.heap.limit }
-          : { start: h.used, peak: h.used, end: h.used, limit: k.heap.limit };
+        read?.(h.used, k.heap.limit, h.runtime);
         k.missed = 0;
         this.opts.onHeap?.(pid, h.used / k.heap.limit);
       },
@@ -350,4 +401,9 @@ export class Sampler {
       k.reading = undefined;
     });
   }
+}
+
+function workerLived(life: ProcessLife, used: number, limit: number): void {
+  const w = life.workers ?? { seen: 1 };
+  if (w.peakHeap === undefined || used > w.peakHeap) life.workers = { ...w, peakHeap: used, limit };
 }
