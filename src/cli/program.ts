@@ -7,7 +7,6 @@ import type * as Commander from 'commander';
 import { EXIT, UsageError } from '../common/errors.js';
 import { LIST_SEPARATOR, OPTIONS, camel, flagOf, writtenFlag, type Config, type ResolvedConfig } from '../config/config.js';
 import { VERSION } from '../common/version.js';
-import { adoptCarriedCaCerts } from '../common/extra-ca.js';
 import { adoptUserNodeOptions } from '../config/node-options.js';
 import { exitWhenDone, failed, quietOnBrokenPipes } from './output.js';
 import { quickSuperviseArgs, resolveArgs, type ControlArgs, type SuperviseArgs } from './quick-args.js';
@@ -342,7 +341,6 @@ async function main(argv: string[]): Promise<number> {
 
 /** Runs the command line and exits with its code. */
 export function run(argv: string[]): void {
-  adoptCarriedCaCerts(process.env);
   // The quick path (status, restart, top) starts nothing and needs no NODE_OPTIONS.
   adoptUserNodeOptions(process.env);
   exitWhenDone(main(argv));
