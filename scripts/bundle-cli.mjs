@@ -26,10 +26,26 @@ const ownUrls = {
   },
 };
 
-await build({
-  entryPoints: [path.join(src, 'program.ts')],
-  outfile: path.join(out, 'program.cjs'),
+// Each module the program import()s (a subcommand's, the supervisor's start) is a bundle of its own, required only
+// when its command runs: `status` does not parse the supervisor's code, nor a supervisor start the analysis's. What
+// they share is in each (an error class too: output.ts reads a failure's exit code, not its class).
+const program = path.join(src, 'program.ts');
+const APART = [...(await readFile(program, 'utf8')).matchAll(/import\('\.\/([\w-]+)\.js'\)/g)].map((m) => m[1]);
+const apart = {
+  name: 'apart',
+  setup(b) {
+    b.onResolve({ filter: /^\.\/[\w-]+\.js$/ }, (args) =>
+      args.kind === 'dynamic-import' && args.importer === program ? { path: args.path.replace(/\.js$/, '.cjs'), external: true } : undefined,
+    );
+  },
+};
+
+for (const name of ['program', ...new Set(APART)]) await build({
+  entryPoints: [path.join(src, `${name}.ts`)],
+  outfile: path.join(out, `${name}.cjs`),
   bundle: true,
+  // import() of what is apart as require(): an import() would start the ESM loader.
+  supported: { 'dynamic-import': false },
   platform: 'node',
   format: 'cjs',
   target: 'node20',
@@ -37,6 +53,6 @@ await build({
   sourcemap: true,
   // A stack needs the files' names and lines, not their text: a smaller map to read at start.
   sourcesContent: false,
-  plugins: [ownUrls],
+  plugins: [ownUrls, ...(name === 'program' ? [apart] : [])],
   logLevel: 'warning',
 });
