@@ -1,14 +1,14 @@
 // A bug in the bin prints its whole stack, each frame of the bundles named by its .ts source through the bundle's
 // source map (common/stack.ts); an expected failure stays one line. The bundles as built, real errors thrown in them.
-import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { failureText } from '../../src/cli/output.js';
 import { UsageError } from '../../src/common/errors.js';
 import { readableStack } from '../../src/common/stack.js';
-import { ROOT, tempDir } from '../helpers/cli.js';
+import { CLI, ROOT, isAlive, readJsonl, tempDir, track, waitFor } from '../helpers/cli.js';
 
 const bundle = (name: string) => path.join(ROOT, 'dist/cli', name);
 
@@ -38,6 +38,35 @@ describe('a bug', () => {
     const stack = readableStack(thrown);
     expect(stack).toMatch(/^ {4}at nestedStateDir \(.*\/src\/cli\/supervise\.ts:\d+:\d+\)$/m);
     expect(stack).not.toMatch(/supervise\.cjs/);
+  });
+
+  it("in a running supervisor: exit 70, the agent's tree ended, the stack printed and logged with the .ts names", async () => {
+    const cwd = tempDir();
+    const go = path.join(cwd, 'go');
+    // A preload of the supervisor's node alone that, on a sign from the test, calls into the supervisor's bundle
+    // wrongly from a timer: an exception nobody catches, thrown in the bundle's code.
+    const preload = path.join(cwd, 'fault.cjs');
+    writeFileSync(
+      preload,
+      `const t = setInterval(() => { if (!require('fs').existsSync(${JSON.stringify(go)})) return; clearInterval(t); require(${JSON.stringify(bundle('supervise.cjs'))}).nestedStateDir(undefined, {}, 1); }, 50);`,
+    );
+    const stateDir = path.join(cwd, 'state');
+    const agent = "console.log('agent ' + process.pid); setInterval(() => {}, 1000)";
+    const child = spawn(process.execPath, ['-r', preload, CLI, '--state-dir', stateDir, '--min-free', '0', '--no-probe', '--', 'node', '-e', agent], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    track(child.pid);
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (b: Buffer) => (out += b.toString()));
+    child.stderr.on('data', (b: Buffer) => (err += b.toString()));
+    const exited = new Promise<number | null>((resolve) => child.once('close', resolve));
+    const agentPid = Number(await waitFor(() => /^agent (\d+)$/m.exec(out)?.[1], 30_000, 'the agent'));
+    writeFileSync(go, '');
+    expect(await exited).toBe(70);
+    await waitFor(() => !isAlive(agentPid), 20_000, "the agent's end");
+    expect(err).toMatch(/^cfn-supervise: internal error, ending the agent's tree: Cannot destructure property 'config'/m);
+    expect(err).toMatch(/^ {4}at (Object\.)?nestedStateDir \(.*\/src\/cli\/supervise\.ts:\d+:\d+\)$/m);
+    const fatal = readJsonl(path.join(stateDir, 'supervisor.log')).find((l) => l.msg === 'supervisor failed; ending the tree');
+    expect(String(fatal?.stack)).toMatch(/\/src\/cli\/supervise\.ts:\d+:\d+/);
   });
 
   it('keeps a frame as it is where no map is beside its file', () => {
