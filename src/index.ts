@@ -57,8 +57,8 @@ export class Supervision extends EventEmitter<SupervisionEvents> {
       userUmask: settings.userUmask ?? currentUmask(),
       ownsProcess: settings.ownsProcess ?? false,
       startedAt: Date.now(),
-      notice: (message, important) => {
-        notice?.(message, important);
+      notice: (message, important, detail) => {
+        notice?.(message, important, detail);
         this.emit('notice', message, important);
       },
       onAlert: (alert) => this.emit('alert', alert),

@@ -111,7 +111,7 @@ export interface OptionSpec<K extends OptionKey = OptionKey> {
   key: K;
   /** The one name of the option: the long flag, the config-file and PATCH key (kebab or camel case), the env suffix. */
   name: string;
-  /** Commander's argument syntax after the flag, e.g. '<MB>'; absent for switches. */
+  /** The value's syntax after the flag in help and errors, e.g. '<MB>'; absent for switches. */
   arg?: string;
   /** A switch that turns a default-on option off (`--no-probe`). */
   negate?: boolean;
@@ -205,7 +205,7 @@ export const OPTIONS: readonly OptionSpec[] = [
 ];
 
 
-/** An option's name in camel case: how commander names its value, and a config file or PATCH may spell it. */
+/** An option's name in camel case: how a subcommand's own flags are named, and a config file or PATCH may spell it. */
 export const camel = (name: string) => name.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
 export const envName = (name: string) => `CFN_SUPERVISE_${name.replace(/-/g, '_').toUpperCase()}`;
 export const option = (key: keyof Config): OptionSpec => OPTIONS.find((o) => o.key === key)!;

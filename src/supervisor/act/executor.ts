@@ -57,8 +57,11 @@ export interface RunBook {
   trendCapture(isolate: string, file: string): string | undefined;
 }
 
-/** A line for the person at the terminal; `important` ones are shown even over an interactive agent. */
-export type Notice = (message: string, important: boolean) => void;
+/**
+ * A line for the person at the terminal; `important` ones are shown even over an interactive agent. `detail` (a
+ * bug's stack) goes under it, its lines kept.
+ */
+export type Notice = (message: string, important: boolean, detail?: string) => void;
 
 export interface ExecutorDeps {
   /** Absent with --no-probe. */

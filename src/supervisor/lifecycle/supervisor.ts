@@ -7,6 +7,7 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { EXIT, errorMessage } from '../../common/errors.js';
 import { libc, type Libc } from '../../common/libc.js';
+import { readableStack } from '../../common/stack.js';
 import { ensurePrivateDir, lockStateDir, socketPathFor, statePaths, type StateDirLock, type StatePaths } from '../../common/statedir.js';
 import { boundedMemory, memoryBound } from '../../common/sysmem.js';
 import type { Config } from '../../config/config.js';
@@ -295,8 +296,9 @@ export class Supervisor {
    */
   private fault(err: unknown): void {
     try {
-      this.assembly?.journal.log.fatal({ err: errorMessage(err), stack: (err as Error)?.stack }, 'supervisor failed; ending the tree');
-      this.opts.notice(`internal error, ending the agent's tree: ${errorMessage(err)}`, true);
+      const stack = readableStack(err);
+      this.assembly?.journal.log.fatal({ err: errorMessage(err), stack }, 'supervisor failed; ending the tree');
+      this.opts.notice(`internal error, ending the agent's tree: ${errorMessage(err)}`, true, stack);
       if (this.assembly?.runner.run) this.tree.signalAll('SIGTERM');
     } finally {
       process.exit(EXIT.internal);
