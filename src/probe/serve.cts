@@ -205,7 +205,7 @@ export function serve(connection: PipeHandle | net.Socket): void {
           break;
         }
         case 'capture':
-          reply({ bytes: capture(String(msg.kind), String(msg.path), id) });
+          capture(String(msg.kind), String(msg.path), id, reply);
           break;
         default:
           reply(undefined, `unknown request type ${String(msg.type)}`);
@@ -243,28 +243,45 @@ export function serve(connection: PipeHandle | net.Socket): void {
     return { sampling: sampling(), wasSampling };
   }
 
-  function capture(kind: string, file: string, id: number): number {
+  /** Replies once the file is written (a snapshot may be answered after this returns: Node 22 and later). */
+  function capture(kind: string, file: string, id: number, reply: Reply): void {
     if (kind !== 'heapprofile' && kind !== 'heapsnapshot') throw new Error(`unknown capture kind ${kind}`);
     if (kind === 'heapprofile' && !sampling()) throw new Error('not sampling');
     const { openCaptureFile, writeAll } = require('./capture-file.cjs') as typeof import('./capture-file.cjs');
     const fd = openCaptureFile(file, config.capturesDir);
-    try {
-      if (kind === 'heapprofile') {
-        return writeAll(fd, JSONStringify(inspector().profile()));
+    if (kind === 'heapprofile') {
+      try {
+        reply({ bytes: writeAll(fd, JSONStringify(inspector().profile())) });
+      } finally {
+        fs.closeSync(fd);
       }
-      // reportProgress:true segfaults Node 20 on an in-process session (measured), so progress is bytes written.
-      let bytes = 0;
-      let reported = 0;
-      inspector().snapshot((chunk) => {
-        bytes += writeAll(fd, chunk);
-        if (bytes - reported >= PROGRESS_EVERY_BYTES) {
-          reported = bytes;
-          send({ type: 'progress', id, done: bytes, total: 0 });
-        }
-      });
-      return bytes;
-    } finally {
-      fs.closeSync(fd);
+      return;
+    }
+    // reportProgress:true segfaults Node 20 on an in-process session (measured), so progress is bytes written.
+    let bytes = 0;
+    let reported = 0;
+    const finish = (err: unknown): void => {
+      try {
+        fs.closeSync(fd);
+      } catch (closeErr) {
+        err ??= closeErr;
+      }
+      if (err) reply(undefined, err);
+      else reply({ bytes });
+    };
+    try {
+      inspector().snapshot(
+        (chunk) => {
+          bytes += writeAll(fd, chunk);
+          if (bytes - reported >= PROGRESS_EVERY_BYTES) {
+            reported = bytes;
+            send({ type: 'progress', id, done: bytes, total: 0 });
+          }
+        },
+        (err) => finish(err),
+      );
+    } catch (err) {
+      finish(err);
     }
   }
 }
