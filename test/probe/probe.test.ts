@@ -214,9 +214,10 @@ describe('probe edge cases', () => {
     expect(h.registry.list().filter((r) => r.pid === child.pid)).toHaveLength(1);
   });
 
-  it('connects through net, silently, where the pipe binding would print a deprecation warning', async () => {
+  it('registers through public APIs only: no process.binding (deprecated, a warning under --pending-deprecation)', async () => {
     h = await new Harness().start();
-    const env = h.env({ NODE_PENDING_DEPRECATION: '1' });
+    const env = h.env();
+    env.NODE_OPTIONS = `--require "${path.join(FIXTURES, 'binding-spy.cjs')}" ${env.NODE_OPTIONS}`;
     const child = h.spawn(process.execPath, [path.join(FIXTURES, 'idle.cjs')], { env });
     const stderr = collect(child.stderr);
     const rec = await h.registered((r) => r.pid === child.pid);
