@@ -2,12 +2,12 @@
 # The Debian tools the tests use and a fresh machine may lack: promtool (a real Prometheus exposition-format
 # checker), tmux and script (a terminal for `top` and the progress bar), chromium (renders the `report --html`
 # page headless), openssl (a private CA for the https webhook test). Installs only what is missing.
-# Then the runtimes agents are tested on besides this node (Node 22/24/26, Bun, Claude Code): scripts/runtimes.
+# Then the runtimes the tests run on besides this node (Node 20/22/24/26, Bun, Claude Code): scripts/runtimes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runtimes=scripts/runtimes
 if [ ! -f "$runtimes/node_modules/.package-lock.json" ] || [ "$runtimes/package-lock.json" -nt "$runtimes/node_modules/.package-lock.json" ]; then
-  echo "installing test runtimes (Node 22/24/26, Bun, Claude Code) into $runtimes" >&2
+  echo "installing test runtimes (Node 20/22/24/26, Bun, Claude Code) into $runtimes" >&2
   npm ci --prefix "$runtimes" --no-audit --no-fund --loglevel=error
 fi
 missing=()
