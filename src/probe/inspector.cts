@@ -35,6 +35,8 @@ export class Inspector {
   /** The sampler running is the app's own (one per isolate): read, never restarted or stopped by the probe. */
   private borrowed = false;
   private snapshotting = false;
+  /** Snapshots asked for while one is taken, in order (the supervisor caps captures in flight). */
+  private readonly snapshotsWaiting: (() => void)[] = [];
 
   get attached(): boolean {
     return this.session !== undefined;
@@ -63,15 +65,25 @@ export class Inspector {
   }
 
   /**
-   * A heap snapshot, handed over chunk by chunk as V8 makes it, then `done` (which must not throw). Node 20
-   * answers inside the post; Node 22 and later from a task, the chunks too, but before the loop turns again:
-   * the main thread is as blocked while V8 writes them, so each chunk is still written before the next is made.
-   * One at a time: the chunks of a second snapshot would reach the first one's listener too.
+   * A heap snapshot, handed over chunk by chunk as V8 makes it, then `done` (which must not throw), also when it
+   * could not start. Node 20 answers inside the post; Node 22 and later from a task, the chunks too, but before
+   * the loop turns again: the main thread is as blocked while V8 writes them, so each chunk is still written
+   * before the next is made. One at a time (the chunks of a second would reach the first one's listener too):
+   * one asked for meanwhile waits its turn, as on Node 20, where the first was over before the next was read.
    */
   snapshot(onChunk: (chunk: string) => void, done: (err: Error | null) => void): void {
-    if (this.snapshotting) throw new Error('a heap snapshot of this process is already being taken');
-    this.attach();
-    const session = this.session!;
+    if (this.snapshotting) {
+      this.snapshotsWaiting.push(() => this.snapshot(onChunk, done));
+      return;
+    }
+    let session: Session;
+    try {
+      this.attach();
+      session = this.session!;
+    } catch (err) {
+      done(err instanceof Error ? err : new Error(String(err)));
+      return;
+    }
     // An exception escaping a session listener is reported on the app's stderr: the first one is kept, and
     // the chunks after it are dropped (V8 cannot be stopped half-way through a snapshot).
     let failure: Error | null = null;
@@ -89,6 +101,9 @@ export class Inspector {
       session.off('HeapProfiler.addHeapSnapshotChunk', listener);
       this.snapshotting = false;
       done(err ?? failure);
+      // Not from inside the session's callback, like a detach.
+      const next = this.snapshotsWaiting.shift();
+      if (next) SafeSetImmediate(next);
     });
   }
 

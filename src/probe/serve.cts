@@ -232,10 +232,12 @@ export function serve(socket: Socket): void {
     if (kind !== 'heapprofile' && kind !== 'heapsnapshot') throw new Error(`unknown capture kind ${kind}`);
     if (kind === 'heapprofile' && !sampling()) throw new Error('not sampling');
     const { openCaptureFile, writeAll } = require('./capture-file.cjs') as typeof import('./capture-file.cjs');
+    // Loaded before the file is open: nothing may throw between the open and the code that closes it.
+    const session = inspector();
     const fd = openCaptureFile(file, config.capturesDir);
     if (kind === 'heapprofile') {
       try {
-        reply({ bytes: writeAll(fd, JSONStringify(inspector().profile())) });
+        reply({ bytes: writeAll(fd, JSONStringify(session.profile())) });
       } finally {
         fs.closeSync(fd);
       }
@@ -253,19 +255,15 @@ export function serve(socket: Socket): void {
       if (err) reply(undefined, err);
       else reply({ bytes });
     };
-    try {
-      inspector().snapshot(
-        (chunk) => {
-          bytes += writeAll(fd, chunk);
-          if (bytes - reported >= PROGRESS_EVERY_BYTES) {
-            reported = bytes;
-            send({ type: 'progress', id, done: bytes, total: 0 });
-          }
-        },
-        (err) => finish(err),
-      );
-    } catch (err) {
-      finish(err);
-    }
+    session.snapshot(
+      (chunk) => {
+        bytes += writeAll(fd, chunk);
+        if (bytes - reported >= PROGRESS_EVERY_BYTES) {
+          reported = bytes;
+          send({ type: 'progress', id, done: bytes, total: 0 });
+        }
+      },
+      finish,
+    );
   }
 }
