@@ -16,7 +16,7 @@ node=scripts/runtimes/node_modules/node$major/bin/node
 if [ ! -x "$node" ]; then
   node=$(command -v node || true)
   if [ -z "$node" ] || [ "$("$node" -p 'process.versions.node.split(".")[0]')" != "$major" ]; then
-    echo "test-on-node: no node $major (scripts/runtimes has node 22, 24 and 26: run bash scripts/test-deps.sh)" >&2
+    echo "test-on-node: no node $major (scripts/runtimes has node 20, 22, 24 and 26: run bash scripts/test-deps.sh)" >&2
     exit 2
   fi
 fi
