@@ -86,7 +86,11 @@ describe('cleanup', () => {
     const cwd = tempDir();
     const s = startCli([...FAST, '--restart', 'never', '--', 'node', watch('pressure.cjs')], { cwd });
     await waitFor(() => s.stdout().toString().includes('ready'), 15_000, 'the agent');
-    const status = async () => JSON.parse((await runCli(['status', '--json'], { cwd })).stdout.toString()) as { processes: { heap_used_mb?: number }[] };
+    // The control socket may come up after the agent's first line (the agent is started first): none yet is no process yet.
+    const status = async () => {
+      const r = await runCli(['status', '--json'], { cwd });
+      return (r.code === 0 ? JSON.parse(r.stdout.toString()) : { processes: [] }) as { processes: { heap_used_mb?: number }[] };
+    };
     for (let i = 0; i < 100 && !(await status()).processes.some((p) => p.heap_used_mb !== undefined); i++) await new Promise((r) => setTimeout(r, 100));
     const r = await runCli(['cleanup'], { cwd });
     expect(r.code).toBe(0);

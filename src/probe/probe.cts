@@ -6,9 +6,10 @@
  *
  * At preload it only starts connecting to the supervisor's socket: a connect completion wakes a loop blocked
  * in poll, so an agent idle at a prompt or on a long timer registers at once (an unref'd immediate does not
- * wake it). The connect goes through the pipe binding: loading `net` costs ~5 ms of CPU (measured on Node 20),
- * the binding ~0.4 ms; `net` is loaded once the supervisor answered, and is the fallback wherever the binding
- * is missing, forbidden (permission model) or would print a deprecation warning (--pending-deprecation).
+ * wake it). The connect is `net`'s, a public API: loading `net` and `worker_threads` (to skip workers) costs
+ * ~3.5 ms of CPU at preload on Node 20-26 (median of 21 runs each), where the internal pipe binding it replaces
+ * cost ~0.15 ms but is deprecated (a warning under --pending-deprecation). A process that registers loads `net`
+ * anyway; one with nothing left to do once connected (`node -e 0`) closes the socket and pays only that.
  * Everything else loads once connected (serve.cts).
  *
  * Transport: the probe does NOT open an inspector port. A websocket CDP client makes Node print
@@ -49,17 +50,17 @@
  *         probe never creates, truncates or follows a link. A failed write fails the capture.
  *     {"type":"memory-pressure","level"}  → process.emit('cfn-supervise:memory-pressure',{level})
  */
+import type { Socket } from 'node:net';
+
 const LOADED = Symbol.for('cfn-supervise.probe');
 
 /*
  * What the probe calls of the runtime, taken at preload, before the app's own code runs. An app may replace a
  * global later (a JSON.stringify that throws for objects it did not mark, a strict Promise.prototype.then, a
- * process.emit that allows only the events it knows): the probe must neither fail because of that nor throw
- * into the app, so it calls these copies, as Node's own internals keep their primordials. Only what node has
- * already loaded at preload is taken: `net` is not (loading it would cost every process ~3 ms), so the probe
- * writes its lines straight to its socket's descriptor and never through Socket.prototype.write (serve.cts).
- * The probe uses no promises. Kept here rather than in a module of their own, which would cost every process
- * ~0.35 ms more at preload (measured); the other modules take them from this one, already loaded.
+ * process.emit that allows only the events it knows, Socket.prototype.write): the probe must neither fail
+ * because of that nor throw into the app, so it calls these copies, as Node's own internals keep their
+ * primordials. The probe uses no promises. Kept here rather than in a module of their own, which would cost
+ * every process ~0.35 ms more at preload (measured); the other modules take them from this one, already loaded.
  */
 
 export const ReflectApply = Reflect.apply;
@@ -68,7 +69,6 @@ export const JSONParse = JSON.parse;
 export const SafeSetTimeout = setTimeout;
 export const SafeClearTimeout = clearTimeout;
 export const SafeSetImmediate = setImmediate;
-export const FsWriteSync = (require('node:fs') as typeof import('node:fs')).writeSync;
 const processEmit = process.emit;
 const bufferFrom = Buffer.from;
 
@@ -78,17 +78,6 @@ export function emitOnProcess(event: string, payload: unknown): void {
 
 export function utf8(text: string): Buffer {
   return ReflectApply(bufferFrom, Buffer, [text, 'utf8']) as Buffer;
-}
-
-interface PipeBinding {
-  Pipe: new (type: number) => PipeHandle;
-  PipeConnectWrap: new () => { oncomplete?: (status: number) => void };
-  constants: { SOCKET: number };
-}
-export interface PipeHandle {
-  connect(req: object, path: string): number;
-  unref(): void;
-  close(): void;
 }
 
 interface WorkerLike {
@@ -137,14 +126,8 @@ function watchWorkerOoms(): void {
   });
 }
 
-/** Worker threads replace process.chdir with a stub marked `disabled`; requiring worker_threads to ask costs ~3 ms. */
 export function isWorkerThread(): boolean {
-  return (process.chdir as { disabled?: boolean }).disabled === true;
-}
-
-function pendingDeprecation(): boolean {
-  const flag = '--pending-deprecation';
-  return process.execArgv.includes(flag) || (process.env.NODE_OPTIONS ?? '').includes(flag) || process.env.NODE_PENDING_DEPRECATION === '1';
+  return !(require('node:worker_threads') as typeof import('node:worker_threads')).isMainThread;
 }
 
 /**
@@ -163,50 +146,24 @@ function worthServing(): boolean {
   }
 }
 
-function connected(handleOrSocket: PipeHandle | import('node:net').Socket): void {
-  (require('./serve.cjs') as typeof import('./serve.cjs')).serve(handleOrSocket);
+/** Socket.prototype.write as it was at preload. */
+let writeToSocket: ((this: Socket, data: Buffer) => boolean) | undefined;
+
+/** Writes through the socket's own write as it was at preload: the kernel takes it at once when it can. */
+export function socketWrite(socket: Socket, data: Buffer): void {
+  ReflectApply(writeToSocket!, socket, [data]);
 }
 
-function connectThroughBinding(socketPath: string): boolean {
-  const { binding: load } = process as unknown as { binding?: (name: string) => unknown };
-  if (pendingDeprecation() || typeof load !== 'function') return false;
-  let handle: PipeHandle;
-  let req: { oncomplete?: (status: number) => void };
-  try {
-    const binding = Reflect.apply(load, process, ['pipe_wrap']) as PipeBinding;
-    handle = new binding.Pipe(binding.constants.SOCKET);
-    req = new binding.PipeConnectWrap();
-  } catch {
-    return false;
-  }
-  const close = (): void => {
-    try {
-      handle.close();
-    } catch {
-      // Already closed by the socket that took it over.
-    }
-  };
-  // Called from the loop with no JavaScript frame below it: anything thrown here would be the app's crash.
-  req.oncomplete = (status) => {
-    try {
-      if (status === 0 && worthServing()) connected(handle);
-      else close();
-    } catch {
-      close();
-    }
-  };
-  if (handle.connect(req, socketPath) !== 0) close();
-  else handle.unref();
-  return true;
-}
-
-function connectThroughNet(socketPath: string): void {
-  const socket = (require('node:net') as typeof import('node:net')).createConnection(socketPath);
+function connect(socketPath: string): void {
+  const net = require('node:net') as typeof import('node:net');
+  writeToSocket = net.Socket.prototype.write;
+  const socket = net.createConnection(socketPath);
   socket.unref();
   socket.on('error', () => socket.destroy());
+  // Called from the loop with no JavaScript frame of the app below it: anything thrown here would be its crash.
   socket.once('connect', () => {
     try {
-      if (worthServing()) connected(socket);
+      if (worthServing()) (require('./serve.cjs') as typeof import('./serve.cjs')).serve(socket);
       else socket.destroy();
     } catch {
       socket.destroy();
@@ -220,7 +177,7 @@ try {
   if (socketPath && !g[LOADED]) {
     g[LOADED] = true;
     if (!isWorkerThread()) watchWorkerOoms();
-    if (!connectThroughBinding(socketPath)) connectThroughNet(socketPath);
+    connect(socketPath);
   }
 } catch {
   // The probe must never break the app it rides in.

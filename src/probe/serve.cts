@@ -4,11 +4,10 @@
  * error when it failed, and the app's streams are never written.
  */
 import fs = require('node:fs');
-import net = require('node:net');
+import type { Socket } from 'node:net';
 import v8 = require('node:v8');
 import type { Inspector } from './inspector.cjs';
-import type { PipeHandle } from './probe.cjs';
-import { FsWriteSync, JSONParse, JSONStringify, emitOnProcess, onWorkerOom, utf8 } from './probe.cjs';
+import { JSONParse, JSONStringify, emitOnProcess, onWorkerOom, socketWrite, utf8 } from './probe.cjs';
 import { Judge, Throttle, watchMajorGcs, type GcPoint } from './pressure.cjs';
 import { threadOf, workerOldSpaceLimit } from './workers.cjs';
 
@@ -68,12 +67,7 @@ function heapStats(thread: number): Json {
 const isPositiveInt = (n: unknown): n is number => Number.isInteger(n) && (n as number) > 0;
 const errorMessage = (err: unknown): string => (err instanceof Error ? err.message : String(err));
 
-export function serve(connection: PipeHandle | net.Socket): void {
-  const socket =
-    connection instanceof net.Socket
-      ? connection
-      : new net.Socket({ handle: connection, readable: true, writable: true } as net.SocketConstructorOpts);
-  socket.unref();
+export function serve(socket: Socket): void {
   socket.setEncoding('utf8');
   socket.on('error', () => socket.destroy());
 
@@ -88,24 +82,14 @@ export function serve(connection: PipeHandle | net.Socket): void {
   const limit = oldSpaceLimit(thread) ?? v8.getHeapStatistics().heap_size_limit;
   let lastGc: GcPoint | undefined;
 
-  // Lines go straight to the socket's descriptor whenever nothing is queued before them: an app may have
-  // replaced Socket.prototype.write (primordials.cts), and while a snapshot runs the main thread never
-  // returns to the loop, so queued progress would all arrive at the end. The socket queues only what the
-  // kernel did not take. Never throws: it is called from callbacks where a throw would be the app's crash.
+  // Through Socket.prototype.write as it was at preload (an app may have replaced it since). A stream write
+  // is tried at once, so a progress line reaches the supervisor while a snapshot holds the main thread and the
+  // loop does not turn (measured on 20, 22 and 24); the socket queues only what the kernel did not take.
+  // Never throws: it is called from callbacks where a throw would be the app's crash.
   const send = (msg: Json): void => {
     try {
       if (socket.destroyed || !socket.writable) return;
-      const line = utf8(`${JSONStringify(msg)}\n`);
-      const fd = (socket as unknown as { _handle?: { fd?: number } })._handle?.fd;
-      let written = 0;
-      if (typeof fd === 'number' && fd >= 0 && socket.writableLength === 0) {
-        try {
-          written = FsWriteSync(fd, line);
-        } catch {
-          // EAGAIN: the kernel's buffer is full; the socket queues it.
-        }
-      }
-      if (written < line.length) socket.write(line.subarray(written));
+      socketWrite(socket, utf8(`${JSONStringify(msg)}\n`));
     } catch {
       // A line the app's replaced runtime would not let out is lost; the supervisor's call times out.
     }
@@ -214,7 +198,7 @@ export function serve(connection: PipeHandle | net.Socket): void {
           break;
         }
         case 'capture':
-          reply({ bytes: capture(String(msg.kind), String(msg.path), id) });
+          capture(String(msg.kind), String(msg.path), id, reply);
           break;
         default:
           reply(undefined, `unknown request type ${String(msg.type)}`);
@@ -252,28 +236,43 @@ export function serve(connection: PipeHandle | net.Socket): void {
     return { sampling: sampling(), wasSampling };
   }
 
-  function capture(kind: string, file: string, id: number): number {
+  /** Replies once the file is written (a snapshot may be answered after this returns: Node 22 and later). */
+  function capture(kind: string, file: string, id: number, reply: Reply): void {
     if (kind !== 'heapprofile' && kind !== 'heapsnapshot') throw new Error(`unknown capture kind ${kind}`);
     if (kind === 'heapprofile' && !sampling()) throw new Error('not sampling');
     const { openCaptureFile, writeAll } = require('./capture-file.cjs') as typeof import('./capture-file.cjs');
+    // Loaded before the file is open: nothing may throw between the open and the code that closes it.
+    const session = inspector();
     const fd = openCaptureFile(file, config.capturesDir);
-    try {
-      if (kind === 'heapprofile') {
-        return writeAll(fd, JSONStringify(inspector().profile()));
+    if (kind === 'heapprofile') {
+      try {
+        reply({ bytes: writeAll(fd, JSONStringify(session.profile())) });
+      } finally {
+        fs.closeSync(fd);
       }
-      // reportProgress:true segfaults Node 20 on an in-process session (measured), so progress is bytes written.
-      let bytes = 0;
-      let reported = 0;
-      inspector().snapshot((chunk) => {
+      return;
+    }
+    // reportProgress:true segfaults Node 20 on an in-process session (measured), so progress is bytes written.
+    let bytes = 0;
+    let reported = 0;
+    const finish = (err: unknown): void => {
+      try {
+        fs.closeSync(fd);
+      } catch (closeErr) {
+        err ??= closeErr;
+      }
+      if (err) reply(undefined, err);
+      else reply({ bytes });
+    };
+    session.snapshot(
+      (chunk) => {
         bytes += writeAll(fd, chunk);
         if (bytes - reported >= PROGRESS_EVERY_BYTES) {
           reported = bytes;
           send({ type: 'progress', id, done: bytes, total: 0 });
         }
-      });
-      return bytes;
-    } finally {
-      fs.closeSync(fd);
-    }
+      },
+      finish,
+    );
   }
 }

@@ -124,6 +124,19 @@ describe('probe + registry + inspectors on real processes', () => {
     await expect(greedy.snapshot(rec.pid, 'too big')).rejects.toThrow(/snapshot refused: it may need \d+ MB more/);
   });
 
+  it('writes two snapshots of one process asked for at once, one after the other, each whole', async () => {
+    h = await new Harness().start();
+    const child = h.spawn(process.execPath, [path.join(FIXTURES, 'idle.cjs')], { env: h.env() });
+    const rec = await h.registered((r) => r.pid === child.pid);
+    await h.inspectors.attach(rec);
+    // Node 22 and later answer a snapshot after the post returns: the second request arrives while the first runs.
+    const files = await Promise.all([h.inspectors.snapshot(rec.pid, 'first'), h.inspectors.snapshot(rec.pid, 'second')]);
+    for (const file of files) {
+      const snapshot = JSON.parse(readFileSync(file, 'utf8')) as { snapshot: { node_count: number }; nodes: number[] };
+      expect(snapshot.nodes.length / snapshot.snapshot.node_count).toBeGreaterThan(1);
+    }
+  });
+
   it('times out a call to an agent blocked in a synchronous call while its own loop keeps ticking', async () => {
     h = await new Harness().start({ callTimeoutMs: 500 });
     const child = h.spawn(process.execPath, [path.join(FIXTURES, 'block.cjs')], { env: h.env() });
@@ -218,9 +231,10 @@ describe('probe edge cases', () => {
     expect(heap.limit).toBeLessThan((await h.inspectors.heap(child.pid!)).limit);
   });
 
-  it('connects through net, silently, where the pipe binding would print a deprecation warning', async () => {
+  it('registers through public APIs only: no process.binding (deprecated, a warning under --pending-deprecation)', async () => {
     h = await new Harness().start();
-    const env = h.env({ NODE_PENDING_DEPRECATION: '1' });
+    const env = h.env();
+    env.NODE_OPTIONS = `--require "${path.join(FIXTURES, 'binding-spy.cjs')}" ${env.NODE_OPTIONS}`;
     const child = h.spawn(process.execPath, [path.join(FIXTURES, 'idle.cjs')], { env });
     const stderr = collect(child.stderr);
     const rec = await h.registered((r) => r.pid === child.pid);

@@ -125,7 +125,10 @@ interface HeapWatch {
 interface Known extends HeapWatch {
   startTime: number;
   life: ProcessLife;
-  /** exec() keeps pid and start time but changes comm: a process first seen between fork and exec. */
+  /**
+   * exec() keeps pid and start time: a process first seen between fork and exec has its parent's argv until its
+   * comm changes, or, where exec keeps the comm (node starting node), until its argv is no longer its parent's.
+   */
   comm: string;
   argv?: string[];
   cpuTicks: number;
@@ -282,7 +285,7 @@ export class Sampler {
         missed: 0,
       };
       this.known.set(p.pid, k);
-    } else if (k.comm !== p.comm) {
+    } else if (k.comm !== p.comm || this.mayBeBeforeExec(k, p.ppid)) {
       k.comm = p.comm;
       k.argv = readArgv(p.pid);
     }
@@ -354,6 +357,12 @@ export class Sampler {
     });
     k.workers = kept.size > 0 ? kept : undefined;
     return samples.length > 0 ? samples : undefined;
+  }
+
+  /** A child whose argv is its parent's may not have exec'd yet (or never does: read again, one small read). */
+  private mayBeBeforeExec(k: Known, ppid: number): boolean {
+    const parent = this.known.get(ppid)?.argv;
+    return k.argv !== undefined && parent !== undefined && k.argv.length === parent.length && k.argv.every((a, i) => a === parent[i]);
   }
 
   private roleFor(k: Known, argv: string[] | undefined, comm: string, isAgent: boolean): string {
