@@ -8,7 +8,7 @@ const T: Thresholds = {
   treeWarningMb: 6144, treeCriticalMb: 8192, treeHardMb: 0,
   heapWarning: 0.7, heapCritical: 0.85, heapImminent: 0.95,
   fdWarning: 1000, connInfo: 25, connWarning: 50, connCritical: 100,
-  trendWindowMs: 60_000, trendMinMbPerMin: 1, trendHorizonMin: 120, clearAfterMs: 0, roles: [],
+  trendWindowMs: 60_000, trendMinMbPerMin: 1, trendHorizonMin: 120, offheapWarningMbPerMin: 20, offheapCriticalMbPerMin: 200, clearAfterMs: 0, roles: [],
 };
 const system = { total_mb: 24000, available_mb: 20000, used_mb: 4000, percent: 16.7 };
 const proc = (over: Partial<ProcessSample> = {}): ProcessSample => ({ pid: 10, ppid: 1, role: 'agent', isAgent: true, rssBytes: 100 * MB, ...over });

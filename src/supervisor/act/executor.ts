@@ -101,7 +101,7 @@ export class Executor {
       case 'alert':
         return this.alert(run, action);
       case 'capture':
-        return this.capture(run, action.pid, action.reason, 'profile', manual || action.urgent === true, action.coldSeconds ? { coldSeconds: action.coldSeconds } : {});
+        return this.capture(run, action.pid, action.reason, action.snapshot ? 'snapshot' : 'profile', manual || action.urgent === true, action.coldSeconds ? { coldSeconds: action.coldSeconds } : {});
       case 'gc':
         return this.gc(run, action.pid, action.reason, manual);
       case 'cleanup':
@@ -117,8 +117,8 @@ export class Executor {
     const serious = rank(a.level) >= rank('warning');
     if (serious) run.warning(a.pid);
     this.deps.onAlert?.(a.level, a.metric);
-    const { kind: _kind, argv, ...fields } = a;
-    this.record({ ...fields, ...(argv ? { argv: redactArgv(argv) } : {}), run_id: run.id });
+    const { kind: _kind, argv, details, ...fields } = a;
+    this.record({ ...fields, ...details, ...(argv ? { argv: redactArgv(argv) } : {}), run_id: run.id });
     if (serious) this.deps.notice(`[${a.level}] ${a.message}`, true);
   }
 
@@ -201,7 +201,7 @@ export class Executor {
         run_id: run.id,
       });
       const first = top[0];
-      if (first && !manual) this.deps.notice(`pid ${pid} (${reason}): top allocation site ${describeSite(first)}`, true);
+      if (first && !manual) this.deps.notice(`pid ${pid} (${reason}): ${describeSite(first, file)}`, true);
     } catch (err) {
       this.deps.journal.log.warn({ file, err: (err as Error).message }, 'capture analysis failed');
     }
@@ -277,6 +277,9 @@ export class Executor {
   }
 }
 
-function describeSite(s: TopSite): string {
-  return `${s.site}, ${Math.round(s.share * 100)}% of live sampled bytes`;
+function describeSite(s: TopSite, file: string): string {
+  const share = Math.round(s.share * 100);
+  // A snapshot's top entry is what retains most (Buffers' bytes included, through their holder), not a site.
+  if (file.endsWith('.heapsnapshot')) return `largest retainer ${s.site}, ${share}% of the snapshot`;
+  return `top allocation site ${s.site}, ${share}% of live sampled bytes`;
 }

@@ -108,6 +108,8 @@ export class Watcher {
       peak_rss_mb: wholeMb(life.rss.peak),
       end_rss_mb: wholeMb(life.rss.end),
       ...(life.heap ? { start_heap_mb: wholeMb(life.heap.start), peak_heap_mb: wholeMb(life.heap.peak), end_heap_mb: wholeMb(life.heap.end), heap_limit_mb: wholeMb(life.heap.limit) } : {}),
+      ...(life.offHeap ? { peak_external_mb: wholeMb(life.offHeap.peakExternal), peak_array_buffers_mb: wholeMb(life.offHeap.peakArrayBuffers) } : {}),
+      ...(life.peakRssAnon === undefined ? {} : { peak_rss_anon_mb: wholeMb(life.peakRssAnon) }),
       warnings,
       ended: limitSignal ? 'terminated' : withRun ? 'with-run' : 'exited',
       ...(fate ? { cause: fate.cause, signal: fate.signal, ...(fate.report ? { report: fate.report } : {}) } : {}),
@@ -182,7 +184,8 @@ export class Watcher {
       const { thresholds } = this.settings;
       run.heapNearLimit = sample.processes.some((p) => p.heapUsed !== undefined && p.heapLimit && p.heapUsed / p.heapLimit >= thresholds.heapCritical);
       run.gate.retain(new Set(sample.processes.map((p) => p.pid)));
-      const { state, actions } = decide(this.policy, { sample, heapHistory: (pid) => this.deps.sampler.heapHistory(pid) }, thresholds);
+      const { sampler } = this.deps;
+      const { state, actions } = decide(this.policy, { sample, heapHistory: (pid) => sampler.heapHistory(pid), offHeap: (pid) => sampler.offHeapHistory(pid) }, thresholds);
       this.policy = state;
       this.dispatch(run, actions);
       this.outcomes = afterTick(this.outcomes);
