@@ -10,7 +10,7 @@ import { PairRing, Ring } from './ring.js';
 import { systemMemory } from '../../common/sysmem.js';
 import { establishedInodes, fdCount, fdNames, socketInodes } from '../proc/sockets.js';
 import { readRssKinds, type RssKinds } from '../proc/rss-kinds.js';
-import { handleGrowth, type HandleReading } from './handles.js';
+import { handleGrowth, type HandleGrowth, type HandleReading } from './handles.js';
 import { pageSize, readArgv, type ProcStat } from '../proc/stat.js';
 import { parseNodeArgs } from '../proc/node-argv.js';
 import type { ProcessTree } from '../proc/tree.js';
@@ -64,10 +64,14 @@ const CONNECTIONS_EVERY_TICKS = 30;
 const CONNECTIONS_MOVING_EVERY_TICKS = 2;
 /** A process's descriptors changed by this many since its connections were counted: they are counted again. */
 const FDS_MOVED = 2;
-/** What RSS is made of changes with it; read every few ticks, it costs ~0.6 ms for 50 processes. */
-const RSS_KINDS_EVERY_TICKS = 5;
+/** What RSS is made of is shown, not judged: read every 15 ticks, as /proc/<pid>/status costs ~0.6 ms for 50 processes. */
+const RSS_KINDS_EVERY_TICKS = 15;
 /** RSS − heap total points kept per process: the off-heap rule's window at a 1 s interval. */
 const OFFHEAP_POINTS = 60;
+// A point is kept when the value moved or this long after the last one: a process whose memory holds still (most
+// of them, most of the time) adds no point, and its points are not handed out afresh each tick.
+const OFFHEAP_MOVED_BYTES = 256 * 1024;
+const OFFHEAP_EVERY_MS = 5000;
 /** Handle readings kept per process: growth is told between the oldest and the newest. */
 const HANDLE_READINGS = 16;
 
@@ -133,9 +137,12 @@ interface Known {
   countedFds?: number;
   rssKinds?: RssKinds;
   /** RSS − heap total at each tick with a heap reading: the off-heap rule's points. */
-  offHeap: Ring<Point>;
+  offHeap: PairRing;
+  offHeapLast?: Point;
   offHeapPoints?: Point[];
   handles: Ring<HandleReading>;
+  /** How the handle counts grew from the oldest reading kept to the newest. */
+  handlesGrew?: HandleGrowth;
   /** RSS history: (t, rssBytes) pairs, handed out as HistoryPoints. */
   rss: PairRing;
   /** Heap readings as they arrived. */
@@ -260,7 +267,7 @@ export class Sampler {
   offHeapHistory(pid: number): readonly Point[] {
     const k = this.known.get(pid);
     if (!k) return [];
-    return (k.offHeapPoints ??= k.offHeap.toArray());
+    return (k.offHeapPoints ??= k.offHeap.map((t, v) => ({ t, v })));
   }
 
   /** A probe's post-GC heap: a floor for the trend, and the freshest reading there is of a heap near its end. */
@@ -312,7 +319,7 @@ export class Sampler {
         rss: new PairRing(RSS_HISTORY_POINTS),
         heaps: new Ring(this.historySize),
         floors: new Ring(this.historySize),
-        offHeap: new Ring(OFFHEAP_POINTS),
+        offHeap: new PairRing(OFFHEAP_POINTS),
         handles: new Ring(HANDLE_READINGS),
         missed: 0,
       };
@@ -372,16 +379,11 @@ export class Sampler {
       view.heapLimit = k.heap.limit;
       if (k.heap.external !== undefined) view.external = k.heap.external;
       if (k.heap.arrayBuffers !== undefined) view.arrayBuffers = k.heap.arrayBuffers;
-      k.offHeap.push({ t: at, v: view.rssBytes - k.heap.total });
-      k.offHeapPoints = undefined;
+      this.offHeapPoint(k, at, view.rssBytes - k.heap.total);
     }
     const handles = k.handles.last();
-    if (handles) {
-      view.handles = handles.counts;
-      const first = k.handles.toArray()[0]!;
-      const grew = first === handles ? undefined : handleGrowth(first, handles);
-      if (grew) view.handlesGrew = grew;
-    }
+    if (handles) view.handles = handles.counts;
+    if (k.handlesGrew) view.handlesGrew = k.handlesGrew;
     view.missedReplies = k.missed;
     return view;
   }
@@ -408,6 +410,14 @@ export class Sampler {
     );
   }
 
+  private offHeapPoint(k: Known, t: number, v: number): void {
+    const last = k.offHeapLast;
+    if (last && Math.abs(v - last.v) < OFFHEAP_MOVED_BYTES && t - last.t < OFFHEAP_EVERY_MS) return;
+    k.offHeapLast = { t, v };
+    k.offHeap.push(t, v);
+    k.offHeapPoints = undefined;
+  }
+
   private readKinds(k: Known, pid: number): void {
     const kinds = readRssKinds(pid);
     if (!kinds) return;
@@ -420,7 +430,11 @@ export class Sampler {
       (h) => {
         const at = Date.now();
         k.heap = { at, rssBytes, fds: k.fds, used: h.used, total: h.total, limit: h.oldSpaceLimit ?? h.limit, external: h.external, arrayBuffers: h.arrayBuffers };
-        if (h.handles) k.handles.push({ at, counts: h.handles });
+        if (h.handles) {
+          const reading = { at, counts: h.handles };
+          k.handles.push(reading);
+          k.handlesGrew = handleGrowth(k.handles.toArray()[0]!, reading);
+        }
         k.heaps.push({ t: at, v: h.used });
         k.history = undefined;
         const { life } = k;
