@@ -66,6 +66,8 @@ export interface Config {
   captureSignal: CaptureSignal;
   trendMinMbPerMin: number;
   trendHorizonMin: number;
+  offheapWarningMbPerMin: number;
+  offheapCriticalMbPerMin: number;
   clearAfterMs: number;
   cooldownS: number;
   maxCaptures: number;
@@ -85,7 +87,7 @@ export interface Config {
 /** Options a `roles:` entry may set for the processes whose role it matches. */
 export const ROLE_KEYS = [
   'warningMb', 'criticalMb', 'hardMb', 'heapWarning', 'heapCritical', 'heapImminent', 'fdWarning', 'connInfo', 'connWarning', 'connCritical',
-  'trendMinMbPerMin', 'trendHorizonMin',
+  'trendMinMbPerMin', 'trendHorizonMin', 'offheapWarningMbPerMin', 'offheapCriticalMbPerMin',
 ] as const satisfies readonly (keyof Config)[];
 export type RoleKey = (typeof ROLE_KEYS)[number];
 
@@ -189,6 +191,8 @@ export const OPTIONS: readonly OptionSpec[] = [
   spec({ key: 'trendWindowMs', name: 'trend-window', arg: '<ms>', description: 'history the leak trend is fitted over', parse: parseMillis, default: 300_000, min: 1000, max: 86_400_000, runtime: true }),
   spec({ key: 'trendMinMbPerMin', name: 'trend-min-rate', arg: '<MB/min>', description: 'heap floor growth that raises the trend alert', parse: parseRate, default: 2, min: 0.001, max: 1_000_000, runtime: true }),
   spec({ key: 'trendHorizonMin', name: 'trend-horizon', arg: '<min>', description: 'trend alert only when the forecast OOM is this close', parse: parseMinutes, default: 240, min: 1, max: 525_600, runtime: true }),
+  spec({ key: 'offheapWarningMbPerMin', name: 'offheap-warning', arg: '<MB/min>', description: 'growth of RSS outside the V8 heap (Buffers, ArrayBuffers, native memory) that warns', parse: parseRate, default: 20, min: 0.001, max: 1_000_000, runtime: true }),
+  spec({ key: 'offheapCriticalMbPerMin', name: 'offheap-critical', arg: '<MB/min>', description: 'growth of RSS outside the V8 heap that is critical (a heap snapshot names what holds it)', parse: parseRate, default: 200, min: 0.001, max: 1_000_000, runtime: true }),
   spec({ key: 'clearAfterMs', name: 'clear-after', arg: '<ms>', description: 'a level goes down only after the value stayed 5% below it this long (and two ticks): a see-saw alerts once', parse: parseMillis, default: 30_000, min: 0, max: 86_400_000, runtime: true }),
   spec({ key: 'cooldownS', name: 'cooldown', arg: '<s>', description: 'at most one automatic capture, GC or cleanup per process per this long (seconds: 300, 5m)', parse: parseSeconds, default: 300, min: 0, max: 86_400, runtime: true }),
   spec({ key: 'captureSignal', name: 'capture-signal', arg: '<signal>', description: `USR2: SIGUSR2 to the supervisor captures the agent's heap profile (as \`capture\`) instead of reaching the agent, where node with no handler dies of it: ${CAPTURE_SIGNALS.join('|')}`, parse: captureSignal, default: 'off' }),

@@ -39,7 +39,9 @@
  *         samplingInterval: bytes between samples then (0: never on its own); capturesDir: the only folder
  *         the probe writes into.
  *     {"type":"heap-stats","id"}  → {usedHeapSize,totalHeapSize,heapSizeLimit,mallocedMemory,externalMemory,
- *                                    oldSpaceSize?,oldSpaceUsed?,oldSpaceLimit?,sampling,session,lastGc?}
+ *                                    oldSpaceSize?,oldSpaceUsed?,oldSpaceLimit?,external,arrayBuffers,handles?,
+ *                                    sampling,session,lastGc?}   (external, arrayBuffers: process.memoryUsage();
+ *                                    handles: process.getActiveResourcesInfo() counted by type)
  *     {"type":"sampling","id",mode,interval?}  → {sampling,wasSampling}
  *         hold: sample (at interval) until released; window: sample afresh from now, until released;
  *         release: end one hold (sampling goes on while pressure asks for it); stop: stop now, and start on

@@ -7,7 +7,7 @@ import fs = require('node:fs');
 import type { Socket } from 'node:net';
 import v8 = require('node:v8');
 import type { Inspector } from './inspector.cjs';
-import { JSONParse, JSONStringify, emitOnProcess, onWorkerOom, socketWrite, utf8 } from './probe.cjs';
+import { JSONParse, JSONStringify, ReflectApply, emitOnProcess, onWorkerOom, socketWrite, utf8 } from './probe.cjs';
 import { Judge, Throttle, watchMajorGcs, type GcPoint } from './pressure.cjs';
 import { threadOf, workerOldSpaceLimit } from './workers.cjs';
 
@@ -17,6 +17,11 @@ const MAX_ARGV = 64;
 const MAX_ARG_CHARS = 1024;
 const PROGRESS_EVERY_BYTES = 4 * 1024 * 1024;
 const GC_REPORT_EVERY_MS = 500;
+// Handle types are a short list in practice (TCPSocketWrap, Timeout, FSReqCallback, ...): bounded all the same.
+const MAX_HANDLE_TYPES = 32;
+// Taken when serve loads, before the app can have replaced them (getActiveResourcesInfo is Node 17+).
+const memoryUsage = process.memoryUsage;
+const activeResources = (process as { getActiveResourcesInfo?: () => string[] }).getActiveResourcesInfo;
 
 type Json = Record<string, unknown>;
 type Reply = (result: unknown, error?: unknown) => void;
@@ -61,7 +66,30 @@ function heapStats(thread: number): Json {
     oldSpaceSize: old?.space_size,
     oldSpaceUsed: old?.space_used_size,
     oldSpaceLimit: oldSpaceLimit(thread),
+    // Buffers and ArrayBuffers live outside the V8 heap: a leak of them grows RSS while the heap stays flat.
+    ...offHeap(),
+    handles: handleCounts(),
   };
+}
+
+function offHeap(): Json {
+  const m = ReflectApply(memoryUsage, process, []);
+  return { external: m.external, arrayBuffers: m.arrayBuffers };
+}
+
+/** Active handles and requests by type: what a leak of sockets or timers grows. */
+function handleCounts(): Record<string, number> | undefined {
+  if (typeof activeResources !== 'function') return undefined;
+  const counts: Record<string, number> = {};
+  let types = 0;
+  for (const type of ReflectApply(activeResources, process, [])) {
+    if (counts[type] === undefined) {
+      if (types++ >= MAX_HANDLE_TYPES) continue;
+      counts[type] = 0;
+    }
+    counts[type]++;
+  }
+  return counts;
 }
 
 const isPositiveInt = (n: unknown): n is number => Number.isInteger(n) && (n as number) > 0;

@@ -107,7 +107,7 @@ export class Executor {
       case 'alert':
         return this.alert(run, action);
       case 'capture':
-        return this.capture(run, action.pid, action.reason, 'profile', manual || action.urgent === true, {
+        return this.capture(run, action.pid, action.reason, action.snapshot ? 'snapshot' : 'profile', manual || action.urgent === true, {
           ...(action.coldSeconds ? { coldSeconds: action.coldSeconds } : {}),
           ...(action.thread ? { thread: action.thread } : {}),
         });
@@ -126,8 +126,8 @@ export class Executor {
     const serious = rank(a.level) >= rank('warning');
     if (serious) run.warning(a.pid);
     this.deps.onAlert?.(a.level, a.metric);
-    const { kind: _kind, argv, ...fields } = a;
-    this.record({ ...fields, ...(argv ? { argv: redactArgv(argv) } : {}), run_id: run.id });
+    const { kind: _kind, argv, details, ...fields } = a;
+    this.record({ ...fields, ...details, ...(argv ? { argv: redactArgv(argv) } : {}), run_id: run.id });
     if (serious) this.deps.notice(`[${a.level}] ${a.message}`, true);
   }
 
@@ -292,8 +292,9 @@ export class Executor {
   }
 }
 
-/** A profile names where live memory was allocated; a snapshot (a Bun process's) what holds it. */
+/** A profile names where live memory was allocated; a snapshot what holds it (Buffers' bytes included, through their holder). */
 function describeSite(s: TopSite, file: string): string {
   const share = Math.round(s.share * 100);
-  return file.endsWith('.heapsnapshot') ? `largest holder ${s.site}, ${share}% of the heap` : `top allocation site ${s.site}, ${share}% of live sampled bytes`;
+  if (file.endsWith('.heapsnapshot')) return `largest retainer ${s.site}, ${share}% of the snapshot`;
+  return `top allocation site ${s.site}, ${share}% of live sampled bytes`;
 }

@@ -47,8 +47,17 @@ export interface ProcessView {
   cpu_percent?: number;
   heap_used_mb?: number;
   heap_limit_mb?: number;
-  /** Memory held by JS objects outside the V8 heap (Buffers, ArrayBuffers); from the probe only. */
+  /** V8's heap as allocated; RSS minus it is what the process holds outside the heap. */
+  heap_total_mb?: number;
+  /** Buffers and ArrayBuffers outside the heap (process.memoryUsage()'s external and arrayBuffers); from the probe only. */
   external_mb?: number;
+  array_buffers_mb?: number;
+  /** What RSS is made of: anonymous, file-backed, shared (/proc/<pid>/status). */
+  rss_anon_mb?: number;
+  rss_file_mb?: number;
+  rss_shmem_mb?: number;
+  /** Active handles by type (TCPSocketWrap, Timeout, ...), from the probe. */
+  handles?: Record<string, number>;
   fds?: number;
   sockets?: number;
   threads?: number;
@@ -93,7 +102,7 @@ export interface StatusView {
   };
   /** pid, run_id and started_at while an agent runs; restart_in_s in a restart's backoff. */
   agent: { phase: string; run_id?: string; pid?: number; started_at?: string; restarts: number; restart_in_s?: number };
-  tree: { processes: number; rss_mb: number; heap_used_mb?: number; level: Level };
+  tree: { processes: number; rss_mb: number; heap_used_mb?: number; external_mb?: number; level: Level };
   /** Alerts raised since the supervisor started, by level. */
   levels: Partial<Record<Level, number>>;
   thresholds: Thresholds;

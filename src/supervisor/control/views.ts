@@ -44,7 +44,13 @@ export function processViews(
       };
       if (p.heapUsed !== undefined) view.heap_used_mb = mb(p.heapUsed);
       if (p.heapLimit !== undefined) view.heap_limit_mb = mb(p.heapLimit);
+      if (p.heapTotal !== undefined) view.heap_total_mb = mb(p.heapTotal);
       if (p.external !== undefined) view.external_mb = mb(p.external);
+      if (p.arrayBuffers !== undefined) view.array_buffers_mb = mb(p.arrayBuffers);
+      if (p.rssAnon !== undefined) view.rss_anon_mb = mb(p.rssAnon);
+      if (p.rssFile !== undefined) view.rss_file_mb = mb(p.rssFile);
+      if (p.rssShmem !== undefined) view.rss_shmem_mb = mb(p.rssShmem);
+      if (p.handles) view.handles = p.handles;
       if (p.fds !== undefined) view.fds = p.fds;
       if (p.sockets !== undefined) view.sockets = p.sockets;
       if (trend) view.trend = trendView(trend);
@@ -74,10 +80,12 @@ function trendView(trend: Trend): NonNullable<ProcessView['trend']> {
 export function treeView(tick: Tick | undefined, policy: PolicyState) {
   const processes = tick?.processes ?? [];
   const heaps = processes.flatMap((p) => [p, ...(p.workers ?? [])].flatMap((i) => (i.heapUsed === undefined ? [] : [i.heapUsed])));
+  const externals = processes.flatMap((p) => (p.external === undefined ? [] : [p.external]));
   return {
     processes: processes.length,
     rss_mb: mb(processes.reduce((s, p) => s + p.rssBytes, 0)),
     ...(heaps.length ? { heap_used_mb: mb(heaps.reduce((a, b) => a + b, 0)) } : {}),
+    ...(externals.length ? { external_mb: mb(externals.reduce((a, b) => a + b, 0)) } : {}),
     level: highestLevel([policy.tree, ...[...policy.processes.values()].flatMap((l) => Object.values(l))]),
   };
 }

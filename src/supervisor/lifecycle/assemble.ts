@@ -29,7 +29,7 @@ import { underPermissionModel } from '../proc/node-argv.js';
 import type { Instrumented } from '../control/protocol.js';
 import type { ProcessTree } from '../proc/tree.js';
 import { Sampler } from '../watch/sampler.js';
-import { analyzeProfile, closeAnalysis } from './analyze-captures.js';
+import { analyzeSaved, closeAnalysis } from './analyze-captures.js';
 import { controlHandlers } from './control-adapter.js';
 import type { Launcher } from './launch.js';
 import { endLostRun, type Ledger, type LostLedger } from './ledger.js';
@@ -213,7 +213,7 @@ export class Assembly {
           this.channels?.deliver(alert);
           opts.onAlert?.(alert);
         },
-        analyze: (file, before) => analyzeProfile(file, before),
+        analyze: (file, before) => analyzeSaved(file, before),
       },
       executorLimits(this.config),
     );

@@ -111,6 +111,8 @@ export class Watcher {
       ...(life.workers ? workerFields(life.workers) : {}),
       ...(life.workerOoms ? { worker_ooms: life.workerOoms } : {}),
       ...(life.heap ? { start_heap_mb: wholeMb(life.heap.start), peak_heap_mb: wholeMb(life.heap.peak), end_heap_mb: wholeMb(life.heap.end), heap_limit_mb: wholeMb(life.heap.limit) } : {}),
+      ...(life.offHeap ? { peak_external_mb: wholeMb(life.offHeap.peakExternal), peak_array_buffers_mb: wholeMb(life.offHeap.peakArrayBuffers) } : {}),
+      ...(life.peakRssAnon === undefined ? {} : { peak_rss_anon_mb: wholeMb(life.peakRssAnon) }),
       warnings,
       ended: limitSignal ? 'terminated' : withRun ? 'with-run' : 'exited',
       ...(fate ? { cause: fate.cause, signal: fate.signal, ...(fate.report ? { report: fate.report } : {}) } : {}),
@@ -207,7 +209,12 @@ export class Watcher {
       const { thresholds } = this.settings;
       run.heapNearLimit = sample.processes.some((p) => p.heapUsed !== undefined && p.heapLimit && p.heapUsed / p.heapLimit >= thresholds.heapCritical);
       run.gate.retain(new Set(sample.processes.flatMap((p) => [isolateKey(p.pid), ...(p.workers ?? []).map((w) => isolateKey(p.pid, w.thread))])));
-      const { state, actions } = decide(this.policy, { sample, heapHistory: (pid, thread) => this.deps.sampler.heapHistory(pid, thread) }, thresholds);
+      const { sampler } = this.deps;
+      const { state, actions } = decide(
+        this.policy,
+        { sample, heapHistory: (pid, thread) => sampler.heapHistory(pid, thread), offHeap: (pid) => sampler.offHeapHistory(pid) },
+        thresholds,
+      );
       this.policy = state;
       this.dispatch(run, actions);
       this.outcomes = afterTick(this.outcomes);

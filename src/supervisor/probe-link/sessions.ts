@@ -75,10 +75,14 @@ export interface HeapUsage {
   total: number;
   limit: number;
   oldSpaceLimit?: number;
-  external?: number;
   /** A sampling profile is being recorded (since the first sign of pressure, or for a profile window). */
   sampling?: boolean;
   lastGc?: GcPoint;
+  /** Off-heap memory: Buffers and ArrayBuffers (process.memoryUsage()); absent from an older probe. */
+  external?: number;
+  arrayBuffers?: number;
+  /** Active handles and requests by type (process.getActiveResourcesInfo()). */
+  handles?: Record<string, number>;
 }
 
 export interface HeapStats {
@@ -90,6 +94,9 @@ export interface HeapStats {
   oldSpaceSize?: number;
   oldSpaceUsed?: number;
   oldSpaceLimit?: number;
+  external?: number;
+  arrayBuffers?: number;
+  handles?: Record<string, number>;
   sampling: boolean;
   /** An inspector session is attached in the process (only while sampling or during a GC or capture). */
   session: boolean;
@@ -187,6 +194,9 @@ export class Inspectors {
       ...(rec.oldSpaceLimit === undefined ? {} : { oldSpaceLimit: rec.oldSpaceLimit }),
       sampling: s.sampling,
       ...(s.lastGc ? { lastGc: s.lastGc } : {}),
+      ...(s.external === undefined ? {} : { external: s.external }),
+      ...(s.arrayBuffers === undefined ? {} : { arrayBuffers: s.arrayBuffers }),
+      ...(s.handles ? { handles: s.handles } : {}),
     };
   }
 
