@@ -29,7 +29,7 @@ function controlGet(cwd: string, route: string): Promise<string> {
 }
 
 describe('memory outside the V8 heap', () => {
-  it('is alerted as off-heap, a snapshot names the array holding the Buffers, and status, metrics and diagnostics show it', async () => {
+  it('is alerted as off-heap, a snapshot names the array holding the Buffers, and status, metrics and diagnostics show it', { timeout: 120_000 }, async () => {
     const cwd = tempDir();
     const s = startCli([...FAST, '--', 'node', fixture('watch/buffer-leak.cjs')], { cwd, env: { LEAK_MB: '1', LEAK_MAX_MB: '250' } });
     const offheap = await waitFor(() => alertsOf(cwd).find((a) => a.metric === 'offheap'), 40_000, 'the off-heap alert');
@@ -45,8 +45,12 @@ describe('memory outside the V8 heap', () => {
     expect(top.share).toBeGreaterThan(0.5);
     expect(s.stderr().toString()).toMatch(/offheap-(warning|critical)\): largest retainer .*leaked/);
 
-    const status = await runCli(['status', '--json'], { cwd });
-    const agent = (JSON.parse(status.stdout.toString()) as { processes: Record<string, unknown>[] }).processes[0]!;
+    // The RSS split is read every 15 ticks: polled until a reading taken since the leak grew.
+    const agent = await waitFor(async () => {
+      const status = await runCli(['status', '--json'], { cwd });
+      const p = (JSON.parse(status.stdout.toString()) as { processes: Record<string, unknown>[] }).processes[0]!;
+      return (p.rss_anon_mb as number) > 30 ? p : undefined;
+    }, 30_000, 'the RSS split to show the leak');
     expect(agent).toMatchObject({ external_mb: expect.any(Number), array_buffers_mb: expect.any(Number), heap_total_mb: expect.any(Number), rss_anon_mb: expect.any(Number), rss_file_mb: expect.any(Number), rss_shmem_mb: expect.any(Number) });
     expect(agent.array_buffers_mb as number).toBeGreaterThan(30);
     expect(agent.rss_anon_mb as number).toBeGreaterThan(30);

@@ -18,7 +18,6 @@ export async function analyzeSaved(file: string, before?: string): Promise<{ top
   if (!snapshot && !file.endsWith('.heapprofile')) return undefined;
   if (snapshot && (await stat(file)).size > AUTO_SNAPSHOT_BYTES) return undefined;
   const analysis = (loaded ??= await import('../../analysis/index.js'));
-  if (file.endsWith('.heapsnapshot') && !analysis.isJscSnapshotFile(file)) return undefined;
   const top = analysis.topSites(await analysis.analyzeCapture(file), 5);
   return before && !snapshot ? { top, grew: await analysis.grewText(before, file) } : { top };
 }
