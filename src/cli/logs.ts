@@ -109,7 +109,7 @@ async function tail(dir: string, live: string[], count: number, keep: (r: AgentL
 }
 
 export async function logsCommand(stateDir: string, opts: LogsOptions): Promise<number> {
-  const count = opts.lines === undefined ? DEFAULT_LINES : parseCount(opts.lines);
+  const count = opts.lines === undefined ? DEFAULT_LINES : linesOf(opts.lines);
   if (opts.run === '') throw new UsageError('--run needs a run id, as runs.jsonl names it (run_id)');
   const dir = path.join(stateDir, 'logs');
   const keep = (r: AgentLogRecord) => opts.run === undefined || r.run === opts.run;
@@ -132,5 +132,13 @@ export async function logsCommand(stateDir: string, opts: LogsOptions): Promise<
       const r = parseRecord(line);
       if (r && keep(r)) await show(r);
     }
+  }
+}
+
+function linesOf(raw: string): number {
+  try {
+    return parseCount(raw);
+  } catch (err) {
+    throw new UsageError(`--lines: ${(err as Error).message}`);
   }
 }
