@@ -19,7 +19,8 @@ const PROGRESS_EVERY_BYTES = 4 * 1024 * 1024;
 const GC_REPORT_EVERY_MS = 500;
 // Handle types are a short list in practice (TCPSocketWrap, Timeout, FSReqCallback, ...): bounded all the same.
 const MAX_HANDLE_TYPES = 32;
-// Taken when serve loads, before the app can have replaced them (getActiveResourcesInfo is Node 17+).
+// Taken when serve loads (getActiveResourcesInfo is Node 17+). The app may have replaced them by then: what they
+// fail to give is left out of the reading, never the heap figures with it.
 const memoryUsage = process.memoryUsage;
 const activeResources = (process as { getActiveResourcesInfo?: () => string[] }).getActiveResourcesInfo;
 
@@ -73,21 +74,30 @@ function heapStats(thread: number): Json {
 }
 
 function offHeap(): Json {
-  const m = ReflectApply(memoryUsage, process, []);
-  return { external: m.external, arrayBuffers: m.arrayBuffers };
+  try {
+    const m = ReflectApply(memoryUsage, process, []);
+    return { external: m.external, arrayBuffers: m.arrayBuffers };
+  } catch {
+    return {};
+  }
 }
 
 /** Active handles and requests by type: what a leak of sockets or timers grows. */
 function handleCounts(): Record<string, number> | undefined {
   if (typeof activeResources !== 'function') return undefined;
-  const counts: Record<string, number> = {};
+  // No prototype: a type is counted whatever its name.
+  const counts = Object.create(null) as Record<string, number>;
   let types = 0;
-  for (const type of ReflectApply(activeResources, process, [])) {
-    if (counts[type] === undefined) {
-      if (types++ >= MAX_HANDLE_TYPES) continue;
-      counts[type] = 0;
+  try {
+    for (const type of ReflectApply(activeResources, process, [])) {
+      if (counts[type] === undefined) {
+        if (types++ >= MAX_HANDLE_TYPES) continue;
+        counts[type] = 0;
+      }
+      counts[type]++;
     }
-    counts[type]++;
+  } catch {
+    return undefined;
   }
   return counts;
 }
