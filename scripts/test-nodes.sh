@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `npm test` (after its pretest: build, typecheck, lint): the whole suite (unit, integration, slow) on the active
 # LTS, then the integration tier on every other node the package supports. Each node runs even when one before
-# it failed; the summary names each node's outcome and time, and the exit code is non-zero if any failed.
+# it failed; the summary names each node's outcome and time, and the failed tests (a CI log may keep only its
+# end), and the exit code is non-zero if any failed.
 # One node alone: scripts/test-on-node.sh <major> [vitest args]; the quick loop: npm run test:unit.
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
@@ -9,13 +10,17 @@ FULL=24
 OTHERS=(20 22 26)
 summary=()
 failed=0
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
 run() {
   local label=$1 major=$2 start=$SECONDS
   shift 2
-  if bash scripts/test-on-node.sh "$major" "$@"; then
+  if bash scripts/test-on-node.sh "$major" "$@" 2>&1 | tee "$log"; then
     summary+=("node $major, $label: passed in $((SECONDS - start)) s")
   else
     summary+=("node $major, $label: FAILED after $((SECONDS - start)) s")
+    # vitest's own list of what failed, without its colours.
+    while IFS= read -r line; do summary+=("  $line"); done < <(sed 's/\x1b\[[0-9;]*m//g' "$log" | grep -E '^ *FAIL ' | sort -u | head -20)
     failed=1
   fi
 }
