@@ -22,6 +22,17 @@ export class RunMemory {
   }
 }
 
+/**
+ * The tree's reading to keep from a tick: a process that is exiting (killed and its memory already released, or a
+ * zombie not yet reaped) reads RSS 0, and the kernel's OOM killer is seen exactly then; for it, the reading before
+ * says what it held.
+ */
+export function lastLiving(before: readonly ProcessSample[], now: readonly ProcessSample[]): readonly ProcessSample[] {
+  if (!now.some((p) => p.rssBytes === 0)) return now;
+  const previous = new Map(before.map((p) => [p.pid, p]));
+  return now.map((p) => (p.rssBytes === 0 ? (previous.get(p.pid) ?? p) : p));
+}
+
 export interface RunEnding {
   kind: 'limit' | 'restart';
   why: string;
@@ -73,7 +84,7 @@ export class Run implements RunBook {
   agentWorkerOom = false;
   /** Why the supervisor itself is ending this run, if it is. */
   ending?: RunEnding;
-  /** The processes of the last tick: the tree as it was when memory ended it. */
+  /** The processes of the last tick: the tree as it was when memory ended it (see lastLiving). */
   lastReading: readonly ProcessSample[] = [];
   /** The cgroup's OOM-kill counter at the run's start, and as last compared. */
   oomKillsAtStart?: number;

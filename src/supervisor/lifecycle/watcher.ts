@@ -12,7 +12,7 @@ import { redactArgv } from '../../common/redact.js';
 import { wholeMb } from '../../common/units.js';
 import { memberFate, type MemberFate } from './classify.js';
 import { isolateKey } from '../probe-link/isolate.js';
-import type { Run } from './run.js';
+import { lastLiving, type Run } from './run.js';
 import { NO_FAILURES, afterTick, watchFailing, type TickOutcomes } from './tick-health.js';
 
 export interface WatcherSettings {
@@ -205,7 +205,7 @@ export class Watcher {
         }),
       });
       run.memory.add(sample.processes);
-      run.lastReading = sample.processes;
+      run.lastReading = lastLiving(run.lastReading, sample.processes);
       const { thresholds } = this.settings;
       run.heapNearLimit = sample.processes.some((p) => p.heapUsed !== undefined && p.heapLimit && p.heapUsed / p.heapLimit >= thresholds.heapCritical);
       run.gate.retain(new Set(sample.processes.flatMap((p) => [isolateKey(p.pid), ...(p.workers ?? []).map((w) => isolateKey(p.pid, w.thread))])));

@@ -360,7 +360,7 @@ export class Sampler {
         missed: 0,
       };
       this.known.set(p.pid, k);
-    } else if (k.comm !== p.comm || this.mayBeBeforeExec(k, p.ppid)) {
+    } else if (k.comm !== p.comm || this.mayBeBeforeExec(k, p.ppid) || this.argvUnread(k, p.state)) {
       k.comm = p.comm;
       k.argv = readArgv(p.pid);
     }
@@ -450,6 +450,11 @@ export class Sampler {
   }
 
   /** A child whose argv is its parent's may not have exec'd yet (or never does: read again, one small read). */
+  /** Read in the middle of an exec (the new image's arguments not yet set), the command line is empty: not an answer. */
+  private argvUnread(k: Known, state: string): boolean {
+    return !k.argv?.length && state !== 'Z';
+  }
+
   private mayBeBeforeExec(k: Known, ppid: number): boolean {
     const parent = this.known.get(ppid)?.argv;
     return k.argv !== undefined && parent !== undefined && k.argv.length === parent.length && k.argv.every((a, i) => a === parent[i]);
