@@ -37,7 +37,7 @@ function runsSection(r: FullReport): string {
     'Runs per day (UTC)',
     table(['date', ' runs', ' restarts', ' oom', ' limit', ' crash', ' uptime', ' availability', 'alerts'], rows),
     `  exit reasons: ${counts(r.totals.reasons)}; availability = uptime ÷ (uptime + time down between a run and its restart)`,
-    `  processes memory ended (oom, limit, oom-kill): ${counts(r.totals.members)}`,
+    `  processes memory ended (oom, limit, oom-kill), agents and their children: ${counts(r.totals.members)}`,
   ].join('\n');
 }
 
