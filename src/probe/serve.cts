@@ -43,9 +43,12 @@ function parseOldSpaceLimit(): number | undefined {
   return mb === undefined ? undefined : mb * 1024 * 1024;
 }
 
+// Parsed once: every reading asks for it, and a sampling profile of a small heap would show the parse's strings.
+const flagOldSpaceLimit = parseOldSpaceLimit();
+
 /** What this isolate's heap dies at: a worker's own limit when no flag sets it. */
 function oldSpaceLimit(thread: number): number | undefined {
-  return parseOldSpaceLimit() ?? (thread ? workerOldSpaceLimit() : undefined);
+  return flagOldSpaceLimit ?? (thread ? workerOldSpaceLimit() : undefined);
 }
 
 /** The url of an inspector the app opened itself (the probe never opens one); loading `inspector` only then. */
