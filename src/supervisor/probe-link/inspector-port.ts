@@ -48,6 +48,7 @@ import { captureName, createPendingCapture, writeCaptureAtomically, type Capture
 import type { HeapStats, HeapUsage } from './sessions.js';
 import { listenersOf } from '../proc/sockets.js';
 import { checkSnapshotHeadroom, reservedProgress } from './snapshot-headroom.js';
+import { snapshotLimits } from './snapshot-time.js';
 import { checkTarget, cdp, openInspector, type CdpClient, type Endpoint } from './inspector-open.js';
 import { CLOSE_SOURCE, STATS_SOURCE, closerSource } from './inspector-scripts.js';
 
@@ -87,7 +88,8 @@ export interface InspectorHandle {
   samplingProfile(): Promise<SamplingHeapProfile>;
   stopSampling(): Promise<void>;
   /** Streams a heap snapshot into `file`, which must exist, be ours and be 0600. `onProgress(bytesWritten, 0)`. */
-  snapshotTo(file: string, onProgress?: (done: number, total: number) => void): Promise<{ bytes: number }>;
+  /** `usedHeapBytes` sets how long V8 may build it before its first chunk (snapshot-time.ts). */
+  snapshotTo(file: string, usedHeapBytes: number, onProgress?: (done: number, total: number) => void): Promise<{ bytes: number }>;
   collectGarbage(): Promise<{ beforeBytes: number; afterBytes: number }>;
   /** Disconnects (always, also after errors) and waits for the inspector we opened to close. Idempotent. */
   close(): Promise<InspectorFate>;
@@ -201,9 +203,9 @@ class PortSession implements InspectorHandle {
     return { beforeBytes: before.used, afterBytes: after.used };
   }
 
-  async snapshotTo(file: string, onProgress?: (done: number, total: number) => void): Promise<{ bytes: number }> {
+  async snapshotTo(file: string, usedHeapBytes: number, onProgress?: (done: number, total: number) => void): Promise<{ bytes: number }> {
     await this.enableHeapProfiler();
-    const idleMs = this.opts.snapshotIdleTimeoutMs ?? SNAPSHOT_IDLE_MS;
+    const { idleMs } = snapshotLimits(usedHeapBytes, { idleMs: this.opts.snapshotIdleTimeoutMs ?? SNAPSHOT_IDLE_MS, totalMs: 0 });
     // No O_CREAT: only a file the caller made private is written.
     const fd = openPrivateFile(file, constants.O_WRONLY | constants.O_TRUNC);
     let bytes = 0;
@@ -353,11 +355,12 @@ export async function saveCapture(
 ): Promise<string> {
   const name = captureName(inspector.pid, reason, kind);
   if (kind === 'heapprofile') return writeCaptureAtomically(dir, name, JSON.stringify(await inspector.samplingProfile()));
-  const reservation = await checkSnapshotHeadroom(inspector.pid, (await inspector.heapStats()).usedHeapSize, dir);
+  const used = (await inspector.heapStats()).usedHeapSize;
+  const reservation = await checkSnapshotHeadroom(inspector.pid, used, dir);
   try {
     const pending = await createPendingCapture(dir, name);
     try {
-      await inspector.snapshotTo(pending.tmpPath, reservedProgress(reservation, onProgress));
+      await inspector.snapshotTo(pending.tmpPath, used, reservedProgress(reservation, onProgress));
       return await pending.commit();
     } catch (err) {
       await pending.abort();

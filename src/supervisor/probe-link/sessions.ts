@@ -28,6 +28,7 @@ import { wholeMb as mib } from '../../common/units.js';
 import { isPositiveInt, type ProcessRecord, type Registry } from './registry.js';
 import { isolateKey } from './isolate.js';
 import { DEFAULT_HEADROOM, checkSnapshotHeadroom, reservedProgress, type HeadroomFactors } from './snapshot-headroom.js';
+import { snapshotLimits } from './snapshot-time.js';
 
 export interface Logger {
   debug(obj: object, msg?: string): void;
@@ -248,9 +249,10 @@ export class Inspectors {
     const stats = await this.heapStats(pid, thread);
     const reservation = await checkSnapshotHeadroom(pid, stats.usedHeapSize, this.opts.capturesDir, this.headroom);
     try {
+      const limits = snapshotLimits(stats.usedHeapSize, { idleMs: this.snapshotIdleTimeoutMs, totalMs: this.snapshotTimeoutMs });
       return await this.capture(pid, reason, 'heapsnapshot', {
-        timeoutMs: this.snapshotIdleTimeoutMs,
-        totalMs: this.snapshotTimeoutMs,
+        timeoutMs: limits.idleMs,
+        totalMs: limits.totalMs,
         onProgress: reservedProgress(reservation, onProgress),
       }, thread);
     } finally {
