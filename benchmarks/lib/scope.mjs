@@ -57,10 +57,30 @@ export function readJsonl(file) {
 /** A unique argv marker, so an agent can be found by its command line wherever it sits in a tree. */
 export const marker = (name) => `bench-${name}-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
 
+// The scopes still running. Ctrl-C or a kill ends node before any finally, while the benchmark's code would go on
+// starting things: the signal kills at once every process of this benchmark (its own children and the trees it
+// tracked) and removes the folders, then exits as the signal would have.
+const open = new Set();
+
+function abandonOnSignal(signal) {
+  process.stderr.write(`bench: ${signal}, killing what the running benchmark started\n`);
+  for (const abandon of open) abandon();
+  process.exit(128 + (signal === 'SIGINT' ? 2 : 15));
+}
+
 export async function withScope(fn) {
+  if (open.size === 0 && process.listenerCount('SIGINT') === 0) {
+    process.once('SIGINT', abandonOnSignal);
+    process.once('SIGTERM', abandonOnSignal);
+  }
   const undo = [];
   const dirs = [];
   const roots = new Set();
+  const abandon = () => {
+    killAll([...roots, ...[...roots, process.pid].flatMap((pid) => descendants(pid))]);
+    for (const dir of dirs) rmSync(dir, { recursive: true, force: true, maxRetries: 3 });
+  };
+  open.add(abandon);
   const scope = {
     tempDir(prefix) {
       const dir = mkdtempSync(path.join(tmpdir(), prefix));
@@ -78,6 +98,7 @@ export async function withScope(fn) {
   try {
     return await fn(scope);
   } finally {
+    open.delete(abandon);
     const doomed = [...roots].flatMap((pid) => [pid, ...descendants(pid)]);
     for (const cleanup of undo.reverse()) {
       try {
