@@ -2,7 +2,7 @@
 // happen (samples, exits, alerts, captures); /metrics only renders it, so a scrape never touches the agent.
 import { CONTENT_TYPE, Counter, Gauge, Histogram, Registry } from './exposition.js';
 import { MB } from '../../common/units.js';
-import type { ExitReason } from '../lifecycle/classify.js';
+import type { ExitReason } from '../journal/run-line.js';
 import type { Level, ProcessSample } from '../watch/policy.js';
 
 /** Past this many distinct roles, further ones are folded into `other`: pids must never become labels. */

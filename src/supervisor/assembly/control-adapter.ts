@@ -9,8 +9,8 @@ import { agentView, liveTick, processViews, treeView } from '../control/views.js
 import type { Level } from '../watch/policy.js';
 import { initialPolicyState, thresholdsOnly } from '../watch/policy.js';
 import type { ProcessRecordView, Sampler } from '../watch/sampler.js';
-import type { Runner } from './runner.js';
-import type { Watcher } from './watcher.js';
+import type { Runner } from '../lifecycle/runner.js';
+import type { Watcher } from '../lifecycle/watcher.js';
 
 export interface AdapterDeps {
   runner: Runner;
