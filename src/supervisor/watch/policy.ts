@@ -107,6 +107,18 @@ export function trustedTrend(history: HeapHistory, heapLimit: number | undefined
   return trend && trend.confidence >= TREND_MIN_CONFIDENCE ? trend : undefined;
 }
 
+/** The trend settings a leak is judged by (--trend-window, --trend-min-rate, --trend-horizon). */
+export type TrendRule = Pick<Thresholds, 'trendWindowMs' | 'trendMinMbPerMin' | 'trendHorizonMin'>;
+
+/**
+ * A leak: the floor rises at least at the minimum rate, with a trusted fit, towards an OOM within the horizon. Once
+ * raised, it holds until growth falls to half the rate that raised it (hysteresis).
+ */
+export function leaking(trend: Trend, rule: Omit<TrendRule, 'trendWindowMs'>, raised = false): boolean {
+  const minRate = raised ? rule.trendMinMbPerMin / 2 : rule.trendMinMbPerMin;
+  return trend.mbPerMin >= minRate && trend.confidence >= TREND_MIN_CONFIDENCE && trend.oomInMin !== undefined && trend.oomInMin <= rule.trendHorizonMin;
+}
+
 /** Why the policy asks for a capture when a leak trend is raised. */
 export const TREND_CAPTURE = 'heap-trend';
 
@@ -277,14 +289,7 @@ function isolateReadings(
     r.heap = step(frac, 'fraction of old-space limit', steps.heap, prev.heap);
     const trend = leakTrend(history, p.heapLimit, { windowMs: t.trendWindowMs });
     if (trend) {
-      // Hysteresis: once raised, the alert clears only when growth falls to half the rate that raised it.
-      const minRate = prevTrend === 'warning' ? t.trendMinMbPerMin / 2 : t.trendMinMbPerMin;
-      const growing =
-        trend.mbPerMin >= minRate &&
-        trend.confidence >= TREND_MIN_CONFIDENCE &&
-        trend.oomInMin !== undefined &&
-        trend.oomInMin <= t.trendHorizonMin;
-      r.trend = { level: growing ? 'warning' : 'ok', value: Math.round(trend.mbPerMin * 10) / 10, threshold: t.trendMinMbPerMin, unit: 'MB/min', trend };
+      r.trend = { level: leaking(trend, t, prevTrend === 'warning') ? 'warning' : 'ok', value: Math.round(trend.mbPerMin * 10) / 10, threshold: t.trendMinMbPerMin, unit: 'MB/min', trend };
     }
   }
   if (p.missedReplies !== undefined) r.unresponsive = step(p.missedReplies, 'unanswered heap reads', UNRESPONSIVE_STEPS);
