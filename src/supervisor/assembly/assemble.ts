@@ -28,6 +28,7 @@ import { executableOf, readArgv, readEnvVar } from '../proc/stat.js';
 import { underPermissionModel } from '../proc/node-argv.js';
 import type { Instrumented } from '../control/protocol.js';
 import type { ProcessTree } from '../proc/tree.js';
+import { thresholdsFor } from '../watch/roles.js';
 import { Sampler } from '../watch/sampler.js';
 import { analyzeSaved, closeAnalysis } from './analyze-captures.js';
 import { controlHandlers } from './control-adapter.js';
@@ -108,6 +109,7 @@ export class Assembly {
         historySize: historySize(watcherSettings(config)),
         registeredArgv: (pid) => registry?.get(pid)?.argv,
         pressure: () => this.config.heapWarning,
+        trendWindowMs: (role) => thresholdsFor(role, this.config).trendWindowMs,
         onHeap: (_pid, fraction) => this.watcher?.heapArrived(fraction),
         onEnded: (life, withRun, node) => this.watcher?.processEnded(life, withRun, node),
       });

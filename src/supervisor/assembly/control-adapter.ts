@@ -96,7 +96,7 @@ export function controlHandlers(deps: AdapterDeps): ControlHandlers {
     status,
     processes: () =>
       watcher && deps.sampler
-        ? processViews(tick(), watcher.policyState, (pid) => deps.sampler!.history(pid), (pid, thread) => deps.sampler!.heapHistory(pid, thread), watcher.thresholds).map((v) => {
+        ? processViews(tick(), watcher.policyState, (pid) => deps.sampler!.history(pid), watcher.thresholds).map((v) => {
             const url = deps.inspectorUrl(v.pid);
             return { ...v, ...deps.instrumentation(v.pid), ...(url ? { devtools_url: devtoolsUrl(url) } : {}) };
           })
