@@ -10,7 +10,7 @@ import type { Alert } from './supervisor/act/channels.js';
 import type { Notice } from './supervisor/act/executor.js';
 import type { CaptureProgress, CaptureRequest, CaptureResult, ControlHandlers, GcResult, ProcessView, StatusView } from './supervisor/control/protocol.js';
 import type { Outcome } from './supervisor/lifecycle/runner.js';
-import { Supervisor } from './supervisor/lifecycle/supervisor.js';
+import { Supervisor } from './supervisor/assembly/supervisor.js';
 
 export type { Alert, CaptureResult, GcResult, Outcome, ProcessView, StatusView };
 

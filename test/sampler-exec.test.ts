@@ -17,7 +17,7 @@ it("reads a child's command line again after an exec that kept its comm", async 
   track(parent.pid);
   const tree = new ProcessTree();
   tree.beginRun(parent.pid!);
-  const sampler = new Sampler(tree, undefined, { historySize: 10 });
+  const sampler = new Sampler(tree, undefined, { historySize: 10, trendWindowMs: () => 300_000 });
   const child = () => sampler.tick(parent.pid).processes.find((p) => p.ppid === parent.pid && p.comm === 'sh');
   const forked = await waitFor(child, 20_000, 'the forked subshell');
   expect(forked.argv).toEqual(['sh', '-c', script]);

@@ -13,7 +13,7 @@ describe('Sampler', () => {
     try {
       const tree = new ProcessTree();
       tree.beginRun(pid);
-      const sampler = new Sampler(tree, undefined, { historySize: 3600 });
+      const sampler = new Sampler(tree, undefined, { historySize: 3600, trendWindowMs: () => 300_000 });
       await waitFor(() => sampler.tick(pid).processes.some((p) => p.pid === pid), 10_000, 'the child sampled');
       for (let i = 0; i < RSS_HISTORY_POINTS * 2; i++) sampler.tick(pid);
       expect(sampler.history(pid)).toHaveLength(RSS_HISTORY_POINTS);

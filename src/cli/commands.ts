@@ -130,7 +130,7 @@ export async function cleanup(config: Config, flags: Flags): Promise<number> {
     result = await new ControlClient(config.stateDir).request<CleanupResult>('POST', '/cleanup', { body: {} });
   } catch (err) {
     if (!(err instanceof NoSupervisorError)) throw err;
-    const { cleanupStateDir } = await import('../supervisor/lifecycle/offline-cleanup.js');
+    const { cleanupStateDir } = await import('../supervisor/orphans/offline-cleanup.js');
     result = await cleanupStateDir(config);
   }
   if (flags.json) printJson(result);

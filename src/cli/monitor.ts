@@ -8,15 +8,12 @@ import { resolveConfig } from '../config/config.js';
 import { DEFAULT_SAMPLING_INTERVAL } from '../supervisor/probe-link/sessions.js';
 import { attachInspector, saveCapture, type InspectorFate, type InspectorHandle, type SessionEnd } from '../supervisor/probe-link/inspector-port.js';
 import { pageSize, readArgv, readStat } from '../supervisor/proc/stat.js';
-import { TREND_MIN_CONFIDENCE, type Thresholds } from '../supervisor/watch/policy.js';
+import { leaking, type TrendRule } from '../supervisor/watch/policy.js';
 import { roleOf } from '../supervisor/watch/sampler.js';
 import { heapTrend, type Point, type Trend } from '../supervisor/watch/trend.js';
 import { notice, out, printJson } from './output.js';
 import { progressLine } from './progress.js';
 import { bytesMb, formatDuration, formatTrend } from './view.js';
-
-/** The trend settings of the supervisor (--trend-window, --trend-min-rate, --trend-horizon). */
-export type TrendRule = Pick<Thresholds, 'trendWindowMs' | 'trendMinMbPerMin' | 'trendHorizonMin'>;
 
 export interface MonitorOptions {
   pid: number;
@@ -45,18 +42,13 @@ const trendView = (t: Trend) => ({
 /** The rate, the forecast and how far to trust them (the fit, times how much of the window was seen). */
 const trendText = (t: Trend | undefined) => (t ? `${formatTrend(trendView(t))} (confidence ${t.confidence.toFixed(2)})` : '-');
 
-/** The supervisor's trend alert: fast enough, a good fit, and an OOM within the horizon. */
-function alertable(t: Trend, rule: TrendRule): boolean {
-  return t.mbPerMin >= rule.trendMinMbPerMin && t.confidence >= TREND_MIN_CONFIDENCE && t.oomInMin !== undefined && t.oomInMin <= rule.trendHorizonMin;
-}
-
 /**
  * leaking: the supervisor would raise its trend alert; growing: the floor rises at least at half that rate (where
  * the supervisor's alert, once raised, clears) without meeting the rest; unknown: too few heap readings to fit.
  */
 export function verdictOf(trend: Trend | undefined, rule: TrendRule): Verdict {
   if (!trend) return 'unknown';
-  if (alertable(trend, rule)) return 'leaking';
+  if (leaking(trend, rule)) return 'leaking';
   return trend.mbPerMin >= rule.trendMinMbPerMin / 2 ? 'growing' : 'stable';
 }
 
@@ -227,7 +219,7 @@ export async function monitorCommand(opts: MonitorOptions): Promise<number> {
       extend(heap, heapBytes);
       if (heapBytes !== undefined) points.push({ t: now, v: heapBytes });
       if (heapLimit !== undefined) trend = heapTrend(points, heapLimit, { windowMs });
-      if (opts.captureOnGrowth && capture === undefined && trend && alertable(trend, rule)) {
+      if (opts.captureOnGrowth && capture === undefined && trend && leaking(trend, rule)) {
         try {
           capture = await saveCapture(h, opts.capturesDir, 'monitor-growth', 'heapprofile');
           if (live && !opts.json) process.stdout.write('\r\x1b[K');

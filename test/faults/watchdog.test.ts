@@ -9,7 +9,7 @@ import { undoAll } from './helpers.js';
 
 afterEach(undoAll);
 
-const SCRIPT = path.join(ROOT, 'dist/supervisor/lifecycle/watchdog.sh');
+const SCRIPT = path.join(ROOT, 'dist/supervisor/orphans/watchdog.sh');
 
 /** A process in a group of its own; `sh -c` with a child of its own when `withChild`. */
 function sleeper(withChild = false) {

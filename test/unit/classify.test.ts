@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { classifyExit, exitCodeOf, memberFate, type ExitReason, type MemberEnd, type MemberFate, type RunEnd } from '../../src/supervisor/lifecycle/classify.js';
+import { classifyExit, exitCodeOf, memberFate, type MemberEnd, type MemberFate, type RunEnd } from '../../src/supervisor/lifecycle/classify.js';
+import type { ExitReason } from '../../src/supervisor/journal/run-line.js';
 
 const end = (over: Partial<RunEnd>): RunEnd => ({
   code: null, signal: null, stoppedBySupervisor: false, limitExceeded: false, oomReport: false, heapNearLimit: false, ...over,

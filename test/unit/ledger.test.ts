@@ -3,7 +3,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { expect, it } from 'vitest';
-import { Ledger, type LedgerEntry } from '../../src/supervisor/lifecycle/ledger.js';
+import { Ledger, type LedgerEntry } from '../../src/supervisor/orphans/ledger.js';
 import { tempDir } from '../helpers/cli.js';
 
 const record = (over: Partial<LedgerEntry['record']> = {}): LedgerEntry['record'] => ({

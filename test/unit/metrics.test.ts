@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { ALERT_METRICS, Metrics, type TickProcess } from '../../src/supervisor/control/metrics.js';
+import { ALERT_METRICS, Metrics } from '../../src/supervisor/control/metrics.js';
+import type { ProcessSample } from '../../src/supervisor/watch/policy.js';
+import type { Trend } from '../../src/supervisor/watch/trend.js';
 import { MB } from '../../src/common/units.js';
 import { parseExposition, series } from '../ops/exposition.js';
 
@@ -7,7 +9,7 @@ const GROWTH = 'cfn_supervise_agent_process_heap_growth_bytes_per_second';
 const FORECAST = 'cfn_supervise_agent_process_oom_forecast_seconds';
 
 let nextPid = 100;
-const proc = (role: string, extra: Partial<TickProcess> = {}): TickProcess => ({
+const proc = (role: string, extra: Partial<ProcessSample> = {}): ProcessSample => ({
   pid: nextPid++,
   ppid: 1,
   role,
@@ -17,6 +19,9 @@ const proc = (role: string, extra: Partial<TickProcess> = {}): TickProcess => ({
   heapLimit: 256 * MB,
   ...extra,
 });
+
+/** A trend as the sampler carries it: trusted (a good fit) unless told. */
+const trend = (mbPerMin: number, oomInMin?: number, confidence = 0.9): Trend => ({ mbPerMin, oomInMin, confidence, floorMb: 100 });
 
 async function scrape(metrics: Metrics) {
   return parseExposition(metrics.render());
@@ -66,10 +71,10 @@ describe('heap trend gauges', () => {
     const metrics = new Metrics();
     metrics.observeTick({
       processes: [
-        proc('agent', { trend: { mbPerMin: 3, oomInMin: 90 } }),
-        proc('node:worker.js', { trend: { mbPerMin: 6, oomInMin: 40 } }),
-        proc('node:worker.js', { trend: { mbPerMin: 12, oomInMin: 50 } }),
-        proc('node:worker.js', { trend: { mbPerMin: -1 } }),
+        proc('agent', { trend: trend(3, 90) }),
+        proc('node:worker.js', { trend: trend(6, 40) }),
+        proc('node:worker.js', { trend: trend(12, 50) }),
+        proc('node:worker.js', { trend: trend(-1) }),
         proc('node:worker.js'),
       ],
     });
@@ -84,17 +89,24 @@ describe('heap trend gauges', () => {
 
   it('has no growth series for a role without a trend, and no forecast without an OOM estimate', async () => {
     const metrics = new Metrics();
-    metrics.observeTick({ processes: [proc('agent'), proc('sh', { heapUsed: undefined, heapLimit: undefined }), proc('node:a.js', { trend: { mbPerMin: -0.5 } })] });
+    metrics.observeTick({ processes: [proc('agent'), proc('sh', { heapUsed: undefined, heapLimit: undefined }), proc('node:a.js', { trend: trend(-0.5) })] });
     const exp = await scrape(metrics);
     expect(series(exp, GROWTH).map((s) => s.labels.role)).toEqual(['node:a.js']);
     expect(value(exp, GROWTH, { role: 'node:a.js' })).toBeCloseTo((-0.5 * MB) / 60);
     expect(series(exp, FORECAST)).toEqual([]);
   });
 
+  it('counts a trend only when its fit is trusted, as the views show it', async () => {
+    const metrics = new Metrics();
+    metrics.observeTick({ processes: [proc('agent', { trend: trend(30, 5, 0.5) }), proc('node:w.js', { trend: trend(2, 60, 0.8) })] });
+    const exp = await scrape(metrics);
+    expect(series(exp, GROWTH).map((s) => s.labels.role)).toEqual(['node:w.js']);
+  });
+
   it('drops the series of exited processes at the next tick', async () => {
     const metrics = new Metrics();
-    metrics.observeTick({ processes: [proc('agent', { trend: { mbPerMin: 5, oomInMin: 20 } }), proc('node:w.js', { trend: { mbPerMin: 8, oomInMin: 10 } })] });
-    metrics.observeTick({ processes: [proc('agent', { trend: { mbPerMin: 4, oomInMin: 25 } })] });
+    metrics.observeTick({ processes: [proc('agent', { trend: trend(5, 20) }), proc('node:w.js', { trend: trend(8, 10) })] });
+    metrics.observeTick({ processes: [proc('agent', { trend: trend(4, 25) })] });
     const exp = await scrape(metrics);
     expect(series(exp, GROWTH).map((s) => s.labels.role)).toEqual(['agent']);
     expect(series(exp, FORECAST).map((s) => s.labels.role)).toEqual(['agent']);
@@ -105,7 +117,7 @@ describe('heap trend gauges', () => {
 
   it('never labels by pid', async () => {
     const metrics = new Metrics();
-    const processes = [proc('agent', { pid: 777001, trend: { mbPerMin: 5, oomInMin: 20 } }), proc('node:w.js', { pid: 777002, trend: { mbPerMin: 1 } })];
+    const processes = [proc('agent', { pid: 777001, trend: trend(5, 20) }), proc('node:w.js', { pid: 777002, trend: trend(1) })];
     metrics.observeTick({ processes });
     const exp = await scrape(metrics);
     for (const s of exp.samples) {

@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { decide, initialPolicyState, type Action, type PolicyState, type ProcessSample, type Thresholds } from '../../src/supervisor/watch/policy.js';
-import type { HeapHistory, Point } from '../../src/supervisor/watch/trend.js';
+import { offHeapGrowth } from '../../src/supervisor/watch/offheap.js';
+import { thresholdsFor } from '../../src/supervisor/watch/roles.js';
+import { leakTrend, type HeapHistory, type Point, type Trend } from '../../src/supervisor/watch/trend.js';
 
 const MB = 1048576;
 const T: Thresholds = {
@@ -12,8 +14,16 @@ const T: Thresholds = {
 };
 const system = { total_mb: 24000, available_mb: 20000, used_mb: 4000, percent: 16.7 };
 const proc = (over: Partial<ProcessSample> = {}): ProcessSample => ({ pid: 10, ppid: 1, role: 'agent', isAgent: true, rssBytes: 100 * MB, ...over });
+/** The trend the sampler carries on a sample: fitted on the isolate's history over its role's window. */
+const fitted = (h: HeapHistory, heapLimit: number | undefined, t: Thresholds, role: string) =>
+  heapLimit ? leakTrend(h, heapLimit, { windowMs: thresholdsFor(role, t).trendWindowMs }) : undefined;
+const withTrends = (p: ProcessSample, history: (pid: number, thread?: number) => HeapHistory, t: Thresholds): ProcessSample => ({
+  ...p,
+  trend: p.trend ?? fitted(history(p.pid), p.heapLimit, t, p.role),
+  ...(p.workers ? { workers: p.workers.map((w) => ({ ...w, trend: w.trend ?? fitted(history(p.pid, w.thread), w.heapLimit, t, p.role) })) } : {}),
+});
 const run = (state: PolicyState, processes: ProcessSample[], history: (pid: number, thread?: number) => HeapHistory = () => ({ readings: [] }), t = T, at = 0) =>
-  decide(state, { sample: { at, processes, system }, heapHistory: history }, t);
+  decide(state, { sample: { at, processes: processes.map((p) => withTrends(p, history, t)), system } }, t);
 const kinds = (actions: Action[]) => actions.map((a) => (a.kind === 'alert' ? `alert:${a.metric}:${a.level}` : `${a.kind}`));
 
 /** Feeds the samples one tick (one second) after another and returns the actions of every tick. */
@@ -53,10 +63,11 @@ describe('decide: worker threads, each an isolate with its own heap and limit', 
     expect(r.state.processes.get('10/3')).toEqual({ heap: 'critical' });
   });
 
-  it("fits the worker's trend on the worker's own history", () => {
-    const asked: [number, number | undefined][] = [];
-    run(initialPolicyState, [worker(20 * MB)], (pid, thread) => (asked.push([pid, thread]), { readings: [] }));
-    expect(asked).toEqual([[10, undefined], [10, 3]]);
+  it("judges the worker's trend apart from its process's", () => {
+    const leak: Trend = { mbPerMin: 30, oomInMin: 5, confidence: 0.95, floorMb: 100 };
+    const p = proc({ heapUsed: 10 * MB, heapLimit: 2048 * MB, workers: [{ thread: 3, heapUsed: 20 * MB, heapLimit: 160 * MB, trend: leak }] });
+    const { actions } = run(initialPolicyState, [p]);
+    expect(actions.map((a) => [a.kind, 'thread' in a ? a.thread : undefined])).toEqual([['alert', 3], ['capture', 3]]);
   });
 });
 
@@ -205,6 +216,12 @@ describe('decide: a level goes down only after the value stayed below it for the
 });
 
 describe('decide: leak trend', () => {
+  it('reads the trend the sample carries, fitted once where the sample was made', () => {
+    const p = proc({ heapUsed: 130 * MB, heapLimit: 1024 * MB, trend: { mbPerMin: 30, oomInMin: 30, confidence: 0.9, floorMb: 130 } });
+    const { actions } = decide(initialPolicyState, { sample: { at: 0, processes: [p], system } }, T);
+    expect(kinds(actions)).toEqual(['alert:trend:warning', 'capture']);
+  });
+
   const limit = 1024 * MB;
   const history = (mbAt: (s: number) => number): Point[] => Array.from({ length: 61 }, (_, s) => ({ t: s * 1000, v: mbAt(s) * MB }));
   const at = (h: Point[]) => proc({ heapUsed: h.at(-1)!.v, heapLimit: limit });
@@ -284,7 +301,7 @@ describe('decide: off-heap growth and handles', () => {
   const big = (over: Partial<ProcessSample> = {}) => proc({ rssBytes: 300 * MB, ...over });
   const captureKinds = (actions: Action[]) => actions.map((a) => (a.kind === 'alert' ? `alert:${a.metric}:${a.level}` : a.kind === 'capture' ? `capture:${a.reason}${a.snapshot ? ':snapshot' : ''}` : a.kind));
   const decideOn = (points: Point[], p = big({ heapTotal: 8 * MB, external: 250 * MB, arrayBuffers: 249 * MB })) =>
-    decide(initialPolicyState, { sample: { at: 0, processes: [p], system }, heapHistory: () => ({ readings: [] }), offHeap: () => points }, T);
+    decide(initialPolicyState, { sample: { at: 0, processes: [{ ...p, offHeapGrowth: offHeapGrowth(points) }], system } }, T);
 
   const table: [string, Point[], string[]][] = [
     ['a Buffer leak of 2 MB/s warns and asks for a snapshot', series(30, (s) => 50 + 2 * s), ['alert:offheap:warning', 'capture:offheap-warning:snapshot']],
@@ -303,14 +320,14 @@ describe('decide: off-heap growth and handles', () => {
   });
 
   it('takes a snapshot, not a profile, at RSS critical when most of RSS is outside the heap', () => {
-    const at = (p: ProcessSample) => captureKinds(decide(initialPolicyState, { sample: { at: 0, processes: [p], system }, heapHistory: () => ({ readings: [] }) }, T).actions);
+    const at = (p: ProcessSample) => captureKinds(decide(initialPolicyState, { sample: { at: 0, processes: [p], system } }, T).actions);
     expect(at(big({ rssBytes: 2100 * MB, heapTotal: 20 * MB }))).toEqual(['alert:rss:critical', 'capture:rss-critical:snapshot', 'gc']);
     expect(at(big({ rssBytes: 2100 * MB, heapTotal: 1500 * MB }))).toEqual(['alert:rss:critical', 'capture:rss-critical', 'gc']);
   });
 
   it('names the handle types that grew in a connection alert', () => {
     const p = big({ sockets: 57, handles: { TCPSocketWrap: 57, Timeout: 2 }, handlesGrew: { seconds: 6, by: { TCPSocketWrap: 55 } } });
-    const { actions } = decide(initialPolicyState, { sample: { at: 0, processes: [p], system }, heapHistory: () => ({ readings: [] }) }, T);
+    const { actions } = decide(initialPolicyState, { sample: { at: 0, processes: [p], system } }, T);
     const alert = actions[0] as Extract<Action, { kind: 'alert' }>;
     expect(alert.message).toBe('agent (pid 10): sockets 57 connections (warning at 50); handles TCPSocketWrap 57 (+55 in 6 s), Timeout 2');
     expect(alert.details).toEqual({ handles: { TCPSocketWrap: 57, Timeout: 2 }, handles_grew: { TCPSocketWrap: 55 }, handles_grew_seconds: 6 });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { backoffDelay, decideRestart, initialRestartState, wantsRestart, type EndedRun, type RestartPolicy } from '../../src/supervisor/lifecycle/restart.js';
-import type { ExitReason } from '../../src/supervisor/lifecycle/classify.js';
+import type { ExitReason } from '../../src/supervisor/journal/run-line.js';
 import type { RestartMode } from '../../src/config/config.js';
 
 const policy: RestartPolicy = { restart: 'on-failure', backoffMs: 1000, backoffMaxMs: 8000, minUptimeMs: 30_000, maxRestarts: 3, restartWindowMs: 60_000 };

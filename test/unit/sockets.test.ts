@@ -1,7 +1,8 @@
 // The pure parts of the inspector-port path: reading /proc/net/tcp{,6} tables and the monitor's verdict.
 import { describe, expect, it } from 'vitest';
 import { connectHost, parseListeners } from '../../src/supervisor/proc/sockets.js';
-import { verdictOf, type TrendRule } from '../../src/cli/monitor.js';
+import { verdictOf } from '../../src/cli/monitor.js';
+import type { TrendRule } from '../../src/supervisor/watch/policy.js';
 
 // Lines as Linux writes them on a little-endian machine (x86-64, arm64).
 const TCP = `  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode

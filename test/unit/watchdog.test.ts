@@ -1,6 +1,6 @@
 // When the supervisor replaces its watchdog, and what it sends it.
 import { expect, it } from 'vitest';
-import { MAX_BACKLOG_BYTES, targetsMessage, unfitWatchdog } from '../../src/supervisor/lifecycle/watchdog.js';
+import { MAX_BACKLOG_BYTES, targetsMessage, unfitWatchdog } from '../../src/supervisor/orphans/watchdog.js';
 
 it.each([
   ['sleeping', 'S', 0, undefined],

@@ -2,8 +2,8 @@
 // happen (samples, exits, alerts, captures); /metrics only renders it, so a scrape never touches the agent.
 import { CONTENT_TYPE, Counter, Gauge, Histogram, Registry } from './exposition.js';
 import { MB } from '../../common/units.js';
-import type { ExitReason } from '../lifecycle/classify.js';
-import type { Level, ProcessSample } from '../watch/policy.js';
+import type { ExitReason } from '../journal/run-line.js';
+import { trustedTrend, type Level, type ProcessSample } from '../watch/policy.js';
 
 /** Past this many distinct roles, further ones are folded into `other`: pids must never become labels. */
 export const MAX_ROLES = 32;
@@ -14,12 +14,6 @@ export const ALERT_METRICS = ['rss', 'heap', 'fds', 'sockets', 'trend', 'offheap
 const alertMetrics: ReadonlySet<string> = new Set(ALERT_METRICS);
 const EXIT_REASONS = ['clean', 'crash', 'oom', 'killed', 'stopped', 'limit', 'oom-kill'] as const satisfies readonly ExitReason[];
 
-/** A trusted heap trend (policy/trend.ts's Trend fits): only the caller knows whether its fit is good enough. */
-export interface ProcessTrend {
-  mbPerMin: number;
-  oomInMin?: number;
-}
-export type TickProcess = ProcessSample & { trend?: ProcessTrend };
 
 /** One role's part of a tick: sums, except the fastest growth and the soonest OOM. */
 interface RoleSums {
@@ -141,7 +135,7 @@ export class Metrics {
   }
 
   /** One sampling tick (sampler.ts's Tick fits); replaces the previous one, so exited processes drop out. */
-  observeTick({ processes, durationMs }: { processes: readonly TickProcess[]; durationMs?: number }): void {
+  observeTick({ processes, durationMs }: { processes: readonly ProcessSample[]; durationMs?: number }): void {
     const roles = new Map<string, RoleSums>();
     let rss = 0;
     let heapUsed = 0;
@@ -169,9 +163,10 @@ export class Metrics {
         if (w.heapLimit !== undefined) sums.workerHeapLimit = (sums.workerHeapLimit ?? 0) + w.heapLimit;
       }
       // Growth and forecast are not sums: one leaking process is the story, so the role shows its worst one.
-      if (p.trend) {
-        sums.growth = Math.max(sums.growth ?? -Infinity, (p.trend.mbPerMin * MB) / 60);
-        const { oomInMin } = p.trend;
+      const trend = trustedTrend(p.trend);
+      if (trend) {
+        sums.growth = Math.max(sums.growth ?? -Infinity, (trend.mbPerMin * MB) / 60);
+        const { oomInMin } = trend;
         if (oomInMin !== undefined) sums.forecast = Math.min(sums.forecast ?? Infinity, oomInMin * 60);
       }
     }

@@ -5,7 +5,6 @@ import { ROLE_KEYS, type RoleKey } from '../../config/config.js';
 import { LEVELS, rank, trustedTrend, type Level, type PolicyState, type Thresholds } from '../watch/policy.js';
 import { thresholdsFor } from '../watch/roles.js';
 import type { HistoryPoint, Tick } from '../watch/sampler.js';
-import type { HeapHistory } from '../watch/trend.js';
 import type { Trend } from '../watch/trend.js';
 import { tenthsMb as mb } from '../../common/units.js';
 import { isolateKey } from '../probe-link/isolate.js';
@@ -21,14 +20,13 @@ export function processViews(
   tick: Tick | undefined,
   policy: PolicyState,
   history: (pid: number) => HistoryPoint[],
-  heapHistory: (pid: number, thread?: number) => HeapHistory,
   thresholds: Thresholds,
 ): ProcessView[] {
   if (!tick) return [];
   return tick.processes
     .map((p) => {
       const points = history(p.pid);
-      const trend = trustedTrend(heapHistory(p.pid), p.heapLimit, thresholds.trendWindowMs);
+      const trend = trustedTrend(p.trend);
       const own = thresholdsFor(p.role, thresholds);
       const view: ProcessView = {
         pid: p.pid,
@@ -56,7 +54,7 @@ export function processViews(
       if (trend) view.trend = trendView(trend);
       if (p.workers) {
         view.workers = p.workers.map((w) => {
-          const wt = trustedTrend(heapHistory(p.pid, w.thread), w.heapLimit, thresholds.trendWindowMs);
+          const wt = trustedTrend(w.trend);
           const worker: WorkerView = { thread: w.thread, level: highestLevel(Object.values(policy.processes.get(isolateKey(p.pid, w.thread)) ?? {})) };
           if (w.heapUsed !== undefined) worker.heap_used_mb = mb(w.heapUsed);
           if (w.heapLimit !== undefined) worker.heap_limit_mb = mb(w.heapLimit);

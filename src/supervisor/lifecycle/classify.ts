@@ -1,7 +1,6 @@
 // Pure: how a run ended, what exit code the supervisor reports for it, and which memory ended a process of it.
 import { constants } from 'node:os';
-
-export type ExitReason = 'clean' | 'crash' | 'oom' | 'killed' | 'stopped' | 'limit' | 'oom-kill';
+import type { ExitReason, MemberCause } from '../journal/run-line.js';
 
 export interface RunEnd {
   code: number | null;
@@ -34,9 +33,6 @@ export function classifyExit(end: RunEnd): ExitReason {
   if (end.oomKilled && (end.signal === 'SIGKILL' || end.code === SIGKILL_EXIT)) return 'oom-kill';
   return end.signal ? 'killed' : 'crash';
 }
-
-/** Memory that ended one process of the run: its heap (oom), a memory rule (limit), the kernel (oom-kill). */
-export type MemberCause = 'oom' | 'limit' | 'oom-kill';
 
 export interface MemberEnd {
   /** The last signal a memory rule sent it. */

@@ -6,7 +6,7 @@ import { OUR_NODE_OPTIONS_ENV, userNodeOptions } from '../../config/node-options
 import type { Children } from '../proc/children.js';
 import type { Libc } from '../../common/libc.js';
 import type { ProcessTree } from '../proc/tree.js';
-import type { Terminal } from './terminal.js';
+import type { Terminal } from '../terminal/terminal.js';
 import { readStat } from '../proc/stat.js';
 import { isNodeExecutable, underPermissionModel } from '../proc/node-argv.js';
 import { BUN_LINK_ENV } from '../probe-link/bun-link.js';

@@ -1,6 +1,6 @@
 // Pure restart policy: whether a run that ended is followed by another, after how long, and when a crash
 // loop is given up on. Time and randomness come in as arguments so every decision is reproducible.
-import type { ExitReason } from './classify.js';
+import type { ExitReason } from '../journal/run-line.js';
 import type { Config, RestartMode } from '../../config/config.js';
 
 export type RestartPolicy = Pick<Config, 'restart' | 'backoffMs' | 'backoffMaxMs' | 'minUptimeMs' | 'maxRestarts' | 'restartWindowMs'>;

@@ -5,7 +5,7 @@ import type { RunBook } from '../act/executor.js';
 import { Gate } from '../act/gate.js';
 import { wholeMb } from '../../common/units.js';
 import type { ProcessSample } from '../watch/policy.js';
-import type { ExitReason, MemberCause } from './classify.js';
+import type { ExitReason, MemberCause, RunLine } from '../journal/run-line.js';
 
 /** Whole-tree RSS over a run: where it started, its peak and where it ended. */
 export class RunMemory {
@@ -36,35 +36,6 @@ export function lastLiving(before: readonly ProcessSample[], now: readonly Proce
 export interface RunEnding {
   kind: 'limit' | 'restart';
   why: string;
-}
-
-/** The runs.jsonl line (README: "What a run leaves in the state dir"). */
-export interface RunLine {
-  run_id: string;
-  pid: number;
-  argv: string[];
-  /** Null when the run ended before its first sample. */
-  start_mb: number | null;
-  peak_mb: number | null;
-  end_mb: number | null;
-  duration_seconds: number;
-  warnings: number;
-  /** code is null only for a run whose supervisor was lost: nobody saw how it ended. */
-  exit: { code: number | null; signal: string | null; reason: ExitReason | 'supervisor-lost'; why?: string };
-  aborted: boolean;
-  restarts: number;
-  captures: string[];
-  reports: string[];
-  /** Processes of the tree (the agent left out) that memory ended, by cause: `{ oom: 1, limit: 1 }`. */
-  members: Partial<Record<MemberCause, number>>;
-  /** The tree at its last reading, largest first, when memory ended the run. */
-  last_readings?: { pid: number; role: string; rss_mb: number; heap_mb?: number }[];
-  /**
-   * A failed run's last lines of stderr, redacted: as read from its pipe, or, where stderr was a terminal (never
-   * read), what its fatal-error report says Node printed.
-   */
-  last_stderr?: string[];
-  last_stderr_source?: 'stderr' | 'report';
 }
 
 /** Processes a run record lists at its last reading: the largest, which is where memory went. */

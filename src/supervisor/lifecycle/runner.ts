@@ -11,15 +11,16 @@ import { RunReports, type FatalReport } from '../journal/reports.js';
 import { LAST_STDERR_LINES } from '../output/agent-output.js';
 import type { ProcessTree } from '../proc/tree.js';
 import { redactArgv, redactText } from '../../common/redact.js';
-import { classifyExit, exitCodeOf, type ExitReason } from './classify.js';
-import { JOB_STOP_SIGNALS, JobControl } from './job-control.js';
-import { endLeftovers } from './leftovers.js';
+import { classifyExit, exitCodeOf } from './classify.js';
+import type { ExitReason } from '../journal/run-line.js';
+import { JOB_STOP_SIGNALS, JobControl } from '../terminal/job-control.js';
+import { endLeftovers } from '../orphans/leftovers.js';
 import { runIdOf, type Agent, type Launcher } from './launch.js';
 import { MEMORY_REASONS, decideRestart, initialRestartState, type RestartState } from './restart.js';
 import { Run } from './run.js';
-import type { Terminal } from './terminal.js';
+import type { Terminal } from '../terminal/terminal.js';
 import type { Watcher } from './watcher.js';
-import type { Ledger } from './ledger.js';
+import type { Ledger } from '../orphans/ledger.js';
 
 export type Phase = 'starting' | 'preflight' | 'running' | 'backoff' | 'stopping' | 'exited';
 

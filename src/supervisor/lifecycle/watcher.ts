@@ -4,7 +4,7 @@
 import type { Logger } from 'pino';
 import type { Executor } from '../act/executor.js';
 import type { Metrics } from '../control/metrics.js';
-import { decide, initialPolicyState, trustedTrend, type Action, type PolicyState, type Thresholds } from '../watch/policy.js';
+import { decide, initialPolicyState, type Action, type PolicyState, type Thresholds } from '../watch/policy.js';
 import type { ProcessLife, Sampler, Tick } from '../watch/sampler.js';
 import type { Journal } from '../journal/journal.js';
 import { collectReports } from '../journal/reports.js';
@@ -196,25 +196,13 @@ export class Watcher {
     try {
       const sample = this.deps.sampler.tick(run.pid);
       this.last = sample;
-      const { trendWindowMs } = this.settings.thresholds;
-      this.deps.metrics.observeTick({
-        ...sample,
-        processes: sample.processes.map((p) => {
-          const trend = trustedTrend(this.deps.sampler.heapHistory(p.pid), p.heapLimit, trendWindowMs);
-          return trend ? { ...p, trend } : p;
-        }),
-      });
+      this.deps.metrics.observeTick(sample);
       run.memory.add(sample.processes);
       run.lastReading = lastLiving(run.lastReading, sample.processes);
       const { thresholds } = this.settings;
       run.heapNearLimit = sample.processes.some((p) => p.heapUsed !== undefined && p.heapLimit && p.heapUsed / p.heapLimit >= thresholds.heapCritical);
       run.gate.retain(new Set(sample.processes.flatMap((p) => [isolateKey(p.pid), ...(p.workers ?? []).map((w) => isolateKey(p.pid, w.thread))])));
-      const { sampler } = this.deps;
-      const { state, actions } = decide(
-        this.policy,
-        { sample, heapHistory: (pid, thread) => sampler.heapHistory(pid, thread), offHeap: (pid) => sampler.offHeapHistory(pid) },
-        thresholds,
-      );
+      const { state, actions } = decide(this.policy, { sample }, thresholds);
       this.policy = state;
       this.dispatch(run, actions);
       this.outcomes = afterTick(this.outcomes);

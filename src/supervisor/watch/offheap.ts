@@ -27,22 +27,11 @@ export interface OffHeapGrowth {
   offHeapMb: number;
 }
 
-// Every process is judged on every tick, and its points change only when its memory moved: the answer is kept per
-// points array (the sampler hands out the same array until a point is added).
-const answers = new WeakMap<readonly Point[], OffHeapGrowth | undefined>();
-
 /** The slope of `points` (t, RSS − heap total) over the window ending at the last one; undefined before it says anything. */
 export function offHeapGrowth(points: readonly Point[]): OffHeapGrowth | undefined {
-  if (answers.has(points)) return answers.get(points);
-  const answer = fitGrowth(points, OFFHEAP_WINDOW_MS);
-  answers.set(points, answer);
-  return answer;
-}
-
-function fitGrowth(points: readonly Point[], windowMs: number): OffHeapGrowth | undefined {
   const last = points.at(-1);
   if (!last) return undefined;
-  const recent = points.filter((p) => p.t >= last.t - windowMs);
+  const recent = points.filter((p) => p.t >= last.t - OFFHEAP_WINDOW_MS);
   const span = last.t - recent[0]!.t;
   if (recent.length < MIN_POINTS || span < OFFHEAP_MIN_SPAN_MS) return undefined;
   const fit = linearFit(

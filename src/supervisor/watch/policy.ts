@@ -5,8 +5,8 @@
 // line (a heap between GCs) raises one alert, not one per crossing.
 import type { SystemMemory } from '../../common/sysmem.js';
 import { thresholdsFor } from './roles.js';
-import { leakTrend, type HeapHistory, type Point, type Trend } from './trend.js';
-import { offHeapGrowth } from './offheap.js';
+import type { Trend } from './trend.js';
+import type { OffHeapGrowth } from './offheap.js';
 import { handlesText, type HandleGrowth } from './handles.js';
 import { MB } from '../../common/units.js';
 import type { Config } from '../../config/config.js';
@@ -50,6 +50,10 @@ export interface ProcessSample {
   missedReplies?: number;
   /** Its worker threads with a probe: each an isolate with its own heap and limit, judged on its own. */
   workers?: IsolateSample[];
+  /** The leak trend of its heap: see IsolateSample. */
+  trend?: Trend;
+  /** How what it holds outside the heap (RSS − heap total) grows, fitted on its history when the sample is made. */
+  offHeapGrowth?: OffHeapGrowth;
 }
 
 /** A worker thread's isolate: heap rules, trend and silence apply to it as to a process's main thread. */
@@ -59,6 +63,11 @@ export interface IsolateSample {
   heapTotal?: number;
   heapLimit?: number;
   missedReplies?: number;
+  /**
+   * The leak trend of its heap, fitted once per tick where the sample is made, on its history over its role's trend
+   * window; undefined without a heap limit or enough readings. Trusted or not: the readers decide (trustedTrend).
+   */
+  trend?: Trend;
 }
 
 export interface TickSample {
@@ -100,11 +109,21 @@ export const thresholdsOnly = (t: Thresholds): Thresholds => Object.fromEntries(
 
 /** A trend is trusted (alerted on, shown) only when its fit is at least this good. */
 export const TREND_MIN_CONFIDENCE = 0.8;
-/** The leak trend of a heap history, when its fit is good enough to act on and to show. */
-export function trustedTrend(history: HeapHistory, heapLimit: number | undefined, windowMs: number): Trend | undefined {
-  if (!heapLimit) return undefined;
-  const trend = leakTrend(history, heapLimit, { windowMs });
+/** A sample's leak trend, when its fit is good enough to show and to count. */
+export function trustedTrend(trend: Trend | undefined): Trend | undefined {
   return trend && trend.confidence >= TREND_MIN_CONFIDENCE ? trend : undefined;
+}
+
+/** The trend settings a leak is judged by (--trend-window, --trend-min-rate, --trend-horizon). */
+export type TrendRule = Pick<Thresholds, 'trendWindowMs' | 'trendMinMbPerMin' | 'trendHorizonMin'>;
+
+/**
+ * A leak: the floor rises at least at the minimum rate, with a trusted fit, towards an OOM within the horizon. Once
+ * raised, it holds until growth falls to half the rate that raised it (hysteresis).
+ */
+export function leaking(trend: Trend, rule: Omit<TrendRule, 'trendWindowMs'>, raised = false): boolean {
+  const minRate = raised ? rule.trendMinMbPerMin / 2 : rule.trendMinMbPerMin;
+  return trend.mbPerMin >= minRate && trend.confidence >= TREND_MIN_CONFIDENCE && trend.oomInMin !== undefined && trend.oomInMin <= rule.trendHorizonMin;
 }
 
 /** Why the policy asks for a capture when a leak trend is raised. */
@@ -180,11 +199,8 @@ export function settle(prev: Level, reached: Level, below: Below | undefined, at
 }
 
 export interface PolicyInput {
+  /** The tick's processes, each with its trends fitted where the sample was made. */
   sample: TickSample;
-  /** Heap readings and post-GC floors of each isolate, oldest first (the bounded history the supervisor keeps). */
-  heapHistory: (pid: number, thread?: number) => HeapHistory;
-  /** RSS − heap total of each process, oldest first: what it holds outside the V8 heap. */
-  offHeap?: (pid: number) => readonly Point[];
 }
 
 interface Reading {
@@ -246,13 +262,13 @@ function stepsOf(t: Thresholds): Steps {
   return steps;
 }
 
-function readings(p: ProcessSample, t: Thresholds, history: HeapHistory, offHeap: readonly Point[], prev: Partial<Record<Metric, Level>>): Partial<Record<Metric, Reading>> {
+function readings(p: ProcessSample, t: Thresholds, prev: Partial<Record<Metric, Level>>): Partial<Record<Metric, Reading>> {
   const steps = stepsOf(t);
   const r: Partial<Record<Metric, Reading>> = {
     rss: step(Math.round(p.rssBytes / MB), 'MB', steps.rss, prev.rss),
-    ...isolateReadings(p, t, history, prev),
+    ...isolateReadings(p, t, prev),
   };
-  const growth = offHeapGrowth(offHeap);
+  const growth = p.offHeapGrowth;
   if (growth) {
     const reading = step(growth.mbPerMin, 'MB/min', steps.offheap, prev.offheap);
     r.offheap = growth.growing ? reading : { ...reading, level: 'ok' };
@@ -266,7 +282,6 @@ function readings(p: ProcessSample, t: Thresholds, history: HeapHistory, offHeap
 function isolateReadings(
   p: Omit<IsolateSample, 'thread'>,
   t: Thresholds,
-  history: HeapHistory,
   prev: Partial<Record<Metric, Level>>,
 ): Partial<Record<Metric, Reading>> {
   const prevTrend = prev.trend;
@@ -275,16 +290,9 @@ function isolateReadings(
   if (p.heapUsed !== undefined && p.heapLimit) {
     const frac = Math.round((p.heapUsed / p.heapLimit) * 1000) / 1000;
     r.heap = step(frac, 'fraction of old-space limit', steps.heap, prev.heap);
-    const trend = leakTrend(history, p.heapLimit, { windowMs: t.trendWindowMs });
+    const { trend } = p;
     if (trend) {
-      // Hysteresis: once raised, the alert clears only when growth falls to half the rate that raised it.
-      const minRate = prevTrend === 'warning' ? t.trendMinMbPerMin / 2 : t.trendMinMbPerMin;
-      const growing =
-        trend.mbPerMin >= minRate &&
-        trend.confidence >= TREND_MIN_CONFIDENCE &&
-        trend.oomInMin !== undefined &&
-        trend.oomInMin <= t.trendHorizonMin;
-      r.trend = { level: growing ? 'warning' : 'ok', value: Math.round(trend.mbPerMin * 10) / 10, threshold: t.trendMinMbPerMin, unit: 'MB/min', trend };
+      r.trend = { level: leaking(trend, t, prevTrend === 'warning') ? 'warning' : 'ok', value: Math.round(trend.mbPerMin * 10) / 10, threshold: t.trendMinMbPerMin, unit: 'MB/min', trend };
     }
   }
   if (p.missedReplies !== undefined) r.unresponsive = step(p.missedReplies, 'unanswered heap reads', UNRESPONSIVE_STEPS);
@@ -404,8 +412,8 @@ export function decide(state: PolicyState, input: PolicyInput, t: Thresholds): {
   };
   for (const p of input.sample.processes) {
     const pt = thresholdsFor(p.role, t);
-    judge(p, 0, pt, (prev) => readings(p, pt, input.heapHistory(p.pid), input.offHeap?.(p.pid) ?? [], prev));
-    for (const w of p.workers ?? []) judge(p, w.thread, pt, (prev) => isolateReadings(w, pt, input.heapHistory(p.pid, w.thread), prev));
+    judge(p, 0, pt, (prev) => readings(p, pt, prev));
+    for (const w of p.workers ?? []) judge(p, w.thread, pt, (prev) => isolateReadings(w, pt, prev));
   }
 
   const treeMb = Math.round(input.sample.processes.reduce((s, p) => s + p.rssBytes, 0) / MB);

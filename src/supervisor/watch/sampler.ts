@@ -5,7 +5,8 @@
 import path from 'node:path';
 import { TimeoutError } from '../../common/errors.js';
 import type { IsolateSample, ProcessSample, TickSample } from './policy.js';
-import type { HeapHistory, Point } from './trend.js';
+import { leakTrend, type HeapHistory, type Point, type Trend } from './trend.js';
+import { offHeapGrowth, type OffHeapGrowth } from './offheap.js';
 import { PairRing, Ring } from './ring.js';
 import { systemMemory } from '../../common/sysmem.js';
 import { establishedInodes, fdCount, fdNames, socketInodes } from '../proc/sockets.js';
@@ -141,8 +142,10 @@ interface HeapWatch {
   heaps: Ring<Point>;
   /** The heap right after each major GC, as the probe reported it: what the leak trend is fitted on first. */
   floors: Ring<Point>;
-  /** Both rings as handed out since their last change (leakTrend keeps its answer per history object). */
+  /** Both rings as handed out since their last change: a new object when they change. */
   history?: HeapHistory;
+  /** The trend fitted on `history` with this window and limit: fitted again only when one of them changed. */
+  fit?: { history: HeapHistory; windowMs: number; limit: number; trend: Trend | undefined };
   heap?: {
     at: number;
     rssBytes: number;
@@ -180,7 +183,8 @@ interface Known extends HeapWatch {
   /** RSS − heap total at each tick with a heap reading: the off-heap rule's points. */
   offHeap: PairRing;
   offHeapLast?: Point;
-  offHeapPoints?: Point[];
+  /** The growth fitted on the points: fitted again only once a point was added. */
+  offHeapFit?: { growth: OffHeapGrowth | undefined };
   handles: Ring<HandleReading>;
   /** How the handle counts grew from the oldest reading kept to the newest. */
   handlesGrew?: HandleGrowth;
@@ -200,6 +204,8 @@ export interface SamplerOptions {
   pressure?: () => number;
   /** A heap reading arrived: the watcher decides at once on one under pressure instead of a tick later. */
   onHeap?: (pid: number, fraction: number) => void;
+  /** The trend window for a process of this role (its role's rule, else the global one). */
+  trendWindowMs: (role: string) => number;
   /** A process of the run is gone (or the run ended with it still there); `node`: it was a node process. */
   onEnded?: (life: ProcessLife, endedWithRun: boolean, node: boolean) => void;
 }
@@ -279,11 +285,6 @@ export class Sampler {
     return this.known.get(pid)?.rss.map((t, rssBytes) => ({ t, rssBytes })) ?? [];
   }
 
-  heapHistory(pid: number, thread = 0): HeapHistory {
-    const k = this.isolate(pid, thread);
-    if (!k) return { readings: [] };
-    return (k.history ??= { readings: k.heaps.toArray(), floors: k.floors.toArray() });
-  }
 
   /** A worker thread of `pid` died of its heap: counted in the process's life; undefined when it is not known. */
   workerOom(pid: number): ProcessLife | undefined {
@@ -292,12 +293,6 @@ export class Sampler {
     return life;
   }
 
-  /** RSS − heap total of a process, oldest first (handed out as one array until the next point). */
-  offHeapHistory(pid: number): readonly Point[] {
-    const k = this.known.get(pid);
-    if (!k) return [];
-    return (k.offHeapPoints ??= k.offHeap.map((t, v) => ({ t, v })));
-  }
 
   private isolate(pid: number, thread: number): HeapWatch | undefined {
     const k = this.known.get(pid);
@@ -416,12 +411,16 @@ export class Sampler {
       if (k.heap.external !== undefined) view.external = k.heap.external;
       if (k.heap.arrayBuffers !== undefined) view.arrayBuffers = k.heap.arrayBuffers;
       this.offHeapPoint(k, at, view.rssBytes - k.heap.total);
+      const trend = this.trendOf(k, view.role);
+      if (trend) view.trend = trend;
+      const growth = (k.offHeapFit ??= { growth: offHeapGrowth(k.offHeap.map((t, v) => ({ t, v }))) }).growth;
+      if (growth) view.offHeapGrowth = growth;
     }
     const handles = k.handles.last();
     if (handles) view.handles = handles.counts;
     if (k.handlesGrew) view.handlesGrew = k.handlesGrew;
     view.missedReplies = k.missed;
-    const workers = this.sampleWorkers(p.pid, k, view.rssBytes, at);
+    const workers = this.sampleWorkers(p.pid, k, view.rssBytes, at, view.role);
     if (workers) view.workers = workers;
     return view;
   }
@@ -433,7 +432,7 @@ export class Sampler {
   }
 
   /** Each worker isolate with a probe, read as the main thread is; those gone are forgotten. */
-  private sampleWorkers(pid: number, k: Known, rssBytes: number, at: number): IsolateSample[] | undefined {
+  private sampleWorkers(pid: number, k: Known, rssBytes: number, at: number, role: string): IsolateSample[] | undefined {
     const threads = [...this.heaps!.threads(pid)];
     if (threads.length === 0 && !k.workers) return undefined;
     const kept = new Map<number, HeapWatch>();
@@ -443,10 +442,27 @@ export class Sampler {
       if (this.heapDue(w, rssBytes, at)) this.readHeap(pid, w, rssBytes, thread, (h) => workerLived(k.life, h.used, h.oldSpaceLimit ?? h.limit));
       const sample: IsolateSample = { thread, missedReplies: w.missed };
       if (w.heap) Object.assign(sample, { heapUsed: w.heap.used, heapTotal: w.heap.total, heapLimit: w.heap.limit });
+      const trend = this.trendOf(w, role);
+      if (trend) sample.trend = trend;
       return sample;
     });
     k.workers = kept.size > 0 ? kept : undefined;
     return samples.length > 0 ? samples : undefined;
+  }
+
+  /**
+   * An isolate's leak trend, fitted where the sample is made so that the policy, the views and the metrics read one
+   * answer; fitted again only when its history, its role's window or its heap limit changed.
+   */
+  private trendOf(w: HeapWatch, role: string): Trend | undefined {
+    const limit = w.heap?.limit;
+    if (!limit) return undefined;
+    const windowMs = this.opts.trendWindowMs(role);
+    const history = (w.history ??= { readings: w.heaps.toArray(), floors: w.floors.toArray() });
+    const fit = w.fit;
+    if (fit?.history === history && fit.windowMs === windowMs && fit.limit === limit) return fit.trend;
+    w.fit = { history, windowMs, limit, trend: leakTrend(history, limit, { windowMs }) };
+    return w.fit.trend;
   }
 
   /** A child whose argv is its parent's may not have exec'd yet (or never does: read again, one small read). */
@@ -493,7 +509,7 @@ export class Sampler {
     if (last && Math.abs(v - last.v) < OFFHEAP_MOVED_BYTES && t - last.t < OFFHEAP_EVERY_MS) return;
     k.offHeapLast = { t, v };
     k.offHeap.push(t, v);
-    k.offHeapPoints = undefined;
+    k.offHeapFit = undefined;
   }
 
   private readKinds(k: Known, pid: number): void {

@@ -49,23 +49,14 @@ const FULL_FLOORS = 8;
  */
 const FULL_SPAN_MS = 30_000;
 
-// The metrics, the policy and the views ask the same question of the same history every tick until a reading
-// arrives, for every process: the answer is kept per history object (the sampler hands out a new one when it
-// has news, and a history is never changed once handed out). It depends on nothing else: the window ends at
-// the last point, not at the clock.
-const answered = new WeakMap<HeapHistory, { limit: number; opts: TrendOptions; trend: Trend | undefined }>();
-
-/** The leak trend: from the post-GC floors when there are enough in the window, else from the readings. */
+/**
+ * The leak trend: from the post-GC floors when there are enough in the window, else from the readings. It depends
+ * on nothing but its arguments (the window ends at the last point, not at the clock).
+ */
 export function leakTrend(history: HeapHistory, limit: number, opts: TrendOptions): Trend | undefined {
-  const known = answered.get(history);
-  if (known && known.limit === limit && known.opts.windowMs === opts.windowMs && known.opts.slices === opts.slices && known.opts.minPoints === opts.minPoints) {
-    return known.trend;
-  }
   const last = history.floors?.at(-1);
   const floors = last ? history.floors!.filter((p) => p.t >= last.t - opts.windowMs) : [];
-  const trend = floors.length >= MIN_FLOORS ? floorTrend(floors, limit) : heapTrend(history.readings, limit, opts);
-  answered.set(history, { limit, opts: { ...opts }, trend });
-  return trend;
+  return floors.length >= MIN_FLOORS ? floorTrend(floors, limit) : heapTrend(history.readings, limit, opts);
 }
 
 /**

@@ -13,7 +13,7 @@ import { renameSync, rmSync } from 'node:fs';
 import { readPrivateFile, writePrivateFile } from '../../common/statedir.js';
 import { endGracefully, signalPid } from '../proc/kill.js';
 import { readStat, type ProcStat } from '../proc/stat.js';
-import type { RunLine } from './run.js';
+import type { RunLine } from '../journal/run-line.js';
 
 const HEADER = 'cfn-supervise-ledger 1';
 /** Far above any real ledger (a line per process): what a damaged one can cost to read. */

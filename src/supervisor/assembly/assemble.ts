@@ -28,16 +28,17 @@ import { executableOf, readArgv, readEnvVar } from '../proc/stat.js';
 import { underPermissionModel } from '../proc/node-argv.js';
 import type { Instrumented } from '../control/protocol.js';
 import type { ProcessTree } from '../proc/tree.js';
+import { thresholdsFor } from '../watch/roles.js';
 import { Sampler } from '../watch/sampler.js';
 import { analyzeSaved, closeAnalysis } from './analyze-captures.js';
 import { controlHandlers } from './control-adapter.js';
-import type { Launcher } from './launch.js';
-import { endLostRun, type Ledger, type LostLedger } from './ledger.js';
-import { Runner } from './runner.js';
+import type { Launcher } from '../lifecycle/launch.js';
+import { endLostRun, type Ledger, type LostLedger } from '../orphans/ledger.js';
+import { Runner } from '../lifecycle/runner.js';
 import type { SupervisorOptions } from './supervisor.js';
-import { Watchdog } from './watchdog.js';
-import { Watcher, historySize, type WatcherSettings } from './watcher.js';
-import type { Terminal } from './terminal.js';
+import { Watchdog } from '../orphans/watchdog.js';
+import { Watcher, historySize, type WatcherSettings } from '../lifecycle/watcher.js';
+import type { Terminal } from '../terminal/terminal.js';
 
 /** An inspector call that takes longer has an agent blocked in synchronous code; RSS from /proc stands in. */
 const CDP_TIMEOUT_MS = 2000;
@@ -108,6 +109,7 @@ export class Assembly {
         historySize: historySize(watcherSettings(config)),
         registeredArgv: (pid) => registry?.get(pid)?.argv,
         pressure: () => this.config.heapWarning,
+        trendWindowMs: (role) => thresholdsFor(role, this.config).trendWindowMs,
         onHeap: (_pid, fraction) => this.watcher?.heapArrived(fraction),
         onEnded: (life, withRun, node) => this.watcher?.processEnded(life, withRun, node),
       });

@@ -6,7 +6,6 @@ import type { Notice } from '../act/executor.js';
 import type { Journal } from '../journal/journal.js';
 import { readArgv, type ProcStat } from '../proc/stat.js';
 import type { ProcessTree } from '../proc/tree.js';
-import type { Run } from './run.js';
 
 export interface LeftoverDeps {
   config: Config;
@@ -15,9 +14,12 @@ export interface LeftoverDeps {
   notice: Notice;
 }
 
-/** Ends the rest of the run's tree, or releases it with --orphans keep; returns what is still alive. */
+/**
+ * Ends the rest of the run's tree, or releases it with --orphans keep; returns what is still alive. A run that a
+ * memory rule or a restart is ending (`run.ending`) has its whole tree ended, quietly: that was asked for.
+ */
 export async function endLeftovers(
-  run: Run,
+  run: { readonly ending?: unknown },
   { config, tree, journal, notice }: LeftoverDeps,
   stop: { signal: NodeJS.Signals; deadline: number } | undefined,
   hurry: AbortSignal,

@@ -9,8 +9,8 @@ import { agentView, liveTick, processViews, treeView } from '../control/views.js
 import type { Level } from '../watch/policy.js';
 import { initialPolicyState, thresholdsOnly } from '../watch/policy.js';
 import type { ProcessRecordView, Sampler } from '../watch/sampler.js';
-import type { Runner } from './runner.js';
-import type { Watcher } from './watcher.js';
+import type { Runner } from '../lifecycle/runner.js';
+import type { Watcher } from '../lifecycle/watcher.js';
 
 export interface AdapterDeps {
   runner: Runner;
@@ -96,7 +96,7 @@ export function controlHandlers(deps: AdapterDeps): ControlHandlers {
     status,
     processes: () =>
       watcher && deps.sampler
-        ? processViews(tick(), watcher.policyState, (pid) => deps.sampler!.history(pid), (pid, thread) => deps.sampler!.heapHistory(pid, thread), watcher.thresholds).map((v) => {
+        ? processViews(tick(), watcher.policyState, (pid) => deps.sampler!.history(pid), watcher.thresholds).map((v) => {
             const url = deps.inspectorUrl(v.pid);
             return { ...v, ...deps.instrumentation(v.pid), ...(url ? { devtools_url: devtoolsUrl(url) } : {}) };
           })

@@ -22,10 +22,10 @@ import type { Assembly } from './assemble.js';
 import { AgentLog } from '../output/agent-log.js';
 import { stdioFacts } from '../output/agent-output.js';
 import { planOutput } from '../output/plan.js';
-import { Launcher, runIdOf, type Agent } from './launch.js';
-import { Ledger, takeLostLedger } from './ledger.js';
-import type { Outcome } from './runner.js';
-import { Terminal } from './terminal.js';
+import { Launcher, runIdOf, type Agent } from '../lifecycle/launch.js';
+import { Ledger, takeLostLedger } from '../orphans/ledger.js';
+import type { Outcome } from '../lifecycle/runner.js';
+import { Terminal } from '../terminal/terminal.js';
 
 /**
  * Signals passed on to the agent (USR2 is a capture instead with --capture-signal USR2); INT and TERM also start
