@@ -1,6 +1,6 @@
-import { randomBytes } from 'node:crypto';
-import { constants, promises as fs } from 'node:fs';
+import { promises as fs } from 'node:fs';
 import path from 'node:path';
+import { createPendingFile, writeFileAtomic, type PendingFile } from '../../common/atomic-write.js';
 import { ensurePrivateDir, namesIn } from '../../common/statedir.js';
 
 export type CaptureKind = 'heapprofile' | 'heapsnapshot';
@@ -11,17 +11,12 @@ export interface RetentionOptions {
 }
 
 /** A capture being written under a temporary name; only `commit` gives it its final name. */
-export interface PendingCapture {
-  readonly tmpPath: string;
-  readonly finalPath: string;
-  commit(): Promise<string>;
-  abort(): Promise<void>;
-}
+export type PendingCapture = PendingFile;
 
 const CAPTURE_NAME = String.raw`\d{4}-\d{2}-\d{2}T\d{2}-\d{2}-\d{2}\.\d{3}Z-\d+-[a-z0-9-]+\.(heapprofile|heapsnapshot)`;
 const CAPTURE_FILE = new RegExp(`^${CAPTURE_NAME}$`);
 const TMP_FILE = /^\..+\.tmp$/;
-/** The temporary name createPendingCapture gives, and nothing else. */
+/** The temporary name atomic-write.ts gives a capture, and nothing else. */
 const OUR_TMP_FILE = new RegExp(`^\\.${CAPTURE_NAME}\\.[0-9a-f]{12}\\.tmp$`);
 /** What analysis writes beside a capture (analysis/index.ts); it lives and goes with its capture. */
 const SUMMARY_SUFFIX = '.summary.json';
@@ -39,34 +34,16 @@ export function captureName(pid: number, reason: string, kind: CaptureKind, now:
  * Creates an empty 0600 file under a hidden temporary name. The writer (this process or a probe given
  * `tmpPath`) fills it; `commit` renames it, so a half-written capture never carries a capture name.
  */
-export async function createPendingCapture(dir: string, name: string): Promise<PendingCapture> {
+export function createPendingCapture(dir: string, name: string): Promise<PendingCapture> {
   ensurePrivateDir(dir);
-  const finalPath = path.join(dir, name);
-  const tmpPath = path.join(dir, `.${name}.${randomBytes(6).toString('hex')}.tmp`);
-  const handle = await fs.open(tmpPath, constants.O_CREAT | constants.O_EXCL | constants.O_WRONLY, 0o600);
-  await handle.close();
-  return {
-    tmpPath,
-    finalPath,
-    async commit() {
-      await fs.rename(tmpPath, finalPath);
-      return finalPath;
-    },
-    async abort() {
-      await fs.rm(tmpPath, { force: true });
-    },
-  };
+  return createPendingFile(path.join(dir, name));
 }
 
 export async function writeCaptureAtomically(dir: string, name: string, data: string | Uint8Array): Promise<string> {
-  const pending = await createPendingCapture(dir, name);
-  try {
-    await fs.writeFile(pending.tmpPath, data, { mode: 0o600 });
-    return await pending.commit();
-  } catch (err) {
-    await pending.abort();
-    throw err;
-  }
+  ensurePrivateDir(dir);
+  const file = path.join(dir, name);
+  await writeFileAtomic(file, data);
+  return file;
 }
 
 /**
