@@ -5,7 +5,7 @@ import { statSync } from 'node:fs';
 import { ProbeError, TimeoutError, errorMessage } from '../common/errors.js';
 import { tenthsMb } from '../common/units.js';
 import { resolveConfig } from '../config/config.js';
-import { DEFAULT_SAMPLING_INTERVAL } from '../supervisor/probe-link/sessions.js';
+import { DEFAULT_SAMPLING_INTERVAL } from '../supervisor/probe-link/probe-sessions.js';
 import { attachInspector, saveCapture, type InspectorFate, type InspectorHandle, type SessionEnd } from '../supervisor/probe-link/inspector-port.js';
 import { pageSize, readArgv, readStat } from '../supervisor/proc/stat.js';
 import { TREND_MIN_CONFIDENCE, type Thresholds } from '../supervisor/watch/policy.js';

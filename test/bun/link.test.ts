@@ -7,7 +7,7 @@ import path from 'node:path';
 import { afterEach, expect, it } from 'vitest';
 import { BunLinks } from '../../src/supervisor/probe-link/bun-link.js';
 import { BunSessions } from '../../src/supervisor/probe-link/bun-sessions.js';
-import type { GcPoint } from '../../src/supervisor/probe-link/sessions.js';
+import type { GcPoint } from '../../src/supervisor/probe-link/probe-sessions.js';
 import { fixture, tempDir, track, waitFor } from '../helpers/cli.js';
 import { BUN, runtime } from '../helpers/runtimes.js';
 

@@ -22,7 +22,7 @@ import type { BunLinks } from '../probe-link/bun-link.js';
 import { BunSessions } from '../probe-link/bun-sessions.js';
 import { PortCaptures, firstWayIn } from '../probe-link/port-captures.js';
 import type { Registry } from '../probe-link/registry.js';
-import { DEFAULT_SAMPLING_INTERVAL, Inspectors } from '../probe-link/sessions.js';
+import { DEFAULT_SAMPLING_INTERVAL, ProbeSessions } from '../probe-link/probe-sessions.js';
 import type { Children } from '../proc/children.js';
 import { executableOf, readArgv, readEnvVar } from '../proc/stat.js';
 import { underPermissionModel } from '../proc/node-argv.js';
@@ -39,8 +39,8 @@ import { Watchdog } from './watchdog.js';
 import { Watcher, historySize, type WatcherSettings } from './watcher.js';
 import type { Terminal } from './terminal.js';
 
-/** An inspector call that takes longer has an agent blocked in synchronous code; RSS from /proc stands in. */
-const CDP_TIMEOUT_MS = 2000;
+/** A call to a process (its probe, Bun link or inspector) that takes longer has an agent blocked in synchronous code; RSS from /proc stands in. */
+const CALL_TIMEOUT_MS = 2000;
 /** What a leaving supervisor gives its alert channels to send what they still hold. */
 const CHANNELS_GRACE_MS = 5000;
 
@@ -70,7 +70,7 @@ export class Assembly {
   readonly runner: Runner;
   private config: Config;
   private readonly alertCounts = emptyLevelCounts();
-  private readonly sessions?: Inspectors;
+  private readonly sessions?: ProbeSessions;
   private readonly bun?: BunSessions;
   private readonly channels?: AlertChannels;
   private readonly executor: Executor;
@@ -220,22 +220,22 @@ export class Assembly {
   }
 
   /** One session per node process that registers, those that registered while we were loading included. */
-  private linkProbes(registry: Registry, log: Logger): Inspectors {
+  private linkProbes(registry: Registry, log: Logger): ProbeSessions {
     const { config } = this;
-    const sessions = new Inspectors({
+    const sessions = new ProbeSessions({
       registry,
       samplingInterval: config.samplingIntervalBytes,
       pressure: config.heapWarning,
-      callTimeoutMs: CDP_TIMEOUT_MS,
+      callTimeoutMs: CALL_TIMEOUT_MS,
       capturesDir: config.capturesDir,
       log,
       retention: { maxFiles: config.capturesKeep, maxBytes: config.capturesMaxMb * MB },
       onGc: (pid, gc, thread) => this.sampler?.postGc(pid, gc.used, gc.at, thread),
       onWorkerOom: (pid, thread, fatal) => this.watcher?.workerOom(pid, thread, fatal),
     });
-    const attach = (rec: Parameters<Inspectors['attach']>[0]) => {
+    const attach = (rec: Parameters<ProbeSessions['attach']>[0]) => {
       log.info({ pid: rec.pid, ppid: rec.ppid, ...(rec.thread ? { thread: rec.thread } : {}), argv: redactArgv(rec.argv) }, rec.thread ? 'worker thread registered' : 'node process registered');
-      sessions.attach(rec).catch((err: Error) => log.warn({ pid: rec.pid, err: err.message }, 'inspector: attach failed'));
+      sessions.attach(rec).catch((err: Error) => log.warn({ pid: rec.pid, err: err.message }, 'probe: attach failed'));
     };
     for (const rec of registry.list()) attach(rec);
     registry.on('register', attach);
@@ -249,7 +249,7 @@ export class Assembly {
     const { config } = this;
     const bun = new BunSessions({
       links,
-      callTimeoutMs: CDP_TIMEOUT_MS,
+      callTimeoutMs: CALL_TIMEOUT_MS,
       capturesDir: config.capturesDir,
       log,
       heapLimit: () => this.config.hardMb * MB,
@@ -271,7 +271,7 @@ export class Assembly {
       capturesDir: config.capturesDir,
       retention: { maxFiles: config.capturesKeep, maxBytes: config.capturesMaxMb * MB },
       samplingIntervalBytes: config.samplingIntervalBytes || DEFAULT_SAMPLING_INTERVAL,
-      callTimeoutMs: CDP_TIMEOUT_MS,
+      callTimeoutMs: CALL_TIMEOUT_MS,
       log,
     });
   }

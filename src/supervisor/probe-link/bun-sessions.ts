@@ -19,7 +19,7 @@ import { wholeMb as mib } from '../../common/units.js';
 import type { Instrumentation } from '../act/executor.js';
 import { captureName, enforceRetention, writeCaptureAtomically, type RetentionOptions } from '../journal/captures.js';
 import type { BunLinks, BunRecord } from './bun-link.js';
-import type { GcPoint, HeapUsage, Logger } from './sessions.js';
+import type { GcPoint, HeapUsage, Logger } from './probe-sessions.js';
 import { DEFAULT_HEADROOM, checkSnapshotHeadroom, type HeadroomFactors } from './snapshot-headroom.js';
 
 export interface BunSessionsOptions {

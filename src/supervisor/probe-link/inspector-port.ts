@@ -45,7 +45,7 @@ import { MB } from '../../common/units.js';
 import { readStat } from '../proc/stat.js';
 import { defaultHeapLimit } from '../../config/environment.js';
 import { captureName, createPendingCapture, writeCaptureAtomically, type CaptureKind } from '../journal/captures.js';
-import type { HeapStats, HeapUsage } from './sessions.js';
+import type { HeapStats, HeapUsage } from './probe-sessions.js';
 import { listenersOf } from '../proc/sockets.js';
 import { checkSnapshotHeadroom, reservedProgress } from './snapshot-headroom.js';
 import { checkTarget, cdp, openInspector, type CdpClient, type Endpoint } from './inspector-open.js';

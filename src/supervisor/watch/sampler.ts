@@ -16,7 +16,7 @@ import { parseNodeArgs } from '../proc/node-argv.js';
 import type { ProcessTree } from '../proc/tree.js';
 import { MB } from '../../common/units.js';
 
-/** What the sampler needs of the CDP layer (probe-link/sessions.ts provides it); thread 0 is the main thread. */
+/** What the sampler needs of a process's heap (probe-link/probe-sessions.ts and bun-sessions.ts provide it); thread 0 is the main thread. */
 export interface HeapReader {
   has(pid: number, thread?: number): boolean;
   /** The worker threads of `pid` with a probe. */

@@ -42,7 +42,7 @@ export interface GcPoint {
   at: number;
 }
 
-export interface InspectorsOptions {
+export interface ProbeSessionsOptions {
   registry: Registry;
   /** Bytes between heap samples once sampling runs; 0: probes never start sampling on their own. */
   samplingInterval: number;
@@ -116,7 +116,7 @@ export function throwIfCancelled(pid: number, window: SamplingWindow | undefined
   if (window?.cancelled?.aborted) throw new ProbeError(pid, 'capture cancelled: the client that asked for it went away');
 }
 
-export class Inspectors {
+export class ProbeSessions {
   /** By isolateKey. */
   private readonly probes = new Map<string, Probe>();
   /** The worker threads with a probe, by pid. */
@@ -130,7 +130,7 @@ export class Inspectors {
   /** Aborted by closeAll: nothing in flight may hold the supervisor's stop. */
   private readonly closing = new AbortController();
 
-  constructor(private readonly opts: InspectorsOptions) {
+  constructor(private readonly opts: ProbeSessionsOptions) {
     this.maxSessions = opts.maxSessions ?? 256;
     this.snapshotIdleTimeoutMs = opts.snapshotIdleTimeoutMs ?? 60_000;
     this.snapshotTimeoutMs = opts.snapshotTimeoutMs ?? 10 * 60_000;
@@ -150,7 +150,7 @@ export class Inspectors {
     const key = isolateKey(pid, thread);
     if (this.probes.has(key)) return;
     if (this.probes.size >= this.maxSessions) {
-      this.opts.log.warn({ pid, thread, max: this.maxSessions }, 'inspector: too many isolates, not attaching');
+      this.opts.log.warn({ pid, thread, max: this.maxSessions }, 'probe: too many isolates, not attaching');
       return;
     }
     this.probes.set(key, { rec, sampling: false });
@@ -159,7 +159,7 @@ export class Inspectors {
       this.forget(pid, thread);
       throw new ProbeError(pid, 'config: probe is not reading');
     }
-    this.opts.log.debug({ pid, thread }, 'inspector: attached');
+    this.opts.log.debug({ pid, thread }, 'probe: attached');
   }
 
   /** The worker threads of `pid` with a probe, oldest first. */
@@ -229,13 +229,13 @@ export class Inspectors {
     const { wasSampling } = await this.sampling(pid, window ? 'window' : 'hold', thread);
     try {
       if (!window && !wasSampling) {
-        this.opts.log.info({ pid, thread, reason, seconds: coldSeconds }, 'inspector: the process was not sampling; sampling before the profile');
+        this.opts.log.info({ pid, thread, reason, seconds: coldSeconds }, 'probe: the process was not sampling; sampling before the profile');
       }
       await this.wait(pid, window?.seconds ?? (wasSampling ? 0 : coldSeconds), window, thread);
       return await this.capture(pid, reason, 'heapprofile', { timeoutMs: this.opts.callTimeoutMs }, thread);
     } finally {
       // Sampling goes on if the probe's own pressure asks for it.
-      if (this.has(pid, thread)) this.sampling(pid, 'release', thread).catch((err: Error) => this.opts.log.debug({ pid, thread, err: err.message }, 'inspector: sampling release failed'));
+      if (this.has(pid, thread)) this.sampling(pid, 'release', thread).catch((err: Error) => this.opts.log.debug({ pid, thread, err: err.message }, 'probe: sampling release failed'));
     }
   }
 
@@ -317,12 +317,12 @@ export class Inspectors {
       } else if (msg.type === 'sampling' && typeof msg.sampling === 'boolean') {
         probe.sampling = msg.sampling;
         const used = typeof msg.used === 'number' ? mib(msg.used) : undefined;
-        this.opts.log.info({ pid, thread, why: msg.why, heap_mb: used }, msg.sampling ? 'inspector: the probe started sampling' : 'inspector: the probe stopped sampling');
+        this.opts.log.info({ pid, thread, why: msg.why, heap_mb: used }, msg.sampling ? 'probe: started sampling' : 'probe: stopped sampling');
       } else if (msg.type === 'worker-oom' && !thread && isPositiveInt(msg.thread)) {
         this.opts.onWorkerOom?.(pid, msg.thread, msg.fatal === true);
       }
     } catch (err) {
-      this.opts.log.warn({ pid, thread, type: msg.type, err: (err as Error).message }, 'inspector: notice not taken');
+      this.opts.log.warn({ pid, thread, type: msg.type, err: (err as Error).message }, 'probe: notice not taken');
     }
   }
 
@@ -339,14 +339,14 @@ export class Inspectors {
     } catch (err) {
       // Whatever the probe wrote is no capture: the partial file goes.
       await pending.abort();
-      this.opts.log.warn({ pid, thread, kind, reason, err: (err as Error).message }, 'inspector: capture failed');
+      this.opts.log.warn({ pid, thread, kind, reason, err: (err as Error).message }, 'probe: capture failed');
       throw err;
     }
     const file = await pending.commit();
-    this.opts.log.info({ pid, thread, kind, reason, file }, 'inspector: capture written');
+    this.opts.log.info({ pid, thread, kind, reason, file }, 'probe: capture written');
     if (this.opts.retention) {
       const removed = await enforceRetention(this.opts.capturesDir, this.opts.retention);
-      if (removed.length > 0) this.opts.log.info({ removed }, 'inspector: old captures removed');
+      if (removed.length > 0) this.opts.log.info({ removed }, 'probe: old captures removed');
     }
     return file;
   }
