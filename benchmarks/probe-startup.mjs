@@ -8,6 +8,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { CapturesFolder } from '../dist/supervisor/journal/captures.js';
 import { ProbeSessions } from '../dist/supervisor/probe-link/probe-sessions.js';
 import { Registry } from '../dist/supervisor/probe-link/registry.js';
 import { cleanEnv } from './lib/scope.mjs';
@@ -33,7 +34,7 @@ const epochMs = () => performance.timeOrigin + performance.now();
  */
 export async function probeLink(dir) {
   const registry = await Registry.listen(path.join(dir, 'registry.sock'));
-  const sessions = new ProbeSessions({ registry, samplingInterval: 524288, pressure: 0.7, callTimeoutMs: 5000, capturesDir: path.join(dir, 'captures'), log: silent });
+  const sessions = new ProbeSessions({ registry, samplingInterval: 524288, pressure: 0.7, callTimeoutMs: 5000, captures: new CapturesFolder(path.join(dir, 'captures')), log: silent });
   const attached = new Map();
   const registeredAt = new Map();
   registry.on('register', (rec) => {

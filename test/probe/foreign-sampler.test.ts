@@ -18,7 +18,7 @@ describe("an app's own sampling heap profiler (the sampler is one per isolate)",
     await h.sessions.attach(rec);
     await sampling;
     // A capture as the supervisor makes one: hold, read, release; then a stop, as `sampling stop` sends.
-    const file = await h.sessions.saveProfile(rec.pid, 'own sampler', { coldSeconds: 1 });
+    const { file } = await h.sessions.saveProfile(rec.pid, 'own sampler', { coldSeconds: 1 });
     expect(path.basename(file)).toMatch(/\.heapprofile$/);
     await h.sessions.stopSampling(rec.pid);
     const own = waitForOutput(child.stdout, /own profile .*/);

@@ -2,6 +2,7 @@ import { spawn, spawnSync, type ChildProcess, type SpawnOptions } from 'node:chi
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { CapturesFolder } from '../../src/supervisor/journal/captures.js';
 import { ProbeSessions, type GcPoint, type ProbeSessionsOptions, type Logger } from '../../src/supervisor/probe-link/probe-sessions.js';
 import { Registry, type ProcessRecord, type Rejection } from '../../src/supervisor/probe-link/registry.js';
 
@@ -51,8 +52,8 @@ export class Harness {
   private readonly children: ChildProcess[] = [];
   private readonly mounts: string[] = [];
 
-  async start(opts: Partial<Omit<ProbeSessionsOptions, 'registry' | 'log' | 'onGc'>> & { isMember?: (pid: number) => boolean } = {}): Promise<this> {
-    const { isMember, ...rest } = opts;
+  async start(opts: Partial<Omit<ProbeSessionsOptions, 'registry' | 'log' | 'onGc' | 'captures'>> & { isMember?: (pid: number) => boolean; capturesDir?: string } = {}): Promise<this> {
+    const { isMember, capturesDir = path.join(this.dir, 'captures'), ...rest } = opts;
     this.registry = await Registry.listen(path.join(this.dir, 'registry.sock'), isMember ? { isMember } : {});
     this.registry.on('reject', (r) => this.rejections.push(r));
     this.sessions = new ProbeSessions({
@@ -60,7 +61,7 @@ export class Harness {
       samplingInterval: 524288,
       pressure: 0.7,
       callTimeoutMs: 5000,
-      capturesDir: path.join(this.dir, 'captures'),
+      captures: new CapturesFolder(capturesDir),
       log: recordingLog(this.logs),
       onGc: (pid, point) => this.gcPoints.push({ pid, point }),
       ...rest,

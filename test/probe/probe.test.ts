@@ -1,6 +1,7 @@
 import { mkdirSync, readFileSync, statSync, symlinkSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { CapturesFolder } from '../../src/supervisor/journal/captures.js';
 import { TimeoutError } from '../../src/common/errors.js';
 import {
   FIXTURES,
@@ -93,7 +94,9 @@ describe('probe + registry + sessions on real processes', () => {
     const leaked = waitForOutput(child.stdout, /leaked/);
     h.registry.send(rec.pid, { type: 'memory-pressure', level: 'go' });
     await leaked;
-    const file = await h.sessions.saveProfile(rec.pid, 'leak test');
+    const { file, bytes } = await h.sessions.saveProfile(rec.pid, 'leak test');
+    // The size the probe counted as it wrote is the file's.
+    expect(bytes).toBe(statSync(file).size);
     expect(path.basename(file)).toMatch(new RegExp(`^\\d{4}-.*Z-${rec.pid}-leak-test\\.heapprofile$`));
     expect(statSync(file).mode & 0o777).toBe(0o600);
     expect(statSync(path.dirname(file)).mode & 0o777).toBe(0o700);
@@ -114,7 +117,7 @@ describe('probe + registry + sessions on real processes', () => {
       samplingInterval: 0,
       pressure: 0.7,
       callTimeoutMs: 5000,
-      capturesDir: path.join(h.dir, 'captures'),
+      captures: new CapturesFolder(path.join(h.dir, 'captures')),
       log: { debug() {}, info() {}, warn() {}, error() {} },
       snapshotHeadroomFactor: 1e6,
     });
@@ -130,8 +133,9 @@ describe('probe + registry + sessions on real processes', () => {
     const rec = await h.registered((r) => r.pid === child.pid);
     await h.sessions.attach(rec);
     // Node 22 and later answer a snapshot after the post returns: the second request arrives while the first runs.
-    const files = await Promise.all([h.sessions.snapshot(rec.pid, 'first'), h.sessions.snapshot(rec.pid, 'second')]);
-    for (const file of files) {
+    const captures = await Promise.all([h.sessions.snapshot(rec.pid, 'first'), h.sessions.snapshot(rec.pid, 'second')]);
+    for (const { file, bytes } of captures) {
+      expect(bytes).toBe(statSync(file).size);
       const snapshot = JSON.parse(readFileSync(file, 'utf8')) as { snapshot: { node_count: number }; nodes: number[] };
       expect(snapshot.nodes.length / snapshot.snapshot.node_count).toBeGreaterThan(1);
     }

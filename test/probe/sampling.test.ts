@@ -68,7 +68,7 @@ describe('sampling from the first sign of pressure, decided in the probe', () =>
     expect(heap.used / heap.oldSpaceLimit!).toBeGreaterThan(0.3);
     expect((await h.sessions.heapStats(l.pid)).session).toBe(true);
     // Sampling was already running: the profile is taken at once, with everything since it started.
-    const file = await h.sessions.saveProfile(l.pid, 'pressure');
+    const { file } = await h.sessions.saveProfile(l.pid, 'pressure');
     expect(said(h, l.pid, 'probe: the process was not sampling; sampling before the profile')).toEqual([]);
     expect(topSelfFunction(file)).toBe('leakUnderPressure');
     // The profile's hold is released, and sampling goes on: the pressure is still there.
@@ -118,7 +118,7 @@ describe('sampling from the first sign of pressure, decided in the probe', () =>
     h = await new Harness().start({ pressure: 0.3, samplingInterval: 0, defaultWindowSeconds: 2 });
     const l = await leaker(h);
     l.go();
-    const file = await h.sessions.saveProfile(l.pid, 'no sampling yet');
+    const { file } = await h.sessions.saveProfile(l.pid, 'no sampling yet');
     expect(said(h, l.pid, 'probe: the process was not sampling; sampling before the profile')).toHaveLength(1);
     expect(topSelfFunction(file)).toBe('leakUnderPressure');
     expect(said(h, l.pid, 'probe: started sampling')).toEqual([]);

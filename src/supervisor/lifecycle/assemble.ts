@@ -16,7 +16,7 @@ import { Metrics } from '../control/metrics.js';
 import { startControl, type ControlServer } from '../control/server.js';
 import { emptyLevelCounts } from '../control/views.js';
 import { openJournal, type Journal } from '../journal/journal.js';
-import { removeLeftTemps } from '../journal/captures.js';
+import { CapturesFolder, removeLeftTemps, retentionOf } from '../journal/captures.js';
 import { errorMessage } from '../../common/errors.js';
 import type { BunLinks } from '../probe-link/bun-link.js';
 import { BunSessions } from '../probe-link/bun-sessions.js';
@@ -70,6 +70,7 @@ export class Assembly {
   readonly runner: Runner;
   private config: Config;
   private readonly alertCounts = emptyLevelCounts();
+  private readonly captures: CapturesFolder;
   private readonly sessions?: ProbeSessions;
   private readonly bun?: BunSessions;
   private readonly channels?: AlertChannels;
@@ -99,6 +100,7 @@ export class Assembly {
     this.watchdog = new Watchdog(Math.min(config.killTimeoutMs, 1000), early.children, log);
     this.watchdog.start();
     early.ledger.tell(this.watchdog);
+    this.captures = new CapturesFolder(config.capturesDir, retentionOf(config), log);
     if (registry) this.sessions = this.linkProbes(registry, log);
     if (early.bunLinks) this.bun = this.linkBun(early.bunLinks, log);
     if (config.alertWebhook.length > 0 || config.alertExec.length > 0) this.channels = this.openChannels(log);
@@ -227,9 +229,8 @@ export class Assembly {
       samplingInterval: config.samplingIntervalBytes,
       pressure: config.heapWarning,
       callTimeoutMs: CALL_TIMEOUT_MS,
-      capturesDir: config.capturesDir,
+      captures: this.captures,
       log,
-      retention: { maxFiles: config.capturesKeep, maxBytes: config.capturesMaxMb * MB },
       onGc: (pid, gc, thread) => this.sampler?.postGc(pid, gc.used, gc.at, thread),
       onWorkerOom: (pid, thread, fatal) => this.watcher?.workerOom(pid, thread, fatal),
     });
@@ -246,14 +247,12 @@ export class Assembly {
 
   /** One session per Bun process that links its inspector; its heap is measured against the RSS hard limit. */
   private linkBun(links: BunLinks, log: Logger): BunSessions {
-    const { config } = this;
     const bun = new BunSessions({
       links,
       callTimeoutMs: CALL_TIMEOUT_MS,
-      capturesDir: config.capturesDir,
+      captures: this.captures,
       log,
       heapLimit: () => this.config.hardMb * MB,
-      retention: { maxFiles: config.capturesKeep, maxBytes: config.capturesMaxMb * MB },
       onGc: (pid, gc) => this.sampler?.postGc(pid, gc.used, gc.at),
     });
     links.on('link', (rec) => log.info({ pid: rec.pid, ppid: rec.ppid, argv: redactArgv(rec.argv) }, 'bun process linked'));
@@ -268,8 +267,7 @@ export class Assembly {
     const { config } = this;
     return new PortCaptures({
       attachable: (pid) => this.attachable(pid),
-      capturesDir: config.capturesDir,
-      retention: { maxFiles: config.capturesKeep, maxBytes: config.capturesMaxMb * MB },
+      captures: this.captures,
       samplingIntervalBytes: config.samplingIntervalBytes || DEFAULT_SAMPLING_INTERVAL,
       callTimeoutMs: CALL_TIMEOUT_MS,
       log,

@@ -44,7 +44,7 @@ import { openPrivateFile } from '../../common/statedir.js';
 import { MB } from '../../common/units.js';
 import { readStat } from '../proc/stat.js';
 import { defaultHeapLimit } from '../../config/environment.js';
-import { captureName, createPendingCapture, writeCaptureAtomically, type CaptureKind } from '../journal/captures.js';
+import { captureName, type Capture, type CaptureKind, type CapturesFolder } from '../journal/captures.js';
 import type { HeapStats, HeapUsage } from './probe-sessions.js';
 import { listenersOf } from '../proc/sockets.js';
 import { checkSnapshotHeadroom, reservedProgress } from './snapshot-headroom.js';
@@ -340,29 +340,22 @@ export async function attachInspector(pid: number, opts: InspectorPortOptions): 
 }
 
 /**
- * Writes a capture of the attached process into `dir` under its capture name, only once complete: a profile of
+ * Writes a capture of the attached process into `captures` under its capture name, only once complete: a profile of
  * what was sampled since startSampling, or a snapshot streamed as V8 produces it, refused up front when the
  * machine cannot afford it (snapshot-headroom.ts). A failed write leaves no file.
  */
 export async function saveCapture(
   inspector: InspectorHandle,
-  dir: string,
+  captures: CapturesFolder,
   reason: string,
   kind: CaptureKind,
   onProgress?: (done: number, total: number) => void,
-): Promise<string> {
+): Promise<Capture> {
   const name = captureName(inspector.pid, reason, kind);
-  if (kind === 'heapprofile') return writeCaptureAtomically(dir, name, JSON.stringify(await inspector.samplingProfile()));
-  const reservation = await checkSnapshotHeadroom(inspector.pid, (await inspector.heapStats()).usedHeapSize, dir);
+  if (kind === 'heapprofile') return captures.write(name, JSON.stringify(await inspector.samplingProfile()));
+  const reservation = await checkSnapshotHeadroom(inspector.pid, (await inspector.heapStats()).usedHeapSize, captures.dir);
   try {
-    const pending = await createPendingCapture(dir, name);
-    try {
-      await inspector.snapshotTo(pending.tmpPath, reservedProgress(reservation, onProgress));
-      return await pending.commit();
-    } catch (err) {
-      await pending.abort();
-      throw err;
-    }
+    return await captures.take(name, async (tmpPath) => (await inspector.snapshotTo(tmpPath, reservedProgress(reservation, onProgress))).bytes);
   } finally {
     reservation.release();
   }

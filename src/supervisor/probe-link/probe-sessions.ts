@@ -15,13 +15,7 @@
  * call takes the isolate's thread, 0 (the default) for the main thread.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import {
-  captureName,
-  createPendingCapture,
-  enforceRetention,
-  type CaptureKind,
-  type RetentionOptions,
-} from '../journal/captures.js';
+import { captureName, type Capture, type CaptureKind, type CapturesFolder } from '../journal/captures.js';
 import { ProbeError } from '../../common/errors.js';
 import type { ProfileOptions, SamplingWindow } from '../act/executor.js';
 import { wholeMb as mib } from '../../common/units.js';
@@ -49,7 +43,8 @@ export interface ProbeSessionsOptions {
   /** Heap used ÷ old-space limit at which a probe starts sampling on its own (the warning fraction). */
   pressure: number;
   callTimeoutMs: number;
-  capturesDir: string;
+  /** Where captures go, and how many are kept; its folder is the only one a probe writes in. */
+  captures: CapturesFolder;
   log: Logger;
   maxSessions?: number;
   /** A snapshot is abandoned after this long without progress (building one pauses the agent for many seconds). */
@@ -62,8 +57,6 @@ export interface ProbeSessionsOptions {
   snapshotFileFactor?: number;
   /** A profile asked for without a window while the process is not sampling samples this long first. */
   defaultWindowSeconds?: number;
-  /** Applied to capturesDir after each capture. */
-  retention?: RetentionOptions;
   /** A process's heap after a major GC, as its probe reports it (at most one point per 500 ms, the latest). */
   onGc?: (pid: number, point: GcPoint, thread: number) => void;
   /** A worker thread of `pid` died of its heap (ERR_WORKER_OUT_OF_MEMORY); fatal: nothing handled the error. */
@@ -224,7 +217,7 @@ export class ProbeSessions {
    * afresh and the profile covers exactly the window's seconds; without one, everything sampled since sampling
    * started, or, in a process that was not sampling, the next `coldSeconds` (default 5; said in the log).
    */
-  async saveProfile(pid: number, reason: string, { window, coldSeconds = this.defaultWindowSeconds, thread = 0 }: ProfileOptions = {}): Promise<string> {
+  async saveProfile(pid: number, reason: string, { window, coldSeconds = this.defaultWindowSeconds, thread = 0 }: ProfileOptions = {}): Promise<Capture> {
     this.probe(pid, thread);
     const { wasSampling } = await this.sampling(pid, window ? 'window' : 'hold', thread);
     try {
@@ -244,9 +237,9 @@ export class ProbeSessions {
    * so nothing of it passes through this process. Refused when the machine lacks the memory or the disk to
    * take it. `onProgress(bytesWritten, 0)`: the total size is not known before the end.
    */
-  async snapshot(pid: number, reason: string, onProgress?: (done: number, total: number) => void, thread = 0): Promise<string> {
+  async snapshot(pid: number, reason: string, onProgress?: (done: number, total: number) => void, thread = 0): Promise<Capture> {
     const stats = await this.heapStats(pid, thread);
-    const reservation = await checkSnapshotHeadroom(pid, stats.usedHeapSize, this.opts.capturesDir, this.headroom);
+    const reservation = await checkSnapshotHeadroom(pid, stats.usedHeapSize, this.opts.captures.dir, this.headroom);
     try {
       return await this.capture(pid, reason, 'heapsnapshot', {
         timeoutMs: this.snapshotIdleTimeoutMs,
@@ -281,7 +274,7 @@ export class ProbeSessions {
   }
 
   private configure(rec: ProcessRecord): boolean {
-    const msg = { type: 'config', pressure: this.pressure, samplingInterval: this.opts.samplingInterval, capturesDir: this.opts.capturesDir };
+    const msg = { type: 'config', pressure: this.pressure, samplingInterval: this.opts.samplingInterval, capturesDir: this.opts.captures.dir };
     return this.opts.registry.send(rec.pid, msg, rec.thread);
   }
 
@@ -332,22 +325,20 @@ export class ProbeSessions {
     kind: CaptureKind,
     ro: { timeoutMs: number; totalMs?: number; onProgress?: (done: number, total: number) => void },
     thread = 0,
-  ): Promise<string> {
-    const pending = await createPendingCapture(this.opts.capturesDir, captureName(pid, thread ? `worker-${thread}-${reason}` : reason, kind));
+  ): Promise<Capture> {
+    const name = captureName(pid, thread ? `worker-${thread}-${reason}` : reason, kind);
+    let capture: Capture;
     try {
-      await this.opts.registry.request(pid, { type: 'capture', kind, path: pending.tmpPath }, ro, thread);
+      capture = await this.opts.captures.take(name, async (path) => {
+        const r = await this.opts.registry.request<{ bytes?: unknown }>(pid, { type: 'capture', kind, path }, ro, thread);
+        if (typeof r?.bytes !== 'number') throw new ProbeError(pid, 'the probe did not say how much of the capture it wrote');
+        return r.bytes;
+      });
     } catch (err) {
-      // Whatever the probe wrote is no capture: the partial file goes.
-      await pending.abort();
       this.opts.log.warn({ pid, thread, kind, reason, err: (err as Error).message }, 'probe: capture failed');
       throw err;
     }
-    const file = await pending.commit();
-    this.opts.log.info({ pid, thread, kind, reason, file }, 'probe: capture written');
-    if (this.opts.retention) {
-      const removed = await enforceRetention(this.opts.capturesDir, this.opts.retention);
-      if (removed.length > 0) this.opts.log.info({ removed }, 'probe: old captures removed');
-    }
-    return file;
+    this.opts.log.info({ pid, thread, kind, reason, file: capture.file }, 'probe: capture written');
+    return capture;
   }
 }
