@@ -5,14 +5,14 @@
  * full GC (`Heap.garbageCollected` events: the floors the leak trend is fitted on), and heap snapshots
  * (`Heap.snapshot`, a JavaScriptCore snapshot that src/analysis reads like V8's).
  *
- * What JavaScriptCore lacks: a sampling heap profiler, and a heap limit (measured with Bun 1.4.5: neither
- * BUN_JSC_gcMaxHeapSize=100 MB, BUN_JSC_forceRAMSize=200 MB nor BUN_JSC_maxHeapSizeAsRAMSizeMultiple=0.05 stopped
- * a heap growing past 500 MB). So a Bun process's heap is measured against its per-process RSS hard limit, the
- * rule that ends it; a profile asked for by a person is refused with the snapshot to ask for instead, and one
- * the policy wants becomes a snapshot while the heap is small enough to take one quickly.
+ * What JavaScriptCore lacks: a sampling heap profiler, and a heap limit (no BUN_JSC_ heap-size variable stopped
+ * a heap from growing past it: benchmarks/results/design-figures.md). So a Bun process's heap is measured
+ * against its per-process RSS hard limit, the rule that ends it; a profile asked for by a person is refused
+ * with the snapshot to ask for instead, and one the policy wants becomes a snapshot while the heap is small
+ * enough to take one quickly.
  *
- * A connected inspector front-end keeps the arguments of the last 100 console messages alive (measured: 300
- * logs of 1 MB kept 90 MB after GC; none without a link): every heap reading and full GC clears them.
+ * A connected inspector front-end keeps the arguments of the last 100 console messages alive, however large
+ * (none without a link; benchmarks/results/design-figures.md): every heap reading and full GC clears them.
  */
 import { Refused } from '../../common/errors.js';
 import { wholeMb as mib } from '../../common/units.js';

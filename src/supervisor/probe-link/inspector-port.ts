@@ -24,7 +24,7 @@
  * connection itself and nothing races it (0 crashes in 300 rounds, idle and spinning targets), and it prints
  * nothing more. That needs a target that answers; for one that does not (blocked outside JavaScript) and for
  * this process dying mid-session, a fallback closer is armed in the target right after attaching: an unref'd
- * timer that reads /proc/self/net/tcp{,6} (~5 ms) every 2 s and closes the inspector after two looks in a row
+ * timer that reads /proc/self/net/tcp{,6} every 2 s and closes the inspector after two looks in a row
  * find no connection to it. A blocked target therefore keeps the port until it runs again; one blocked when
  * signalled opens it only then, with no closer, and keeps it until it exits. Pure JavaScript loops block
  * nothing here: node serves CDP between their instructions (V8 interrupts). A fallback closer guards only the

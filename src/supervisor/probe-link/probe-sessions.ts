@@ -3,7 +3,7 @@
  * (src/probe/probe.cts has the protocol and why no websocket client). Nothing is printed on the agent's
  * streams, nothing ever delays its exit, and no inspector port is open.
  *
- * No inspector session is attached by default (an attached one slows every console call 2.59×): heap
+ * No inspector session is attached by default (an attached one slows every console call several times): heap
  * statistics come from V8's own counters, a GC or a capture attaches for its duration, and sampling runs
  * from the first sign of pressure, which each probe judges itself after every major GC against the pressure
  * fraction sent here (setPressure), or while the supervisor holds it for a profile window. Each probe also
