@@ -26,7 +26,7 @@ process.stdin.once('data', () => {
 export async function run({ quick }) {
   const dir = mkdtempSync(path.join(tmpdir(), 'cfn-bench-console-'));
   const link = await probeLink(dir);
-  const { inspectors, probedEnv } = link;
+  const { sessions, probedEnv } = link;
 
   const loop = async (mode) => {
     const child = spawn(process.execPath, ['-e', AGENT], { env: mode === 'unprobed' ? cleanEnv() : probedEnv, stdio: ['pipe', 'ignore', 'pipe'] });
@@ -35,7 +35,7 @@ export async function run({ quick }) {
     const exited = new Promise((resolve) => child.once('exit', resolve));
     if (mode !== 'unprobed') {
       await link.whenAttached(child.pid);
-      if (mode === 'session') await inspectors.startSampling(child.pid);
+      if (mode === 'session') await sessions.startSampling(child.pid);
     }
     child.stdin.end('go\n');
     await exited;

@@ -8,7 +8,8 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Inspectors } from '../dist/supervisor/probe-link/sessions.js';
+import { CapturesFolder } from '../dist/supervisor/journal/captures.js';
+import { ProbeSessions } from '../dist/supervisor/probe-link/probe-sessions.js';
 import { Registry } from '../dist/supervisor/probe-link/registry.js';
 import { cleanEnv } from './lib/scope.mjs';
 import { median } from './lib/stats.mjs';
@@ -33,17 +34,17 @@ const epochMs = () => performance.timeOrigin + performance.now();
  */
 export async function probeLink(dir) {
   const registry = await Registry.listen(path.join(dir, 'registry.sock'));
-  const inspectors = new Inspectors({ registry, samplingInterval: 524288, pressure: 0.7, callTimeoutMs: 5000, capturesDir: path.join(dir, 'captures'), log: silent });
+  const sessions = new ProbeSessions({ registry, samplingInterval: 524288, pressure: 0.7, callTimeoutMs: 5000, captures: new CapturesFolder(path.join(dir, 'captures')), log: silent });
   const attached = new Map();
   const registeredAt = new Map();
   registry.on('register', (rec) => {
     registeredAt.set(rec.pid, performance.now());
-    attached.set(rec.pid, inspectors.attach(rec).catch(() => {}));
+    attached.set(rec.pid, sessions.attach(rec).catch(() => {}));
   });
   registry.on('exit', (pid) => attached.delete(pid));
   return {
     registry,
-    inspectors,
+    sessions,
     registeredAt,
     probedEnv: { ...cleanEnv(), CFN_SUPERVISE_SOCKET: registry.socketPath, NODE_OPTIONS: `--require "${probe}"` },
     async whenAttached(pid) {
@@ -51,7 +52,7 @@ export async function probeLink(dir) {
       await attached.get(pid);
     },
     async close() {
-      await inspectors.closeAll();
+      await sessions.closeAll();
       await registry.close();
     },
   };
@@ -60,14 +61,14 @@ export async function probeLink(dir) {
 export async function run({ quick }) {
   const dir = mkdtempSync(path.join(tmpdir(), 'cfn-bench-probe-'));
   const link = await probeLink(dir);
-  const { registry, inspectors, registeredAt, probedEnv, whenAttached } = link;
+  const { registry, sessions, registeredAt, probedEnv, whenAttached } = link;
   const rows = [];
   try {
     const runs = quick ? 15 : 60;
     /** Fixtures that wait for a memory-pressure "go" start once a session is attached (sampling keeps one). */
     const startWithSession = async (child) => {
       await whenAttached(child.pid);
-      await inspectors.startSampling(child.pid);
+      await sessions.startSampling(child.pid);
       registry.send(child.pid, { type: 'memory-pressure', level: 'go' });
     };
 
@@ -153,7 +154,7 @@ export async function run({ quick }) {
       });
       let out = '';
       child.stdout.on('data', (d) => (out += d));
-      if (mode === 'session') await whenAttached(child.pid).then(() => inspectors.startSampling(child.pid)).catch(() => {});
+      if (mode === 'session') await whenAttached(child.pid).then(() => sessions.startSampling(child.pid)).catch(() => {});
       await new Promise((resolve) => child.once('exit', resolve));
       return epochMs() - Number(/end ([\d.]+)/.exec(out)[1]);
     };

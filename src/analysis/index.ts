@@ -1,5 +1,5 @@
-import { randomBytes } from 'node:crypto';
-import { readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
+import { writeFileAtomic } from '../common/atomic-write.js';
 import { MessageChannel } from 'node:worker_threads';
 import { type CaptureKind, KIND_NAMES, describeIoError, detectKind } from './detect.js';
 import { AnalysisError } from './errors.js';
@@ -59,19 +59,11 @@ export async function diffFiles(before: string, after: string, opts: AnalyzeOpti
 
 /**
  * Analyses a capture the supervisor just saved and writes `<path>.summary.json` beside it (0600,
- * complete or absent: written to a temporary name, then renamed).
+ * complete or absent: common/atomic-write.ts).
  */
 export async function analyzeCapture(path: string, opts: AnalyzeOptions = {}): Promise<Summary> {
   const summary = await analyzeFile(path, opts);
-  const target = `${path}.summary.json`;
-  const temp = `${target}.${randomBytes(6).toString('hex')}.tmp`;
-  try {
-    await writeFile(temp, `${JSON.stringify(summary, null, 2)}\n`, { mode: 0o600, flag: 'wx' });
-    await rename(temp, target);
-  } catch (err) {
-    await rm(temp, { force: true });
-    throw err;
-  }
+  await writeFileAtomic(`${path}.summary.json`, `${JSON.stringify(summary, null, 2)}\n`);
   return summary;
 }
 

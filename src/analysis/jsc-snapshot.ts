@@ -14,7 +14,7 @@ import type { HeapGraph } from './graph.js';
  * which is what V8 calls a context edge, and is written `.name` in a path likewise.
  *
  * Read whole with JSON.parse: a snapshot comes from the inspector as one string, which Node cannot hold past
- * ~512 MiB anyway (Claude Code's `mcp serve`: 29 MB, 1.5 M nodes, 5.4 M edges).
+ * ~512 MiB anyway, and the snapshots of real agents are far below that (benchmarks/results/design-figures.md).
  */
 
 const MAX_BYTES = 512 * 1024 * 1024;

@@ -46,7 +46,8 @@ export class ControlClient {
   private async send<T>(method: string, route: string, opts: RequestOptions, watchSilence: boolean): Promise<T> {
     const noSupervisor = () => new NoSupervisorError(`no supervisor is running in ${this.stateDir}`);
     // No socket, no supervisor: said without loading the HTTP client, which is most of a short command's cost.
-    // Synchronous: node:fs/promises would load streams and readline with it, ~3 ms of a `status`.
+    // Synchronous: node:fs/promises would load streams and readline with it, a real share of a `status`
+    // (benchmarks/results/design-figures.md).
     let found: boolean | undefined;
     try {
       found = lstatSync(this.socketPath, { throwIfNoEntry: false })?.isSocket() ?? false;

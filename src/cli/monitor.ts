@@ -5,7 +5,8 @@ import { statSync } from 'node:fs';
 import { ProbeError, TimeoutError, errorMessage } from '../common/errors.js';
 import { tenthsMb } from '../common/units.js';
 import { resolveConfig } from '../config/config.js';
-import { DEFAULT_SAMPLING_INTERVAL } from '../supervisor/probe-link/sessions.js';
+import { DEFAULT_SAMPLING_INTERVAL } from '../supervisor/probe-link/probe-sessions.js';
+import { CapturesFolder } from '../supervisor/journal/captures.js';
 import { attachInspector, saveCapture, type InspectorFate, type InspectorHandle, type SessionEnd } from '../supervisor/probe-link/inspector-port.js';
 import { pageSize, readArgv, readStat } from '../supervisor/proc/stat.js';
 import { leaking, type TrendRule } from '../supervisor/watch/policy.js';
@@ -221,7 +222,7 @@ export async function monitorCommand(opts: MonitorOptions): Promise<number> {
       if (heapLimit !== undefined) trend = heapTrend(points, heapLimit, { windowMs });
       if (opts.captureOnGrowth && capture === undefined && trend && leaking(trend, rule)) {
         try {
-          capture = await saveCapture(h, opts.capturesDir, 'monitor-growth', 'heapprofile');
+          capture = (await saveCapture(h, new CapturesFolder(opts.capturesDir), 'monitor-growth', 'heapprofile')).file;
           if (live && !opts.json) process.stdout.write('\r\x1b[K');
           if (!opts.json) notice(`heap grows ${formatTrend(trendView(trend))}: profile saved to ${capture}`);
         } catch (err) {
@@ -267,7 +268,7 @@ export async function captureViaInspector(opts: CaptureViaInspectorOptions): Pro
   let file: string;
   try {
     if (opts.kind === 'snapshot') {
-      file = await saveCapture(handle, opts.capturesDir, 'manual', 'heapsnapshot', (done) => bar.update(`writing ${bytesMb(done)}`));
+      file = (await saveCapture(handle, new CapturesFolder(opts.capturesDir), 'manual', 'heapsnapshot', (done) => bar.update(`writing ${bytesMb(done)}`))).file;
     } else {
       const seconds = opts.seconds ?? DEFAULT_PROFILE_SECONDS;
       const timer = pauser();
@@ -283,7 +284,7 @@ export async function captureViaInspector(opts: CaptureViaInspectorOptions): Pro
         await timer.pause(1000);
       }
       if (gone) throw new ProbeError(opts.pid, 'the process exited while sampling');
-      file = await saveCapture(handle, opts.capturesDir, 'manual', 'heapprofile');
+      file = (await saveCapture(handle, new CapturesFolder(opts.capturesDir), 'manual', 'heapprofile')).file;
       await handle.stopSampling();
     }
   } finally {

@@ -1,8 +1,8 @@
 // `cfn-supervise report [--state-dir D] [--since 7d] [--json] [--html FILE]`: runs, restarts and OOMs per day,
 // memory per role and its growth across runs, the culprits, and thresholds to set, from the journals alone.
-import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
+import { writeFileAtomic } from '../common/atomic-write.js';
 import { CfnError, EXIT, UsageError, errorMessage } from '../common/errors.js';
 import { DEFAULT_SINCE, collectReport, formatText, parseSince, renderHtml } from '../report/index.js';
 import { inert, out, printJson } from './output.js';
@@ -15,15 +15,12 @@ async function requireStateDir(stateDir: string): Promise<string> {
   return dir;
 }
 
-/** Complete or absent, owner-only: written to a temporary name beside it, then renamed. */
+/** Complete or absent, owner-only (common/atomic-write.ts). */
 async function writePage(file: string, html: string): Promise<string> {
   const target = path.resolve(file);
-  const temp = path.join(path.dirname(target), `.${path.basename(target)}.${randomBytes(6).toString('hex')}.tmp`);
   try {
-    await fs.writeFile(temp, html, { mode: 0o600, flag: 'wx' });
-    await fs.rename(temp, target);
+    await writeFileAtomic(target, html);
   } catch (err) {
-    await fs.rm(temp, { force: true });
     throw new CfnError(`cannot write ${target}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such folder' : errorMessage(err)}`);
   }
   return target;

@@ -1,7 +1,7 @@
 // A bug's stack as a person can read it: each frame in a built file that has its source map beside it (the bin's
 // bundles, dist/cli/*.cjs) named by the .ts file and line it came from. Read only when a bug is printed: node's
-// own source maps (process.setSourceMapsEnabled) cost ~30 ms at every start of the bin on the 2-core VM, and
-// enabled late they do not apply to what was loaded before (Node 20).
+// own source maps (process.setSourceMapsEnabled) are paid at every start of the bin, however short the command
+// (benchmarks/results/design-figures.md), and enabled late they do not apply to what was loaded before (Node 20).
 import { readFileSync } from 'node:fs';
 import { SourceMap } from 'node:module';
 import path from 'node:path';

@@ -157,7 +157,8 @@ function readConfigFile(file: string): FileConfig {
   }
   let data: unknown;
   try {
-    // yaml costs ~9 MB and 65 ms to load: only a YAML file pays for it, not every supervisor and subcommand.
+    // yaml is heavy to load (benchmarks/results/design-figures.md): only a YAML file pays for it, not every
+    // supervisor and subcommand.
     data = /\.json$/i.test(file) ? JSON.parse(body) : (createRequire(import.meta.url)('yaml') as typeof import('yaml')).parse(body);
   } catch (err) {
     throw new UsageError(`config file ${file} is not valid ${/\.json$/i.test(file) ? 'JSON' : 'YAML'}: ${(err as Error).message.split('\n')[0]}`);

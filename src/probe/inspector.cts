@@ -1,10 +1,11 @@
 /*
  * The probe's in-process inspector.Session, attached only while something needs it. While any session is
- * attached every console call goes through the inspector (2.59× slower, measured) and the inspector retains
- * console arguments (the last 1000 calls: 300 logs of 1 MB kept 300 MB alive), so by default none is: a
- * GC or a capture attaches for its duration, and sampling keeps one attached for as long as it runs. Calls on
- * an in-process session are answered synchronously, except collectGarbage, which V8 runs from a task once the
- * stack is empty, and, from Node 22 on, takeHeapSnapshot (measured on 20, 22, 24 and 26: see snapshot).
+ * attached every console call goes through the inspector (several times slower) and the inspector retains
+ * console arguments (of the last 1000 calls, however large; benchmarks/results/design-figures.md), so by
+ * default none is: a GC or a capture attaches for its duration, and sampling keeps one attached for as long
+ * as it runs. Calls on an in-process session are answered synchronously, except collectGarbage, which V8 runs
+ * from a task once the stack is empty, and, from Node 22 on, takeHeapSnapshot (measured on 20, 22, 24 and 26:
+ * see snapshot).
  */
 import type { Session } from 'node:inspector';
 import { ReflectApply, SafeSetImmediate } from './probe.cjs';
@@ -260,8 +261,9 @@ function samplerRunning(post: Post): boolean {
 }
 
 /**
- * Each retaining console call is followed by Runtime.discardConsoleEntries (a synchronous in-process post,
- * ~4 µs), immediately when an argument can be large, in batches otherwise. Installed only while attached.
+ * Each retaining console call is followed by Runtime.discardConsoleEntries (a synchronous in-process post, cheap
+ * beside the console call), immediately when an argument can be large, in batches otherwise. Installed only while
+ * attached.
  */
 function installConsoleDiscard(discard: () => void): () => void {
   let cheapCalls = 0;

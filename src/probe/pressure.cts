@@ -1,8 +1,8 @@
 /*
  * What the heap looks like after each major GC: the true floor of a leak trend (sent to the supervisor), and
  * the probe's own decision to start sampling at the first sign of pressure, without waiting for a supervisor
- * tick. Sampling (512 KiB ≈ free) keeps only allocations still alive, so it must run before the heap gets
- * critical for a fast leak's profile to name the leak before the OOM.
+ * tick. Sampling (about free at its default interval) keeps only allocations still alive, so it must run
+ * before the heap gets critical for a fast leak's profile to name the leak before the OOM.
  */
 import { SafeClearTimeout, SafeSetTimeout } from './probe.cjs';
 

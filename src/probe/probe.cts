@@ -7,8 +7,8 @@
  * At preload it only starts connecting to the supervisor's socket: a connect completion wakes a loop blocked
  * in poll, so an agent idle at a prompt or on a long timer registers at once (an unref'd immediate does not
  * wake it). The connect is `net`'s, a public API: loading `net` and `worker_threads` (to skip workers) costs
- * ~3.5 ms of CPU at preload on Node 20-26 (median of 21 runs each), where the internal pipe binding it replaces
- * cost ~0.15 ms but is deprecated (a warning under --pending-deprecation). A process that registers loads `net`
+ * more at preload than the internal pipe binding it replaces (benchmarks/results/design-figures.md), but that
+ * binding is deprecated (a warning under --pending-deprecation). A process that registers loads `net`
  * anyway; one with nothing left to do once connected (`node -e 0`) closes the socket and pays only that.
  * Everything else loads once connected (serve.cts).
  *
@@ -17,7 +17,7 @@
  * at every exit (measured on Node 20, with --inspect-publish-uid=http too), and a loopback port lets any
  * local user run code in the agent. The probe answers the supervisor over the owner-only unix socket it
  * registers on, and holds an in-process inspector.Session only while something needs one (inspector.cts):
- * while a session is attached every console call goes through the inspector (2.59× slower, measured).
+ * while a session is attached every console call goes through the inspector (several times slower).
  *
  * Wire protocol v2, newline-delimited JSON both ways; a line over 64 KiB is dropped whole.
  *   probe → supervisor
@@ -61,8 +61,9 @@ const LOADED = Symbol.for('cfn-supervise.probe');
  * global later (a JSON.stringify that throws for objects it did not mark, a strict Promise.prototype.then, a
  * process.emit that allows only the events it knows, Socket.prototype.write): the probe must neither fail
  * because of that nor throw into the app, so it calls these copies, as Node's own internals keep their
- * primordials. The probe uses no promises. Kept here rather than in a module of their own, which would cost
- * every process ~0.35 ms more at preload (measured); the other modules take them from this one, already loaded.
+ * primordials. The probe uses no promises. Kept here rather than in a module of their own, which every process
+ * would pay for at preload (benchmarks/results/design-figures.md); the other modules take them from this one,
+ * already loaded.
  */
 
 export const ReflectApply = Reflect.apply;

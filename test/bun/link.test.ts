@@ -6,8 +6,9 @@ import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, expect, it } from 'vitest';
 import { BunLinks } from '../../src/supervisor/probe-link/bun-link.js';
+import { CapturesFolder } from '../../src/supervisor/journal/captures.js';
 import { BunSessions } from '../../src/supervisor/probe-link/bun-sessions.js';
-import type { GcPoint } from '../../src/supervisor/probe-link/sessions.js';
+import type { GcPoint } from '../../src/supervisor/probe-link/probe-sessions.js';
 import { fixture, tempDir, track, waitFor } from '../helpers/cli.js';
 import { BUN, runtime } from '../helpers/runtimes.js';
 
@@ -33,7 +34,7 @@ it('links a Bun process by its peer pid and argv, collects it, and reports its h
   const dir = tempDir();
   links = await BunLinks.listen(path.join(dir, 'bun.sock'));
   const floors: GcPoint[] = [];
-  const sessions = new BunSessions({ links, callTimeoutMs: 5000, capturesDir: path.join(dir, 'captures'), log: quiet, heapLimit: () => 1 << 30, onGc: (_pid, p) => floors.push(p) });
+  const sessions = new BunSessions({ links, callTimeoutMs: 5000, captures: new CapturesFolder(path.join(dir, 'captures')), log: quiet, heapLimit: () => 1 << 30, onGc: (_pid, p) => floors.push(p) });
   const go = path.join(dir, 'go');
   const bun = startBun(fixture('bun/unlinked-child.js'), { BUN_INSPECT_CONNECT_TO: links.address, GO_FILE: go });
   await waitFor(() => sessions.has(bun.pid), 20_000, 'the link');
@@ -53,7 +54,7 @@ it('links a Bun process by its peer pid and argv, collects it, and reports its h
 it("keeps no console argument alive: the link's console messages are cleared as the heap is read", async () => {
   const dir = tempDir();
   links = await BunLinks.listen(path.join(dir, 'bun.sock'));
-  const sessions = new BunSessions({ links, callTimeoutMs: 5000, capturesDir: path.join(dir, 'captures'), log: quiet, heapLimit: () => 1 << 30 });
+  const sessions = new BunSessions({ links, callTimeoutMs: 5000, captures: new CapturesFolder(path.join(dir, 'captures')), log: quiet, heapLimit: () => 1 << 30 });
   const go = path.join(dir, 'go');
   const bun = startBun(fixture('bun/console.js'), { BUN_INSPECT_CONNECT_TO: links.address, GO_FILE: go });
   await waitFor(() => sessions.has(bun.pid), 20_000, 'the link');

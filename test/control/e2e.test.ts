@@ -1,7 +1,7 @@
 // Acceptance against a real supervised tree: the built CLI supervising test/fixtures/control/agent.cjs, and
 // the control subcommands run as separate processes against it.
 import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync, readdirSync, readlinkSync, realpathSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, readlinkSync, realpathSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ControlClient } from '../../src/cli/client.js';
@@ -91,9 +91,11 @@ describe('control against a supervised tree', () => {
     expect(profileFile).toMatch(/\.heapprofile$/);
     expect(JSON.parse(readFileSync(profileFile, 'utf8')).head.callFrame).toBeDefined();
     const child = (await statusJson()).processes.find((p) => p.pid !== agent.pid && p.heap_used_mb !== undefined)!;
-    const snapshot = await cli(['capture', '--snapshot', '--pid', String(child.pid)]);
+    const snapshot = await cli(['capture', '--snapshot', '--pid', String(child.pid), '--json']);
     expect(snapshot.code).toBe(0);
-    const snapshotFile = snapshot.stdout.toString().trim();
+    const { file: snapshotFile, bytes } = JSON.parse(snapshot.stdout.toString()) as { file: string; bytes: number };
+    // The size the probe counted as it wrote, which is the file's.
+    expect(bytes).toBe(statSync(snapshotFile).size);
     expect(snapshotFile).toMatch(/\.heapsnapshot$/);
     const parsed = JSON.parse(readFileSync(snapshotFile, 'utf8'));
     expect(parsed.snapshot.node_count).toBeGreaterThan(1000);

@@ -6,6 +6,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { isAlive, tempDir, waitFor } from '../helpers/cli.js';
 import { TimeoutError } from '../../src/common/errors.js';
+import { CapturesFolder, type Capture } from '../../src/supervisor/journal/captures.js';
 import { attachInspector, saveCapture } from '../../src/supervisor/probe-link/inspector-port.js';
 import { InspectorUnavailable, TargetRefused } from '../../src/supervisor/probe-link/inspector-open.js';
 import { listeningPorts, OPTS, rejection, start, target } from './helpers.js';
@@ -46,12 +47,14 @@ describe('attachInspector', () => {
     const dir = path.join(tempDir('cfn-inspector-'), 'captures');
     const h = await attachInspector(t.pid, OPTS);
     let progress = 0;
-    let file: string;
+    let capture: Capture;
     try {
-      file = await saveCapture(h, dir, 'manual', 'heapsnapshot', (done) => (progress = done));
+      capture = await saveCapture(h, new CapturesFolder(dir), 'manual', 'heapsnapshot', (done) => (progress = done));
     } finally {
       await h.close();
     }
+    const { file, bytes } = capture;
+    expect(bytes).toBe(statSync(file).size);
     expect(path.basename(file)).toMatch(new RegExp(`-${t.pid}-manual\\.heapsnapshot$`));
     expect(statSync(file).mode & 0o777).toBe(0o600);
     expect(statSync(dir).mode & 0o777).toBe(0o700);
@@ -66,7 +69,7 @@ describe('attachInspector', () => {
     const t = await target('bigheap.cjs', ['40']);
     const dir = path.join(tempDir('cfn-inspector-'), 'captures');
     const h = await attachInspector(t.pid, OPTS);
-    const err = await rejection(saveCapture(h, dir, 'manual', 'heapsnapshot', () => t.child.kill('SIGKILL')));
+    const err = await rejection(saveCapture(h, new CapturesFolder(dir), 'manual', 'heapsnapshot', () => t.child.kill('SIGKILL')));
     expect(err.message).toMatch(new RegExp(`^pid ${t.pid}: HeapProfiler.takeHeapSnapshot: `));
     expect(await h.close()).toBe('process-gone');
     expect(readdirSync(dir)).toEqual([]);
@@ -80,7 +83,7 @@ describe('attachInspector', () => {
     try {
       const h = await attachInspector(t.pid, OPTS);
       try {
-        await expect(saveCapture(h, dir, 'manual', 'heapsnapshot')).rejects.toThrow(/snapshot refused: \d+ MB free on the captures disk/);
+        await expect(saveCapture(h, new CapturesFolder(dir), 'manual', 'heapsnapshot')).rejects.toThrow(/snapshot refused: \d+ MB free on the captures disk/);
       } finally {
         await h.close();
       }

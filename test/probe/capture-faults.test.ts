@@ -31,7 +31,7 @@ async function probed(harness: Harness, script: string, args: string[] = []): Pr
   const child = harness.spawn(process.execPath, [path.join(FIXTURES, script), ...args], { env: harness.env() });
   const stderr = collect(child.stderr);
   const rec = await harness.registered((r) => r.pid === child.pid);
-  await harness.inspectors.attach(rec);
+  await harness.sessions.attach(rec);
   return { child, pid: rec.pid, stderr };
 }
 
@@ -44,13 +44,13 @@ describe('a full disk fails the capture, cleanly', () => {
     await h.start({ capturesDir: captures, snapshotFileFactor: 0 });
     const agent = await probed(h, 'bigheap.cjs', ['20']);
     await waitForOutput(agent.child.stdout, /ready/);
-    await expect(h.inspectors.snapshot(agent.pid, 'full disk')).rejects.toThrow(/ENOSPC|no space/i);
+    await expect(h.sessions.snapshot(agent.pid, 'full disk')).rejects.toThrow(/ENOSPC|no space/i);
     expect(readdirSync(captures)).toEqual([]);
     expect(openInto(agent.pid, captures)).toEqual([]);
     // The probe lives on, detached, and the next request is answered.
-    expect(await h.inspectors.heapStats(agent.pid)).toMatchObject({ session: false });
+    expect(await h.sessions.heapStats(agent.pid)).toMatchObject({ session: false });
     expect(agent.stderr()).toBe('');
-    expect(h.logs.some((l) => l.msg === 'inspector: capture failed' && /ENOSPC|no space/i.test(String(l.obj.err)))).toBe(true);
+    expect(h.logs.some((l) => l.msg === 'probe: capture failed' && /ENOSPC|no space/i.test(String(l.obj.err)))).toBe(true);
   });
 
   it('a profile that hits ENOSPC: the capture fails at once, and the descriptor is closed', async (ctx) => {
@@ -59,13 +59,13 @@ describe('a full disk fails the capture, cleanly', () => {
     if (!captures) return ctx.skip('mount -t tmpfs was refused on this machine');
     await h.start({ capturesDir: captures, samplingInterval: 1024 });
     const agent = await probed(h, 'leak.cjs');
-    await h.inspectors.startSampling(agent.pid);
+    await h.sessions.startSampling(agent.pid);
     const leaked = waitForOutput(agent.child.stdout, /leaked/);
     h.registry.send(agent.pid, { type: 'memory-pressure', level: 'go' });
     await leaked;
     // What is left of the disk holds far less than a 1 KiB-interval profile of a 40 MB leak.
     writeFileSync(path.join(captures, 'filler'), Buffer.alloc(60 * 1024));
-    await expect(h.inspectors.saveProfile(agent.pid, 'full disk')).rejects.toThrow(/ENOSPC|no space/i);
+    await expect(h.sessions.saveProfile(agent.pid, 'full disk')).rejects.toThrow(/ENOSPC|no space/i);
     expect(readdirSync(captures)).toEqual(['filler']);
     expect(openInto(agent.pid, captures)).toEqual([]);
     expect(agent.stderr()).toBe('');
@@ -78,7 +78,7 @@ describe('a full disk fails the capture, cleanly', () => {
     await h.start({ capturesDir: captures });
     const agent = await probed(h, 'bigheap.cjs', ['20']);
     await waitForOutput(agent.child.stdout, /ready/);
-    await expect(h.inspectors.snapshot(agent.pid, 'too big')).rejects.toThrow(/snapshot refused: \d+ MB free on the captures disk, the file may need \d+ MB \(2\.2 × the \d+ MB heap\)/);
+    await expect(h.sessions.snapshot(agent.pid, 'too big')).rejects.toThrow(/snapshot refused: \d+ MB free on the captures disk, the file may need \d+ MB \(2\.2 × the \d+ MB heap\)/);
     expect(readdirSync(captures)).toEqual([]);
   });
 });
@@ -95,7 +95,7 @@ describe('snapshots side by side share the disk headroom', () => {
     await Promise.all(agents.map((a) => waitForOutput(a.child.stdout, /ready/)));
     const outcomes = await Promise.all(
       agents.map((a) =>
-        h!.inspectors.snapshot(a.pid, 'side by side').then(
+        h!.sessions.snapshot(a.pid, 'side by side').then(
           () => 'written',
           (err: Error) => (/snapshot refused: \d+ MB free on the captures disk beside the snapshots being written/.test(err.message) ? 'refused' : err.message),
         ),
@@ -105,7 +105,7 @@ describe('snapshots side by side share the disk headroom', () => {
     expect(readdirSync(captures).filter((f) => f.endsWith('.heapsnapshot'))).toHaveLength(1);
     expect(readdirSync(captures).filter((f) => f.endsWith('.tmp'))).toEqual([]);
     // Released once written: the disk's own free space decides again.
-    const after = await h.inspectors.snapshot(agents[0]!.pid, 'after').then(
+    const after = await h.sessions.snapshot(agents[0]!.pid, 'after').then(
       () => 'written',
       (err: Error) => err.message,
     );
@@ -117,7 +117,7 @@ describe('the probe writes only into the empty private file it was given, in the
   it('refuses a path outside the folder, a non-empty file, a file open to others, and a symlink, touching none', async () => {
     h = await new Harness().start();
     const agent = await probed(h, 'idle.cjs');
-    await h.inspectors.startSampling(agent.pid);
+    await h.sessions.startSampling(agent.pid);
     const captures = path.join(h.dir, 'captures');
     mkdirSync(captures, { mode: 0o700 });
     const capture = (file: string) => h!.registry.request(agent.pid, { type: 'capture', kind: 'heapprofile', path: file }, { timeoutMs: 5000 });
@@ -152,7 +152,7 @@ describe('no capture holds the supervisor', () => {
   async function endless(harness: Harness): Promise<number> {
     const fake = harness.spawn(process.execPath, [path.join(FIXTURES, 'fake-probe.cjs'), harness.registry.socketPath, 'self', 'endless-progress'], { env: unprobedEnv() });
     const rec = await harness.registered((r) => r.pid === fake.pid);
-    await harness.inspectors.attach(rec);
+    await harness.sessions.attach(rec);
     return rec.pid;
   }
 
@@ -160,7 +160,7 @@ describe('no capture holds the supervisor', () => {
     h = await new Harness().start({ snapshotIdleTimeoutMs: 1000, snapshotTimeoutMs: 4000 });
     const pid = await endless(h);
     let progress = 0;
-    const err = await h.inspectors.snapshot(pid, 'endless', () => (progress += 1)).catch((e: unknown) => e);
+    const err = await h.sessions.snapshot(pid, 'endless', () => (progress += 1)).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(TimeoutError);
     expect((err as Error).message).toMatch(/total time cap/);
     // Progress kept the idle timeout (1 s) from firing all along.
@@ -172,13 +172,13 @@ describe('no capture holds the supervisor', () => {
     h = await new Harness().start({ snapshotIdleTimeoutMs: 600_000, snapshotTimeoutMs: 600_000 });
     const pid = await endless(h);
     let progress = 0;
-    const snapshot = h.inspectors.snapshot(pid, 'endless', () => (progress += 1)).catch((e: unknown) => e);
+    const snapshot = h.sessions.snapshot(pid, 'endless', () => (progress += 1)).catch((e: unknown) => e);
     await vi.waitFor(() => expect(progress).toBeGreaterThan(0), poll);
     const agent = await probed(h, 'idle.cjs');
-    const window = h.inspectors.saveProfile(agent.pid, 'window', { window: { seconds: 600 } }).catch((e: unknown) => e);
-    await vi.waitFor(async () => expect((await h!.inspectors.heapStats(agent.pid)).sampling).toBe(true), poll);
+    const window = h.sessions.saveProfile(agent.pid, 'window', { window: { seconds: 600 } }).catch((e: unknown) => e);
+    await vi.waitFor(async () => expect((await h!.sessions.heapStats(agent.pid)).sampling).toBe(true), poll);
     // Everything in flight fails at closeAll, before the registry is even closed.
-    h.inspectors.closeAll();
+    h.sessions.closeAll();
     expect(String(await snapshot)).toMatch(/the supervisor is stopping/);
     expect(String(await window)).toMatch(/the supervisor is stopping/);
     await h.registry.close();

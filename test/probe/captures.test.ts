@@ -2,12 +2,7 @@ import { mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, utimesSync, writ
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import {
-  captureName,
-  createPendingCapture,
-  enforceRetention,
-  writeCaptureAtomically,
-} from '../../src/supervisor/journal/captures.js';
+import { CapturesFolder, captureName, enforceRetention } from '../../src/supervisor/journal/captures.js';
 import { ensurePrivateDir } from '../../src/common/statedir.js';
 
 let dir: string;
@@ -32,19 +27,43 @@ describe('captures', () => {
     expect(statSync(path.join(dir, 'a/b')).mode & 0o777).toBe(0o700);
   });
 
-  it('writes 0600 files that carry their final name only once complete', async () => {
+  it('gives the writer a hidden 0600 file, and the capture its name and the size the writer counted once complete', async () => {
     const out = path.join(dir, 'captures');
-    const name = captureName(7, 'manual', 'heapprofile');
-    const pending = await createPendingCapture(out, name);
-    expect(readdirSync(out)).toEqual([path.basename(pending.tmpPath)]);
-    expect(path.basename(pending.tmpPath)).not.toMatch(/\.heapprofile$/);
-    expect(statSync(pending.tmpPath).mode & 0o777).toBe(0o600);
-    await pending.abort();
-    expect(readdirSync(out)).toEqual([]);
-
-    const file = await writeCaptureAtomically(out, name, '{"head":{}}');
+    const folder = new CapturesFolder(out);
+    const name = captureName(7, 'manual', 'heapsnapshot');
+    const capture = await folder.take(name, async (tmpPath) => {
+      expect(readdirSync(out)).toEqual([path.basename(tmpPath)]);
+      expect(path.basename(tmpPath)).toMatch(/^\..*\.tmp$/);
+      expect(statSync(tmpPath).mode & 0o777).toBe(0o600);
+      writeFileSync(tmpPath, '{"snapshot":{}}');
+      return 15;
+    });
+    expect(capture).toEqual({ file: path.join(out, name), bytes: 15 });
     expect(readdirSync(out)).toEqual([name]);
-    expect(statSync(file).mode & 0o777).toBe(0o600);
+    expect(statSync(capture.file).mode & 0o777).toBe(0o600);
+
+    // A writer that fails leaves nothing, whatever it wrote.
+    const failed = folder.take(captureName(8, 'manual', 'heapsnapshot'), async (tmpPath) => {
+      writeFileSync(tmpPath, '{"snaps');
+      throw new Error('the process exited');
+    });
+    await expect(failed).rejects.toThrow('the process exited');
+    expect(readdirSync(out)).toEqual([name]);
+
+    // Bytes, not characters.
+    expect((await folder.write(captureName(9, 'manual', 'heapprofile'), '{"é":1}')).bytes).toBe(8);
+  });
+
+  it('applies retention after each capture, whichever way wrote it, and says what it removed', async () => {
+    const said: object[] = [];
+    const folder = new CapturesFolder(dir, { maxFiles: 2, maxBytes: 1 << 20 }, { info: (obj) => said.push(obj) });
+    const names = [1, 2, 3].map((i) => captureName(i, 'r', 'heapprofile', new Date(Date.UTC(2025, 0, 1, 0, 0, i))));
+    await folder.write(names[0]!, 'a');
+    await folder.take(names[1]!, async (tmpPath) => (writeFileSync(tmpPath, 'b'), 1));
+    expect(said).toEqual([]);
+    await folder.write(names[2]!, 'c');
+    expect(readdirSync(dir).sort()).toEqual([names[1], names[2]]);
+    expect(said).toEqual([{ removed: [path.join(dir, names[0]!)] }]);
   });
 
   it('keeps the newest captures within count and bytes, and sweeps stale temporaries', async () => {

@@ -15,12 +15,12 @@ describe("an app's own sampling heap profiler (the sampler is one per isolate)",
     const stderr = collect(child.stderr);
     const sampling = waitForOutput(child.stdout, /sampling/);
     const rec = await h.registered((r) => r.pid === child.pid);
-    await h.inspectors.attach(rec);
+    await h.sessions.attach(rec);
     await sampling;
     // A capture as the supervisor makes one: hold, read, release; then a stop, as `sampling stop` sends.
-    const file = await h.inspectors.saveProfile(rec.pid, 'own sampler', { coldSeconds: 1 });
+    const { file } = await h.sessions.saveProfile(rec.pid, 'own sampler', { coldSeconds: 1 });
     expect(path.basename(file)).toMatch(/\.heapprofile$/);
-    await h.inspectors.stopSampling(rec.pid);
+    await h.sessions.stopSampling(rec.pid);
     const own = waitForOutput(child.stdout, /own profile .*/);
     h.registry.send(rec.pid, { type: 'memory-pressure', level: 'read' });
     expect(await own).toBe('own profile ok true');

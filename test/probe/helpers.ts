@@ -2,7 +2,8 @@ import { spawn, spawnSync, type ChildProcess, type SpawnOptions } from 'node:chi
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { Inspectors, type GcPoint, type InspectorsOptions, type Logger } from '../../src/supervisor/probe-link/sessions.js';
+import { CapturesFolder } from '../../src/supervisor/journal/captures.js';
+import { ProbeSessions, type GcPoint, type ProbeSessionsOptions, type Logger } from '../../src/supervisor/probe-link/probe-sessions.js';
 import { Registry, type ProcessRecord, type Rejection } from '../../src/supervisor/probe-link/registry.js';
 
 export const ROOT = path.resolve(import.meta.dirname, '../..');
@@ -44,23 +45,23 @@ export function unprobedEnv(): NodeJS.ProcessEnv {
 export class Harness {
   readonly dir = mkdtempSync(path.join(tmpdir(), 'cfn-probe-'));
   registry!: Registry;
-  inspectors!: Inspectors;
+  sessions!: ProbeSessions;
   readonly logs: LogLine[] = [];
   readonly gcPoints: { pid: number; point: GcPoint }[] = [];
   readonly rejections: Rejection[] = [];
   private readonly children: ChildProcess[] = [];
   private readonly mounts: string[] = [];
 
-  async start(opts: Partial<Omit<InspectorsOptions, 'registry' | 'log' | 'onGc'>> & { isMember?: (pid: number) => boolean } = {}): Promise<this> {
-    const { isMember, ...rest } = opts;
+  async start(opts: Partial<Omit<ProbeSessionsOptions, 'registry' | 'log' | 'onGc' | 'captures'>> & { isMember?: (pid: number) => boolean; capturesDir?: string } = {}): Promise<this> {
+    const { isMember, capturesDir = path.join(this.dir, 'captures'), ...rest } = opts;
     this.registry = await Registry.listen(path.join(this.dir, 'registry.sock'), isMember ? { isMember } : {});
     this.registry.on('reject', (r) => this.rejections.push(r));
-    this.inspectors = new Inspectors({
+    this.sessions = new ProbeSessions({
       registry: this.registry,
       samplingInterval: 524288,
       pressure: 0.7,
       callTimeoutMs: 5000,
-      capturesDir: path.join(this.dir, 'captures'),
+      captures: new CapturesFolder(capturesDir),
       log: recordingLog(this.logs),
       onGc: (pid, point) => this.gcPoints.push({ pid, point }),
       ...rest,
@@ -113,7 +114,7 @@ export class Harness {
       }
     }
     await Promise.all(this.children.map((c) => exited(c)));
-    this.inspectors?.closeAll();
+    this.sessions?.closeAll();
     await this.registry?.close();
     for (const dir of this.mounts.splice(0)) spawnSync('umount', [dir]);
     rmSync(this.dir, { recursive: true, force: true });

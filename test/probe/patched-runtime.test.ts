@@ -24,20 +24,20 @@ describe('an app that replaces part of the runtime after start (strict about cal
         await waitForOutput(child.stdout, /patched/);
         if (probed) {
           const rec = await h!.registered((r) => r.pid === child.pid);
-          await h!.inspectors.attach(rec);
+          await h!.sessions.attach(rec);
           // What the supervisor does routinely, and on demand.
-          for (let i = 0; i < 3; i++) expect((await h!.inspectors.heap(rec.pid)).used).toBeGreaterThan(0);
-          expect((await h!.inspectors.heapStats(rec.pid)).usedHeapSize).toBeGreaterThan(0);
-          expect((await h!.inspectors.gc(rec.pid)).afterBytes).toBeGreaterThan(0);
+          for (let i = 0; i < 3; i++) expect((await h!.sessions.heap(rec.pid)).used).toBeGreaterThan(0);
+          expect((await h!.sessions.heapStats(rec.pid)).usedHeapSize).toBeGreaterThan(0);
+          expect((await h!.sessions.gc(rec.pid)).afterBytes).toBeGreaterThan(0);
           // A second GC within the probe's 500 ms: its post-GC point is held on a timer, then sent.
           const second = epochMs();
-          expect((await h!.inspectors.gc(rec.pid)).afterBytes).toBeGreaterThan(0);
+          expect((await h!.sessions.gc(rec.pid)).afterBytes).toBeGreaterThan(0);
           await vi.waitFor(() => expect(h!.gcPoints.some((g) => g.pid === rec.pid && g.point.at >= second)).toBe(true), { timeout: 20_000, interval: 50 });
-          await h!.inspectors.saveProfile(rec.pid, 'patched', { coldSeconds: 1 });
-          await h!.inspectors.snapshot(rec.pid, 'patched');
+          await h!.sessions.saveProfile(rec.pid, 'patched', { coldSeconds: 1 });
+          await h!.sessions.snapshot(rec.pid, 'patched');
           expect(h!.registry.send(rec.pid, { type: 'memory-pressure', level: 'warning' })).toBe(true);
           // One more round trip: the pressure line was handled before this answer.
-          expect((await h!.inspectors.heap(rec.pid)).used).toBeGreaterThan(0);
+          expect((await h!.sessions.heap(rec.pid)).used).toBeGreaterThan(0);
         }
         child.stdin!.end('end\n');
         await exited(child);

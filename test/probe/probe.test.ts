@@ -1,6 +1,7 @@
 import { mkdirSync, readFileSync, statSync, symlinkSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { CapturesFolder } from '../../src/supervisor/journal/captures.js';
 import { TimeoutError } from '../../src/common/errors.js';
 import {
   FIXTURES,
@@ -18,7 +19,7 @@ afterEach(async () => {
   await h?.cleanup();
 });
 
-describe('probe + registry + inspectors on real processes', () => {
+describe('probe + registry + sessions on real processes', () => {
   it('registers every node process of an `npm exec <bin>` tree, through the shells, with heap statistics', async () => {
     h = await new Harness().start();
     // A local folder whose node_modules holds the fixture package, as `npm exec` finds local bins.
@@ -43,11 +44,11 @@ describe('probe + registry + inspectors on real processes', () => {
       expect(rec.oldSpaceLimit).toBe(512 * 1024 * 1024);
       expect(rec.heapSizeLimit).toBeGreaterThan(rec.oldSpaceLimit!);
       expect(rec.nodeVersion).toBe(process.version);
-      await h.inspectors.attach(rec);
-      const heap = await h.inspectors.heap(rec.pid);
+      await h.sessions.attach(rec);
+      const heap = await h.sessions.heap(rec.pid);
       expect(heap.used).toBeGreaterThan(0);
       expect(heap.total).toBeGreaterThanOrEqual(heap.used);
-      const stats = await h.inspectors.heapStats(rec.pid);
+      const stats = await h.sessions.heapStats(rec.pid);
       expect(stats.oldSpaceLimit).toBe(512 * 1024 * 1024);
       expect(stats.oldSpaceSize).toBeGreaterThan(0);
       expect(stats.heapSizeLimit).toBe(rec.heapSizeLimit);
@@ -66,9 +67,9 @@ describe('probe + registry + inspectors on real processes', () => {
         const stderr = collect(child.stderr);
         if (probed) {
           const rec = await h.registered((r) => r.pid === child.pid);
-          await h.inspectors.attach(rec);
-          await h.inspectors.startSampling(rec.pid);
-          expect((await h.inspectors.heapStats(rec.pid)).session).toBe(true);
+          await h.sessions.attach(rec);
+          await h.sessions.startSampling(rec.pid);
+          expect((await h.sessions.heapStats(rec.pid)).session).toBe(true);
         }
         const end = Number((await waitForOutput(child.stdout, /end [\d.]+/)).slice(4));
         await exited(child);
@@ -88,12 +89,14 @@ describe('probe + registry + inspectors on real processes', () => {
     h = await new Harness().start({ samplingInterval: 32768 });
     const child = h.spawn(process.execPath, [path.join(FIXTURES, 'leak.cjs')], { env: h.env() });
     const rec = await h.registered((r) => r.pid === child.pid);
-    await h.inspectors.attach(rec);
-    await h.inspectors.startSampling(rec.pid);
+    await h.sessions.attach(rec);
+    await h.sessions.startSampling(rec.pid);
     const leaked = waitForOutput(child.stdout, /leaked/);
     h.registry.send(rec.pid, { type: 'memory-pressure', level: 'go' });
     await leaked;
-    const file = await h.inspectors.saveProfile(rec.pid, 'leak test');
+    const { file, bytes } = await h.sessions.saveProfile(rec.pid, 'leak test');
+    // The size the probe counted as it wrote is the file's.
+    expect(bytes).toBe(statSync(file).size);
     expect(path.basename(file)).toMatch(new RegExp(`^\\d{4}-.*Z-${rec.pid}-leak-test\\.heapprofile$`));
     expect(statSync(file).mode & 0o777).toBe(0o600);
     expect(statSync(path.dirname(file)).mode & 0o777).toBe(0o700);
@@ -108,13 +111,13 @@ describe('probe + registry + inspectors on real processes', () => {
   it('refuses a snapshot with a clear reason when the machine lacks headroom', async () => {
     h = new Harness();
     await h.start();
-    const { Inspectors } = await import('../../src/supervisor/probe-link/sessions.js');
-    const greedy = new Inspectors({
+    const { ProbeSessions } = await import('../../src/supervisor/probe-link/probe-sessions.js');
+    const greedy = new ProbeSessions({
       registry: h.registry,
       samplingInterval: 0,
       pressure: 0.7,
       callTimeoutMs: 5000,
-      capturesDir: path.join(h.dir, 'captures'),
+      captures: new CapturesFolder(path.join(h.dir, 'captures')),
       log: { debug() {}, info() {}, warn() {}, error() {} },
       snapshotHeadroomFactor: 1e6,
     });
@@ -128,10 +131,11 @@ describe('probe + registry + inspectors on real processes', () => {
     h = await new Harness().start();
     const child = h.spawn(process.execPath, [path.join(FIXTURES, 'idle.cjs')], { env: h.env() });
     const rec = await h.registered((r) => r.pid === child.pid);
-    await h.inspectors.attach(rec);
+    await h.sessions.attach(rec);
     // Node 22 and later answer a snapshot after the post returns: the second request arrives while the first runs.
-    const files = await Promise.all([h.inspectors.snapshot(rec.pid, 'first'), h.inspectors.snapshot(rec.pid, 'second')]);
-    for (const file of files) {
+    const captures = await Promise.all([h.sessions.snapshot(rec.pid, 'first'), h.sessions.snapshot(rec.pid, 'second')]);
+    for (const { file, bytes } of captures) {
+      expect(bytes).toBe(statSync(file).size);
       const snapshot = JSON.parse(readFileSync(file, 'utf8')) as { snapshot: { node_count: number }; nodes: number[] };
       expect(snapshot.nodes.length / snapshot.snapshot.node_count).toBeGreaterThan(1);
     }
@@ -141,13 +145,13 @@ describe('probe + registry + inspectors on real processes', () => {
     h = await new Harness().start({ callTimeoutMs: 500 });
     const child = h.spawn(process.execPath, [path.join(FIXTURES, 'block.cjs')], { env: h.env() });
     const rec = await h.registered((r) => r.pid === child.pid);
-    await h.inspectors.attach(rec);
+    await h.sessions.attach(rec);
     h.registry.send(rec.pid, { type: 'memory-pressure', level: 'block' });
     await waitForOutput(child.stdout, /blocking/);
     let ticks = 0;
     const ticker = setInterval(() => (ticks += 1), 10);
     const started = Date.now();
-    const err = await h.inspectors.heap(rec.pid).catch((e: unknown) => e);
+    const err = await h.sessions.heap(rec.pid).catch((e: unknown) => e);
     clearInterval(ticker);
     expect(err).toBeInstanceOf(TimeoutError);
     // Rejected at the 500 ms timeout, well before the agent's 3 s block ends.
@@ -155,7 +159,7 @@ describe('probe + registry + inspectors on real processes', () => {
     expect(ticks).toBeGreaterThan(5);
     // Once unblocked it answers again; the late reply to the timed-out call is dropped.
     await waitForOutput(child.stdout, /unblocked/);
-    expect((await h.inspectors.heap(rec.pid)).used).toBeGreaterThan(0);
+    expect((await h.sessions.heap(rec.pid)).used).toBeGreaterThan(0);
   });
 
   it('delivers memory-pressure to the app as a process event', async () => {
@@ -179,9 +183,9 @@ describe('probe + registry + inspectors on real processes', () => {
       const heapLine = waitForOutput(child.stderr, /heap \d+/);
       if (mode === 'probed') {
         const rec = await h.registered((r) => r.pid === child.pid);
-        await h.inspectors.attach(rec);
+        await h.sessions.attach(rec);
         // Sampling keeps a session attached: the inspector would retain every logged object but for the probe.
-        await h.inspectors.startSampling(rec.pid);
+        await h.sessions.startSampling(rec.pid);
         h.registry.send(rec.pid, { type: 'memory-pressure', level: 'go' });
       }
       const heap = Number((await heapLine).slice(5));
@@ -203,8 +207,8 @@ describe('probe edge cases', () => {
     const child = h.spawn(process.execPath, [path.join(FIXTURES, 'esm.mjs')], { env: h.env() });
     const rec = await h.registered((r) => r.pid === child.pid);
     expect(rec.argv[1]).toMatch(/esm\.mjs$/);
-    await h.inspectors.attach(rec);
-    expect((await h.inspectors.heap(rec.pid)).used).toBeGreaterThan(0);
+    await h.sessions.attach(rec);
+    expect((await h.sessions.heap(rec.pid)).used).toBeGreaterThan(0);
   });
 
   it('reports the inspector the app opened itself instead of opening one', async () => {
@@ -223,12 +227,12 @@ describe('probe edge cases', () => {
     const worker = await h.registered((r) => r.pid === child.pid && r.thread !== undefined);
     expect(worker).toMatchObject({ pid: child.pid, ppid: main.ppid, thread: 1, oldSpaceLimit: 48 * 1024 * 1024 });
     expect(main.thread).toBeUndefined();
-    await h.inspectors.attach(main);
-    await h.inspectors.attach(worker);
-    expect([...h.inspectors.threads(child.pid!)]).toEqual([1]);
-    const heap = await h.inspectors.heap(child.pid!, 1);
+    await h.sessions.attach(main);
+    await h.sessions.attach(worker);
+    expect([...h.sessions.threads(child.pid!)]).toEqual([1]);
+    const heap = await h.sessions.heap(child.pid!, 1);
     expect(heap).toMatchObject({ oldSpaceLimit: 48 * 1024 * 1024 });
-    expect(heap.limit).toBeLessThan((await h.inspectors.heap(child.pid!)).limit);
+    expect(heap.limit).toBeLessThan((await h.sessions.heap(child.pid!)).limit);
   });
 
   it('registers through public APIs only: no process.binding (deprecated, a warning under --pending-deprecation)', async () => {
@@ -238,8 +242,8 @@ describe('probe edge cases', () => {
     const child = h.spawn(process.execPath, [path.join(FIXTURES, 'idle.cjs')], { env });
     const stderr = collect(child.stderr);
     const rec = await h.registered((r) => r.pid === child.pid);
-    await h.inspectors.attach(rec);
-    expect((await h.inspectors.heapStats(rec.pid)).usedHeapSize).toBeGreaterThan(0);
+    await h.sessions.attach(rec);
+    expect((await h.sessions.heapStats(rec.pid)).usedHeapSize).toBeGreaterThan(0);
     expect(stderr()).toBe('');
   });
 

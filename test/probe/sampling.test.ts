@@ -16,7 +16,7 @@ async function leaker(harness: Harness, targetMb = 40) {
   const child = harness.spawn(process.execPath, ['--max-old-space-size=64', path.join(FIXTURES, 'pressure-leak.cjs'), String(targetMb)], { env: harness.env() });
   const stderr = collect(child.stderr);
   const rec = await harness.registered((r) => r.pid === child.pid);
-  await harness.inspectors.attach(rec);
+  await harness.sessions.attach(rec);
   const leaked = waitForOutput(child.stdout, /leaked/);
   leaked.catch(() => undefined);
   const go = () => harness.registry.send(rec.pid, { type: 'memory-pressure', level: 'go' });
@@ -35,20 +35,20 @@ describe('no inspector session while nothing needs one', () => {
     const rec = await Promise.race([h.registered((r) => r.pid === child.pid), exited.then(() => undefined)]);
     expect(rec, 'registered before the idle timer fired').toBeDefined();
     expect(rec!.url).toBeUndefined();
-    await h.inspectors.attach(rec!);
-    const stats = await h.inspectors.heapStats(rec!.pid);
+    await h.sessions.attach(rec!);
+    const stats = await h.sessions.heapStats(rec!.pid);
     expect(stats.usedHeapSize).toBeGreaterThan(0);
     expect(stats.oldSpaceLimit).toBe(512 * MB);
     expect(stats).toMatchObject({ session: false, sampling: false });
-    expect(await h.inspectors.heap(rec!.pid)).toMatchObject({ used: expect.any(Number), limit: rec!.heapSizeLimit, oldSpaceLimit: 512 * MB, sampling: false });
+    expect(await h.sessions.heap(rec!.pid)).toMatchObject({ used: expect.any(Number), limit: rec!.heapSizeLimit, oldSpaceLimit: 512 * MB, sampling: false });
     // console.log is still Node's own: no probe wrapper, because no session is there to retain its arguments.
     const report = waitForOutput(child.stdout, /console \w+/);
     h.registry.send(rec!.pid, { type: 'memory-pressure', level: 'report' });
     expect(await report).toBe('console native');
     // A GC attaches for its duration only.
-    const gc = await h.inspectors.gc(rec!.pid);
+    const gc = await h.sessions.gc(rec!.pid);
     expect(gc.afterBytes).toBeGreaterThan(0);
-    await vi.waitFor(async () => expect((await h!.inspectors.heapStats(rec!.pid)).session).toBe(false), poll);
+    await vi.waitFor(async () => expect((await h!.sessions.heapStats(rec!.pid)).session).toBe(false), poll);
     expect(stderr()).toBe('');
   });
 });
@@ -57,22 +57,22 @@ describe('sampling from the first sign of pressure, decided in the probe', () =>
   it('starts sampling on its own as the post-GC heap climbs, and the profile names the leaking function', async () => {
     h = await new Harness().start({ pressure: 0.3, samplingInterval: 32 * 1024 });
     const l = await leaker(h);
-    expect((await h.inspectors.heap(l.pid)).sampling).toBe(false);
+    expect((await h.sessions.heap(l.pid)).sampling).toBe(false);
     l.go();
     await l.leaked;
-    const started = said(h, l.pid, 'inspector: the probe started sampling');
+    const started = said(h, l.pid, 'probe: started sampling');
     expect(started.length).toBeGreaterThanOrEqual(1);
     expect(['pressure', 'rising-floor']).toContain(started[0]!.obj.why);
-    const heap = await h.inspectors.heap(l.pid);
+    const heap = await h.sessions.heap(l.pid);
     expect(heap.sampling).toBe(true);
     expect(heap.used / heap.oldSpaceLimit!).toBeGreaterThan(0.3);
-    expect((await h.inspectors.heapStats(l.pid)).session).toBe(true);
+    expect((await h.sessions.heapStats(l.pid)).session).toBe(true);
     // Sampling was already running: the profile is taken at once, with everything since it started.
-    const file = await h.inspectors.saveProfile(l.pid, 'pressure');
-    expect(said(h, l.pid, 'inspector: the process was not sampling; sampling before the profile')).toEqual([]);
+    const { file } = await h.sessions.saveProfile(l.pid, 'pressure');
+    expect(said(h, l.pid, 'probe: the process was not sampling; sampling before the profile')).toEqual([]);
     expect(topSelfFunction(file)).toBe('leakUnderPressure');
     // The profile's hold is released, and sampling goes on: the pressure is still there.
-    await vi.waitFor(async () => expect((await h!.inspectors.heap(l.pid)).sampling).toBe(true), poll);
+    await vi.waitFor(async () => expect((await h!.sessions.heap(l.pid)).sampling).toBe(true), poll);
     expect(l.stderr()).toBe('');
   });
 
@@ -81,35 +81,35 @@ describe('sampling from the first sign of pressure, decided in the probe', () =>
     const l = await leaker(h);
     l.go();
     await l.leaked;
-    await vi.waitFor(async () => expect((await h!.inspectors.heap(l.pid)).sampling).toBe(true), poll);
+    await vi.waitFor(async () => expect((await h!.sessions.heap(l.pid)).sampling).toBe(true), poll);
 
     // Told to stop while the heap is still high: it stops, and does not start again at the next major GC.
-    await h.inspectors.stopSampling(l.pid);
-    await h.inspectors.gc(l.pid);
-    expect(await h.inspectors.heapStats(l.pid)).toMatchObject({ sampling: false });
-    await vi.waitFor(async () => expect((await h!.inspectors.heapStats(l.pid)).session).toBe(false), poll);
+    await h.sessions.stopSampling(l.pid);
+    await h.sessions.gc(l.pid);
+    expect(await h.sessions.heapStats(l.pid)).toMatchObject({ sampling: false });
+    await vi.waitFor(async () => expect((await h!.sessions.heapStats(l.pid)).session).toBe(false), poll);
 
     // Once the heap was low it may start again, and a leak restarting restarts it.
     const freed = waitForOutput(l.child.stdout, /freed/);
     h.registry.send(l.pid, { type: 'memory-pressure', level: 'free' });
     await freed;
-    await h.inspectors.gc(l.pid);
+    await h.sessions.gc(l.pid);
     const again = waitForOutput(l.child.stdout, /leaked/);
     l.go();
     await again;
-    await vi.waitFor(async () => expect((await h!.inspectors.heap(l.pid)).sampling).toBe(true), poll);
+    await vi.waitFor(async () => expect((await h!.sessions.heap(l.pid)).sampling).toBe(true), poll);
 
     // Relief: the heap falls under half the pressure and stays flat over the following major GCs.
     const freedAgain = waitForOutput(l.child.stdout, /freed/);
     h.registry.send(l.pid, { type: 'memory-pressure', level: 'free' });
     await freedAgain;
     await vi.waitFor(async () => {
-      await h!.inspectors.gc(l.pid);
-      expect((await h!.inspectors.heap(l.pid)).sampling).toBe(false);
+      await h!.sessions.gc(l.pid);
+      expect((await h!.sessions.heap(l.pid)).sampling).toBe(false);
     }, poll);
-    const stopped = said(h, l.pid, 'inspector: the probe stopped sampling');
+    const stopped = said(h, l.pid, 'probe: stopped sampling');
     expect(stopped.map((s) => s.obj.why)).toEqual(['relief']);
-    await vi.waitFor(async () => expect((await h!.inspectors.heapStats(l.pid)).session).toBe(false), poll);
+    await vi.waitFor(async () => expect((await h!.sessions.heapStats(l.pid)).session).toBe(false), poll);
     expect(l.stderr()).toBe('');
   });
 
@@ -118,12 +118,12 @@ describe('sampling from the first sign of pressure, decided in the probe', () =>
     h = await new Harness().start({ pressure: 0.3, samplingInterval: 0, defaultWindowSeconds: 2 });
     const l = await leaker(h);
     l.go();
-    const file = await h.inspectors.saveProfile(l.pid, 'no sampling yet');
-    expect(said(h, l.pid, 'inspector: the process was not sampling; sampling before the profile')).toHaveLength(1);
+    const { file } = await h.sessions.saveProfile(l.pid, 'no sampling yet');
+    expect(said(h, l.pid, 'probe: the process was not sampling; sampling before the profile')).toHaveLength(1);
     expect(topSelfFunction(file)).toBe('leakUnderPressure');
-    expect(said(h, l.pid, 'inspector: the probe started sampling')).toEqual([]);
+    expect(said(h, l.pid, 'probe: started sampling')).toEqual([]);
     // The window's hold is released and nothing else asks for sampling.
-    await vi.waitFor(async () => expect(await h!.inspectors.heapStats(l.pid)).toMatchObject({ sampling: false, session: false }), poll);
+    await vi.waitFor(async () => expect(await h!.sessions.heapStats(l.pid)).toMatchObject({ sampling: false, session: false }), poll);
   });
 });
 
@@ -132,12 +132,12 @@ describe('post-GC points', () => {
     h = await new Harness().start();
     const child = h.spawn(process.execPath, [path.join(FIXTURES, 'idle.cjs')], { env: h.env() });
     const rec = await h.registered((r) => r.pid === child.pid);
-    await h.inspectors.attach(rec);
+    await h.sessions.attach(rec);
     const points = () => h!.gcPoints.filter((p) => p.pid === rec.pid).map((p) => p.point);
     const before = Date.now();
     const collections = 20;
-    for (let i = 0; i < collections; i++) await h.inspectors.gc(rec.pid);
-    const latest = (await h.inspectors.heap(rec.pid)).lastGc!;
+    for (let i = 0; i < collections; i++) await h.sessions.gc(rec.pid);
+    const latest = (await h.sessions.heap(rec.pid)).lastGc!;
     expect(latest.at).toBeGreaterThanOrEqual(before);
     // The last collection's point arrives even though it came within 500 ms of the one before.
     await vi.waitFor(() => expect(points().at(-1)).toEqual(latest), poll);

@@ -4,11 +4,12 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Executor, type Instrumentation, type RunBook } from '../../src/supervisor/act/executor.js';
 import { Gate } from '../../src/supervisor/act/gate.js';
+import type { Capture } from '../../src/supervisor/journal/captures.js';
 import { openJournal } from '../../src/supervisor/journal/journal.js';
 import { tempDir } from '../helpers/cli.js';
 
 interface Held {
-  resolve: (file: string) => void;
+  resolve: (capture: Capture) => void;
   reject: (err: Error) => void;
 }
 
@@ -21,7 +22,7 @@ function setup(cap: number) {
     processesFile: path.join(dir, 'processes.jsonl'),
   });
   const held: Held[] = [];
-  const hold = () => new Promise<string>((resolve, reject) => held.push({ resolve, reject }));
+  const hold = () => new Promise<Capture>((resolve, reject) => held.push({ resolve, reject }));
   const instruments: Instrumentation = {
     has: () => true,
     threads: () => [],
@@ -68,7 +69,7 @@ describe('the executor admits at most the cap of captures asked at once', () => 
     const outcomes = t.ask(asked);
     await settle();
     expect(t.held).toHaveLength(Math.min(asked, cap));
-    t.held.forEach((h, i) => h.resolve(`/captures/${i}.heapprofile`));
+    t.held.forEach((h, i) => h.resolve({ file: `/captures/${i}.heapprofile`, bytes: 1 }));
     const done = await Promise.all(outcomes);
     expect(count(done, 'written')).toBe(Math.min(asked, cap));
     expect(count(done, 'refused')).toBe(Math.max(0, asked - cap));
@@ -85,14 +86,14 @@ describe('the executor admits at most the cap of captures asked at once', () => 
     const first = t.ask(cap + 2);
     await settle();
     expect(t.held).toHaveLength(cap);
-    t.held.forEach((h, i) => (i < fail ? h.reject(new Error('the process exited')) : h.resolve(`/captures/${i}.heapprofile`)));
+    t.held.forEach((h, i) => (i < fail ? h.reject(new Error('the process exited')) : h.resolve({ file: `/captures/${i}.heapprofile`, bytes: 1 })));
     const done = await Promise.all(first);
     expect(count(done, 'failed')).toBe(fail);
     expect(count(done, 'refused')).toBe(2);
     const second = t.ask(cap, 100);
     await settle();
     expect(t.held.length - cap).toBe(later);
-    t.held.slice(cap).forEach((h, i) => h.resolve(`/captures/again-${i}.heapprofile`));
+    t.held.slice(cap).forEach((h, i) => h.resolve({ file: `/captures/again-${i}.heapprofile`, bytes: 1 }));
     expect(count(await Promise.all(second), 'written')).toBe(later);
     await t.close();
   });

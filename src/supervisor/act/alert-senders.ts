@@ -51,13 +51,13 @@ export function webhookUrl(raw: string): URL {
 const RETRYABLE_STATUS = new Set([408, 425, 429]);
 
 /**
- * One POST; resolves with the answer's status. node:http(s), not fetch: its first request costs ~40 ms and a few
- * MB here against fetch's ~95 ms (undici loads then), in a supervisor that is otherwise idle. An https webhook
+ * One POST; resolves with the answer's status. node:http(s), not fetch: fetch's first request loads undici, more
+ * than twice the time (benchmarks/results/design-figures.md), in a supervisor that is otherwise idle. An https webhook
  * trusts what node trusts, NODE_EXTRA_CA_CERTS included. A redirect is never followed (a followed one turns the
  * POST into a GET that "succeeds" with no alert).
  */
 function post(url: URL, headers: Record<string, string>, body: string, signal: AbortSignal): Promise<number> {
-  // node:https only for an https webhook: ~5 ms of start-up that most supervisors never use.
+  // node:https only for an https webhook: start-up that most supervisors never use.
   const request = url.protocol === 'https:' ? builtin<typeof import('node:https')>('node:https').request : httpRequest;
   return new Promise((resolve, reject) => {
     const options = { method: 'POST', headers: { ...headers, 'content-length': String(Buffer.byteLength(body)) }, signal };

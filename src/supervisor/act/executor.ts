@@ -4,6 +4,7 @@
 import { Refused } from '../../common/errors.js';
 import { redactArgv } from '../../common/redact.js';
 import { wholeMb } from '../../common/units.js';
+import type { Capture } from '../journal/captures.js';
 import type { Journal } from '../journal/journal.js';
 import { systemMemory } from '../../common/sysmem.js';
 import { endGracefully, oneProcess } from '../proc/kill.js';
@@ -35,8 +36,8 @@ export interface CaptureOptions extends ProfileOptions {
 }
 
 export interface Instrumentation extends HeapReader {
-  saveProfile(pid: number, reason: string, opts?: ProfileOptions): Promise<string>;
-  snapshot(pid: number, reason: string, onProgress?: (done: number, total: number) => void, thread?: number): Promise<string>;
+  saveProfile(pid: number, reason: string, opts?: ProfileOptions): Promise<Capture>;
+  snapshot(pid: number, reason: string, onProgress?: (done: number, total: number) => void, thread?: number): Promise<Capture>;
   gc(pid: number, thread?: number): Promise<{ beforeBytes: number; afterBytes: number }>;
 }
 
@@ -162,20 +163,21 @@ export class Executor {
     kind: 'profile' | 'snapshot',
     manual: boolean,
     opts: CaptureOptions = {},
-  ): Promise<{ file: string; pid: number; thread?: number; kind: string }> {
+  ): Promise<Capture & { pid: number; thread?: number; kind: string }> {
     const { thread = 0 } = opts;
     const ins = this.instrumented(pid, thread);
     const isolate = isolateKey(pid, thread);
     this.admit(run, 'capture', isolate, manual);
-    let file: string;
+    let capture: Capture;
     try {
-      file = kind === 'snapshot' ? await ins.snapshot(pid, reason, opts.onProgress, thread) : await ins.saveProfile(pid, reason, opts);
+      capture = kind === 'snapshot' ? await ins.snapshot(pid, reason, opts.onProgress, thread) : await ins.saveProfile(pid, reason, opts);
     } catch (err) {
       run.gate.settled(false);
       this.deps.journal.log.info({ pid, thread, reason, kind, manual, err: (err as Error).message }, 'capture not written');
       throw err;
     }
     run.gate.settled(true);
+    const { file } = capture;
     // A Bun process has no sampling profiler: the policy's profile of one is a snapshot.
     const written = file.endsWith('.heapsnapshot') ? 'snapshot' : kind;
     run.captures.push(file);
@@ -187,7 +189,7 @@ export class Executor {
     this.analyses.add(analysis);
     const forget = () => this.analyses.delete(analysis);
     analysis.then(forget, forget);
-    return { file, pid, ...(thread ? { thread } : {}), kind: written };
+    return { ...capture, pid, ...(thread ? { thread } : {}), kind: written };
   }
 
   /** Waits for the analyses still running, so their lines reach the journal before the supervisor exits. */

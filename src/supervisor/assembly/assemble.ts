@@ -16,13 +16,13 @@ import { Metrics } from '../control/metrics.js';
 import { startControl, type ControlServer } from '../control/server.js';
 import { emptyLevelCounts } from '../control/views.js';
 import { openJournal, type Journal } from '../journal/journal.js';
-import { removeLeftTemps } from '../journal/captures.js';
+import { CapturesFolder, removeLeftTemps, retentionOf } from '../journal/captures.js';
 import { errorMessage } from '../../common/errors.js';
 import type { BunLinks } from '../probe-link/bun-link.js';
 import { BunSessions } from '../probe-link/bun-sessions.js';
 import { PortCaptures, firstWayIn } from '../probe-link/port-captures.js';
 import type { Registry } from '../probe-link/registry.js';
-import { DEFAULT_SAMPLING_INTERVAL, Inspectors } from '../probe-link/sessions.js';
+import { DEFAULT_SAMPLING_INTERVAL, ProbeSessions } from '../probe-link/probe-sessions.js';
 import type { Children } from '../proc/children.js';
 import { executableOf, readArgv, readEnvVar } from '../proc/stat.js';
 import { underPermissionModel } from '../proc/node-argv.js';
@@ -40,8 +40,8 @@ import { Watchdog } from '../orphans/watchdog.js';
 import { Watcher, historySize, type WatcherSettings } from '../lifecycle/watcher.js';
 import type { Terminal } from '../terminal/terminal.js';
 
-/** An inspector call that takes longer has an agent blocked in synchronous code; RSS from /proc stands in. */
-const CDP_TIMEOUT_MS = 2000;
+/** A call to a process (its probe, Bun link or inspector) that takes longer has an agent blocked in synchronous code; RSS from /proc stands in. */
+const CALL_TIMEOUT_MS = 2000;
 /** What a leaving supervisor gives its alert channels to send what they still hold. */
 const CHANNELS_GRACE_MS = 5000;
 
@@ -71,7 +71,8 @@ export class Assembly {
   readonly runner: Runner;
   private config: Config;
   private readonly alertCounts = emptyLevelCounts();
-  private readonly sessions?: Inspectors;
+  private readonly captures: CapturesFolder;
+  private readonly sessions?: ProbeSessions;
   private readonly bun?: BunSessions;
   private readonly channels?: AlertChannels;
   private readonly executor: Executor;
@@ -100,6 +101,7 @@ export class Assembly {
     this.watchdog = new Watchdog(Math.min(config.killTimeoutMs, 1000), early.children, log);
     this.watchdog.start();
     early.ledger.tell(this.watchdog);
+    this.captures = new CapturesFolder(config.capturesDir, retentionOf(config), log);
     if (registry) this.sessions = this.linkProbes(registry, log);
     if (early.bunLinks) this.bun = this.linkBun(early.bunLinks, log);
     if (config.alertWebhook.length > 0 || config.alertExec.length > 0) this.channels = this.openChannels(log);
@@ -222,22 +224,21 @@ export class Assembly {
   }
 
   /** One session per node process that registers, those that registered while we were loading included. */
-  private linkProbes(registry: Registry, log: Logger): Inspectors {
+  private linkProbes(registry: Registry, log: Logger): ProbeSessions {
     const { config } = this;
-    const sessions = new Inspectors({
+    const sessions = new ProbeSessions({
       registry,
       samplingInterval: config.samplingIntervalBytes,
       pressure: config.heapWarning,
-      callTimeoutMs: CDP_TIMEOUT_MS,
-      capturesDir: config.capturesDir,
+      callTimeoutMs: CALL_TIMEOUT_MS,
+      captures: this.captures,
       log,
-      retention: { maxFiles: config.capturesKeep, maxBytes: config.capturesMaxMb * MB },
       onGc: (pid, gc, thread) => this.sampler?.postGc(pid, gc.used, gc.at, thread),
       onWorkerOom: (pid, thread, fatal) => this.watcher?.workerOom(pid, thread, fatal),
     });
-    const attach = (rec: Parameters<Inspectors['attach']>[0]) => {
+    const attach = (rec: Parameters<ProbeSessions['attach']>[0]) => {
       log.info({ pid: rec.pid, ppid: rec.ppid, ...(rec.thread ? { thread: rec.thread } : {}), argv: redactArgv(rec.argv) }, rec.thread ? 'worker thread registered' : 'node process registered');
-      sessions.attach(rec).catch((err: Error) => log.warn({ pid: rec.pid, err: err.message }, 'inspector: attach failed'));
+      sessions.attach(rec).catch((err: Error) => log.warn({ pid: rec.pid, err: err.message }, 'probe: attach failed'));
     };
     for (const rec of registry.list()) attach(rec);
     registry.on('register', attach);
@@ -248,14 +249,12 @@ export class Assembly {
 
   /** One session per Bun process that links its inspector; its heap is measured against the RSS hard limit. */
   private linkBun(links: BunLinks, log: Logger): BunSessions {
-    const { config } = this;
     const bun = new BunSessions({
       links,
-      callTimeoutMs: CDP_TIMEOUT_MS,
-      capturesDir: config.capturesDir,
+      callTimeoutMs: CALL_TIMEOUT_MS,
+      captures: this.captures,
       log,
       heapLimit: () => this.config.hardMb * MB,
-      retention: { maxFiles: config.capturesKeep, maxBytes: config.capturesMaxMb * MB },
       onGc: (pid, gc) => this.sampler?.postGc(pid, gc.used, gc.at),
     });
     links.on('link', (rec) => log.info({ pid: rec.pid, ppid: rec.ppid, argv: redactArgv(rec.argv) }, 'bun process linked'));
@@ -270,10 +269,9 @@ export class Assembly {
     const { config } = this;
     return new PortCaptures({
       attachable: (pid) => this.attachable(pid),
-      capturesDir: config.capturesDir,
-      retention: { maxFiles: config.capturesKeep, maxBytes: config.capturesMaxMb * MB },
+      captures: this.captures,
       samplingIntervalBytes: config.samplingIntervalBytes || DEFAULT_SAMPLING_INTERVAL,
-      callTimeoutMs: CDP_TIMEOUT_MS,
+      callTimeoutMs: CALL_TIMEOUT_MS,
       log,
     });
   }

@@ -1,6 +1,5 @@
 // The control socket's handlers, built from the supervisor's parts: views from the watcher's last tick (a status
 // request never touches the agent), and every action through the same executor the policy uses.
-import { statSync } from 'node:fs';
 import { Refused } from '../../common/errors.js';
 import { configByName, type Config } from '../../config/config.js';
 import type { Executor } from '../act/executor.js';
@@ -89,7 +88,7 @@ export function controlHandlers(deps: AdapterDeps): ControlHandlers {
       ...(req.thread ? { thread: req.thread } : {}),
     });
     const role = roleOf(pid);
-    return { file: r.file, pid, ...(req.thread ? { thread: req.thread } : {}), kind: req.kind, bytes: statSync(r.file).size, ...(role ? { role } : {}) };
+    return { file: r.file, pid, ...(req.thread ? { thread: req.thread } : {}), kind: req.kind, bytes: r.bytes, ...(role ? { role } : {}) };
   };
 
   return {

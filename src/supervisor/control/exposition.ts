@@ -1,7 +1,7 @@
 // The Prometheus text exposition format (0.0.4) for the few gauges, counters and the one histogram /metrics
-// serves. prom-client did this before; loading it took ~40 ms (~100 files, OpenTelemetry's API among them),
-// on the same cores as the agent's own start, and ~1.7 MB of heap, for what is a map of numbers and a text
-// format.
+// serves. prom-client did this before; loading it (OpenTelemetry's API among its files) took time on the same
+// cores as the agent's own start, and heap (benchmarks/results/design-figures.md), for what is a map of numbers
+// and a text format.
 
 export const CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
 

@@ -12,7 +12,7 @@ const SNAPSHOT_TIMEOUT_MS = 30 * 60_000;
 const HEARTBEAT_MS = 5_000;
 
 // Request bodies are tiny and fixed: a few hand-written checks cost nothing, where a schema library cost this
-// CLI ~10 MB and ~80 ms at every start.
+// CLI memory and time at every start (benchmarks/results/design-figures.md).
 const bad = (message: string) => new HttpError(400, `invalid request body: ${message}`);
 
 function object(body: unknown): Record<string, unknown> {

@@ -1,7 +1,8 @@
-import { randomBytes } from 'node:crypto';
-import { constants, promises as fs } from 'node:fs';
+import { promises as fs } from 'node:fs';
 import path from 'node:path';
+import { createPendingFile, writeFileAtomic } from '../../common/atomic-write.js';
 import { ensurePrivateDir, namesIn } from '../../common/statedir.js';
+import { MB } from '../../common/units.js';
 
 export type CaptureKind = 'heapprofile' | 'heapsnapshot';
 
@@ -10,18 +11,19 @@ export interface RetentionOptions {
   maxBytes: number;
 }
 
-/** A capture being written under a temporary name; only `commit` gives it its final name. */
-export interface PendingCapture {
-  readonly tmpPath: string;
-  readonly finalPath: string;
-  commit(): Promise<string>;
-  abort(): Promise<void>;
+/** A capture under its final name, and its size as its writer counted the bytes. */
+export interface Capture {
+  file: string;
+  bytes: number;
 }
+
+/** The retention options of the configuration (--captures-keep, --captures-max-mb). */
+export const retentionOf = (c: { capturesKeep: number; capturesMaxMb: number }): RetentionOptions => ({ maxFiles: c.capturesKeep, maxBytes: c.capturesMaxMb * MB });
 
 const CAPTURE_NAME = String.raw`\d{4}-\d{2}-\d{2}T\d{2}-\d{2}-\d{2}\.\d{3}Z-\d+-[a-z0-9-]+\.(heapprofile|heapsnapshot)`;
 const CAPTURE_FILE = new RegExp(`^${CAPTURE_NAME}$`);
 const TMP_FILE = /^\..+\.tmp$/;
-/** The temporary name createPendingCapture gives, and nothing else. */
+/** The temporary name atomic-write.ts gives a capture, and nothing else. */
 const OUR_TMP_FILE = new RegExp(`^\\.${CAPTURE_NAME}\\.[0-9a-f]{12}\\.tmp$`);
 /** What analysis writes beside a capture (analysis/index.ts); it lives and goes with its capture. */
 const SUMMARY_SUFFIX = '.summary.json';
@@ -36,42 +38,55 @@ export function captureName(pid: number, reason: string, kind: CaptureKind, now:
 }
 
 /**
- * Creates an empty 0600 file under a hidden temporary name. The writer (this process or a probe given
- * `tmpPath`) fills it; `commit` renames it, so a half-written capture never carries a capture name.
+ * The captures folder, as every way into a process (probe, Bun link, inspector port) writes it: a capture carries
+ * its capture name only once complete, and after each one the oldest go past the retention limits. The one place
+ * that keeps that book, so the sizes it hands back are the ones the writer counted, never read again from disk.
  */
-export async function createPendingCapture(dir: string, name: string): Promise<PendingCapture> {
-  ensurePrivateDir(dir);
-  const finalPath = path.join(dir, name);
-  const tmpPath = path.join(dir, `.${name}.${randomBytes(6).toString('hex')}.tmp`);
-  const handle = await fs.open(tmpPath, constants.O_CREAT | constants.O_EXCL | constants.O_WRONLY, 0o600);
-  await handle.close();
-  return {
-    tmpPath,
-    finalPath,
-    async commit() {
-      await fs.rename(tmpPath, finalPath);
-      return finalPath;
-    },
-    async abort() {
-      await fs.rm(tmpPath, { force: true });
-    },
-  };
-}
+export class CapturesFolder {
+  constructor(
+    readonly dir: string,
+    private readonly retention?: RetentionOptions,
+    private readonly log?: { info(obj: object, msg?: string): void },
+  ) {}
 
-export async function writeCaptureAtomically(dir: string, name: string, data: string | Uint8Array): Promise<string> {
-  const pending = await createPendingCapture(dir, name);
-  try {
-    await fs.writeFile(pending.tmpPath, data, { mode: 0o600 });
-    return await pending.commit();
-  } catch (err) {
-    await pending.abort();
-    throw err;
+  /** Writes `data` as the capture `name`. */
+  async write(name: string, data: string | Uint8Array): Promise<Capture> {
+    ensurePrivateDir(this.dir);
+    const file = path.join(this.dir, name);
+    await writeFileAtomic(file, data);
+    return this.kept({ file, bytes: typeof data === 'string' ? Buffer.byteLength(data) : data.byteLength });
+  }
+
+  /**
+   * Gives `fill` an empty 0600 file under a hidden temporary name to write the capture `name` into (a probe is
+   * given the path); `fill` returns the bytes it wrote. A fill that fails leaves no file.
+   */
+  async take(name: string, fill: (tmpPath: string) => Promise<number>): Promise<Capture> {
+    ensurePrivateDir(this.dir);
+    const pending = await createPendingFile(path.join(this.dir, name));
+    let capture: Capture;
+    try {
+      const bytes = await fill(pending.tmpPath);
+      capture = { file: await pending.commit(), bytes };
+    } catch (err) {
+      await pending.abort();
+      throw err;
+    }
+    return this.kept(capture);
+  }
+
+  private async kept(capture: Capture): Promise<Capture> {
+    if (this.retention) {
+      const removed = await enforceRetention(this.dir, this.retention);
+      if (removed.length > 0) this.log?.info({ removed }, 'old captures removed');
+    }
+    return capture;
   }
 }
 
 /**
  * Removes what a writer that died (a supervisor killed mid-snapshot) left under a temporary name: only regular
- * files of ours named as createPendingCapture names them. For when no capture of this folder can be in flight:
+ * files of ours named as CapturesFolder names them. For when no capture of this folder can be in flight:
  * a supervisor's start, holding the state dir's lock, and `cleanup` without a supervisor.
  */
 export async function removeLeftTemps(dir: string): Promise<string[]> {

@@ -1,11 +1,10 @@
 // Node's fatal-error reports (--report-on-fatalerror): the evidence that a process of the tree died of heap
 // exhaustion, whichever process it was and whatever exit code the shells above it turned that into. A report
 // holds the process's whole environment and command line; what is kept of it holds neither's secrets.
-import { randomBytes } from 'node:crypto';
-import { closeSync, constants, existsSync, fchmodSync, fstatSync, openSync, readFileSync, readdirSync, renameSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { closeSync, constants, existsSync, fchmodSync, fstatSync, openSync, readFileSync, readdirSync, statSync, unlinkSync } from 'node:fs';
 import path from 'node:path';
+import { writeFileAtomicSync } from '../../common/atomic-write.js';
 import { redactArgv } from '../../common/redact.js';
-import { openPrivateFile } from '../../common/statedir.js';
 
 export interface FatalReport {
   file: string;
@@ -72,26 +71,14 @@ function readReport(file: string): Report {
 
 /**
  * Replaces the report with a copy whose environment is the sorted list of its variables' names and whose
- * command line is redacted: written 0600 under a temporary name, then renamed over the original.
+ * command line is redacted, replaced whole and 0600 (common/atomic-write.ts).
  */
 function stripSecrets(file: string, report: Report): void {
   const env = report.environmentVariables;
   if (!env || typeof env !== 'object' || Array.isArray(env)) return;
   report.environmentVariables = Object.keys(env).sort();
   if (report.header && Array.isArray(report.header.commandLine)) report.header.commandLine = redactArgv(report.header.commandLine.map(String));
-  const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${randomBytes(6).toString('hex')}.tmp`);
-  try {
-    const fd = openPrivateFile(tmp, constants.O_WRONLY | constants.O_CREAT);
-    try {
-      writeFileSync(fd, `${JSON.stringify(report, null, 2)}\n`);
-    } finally {
-      closeSync(fd);
-    }
-    renameSync(tmp, file);
-  } catch (err) {
-    rmSync(tmp, { force: true });
-    throw err;
-  }
+  writeFileAtomicSync(file, `${JSON.stringify(report, null, 2)}\n`);
 }
 
 /** Reports written since `sinceMs` (of one process with `pid`), read, and kept private and without the environment's values. */

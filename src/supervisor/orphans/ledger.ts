@@ -9,7 +9,8 @@
 //   run <the run record so far, one line of JSON>
 //   pgid <the agent's process group>
 //   pid <pid> <start time>
-import { renameSync, rmSync } from 'node:fs';
+import { rmSync } from 'node:fs';
+import { writeFileAtomicSync } from '../../common/atomic-write.js';
 import { readPrivateFile, writePrivateFile } from '../../common/statedir.js';
 import { endGracefully, signalPid } from '../proc/kill.js';
 import { readStat, type ProcStat } from '../proc/stat.js';
@@ -74,16 +75,13 @@ export class Ledger {
       `pgid ${entry.pgid}`,
       members,
     ];
-    const tmp = `${this.file}.${process.pid}.tmp`;
     try {
-      writePrivateFile(tmp, `${lines.filter(Boolean).join('\n')}\n`);
-      renameSync(tmp, this.file);
+      writeFileAtomicSync(this.file, `${lines.filter(Boolean).join('\n')}\n`);
       this.lastMembers = members;
       this.lastRecord = record;
       this.lastWrite = now;
       return true;
     } catch {
-      rmSync(tmp, { force: true });
       return false;
     }
   }

@@ -1,9 +1,8 @@
 // `cleanup` with no supervisor running (a hook after a task, a cron job): what a supervisor would tidy at start.
 // It takes the state dir's lock like a supervisor, so it never races a live one.
 import { lockStateDir, statePaths } from '../../common/statedir.js';
-import { MB } from '../../common/units.js';
 import type { Config } from '../../config/config.js';
-import { enforceRetention, removeLeftTemps } from '../journal/captures.js';
+import { enforceRetention, removeLeftTemps, retentionOf } from '../journal/captures.js';
 import { openJournal } from '../journal/journal.js';
 import { REPORTS_KEPT, pruneReports } from '../journal/reports.js';
 import { endLostRun, takeLostLedger } from './ledger.js';
@@ -28,7 +27,7 @@ export async function cleanupStateDir(config: Config): Promise<OfflineCleanup> {
       journal.log.warn({ lost_supervisor: lost.supervisorPid, run: lost.record.run_id, ended: lost.ended }, 'cleanup: a lost supervisor left a run behind');
       await journal.close();
     }
-    const removedCaptures = [...(await removeLeftTemps(config.capturesDir)), ...(await enforceRetention(config.capturesDir, { maxFiles: config.capturesKeep, maxBytes: config.capturesMaxMb * MB }))];
+    const removedCaptures = [...(await removeLeftTemps(config.capturesDir)), ...(await enforceRetention(config.capturesDir, retentionOf(config)))];
     pruneReports(paths.reports, REPORTS_KEPT);
     const ended = lost?.ended ?? [];
     const parts = [

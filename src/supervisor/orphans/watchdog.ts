@@ -3,7 +3,7 @@
 // ledger file could be swapped for a planted one): the ledger's targets, sent again whenever they change. The
 // supervisor says "bye" before it exits; if the pipe closes without it (kill -9, the OOM killer, a crash), the
 // watchdog ends those processes — by pid and start time, by the agent's process group, and their descendants that
-// joined since: SIGTERM, a grace, then SIGKILL. A shell costs ~1 MB where a second node process would cost ~40 MB,
+// joined since: SIGTERM, a grace, then SIGKILL. A shell costs a small fraction of a second node process's memory,
 // and it has nothing to load: it is watching from the first millisecond. On every tick the supervisor checks that
 // it still watches: a stopped one (SIGSTOP, a debugger) would leave the tree behind, so it is replaced.
 import { spawn, type ChildProcess } from 'node:child_process';

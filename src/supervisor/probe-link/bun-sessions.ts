@@ -5,27 +5,28 @@
  * full GC (`Heap.garbageCollected` events: the floors the leak trend is fitted on), and heap snapshots
  * (`Heap.snapshot`, a JavaScriptCore snapshot that src/analysis reads like V8's).
  *
- * What JavaScriptCore lacks: a sampling heap profiler, and a heap limit (measured with Bun 1.4.5: neither
- * BUN_JSC_gcMaxHeapSize=100 MB, BUN_JSC_forceRAMSize=200 MB nor BUN_JSC_maxHeapSizeAsRAMSizeMultiple=0.05 stopped
- * a heap growing past 500 MB). So a Bun process's heap is measured against its per-process RSS hard limit, the
- * rule that ends it; a profile asked for by a person is refused with the snapshot to ask for instead, and one
- * the policy wants becomes a snapshot while the heap is small enough to take one quickly.
+ * What JavaScriptCore lacks: a sampling heap profiler, and a heap limit (no BUN_JSC_ heap-size variable stopped
+ * a heap from growing past it: benchmarks/results/design-figures.md). So a Bun process's heap is measured
+ * against its per-process RSS hard limit, the rule that ends it; a profile asked for by a person is refused
+ * with the snapshot to ask for instead, and one the policy wants becomes a snapshot while the heap is small
+ * enough to take one quickly.
  *
- * A connected inspector front-end keeps the arguments of the last 100 console messages alive (measured: 300
- * logs of 1 MB kept 90 MB after GC; none without a link): every heap reading and full GC clears them.
+ * A connected inspector front-end keeps the arguments of the last 100 console messages alive, however large
+ * (none without a link; benchmarks/results/design-figures.md): every heap reading and full GC clears them.
  */
 import { Refused } from '../../common/errors.js';
 import { wholeMb as mib } from '../../common/units.js';
 import type { Instrumentation } from '../act/executor.js';
-import { captureName, enforceRetention, writeCaptureAtomically, type RetentionOptions } from '../journal/captures.js';
+import { captureName, type Capture, type CapturesFolder } from '../journal/captures.js';
 import type { BunLinks, BunRecord } from './bun-link.js';
-import type { GcPoint, HeapUsage, Logger } from './sessions.js';
+import type { GcPoint, HeapUsage, Logger } from './probe-sessions.js';
 import { DEFAULT_HEADROOM, checkSnapshotHeadroom, type HeadroomFactors } from './snapshot-headroom.js';
 
 export interface BunSessionsOptions {
   links: BunLinks;
   callTimeoutMs: number;
-  capturesDir: string;
+  /** Where captures go, and how many are kept. */
+  captures: CapturesFolder;
   log: Logger;
   /** What a Bun heap is measured against (it has no limit of its own): the per-process RSS hard limit. */
   heapLimit: () => number;
@@ -33,7 +34,6 @@ export interface BunSessionsOptions {
   autoSnapshotMaxBytes?: number;
   snapshotTimeoutMs?: number;
   headroom?: HeadroomFactors;
-  retention?: RetentionOptions;
   onGc?: (pid: number, point: GcPoint) => void;
 }
 
@@ -92,7 +92,7 @@ export class BunSessions implements Instrumentation {
   }
 
   /** Bun has no sampling heap profiler: a person is told to ask for a snapshot; the policy gets one if it is small. */
-  async saveProfile(pid: number, reason: string): Promise<string> {
+  async saveProfile(pid: number, reason: string): Promise<Capture> {
     const snapshotAsk = `cfn-supervise capture --pid ${pid} --snapshot`;
     if (reason === MANUAL) throw new Refused(`pid ${pid} is a Bun process: Bun (JavaScriptCore) has no sampling heap profiler; take a heap snapshot instead: ${snapshotAsk}`);
     const { heapUsed } = await this.usage(pid);
@@ -107,19 +107,15 @@ export class BunSessions implements Instrumentation {
   }
 
   /** The snapshot comes back whole in one reply, and is written to a 0600 capture file as it arrives. */
-  async snapshot(pid: number, reason: string, onProgress?: (done: number, total: number) => void): Promise<string> {
+  async snapshot(pid: number, reason: string, onProgress?: (done: number, total: number) => void): Promise<Capture> {
     const { heapUsed } = await this.usage(pid);
-    await checkSnapshotHeadroom(pid, heapUsed, this.opts.capturesDir, this.opts.headroom ?? DEFAULT_HEADROOM);
+    await checkSnapshotHeadroom(pid, heapUsed, this.opts.captures.dir, this.opts.headroom ?? DEFAULT_HEADROOM);
     const reply = await this.opts.links.call<{ snapshotData?: unknown }>(pid, 'Heap.snapshot', {}, { timeoutMs: this.snapshotTimeoutMs, snapshot: true });
     if (typeof reply?.snapshotData !== 'string') throw new Refused(`pid ${pid}: the Bun inspector sent no snapshot`);
-    const file = await writeCaptureAtomically(this.opts.capturesDir, captureName(pid, reason, 'heapsnapshot'), reply.snapshotData);
-    onProgress?.(reply.snapshotData.length, reply.snapshotData.length);
-    this.opts.log.info({ pid, reason, file }, 'bun: heap snapshot written');
-    if (this.opts.retention) {
-      const removed = await enforceRetention(this.opts.capturesDir, this.opts.retention);
-      if (removed.length > 0) this.opts.log.info({ removed }, 'bun: old captures removed');
-    }
-    return file;
+    const capture = await this.opts.captures.write(captureName(pid, reason, 'heapsnapshot'), reply.snapshotData);
+    onProgress?.(capture.bytes, capture.bytes);
+    this.opts.log.info({ pid, reason, file: capture.file }, 'bun: heap snapshot written');
+    return capture;
   }
 
   private attach(rec: BunRecord): void {

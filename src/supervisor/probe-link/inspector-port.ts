@@ -24,7 +24,7 @@
  * connection itself and nothing races it (0 crashes in 300 rounds, idle and spinning targets), and it prints
  * nothing more. That needs a target that answers; for one that does not (blocked outside JavaScript) and for
  * this process dying mid-session, a fallback closer is armed in the target right after attaching: an unref'd
- * timer that reads /proc/self/net/tcp{,6} (~5 ms) every 2 s and closes the inspector after two looks in a row
+ * timer that reads /proc/self/net/tcp{,6} every 2 s and closes the inspector after two looks in a row
  * find no connection to it. A blocked target therefore keeps the port until it runs again; one blocked when
  * signalled opens it only then, with no closer, and keeps it until it exits. Pure JavaScript loops block
  * nothing here: node serves CDP between their instructions (V8 interrupts). A fallback closer guards only the
@@ -44,8 +44,8 @@ import { openPrivateFile } from '../../common/statedir.js';
 import { MB } from '../../common/units.js';
 import { readStat } from '../proc/stat.js';
 import { defaultHeapLimit } from '../../config/environment.js';
-import { captureName, createPendingCapture, writeCaptureAtomically, type CaptureKind } from '../journal/captures.js';
-import type { HeapStats, HeapUsage } from './sessions.js';
+import { captureName, type Capture, type CaptureKind, type CapturesFolder } from '../journal/captures.js';
+import type { HeapStats, HeapUsage } from './probe-sessions.js';
 import { listenersOf } from '../proc/sockets.js';
 import { checkSnapshotHeadroom, reservedProgress } from './snapshot-headroom.js';
 import { snapshotLimits } from './snapshot-time.js';
@@ -342,30 +342,23 @@ export async function attachInspector(pid: number, opts: InspectorPortOptions): 
 }
 
 /**
- * Writes a capture of the attached process into `dir` under its capture name, only once complete: a profile of
+ * Writes a capture of the attached process into `captures` under its capture name, only once complete: a profile of
  * what was sampled since startSampling, or a snapshot streamed as V8 produces it, refused up front when the
  * machine cannot afford it (snapshot-headroom.ts). A failed write leaves no file.
  */
 export async function saveCapture(
   inspector: InspectorHandle,
-  dir: string,
+  captures: CapturesFolder,
   reason: string,
   kind: CaptureKind,
   onProgress?: (done: number, total: number) => void,
-): Promise<string> {
+): Promise<Capture> {
   const name = captureName(inspector.pid, reason, kind);
-  if (kind === 'heapprofile') return writeCaptureAtomically(dir, name, JSON.stringify(await inspector.samplingProfile()));
+  if (kind === 'heapprofile') return captures.write(name, JSON.stringify(await inspector.samplingProfile()));
   const used = (await inspector.heapStats()).usedHeapSize;
-  const reservation = await checkSnapshotHeadroom(inspector.pid, used, dir);
+  const reservation = await checkSnapshotHeadroom(inspector.pid, used, captures.dir);
   try {
-    const pending = await createPendingCapture(dir, name);
-    try {
-      await inspector.snapshotTo(pending.tmpPath, used, reservedProgress(reservation, onProgress));
-      return await pending.commit();
-    } catch (err) {
-      await pending.abort();
-      throw err;
-    }
+    return await captures.take(name, async (tmpPath) => (await inspector.snapshotTo(tmpPath, used, reservedProgress(reservation, onProgress))).bytes);
   } finally {
     reservation.release();
   }

@@ -4,15 +4,15 @@
 // process's stderr are this path's documented price, which is why the probe stays the first choice.
 import type { Logger } from 'pino';
 import type { Instrumentation, ProfileOptions } from '../act/executor.js';
-import { enforceRetention, type RetentionOptions } from '../journal/captures.js';
+import type { Capture, CapturesFolder } from '../journal/captures.js';
 import { attachInspector, saveCapture, type InspectorHandle } from './inspector-port.js';
-import { throwIfCancelled, type HeapUsage } from './sessions.js';
+import { throwIfCancelled, type HeapUsage } from './probe-sessions.js';
 
 export interface PortCapturesOptions {
   /** A node process of the tree without a probe session: the only ones this path touches. */
   attachable: (pid: number) => boolean;
-  capturesDir: string;
-  retention?: RetentionOptions;
+  /** Where captures go, and how many are kept. */
+  captures: CapturesFolder;
   samplingIntervalBytes: number;
   callTimeoutMs: number;
   log: Pick<Logger, 'info' | 'warn'>;
@@ -38,7 +38,7 @@ export class PortCaptures implements Instrumentation {
     return this.with(pid, (h) => h.heapUsage());
   }
 
-  saveProfile(pid: number, reason: string, { window, coldSeconds = DEFAULT_WINDOW_SECONDS }: ProfileOptions = {}): Promise<string> {
+  saveProfile(pid: number, reason: string, { window, coldSeconds = DEFAULT_WINDOW_SECONDS }: ProfileOptions = {}): Promise<Capture> {
     return this.with(pid, async (h) => {
       await h.startSampling(this.opts.samplingIntervalBytes);
       const seconds = window?.seconds ?? coldSeconds;
@@ -47,14 +47,14 @@ export class PortCaptures implements Instrumentation {
         await new Promise((resolve) => setTimeout(resolve, 1000));
         throwIfCancelled(pid, window);
       }
-      const file = await saveCapture(h, this.opts.capturesDir, reason, 'heapprofile');
+      const capture = await saveCapture(h, this.opts.captures, reason, 'heapprofile');
       await h.stopSampling();
-      return this.kept(pid, file);
+      return this.written(pid, capture);
     });
   }
 
-  snapshot(pid: number, reason: string, onProgress?: (done: number, total: number) => void): Promise<string> {
-    return this.with(pid, async (h) => this.kept(pid, await saveCapture(h, this.opts.capturesDir, reason, 'heapsnapshot', onProgress)));
+  snapshot(pid: number, reason: string, onProgress?: (done: number, total: number) => void): Promise<Capture> {
+    return this.with(pid, async (h) => this.written(pid, await saveCapture(h, this.opts.captures, reason, 'heapsnapshot', onProgress)));
   }
 
   gc(pid: number): Promise<{ beforeBytes: number; afterBytes: number }> {
@@ -72,10 +72,9 @@ export class PortCaptures implements Instrumentation {
     }
   }
 
-  private async kept(pid: number, file: string): Promise<string> {
-    this.opts.log.info({ pid, file }, 'inspector port: capture written');
-    if (this.opts.retention) await enforceRetention(this.opts.capturesDir, this.opts.retention);
-    return file;
+  private written(pid: number, capture: Capture): Capture {
+    this.opts.log.info({ pid, file: capture.file }, 'inspector port: capture written');
+    return capture;
   }
 }
 

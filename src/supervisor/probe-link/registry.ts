@@ -2,7 +2,7 @@
  * The unix socket every probe registers on (protocol: see src/probe/probe.cts). One connection per isolate: a
  * node process's main thread and each of its worker threads (an isolate with its own heap and limit). Its
  * registration is the isolate's record, its closing is the isolate's end, and it carries the supervisor's
- * requests to that isolate (request/reply with timeouts; see sessions.ts).
+ * requests to that isolate (request/reply with timeouts; see probe-sessions.ts).
  *
  * Trusts nothing: the socket is owner-only, and each peer is checked with SO_PEERCRED as it connects (our uid,
  * a member of the supervised tree, at most maxPerProcess connections open from that pid) and again as it

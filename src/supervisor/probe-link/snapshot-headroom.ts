@@ -1,7 +1,7 @@
 // Whether the machine can afford a heap snapshot, checked before V8 starts one: building it takes memory in
-// the agent (its RSS grew 5–12× in measurements) and the file takes disk (a 254 MB heap wrote 556 MB). An
-// agent pushed into the OOM killer by its own diagnosis, or a disk filled for the journals, is worse than no
-// snapshot.
+// the agent, several times its RSS, and the file takes disk, about twice the heap
+// (benchmarks/results/design-figures.md). An agent pushed into the OOM killer by its own diagnosis, or a disk
+// filled for the journals, is worse than no snapshot.
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { Refused } from '../../common/errors.js';
@@ -34,7 +34,7 @@ interface Promised {
 /**
  * Disk still promised to snapshots being written into a folder: what each may still write. Snapshots run side by
  * side for many seconds, so each check must count the others' files to come, not only the disk's free space:
- * twenty snapshots each checked alone filled a 100 MB disk.
+ * checked alone, snapshots started together each see the same free space and together fill the disk.
  */
 export function stillPromised(promises: Iterable<Promised>): number {
   let sum = 0;

@@ -1,7 +1,7 @@
 // What a process's RSS is made of, from /proc/<pid>/status: anonymous memory (the heap, Buffers, native
 // allocations), file-backed pages (code, mapped files) and shared memory. These are the kernel's own counters,
-// the same split /proc/<pid>/smaps_rollup gives, but smaps_rollup walks every mapping's page tables: 12.7 ms of
-// CPU for 50 node processes against 0.6 ms for status (measured on Linux 6.18).
+// the same split /proc/<pid>/smaps_rollup gives, but smaps_rollup walks every mapping's page tables, costing
+// many times the CPU of status (benchmarks/results/design-figures.md).
 import { readFileSync } from 'node:fs';
 
 export interface RssKinds {

@@ -79,7 +79,7 @@ function readTables(dir: string): TcpListener[] {
 
 /**
  * Inodes of the established TCP connections of our network namespace. Reading the tables walks the kernel's
- * whole connection hash (~10 ms even for a handful of lines): callers do it every few seconds, not every tick.
+ * whole connection hash, however few lines come out: callers do it every few seconds, not every tick.
  */
 export function establishedInodes(): Set<string> {
   return new Set(tables('/proc/net').flatMap((t) => rows(t, ESTABLISHED).map((f) => f[9]!)));
@@ -95,8 +95,8 @@ export function fdNames(pid: number): string[] | undefined {
 }
 
 /**
- * How many descriptors a process holds: since Linux 6.2 the size of /proc/<pid>/fd is that count, one stat (a
- * quarter of listing the folder, measured at 50 processes); earlier kernels say 0 there, so the folder is listed.
+ * How many descriptors a process holds: since Linux 6.2 the size of /proc/<pid>/fd is that count, one stat
+ * (cheaper than listing the folder); earlier kernels say 0 there, so the folder is listed.
  */
 export function fdCount(pid: number): number | undefined {
   try {

@@ -1,5 +1,5 @@
 // /proc/<pid>/stat, read in one pass per call: the identity (pid + start time), parentage, group, session,
-// state, CPU, threads and RSS of every process. ps or pidtree per process costs 10× more.
+// state, CPU, threads and RSS of every process. ps or pidtree per process costs an order of magnitude more.
 import { closeSync, openSync, readFileSync, readSync, readdirSync, readlinkSync } from 'node:fs';
 import { isNodeExecutable } from './node-argv.js';
 
@@ -71,8 +71,8 @@ export function parseStat(text: string): ProcStat | undefined {
   };
 }
 
-// One buffer for every stat and children read: readFileSync would allocate per file and fstat it first, a
-// third of a scan's cost. A stat line is far below 4 KiB (comm is at most 64 bytes).
+// One buffer for every stat and children read: readFileSync would allocate per file and fstat it first, a large
+// share of a scan's cost. A stat line is far below 4 KiB (comm is at most 64 bytes).
 const statBuffer = Buffer.allocUnsafe(4096);
 
 /**

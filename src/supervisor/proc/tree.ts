@@ -7,7 +7,7 @@ import { OpenProcFiles, childrenOf, readStat, scanFrom, scanProcesses, type Proc
 
 /**
  * How often a scan reads every process of the machine rather than walking down from the tree it knows. Its cost
- * grows with the machine, not the tree (~1.3 ms for 113 processes here, 1/6 of a supervisor's CPU at 50 members),
+ * grows with the machine, not the tree (a real share of a supervisor's CPU: benchmarks/results/design-figures.md),
  * and what only it finds is rare: the subreaper gets every orphan of the tree, and a process once found stays a
  * member. Ending a run always starts with one (terminate).
  */

@@ -326,7 +326,7 @@ function describe(metric: Metric, p: ProcessSample, thread: number, r: Reading, 
   }
 }
 
-/** What a node process holds outside its heap anyway (code, ICU, libuv, V8's own): ~50–150 MB in agents. */
+/** What a node process holds outside its heap anyway (code, ICU, libuv, V8's own), about this much in agents. */
 const OFFHEAP_BASELINE = 128 * MB;
 
 /**

@@ -44,9 +44,9 @@ export class Ring<T> {
 
 /**
  * The same for (t, v) pairs of numbers, kept in one Float64Array: a pair is 16 bytes there, where a `{ t, v }`
- * object is ~72 on the heap (the object, and a boxed double for each field that holds an epoch time or a large
- * count). Every process's RSS history is such a ring, 60 pairs once full: as objects it was ~4.8 KB per process,
- * the largest thing the supervisor's heap held for each. Storage grows by doubling up to the capacity, so a
+ * object is several times that on the heap (the object, and a boxed double for each field that holds an epoch
+ * time or a large count). Every process's RSS history is such a ring: as objects it was the largest thing the
+ * supervisor's heap held for each. Storage grows by doubling up to the capacity, so a
  * short-lived process does not pay for a full ring.
  */
 export class PairRing {

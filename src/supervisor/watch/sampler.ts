@@ -17,7 +17,7 @@ import { parseNodeArgs } from '../proc/node-argv.js';
 import type { ProcessTree } from '../proc/tree.js';
 import { MB } from '../../common/units.js';
 
-/** What the sampler needs of the CDP layer (probe-link/sessions.ts provides it); thread 0 is the main thread. */
+/** What the sampler needs of a process's heap (probe-link/probe-sessions.ts and bun-sessions.ts provide it); thread 0 is the main thread. */
 export interface HeapReader {
   has(pid: number, thread?: number): boolean;
   /** The worker threads of `pid` with a probe. */
@@ -62,10 +62,10 @@ export interface Tick extends TickSample {
 
 // Linux reports CPU times in USER_HZ, fixed at 100 by its ABI whatever the kernel's own tick rate.
 const USER_HZ = 100;
-// Descriptors are counted on every tick by one stat of /proc/<pid>/fd (0.12 ms for 50 processes, measured).
-// Counting connections lists that folder, reads each descriptor's link and reads /proc/net/tcp{,6}, which walks
-// the kernel's whole connection hash (~4 ms for 50 processes here, ~10 ms on busier hosts; every 10 s it was a
-// fifth of the supervisor's CPU at 50 processes). Every connection is a descriptor, so connections are counted
+// Descriptors are counted on every tick by one stat of /proc/<pid>/fd, which is cheap. Counting connections lists
+// that folder, reads each descriptor's link and reads /proc/net/tcp{,6}, which walks the kernel's whole
+// connection hash (even every 10 s it was a large share of the supervisor's CPU at 50 processes:
+// benchmarks/results/design-figures.md). Every connection is a descriptor, so connections are counted
 // every 30 ticks while descriptor counts hold still, and every other tick while some process's count moves: 10
 // new connections a second then pass each level (25, 50, 100 by default) on their way up, alerted in order.
 // Counted in ticks, so that a shorter --interval, which asks for quicker reactions at a higher cost, gets them too.
@@ -73,7 +73,7 @@ const CONNECTIONS_EVERY_TICKS = 30;
 const CONNECTIONS_MOVING_EVERY_TICKS = 2;
 /** A process's descriptors changed by this many since its connections were counted: they are counted again. */
 const FDS_MOVED = 2;
-/** What RSS is made of is shown, not judged: read every 15 ticks, as /proc/<pid>/status costs ~0.6 ms for 50 processes. */
+/** What RSS is made of is shown, not judged: read only now and then, as /proc/<pid>/status is not free for a tree. */
 const RSS_KINDS_EVERY_TICKS = 15;
 /** RSS − heap total points kept per process: the off-heap rule's window at a 1 s interval. */
 const OFFHEAP_POINTS = 60;

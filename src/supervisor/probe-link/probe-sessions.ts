@@ -3,7 +3,7 @@
  * (src/probe/probe.cts has the protocol and why no websocket client). Nothing is printed on the agent's
  * streams, nothing ever delays its exit, and no inspector port is open.
  *
- * No inspector session is attached by default (an attached one slows every console call 2.59×): heap
+ * No inspector session is attached by default (an attached one slows every console call several times): heap
  * statistics come from V8's own counters, a GC or a capture attaches for its duration, and sampling runs
  * from the first sign of pressure, which each probe judges itself after every major GC against the pressure
  * fraction sent here (setPressure), or while the supervisor holds it for a profile window. Each probe also
@@ -15,13 +15,7 @@
  * call takes the isolate's thread, 0 (the default) for the main thread.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import {
-  captureName,
-  createPendingCapture,
-  enforceRetention,
-  type CaptureKind,
-  type RetentionOptions,
-} from '../journal/captures.js';
+import { captureName, type Capture, type CaptureKind, type CapturesFolder } from '../journal/captures.js';
 import { ProbeError } from '../../common/errors.js';
 import type { ProfileOptions, SamplingWindow } from '../act/executor.js';
 import { wholeMb as mib } from '../../common/units.js';
@@ -43,14 +37,15 @@ export interface GcPoint {
   at: number;
 }
 
-export interface InspectorsOptions {
+export interface ProbeSessionsOptions {
   registry: Registry;
   /** Bytes between heap samples once sampling runs; 0: probes never start sampling on their own. */
   samplingInterval: number;
   /** Heap used ÷ old-space limit at which a probe starts sampling on its own (the warning fraction). */
   pressure: number;
   callTimeoutMs: number;
-  capturesDir: string;
+  /** Where captures go, and how many are kept; its folder is the only one a probe writes in. */
+  captures: CapturesFolder;
   log: Logger;
   maxSessions?: number;
   /** A snapshot is abandoned after this long without progress (building one pauses the agent for many seconds). */
@@ -63,8 +58,6 @@ export interface InspectorsOptions {
   snapshotFileFactor?: number;
   /** A profile asked for without a window while the process is not sampling samples this long first. */
   defaultWindowSeconds?: number;
-  /** Applied to capturesDir after each capture. */
-  retention?: RetentionOptions;
   /** A process's heap after a major GC, as its probe reports it (at most one point per 500 ms, the latest). */
   onGc?: (pid: number, point: GcPoint, thread: number) => void;
   /** A worker thread of `pid` died of its heap (ERR_WORKER_OUT_OF_MEMORY); fatal: nothing handled the error. */
@@ -117,7 +110,7 @@ export function throwIfCancelled(pid: number, window: SamplingWindow | undefined
   if (window?.cancelled?.aborted) throw new ProbeError(pid, 'capture cancelled: the client that asked for it went away');
 }
 
-export class Inspectors {
+export class ProbeSessions {
   /** By isolateKey. */
   private readonly probes = new Map<string, Probe>();
   /** The worker threads with a probe, by pid. */
@@ -131,7 +124,7 @@ export class Inspectors {
   /** Aborted by closeAll: nothing in flight may hold the supervisor's stop. */
   private readonly closing = new AbortController();
 
-  constructor(private readonly opts: InspectorsOptions) {
+  constructor(private readonly opts: ProbeSessionsOptions) {
     this.maxSessions = opts.maxSessions ?? 256;
     this.snapshotIdleTimeoutMs = opts.snapshotIdleTimeoutMs ?? 60_000;
     this.snapshotTimeoutMs = opts.snapshotTimeoutMs ?? 10 * 60_000;
@@ -151,7 +144,7 @@ export class Inspectors {
     const key = isolateKey(pid, thread);
     if (this.probes.has(key)) return;
     if (this.probes.size >= this.maxSessions) {
-      this.opts.log.warn({ pid, thread, max: this.maxSessions }, 'inspector: too many isolates, not attaching');
+      this.opts.log.warn({ pid, thread, max: this.maxSessions }, 'probe: too many isolates, not attaching');
       return;
     }
     this.probes.set(key, { rec, sampling: false });
@@ -160,7 +153,7 @@ export class Inspectors {
       this.forget(pid, thread);
       throw new ProbeError(pid, 'config: probe is not reading');
     }
-    this.opts.log.debug({ pid, thread }, 'inspector: attached');
+    this.opts.log.debug({ pid, thread }, 'probe: attached');
   }
 
   /** The worker threads of `pid` with a probe, oldest first. */
@@ -225,18 +218,18 @@ export class Inspectors {
    * afresh and the profile covers exactly the window's seconds; without one, everything sampled since sampling
    * started, or, in a process that was not sampling, the next `coldSeconds` (default 5; said in the log).
    */
-  async saveProfile(pid: number, reason: string, { window, coldSeconds = this.defaultWindowSeconds, thread = 0 }: ProfileOptions = {}): Promise<string> {
+  async saveProfile(pid: number, reason: string, { window, coldSeconds = this.defaultWindowSeconds, thread = 0 }: ProfileOptions = {}): Promise<Capture> {
     this.probe(pid, thread);
     const { wasSampling } = await this.sampling(pid, window ? 'window' : 'hold', thread);
     try {
       if (!window && !wasSampling) {
-        this.opts.log.info({ pid, thread, reason, seconds: coldSeconds }, 'inspector: the process was not sampling; sampling before the profile');
+        this.opts.log.info({ pid, thread, reason, seconds: coldSeconds }, 'probe: the process was not sampling; sampling before the profile');
       }
       await this.wait(pid, window?.seconds ?? (wasSampling ? 0 : coldSeconds), window, thread);
       return await this.capture(pid, reason, 'heapprofile', { timeoutMs: this.opts.callTimeoutMs }, thread);
     } finally {
       // Sampling goes on if the probe's own pressure asks for it.
-      if (this.has(pid, thread)) this.sampling(pid, 'release', thread).catch((err: Error) => this.opts.log.debug({ pid, thread, err: err.message }, 'inspector: sampling release failed'));
+      if (this.has(pid, thread)) this.sampling(pid, 'release', thread).catch((err: Error) => this.opts.log.debug({ pid, thread, err: err.message }, 'probe: sampling release failed'));
     }
   }
 
@@ -245,9 +238,9 @@ export class Inspectors {
    * so nothing of it passes through this process. Refused when the machine lacks the memory or the disk to
    * take it. `onProgress(bytesWritten, 0)`: the total size is not known before the end.
    */
-  async snapshot(pid: number, reason: string, onProgress?: (done: number, total: number) => void, thread = 0): Promise<string> {
+  async snapshot(pid: number, reason: string, onProgress?: (done: number, total: number) => void, thread = 0): Promise<Capture> {
     const stats = await this.heapStats(pid, thread);
-    const reservation = await checkSnapshotHeadroom(pid, stats.usedHeapSize, this.opts.capturesDir, this.headroom);
+    const reservation = await checkSnapshotHeadroom(pid, stats.usedHeapSize, this.opts.captures.dir, this.headroom);
     try {
       const limits = snapshotLimits(stats.usedHeapSize, { idleMs: this.snapshotIdleTimeoutMs, totalMs: this.snapshotTimeoutMs });
       return await this.capture(pid, reason, 'heapsnapshot', {
@@ -283,7 +276,7 @@ export class Inspectors {
   }
 
   private configure(rec: ProcessRecord): boolean {
-    const msg = { type: 'config', pressure: this.pressure, samplingInterval: this.opts.samplingInterval, capturesDir: this.opts.capturesDir };
+    const msg = { type: 'config', pressure: this.pressure, samplingInterval: this.opts.samplingInterval, capturesDir: this.opts.captures.dir };
     return this.opts.registry.send(rec.pid, msg, rec.thread);
   }
 
@@ -319,12 +312,12 @@ export class Inspectors {
       } else if (msg.type === 'sampling' && typeof msg.sampling === 'boolean') {
         probe.sampling = msg.sampling;
         const used = typeof msg.used === 'number' ? mib(msg.used) : undefined;
-        this.opts.log.info({ pid, thread, why: msg.why, heap_mb: used }, msg.sampling ? 'inspector: the probe started sampling' : 'inspector: the probe stopped sampling');
+        this.opts.log.info({ pid, thread, why: msg.why, heap_mb: used }, msg.sampling ? 'probe: started sampling' : 'probe: stopped sampling');
       } else if (msg.type === 'worker-oom' && !thread && isPositiveInt(msg.thread)) {
         this.opts.onWorkerOom?.(pid, msg.thread, msg.fatal === true);
       }
     } catch (err) {
-      this.opts.log.warn({ pid, thread, type: msg.type, err: (err as Error).message }, 'inspector: notice not taken');
+      this.opts.log.warn({ pid, thread, type: msg.type, err: (err as Error).message }, 'probe: notice not taken');
     }
   }
 
@@ -334,22 +327,20 @@ export class Inspectors {
     kind: CaptureKind,
     ro: { timeoutMs: number; totalMs?: number; onProgress?: (done: number, total: number) => void },
     thread = 0,
-  ): Promise<string> {
-    const pending = await createPendingCapture(this.opts.capturesDir, captureName(pid, thread ? `worker-${thread}-${reason}` : reason, kind));
+  ): Promise<Capture> {
+    const name = captureName(pid, thread ? `worker-${thread}-${reason}` : reason, kind);
+    let capture: Capture;
     try {
-      await this.opts.registry.request(pid, { type: 'capture', kind, path: pending.tmpPath }, ro, thread);
+      capture = await this.opts.captures.take(name, async (path) => {
+        const r = await this.opts.registry.request<{ bytes?: unknown }>(pid, { type: 'capture', kind, path }, ro, thread);
+        if (typeof r?.bytes !== 'number') throw new ProbeError(pid, 'the probe did not say how much of the capture it wrote');
+        return r.bytes;
+      });
     } catch (err) {
-      // Whatever the probe wrote is no capture: the partial file goes.
-      await pending.abort();
-      this.opts.log.warn({ pid, thread, kind, reason, err: (err as Error).message }, 'inspector: capture failed');
+      this.opts.log.warn({ pid, thread, kind, reason, err: (err as Error).message }, 'probe: capture failed');
       throw err;
     }
-    const file = await pending.commit();
-    this.opts.log.info({ pid, thread, kind, reason, file }, 'inspector: capture written');
-    if (this.opts.retention) {
-      const removed = await enforceRetention(this.opts.capturesDir, this.opts.retention);
-      if (removed.length > 0) this.opts.log.info({ removed }, 'inspector: old captures removed');
-    }
-    return file;
+    this.opts.log.info({ pid, thread, kind, reason, file: capture.file }, 'probe: capture written');
+    return capture;
   }
 }
