@@ -1,5 +1,5 @@
 // `monitor --pid N`, and `capture --pid N` / `gc --pid N` when no supervisor runs: any node process the user
-// owns, over its inspector port (src/supervisor/probe-link/inspector-port.ts, which documents what the target
+// owns, over its inspector port (src/supervisor/inspector-port/inspector-port.ts, which documents what the target
 // prints on its stderr for it). The session is always detached and the inspector we opened closed again.
 import { statSync } from 'node:fs';
 import { ProbeError, TimeoutError, errorMessage } from '../common/errors.js';
@@ -7,7 +7,7 @@ import { tenthsMb } from '../common/units.js';
 import { resolveConfig } from '../config/config.js';
 import { DEFAULT_SAMPLING_INTERVAL } from '../supervisor/probe-link/probe-sessions.js';
 import { CapturesFolder } from '../supervisor/journal/captures.js';
-import { attachInspector, saveCapture, type InspectorFate, type InspectorHandle, type SessionEnd } from '../supervisor/probe-link/inspector-port.js';
+import { attachInspector, saveCapture, type InspectorFate, type InspectorHandle, type SessionEnd } from '../supervisor/inspector-port/inspector-port.js';
 import { pageSize, readArgv, readStat } from '../supervisor/proc/stat.js';
 import { leaking, type TrendRule } from '../supervisor/watch/policy.js';
 import { roleOf } from '../supervisor/watch/sampler.js';

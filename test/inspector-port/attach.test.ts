@@ -7,8 +7,8 @@ import { describe, expect, it } from 'vitest';
 import { isAlive, tempDir, waitFor } from '../helpers/cli.js';
 import { TimeoutError } from '../../src/common/errors.js';
 import { CapturesFolder, type Capture } from '../../src/supervisor/journal/captures.js';
-import { attachInspector, saveCapture } from '../../src/supervisor/probe-link/inspector-port.js';
-import { InspectorUnavailable, TargetRefused } from '../../src/supervisor/probe-link/inspector-open.js';
+import { attachInspector, saveCapture } from '../../src/supervisor/inspector-port/inspector-port.js';
+import { InspectorUnavailable, TargetRefused } from '../../src/supervisor/inspector-port/inspector-open.js';
 import { listeningPorts, OPTS, rejection, start, target } from './helpers.js';
 
 describe('attachInspector', () => {

@@ -4,8 +4,8 @@
 import net from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { isAlive, waitFor } from '../helpers/cli.js';
-import { attachInspector } from '../../src/supervisor/probe-link/inspector-port.js';
-import { DEFAULT_INSPECTOR_PORT, InspectorUnavailable } from '../../src/supervisor/probe-link/inspector-open.js';
+import { attachInspector } from '../../src/supervisor/inspector-port/inspector-port.js';
+import { DEFAULT_INSPECTOR_PORT, InspectorUnavailable } from '../../src/supervisor/inspector-port/inspector-open.js';
 import { listeningPorts, OPTS, rejection, target } from './helpers.js';
 
 describe('port 9229 held by another process', () => {

@@ -5,7 +5,7 @@ import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process'
 import path from 'node:path';
 import { fixture, track, waitFor } from '../helpers/cli.js';
 import { listenersOf } from '../../src/supervisor/proc/sockets.js';
-import type { InspectorPortOptions } from '../../src/supervisor/probe-link/inspector-port.js';
+import type { InspectorPortOptions } from '../../src/supervisor/inspector-port/inspector-port.js';
 
 export const OPTS: InspectorPortOptions = { callTimeoutMs: 5000, openTimeoutMs: 10_000 };
 export const DRIVER = fixture('inspector-port/driver.mjs');

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { jscGraph } from '../../src/analysis/jsc-snapshot.js';
 import { edgeLabel, className } from '../../src/analysis/graph.js';
 import { namedHolders, retainerPath, shortestRetainers } from '../../src/analysis/paths.js';
-import { FrameError, FrameReader, frame } from '../../src/supervisor/probe-link/bun-link.js';
+import { FrameError, FrameReader, frame } from '../../src/supervisor/bun-link/bun-link.js';
 
 const framed = (...msgs: object[]) => Buffer.concat(msgs.map(frame));
 

@@ -15,7 +15,7 @@ import type { Alert } from '../act/channels.js';
 import type { Notice } from '../act/executor.js';
 import type { ControlHandlers } from '../control/protocol.js';
 import { Registry } from '../probe-link/registry.js';
-import { BunLinks } from '../probe-link/bun-link.js';
+import { BunLinks } from '../bun-link/bun-link.js';
 import { Children } from '../proc/children.js';
 import { ProcessTree } from '../proc/tree.js';
 import type { Assembly } from './assemble.js';

@@ -9,7 +9,7 @@ import type { ProcessTree } from '../proc/tree.js';
 import type { Terminal } from '../terminal/terminal.js';
 import { readStat } from '../proc/stat.js';
 import { isNodeExecutable, underPermissionModel } from '../proc/node-argv.js';
-import { BUN_LINK_ENV } from '../probe-link/bun-link.js';
+import { BUN_LINK_ENV } from '../bun-link/bun-link.js';
 import { AgentOutput } from '../output/agent-output.js';
 import type { AgentLog } from '../output/agent-log.js';
 import type { PlannedPipe } from '../output/plan.js';

@@ -6,7 +6,7 @@ import type { Logger } from 'pino';
 import type { Instrumentation, ProfileOptions } from '../act/executor.js';
 import type { Capture, CapturesFolder } from '../journal/captures.js';
 import { attachInspector, saveCapture, type InspectorHandle } from './inspector-port.js';
-import { throwIfCancelled, type HeapUsage } from './probe-sessions.js';
+import { throwIfCancelled, type HeapUsage } from '../probe-link/probe-sessions.js';
 
 export interface PortCapturesOptions {
   /** A node process of the tree without a probe session: the only ones this path touches. */

@@ -14,8 +14,8 @@ import { EventEmitter } from 'node:events';
 import net from 'node:net';
 import { ProbeBusy, ProbeError } from '../../common/errors.js';
 import { readArgv, readStat } from '../proc/stat.js';
-import { PendingRequests, type RequestOptions } from './pending.js';
-import { OwnerOnlySocket, checkPeer, type Rejection } from './tree-socket.js';
+import { PendingRequests, type RequestOptions } from '../probe-link/pending.js';
+import { OwnerOnlySocket, checkPeer, type Rejection } from '../probe-link/tree-socket.js';
 
 /** The variable a Bun process reads its inspector link from. */
 export const BUN_LINK_ENV = 'BUN_INSPECT_CONNECT_TO';

@@ -45,10 +45,10 @@ import { MB } from '../../common/units.js';
 import { readStat } from '../proc/stat.js';
 import { defaultHeapLimit } from '../../config/environment.js';
 import { captureName, type Capture, type CaptureKind, type CapturesFolder } from '../journal/captures.js';
-import type { HeapStats, HeapUsage } from './probe-sessions.js';
+import type { HeapStats, HeapUsage } from '../probe-link/probe-sessions.js';
 import { listenersOf } from '../proc/sockets.js';
-import { checkSnapshotHeadroom, reservedProgress } from './snapshot-headroom.js';
-import { snapshotLimits } from './snapshot-time.js';
+import { checkSnapshotHeadroom, reservedProgress } from '../probe-link/snapshot-headroom.js';
+import { snapshotLimits } from '../probe-link/snapshot-time.js';
 import { checkTarget, cdp, openInspector, type CdpClient, type Endpoint } from './inspector-open.js';
 import { CLOSE_SOURCE, STATS_SOURCE, closerSource } from './inspector-scripts.js';
 

@@ -19,8 +19,8 @@ import { wholeMb as mib } from '../../common/units.js';
 import type { Instrumentation } from '../act/executor.js';
 import { captureName, type Capture, type CapturesFolder } from '../journal/captures.js';
 import type { BunLinks, BunRecord } from './bun-link.js';
-import type { GcPoint, HeapUsage, Logger } from './probe-sessions.js';
-import { DEFAULT_HEADROOM, checkSnapshotHeadroom, type HeadroomFactors } from './snapshot-headroom.js';
+import type { GcPoint, HeapUsage, Logger } from '../probe-link/probe-sessions.js';
+import { DEFAULT_HEADROOM, checkSnapshotHeadroom, type HeadroomFactors } from '../probe-link/snapshot-headroom.js';
 
 export interface BunSessionsOptions {
   links: BunLinks;
