@@ -3,13 +3,12 @@
 // a run the kernel's OOM killer ends is classified oom-kill with the tree's last readings. The reader's cases for
 // both cgroup versions run everywhere on recorded trees (test/unit/cgroup.test.ts).
 import { randomBytes } from 'node:crypto';
-import { spawn } from 'node:child_process';
 import { mkdirSync, rmdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, describe, expect, it } from 'vitest';
 import { memoryCgroup } from '../src/common/cgroup.js';
-import { BIN, fixture, readJsonl, tempDir, track } from './helpers/cli.js';
+import { BIN, fixture, readJsonl, spawnTracked, tempDir } from './helpers/cli.js';
 
 const LIMIT_MB = 384;
 
@@ -49,8 +48,7 @@ afterAll(async () => {
 /** The installed command, started inside the group: the shell moves itself in, then becomes the command. */
 async function runInGroup(args: string[], cwd: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
   const procs = path.join((group as { dir: string }).dir, 'cgroup.procs');
-  const child = spawn('sh', ['-c', 'echo $$ > "$0" && exec "$@"', procs, BIN, ...args], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
-  track(child.pid);
+  const child = spawnTracked('sh', ['-c', 'echo $$ > "$0" && exec "$@"', procs, BIN, ...args], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
   const out: Buffer[] = [];
   const err: Buffer[] = [];
   child.stdout.on('data', (b: Buffer) => out.push(b));

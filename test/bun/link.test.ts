@@ -1,6 +1,5 @@
 // The Bun inspector link itself, against a real Bun: identified by its peer, GC and post-GC floors through it,
 // and a link that breaks (closed under the process, or a peer breaking the framing) harms nothing.
-import { spawn } from 'node:child_process';
 import net from 'node:net';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -8,7 +7,7 @@ import { afterEach, expect, it } from 'vitest';
 import { BunLinks } from '../../src/supervisor/probe-link/bun-link.js';
 import { BunSessions } from '../../src/supervisor/probe-link/bun-sessions.js';
 import type { GcPoint } from '../../src/supervisor/probe-link/sessions.js';
-import { fixture, tempDir, track, waitFor } from '../helpers/cli.js';
+import { fixture, spawnTracked, tempDir, waitFor } from '../helpers/cli.js';
 import { BUN, runtime } from '../helpers/runtimes.js';
 
 const quiet = { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined };
@@ -19,8 +18,7 @@ afterEach(async () => {
 });
 
 function startBun(script: string, env: NodeJS.ProcessEnv) {
-  const c = spawn(runtime(BUN), [script], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  track(c.pid);
+  const c = spawnTracked(runtime(BUN), [script], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
   c.stdout.on('data', (d: Buffer) => (out += d.toString()));

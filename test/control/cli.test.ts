@@ -1,13 +1,13 @@
 // The control subcommands as real processes against a control server with test handlers: output, exit codes,
 // one-line errors, the progress bar on a terminal, and `top` under tmux.
-import { execFileSync, spawn } from 'node:child_process';
-import { readFileSync, rmSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ControlClient } from '../../src/cli/client.js';
 import { startControl, type ControlServer } from '../../src/supervisor/control/server.js';
 import { Metrics } from '../../src/supervisor/control/metrics.js';
-import { CLI, tempDir, waitFor } from '../helpers/cli.js';
+import { CLI, spawnTracked, tempDir, waitFor } from '../helpers/cli.js';
 import { silentLog, testHandlers } from './harness.js';
 
 // The real bin: the control subcommands need nothing but the state dir of a control server, here one with test handlers.
@@ -15,7 +15,7 @@ const HARNESS = CLI;
 
 function run(args: string[], command: string[] = [process.execPath, HARNESS]): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    const child = spawn(command[0]!, [...command.slice(1), ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawnTracked(command[0]!, [...command.slice(1), ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
@@ -37,10 +37,7 @@ beforeAll(async () => {
   server = await startControl(test.handlers, { stateDir, metrics: new Metrics(), log: silentLog });
 });
 
-afterAll(async () => {
-  await server?.close();
-  rmSync(base, { recursive: true, force: true });
-});
+afterAll(() => server?.close());
 
 describe('control subcommands', () => {
   it('status prints a table of the tree', async () => {
@@ -102,7 +99,6 @@ describe('control subcommands', () => {
     const failedJson = await run(['restart', '--json', '--state-dir', stateDir]);
     expect([failedJson.code, JSON.parse(failedJson.stdout)]).toEqual([1, { error: { kind: 'failure', message: 'restart exploded', exit_code: 1 } }]);
     expect((await run(['top', '--state-dir', empty])).code).toBe(2);
-    rmSync(empty, { recursive: true, force: true });
     for (const args of [['capture', '--pid', 'abc'], ['capture', '--seconds', '0'], ['capture', '--snapshot', '--seconds', '5'], ['gc', '--pid', '0']]) {
       const bad = await run([...args, '--state-dir', stateDir]);
       expect(bad.code).toBe(2);

@@ -1,11 +1,11 @@
 // Acceptance against a real supervised tree: the built CLI supervising test/fixtures/control/agent.cjs, and
 // the control subcommands run as separate processes against it.
 import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync, readdirSync, readlinkSync, realpathSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, readlinkSync, realpathSync } from 'node:fs';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { ControlClient } from '../../src/cli/client.js';
-import { CLI, fixture, isAlive, killQuietly, readJsonl, runCli, startCli, tempDir, waitFor, type Started } from '../helpers/cli.js';
+import { CLI, fixture, isAlive, readJsonl, runCli, startCli, tempDir, waitFor, type Started } from '../helpers/cli.js';
 
 
 interface StatusJson {
@@ -56,16 +56,6 @@ beforeAll(async () => {
     await new Promise((r) => setTimeout(r, 200));
   }
   throw new Error(`the agent tree never showed three instrumented node processes: ${supervisor.stderr().toString()}`);
-});
-
-afterAll(async () => {
-  if (!supervisor) return;
-  const pids = descendants(supervisor.child.pid!).map((p) => p.pid);
-  killQuietly(supervisor.child.pid, 'SIGTERM');
-  await Promise.race([supervisor.exited, new Promise((r) => setTimeout(r, 15_000))]);
-  killQuietly(supervisor.child.pid);
-  for (const pid of pids) killQuietly(pid);
-  rmSync(base, { recursive: true, force: true });
 });
 
 describe('control against a supervised tree', () => {
@@ -163,6 +153,5 @@ describe('control against a supervised tree', () => {
     const res = await runCli(['status', '--state-dir', empty], { cwd: empty });
     expect(res.code).toBe(3);
     expect(res.stderr.toString()).toBe(`cfn-supervise: no supervisor is running in ${empty}\n`);
-    rmSync(empty, { recursive: true, force: true });
   });
 });

@@ -1,6 +1,6 @@
 import { mkdirSync, readFileSync, statSync, symlinkSync } from 'node:fs';
 import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { TimeoutError } from '../../src/common/errors.js';
 import {
   FIXTURES,
@@ -14,10 +14,6 @@ import {
 } from './helpers.js';
 
 let h: Harness;
-afterEach(async () => {
-  await h?.cleanup();
-});
-
 describe('probe + registry + inspectors on real processes', () => {
   it('registers every node process of an `npm exec <bin>` tree, through the shells, with heap statistics', async () => {
     h = await new Harness().start();
