@@ -2,7 +2,7 @@
 // every process started here and every temp folder made here is ended and removed after its test (or, when
 // made for a whole file, after the file), also when the test fails. test/helpers/setup.ts installs the hooks.
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -243,4 +243,27 @@ export function untilTicks(stateDir: string, n: number, timeoutMs = 30_000): Pro
     const done = await ticksDone(stateDir);
     return done !== undefined && done >= n && done;
   }, timeoutMs, `${n} ticks of the supervisor on ${stateDir}`);
+}
+
+/** Waits until no other test holds `name`, then holds it until the scope ends: for what two files running side by
+ *  side cannot share, such as node's default inspector port. The lock file names its holder's pid, so a holder that
+ *  died without its cleanup does not hold it forever. */
+export async function exclusive(name: string, timeoutMs = 90_000, scope: Scope = 'test'): Promise<void> {
+  const file = path.join(tmpdir(), `cfn-test-${name}.lock`);
+  await waitFor(
+    () => {
+      try {
+        writeFileSync(file, String(process.pid), { flag: 'wx' });
+        return true;
+      } catch {
+        const holder = Number(readFileSync(file, { encoding: 'utf8', flag: 'a+' }));
+        // 0: created but not written yet, so held.
+        if (holder > 0 && !isAlive(holder)) rmSync(file, { force: true });
+        return false;
+      }
+    },
+    timeoutMs,
+    `the ${name} lock (${file})`,
+  );
+  onCleanup(() => rmSync(file, { force: true }), scope);
 }
