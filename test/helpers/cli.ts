@@ -190,7 +190,19 @@ export function analysedCapture(cwd: string, rule: string, timeoutMs = 60_000): 
     },
     timeoutMs,
     `the ${rule} capture, analysed`,
-  );
+  ).catch((err: Error) => {
+    throw new Error(`${err.message}; the supervisor's log on captures: ${captureLog(cwd)}`);
+  });
+}
+
+/** What the supervisor logged about captures and actions (taken, refused, failed): why an expected one is missing. */
+function captureLog(cwd: string): string {
+  try {
+    const lines = readJsonl(path.join(cwd, '.cfn-supervise/supervisor.log')).filter((l) => /capture|snapshot|action|linked|registered/.test(String(l.msg)));
+    return JSON.stringify(lines.slice(-8).map(({ msg, pid, reason, err }) => ({ msg, pid, reason, err })));
+  } catch (err) {
+    return `unreadable (${(err as Error).message})`;
+  }
 }
 
 export function killQuietly(pid: number | undefined, signal: NodeJS.Signals = 'SIGKILL'): void {
