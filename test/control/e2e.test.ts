@@ -5,6 +5,7 @@ import { existsSync, readFileSync, readdirSync, readlinkSync, realpathSync } fro
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ControlClient } from '../../src/cli/client.js';
+import { Tmux } from '../helpers/tmux.js';
 import { CLI, fixture, isAlive, readJsonl, runCli, startCli, tempDir, waitFor, type Started } from '../helpers/cli.js';
 
 
@@ -109,18 +110,13 @@ describe('control against a supervised tree', () => {
   });
 
   it('top shows the tree under tmux', async () => {
-    const tmux = ['-L', `cfn-e2e-top-${process.pid}`, '-f', '/dev/null'];
-    const pane = () => execFileSync('tmux', [...tmux, 'capture-pane', '-p', '-t', 'top'], { encoding: 'utf8' });
+    const t = new Tmux('e2e-top');
     const { agent } = await statusJson();
-    execFileSync('tmux', [...tmux, 'new-session', '-d', '-s', 'top', '-x', '160', '-y', '30', `${process.execPath} ${CLI} top --state-dir ${stateDir}; echo "top exited $?"; sleep 60`]);
-    try {
-      const screen = await waitFor(() => new RegExp(`^\\s*${agent.pid}\\s+agent\\s`, 'm').test(pane()) && pane(), 15_000, 'the agent row');
-      expect(screen).toMatch(/RSS HISTORY/);
-      execFileSync('tmux', [...tmux, 'send-keys', '-t', 'top', 'q']);
-      expect(await waitFor(() => /top exited/.test(pane()) && pane(), 10_000, 'top to exit')).toMatch(/top exited 0/);
-    } finally {
-      execFileSync('tmux', [...tmux, 'kill-server'], { stdio: 'ignore' });
-    }
+    t.start(`${process.execPath} ${CLI} top --state-dir ${stateDir}; echo "top exited $?"; sleep 60`, {}, { columns: 160, rows: 30 });
+    const screen = await waitFor(() => new RegExp(`^\\s*${agent.pid}\\s+agent\\s`, 'm').test(t.screen()) && t.screen(), 15_000, 'the agent row');
+    expect(screen).toMatch(/RSS HISTORY/);
+    t.send('q');
+    expect(await waitFor(() => /top exited/.test(t.screen()) && t.screen(), 10_000, 'top to exit')).toMatch(/top exited 0/);
   });
 
   it('bad requests leave the supervisor supervising', async () => {

@@ -1,6 +1,6 @@
 // Every process a test starts and every temp folder it makes goes through test/helpers/cli.ts, whose hooks end
 // and remove them after the test, also when it fails. A file that imports the raw means (spawn, execFile, fork,
-// exec, mkdtemp) would bypass that scope; this guards against the next one.
+// exec, mkdtemp) or starts a tmux server itself would bypass that scope; this guards against the next one.
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -54,5 +54,12 @@ describe('test hygiene', () => {
       .filter((rel) => rel !== HELPER)
       .flatMap((rel) => bypasses(readFileSync(path.join(TEST, rel), 'utf8')).map((name) => `${rel}: ${name}`));
     expect(offenders, 'use tempDir / spawnTracked / execFileTracked of test/helpers/cli.ts').toEqual([]);
+  });
+
+  it('no test file starts a tmux server outside test/helpers/tmux.ts', () => {
+    // The server daemonizes: no descendant of anything tracked, so only the helper's own tracking ends it.
+    const command = ["'new", "session'"].join('-'); // Not spelled out, or this file would match itself.
+    const offenders = sources(TEST).filter((rel) => rel !== 'helpers/tmux.ts' && readFileSync(path.join(TEST, rel), 'utf8').includes(command));
+    expect(offenders, 'use Tmux of test/helpers/tmux.ts').toEqual([]);
   });
 });
