@@ -56,7 +56,6 @@ export const spawnTracked = tracking(spawn, 'test');
 /** For a beforeAll: ended after the file. */
 export const spawnTrackedForFile = tracking(spawn, 'file');
 export const execFileTracked = tracking(execFile, 'test');
-export const execFileTrackedForFile = tracking(execFile, 'file');
 
 function parentsOf(): Map<number, number> {
   const parents = new Map<number, number>();
@@ -243,7 +242,7 @@ export function scrape(stateDir: string): Promise<string> {
 /** How many watch ticks the supervisor on `stateDir` has completed, or undefined while it does not answer: what a
  *  test waits for before asserting that something did not happen by then (a fixed sleep proves nothing on a
  *  loaded machine, where the supervisor may not have ticked at all). */
-export async function ticksDone(stateDir: string): Promise<number | undefined> {
+async function ticksDone(stateDir: string): Promise<number | undefined> {
   const text = await scrape(stateDir).catch(() => undefined);
   const count = text && /^cfn_supervise_sample_duration_seconds_count (\d+)/m.exec(text)?.[1];
   return count ? Number(count) : undefined;
