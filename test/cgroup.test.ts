@@ -3,13 +3,12 @@
 // a run the kernel's OOM killer ends is classified oom-kill with the tree's last readings. The reader's cases for
 // both cgroup versions run everywhere on recorded trees (test/unit/cgroup.test.ts).
 import { randomBytes } from 'node:crypto';
-import { spawn } from 'node:child_process';
 import { mkdirSync, rmdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, describe, expect, it } from 'vitest';
 import { memoryCgroup } from '../src/common/cgroup.js';
-import { BIN, fixture, readJsonl, tempDir, track } from './helpers/cli.js';
+import { BIN, fixture, readJsonl, runCli, spawnTracked, tempDir, waitFor } from './helpers/cli.js';
 
 const LIMIT_MB = 384;
 
@@ -49,8 +48,7 @@ afterAll(async () => {
 /** The installed command, started inside the group: the shell moves itself in, then becomes the command. */
 async function runInGroup(args: string[], cwd: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
   const procs = path.join((group as { dir: string }).dir, 'cgroup.procs');
-  const child = spawn('sh', ['-c', 'echo $$ > "$0" && exec "$@"', procs, BIN, ...args], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
-  track(child.pid);
+  const child = spawnTracked('sh', ['-c', 'echo $$ > "$0" && exec "$@"', procs, BIN, ...args], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
   const out: Buffer[] = [];
   const err: Buffer[] = [];
   child.stdout.on('data', (b: Buffer) => out.push(b));
@@ -78,7 +76,16 @@ describe.skipIf(skip)(`a supervisor in a memory cgroup of ${LIMIT_MB} MB`, () =>
     const cwd = tempDir();
     // No rule of ours may act first: the kernel's OOM killer is what this run meets.
     const rules = ['--warning', '100000', '--critical', '200000', '--hard', '300000', '--tree-warning', '100000', '--tree-critical', '200000', '--tree-hard', '0'];
-    const r = await runInGroup(['--min-free', '0', '--interval', '200', '--restart', 'never', ...rules, '--', 'node', fixture('lifecycle/off-heap-growth.cjs')], cwd);
+    const go = path.join(cwd, 'go');
+    const running = runInGroup(['--min-free', '0', '--interval', '200', '--restart', 'never', ...rules, '--', 'node', fixture('lifecycle/off-heap-growth.cjs'), go], cwd);
+    // It grows (to the kill in ~2.4 s) only once the supervisor has read it: a loaded machine's first ticks can
+    // come later than that, and the run record's last readings are what this test is about.
+    await waitFor(async () => {
+      const status = await runCli(['status', '--json'], { cwd });
+      return status.code === 0 && (JSON.parse(status.stdout.toString()) as { processes: { role: string }[] }).processes.some((p) => p.role === 'agent');
+    }, 30_000, 'the agent read by its supervisor');
+    writeFileSync(go, '');
+    const r = await running;
     expect(r.stdout).toMatch(/growing/);
     expect(r.code).toBe(137);
     expect(r.stderr).toMatch(new RegExp(`the kernel's OOM killer ended the agent \\(pid \\d+, SIGKILL\\) at cgroup memory.limit_in_bytes ${LIMIT_MB} MB`));

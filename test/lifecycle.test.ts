@@ -3,18 +3,14 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { systemMemory } from '../src/common/sysmem.js';
 import { scanProcesses } from '../src/supervisor/proc/stat.js';
-import { fixture, isAlive, killQuietly, readJsonl, runCli, startCli, tempDir, waitFor } from './helpers/cli.js';
+import { fixture, isAlive, readJsonl, runCli, startCli, tempDir, track, waitFor } from './helpers/cli.js';
 
 const lifecycle = (name: string) => fixture(`lifecycle/${name}`);
 // Fast restarts and no memory preflight: the tests are about behaviour, not about this machine's headroom.
 const FAST = ['--backoff', '10', '--min-free', '0', '--no-probe'];
-const leftovers: number[] = [];
-afterEach(() => {
-  for (const pid of leftovers.splice(0)) killQuietly(pid);
-});
 
 describe('exit codes and streams', () => {
   it('exits with the agent exit code', async () => {
@@ -102,7 +98,8 @@ describe('stop and kill', () => {
       15_000,
       'the grandchild',
     );
-    leftovers.push(child!, grandchild!);
+    track(child);
+    track(grandchild);
     expect(isAlive(grandchild!)).toBe(true);
     s.child.kill('SIGTERM');
     expect(await s.exited).toEqual({ code: null, signal: 'SIGTERM' });
@@ -152,7 +149,7 @@ describe('orphans and zombies', () => {
     const pidFile = path.join(cwd, 'orphan');
     const r = await runCli([...FAST, '--restart', 'never', '--', 'node', lifecycle('double-fork.cjs'), pidFile, '600000', '0'], { cwd });
     const orphan = Number(readFileSync(pidFile, 'utf8'));
-    leftovers.push(orphan);
+    track(orphan);
     expect(r.code).toBe(0);
     expect(isAlive(orphan)).toBe(false);
   });
@@ -174,7 +171,7 @@ describe('orphans and zombies', () => {
     const pidFile = path.join(cwd, 'orphan');
     const r = await runCli([...FAST, '--orphans', 'keep', '--restart', 'never', '--', 'node', lifecycle('double-fork.cjs'), pidFile, '600000', '0'], { cwd });
     const orphan = Number(readFileSync(pidFile, 'utf8'));
-    leftovers.push(orphan);
+    track(orphan);
     expect(r.code).toBe(0);
     expect(isAlive(orphan)).toBe(true);
   });

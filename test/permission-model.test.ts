@@ -1,10 +1,9 @@
 // Issue #23 item 5: an app under node's permission model runs under the supervisor exactly as bare; `status`
 // says it is seen by RSS alone, and why.
-import { spawn } from 'node:child_process';
 import { copyFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { expect, it } from 'vitest';
-import { fixture, runCli, startCli, tempDir, track, waitFor } from './helpers/cli.js';
+import { fixture, runCli, spawnTracked, startCli, tempDir, waitFor } from './helpers/cli.js';
 
 const PERMISSION_FLAG = Number(process.versions.node.split('.')[0]) >= 22 ? '--permission' : '--experimental-permission';
 
@@ -33,8 +32,7 @@ const samePids = (text: string) => text.replace(/\(node:\d+\)/g, '(node:PID)');
 
 it('runs an app under the permission model as bare: same output and exit code, seen by RSS alone', async () => {
   const bare = app();
-  const child = spawn(bare.argv[0]!, bare.argv.slice(1), { cwd: bare.dir, stdio: ['ignore', 'pipe', 'pipe'] });
-  track(child.pid);
+  const child = spawnTracked(bare.argv[0]!, bare.argv.slice(1), { cwd: bare.dir, stdio: ['ignore', 'pipe', 'pipe'] });
   let bareOut = '';
   let bareErr = '';
   child.stdout.on('data', (d: Buffer) => (bareOut += d.toString()));

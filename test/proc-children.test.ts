@@ -1,18 +1,18 @@
 // The tree is found through /proc/<pid>/task/<tid>/children, a seq_file: one read hands out whole records only,
 // so a long list comes in several reads and a short read is not its end. Between scans, the members' files stay
 // open and are read again from the start, which must read what a fresh open would.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { OpenProcFiles, childrenOf, scanFrom } from '../src/supervisor/proc/stat.js';
-import { killQuietly, waitFor } from './helpers/cli.js';
+import { killQuietly, spawnTracked, waitFor } from './helpers/cli.js';
 
 describe('childrenOf', () => {
   it('lists every child of a process with more children than one read hands out', async () => {
     const kids: ChildProcess[] = [];
     try {
       // 5–7 bytes per pid: 1000 children are more than one 4 KiB read.
-      for (let i = 0; i < 1000; i++) kids.push(spawn('sleep', ['60'], { stdio: 'ignore' }));
+      for (let i = 0; i < 1000; i++) kids.push(spawnTracked('sleep', ['60'], { stdio: 'ignore' }));
       const pids = kids.map((k) => k.pid!);
       expect(pids.join(' ').length).toBeGreaterThan(4096);
       // Spawned processes appear in the list once forked; poll until all are, then check none is listed twice.
@@ -36,7 +36,7 @@ describe('OpenProcFiles', () => {
 
   it('keeps the files of what a scan found, and closes those of a process that is gone', async () => {
     // A shell with two sleeping children, in a group of their own to be killed whole: three processes.
-    const root = spawn('sh', ['-c', 'sleep 60 & sleep 60 & wait'], { stdio: 'ignore', detached: true });
+    const root = spawnTracked('sh', ['-c', 'sleep 60 & sleep 60 & wait'], { stdio: 'ignore', detached: true });
     const files = new OpenProcFiles();
     const before = openFds();
     try {

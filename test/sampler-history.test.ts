@@ -1,14 +1,13 @@
 // What the sampler holds per process is bounded by what is used of it: the RSS history only feeds the views'
 // sparkline, so it keeps that many points whatever the trend window (which sizes the heap history alone).
-import { spawn } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { ProcessTree } from '../src/supervisor/proc/tree.js';
 import { RSS_HISTORY_POINTS, Sampler } from '../src/supervisor/watch/sampler.js';
-import { killQuietly, waitFor } from './helpers/cli.js';
+import { killQuietly, spawnTracked, waitFor } from './helpers/cli.js';
 
 describe('Sampler', () => {
   it('keeps the last RSS points the views show, not one per tick of the trend window', async () => {
-    const child = spawn('sleep', ['60'], { stdio: 'ignore' });
+    const child = spawnTracked('sleep', ['60'], { stdio: 'ignore' });
     const pid = child.pid!;
     try {
       const tree = new ProcessTree();

@@ -3,7 +3,7 @@
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { fixture, readJsonl, runCli, startCli, tempDir, waitFor } from './helpers/cli.js';
+import { fixture, readJsonl, runCli, startCli, tempDir, untilTicks, waitFor } from './helpers/cli.js';
 import { topSelfFrame } from './helpers/profile.js';
 
 const watch = (name: string) => fixture(`watch/${name}`);
@@ -52,8 +52,10 @@ describe('heap watch', () => {
       return existsSync(f) ? readJsonl(f) : [];
     };
     const trend = await waitFor(() => alertsOf(leak.cwd).find((x) => x.metric === 'trend'), 40_000, 'the trend alert');
-    // Let the sawtooth run at least as long as the leak took to be noticed.
-    await new Promise((resolve) => setTimeout(resolve, 3000));
+    // The sawtooth watched at least as many ticks as the leak took to be noticed, and 3 s of ticks more: counted in
+    // its own supervisor's ticks, so a loaded machine that slows the ticks cannot cut the watch short.
+    const noticedAt = await untilTicks(path.join(leak.cwd, '.cfn-supervise'), 1);
+    await untilTicks(path.join(saw.cwd, '.cfn-supervise'), noticedAt + 12, 40_000);
     a.child.kill('SIGTERM');
     b.child.kill('SIGTERM');
     await Promise.all([a.exited, b.exited]);
@@ -91,7 +93,7 @@ describe('cleanup', () => {
       const r = await runCli(['status', '--json'], { cwd });
       return (r.code === 0 ? JSON.parse(r.stdout.toString()) : { processes: [] }) as { processes: { heap_used_mb?: number }[] };
     };
-    for (let i = 0; i < 100 && !(await status()).processes.some((p) => p.heap_used_mb !== undefined); i++) await new Promise((r) => setTimeout(r, 100));
+    await waitFor(async () => (await status()).processes.some((p) => p.heap_used_mb !== undefined), 30_000, 'the agent sampled with a heap');
     const r = await runCli(['cleanup'], { cwd });
     expect(r.code).toBe(0);
     expect(r.stdout.toString()).toMatch(/collected garbage in 1 node processes, notified 1 probes/);

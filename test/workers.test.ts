@@ -1,6 +1,6 @@
 // Worker threads: each is an isolate with its own heap and limit, seen, judged, captured and counted on its own
 // (issue #25 item 1). Real workers, real OOMs (ERR_WORKER_OUT_OF_MEMORY).
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { fixture, freePort, isAlive, readJsonl, runCli, startCli, tempDir, waitFor } from './helpers/cli.js';
@@ -111,7 +111,11 @@ describe('worker threads', () => {
   it('many short-lived workers: the app is unharmed (its exit code as bare) and their registrations do not outlive them', async () => {
     const cwd = tempDir();
     const marker = path.join(cwd, 'all-ended');
-    const s = startCli([...FAST, '--interval', '200', '--', 'node', workers('many.cjs'), marker], { cwd });
+    const go = path.join(cwd, 'go');
+    const s = startCli([...FAST, '--interval', '200', '--', 'node', workers('many.cjs'), marker, go], { cwd });
+    // The first worker lives until the supervisor has seen it: the others may all be gone between two ticks.
+    await waitFor(async () => (await status(cwd)).some((p) => p.role === 'agent' && p.workers?.length), 30_000, 'a worker seen in status');
+    writeFileSync(go, '');
     await waitFor(() => existsSync(marker), 60_000, 'the 50 workers to end');
     const log = () => journal(cwd, 'supervisor.log');
     // Workers did register (those that lived long enough), and none is left once all have ended.

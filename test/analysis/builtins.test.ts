@@ -4,7 +4,7 @@
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ProfileDiff, ProfileSummary } from '../../src/analysis/index.js';
-import { type Captures, capture, heapProf, removeTempDirs } from './captures.js';
+import { type Captures, capture, heapProf } from './captures.js';
 import { api } from './dist.js';
 
 const demo = fileURLToPath(new URL('../../examples/leaky-agent.js', import.meta.url));
@@ -19,7 +19,6 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await api.closeSharedAnalysisPool();
-  removeTempDirs();
 });
 
 describe('the bundled demo agent', () => {

@@ -1,10 +1,9 @@
 // Real captures for the tests: a node process builds a known leak and writes them (see the fixture).
-import { execFile } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import type { ExecFileOptions } from 'node:child_process';
+import { readdirSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
+import { execFileTracked, tempDir as scopedTempDir } from '../helpers/cli.js';
 
 export type Scenario = 'closures' | 'map' | 'listeners' | 'strings';
 
@@ -16,19 +15,11 @@ export interface Captures {
 
 const fixture = fileURLToPath(new URL('../fixtures/analysis/leaky.mjs', import.meta.url));
 const exitAfter = fileURLToPath(new URL('../fixtures/analysis/exit-after.cjs', import.meta.url));
-const run = promisify(execFile);
-const made: string[] = [];
+const run = (file: string, args: string[], opts: ExecFileOptions = {}) =>
+  new Promise<void>((resolve, reject) => execFileTracked(file, args, opts, (err: Error | null) => (err ? reject(err) : resolve())));
 
-export function tempDir(prefix = 'cfn-analysis-'): string {
-  const dir = mkdtempSync(path.join(tmpdir(), prefix));
-  made.push(dir);
-  return dir;
-}
-
-/** Removes every folder `tempDir` made in this test file. */
-export function removeTempDirs(): void {
-  for (const dir of made.splice(0)) rmSync(dir, { recursive: true, force: true });
-}
+/** Captures are made for a whole file (in its beforeAll) and removed after it. */
+export const tempDir = (prefix = 'cfn-analysis-'): string => scopedTempDir(prefix, 'file');
 
 export async function capture(scenario: Scenario, count = 40_000): Promise<Captures> {
   const dir = tempDir();

@@ -1,9 +1,9 @@
 // `cfn-supervise analyze` as a person or a script sees it: output, exit codes, one-line errors.
-import { execFile } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Captures, capture, heapProf, removeTempDirs, tempDir } from './captures.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { execFileTracked } from '../helpers/cli.js';
+import { type Captures, capture, heapProf, tempDir } from './captures.js';
 
 const command = new URL('../../dist/cli/analyze.js', import.meta.url).href;
 
@@ -17,7 +17,7 @@ interface Run {
 function analyze(files: string[], opts: { json?: boolean; top?: number } = {}): Promise<Run> {
   const script = `const { analyzeCommand } = await import(${JSON.stringify(command)}); process.exitCode = await analyzeCommand(${JSON.stringify(files)}, ${JSON.stringify(opts)});`;
   return new Promise((resolve) => {
-    execFile(process.execPath, ['--input-type=module', '-e', script], { timeout: 60_000 }, (err, stdout, stderr) => {
+    execFileTracked(process.execPath, ['--input-type=module', '-e', script], { timeout: 60_000 }, (err, stdout, stderr) => {
       resolve({ code: err ? Number(err.code) : 0, stdout, stderr });
     });
   });
@@ -41,7 +41,6 @@ beforeAll(async () => {
   idle = await heapProf(['-e', '0'], { intervalBytes: 1024 ** 3 });
 }, 60_000);
 
-afterAll(() => removeTempDirs());
 
 describe('analyze reports', () => {
   it('prints a readable heap profile report', async () => {

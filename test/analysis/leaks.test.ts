@@ -3,7 +3,7 @@ import { copyFileSync, readdirSync, readFileSync, statSync, writeFileSync } from
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ProfileDiff, ProfileSummary, SnapshotDiff, SnapshotSummary } from '../../src/analysis/index.js';
-import { type Captures, type Scenario, capture, heapProf, removeTempDirs, tempDir } from './captures.js';
+import { type Captures, type Scenario, capture, heapProf, tempDir } from './captures.js';
 import { api } from './dist.js';
 
 type Known = Exclude<Scenario, 'strings'>;
@@ -25,7 +25,6 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await api.closeSharedAnalysisPool();
-  removeTempDirs();
 });
 
 describe.each(Object.keys(expected) as Known[])('leak: %s', (scenario) => {

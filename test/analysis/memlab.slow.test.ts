@@ -2,11 +2,11 @@
 import { writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { computeDominators } from '../../src/analysis/dominators.js';
 import { buildRetainers } from '../../src/analysis/graph.js';
 import { parseSnapshotFile } from '../../src/analysis/snapshot-parser.js';
-import { type Captures, capture, removeTempDirs, tempDir } from './captures.js';
+import { type Captures, capture, tempDir } from './captures.js';
 import { cases } from './dominator-cases.js';
 import { snapshotJson } from './graphs.js';
 
@@ -24,7 +24,6 @@ interface Memlab {
 const memlab = createRequire(import.meta.url)('@memlab/core') as Memlab;
 memlab.config.muteConsole = true;
 
-afterAll(() => removeTempDirs());
 
 async function memlabTree(file: string): Promise<{ dominator: number[]; retained: number[] }> {
   const snapshot = await memlab.utils.getSnapshotFromFile(file, { buildNodeIdIndex: true });

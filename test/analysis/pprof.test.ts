@@ -4,9 +4,9 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { ROOT, runCli, tempDir } from '../helpers/cli.js';
-import { type Captures, capture, removeTempDirs } from './captures.js';
+import { type Captures, capture } from './captures.js';
 
 const PROTO = path.join(ROOT, 'test/fixtures/analysis/pprof.proto');
 
@@ -49,7 +49,6 @@ beforeAll(async () => {
   if (spawnSync('protoc', ['--version']).status !== 0) throw new Error('protoc is missing: run bash scripts/test-deps.sh');
   c = await capture('map', 20_000);
 }, 60_000);
-afterAll(() => removeTempDirs());
 
 describe('analyze --pprof', () => {
   it('writes a gzipped pprof Profile that protoc decodes: in-use objects and bytes per stack, and every table', async () => {

@@ -1,11 +1,10 @@
 // Issue 24, items 2 and 3: Bun agents watched like node ones, through their inspector link (real Bun, real
 // Claude Code): heap in status, GC, a JavaScriptCore snapshot analysed down to the holder, and a Bun process
 // whose link is missing left unharmed and rss-only.
-import { spawn } from 'node:child_process';
 import { statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { BIN, analysedCapture, fixture, readJsonl, runCli, startCli, tempDir, track, waitFor } from '../helpers/cli.js';
+import { analysedCapture, BIN, fixture, readJsonl, runCli, spawnTracked, startCli, tempDir, waitFor } from '../helpers/cli.js';
 import { BUN, CLAUDE, runtime } from '../helpers/runtimes.js';
 
 const FAST = ['--min-free', '0', '--interval', '200'];
@@ -100,7 +99,7 @@ describe('a Bun agent', () => {
     writeFileSync(go, '');
     const supervised = await s.exited;
     const bare = await new Promise<{ code: number | null; out: string; err: string }>((resolve) => {
-      const c = spawn(runtime(BUN), [fixture('bun/unlinked-child.js')], { stdio: ['ignore', 'pipe', 'pipe'] });
+      const c = spawnTracked(runtime(BUN), [fixture('bun/unlinked-child.js')], { stdio: ['ignore', 'pipe', 'pipe'] });
       let out = '';
       let err = '';
       c.stdout.on('data', (d: Buffer) => (out += d.toString()));
@@ -139,8 +138,7 @@ describe('Claude Code (a Bun executable)', () => {
 });
 
 async function runBare(file: string, args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number | null; out: Buffer; err: Buffer }> {
-  const c = spawn(file, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  track(c.pid);
+  const c = spawnTracked(file, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   const out: Buffer[] = [];
   const err: Buffer[] = [];
   c.stdout.on('data', (d: Buffer) => out.push(d));
@@ -151,8 +149,7 @@ async function runBare(file: string, args: string[], env: NodeJS.ProcessEnv): Pr
 
 /** initialize, then tools/list; `whileOpen` runs before stdin closes (mcp serve ends with its input). */
 async function mcpSession(argv: string[], env: NodeJS.ProcessEnv, whileOpen: () => Promise<void>) {
-  const c = spawn(argv[0]!, argv.slice(1), { cwd: env.HOME, env: { ...process.env, ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
-  track(c.pid);
+  const c = spawnTracked(argv[0]!, argv.slice(1), { cwd: env.HOME, env: { ...process.env, ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
   c.stderr.on('data', (d: Buffer) => (err += d.toString()));

@@ -1,6 +1,5 @@
 // The Bun inspector link itself, against a real Bun: identified by its peer, GC and post-GC floors through it,
 // and a link that breaks (closed under the process, or a peer breaking the framing) harms nothing.
-import { spawn } from 'node:child_process';
 import net from 'node:net';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -9,7 +8,7 @@ import { BunLinks } from '../../src/supervisor/bun-link/bun-link.js';
 import { CapturesFolder } from '../../src/supervisor/journal/captures.js';
 import { BunSessions } from '../../src/supervisor/bun-link/bun-sessions.js';
 import type { GcPoint } from '../../src/supervisor/probe-link/probe-sessions.js';
-import { fixture, tempDir, track, waitFor } from '../helpers/cli.js';
+import { fixture, spawnTracked, tempDir, waitFor } from '../helpers/cli.js';
 import { BUN, runtime } from '../helpers/runtimes.js';
 
 const quiet = { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined };
@@ -20,8 +19,7 @@ afterEach(async () => {
 });
 
 function startBun(script: string, env: NodeJS.ProcessEnv) {
-  const c = spawn(runtime(BUN), [script], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  track(c.pid);
+  const c = spawnTracked(runtime(BUN), [script], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
   c.stdout.on('data', (d: Buffer) => (out += d.toString()));

@@ -1,35 +1,14 @@
 // --alert-exec channels with real shells: the alert JSON on stdin, the command's output in the log, its pid
 // reported as it starts and ends, and a command that hangs (or leaves a background job) killed with its group.
-import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
-import { hostname, tmpdir } from 'node:os';
+import { readFileSync, readdirSync } from 'node:fs';
+import { hostname } from 'node:os';
 import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { AlertChannels, type AlertChannelsOptions } from '../../src/supervisor/act/channels.js';
+import { isAlive, killQuietly, onCleanup, tempDir } from '../helpers/cli.js';
 import { ISO_NOW, recorder, type Recorder } from './helpers.js';
 
-const dirs: string[] = [];
-const channels: AlertChannels[] = [];
-/** Every process group an alert command started, killed after each test whatever happened. */
-const groups = new Set<number>();
-
-afterEach(async () => {
-  await Promise.all(channels.splice(0).map((c) => c.close(0)));
-  for (const pgid of groups) {
-    try {
-      process.kill(-pgid, 'SIGKILL');
-    } catch {
-      // Already gone, as it should be.
-    }
-  }
-  groups.clear();
-  for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
-});
-
-function scratch(): string {
-  const dir = mkdtempSync(path.join(tmpdir(), 'cfn-channels-'));
-  dirs.push(dir);
-  return dir;
-}
+const scratch = () => tempDir('cfn-channels-');
 
 interface Spawns {
   started: number[];
@@ -46,13 +25,14 @@ function make(rec: Recorder, opts: Partial<AlertChannelsOptions>): { channels: A
     onDelivery: rec.onDelivery,
     onDrop: rec.onDrop,
     onSpawn: (pid) => {
-      groups.add(pid);
+      // Its whole group, whatever happened: a background job it left is no descendant of anything tracked.
+      onCleanup(() => killQuietly(-pid));
       spawns.started.push(pid);
     },
     onExit: (pid) => spawns.ended.push(pid),
     ...opts,
   });
-  channels.push(c);
+  onCleanup(() => c.close(0));
   return { channels: c, spawns };
 }
 
@@ -71,15 +51,6 @@ function groupMembers(pgid: number): number[] {
     })
     .map(Number);
 }
-
-const isAlive = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return !/^\d+ \(.*\) Z /.test(readFileSync(`/proc/${pid}/stat`, 'latin1'));
-  } catch {
-    return false;
-  }
-};
 
 describe('alert commands', () => {
   it('runs the command with the alert JSON on stdin and reports its pid as it starts and ends', async () => {

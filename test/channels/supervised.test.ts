@@ -1,11 +1,11 @@
 // Issue 13, item 4, wired: a real supervisor posts its alerts to a local webhook, in order, while a dead and a
 // hanging endpoint cost it nothing, and /metrics counts what was delivered.
-import { createServer, request, type Server } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import { hostname } from 'node:os';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, expect, it } from 'vitest';
-import { readJsonl, startCli, tempDir, waitFor } from '../helpers/cli.js';
+import { readJsonl, scrape, startCli, tempDir, waitFor } from '../helpers/cli.js';
 
 const servers: Server[] = [];
 afterEach(() => {
@@ -16,18 +16,6 @@ function listen(handler: Parameters<typeof createServer>[1]): Promise<string> {
   const server = createServer(handler);
   servers.push(server);
   return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(`http://127.0.0.1:${(server.address() as { port: number }).port}/hook?token=s3cret`)));
-}
-
-function metrics(stateDir: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    request({ socketPath: path.join(stateDir, 'control.sock'), path: '/metrics' }, (res) => {
-      let body = '';
-      res.on('data', (c: Buffer) => (body += c.toString()));
-      res.on('end', () => resolve(body));
-    })
-      .on('error', reject)
-      .end();
-  });
 }
 
 it('posts each alert at or above the level to the webhook, in order; dead and hanging endpoints do not hold the tick', async () => {
@@ -59,11 +47,11 @@ it('posts each alert at or above the level to the webhook, in order; dead and ha
   expect(Math.abs(Date.parse(received[0]!.ts) - Date.parse(journal[0]!.ts as string))).toBeLessThan(1000);
   expect(received[0]!.host).toBe(hostname());
   // Ticks kept their cadence while two endpoints never answered: about five a second.
-  const count = async () => Number(/^cfn_supervise_sample_duration_seconds_count (\d+)/m.exec(await metrics(stateDir))?.[1]);
+  const count = async () => Number(/^cfn_supervise_sample_duration_seconds_count (\d+)/m.exec(await scrape(stateDir))?.[1]);
   const before = await count();
   await new Promise((resolve) => setTimeout(resolve, 2000));
   expect((await count()) - before).toBeGreaterThanOrEqual(6);
-  const text = await metrics(stateDir);
+  const text = await scrape(stateDir);
   const delivered = [...text.matchAll(/^cfn_supervise_alert_deliveries_total\{channel="([^"]+)"\} (\d+)/gm)].map((m) => [m[1], Number(m[2])]);
   expect(delivered).toContainEqual([expect.any(String), received.length]);
   // The token in the URL is never logged.

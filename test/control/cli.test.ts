@@ -1,13 +1,13 @@
 // The control subcommands as real processes against a control server with test handlers: output, exit codes,
 // one-line errors, the progress bar on a terminal, and `top` under tmux.
-import { execFileSync, spawn } from 'node:child_process';
-import { readFileSync, rmSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ControlClient } from '../../src/cli/client.js';
 import { startControl, type ControlServer } from '../../src/supervisor/control/server.js';
 import { Metrics } from '../../src/supervisor/control/metrics.js';
-import { CLI, tempDir, waitFor } from '../helpers/cli.js';
+import { CLI, spawnTracked, tempDir, waitFor } from '../helpers/cli.js';
+import { Tmux } from '../helpers/tmux.js';
 import { silentLog, testHandlers } from './harness.js';
 
 // The real bin: the control subcommands need nothing but the state dir of a control server, here one with test handlers.
@@ -15,7 +15,7 @@ const HARNESS = CLI;
 
 function run(args: string[], command: string[] = [process.execPath, HARNESS]): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    const child = spawn(command[0]!, [...command.slice(1), ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawnTracked(command[0]!, [...command.slice(1), ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
@@ -37,10 +37,7 @@ beforeAll(async () => {
   server = await startControl(test.handlers, { stateDir, metrics: new Metrics(), log: silentLog });
 });
 
-afterAll(async () => {
-  await server?.close();
-  rmSync(base, { recursive: true, force: true });
-});
+afterAll(() => server?.close());
 
 describe('control subcommands', () => {
   it('status prints a table of the tree', async () => {
@@ -102,7 +99,6 @@ describe('control subcommands', () => {
     const failedJson = await run(['restart', '--json', '--state-dir', stateDir]);
     expect([failedJson.code, JSON.parse(failedJson.stdout)]).toEqual([1, { error: { kind: 'failure', message: 'restart exploded', exit_code: 1 } }]);
     expect((await run(['top', '--state-dir', empty])).code).toBe(2);
-    rmSync(empty, { recursive: true, force: true });
     for (const args of [['capture', '--pid', 'abc'], ['capture', '--seconds', '0'], ['capture', '--snapshot', '--seconds', '5'], ['gc', '--pid', '0']]) {
       const bad = await run([...args, '--state-dir', stateDir]);
       expect(bad.code).toBe(2);
@@ -114,47 +110,34 @@ describe('control subcommands', () => {
 
 describe('top', () => {
   it('shows the processes under tmux, quits on q and restores the terminal', async () => {
-    const tmux = ['-L', `cfn-top-${process.pid}`, '-f', '/dev/null'];
-    const pane = () => execFileSync('tmux', [...tmux, 'capture-pane', '-p', '-t', 'top'], { encoding: 'utf8' });
-    const command = `${process.execPath} ${HARNESS} top --state-dir ${stateDir}; echo "top exited $?"; sleep 60`;
-    execFileSync('tmux', [...tmux, 'new-session', '-d', '-s', 'top', '-x', '140', '-y', '30', command]);
-    try {
-      const screen = await waitFor(() => /RSS HISTORY/.test(pane()) && pane(), 15_000, 'the top screen');
-      expect(screen).toMatch(/cfn-supervise top .* every 1000 ms/);
-      expect(screen).toMatch(/^4242\s+agent\s+probe\s+121 MB\s+-\s+64 MB \/ 256 MB\s+-\s+ok\s+\+4\.2 MB\/min, OOM in ~31 min\s+▁▂▄▆█$/m);
-      expect(screen).toMatch(/^4243\s+node:worker\.js\s+inspector\s+48 MB/m);
-      expect(screen).toMatch(/^4244\s+sh\s+rss-only\s+1\.4 MB/m);
-      // It refreshes on its own, at the interval the supervisor has now.
-      await new ControlClient(stateDir).request('PATCH', '/config', { body: { interval: 250 } });
-      await waitFor(() => /every 250 ms/.test(pane()), 5_000, 'a refresh');
-      await new ControlClient(stateDir).request('PATCH', '/config', { body: { interval: 1000 } });
-      execFileSync('tmux', [...tmux, 'send-keys', '-t', 'top', 'q']);
-      const after = await waitFor(() => /top exited/.test(pane()) && pane(), 10_000, 'top to exit');
-      expect(after).toMatch(/top exited 0/);
-      expect(after).not.toMatch(/RSS HISTORY/);
-      const cursor = execFileSync('tmux', [...tmux, 'display-message', '-p', '-t', 'top', '#{alternate_on} #{cursor_flag}'], { encoding: 'utf8' }).trim();
-      expect(cursor).toBe('0 1');
-    } finally {
-      execFileSync('tmux', [...tmux, 'kill-server'], { stdio: 'ignore' });
-    }
+    const t = new Tmux('top');
+    t.start(`${process.execPath} ${HARNESS} top --state-dir ${stateDir}; echo "top exited $?"; sleep 60`, {}, { columns: 140, rows: 30 });
+    const screen = await waitFor(() => /RSS HISTORY/.test(t.screen()) && t.screen(), 15_000, 'the top screen');
+    expect(screen).toMatch(/cfn-supervise top .* every 1000 ms/);
+    expect(screen).toMatch(/^4242\s+agent\s+probe\s+121 MB\s+-\s+64 MB \/ 256 MB\s+-\s+ok\s+\+4\.2 MB\/min, OOM in ~31 min\s+▁▂▄▆█$/m);
+    expect(screen).toMatch(/^4243\s+node:worker\.js\s+inspector\s+48 MB/m);
+    expect(screen).toMatch(/^4244\s+sh\s+rss-only\s+1\.4 MB/m);
+    // It refreshes on its own, at the interval the supervisor has now.
+    await new ControlClient(stateDir).request('PATCH', '/config', { body: { interval: 250 } });
+    await waitFor(() => /every 250 ms/.test(t.screen()), 5_000, 'a refresh');
+    await new ControlClient(stateDir).request('PATCH', '/config', { body: { interval: 1000 } });
+    t.send('q');
+    const after = await waitFor(() => /top exited/.test(t.screen()) && t.screen(), 10_000, 'top to exit');
+    expect(after).toMatch(/top exited 0/);
+    expect(after).not.toMatch(/RSS HISTORY/);
+    expect(t.display('#{alternate_on} #{cursor_flag}')).toBe('0 1');
   });
 
   it('restores the terminal when killed by a signal', async () => {
-    const tmux = ['-L', `cfn-top-sig-${process.pid}`, '-f', '/dev/null'];
-    const pane = () => execFileSync('tmux', [...tmux, 'capture-pane', '-p', '-t', 'top'], { encoding: 'utf8' });
+    const t = new Tmux('top-sig');
     const pidFile = path.join(base, 'top.pid');
-    const command = `sh -c 'echo $$ > ${pidFile}; exec ${process.execPath} ${HARNESS} top --state-dir ${stateDir}'; echo "top exited $?"; sleep 60`;
-    execFileSync('tmux', [...tmux, 'new-session', '-d', '-s', 'top', '-x', '140', '-y', '30', command]);
-    try {
-      await waitFor(() => /RSS HISTORY/.test(pane()), 15_000, 'the top screen');
-      const pid = Number(readFileSync(pidFile, 'utf8'));
-      expect(pid).toBeGreaterThan(0);
-      process.kill(pid, 'SIGTERM');
-      const after = await waitFor(() => /top exited/.test(pane()) && pane(), 10_000, 'top to exit');
-      expect(after).toMatch(/top exited 0/);
-      expect(execFileSync('tmux', [...tmux, 'display-message', '-p', '-t', 'top', '#{alternate_on} #{cursor_flag}'], { encoding: 'utf8' }).trim()).toBe('0 1');
-    } finally {
-      execFileSync('tmux', [...tmux, 'kill-server'], { stdio: 'ignore' });
-    }
+    t.start(`sh -c 'echo $$ > ${pidFile}; exec ${process.execPath} ${HARNESS} top --state-dir ${stateDir}'; echo "top exited $?"; sleep 60`, {}, { columns: 140, rows: 30 });
+    await waitFor(() => /RSS HISTORY/.test(t.screen()), 15_000, 'the top screen');
+    const pid = Number(readFileSync(pidFile, 'utf8'));
+    expect(pid).toBeGreaterThan(0);
+    process.kill(pid, 'SIGTERM');
+    const after = await waitFor(() => /top exited/.test(t.screen()) && t.screen(), 10_000, 'top to exit');
+    expect(after).toMatch(/top exited 0/);
+    expect(t.display('#{alternate_on} #{cursor_flag}')).toBe('0 1');
   });
 });

@@ -1,11 +1,12 @@
 // Acceptance against a real supervised tree: the built CLI supervising test/fixtures/control/agent.cjs, and
 // the control subcommands run as separate processes against it.
 import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync, readdirSync, readlinkSync, realpathSync, rmSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, readlinkSync, realpathSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { ControlClient } from '../../src/cli/client.js';
-import { CLI, fixture, isAlive, killQuietly, readJsonl, runCli, startCli, tempDir, waitFor, type Started } from '../helpers/cli.js';
+import { Tmux } from '../helpers/tmux.js';
+import { CLI, fixture, isAlive, readJsonl, runCli, startCli, tempDir, waitFor, type Started } from '../helpers/cli.js';
 
 
 interface StatusJson {
@@ -56,16 +57,6 @@ beforeAll(async () => {
     await new Promise((r) => setTimeout(r, 200));
   }
   throw new Error(`the agent tree never showed three instrumented node processes: ${supervisor.stderr().toString()}`);
-});
-
-afterAll(async () => {
-  if (!supervisor) return;
-  const pids = descendants(supervisor.child.pid!).map((p) => p.pid);
-  killQuietly(supervisor.child.pid, 'SIGTERM');
-  await Promise.race([supervisor.exited, new Promise((r) => setTimeout(r, 15_000))]);
-  killQuietly(supervisor.child.pid);
-  for (const pid of pids) killQuietly(pid);
-  rmSync(base, { recursive: true, force: true });
 });
 
 describe('control against a supervised tree', () => {
@@ -121,18 +112,13 @@ describe('control against a supervised tree', () => {
   });
 
   it('top shows the tree under tmux', async () => {
-    const tmux = ['-L', `cfn-e2e-top-${process.pid}`, '-f', '/dev/null'];
-    const pane = () => execFileSync('tmux', [...tmux, 'capture-pane', '-p', '-t', 'top'], { encoding: 'utf8' });
+    const t = new Tmux('e2e-top');
     const { agent } = await statusJson();
-    execFileSync('tmux', [...tmux, 'new-session', '-d', '-s', 'top', '-x', '160', '-y', '30', `${process.execPath} ${CLI} top --state-dir ${stateDir}; echo "top exited $?"; sleep 60`]);
-    try {
-      const screen = await waitFor(() => new RegExp(`^\\s*${agent.pid}\\s+agent\\s`, 'm').test(pane()) && pane(), 15_000, 'the agent row');
-      expect(screen).toMatch(/RSS HISTORY/);
-      execFileSync('tmux', [...tmux, 'send-keys', '-t', 'top', 'q']);
-      expect(await waitFor(() => /top exited/.test(pane()) && pane(), 10_000, 'top to exit')).toMatch(/top exited 0/);
-    } finally {
-      execFileSync('tmux', [...tmux, 'kill-server'], { stdio: 'ignore' });
-    }
+    t.start(`${process.execPath} ${CLI} top --state-dir ${stateDir}; echo "top exited $?"; sleep 60`, {}, { columns: 160, rows: 30 });
+    const screen = await waitFor(() => new RegExp(`^\\s*${agent.pid}\\s+agent\\s`, 'm').test(t.screen()) && t.screen(), 15_000, 'the agent row');
+    expect(screen).toMatch(/RSS HISTORY/);
+    t.send('q');
+    expect(await waitFor(() => /top exited/.test(t.screen()) && t.screen(), 10_000, 'top to exit')).toMatch(/top exited 0/);
   });
 
   it('bad requests leave the supervisor supervising', async () => {
@@ -165,6 +151,5 @@ describe('control against a supervised tree', () => {
     const res = await runCli(['status', '--state-dir', empty], { cwd: empty });
     expect(res.code).toBe(3);
     expect(res.stderr.toString()).toBe(`cfn-supervise: no supervisor is running in ${empty}\n`);
-    rmSync(empty, { recursive: true, force: true });
   });
 });

@@ -3,35 +3,28 @@ import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } 
 import { createServer } from 'node:http';
 import { connect } from 'node:net';
 import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ControlClient } from '../../src/cli/client.js';
 import { fetchStatus } from '../../src/cli/view.js';
 import { HttpError, NoSupervisorError } from '../../src/common/errors.js';
-import { startControl, type ControlServer } from '../../src/supervisor/control/server.js';
+import { startControl } from '../../src/supervisor/control/server.js';
 import { MAX_BODY_BYTES, controlPaths } from '../../src/supervisor/control/protocol.js';
 import { MAX_ROLES, Metrics } from '../../src/supervisor/control/metrics.js';
 import { MAX_SOCKET_PATH_BYTES } from '../../src/common/statedir.js';
-import { tempDir } from '../helpers/cli.js';
+import { onCleanup, tempDir } from '../helpers/cli.js';
 import { PROCESSES, TICK, send, silentLog, testHandlers } from './harness.js';
 
 const mode = (p: string) => statSync(p).mode & 0o777;
-const opened: ControlServer[] = [];
-const dirs: string[] = [];
 
 async function start(extra: { controlPort?: number; metricsPort?: number; stateDir?: string } = {}) {
   const stateDir = extra.stateDir ?? path.join(tempDir('cfn-control-'), 'state');
-  dirs.push(stateDir);
   const { handlers, calls } = testHandlers(stateDir);
   const metrics = new Metrics();
   const server = await startControl(handlers, { stateDir, metrics, log: silentLog, ...extra });
-  opened.push(server);
+  onCleanup(() => server.close());
   return { server, calls, metrics, stateDir, target: { socketPath: server.socketPath } };
 }
 
-afterEach(async () => {
-  await Promise.all(opened.splice(0).map((s) => s.close()));
-  for (const d of dirs.splice(0)) rmSync(path.dirname(d), { recursive: true, force: true });
-});
 
 describe('control socket', () => {
   it('listens owner-only in the private state dir and answers status and processes', async () => {
@@ -144,8 +137,8 @@ describe('control socket', () => {
     const stateDir = path.join(base, 'a-rather-long-folder-name-'.repeat(4), 'state');
     expect(Buffer.byteLength(path.join(stateDir, 'control.sock'))).toBeGreaterThan(MAX_SOCKET_PATH_BYTES);
     const { server } = await start({ stateDir });
-    // The runtime folder is kept for the next run on this state dir; afterEach removes it (the socket's dirname).
-    dirs.push(server.socketPath);
+    // The runtime folder is kept for the next run on this state dir: the test removes it.
+    onCleanup(() => rmSync(path.dirname(server.socketPath), { recursive: true, force: true }));
     expect(path.dirname(server.socketPath)).not.toBe(stateDir);
     expect(Buffer.byteLength(server.socketPath)).toBeLessThanOrEqual(MAX_SOCKET_PATH_BYTES);
     expect(mode(server.socketPath)).toBe(0o600);
@@ -158,14 +151,12 @@ describe('control socket', () => {
     await server.close();
     expect(existsSync(server.socketPath)).toBe(false);
     expect(existsSync(pointer)).toBe(false);
-    rmSync(base, { recursive: true, force: true });
   });
 });
 
 describe('control client', () => {
   it('says plainly when no supervisor runs in the state dir', async () => {
     const dir = tempDir('cfn-control-');
-    dirs.push(path.join(dir, 'x'));
     await expect(new ControlClient(dir).request('GET', '/status')).rejects.toThrow(new NoSupervisorError(`no supervisor is running in ${dir}`));
   });
 
@@ -186,8 +177,7 @@ describe('control client', () => {
 describe('TCP listeners', () => {
   it("reads a status from a supervisor that answers /status without the process list (one started before it)", async () => {
     const stateDir = path.join(tempDir('cfn-control-'), 'state');
-    dirs.push(stateDir);
-    mkdirSync(stateDir, { recursive: true, mode: 0o700 });
+      mkdirSync(stateDir, { recursive: true, mode: 0o700 });
     const old = createServer((req, res) => {
       const body = req.url?.startsWith('/status') ? { pid: 1 } : req.url === '/processes' ? { processes: PROCESSES } : {};
       res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(body));

@@ -38,7 +38,9 @@ const click = (selector: string) => page.evaluate<boolean>(`(() => { const b = d
 const updates = async () => Number(await page.evaluate<string>('document.body.dataset.updates'));
 
 beforeAll(async () => {
-  sup = await startSupervised([fixture('dashboard/agent.cjs')], ['--interval', '250', '--max-captures', '1', '--sampling-interval', '65536'], 'file');
+  // The capture samples for 5 s from cold: at 16 KiB the agent's ~400 KB/s leaves some hundred live samples
+  // (at 64 KiB, a few dozen: a slowed agent could leave none, and an empty profile has no site to draw).
+  sup = await startSupervised([fixture('dashboard/agent.cjs')], ['--interval', '250', '--max-captures', '1', '--sampling-interval', '16384'], 'file');
   dashboard = startCli(['dashboard', '--state-dir', sup.stateDir], { cwd: sup.base, scope: 'file' });
   const line = await waitFor(() => /^http:\/\/127\.0\.0\.1:\d+\/\?token=[\w-]{43}$/m.exec(dashboard.stdout().toString())?.[0], LONG, 'the dashboard URL');
   url = new URL(line);
@@ -134,7 +136,11 @@ describe('cfn-supervise dashboard', () => {
     const name = path.basename(reply);
     await waitFor(async () => (await text('#captures')).includes(name), LONG, 'the capture in the list');
     expect(await click(`#captures button[data-file="${name}"]`)).toBe(true);
-    await waitFor(async () => (await page.evaluate<number>("document.querySelectorAll('#sites tr').length")) > 0, LONG, 'the top sites');
+    // What the page said instead, if no site came: an error reply, or the analysis's note on an empty profile.
+    const instead = async () => `the top sites (reply: ${await text('#reply')}; note: ${await text('#capture-note')})`;
+    await waitFor(async () => (await page.evaluate<number>("document.querySelectorAll('#sites tr').length")) > 0, LONG, 'the top sites').catch(async (err: Error) => {
+      throw new Error(`${err.message}: ${await instead()}`);
+    });
     expect(await text('#sites')).toMatch(/rememberTurn/);
     await waitFor(() => page.evaluate<boolean>("(() => { const i = document.getElementById('icicle'); return i.complete && i.naturalWidth > 300 && i.naturalHeight > 30; })()"), LONG, 'the icicle');
   });

@@ -1,18 +1,15 @@
 // `diagnostics` against a real supervisor watching a slowly leaking agent: the page names the machine's memory,
 // the agent's level and rising trend, the trend alert, the top site of a capture taken through the CLI, and
 // says to capture and analyze; with no supervisor it fails as the CLI's exit 3.
-import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { ProcessView } from '../../src/supervisor/control/protocol.js';
-import { CLI, fixture } from '../helpers/cli.js';
-import { cleanUp, runCommand, scratchDir, startSupervisor, untilWatched } from './harness.js';
-
-afterEach(cleanUp);
+import { CLI, execFileTracked, fixture, tempDir } from '../helpers/cli.js';
+import { runCommand, startSupervisor, untilWatched } from './harness.js';
 
 function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [CLI, ...args], { timeout: 60_000 }, (err, stdout, stderr) => resolve({ code: err ? Number(err.code ?? 1) : 0, stdout, stderr }));
+    execFileTracked(process.execPath, [CLI, ...args], { timeout: 60_000 }, (err, stdout, stderr) => resolve({ code: err ? Number(err.code ?? 1) : 0, stdout, stderr }));
   });
 }
 
@@ -77,7 +74,7 @@ describe('diagnostics', () => {
   });
 
   it('fails as the CLI says "no supervisor" (exit 3) when none runs in the state dir', async () => {
-    const dir = scratchDir();
+    const dir = tempDir('cfn-diagnostics-');
     const r = await runCommand('diagnostics', 'diagnosticsCommand', [dir, { json: true }]);
     expect(r.code).toBe(3);
     expect(r.stdout).toBe('');

@@ -1,13 +1,12 @@
-// A real supervisor for the diagnostics and check tests: the built CLI supervising a fixture, in its own process
-// group (so nothing of it outlives the test), and the commands under test run from the build in a process of
-// their own, as the CLI will run them (a CfnError thrown becomes one line and its exit code, as in program.ts).
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+// A real supervisor for the diagnostics and check tests: the built CLI supervising a fixture (it and its agent's
+// tree ended after the test by test/helpers/cli.ts's scope), and the commands under test run from the build in a
+// process of their own, as the CLI will run them (a CfnError thrown becomes one line and its exit code, as in
+// program.ts).
+import type { ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { ControlClient } from '../../src/cli/client.js';
 import type { ProcessView, StatusView } from '../../src/supervisor/control/protocol.js';
-import { CLI, ROOT } from '../helpers/cli.js';
+import { CLI, ROOT, execFileTracked, spawnTracked, tempDir } from '../helpers/cli.js';
 
 export interface Supervisor {
   child: ChildProcess;
@@ -15,34 +14,19 @@ export interface Supervisor {
   stateDir: string;
   client: ControlClient;
   stderr(): string;
-  /** The agent's own process group, once it is known: the supervisor puts the agent in one of its own. */
-  agentPid?: number;
-}
-
-/** What the current test started and made: ended and removed by `cleanUp` (the test files' afterEach). */
-const started: Supervisor[] = [];
-const dirs: string[] = [];
-
-/** A fresh folder, removed after the test. */
-export function scratchDir(prefix = 'cfn-diagnostics-'): string {
-  const dir = mkdtempSync(path.join(tmpdir(), prefix));
-  dirs.push(dir);
-  return dir;
 }
 
 export function startSupervisor(flags: string[], agent: string[]): Supervisor {
-  const base = scratchDir();
+  const base = tempDir('cfn-diagnostics-');
   const stateDir = path.join(base, 'state');
-  const child = spawn(process.execPath, [CLI, '--state-dir', stateDir, '--min-free', '0', '--interval', '200', ...flags, '--', ...agent], {
+  const child = spawnTracked(process.execPath, [CLI, '--state-dir', stateDir, '--min-free', '0', '--interval', '200', ...flags, '--', ...agent], {
     cwd: base,
     detached: true,
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   const err: Buffer[] = [];
   child.stderr.on('data', (b: Buffer) => err.push(b));
-  const s: Supervisor = { child, base, stateDir, client: new ControlClient(stateDir), stderr: () => Buffer.concat(err).toString('utf8') };
-  started.push(s);
-  return s;
+  return { child, base, stateDir, client: new ControlClient(stateDir), stderr: () => Buffer.concat(err).toString('utf8') };
 }
 
 /** Waits until the control socket answers and the agent has been sampled with a heap. */
@@ -53,42 +37,13 @@ export async function untilWatched(s: Supervisor, timeoutMs = 30_000): Promise<{
       const status = await s.client.request<StatusView>('GET', '/status', { timeoutMs: 2000 });
       const { processes } = await s.client.request<{ processes: ProcessView[] }>('GET', '/processes', { timeoutMs: 2000 });
       const agent = processes.find((p) => p.pid === status.agent.pid && p.heap_used_mb !== undefined);
-      if (agent) {
-        s.agentPid = agent.pid;
-        return { status, agent };
-      }
+      if (agent) return { status, agent };
     } catch {
       // Not listening yet.
     }
     if (s.child.exitCode !== null || Date.now() > deadline) throw new Error(`the supervisor never watched its agent: ${s.stderr()}`);
     await new Promise((r) => setTimeout(r, 100));
   }
-}
-
-function killGroup(pgid: number | undefined, signal: NodeJS.Signals): void {
-  if (pgid === undefined) return;
-  try {
-    process.kill(-pgid, signal);
-  } catch {
-    // Gone already.
-  }
-}
-
-/** Stops a supervisor (its own stop ends the agent's tree), then kills both process groups regardless. */
-async function stopSupervisor(s: Supervisor): Promise<void> {
-  if (s.child.exitCode === null && s.child.signalCode === null) {
-    const exited = new Promise((resolve) => s.child.once('exit', resolve));
-    killGroup(s.child.pid, 'SIGTERM');
-    await Promise.race([exited, new Promise((r) => setTimeout(r, 15_000))]);
-  }
-  killGroup(s.child.pid, 'SIGKILL');
-  killGroup(s.agentPid, 'SIGKILL');
-}
-
-/** For afterEach: stops every supervisor the test started and removes every folder it made. */
-export async function cleanUp(): Promise<void> {
-  await Promise.all(started.splice(0).map(stopSupervisor));
-  for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
 }
 
 export interface Ran {
@@ -106,7 +61,7 @@ export function runCommand(module: string, fn: string, args: unknown[]): Promise
     "catch (err) { process.stderr.write(`cfn-supervise: ${err.message.split('\\n')[0]}\\n`); process.exitCode = err.exitCode ?? 1; }",
   ].join('\n');
   return new Promise((resolve) => {
-    execFile(process.execPath, ['--input-type=module', '-e', script], { timeout: 60_000, maxBuffer: 16 * 1024 * 1024 }, (err, stdout, stderr) => {
+    execFileTracked(process.execPath, ['--input-type=module', '-e', script], { timeout: 60_000, maxBuffer: 16 * 1024 * 1024 }, (err, stdout, stderr) => {
       resolve({ code: err ? Number(err.code ?? 1) : 0, stdout, stderr });
     });
   });

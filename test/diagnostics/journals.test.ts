@@ -1,20 +1,14 @@
 // What diagnostics reads of a state dir without a supervisor's help: the newest alerts from the end of the
 // journal (across a rotation, past a torn last line, never a compressed file) and the newest capture summary.
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { lastAlerts, lastCapture } from '../../src/cli/diagnostics.js';
-
-const dirs: string[] = [];
-afterEach(() => {
-  for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
-});
+import { tempDir } from '../helpers/cli.js';
 
 function stateDir(files: Record<string, string | Buffer>): string {
-  const dir = mkdtempSync(path.join(tmpdir(), 'cfn-diagnostics-journals-'));
-  dirs.push(dir);
+  const dir = tempDir('cfn-diagnostics-journals-');
   for (const [name, content] of Object.entries(files)) {
     mkdirSync(path.dirname(path.join(dir, name)), { recursive: true });
     writeFileSync(path.join(dir, name), content);

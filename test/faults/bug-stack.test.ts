@@ -1,6 +1,6 @@
 // A bug in the bin prints its whole stack, each frame of the bundles named by its .ts source through the bundle's
 // source map (common/stack.ts); an expected failure stays one line. The bundles as built, real errors thrown in them.
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { failureText } from '../../src/cli/output.js';
 import { UsageError } from '../../src/common/errors.js';
 import { readableStack } from '../../src/common/stack.js';
-import { CLI, ROOT, isAlive, readJsonl, tempDir, track, waitFor } from '../helpers/cli.js';
+import { CLI, isAlive, readJsonl, ROOT, spawnTracked, tempDir, waitFor } from '../helpers/cli.js';
 
 const bundle = (name: string) => path.join(ROOT, 'dist/cli', name);
 
@@ -52,8 +52,7 @@ describe('a bug', () => {
     );
     const stateDir = path.join(cwd, 'state');
     const agent = "console.log('agent ' + process.pid); setInterval(() => {}, 1000)";
-    const child = spawn(process.execPath, ['-r', preload, CLI, '--state-dir', stateDir, '--min-free', '0', '--no-probe', '--', 'node', '-e', agent], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
-    track(child.pid);
+    const child = spawnTracked(process.execPath, ['-r', preload, CLI, '--state-dir', stateDir, '--min-free', '0', '--no-probe', '--', 'node', '-e', agent], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
     child.stdout.on('data', (b: Buffer) => (out += b.toString()));

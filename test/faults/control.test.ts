@@ -2,19 +2,17 @@
 import { mkdirSync, readFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { ControlHandlers } from '../../src/supervisor/control/protocol.js';
 import { startControl } from '../../src/supervisor/control/server.js';
 import { controlPaths } from '../../src/supervisor/control/protocol.js';
 import { Metrics } from '../../src/supervisor/control/metrics.js';
-import { waitFor } from '../helpers/cli.js';
+import { onCleanup, tempDir, waitFor } from '../helpers/cli.js';
 import { send, silentLog, testHandlers, type Target } from '../control/harness.js';
-import { onCleanup, scratch, undoAll } from './helpers.js';
 
-afterEach(undoAll);
 
 async function start(opts: { controlPort?: number; metricsPort?: number } = {}, extra: Partial<ControlHandlers> = {}) {
-  const stateDir = path.join(scratch('cfn-control-fault-'), 'state');
+  const stateDir = path.join(tempDir('cfn-control-fault-'), 'state');
   mkdirSync(stateDir, { mode: 0o700 });
   const { handlers, calls } = testHandlers(stateDir);
   const server = await startControl({ ...handlers, ...extra }, { stateDir, metrics: new Metrics(), log: silentLog, ...opts });

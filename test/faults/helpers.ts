@@ -1,35 +1,10 @@
-// What the fault tests share: folders, mounts and processes undone after each test (call `undoAll` in
-// afterEach), and the built modules run in a process of their own, for the faults that need one: a hang, a
+// What the fault tests share: mounts undone after each test (test/helpers/cli.ts's scope, like their folders
+// and processes), and the built modules run in a process of their own, for the faults that need one: a hang, a
 // race between two processes.
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { rmSync } from 'node:fs';
+import { execFileSync, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { ROOT, tempDir } from '../helpers/cli.js';
-
-const undo: (() => unknown)[] = [];
-
-/** Runs `fn` when the current test ends, whether it passed or not; the last registered runs first. */
-export const onCleanup = (fn: () => unknown) => undo.push(fn);
-
-export async function undoAll(): Promise<void> {
-  const errors: unknown[] = [];
-  for (const fn of undo.splice(0).reverse()) {
-    try {
-      await fn();
-    } catch (err) {
-      errors.push(err);
-    }
-  }
-  if (errors.length > 0) throw errors[0];
-}
-
-/** A temporary folder removed after the test. */
-export function scratch(prefix = 'cfn-fault-'): string {
-  const dir = tempDir(prefix);
-  onCleanup(() => rmSync(dir, { recursive: true, force: true }));
-  return dir;
-}
+import { ROOT, onCleanup, spawnTracked } from '../helpers/cli.js';
 
 /** Mounts a tmpfs of `size` (e.g. '256k') on `dir`, unmounted after the test; returns why not if refused. */
 export function mountTmpfs(dir: string, size: string): string | undefined {
@@ -53,16 +28,13 @@ export interface NodeChild {
   exited: Promise<number | null>;
 }
 
-/** Runs an ES module script in a new node process, killed after the test if still running. */
+/** Runs an ES module script in a new node process, ended with the test. */
 export function runNode(script: string, args: string[] = [], env: NodeJS.ProcessEnv = process.env): NodeChild {
-  const child = spawn(process.execPath, ['--input-type=module', '-e', script, '--', ...args], { env, stdio: ['pipe', 'pipe', 'pipe'] });
+  const child = spawnTracked(process.execPath, ['--input-type=module', '-e', script, '--', ...args], { env, stdio: ['pipe', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
   child.stdout.on('data', (b: Buffer) => (out += b.toString()));
   child.stderr.on('data', (b: Buffer) => (err += b.toString()));
   const exited = new Promise<number | null>((resolve) => child.once('close', (code) => resolve(code)));
-  onCleanup(() => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-  });
   return { child, lines: () => out.split('\n').filter(Boolean), stderr: () => err, exited };
 }

@@ -2,12 +2,12 @@
 import { execFileSync } from 'node:child_process';
 import { linkSync, lchownSync, mkdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { UsageError } from '../../src/common/errors.js';
 import { openJournal, type JournalName } from '../../src/supervisor/journal/journal.js';
-import { mountTmpfs, onCleanup, scratch, undoAll } from './helpers.js';
+import { mountTmpfs } from './helpers.js';
+import { onCleanup, tempDir } from '../helpers/cli.js';
 
-afterEach(undoAll);
 
 const journalFiles = (dir: string) => ({
   logFile: path.join(dir, 'supervisor.log'),
@@ -31,7 +31,7 @@ function fill(dir: string): string {
 
 describe('journals on a full disk', () => {
   it('never leave a cut line, count what they drop, resume when space returns and write the held-back run record', (ctx) => {
-    const dir = scratch('cfn-enospc-');
+    const dir = tempDir('cfn-enospc-');
     const refused = mountTmpfs(dir, '256k');
     if (refused) ctx.skip(refused);
     const files = journalFiles(dir);
@@ -66,7 +66,7 @@ describe('journals on a full disk', () => {
   });
 
   it('writes a held-back run record on flushPending alone', (ctx) => {
-    const dir = scratch('cfn-enospc-');
+    const dir = tempDir('cfn-enospc-');
     const refused = mountTmpfs(dir, '256k');
     if (refused) ctx.skip(refused);
     const files = journalFiles(dir);
@@ -85,7 +85,7 @@ describe('journals on a full disk', () => {
 
 describe('journal files', () => {
   function planted(setup: (file: string, dir: string) => void) {
-    const dir = scratch('cfn-planted-');
+    const dir = tempDir('cfn-planted-');
     const files = journalFiles(dir);
     setup(files.alertsFile, dir);
     return { dir, files, open: () => openJournal(files) };
@@ -127,7 +127,7 @@ describe('journal files', () => {
 
 describe('supervisor.log', () => {
   it('carries each key once: the supervisor is supervisor_pid, a process it talks about is pid', async () => {
-    const dir = scratch('cfn-log-');
+    const dir = tempDir('cfn-log-');
     const files = journalFiles(dir);
     const j = openJournal(files);
     j.log.info({ pid: 4242 }, 'node process registered');

@@ -1,11 +1,10 @@
 // One supervisor per state dir, even when two start at the same instant beside a stale socket.
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
-import { isAlive, killQuietly, runCli, startCli, waitFor } from '../helpers/cli.js';
-import { built, runNode, scratch, undoAll, onCleanup, type NodeChild } from './helpers.js';
+import { describe, expect, it } from 'vitest';
+import { isAlive, runCli, startCli, tempDir, waitFor } from '../helpers/cli.js';
+import { built, runNode, type NodeChild } from './helpers.js';
 
-afterEach(undoAll);
 
 /** Takes the lock when told `go` on stdin, says how that went, and holds the lock until killed. */
 const LOCKER = `
@@ -27,7 +26,7 @@ type Outcome = { locked: number } | { refused: string; name: string };
 const outcome = (c: NodeChild) => c.lines().slice(1).map((l) => JSON.parse(l) as Outcome)[0];
 
 function stateDirWithStaleSocket(): string {
-  const stateDir = path.join(scratch('cfn-lock-'), 'state');
+  const stateDir = path.join(tempDir('cfn-lock-'), 'state');
   mkdirSync(stateDir, { mode: 0o700 });
   writeFileSync(path.join(stateDir, 'control.sock'), 'left by a supervisor that died');
   return stateDir;
@@ -75,7 +74,6 @@ describe('two supervisors started together on one state dir', () => {
       const cwd = path.dirname(stateDir);
       const args = ['--state-dir', stateDir, '--min-free', '0', '--', 'node', '-e', 'setTimeout(() => {}, 3000)'];
       const both = [startCli(args, { cwd }), startCli(args, { cwd })];
-      onCleanup(() => both.forEach((s) => killQuietly(s.child.pid)));
       const loser = await Promise.race(both.map((s, i) => s.exited.then(({ code }) => ({ i, code }))));
       const winner = both[1 - loser.i]!;
       expect({ trial, code: loser.code }).toEqual({ trial, code: 1 });
@@ -89,11 +87,10 @@ describe('two supervisors started together on one state dir', () => {
 
 describe('a supervisor whose state dir is emptied under it (rm -rf state/*)', () => {
   it('takes its lock again, so that a second supervisor on the state dir is still refused', async () => {
-    const stateDir = path.join(scratch('cfn-lock-emptied-'), 'state');
+    const stateDir = path.join(tempDir('cfn-lock-emptied-'), 'state');
     const cwd = path.dirname(stateDir);
     const args = ['--state-dir', stateDir, '--min-free', '0', '--', 'node', '-e', 'setInterval(() => {}, 1000)'];
     const first = startCli(args, { cwd });
-    onCleanup(() => killQuietly(first.child.pid));
     const lockFile = path.join(stateDir, 'lock');
     const holder = () => (existsSync(lockFile) ? readFileSync(lockFile, 'utf8').trim() : '');
     await waitFor(() => holder() === String(first.child.pid) && existsSync(path.join(stateDir, 'control.sock')), 30_000, 'the first supervisor to start');
@@ -104,7 +101,6 @@ describe('a supervisor whose state dir is emptied under it (rm -rf state/*)', ()
     expect(statSync(lockFile).ino).not.toBe(before);
 
     const second = startCli(args, { cwd });
-    onCleanup(() => killQuietly(second.child.pid));
     const { code } = await second.exited;
     expect(code).toBe(1);
     expect(second.stderr().toString()).toBe(`cfn-supervise: another supervisor (pid ${first.child.pid}) is running in ${stateDir}\n`);
@@ -115,12 +111,11 @@ describe('a supervisor whose state dir is emptied under it (rm -rf state/*)', ()
   });
 
   it('listens on its sockets again and writes its journals, the run record included, into new files', async () => {
-    const stateDir = path.join(scratch('cfn-sockets-emptied-'), 'state');
+    const stateDir = path.join(tempDir('cfn-sockets-emptied-'), 'state');
     const cwd = path.dirname(stateDir);
     // A node child every second, each living three: the ones started after the rm must still be probed.
     const agent = "setInterval(() => require('child_process').spawn(process.execPath, ['-e', 'setTimeout(() => {}, 3000)'], { stdio: 'ignore' }), 1000)";
     const first = startCli(['--state-dir', stateDir, '--interval', '200', '--min-free', '0', '--', 'node', '-e', agent], { cwd });
-    onCleanup(() => killQuietly(first.child.pid));
     const cli = (args: string[]) => runCli([...args, '--state-dir', stateDir], { cwd });
     const probed = async () => {
       const r = await cli(['status', '--json']);

@@ -2,16 +2,14 @@
 // folders, hard links, squatted runtime folders, and paths where mkdir -p never ends.
 import { chmodSync, chownSync, closeSync, constants, existsSync, lchownSync, linkSync, lstatSync, mkdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { UsageError } from '../../src/common/errors.js';
 import { ensurePrivateDir, openPrivateFile, SOCKET_DIR_RECORD, socketPathFor } from '../../src/common/statedir.js';
 import { startControl } from '../../src/supervisor/control/server.js';
 import { Metrics } from '../../src/supervisor/control/metrics.js';
-import { killQuietly, startCli, waitFor } from '../helpers/cli.js';
+import { onCleanup, startCli, tempDir, waitFor } from '../helpers/cli.js';
 import { silentLog, testHandlers } from '../control/harness.js';
-import { onCleanup, scratch, undoAll } from './helpers.js';
 
-afterEach(undoAll);
 
 const mode = (p: string) => statSync(p).mode & 0o7777;
 const NOBODY = 65534;
@@ -30,7 +28,7 @@ function refuses(fn: () => unknown, message: RegExp): void {
 
 describe('ensurePrivateDir', () => {
   it('refuses a symlinked folder and leaves its target alone', () => {
-    const base = scratch();
+    const base = tempDir('cfn-fault-');
     const target = path.join(base, 'target');
     mkdirSync(target, { mode: 0o755 });
     symlinkSync(target, path.join(base, 'state'));
@@ -39,7 +37,7 @@ describe('ensurePrivateDir', () => {
   });
 
   it('refuses, never chmods, a folder that others can write, sticky or not', () => {
-    const base = scratch();
+    const base = tempDir('cfn-fault-');
     for (const [name, m] of [['open', 0o777], ['group', 0o770], ['sticky', 0o1777]] as const) {
       const dir = path.join(base, name);
       mkdirSync(dir);
@@ -50,7 +48,7 @@ describe('ensurePrivateDir', () => {
   });
 
   it('refuses a folder of another user, and a symlink of another user on the way to it', () => {
-    const base = scratch();
+    const base = tempDir('cfn-fault-');
     const foreign = path.join(base, 'foreign');
     mkdirSync(foreign, { mode: 0o700 });
     chownSync(foreign, NOBODY, NOBODY);
@@ -71,7 +69,7 @@ describe('ensurePrivateDir', () => {
   });
 
   it('creates what is missing 0700 and chmods nothing it walks through', () => {
-    const base = scratch();
+    const base = tempDir('cfn-fault-');
     const parent = path.join(base, 'parent');
     mkdirSync(parent, { mode: 0o755 });
     chmodSync(parent, 0o755);
@@ -86,7 +84,7 @@ describe('ensurePrivateDir', () => {
   });
 
   it('refuses a folder that another user could replace: a folder above it theirs, or shared and not sticky', () => {
-    const base = scratch();
+    const base = tempDir('cfn-fault-');
     chmodSync(base, 0o755);
     const foreign = path.join(base, 'foreign');
     mkdirSync(foreign, { mode: 0o755 });
@@ -114,13 +112,12 @@ describe('ensurePrivateDir', () => {
   });
 
   it("refuses to start in a project folder of another user, who could swap the state dir and plant a ledger: one line, exit 2", async () => {
-    const base = scratch();
+    const base = tempDir('cfn-fault-');
     chmodSync(base, 0o755);
     const project = path.join(base, 'project');
     mkdirSync(project, { mode: 0o755 });
     chownSync(project, NOBODY, NOBODY);
     const cli = startCli(['--min-free', '0', '--', 'true'], { cwd: project });
-    onCleanup(() => killQuietly(cli.child.pid));
     expect((await cli.exited).code).toBe(2);
     expect(cli.stderr().toString()).toBe(`cfn-supervise: ${project} belongs to another user (uid 65534), who could replace what is below it; choose another folder\n`);
     expect(existsSync(path.join(project, '.cfn-supervise'))).toBe(false);
@@ -133,8 +130,7 @@ describe('ensurePrivateDir', () => {
 
   it('fails fast on a path where mkdir -p never ends (/proc/x): one line, exit 2', async () => {
     // In a real process: Node's recursive mkdir spins there forever, which would hang this worker.
-    const cli = startCli(['--state-dir', '/proc/x', '--min-free', '0', '--', 'true'], { cwd: scratch() });
-    onCleanup(() => killQuietly(cli.child.pid));
+    const cli = startCli(['--state-dir', '/proc/x', '--min-free', '0', '--', 'true'], { cwd: tempDir('cfn-fault-') });
     await waitFor(() => cli.child.exitCode !== null || cli.child.signalCode !== null, 20_000, 'the supervisor to give up on /proc/x');
     expect((await cli.exited).code).toBe(2);
     expect(cli.stderr().toString()).toBe('cfn-supervise: cannot create the folder /proc/x: no such file or directory\n');
@@ -145,14 +141,14 @@ describe('openPrivateFile', () => {
   const RW_CREATE = constants.O_RDWR | constants.O_CREAT;
 
   it('creates a file 0600, and opens it again while it stays so', () => {
-    const file = path.join(scratch(), 'token');
+    const file = path.join(tempDir('cfn-fault-'), 'token');
     closeSync(openPrivateFile(file, RW_CREATE));
     expect(mode(file)).toBe(0o600);
     closeSync(openPrivateFile(file, RW_CREATE));
   });
 
   it('refuses a hard-linked file without truncating it', () => {
-    const base = scratch();
+    const base = tempDir('cfn-fault-');
     const precious = path.join(base, 'precious');
     writeFileSync(precious, 'keep me\n', { mode: 0o600 });
     linkSync(precious, path.join(base, 'token'));
@@ -161,7 +157,7 @@ describe('openPrivateFile', () => {
   });
 
   it('refuses a symlink, a foreign file, a loose mode and a folder', () => {
-    const base = scratch();
+    const base = tempDir('cfn-fault-');
     writeFileSync(path.join(base, 'target'), '', { mode: 0o600 });
     symlinkSync(path.join(base, 'target'), path.join(base, 'link'));
     refuses(() => openPrivateFile(path.join(base, 'link'), RW_CREATE), /link is a symbolic link/);
@@ -177,7 +173,7 @@ describe('openPrivateFile', () => {
 
 describe('the control token', () => {
   it('is never read or chmod\'ed through a planted symlink', async () => {
-    const base = scratch();
+    const base = tempDir('cfn-fault-');
     const stateDir = path.join(base, 'state');
     mkdirSync(stateDir, { mode: 0o700 });
     const elsewhere = path.join(base, 'elsewhere');
@@ -193,13 +189,13 @@ describe('the control token', () => {
 
 describe('socketPathFor', () => {
   it('is not blocked by another user squatting the runtime folder', () => {
-    const base = scratch('cfn-squat-');
+    const base = tempDir('cfn-squat-');
     const uid = process.getuid!();
     const squatted = path.join(base, `cfn-supervise-${uid}`);
     mkdirSync(squatted);
     chmodSync(squatted, 0o777);
     chownSync(squatted, NOBODY, NOBODY);
-    const stateDir = path.join(scratch(), 'a-rather-long-folder-name-'.repeat(4), 'state');
+    const stateDir = path.join(tempDir('cfn-fault-'), 'a-rather-long-folder-name-'.repeat(4), 'state');
     mkdirSync(stateDir, { recursive: true, mode: 0o700 });
     const saved = { XDG_RUNTIME_DIR: process.env.XDG_RUNTIME_DIR, TMPDIR: process.env.TMPDIR };
     process.env.XDG_RUNTIME_DIR = base;

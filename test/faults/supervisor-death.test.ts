@@ -1,11 +1,10 @@
 // Issue 11, "the supervisor must not die, and its death must not orphan the tree": a supervisor killed outright
 // leaves nothing behind, the next one on the state dir records the lost run; a broken stderr kills nothing.
-import { spawn } from 'node:child_process';
 import { chmodSync, chownSync, existsSync, linkSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { readStat } from '../../src/supervisor/proc/stat.js';
-import { CLI, descendantsOf, fixture, isAlive, readJsonl, runCli, startCli, tempDir, track, waitFor } from '../helpers/cli.js';
+import { CLI, descendantsOf, fixture, isAlive, readJsonl, runCli, spawnTracked, startCli, tempDir, track, waitFor } from '../helpers/cli.js';
 
 const FAST = ['--min-free', '0', '--interval', '200'];
 
@@ -35,8 +34,7 @@ const watchdogsOf = (supervisor: number) =>
 
 /** A root process outside any supervised tree, in a group of its own: what a planted ledger would aim at. */
 function bystander(): { pid: number; startTime: number } {
-  const child = spawn('sleep', ['1000'], { detached: true, stdio: 'ignore' });
-  track(child.pid);
+  const child = spawnTracked('sleep', ['1000'], { detached: true, stdio: 'ignore' });
   return { pid: child.pid!, startTime: readStat(child.pid!)!.startTime };
 }
 
@@ -140,8 +138,7 @@ describe('a broken stderr', () => {
   it('neither kills the supervisor nor orphans the agent: `2>&1 | true`', async () => {
     const cwd = tempDir();
     // stderr is a pipe whose reader exits at once; the first notice (a warning at 1 MB) meets EPIPE.
-    const child = spawn(process.execPath, [CLI, ...FAST, '--no-probe', '--warning', '1', '--', 'sleep', '4'], { cwd, stdio: ['ignore', 'ignore', 'pipe'] });
-    track(child.pid);
+    const child = spawnTracked(process.execPath, [CLI, ...FAST, '--no-probe', '--warning', '1', '--', 'sleep', '4'], { cwd, stdio: ['ignore', 'ignore', 'pipe'] });
     child.stderr.destroy();
     const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
     const alerts = path.join(cwd, '.cfn-supervise/alerts.jsonl');

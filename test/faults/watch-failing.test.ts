@@ -1,12 +1,12 @@
 // A watch loop whose ticks fail must not look healthy. The failure is a real one from the environment: the
 // supervisor's /proc/meminfo stops reading (as it does in a container whose LXCFS died: reads fail with
 // ENOTCONN); here, in a mount namespace of the supervisor's own, a file whose reads fail with EIO is bound over it.
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ControlClient } from '../../src/cli/client.js';
-import { BIN, fixture, runCli, tempDir, track, waitFor } from '../helpers/cli.js';
+import { BIN, fixture, runCli, spawnTracked, tempDir, waitFor } from '../helpers/cli.js';
 import { send } from '../control/harness.js';
 
 const UNSHARE = ['--mount', '--propagation', 'private'];
@@ -23,13 +23,11 @@ describe('a failing tick', () => {
     const base = tempDir('cfn-watch-failing-');
     const stateDir = path.join(base, 'state');
     // Reading /proc/<pid>/mem at offset 0 fails with EIO: the stand-in for a meminfo that no longer reads.
-    const sleeper = spawn('sleep', ['600'], { stdio: 'ignore' });
-    track(sleeper.pid);
-    const supervisor = spawn('unshare', [...UNSHARE, BIN, '--state-dir', stateDir, '--interval', '200', '--min-free', '0', '--', process.execPath, fixture('control/agent.cjs')], {
+    const sleeper = spawnTracked('sleep', ['600'], { stdio: 'ignore' });
+    const supervisor = spawnTracked('unshare', [...UNSHARE, BIN, '--state-dir', stateDir, '--interval', '200', '--min-free', '0', '--', process.execPath, fixture('control/agent.cjs')], {
       cwd: base,
       stdio: 'ignore',
     });
-    track(supervisor.pid);
     const socketPath = new ControlClient(stateDir).socketPath;
     const health = async () => {
       const r = await send({ socketPath }, 'GET', '/healthz');

@@ -1,22 +1,16 @@
 // The watchdog acts only on what its own supervisor sent it over the pipe, and only on processes that are still
 // the ones named: a pid or group recycled since (a stopped watchdog resumed late) is never signalled.
-import { spawn } from 'node:child_process';
 import path from 'node:path';
-import { afterEach, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { readStat } from '../../src/supervisor/proc/stat.js';
-import { ROOT, descendantsOf, isAlive, track, waitFor } from '../helpers/cli.js';
-import { undoAll } from './helpers.js';
-
-afterEach(undoAll);
-
+import { descendantsOf, isAlive, ROOT, spawnTracked, waitFor } from '../helpers/cli.js';
 const SCRIPT = path.join(ROOT, 'dist/supervisor/orphans/watchdog.sh');
 
 /** A process in a group of its own; `sh -c` with a child of its own when `withChild`. */
 function sleeper(withChild = false) {
   const child = withChild
-    ? spawn('/bin/sh', ['-c', 'sleep 1000 & wait'], { detached: true, stdio: 'ignore' })
-    : spawn('sleep', ['1000'], { detached: true, stdio: 'ignore' });
-  track(child.pid);
+    ? spawnTracked('/bin/sh', ['-c', 'sleep 1000 & wait'], { detached: true, stdio: 'ignore' })
+    : spawnTracked('sleep', ['1000'], { detached: true, stdio: 'ignore' });
   return { pid: child.pid!, startTime: readStat(child.pid!)!.startTime };
 }
 
@@ -25,8 +19,7 @@ it('under dash, signals only the pids and the group whose start times still matc
   const ours = sleeper();
   // The recycled pid's child must not be taken for one of ours because of its parent.
   await waitFor(() => descendantsOf(recycled.pid).length === 2, 10_000, "the recycled pid's child");
-  const watchdog = spawn('dash', [SCRIPT, '2'], { stdio: ['pipe', 'ignore', 'pipe'] });
-  track(watchdog.pid);
+  const watchdog = spawnTracked('dash', [SCRIPT, '2'], { stdio: ['pipe', 'ignore', 'pipe'] });
   let stderr = '';
   watchdog.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
   const exited = new Promise<number | null>((resolve) => watchdog.once('close', resolve));
@@ -41,8 +34,7 @@ it('under dash, signals only the pids and the group whose start times still matc
 
 it('leaves without touching anything when its supervisor says bye', async () => {
   const ours = sleeper();
-  const watchdog = spawn('dash', [SCRIPT, '2'], { stdio: ['pipe', 'ignore', 'ignore'] });
-  track(watchdog.pid);
+  const watchdog = spawnTracked('dash', [SCRIPT, '2'], { stdio: ['pipe', 'ignore', 'ignore'] });
   const exited = new Promise<number | null>((resolve) => watchdog.once('close', resolve));
   watchdog.stdin.end(['targets', `pgid ${ours.pid}`, `pid ${ours.pid} ${ours.startTime}`, 'end', 'bye', ''].join('\n'));
   expect(await exited).toBe(0);

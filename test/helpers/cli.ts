@@ -1,13 +1,15 @@
 // Runs the built CLI as a real process, the way a person or a script would, and keeps the suite from leaking:
 // every process started here and every temp folder made here is ended and removed after its test (or, when
 // made for a whole file, after the file), also when the test fails. test/helpers/setup.ts installs the hooks.
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { request } from 'node:http';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { vi } from 'vitest';
+import { controlPaths } from '../../src/supervisor/control/protocol.js';
 
 export const ROOT = path.resolve(import.meta.dirname, '../..');
 export const CLI = path.join(ROOT, 'dist/cli/main.cjs');
@@ -18,9 +20,9 @@ export const fixture = (name: string) => path.join(ROOT, 'test/fixtures', name);
 /** 'test': ended and removed after the current test; 'file': after the current file (made in beforeAll). */
 export type Scope = 'test' | 'file';
 
-const owned: Record<Scope, { pids: Set<number>; dirs: Set<string> }> = {
-  test: { pids: new Set(), dirs: new Set() },
-  file: { pids: new Set(), dirs: new Set() },
+const owned: Record<Scope, { pids: Set<number>; dirs: Set<string>; undo: (() => unknown)[] }> = {
+  test: { pids: new Set(), dirs: new Set(), undo: [] },
+  file: { pids: new Set(), dirs: new Set(), undo: [] },
 };
 
 export function tempDir(prefix = 'cfn-test-', scope: Scope = 'test'): string {
@@ -29,10 +31,31 @@ export function tempDir(prefix = 'cfn-test-', scope: Scope = 'test'): string {
   return dir;
 }
 
+/** Runs `fn` when the scope ends, after its processes are gone and before its folders go (an unmount, a server's
+ *  close); the last registered runs first. */
+export function onCleanup(fn: () => unknown, scope: Scope = 'test'): void {
+  owned[scope].undo.push(fn);
+}
+
 /** A process this test started some other way: it and everything under it is ended with the test. */
 export function track(pid: number | undefined, scope: Scope = 'test'): void {
   if (pid !== undefined) owned[scope].pids.add(pid);
 }
+
+/** `fn` (spawn, execFile) whose every process is tracked in `scope`; the only way tests start processes that run
+ *  on while the test goes on (test/unit/test-hygiene.test.ts checks). */
+function tracking<F extends (...args: never[]) => ChildProcess>(fn: F, scope: Scope): F {
+  return ((...args: Parameters<F>) => {
+    const child = (fn as (...a: Parameters<F>) => ChildProcess)(...args);
+    track(child.pid, scope);
+    return child;
+  }) as F;
+}
+
+export const spawnTracked = tracking(spawn, 'test');
+/** For a beforeAll: ended after the file. */
+export const spawnTrackedForFile = tracking(spawn, 'file');
+export const execFileTracked = tracking(execFile, 'test');
 
 function parentsOf(): Map<number, number> {
   const parents = new Map<number, number>();
@@ -50,24 +73,43 @@ function parentsOf(): Map<number, number> {
 
 /** The pid and all its descendants. A supervisor is a subreaper, so even its agent's orphans are among them. */
 export function descendantsOf(root: number): number[] {
-  const parents = parentsOf();
-  const found = [root];
-  for (let i = 0; i < found.length; i++) {
-    for (const [pid, ppid] of parents) if (ppid === found[i] && !found.includes(pid)) found.push(pid);
-  }
-  return found.filter((pid) => parents.has(pid));
+  return treesOf([root]);
 }
 
-/** Ends what a scope started (SIGKILL to every descendant, then waits for them) and removes its folders. */
+/** The roots and all their descendants, from one pass over /proc: a test may track a thousand processes. */
+function treesOf(roots: number[]): number[] {
+  const parents = parentsOf();
+  const children = new Map<number, number[]>();
+  for (const [pid, ppid] of parents) {
+    const list = children.get(ppid);
+    if (list) list.push(pid);
+    else children.set(ppid, [pid]);
+  }
+  const found = new Set(roots);
+  for (const pid of found) for (const child of children.get(pid) ?? []) found.add(child);
+  return [...found].filter((pid) => parents.has(pid));
+}
+
+/** Ends what a scope started (SIGKILL to every descendant, then waits for them), undoes what it registered and
+ *  removes its folders. */
 export async function cleanup(scope: Scope): Promise<void> {
-  const { pids, dirs } = owned[scope];
-  const all = [...pids].flatMap(descendantsOf);
+  const { pids, dirs, undo } = owned[scope];
+  const all = treesOf([...pids]);
   for (const pid of all) killQuietly(pid);
   const deadline = Date.now() + 10_000;
   while (all.some(isAlive) && Date.now() < deadline) await sleep(25);
   pids.clear();
+  const errors: unknown[] = [];
+  for (const fn of undo.splice(0).reverse()) {
+    try {
+      await fn();
+    } catch (err) {
+      errors.push(err);
+    }
+  }
   for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
   dirs.clear();
+  if (errors.length > 0) throw errors[0];
 }
 
 export interface Started {
@@ -147,7 +189,19 @@ export function analysedCapture(cwd: string, rule: string, timeoutMs = 60_000): 
     },
     timeoutMs,
     `the ${rule} capture, analysed`,
-  );
+  ).catch((err: Error) => {
+    throw new Error(`${err.message}; the supervisor's log on captures: ${captureLog(cwd)}`);
+  });
+}
+
+/** What the supervisor logged about captures and actions (taken, refused, failed): why an expected one is missing. */
+function captureLog(cwd: string): string {
+  try {
+    const lines = readJsonl(path.join(cwd, '.cfn-supervise/supervisor.log')).filter((l) => /capture|snapshot|action|linked|registered/.test(String(l.msg)));
+    return JSON.stringify(lines.slice(-8).map(({ msg, pid, reason, err }) => ({ msg, pid, reason, err })));
+  } catch (err) {
+    return `unreadable (${(err as Error).message})`;
+  }
 }
 
 export function killQuietly(pid: number | undefined, signal: NodeJS.Signals = 'SIGKILL'): void {
@@ -167,4 +221,60 @@ export function freePort(): Promise<number> {
       server.close(() => resolve(port));
     });
   });
+}
+
+/** The supervisor's /metrics on `stateDir`, through its control socket. */
+export function scrape(stateDir: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    request({ socketPath: controlPaths(stateDir).socket, path: '/metrics', timeout: 5000 }, (res) => {
+      let body = '';
+      res.on('data', (c: Buffer) => (body += c.toString()));
+      res.on('end', () => resolve(body));
+    })
+      .on('timeout', function (this: { destroy(err: Error): void }) {
+        this.destroy(new Error('/metrics did not answer in 5 s'));
+      })
+      .on('error', reject)
+      .end();
+  });
+}
+
+/** How many watch ticks the supervisor on `stateDir` has completed, or undefined while it does not answer: what a
+ *  test waits for before asserting that something did not happen by then (a fixed sleep proves nothing on a
+ *  loaded machine, where the supervisor may not have ticked at all). */
+async function ticksDone(stateDir: string): Promise<number | undefined> {
+  const text = await scrape(stateDir).catch(() => undefined);
+  const count = text && /^cfn_supervise_sample_duration_seconds_count (\d+)/m.exec(text)?.[1];
+  return count ? Number(count) : undefined;
+}
+
+/** Polls until the supervisor on `stateDir` has completed `n` ticks in all. */
+export function untilTicks(stateDir: string, n: number, timeoutMs = 30_000): Promise<number> {
+  return waitFor(async () => {
+    const done = await ticksDone(stateDir);
+    return done !== undefined && done >= n && done;
+  }, timeoutMs, `${n} ticks of the supervisor on ${stateDir}`);
+}
+
+/** Waits until no other test holds `name`, then holds it until the scope ends: for what two files running side by
+ *  side cannot share, such as node's default inspector port. The lock file names its holder's pid, so a holder that
+ *  died without its cleanup does not hold it forever. */
+export async function exclusive(name: string, timeoutMs = 90_000, scope: Scope = 'test'): Promise<void> {
+  const file = path.join(tmpdir(), `cfn-test-${name}.lock`);
+  await waitFor(
+    () => {
+      try {
+        writeFileSync(file, String(process.pid), { flag: 'wx' });
+        return true;
+      } catch {
+        const holder = Number(readFileSync(file, { encoding: 'utf8', flag: 'a+' }));
+        // 0: created but not written yet, so held.
+        if (holder > 0 && !isAlive(holder)) rmSync(file, { force: true });
+        return false;
+      }
+    },
+    timeoutMs,
+    `the ${name} lock (${file})`,
+  );
+  onCleanup(() => rmSync(file, { force: true }), scope);
 }

@@ -10,11 +10,16 @@ export class Tmux {
     this.base = ['-L', `cfn-${name}-${process.pid}-${Date.now()}`, '-f', '/dev/null'];
   }
 
-  /** Starts `command` in a 160×40 window; the server's pid is tracked, so the test's cleanup ends it. */
-  start(command: string, env: Record<string, string> = {}): void {
+  /** Starts `command` in a 160×40 window (or `size`); the server's pid is tracked, so the test's cleanup ends it. */
+  start(command: string, env: Record<string, string> = {}, size: { columns: number; rows: number } = { columns: 160, rows: 40 }): void {
     const exports = Object.entries(env).map(([k, v]) => `export ${k}=${JSON.stringify(v)}; `).join('');
-    this.tmux('new-session', '-d', '-s', 'main', '-x', '160', '-y', '40', `${exports}${command}`);
-    track(Number(this.tmux('display-message', '-p', '-t', 'main', '#{pid}').trim()));
+    this.tmux('new-session', '-d', '-s', 'main', '-x', String(size.columns), '-y', String(size.rows), `${exports}${command}`);
+    track(Number(this.display('#{pid}')));
+  }
+
+  /** A tmux format (#{alternate_on}, #{cursor_flag}, ...) of the window, expanded. */
+  display(format: string): string {
+    return this.tmux('display-message', '-p', '-t', 'main', format).trim();
   }
 
   /** `keys` as tmux key names (C-c, C-z, Enter) or literal text. */

@@ -1,15 +1,17 @@
 // Node's default inspector port, 9229, held by another listener: SIGUSR1 then opens nothing (node says so on the
 // target's stderr). The attach refuses in one line naming the holder, or, given time, opens once the port is free.
-// The only file whose targets use 9229 (the others use --inspect-port=0), so nothing here races another file.
+// Other files' targets use --inspect-port=0, but a supervised probe-less child opens 9229 (inspector-port/
+// supervised.test.ts): both hold the `inspector-9229` lock for the time, so neither takes the port from the other.
 import net from 'node:net';
 import { describe, expect, it } from 'vitest';
-import { isAlive, waitFor } from '../helpers/cli.js';
+import { exclusive, isAlive, waitFor } from '../helpers/cli.js';
 import { attachInspector } from '../../src/supervisor/inspector-port/inspector-port.js';
 import { DEFAULT_INSPECTOR_PORT, InspectorUnavailable } from '../../src/supervisor/inspector-port/inspector-open.js';
 import { listeningPorts, OPTS, rejection, target } from './helpers.js';
 
 describe('port 9229 held by another process', () => {
   it('refuses in one line naming the holder, then opens the inspector once the port is free', async () => {
+    await exclusive('inspector-9229');
     const holder = net.createServer();
     // Held by someone else already: the refusal is still checked, but that port cannot be freed here.
     const heldHere = await new Promise<boolean>((resolve) => {
@@ -44,5 +46,5 @@ describe('port 9229 held by another process', () => {
     } finally {
       if (holder.listening) holder.close();
     }
-  });
+  }, 150_000);
 });

@@ -1,9 +1,9 @@
 // Targets for the inspector-port path: plain node processes started without the supervisor or the probe, each
 // ended after its test (test/helpers/cli.ts tracks them). They open their inspector on a free port
 // (--inspect-port=0), so files running side by side never contend for 9229; default-port.test.ts covers 9229.
-import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
+import { type ChildProcess, type SpawnOptions } from 'node:child_process';
 import path from 'node:path';
-import { fixture, track, waitFor } from '../helpers/cli.js';
+import { fixture, spawnTracked, waitFor } from '../helpers/cli.js';
 import { listenersOf } from '../../src/supervisor/proc/sockets.js';
 import type { InspectorPortOptions } from '../../src/supervisor/inspector-port/inspector-port.js';
 
@@ -19,8 +19,7 @@ export interface Proc {
 }
 
 export function start(cmd: string, args: string[], opts: SpawnOptions = {}): Proc {
-  const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], ...opts });
-  track(child.pid);
+  const child = spawnTracked(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], ...opts });
   let out = '';
   let err = '';
   child.stdout!.on('data', (b: Buffer) => (out += b.toString()));

@@ -3,11 +3,13 @@
 // node process's own inspector for DevTools without a word on the agent's streams.
 import path from 'node:path';
 import { expect, it } from 'vitest';
-import { analysedCapture, fixture, readJsonl, runCli, startCli, tempDir, waitFor } from '../helpers/cli.js';
+import { analysedCapture, exclusive, fixture, readJsonl, runCli, startCli, tempDir, waitFor } from '../helpers/cli.js';
 
 const FAST = ['--min-free', '0', '--interval', '200'];
 
 it("captures a probe-less child's leak through its inspector port at critical, with its top site in alerts.jsonl", async () => {
+  // The child has no --inspect-port: SIGUSR1 opens node's default, 9229, which default-port.test.ts holds at times.
+  await exclusive('inspector-9229');
   const cwd = tempDir();
   const s = startCli([...FAST, '--warning', '120', '--critical', '180', '--hard', '2000', '--', 'node', fixture('inspector-port/clean-env-parent.cjs')], { cwd });
   const analysed = await analysedCapture(cwd, 'rss-critical');
@@ -20,7 +22,7 @@ it("captures a probe-less child's leak through its inspector port at critical, w
   expect(status.processes.find((p) => p.role === 'agent')).toMatchObject({ instrumented: 'probe' });
   // The port was closed again after the capture.
   expect(readJsonl(path.join(cwd, '.cfn-supervise/runs.jsonl'))[0]!.captures).toEqual([expect.stringMatching(/rss-critical\.heapprofile$/)]);
-});
+}, 150_000);
 
 it('--inspect opens each node process its own inspector on loopback, shown by status, nothing printed', async () => {
   const cwd = tempDir();

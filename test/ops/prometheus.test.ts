@@ -1,12 +1,12 @@
 // The shipped Prometheus rules and Grafana dashboard against promtool and against a real scrape: every
 // metric they reference must be one the built supervisor exports. Needs promtool (scripts/test-deps.sh) and
 // a current dist/ (npm test builds it first; otherwise run npm run build).
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { CLI, ROOT, cleanup, tempDir, track } from '../helpers/cli.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { CLI, killQuietly, onCleanup, ROOT, spawnTracked, tempDir } from '../helpers/cli.js';
 import { send } from '../control/harness.js';
 import { declares, parseExposition, series } from './exposition.js';
 import { dashboardExpressions, metricNames, ruleExpressions, withoutGrafanaVariables } from './promql.js';
@@ -82,31 +82,16 @@ describe('metric names', () => {
 });
 
 describe('against a real supervisor', () => {
-  let group: number | undefined;
-
-  // The supervisor leads its own process group (detached); the agent runs in a group of its own. Its tree is
-  // ended while the supervisor still links it (the setup's cleanup, called here first), then the group.
-  afterEach(async () => {
-    await cleanup('test');
-    if (group === undefined) return;
-    try {
-      process.kill(-group, 'SIGKILL');
-    } catch {
-      // Already gone.
-    }
-    group = undefined;
-  });
-
   it('exports every metric the rules and the dashboard reference', async () => {
     const stateDir = tempDir('cfn-ops-prometheus-');
     const stderr: Buffer[] = [];
-    const supervisor = spawn(process.execPath, [CLI, '--state-dir', stateDir, '--min-free', '0', '--', process.execPath, '-e', 'setInterval(()=>{},1000)'], {
+    const supervisor = spawnTracked(process.execPath, [CLI, '--state-dir', stateDir, '--min-free', '0', '--', process.execPath, '-e', 'setInterval(()=>{},1000)'], {
       cwd: stateDir,
       detached: true,
       stdio: ['ignore', 'ignore', 'pipe'],
     });
-    group = supervisor.pid;
-    track(supervisor.pid);
+    // It leads its own group (detached) and the agent runs in one of its own: the group goes whole after the test.
+    onCleanup(() => killQuietly(-supervisor.pid!));
     supervisor.stderr.on('data', (b: Buffer) => stderr.push(b));
     const socketPath = path.join(stateDir, 'control.sock');
 

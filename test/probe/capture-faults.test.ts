@@ -1,16 +1,11 @@
 import type { ChildProcess } from 'node:child_process';
 import { chmodSync, mkdirSync, readdirSync, readFileSync, readlinkSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { afterEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { TimeoutError } from '../../src/common/errors.js';
 import { FIXTURES, Harness, collect, unprobedEnv, waitForOutput } from './helpers.js';
 
 let h: Harness | undefined;
-afterEach(async () => {
-  await h?.cleanup();
-  h = undefined;
-});
-
 const poll = { timeout: 30_000, interval: 100 };
 
 /** Descriptors the process holds open into `dir`. */

@@ -1,15 +1,14 @@
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, readdirSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { CapturesFolder, captureName, enforceRetention } from '../../src/supervisor/journal/captures.js';
 import { ensurePrivateDir } from '../../src/common/statedir.js';
+import { tempDir } from '../helpers/cli.js';
 
 let dir: string;
 beforeEach(() => {
-  dir = mkdtempSync(path.join(tmpdir(), 'cfn-captures-'));
+  dir = tempDir('cfn-captures-');
 });
-afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
 describe('captures', () => {
   it('names captures by time, pid and a shell-safe reason', () => {

@@ -1,13 +1,8 @@
 import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { FIXTURES, Harness, collect, waitForOutput } from './helpers.js';
 
 let h: Harness | undefined;
-afterEach(async () => {
-  await h?.cleanup();
-  h = undefined;
-});
-
 describe("an app's own sampling heap profiler (the sampler is one per isolate)", () => {
   it('is read by a profile capture and left running: the app reads and stops its own profile after', async () => {
     h = await new Harness().start({ samplingInterval: 32 * 1024 });

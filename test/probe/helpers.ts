@@ -1,8 +1,8 @@
-import { spawn, spawnSync, type ChildProcess, type SpawnOptions } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { spawnSync, type ChildProcess, type SpawnOptions } from 'node:child_process';
+import { mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { CapturesFolder } from '../../src/supervisor/journal/captures.js';
+import { killQuietly, onCleanup, spawnTracked, tempDir } from '../helpers/cli.js';
 import { ProbeSessions, type GcPoint, type ProbeSessionsOptions, type Logger } from '../../src/supervisor/probe-link/probe-sessions.js';
 import { Registry, type ProcessRecord, type Rejection } from '../../src/supervisor/probe-link/registry.js';
 
@@ -41,16 +41,22 @@ export function unprobedEnv(): NodeJS.ProcessEnv {
   return env;
 }
 
-/** Everything a test started; `cleanup` kills whole process groups and removes the state folder. */
+/** A registry and probe sessions on a state folder, with the processes a test starts under them: ended, closed,
+ *  unmounted and removed after the test by test/helpers/cli.ts's scope, also when it fails. */
 export class Harness {
-  readonly dir = mkdtempSync(path.join(tmpdir(), 'cfn-probe-'));
+  readonly dir = tempDir('cfn-probe-');
   registry!: Registry;
   sessions!: ProbeSessions;
   readonly logs: LogLine[] = [];
   readonly gcPoints: { pid: number; point: GcPoint }[] = [];
   readonly rejections: Rejection[] = [];
-  private readonly children: ChildProcess[] = [];
-  private readonly mounts: string[] = [];
+
+  constructor() {
+    onCleanup(async () => {
+      this.sessions?.closeAll();
+      await this.registry?.close();
+    });
+  }
 
   async start(opts: Partial<Omit<ProbeSessionsOptions, 'registry' | 'log' | 'onGc' | 'captures'>> & { isMember?: (pid: number) => boolean; capturesDir?: string } = {}): Promise<this> {
     const { isMember, capturesDir = path.join(this.dir, 'captures'), ...rest } = opts;
@@ -69,13 +75,13 @@ export class Harness {
     return this;
   }
 
-  /** A tmpfs of `size` (mount(8) syntax) on a new folder, unmounted by cleanup; undefined when mounting is refused. */
+  /** A tmpfs of `size` (mount(8) syntax) on a new folder, unmounted after the test; undefined when mounting is refused. */
   tmpfs(name: string, size: string): string | undefined {
     const dir = path.join(this.dir, name);
     mkdirSync(dir, { mode: 0o700 });
     const r = spawnSync('mount', ['-t', 'tmpfs', '-o', `size=${size},mode=0700`, 'tmpfs', dir], { encoding: 'utf8' });
     if (r.status !== 0) return undefined;
-    this.mounts.push(dir);
+    onCleanup(() => spawnSync('umount', [dir]));
     return dir;
   }
 
@@ -83,9 +89,10 @@ export class Harness {
     return probedEnv(this.registry.socketPath, this.dir, extra);
   }
 
+  /** In a group of its own, killed whole after the test: what it left behind is no descendant of anything. */
   spawn(cmd: string, args: string[], opts: SpawnOptions = {}): ChildProcess {
-    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], ...opts, detached: true });
-    this.children.push(child);
+    const child = spawnTracked(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], ...opts, detached: true });
+    onCleanup(() => killQuietly(-child.pid!));
     return child;
   }
 
@@ -101,23 +108,6 @@ export class Harness {
       };
       this.registry.on('register', on);
     });
-  }
-
-  async cleanup(): Promise<void> {
-    for (const child of this.children) {
-      if (child.pid !== undefined && child.exitCode === null && child.signalCode === null) {
-        try {
-          process.kill(-child.pid, 'SIGKILL');
-        } catch {
-          // Already gone.
-        }
-      }
-    }
-    await Promise.all(this.children.map((c) => exited(c)));
-    this.sessions?.closeAll();
-    await this.registry?.close();
-    for (const dir of this.mounts.splice(0)) spawnSync('umount', [dir]);
-    rmSync(this.dir, { recursive: true, force: true });
   }
 }
 

@@ -1,13 +1,8 @@
 import path from 'node:path';
-import { afterEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { FIXTURES, Harness, collect, epochMs, exited, unprobedEnv, waitForOutput } from './helpers.js';
 
 let h: Harness | undefined;
-afterEach(async () => {
-  await h?.cleanup();
-  h = undefined;
-});
-
 const PATCHES = ['JSON.stringify', 'JSON.parse', 'Socket.prototype.write', 'Promise.prototype.then', 'process.emit', 'setTimeout'];
 
 describe('an app that replaces part of the runtime after start (strict about calls it did not make)', () => {

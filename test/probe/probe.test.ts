@@ -1,6 +1,6 @@
 import { mkdirSync, readFileSync, statSync, symlinkSync } from 'node:fs';
 import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { CapturesFolder } from '../../src/supervisor/journal/captures.js';
 import { TimeoutError } from '../../src/common/errors.js';
 import {
@@ -15,10 +15,6 @@ import {
 } from './helpers.js';
 
 let h: Harness;
-afterEach(async () => {
-  await h?.cleanup();
-});
-
 describe('probe + registry + sessions on real processes', () => {
   it('registers every node process of an `npm exec <bin>` tree, through the shells, with heap statistics', async () => {
     h = await new Harness().start();

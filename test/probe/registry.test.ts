@@ -1,31 +1,25 @@
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { chmodSync, copyFileSync, lstatSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { spawnSync, type ChildProcess } from 'node:child_process';
+import { chmodSync, copyFileSync, lstatSync, statSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { beforeEach, describe, expect, it, vi } from 'vitest';
 import { EXIT, HttpError, ProbeError, TimeoutError } from '../../src/common/errors.js';
 import { errorStatus } from '../../src/supervisor/control/http.js';
 import { Registry, type ProcessRecord, type Rejection } from '../../src/supervisor/probe-link/registry.js';
-import { FIXTURES, exited, unprobedEnv } from './helpers.js';
+import { onCleanup, spawnTracked, tempDir } from '../helpers/cli.js';
+import { FIXTURES, unprobedEnv } from './helpers.js';
 
 let dir: string;
 let registry: Registry | undefined;
 const sockets: net.Socket[] = [];
-const children: ChildProcess[] = [];
 
 beforeEach(() => {
-  dir = mkdtempSync(path.join(tmpdir(), 'cfn-registry-'));
-});
-afterEach(async () => {
-  for (const s of sockets.splice(0)) s.destroy();
-  for (const c of children.splice(0)) {
-    c.kill('SIGKILL');
-    await exited(c);
-  }
-  await registry?.close();
-  registry = undefined;
-  rmSync(dir, { recursive: true, force: true });
+  dir = tempDir('cfn-registry-');
+  onCleanup(async () => {
+    for (const s of sockets.splice(0)) s.destroy();
+    await registry?.close();
+    registry = undefined;
+  });
 });
 
 const register = (pid: number): string =>
@@ -42,8 +36,7 @@ function connect(socketPath: string): Promise<net.Socket> {
 /** A fake probe in a process of its own (a plain net client): its stdout says "connected N" / "closed N". */
 function fakeProbe(socketPath: string, claimed: number | 'self', mode: string, wrap: string[] = [], script = path.join(FIXTURES, 'fake-probe.cjs')): { child: ChildProcess; out: () => string } {
   const [cmd, ...args] = [...wrap, process.execPath, script, socketPath, String(claimed), mode];
-  const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'inherit'], env: unprobedEnv() });
-  children.push(child);
+  const child = spawnTracked(cmd, args, { stdio: ['ignore', 'pipe', 'inherit'], env: unprobedEnv() });
   let out = '';
   child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
   return { child, out: () => out };

@@ -1,13 +1,8 @@
 import path from 'node:path';
-import { afterEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { FIXTURES, Harness, collect, topSelfFunction, waitForOutput } from './helpers.js';
 
 let h: Harness | undefined;
-afterEach(async () => {
-  await h?.cleanup();
-  h = undefined;
-});
-
 const poll = { timeout: 30_000, interval: 100 };
 const MB = 1024 * 1024;
 

@@ -1,15 +1,10 @@
 import { spawnSync } from 'node:child_process';
 import { statSync } from 'node:fs';
 import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { FIXTURES, Harness, PROBE, unprobedEnv } from './helpers.js';
 
 let h: Harness | undefined;
-afterEach(async () => {
-  await h?.cleanup();
-  h = undefined;
-});
-
 describe('heap snapshots of a large heap', () => {
   it('streams a ~100 MB heap snapshot to disk while the supervisor side grows < 32 MB, parsable by memlab', async () => {
     h = new Harness();

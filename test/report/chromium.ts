@@ -1,10 +1,8 @@
 // Headless Chromium (Debian's `chromium`) driven through the DevTools protocol over a pipe
 // (--remote-debugging-pipe: fd 3 in, fd 4 out, NUL-separated JSON), so no port and no websocket client.
-import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
+import type { ChildProcess } from 'node:child_process';
 import type { Readable, Writable } from 'node:stream';
+import { spawnTrackedForFile, tempDir } from '../helpers/cli.js';
 
 const FLAGS = [
   '--headless',
@@ -36,9 +34,11 @@ export interface PageProblems {
   requests: string[];
 }
 
+/** Made in a beforeAll: the browser and its profile folder go after the file (test/helpers/cli.ts), also when
+ *  `close` was never reached. */
 export class Chromium {
   private readonly child: ChildProcess;
-  private readonly userDataDir = mkdtempSync(path.join(tmpdir(), 'cfn-chromium-'));
+  private readonly userDataDir = tempDir('cfn-chromium-', 'file');
   private nextId = 1;
   private readonly pending = new Map<number, { resolve: (r: Record<string, unknown>) => void; reject: (e: Error) => void }>();
   private readonly listeners: ((m: Message) => void)[] = [];
@@ -47,7 +47,7 @@ export class Chromium {
 
   constructor(windowSize = '1200,900') {
     // Its own process group: the renderer and zygote processes go with the browser when the group is killed.
-    this.child = spawn('chromium', [...FLAGS, `--user-data-dir=${this.userDataDir}`, `--window-size=${windowSize}`, 'about:blank'], {
+    this.child = spawnTrackedForFile('chromium', [...FLAGS, `--user-data-dir=${this.userDataDir}`, `--window-size=${windowSize}`, 'about:blank'], {
       stdio: ['ignore', 'ignore', 'pipe', 'pipe', 'pipe'],
       detached: true,
     });
@@ -137,7 +137,7 @@ export class Chromium {
     return new Page(this, sessionId, problems);
   }
 
-  /** Closes the browser, and kills its process group if it does not go; removes its profile folder. */
+  /** Closes the browser, and kills its process group if it does not go. */
   async close(): Promise<void> {
     if (this.child.exitCode === null && this.child.signalCode === null) {
       await Promise.race([this.send('Browser.close').catch(() => undefined), new Promise((r) => setTimeout(r, 5000))]);
@@ -151,7 +151,6 @@ export class Chromium {
         await this.exited;
       }
     }
-    rmSync(this.userDataDir, { recursive: true, force: true });
   }
 }
 

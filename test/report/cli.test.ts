@@ -4,12 +4,12 @@ import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from '
 import { constants } from 'node:os';
 import path from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import type { FullReport } from '../../src/report/index.js';
 import { fixture, readJsonl, runCli } from '../helpers/cli.js';
 import { TempDirs, report } from './command.js';
 
-const temp = new TempDirs();
+const temp = new TempDirs('file');
 let state: string;
 let runs: Record<string, any>[];
 let alerts: Record<string, any>[];
@@ -48,7 +48,6 @@ beforeAll(async () => {
   json = JSON.parse(r.stdout) as FullReport;
 }, 240_000);
 
-afterAll(() => temp.removeAll());
 
 describe('report --json on real journals', () => {
   it('counts the runs, restarts, OOMs and uptime of the journal', () => {

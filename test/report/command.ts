@@ -1,8 +1,7 @@
 // `reportCommand` as the CLI will call it, in its own process, from the build (npm test builds first).
-import { execFile } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { execFileTracked, tempDir, type Scope } from '../helpers/cli.js';
 
 const command = new URL('../../dist/cli/report.js', import.meta.url).href;
 
@@ -16,20 +15,18 @@ export interface Run {
 export function report(stateDir: string, opts: { since?: string; json?: boolean; html?: string } = {}, nodeArgs: string[] = []): Promise<Run> {
   const script = `const { reportCommand } = await import(${JSON.stringify(command)}); process.exitCode = await reportCommand(${JSON.stringify(stateDir)}, ${JSON.stringify(opts)});`;
   return new Promise((resolve) => {
-    execFile(process.execPath, [...nodeArgs, '--input-type=module', '-e', script], { timeout: 120_000, maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
+    execFileTracked(process.execPath, [...nodeArgs, '--input-type=module', '-e', script], { timeout: 120_000, maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
       resolve({ code: err ? Number(err.code) : 0, stdout, stderr });
     });
   });
 }
 
-/** Temporary folders of one test file, removed by `removeAll` in its afterEach/afterAll. */
+/** Temporary folders of one test file, removed after each test or, with `file`, after the file. */
 export class TempDirs {
-  private readonly made: string[] = [];
+  constructor(private readonly scope: Scope = 'test') {}
 
   make(prefix = 'cfn-report-'): string {
-    const dir = mkdtempSync(path.join(tmpdir(), prefix));
-    this.made.push(dir);
-    return dir;
+    return tempDir(prefix, this.scope);
   }
 
   /** A state dir holding `files` (relative names, e.g. `captures/x.summary.json`). */
@@ -40,9 +37,5 @@ export class TempDirs {
       writeFileSync(path.join(dir, name), content);
     }
     return dir;
-  }
-
-  removeAll(): void {
-    for (const dir of this.made.splice(0)) rmSync(dir, { recursive: true, force: true });
   }
 }

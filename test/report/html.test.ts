@@ -9,7 +9,7 @@ import { TempDirs, report } from './command.js';
 import { jsonl, processRecord, profileSummaryRecord, runRecord } from './lines.js';
 
 const DAY = 86_400_000;
-const temp = new TempDirs();
+const temp = new TempDirs('file');
 
 /** Four days of history ending an hour ago: a leaking agent, a helper that plateaus, shells, OOMs, captures. */
 function history(): Record<string, string> {
@@ -89,7 +89,6 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await browser?.close();
-  temp.removeAll();
 });
 
 describe('report --html', () => {

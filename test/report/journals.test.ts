@@ -2,12 +2,11 @@
 // counted and skipped, never fatal.
 import path from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { emptyCounts, journalFiles, readJournal } from '../../src/report/journals.js';
 import { TempDirs } from './command.js';
 
 const temp = new TempDirs();
-afterEach(() => temp.removeAll());
 const stateDir = (files: Record<string, string | Buffer>) => temp.stateDir(files);
 
 const line = (n: number) => `${JSON.stringify({ n })}\n`;

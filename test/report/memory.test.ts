@@ -3,13 +3,12 @@
 import { once } from 'node:events';
 import { createWriteStream } from 'node:fs';
 import path from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { FullReport } from '../../src/report/index.js';
 import { TempDirs, report } from './command.js';
 import { processRecord, runRecord } from './lines.js';
 
-const temp = new TempDirs();
-afterAll(() => temp.removeAll());
+const temp = new TempDirs('file');
 
 const HEAP_LIMIT_MB = 48;
 const RUNS = 200;

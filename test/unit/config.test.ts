@@ -1,13 +1,11 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { describeConfig, resolveConfig, type ConfigInputs } from '../../src/config/config.js';
 import { memoryBoundAt } from '../../src/common/sysmem.js';
-import { fixture } from '../helpers/cli.js';
+import { fixture, tempDir } from '../helpers/cli.js';
 
-const dir = mkdtempSync(path.join(tmpdir(), 'cfn-config-'));
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const dir = tempDir('cfn-config-', 'file');
 const file = (name: string, text: string) => {
   const f = path.join(dir, name);
   writeFileSync(f, text);

@@ -1,11 +1,10 @@
 // During a restart's backoff no agent runs: status must say so (restarting in N s), not show the dead agent's
 // pid and its last RSS as if it were alive.
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { ProcessView, StatusView } from '../../src/supervisor/control/protocol.js';
-import { cleanup, fixture, isAlive, waitFor } from '../helpers/cli.js';
+import { fixture, isAlive, waitFor } from '../helpers/cli.js';
 import { startSupervised } from './supervised.js';
 
-afterEach(() => cleanup('test'));
 
 type StatusJson = StatusView & { processes: ProcessView[] };
 

@@ -3,16 +3,15 @@
 // cannot clear the screen or move the cursor; JSON keeps each string as it is (JSON escapes it).
 import { copyFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { ProcessView, StatusView } from '../../src/supervisor/control/protocol.js';
-import { BIN, cleanup, fixture, tempDir, waitFor } from '../helpers/cli.js';
+import { BIN, fixture, tempDir, waitFor } from '../helpers/cli.js';
 import { Tmux } from '../helpers/tmux.js';
 import { startSupervised } from './supervised.js';
 
 const ESC = '\x1b';
 const SHOWN = '\\x1b[2Jevil.cjs';
 
-afterEach(() => cleanup('test'));
 
 describe('control sequences from the tree', () => {
   it('are shown inert by status, top, report and the notices, and kept as they are in JSON', async () => {

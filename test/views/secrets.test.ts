@@ -3,12 +3,12 @@
 // password and a token, the command a bearer header.
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { errorMessage } from '../../src/common/errors.js';
 import { Metrics } from '../../src/supervisor/control/metrics.js';
 import type { ControlHandlers } from '../../src/supervisor/control/protocol.js';
 import { controlRoutes } from '../../src/supervisor/control/routes.js';
-import { cleanup, fixture } from '../helpers/cli.js';
+import { fixture } from '../helpers/cli.js';
 import { startSupervised, type Supervised } from './supervised.js';
 
 const SECRETS = ['hunter2pw', 'tok3nSECRET', 'b3arerSECRET'];
@@ -34,7 +34,6 @@ let s: Supervised;
 beforeAll(async () => {
   s = await startSupervised([fixture('control/agent.cjs')], FLAGS, 'file');
 });
-afterAll(() => cleanup('file'));
 
 describe('secrets of the alert channels', () => {
   it('appear in no route of the control server', async () => {
