@@ -1,6 +1,7 @@
 // The libc calls Node does not expose, through koffi (prebuilt, no compiler at install time): spawning the agent
 // into its own process group of our session (so that it can own the terminal), waiting for it with stop and
 // continue events, the terminal's foreground group, subreaping, locks and peer credentials.
+import { constants as fileFlags } from 'node:fs';
 import { createRequire } from 'node:module';
 import { constants } from 'node:os';
 
@@ -49,6 +50,8 @@ export interface Libc {
   lockExclusive(fd: number): boolean;
   /** SO_PEERCRED of a connected unix socket: who is really at the other end. */
   peerCredentials(fd: number): PeerCredentials | undefined;
+  /** fcntl(F_SETFL) without O_NONBLOCK: false when the flags cannot be read or set. */
+  setBlocking(fd: number): boolean;
 }
 
 const PR_SET_DUMPABLE = 4;
@@ -64,6 +67,8 @@ const SIG_SETMASK = 2;
 const LOCK_EX = 2;
 const LOCK_NB = 4;
 const O_CLOEXEC = 0o2000000;
+const F_GETFL = 3;
+const F_SETFL = 4;
 const SOL_SOCKET = 1;
 const SO_PEERCRED = 17;
 // glibc's opaque types on Linux (x86_64: 336 and 80 bytes, sigset_t 128); generous buffers for every arch.
@@ -109,6 +114,7 @@ export const DECLARATIONS = {
   flock: 'int flock(int, int)',
   getsockopt: 'int getsockopt(int, int, int, _Out_ uint8_t *, _Inout_ uint32_t *)',
   pipe2: 'int pipe2(_Out_ uint8_t *, int)',
+  fcntl: 'int fcntl(int, int, ...)',
 } as const;
 
 type Call = (...args: unknown[]) => unknown;
@@ -159,6 +165,7 @@ export function libc(): Libc {
     flock,
     getsockopt,
     pipe2,
+    fcntl,
   } = bindCalls(koffi.load(null));
 
   const withSigttouBlocked = <T>(work: () => T): T => {
@@ -212,6 +219,10 @@ export function libc(): Libc {
       return r === pid ? decodeWaitStatus(pid, status[0]!) : undefined;
     },
     reap: (pid) => waitpid(pid, [0], WNOHANG) === pid,
+    setBlocking(fd) {
+      const flags = fcntl(fd, F_GETFL) as number;
+      return flags >= 0 && fcntl(fd, F_SETFL, 'int', flags & ~fileFlags.O_NONBLOCK) === 0;
+    },
     tcgetpgrp: (fd) => tcgetpgrp(fd) as number,
     tcsetpgrp: (fd, pgid) => withSigttouBlocked(() => tcsetpgrp(fd, pgid) === 0),
     lockExclusive: (fd) => flock(fd, LOCK_EX | LOCK_NB) === 0,

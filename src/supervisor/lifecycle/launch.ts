@@ -1,5 +1,5 @@
 // How the agent is started: the environment every node process of its tree inherits, and the spawn itself.
-import { accessSync, constants, statSync } from 'node:fs';
+import { accessSync, closeSync, constants, statSync } from 'node:fs';
 import path from 'node:path';
 import { SpawnError } from '../../common/errors.js';
 import { OUR_NODE_OPTIONS_ENV, userNodeOptions } from '../../config/node-options.js';
@@ -11,6 +11,7 @@ import { readStat } from '../proc/stat.js';
 import { isNodeExecutable, underPermissionModel } from '../proc/node-argv.js';
 import { BUN_LINK_ENV } from '../bun-link/bun-link.js';
 import { AgentOutput } from '../output/agent-output.js';
+import { ownPipeEnds } from '../output/pass-through.js';
 import type { AgentLog } from '../output/agent-log.js';
 import type { PlannedPipe } from '../output/plan.js';
 
@@ -162,6 +163,7 @@ export function spawnAgent(
   checkCommand(command, env.PATH);
   const setpriv = findSetpriv();
   const full = setpriv ? [setpriv, '--pdeathsig', 'TERM', '--', ...argv] : argv;
+  const passed = ownPipeEnds(output?.stdio ?? [0, 1, 2], libc);
   const ours = process.umask(userUmask);
   let pid: number;
   try {
@@ -169,10 +171,11 @@ export function spawnAgent(
       file: full[0]!,
       argv: full,
       env: Object.entries(env).flatMap(([k, v]) => (v === undefined ? [] : [`${k}=${v}`])),
-      ...(output ? { stdio: output.stdio } : {}),
+      stdio: passed.stdio,
     });
   } finally {
     process.umask(ours);
+    for (const fd of passed.opened) closeSync(fd);
   }
   if (pid < 0) throw new SpawnError(`${command}: cannot execute (errno ${-pid})`, false);
   const startTime = readStat(pid)?.startTime ?? 0;
