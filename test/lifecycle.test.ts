@@ -5,7 +5,7 @@ import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { afterEach, describe, expect, it } from 'vitest';
 import { systemMemory } from '../src/common/sysmem.js';
-import { scanProcesses } from '../src/supervisor/proc/stat.js';
+import { scanProcesses } from '../src/supervisor/platform/linux/stat.js';
 import { fixture, isAlive, killQuietly, readJsonl, runCli, startCli, tempDir, waitFor } from './helpers/cli.js';
 
 const lifecycle = (name: string) => fixture(`lifecycle/${name}`);

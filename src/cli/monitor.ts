@@ -7,7 +7,7 @@ import { tenthsMb } from '../common/units.js';
 import { resolveConfig } from '../config/config.js';
 import { DEFAULT_SAMPLING_INTERVAL } from '../supervisor/probe-link/sessions.js';
 import { attachInspector, saveCapture, type InspectorFate, type InspectorHandle, type SessionEnd } from '../supervisor/probe-link/inspector-port.js';
-import { pageSize, readArgv, readStat } from '../supervisor/proc/stat.js';
+import { pageSize, readArgv, readStat } from '../supervisor/platform/index.js';
 import { TREND_MIN_CONFIDENCE, type Thresholds } from '../supervisor/watch/policy.js';
 import { roleOf } from '../supervisor/watch/sampler.js';
 import { heapTrend, type Point, type Trend } from '../supervisor/watch/trend.js';

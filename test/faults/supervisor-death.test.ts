@@ -4,7 +4,7 @@ import { spawn } from 'node:child_process';
 import { chmodSync, chownSync, existsSync, linkSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { readStat } from '../../src/supervisor/proc/stat.js';
+import { readStat } from '../../src/supervisor/platform/linux/stat.js';
 import { CLI, descendantsOf, fixture, isAlive, readJsonl, runCli, startCli, tempDir, track, waitFor } from '../helpers/cli.js';
 
 const FAST = ['--min-free', '0', '--interval', '200'];

@@ -3,7 +3,7 @@
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { afterEach, expect, it } from 'vitest';
-import { readStat } from '../../src/supervisor/proc/stat.js';
+import { readStat } from '../../src/supervisor/platform/linux/stat.js';
 import { ROOT, descendantsOf, isAlive, track, waitFor } from '../helpers/cli.js';
 import { undoAll } from './helpers.js';
 

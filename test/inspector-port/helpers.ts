@@ -4,7 +4,7 @@
 import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import path from 'node:path';
 import { fixture, track, waitFor } from '../helpers/cli.js';
-import { listenersOf } from '../../src/supervisor/proc/sockets.js';
+import { listenersOf } from '../../src/supervisor/platform/linux/sockets.js';
 import type { InspectorPortOptions } from '../../src/supervisor/probe-link/inspector-port.js';
 
 export const OPTS: InspectorPortOptions = { callTimeoutMs: 5000, openTimeoutMs: 10_000 };

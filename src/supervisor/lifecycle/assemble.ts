@@ -25,7 +25,7 @@ import { PortCaptures, firstWayIn } from '../probe-link/port-captures.js';
 import type { Registry } from '../probe-link/registry.js';
 import { DEFAULT_SAMPLING_INTERVAL, Inspectors } from '../probe-link/sessions.js';
 import type { Children } from '../proc/children.js';
-import { executableOf, readArgv, readEnvVar } from '../proc/stat.js';
+import { executableOf, readArgv, readEnvVar } from '../platform/index.js';
 import { underPermissionModel } from '../proc/node-argv.js';
 import type { Instrumented } from '../control/protocol.js';
 import type { ProcessTree } from '../proc/tree.js';

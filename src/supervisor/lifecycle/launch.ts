@@ -7,7 +7,7 @@ import type { Children } from '../proc/children.js';
 import type { Libc } from '../../common/libc.js';
 import type { ProcessTree } from '../proc/tree.js';
 import type { Terminal } from './terminal.js';
-import { readStat } from '../proc/stat.js';
+import { readStat } from '../platform/index.js';
 import { isNodeExecutable, underPermissionModel } from '../proc/node-argv.js';
 import { BUN_LINK_ENV } from '../probe-link/bun-link.js';
 

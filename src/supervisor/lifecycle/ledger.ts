@@ -12,7 +12,7 @@
 import { renameSync, rmSync } from 'node:fs';
 import { readPrivateFile, writePrivateFile } from '../../common/statedir.js';
 import { endGracefully, signalPid } from '../proc/kill.js';
-import { readStat, type ProcStat } from '../proc/stat.js';
+import { readStat, type ProcStat } from '../platform/index.js';
 import type { RunLine } from './run.js';
 
 const HEADER = 'cfn-supervise-ledger 1';

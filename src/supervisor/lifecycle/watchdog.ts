@@ -10,7 +10,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
 import type { Children } from '../proc/children.js';
-import { readStat } from '../proc/stat.js';
+import { readStat } from '../platform/index.js';
 
 // Shipped beside this module (the build copies it): a shell script reads best as a shell script.
 const SCRIPT = fileURLToPath(new URL('./watchdog.sh', import.meta.url));

@@ -2,7 +2,7 @@
  * The second way into a node process: its inspector port, for processes the probe cannot reach (an agent
  * started before and outside the supervisor, a child whose NODE_OPTIONS was stripped). SIGUSR1 makes node open
  * its inspector on 127.0.0.1 (port 9229 unless the process was given --inspect-port); the port it really opened
- * is read from /proc (proc/sockets.ts); chrome-remote-interface, the only websocket CDP client of the project,
+ * is read through the platform seam (platform/); chrome-remote-interface, the only websocket CDP client of the project,
  * attaches; the work is done; the session disconnects; and the inspector we opened is closed again.
  *
  * The price, printed by node on the target's stderr (measured, Node 20.20.2), where the probe prints nothing:
@@ -41,11 +41,11 @@ import { CfnError, ProbeError, TimeoutError, errorMessage } from '../../common/e
 import { within } from '../../common/deadline.js';
 import { openPrivateFile } from '../../common/statedir.js';
 import { MB } from '../../common/units.js';
-import { readStat } from '../proc/stat.js';
+import { readStat } from '../platform/index.js';
 import { defaultHeapLimit } from '../../config/environment.js';
 import { captureName, createPendingCapture, writeCaptureAtomically, type CaptureKind } from '../journal/captures.js';
 import type { HeapStats, HeapUsage } from './sessions.js';
-import { listenersOf } from '../proc/sockets.js';
+import { listenersOf } from '../platform/index.js';
 import { checkSnapshotHeadroom, reservedProgress } from './snapshot-headroom.js';
 import { checkTarget, cdp, openInspector, type CdpClient, type Endpoint } from './inspector-open.js';
 import { CLOSE_SOURCE, STATS_SOURCE, closerSource } from './inspector-scripts.js';

@@ -3,7 +3,7 @@
 // subreaper) and by memory of every pid seen in the run (keyed by start time, so a recycled pid is never mistaken
 // for a member).
 import { endGracefully, signalPid } from './kill.js';
-import { OpenProcFiles, childrenOf, readStat, scanFrom, scanProcesses, type ProcStat } from './stat.js';
+import { platform, readStat, type ProcStat } from '../platform/index.js';
 
 /**
  * How often a scan reads every process of the machine rather than walking down from the tree it knows. Its cost
@@ -68,8 +68,8 @@ export class ProcessTree {
   private generation = 0;
   private fullScanAt = -Infinity;
   private last: ProcStat[] = [];
-  /** The members' /proc files, open between partial scans. */
-  private readonly files = new OpenProcFiles();
+  /** The process table, which may keep the members' files open between partial scans. */
+  private readonly table = platform().processTable();
 
   constructor(
     private readonly helpers: ReadonlySet<number> = new Set(),
@@ -103,7 +103,7 @@ export class ProcessTree {
     const now = Date.now();
     const full = forceFull || now - this.fullScanAt >= FULL_SCAN_MS;
     if (full) this.fullScanAt = now;
-    const procs = full ? scanProcesses() : scanFrom([...(this.agentPid ? [this.agentPid] : []), ...this.last.map((p) => p.pid), ...childrenOf('self')], this.files);
+    const procs = this.table.scan(full, () => [...(this.agentPid ? [this.agentPid] : []), ...this.last.map((p) => p.pid), ...platform().adoptedChildren()]);
     // Only a full pass can tell that a kept process is gone: a partial one does not look for it.
     if (full && this.kept.size > 0) this.forgetGone(procs);
     const members = collectMembers(procs, this.scope());
@@ -153,7 +153,7 @@ export class ProcessTree {
 
   /** Closes the files kept open between scans; the next scan opens what it needs again. */
   close(): void {
-    this.files.close();
+    this.table.close();
   }
 
   /** --orphans keep: what is left of this run is no longer ours to track or kill. */

@@ -7,9 +7,7 @@ import { TimeoutError } from '../../common/errors.js';
 import type { ProcessSample, TickSample } from './policy.js';
 import type { HeapHistory, Point } from './trend.js';
 import { PairRing, Ring } from './ring.js';
-import { systemMemory } from '../../common/sysmem.js';
-import { establishedInodes, fdNames, socketInodes } from '../proc/sockets.js';
-import { pageSize, readArgv, type ProcStat } from '../proc/stat.js';
+import { pageSize, platform, readArgv, systemMemory, type Platform, type ProcStat } from '../platform/index.js';
 import { parseNodeArgs } from '../proc/node-argv.js';
 import type { ProcessTree } from '../proc/tree.js';
 import { MB } from '../../common/units.js';
@@ -160,17 +158,13 @@ export class Sampler {
     const started = performance.now();
     const at = Date.now();
     const members = this.tree.scan();
-    let fds: Map<number, string[] | undefined> | undefined;
-    let connections: Map<number, number> | undefined;
+    let descriptors: ReturnType<Platform['descriptors']> | undefined;
     if (++this.descriptorsAge >= DESCRIPTORS_EVERY_TICKS) {
       this.descriptorsAge = 0;
-      fds = new Map(members.map((p) => [p.pid, fdNames(p.pid)]));
-      const inodes = new Map(members.map((p) => [p.pid, [...(socketInodes(p.pid, fds!.get(p.pid) ?? []) ?? [])]]));
-      const established = [...inodes.values()].some((list) => list.length > 0) ? establishedInodes() : new Set<string>();
-      connections = new Map([...inodes].map(([pid, list]) => [pid, list.filter((i) => established.has(i)).length]));
+      descriptors = platform().descriptors(members.map((p) => p.pid));
     }
     const page = pageSize();
-    const processes = members.map((p) => this.sampleOne(p, p.pid === agentPid, fds?.get(p.pid)?.length, connections?.get(p.pid), page, at));
+    const processes = members.map((p) => this.sampleOne(p, p.pid === agentPid, descriptors?.get(p.pid)?.fds, descriptors?.get(p.pid)?.connections, page, at));
     const alive = new Set(members.map((p) => p.pid));
     for (const [pid, k] of this.known) {
       if (alive.has(pid)) continue;

@@ -4,13 +4,8 @@
 // are established connections (the connection rules).
 import { endianness } from 'node:os';
 import { readFileSync, readdirSync, readlinkSync } from 'node:fs';
+import type { TcpListener } from '../types.js';
 
-export interface TcpListener {
-  /** As the kernel has it: `127.0.0.1`, `0.0.0.0`, `::1`, `::`, `::ffff:127.0.0.1`, ... */
-  address: string;
-  port: number;
-  inode: string;
-}
 
 const LISTEN = '0A';
 const ESTABLISHED = '01';
@@ -128,12 +123,4 @@ export function holderOf(inode: string): number | undefined {
     if (socketInodes(Number(name))?.has(inode)) return Number(name);
   }
   return undefined;
-}
-
-/** Where a client on this host reaches a listener: wildcard addresses are reached on loopback. */
-export function connectHost(address: string): string {
-  if (address === '0.0.0.0') return '127.0.0.1';
-  if (address === '::') return '::1';
-  if (address.startsWith('::ffff:')) return address.slice(7);
-  return address;
 }

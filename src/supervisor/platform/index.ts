@@ -1,0 +1,85 @@
+// The one seam between the supervisor and the operating system: the process table, a process's argv, executable,
+// descriptors and sockets, the memory figures, the C library, and whether orphans come back to us (subreaper).
+// Two backends: `linux` reads /proc and uses prctl; `portable` uses only what macOS has as well (ps, lsof,
+// sysctl/vm_stat or free, libc by name) and leaves orphans to the watchdog and the ledger. Darwin selects
+// `portable`; CFN_SUPERVISE_BACKEND=portable forces it on Linux, where it is exercised.
+import type { Libc } from '../../common/libc.js';
+import type { SystemMemory } from '../../common/sysmem.js';
+import { linuxPlatform } from './linux/index.js';
+import { portablePlatform } from './portable/index.js';
+import type { ProcStat, TcpListener } from './types.js';
+
+export { connectHost, type ProcStat, type TcpListener } from './types.js';
+
+/** The processes of one pass, by pid. */
+export interface ProcessTable {
+  /** All processes when `full`; else those below `roots` at least (a backend may return more). */
+  scan(full: boolean, roots: () => Iterable<number>): Map<number, ProcStat>;
+  /** Lets go of what scans keep between passes. */
+  close(): void;
+}
+
+/** What a refusal to attach needs to know of a process. */
+export interface TargetStatus {
+  comm: string;
+  state: string;
+  uid: number;
+}
+
+export interface Platform {
+  readonly name: BackendName;
+  /** Bytes per unit of ProcStat.rssPages. */
+  pageSize(): number;
+  readStat(pid: number | 'self'): ProcStat | undefined;
+  processTable(): ProcessTable;
+  /**
+   * Our children, where orphans may be among them (adopted as subreaper): the caller leaves out those it spawned.
+   * Empty where nothing is adopted (portable: orphans go to init).
+   */
+  adoptedChildren(): number[];
+  readArgv(pid: number): string[] | undefined;
+  readEnvVar(pid: number, name: string): string | undefined;
+  executableOf(pid: number): { exe: string; node: boolean };
+  targetStatus(pid: number): TargetStatus | undefined;
+  /** False only when `pid` is known to live in another network namespace (its 127.0.0.1 is not ours). */
+  sameNetwork(pid: number): boolean;
+  /** Per pid, its open descriptors and established TCP connections; undefined for one gone or not ours. */
+  descriptors(pids: readonly number[]): Map<number, { fds: number; connections: number } | undefined>;
+  listenersOf(pid: number): TcpListener[] | undefined;
+  listenersOnPort(port: number): TcpListener[];
+  /** The process holding a socket, for error messages only: may scan every process. */
+  holderOf(inode: string): number | undefined;
+  systemMemory(): SystemMemory;
+  /** Asks for the orphans of the agent's tree; false when they go to init (the watchdog and ledger find them). */
+  becomeSubreaper(libc: Libc): boolean;
+}
+
+export type BackendName = 'linux' | 'portable';
+
+/** Pure: which backend runs here. An unknown CFN_SUPERVISE_BACKEND is an error, not a silent default. */
+export function selectBackend(requested: string | undefined, os: NodeJS.Platform): BackendName {
+  if (requested === 'linux' || requested === 'portable') {
+    if (requested === 'linux' && os !== 'linux') throw new Error(`CFN_SUPERVISE_BACKEND=linux needs Linux, not ${os}`);
+    return requested;
+  }
+  if (requested !== undefined && requested !== '') throw new Error(`CFN_SUPERVISE_BACKEND must be linux or portable, not ${requested}`);
+  return os === 'linux' ? 'linux' : 'portable';
+}
+
+let selected: Platform | undefined;
+
+export function platform(): Platform {
+  selected ??= selectBackend(process.env.CFN_SUPERVISE_BACKEND, process.platform) === 'linux' ? linuxPlatform : portablePlatform;
+  return selected;
+}
+
+// The calls by name, for callers that need one or two: the backend is chosen at the first call, not at import.
+export const pageSize = (): number => platform().pageSize();
+export const readStat = (pid: number | 'self'): ProcStat | undefined => platform().readStat(pid);
+export const readArgv = (pid: number): string[] | undefined => platform().readArgv(pid);
+export const readEnvVar = (pid: number, name: string): string | undefined => platform().readEnvVar(pid, name);
+export const executableOf = (pid: number): { exe: string; node: boolean } => platform().executableOf(pid);
+export const listenersOf = (pid: number): TcpListener[] | undefined => platform().listenersOf(pid);
+export const listenersOnPort = (port: number): TcpListener[] => platform().listenersOnPort(port);
+export const holderOf = (inode: string): number | undefined => platform().holderOf(inode);
+export const systemMemory = (): SystemMemory => platform().systemMemory();

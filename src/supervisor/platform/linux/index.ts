@@ -1,0 +1,63 @@
+// The linux backend: /proc for every process figure, prctl for the subreaper.
+import { readFileSync, readlinkSync } from 'node:fs';
+import type { Platform, ProcessTable, TargetStatus } from '../index.js';
+import { systemMemory } from '../../../common/sysmem.js';
+import { establishedInodes, fdNames, holderOf, listenersOf, listenersOnPort, socketInodes } from './sockets.js';
+import { OpenProcFiles, childrenOf, executableOf, pageSize, readArgv, readEnvVar, readStat, scanFrom, scanProcesses } from './stat.js';
+
+/** Whole passes over /proc; between them, walks down from the roots, their files kept open. */
+function processTable(): ProcessTable {
+  const files = new OpenProcFiles();
+  return {
+    scan: (full, roots) => (full ? scanProcesses() : scanFrom(roots(), files)),
+    close: () => files.close(),
+  };
+}
+
+function targetStatus(pid: number): TargetStatus | undefined {
+  let status: string;
+  try {
+    status = readFileSync(`/proc/${pid}/status`, 'latin1');
+  } catch {
+    return undefined;
+  }
+  const field = (name: string) => new RegExp(`^${name}:\\s*(.*)$`, 'm').exec(status)?.[1]?.trim() ?? '';
+  return { comm: field('Name'), state: field('State').charAt(0), uid: Number(field('Uid').split(/\s+/)[0]) };
+}
+
+function sameNetwork(pid: number): boolean {
+  try {
+    return readlinkSync(`/proc/${pid}/ns/net`) === readlinkSync('/proc/self/ns/net');
+  } catch {
+    return true;
+  }
+}
+
+function descriptors(pids: readonly number[]): Map<number, { fds: number; connections: number } | undefined> {
+  const fds = new Map(pids.map((pid) => [pid, fdNames(pid)]));
+  const inodes = new Map(pids.map((pid) => [pid, [...(socketInodes(pid, fds.get(pid) ?? []) ?? [])]]));
+  const established = [...inodes.values()].some((list) => list.length > 0) ? establishedInodes() : new Set<string>();
+  return new Map(pids.map((pid) => {
+    const names = fds.get(pid);
+    return [pid, names === undefined ? undefined : { fds: names.length, connections: inodes.get(pid)!.filter((i) => established.has(i)).length }];
+  }));
+}
+
+export const linuxPlatform: Platform = {
+  name: 'linux',
+  pageSize,
+  readStat: (pid) => readStat(pid),
+  processTable,
+  adoptedChildren: () => childrenOf('self'),
+  readArgv,
+  readEnvVar,
+  executableOf,
+  targetStatus,
+  sameNetwork,
+  descriptors,
+  listenersOf,
+  listenersOnPort,
+  holderOf,
+  systemMemory: () => systemMemory(),
+  becomeSubreaper: (libc) => libc.becomeSubreaper(),
+};

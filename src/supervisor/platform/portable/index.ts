@@ -1,0 +1,71 @@
+// The portable backend: only what macOS has as well. The process table from one ps call per tick, descriptors and
+// sockets from lsof (at the slow cadence), memory from sysctl/vm_stat (macOS) or free, and no subreaper: orphans
+// of the tree go to init, and the watchdog and the ledger find them by start time and session.
+import type { Platform, ProcessTable, TargetStatus } from '../index.js';
+import { isNodeExecutable } from '../../proc/node-argv.js';
+import { countDescriptors, listenersIn, parseLsof, runLsof, type LsofFile } from './lsof.js';
+import { systemMemory } from './memory.js';
+import { psOne, psTable, runPs } from './ps.js';
+
+/** ps reports RSS in KiB: the backend's page is one KiB. */
+const PAGE = 1024;
+
+/** One ps call reads the whole table: a walk from roots would cost a call per process. */
+const processTable = (): ProcessTable => ({ scan: () => psTable(), close: () => undefined });
+
+/** The argv ps shows, joined by spaces: an argument that held a space comes back as two, an empty one not at all. */
+function readArgv(pid: number): string[] | undefined {
+  const text = runPs(['-o', 'args=', '-p', String(pid)]).trim();
+  return text ? text.split(/\s+/) : undefined;
+}
+
+/** The executable: lsof's first `txt` file (macOS and Linux alike); ps's comm where lsof is missing. */
+function executableOf(pid: number): { exe: string; node: boolean } {
+  const files = parseLsof(runLsof(['-a', '-p', String(pid), '-d', 'txt']) ?? '').get(pid);
+  const exe = files?.find((f) => f.fd === 'txt')?.name ?? runPs(['-o', 'comm=', '-p', String(pid)]).trim();
+  return { exe, node: exe !== '' && isNodeExecutable(exe) };
+}
+
+function targetStatus(pid: number): TargetStatus | undefined {
+  const m = /^\s*(\d+)\s+(\S+)\s+(.*)$/.exec(runPs(['-o', 'uid=,state=,comm=', '-p', String(pid)]));
+  return m ? { uid: Number(m[1]), state: m[2]!.charAt(0), comm: m[3]!.trim() } : undefined;
+}
+
+function descriptors(pids: readonly number[]): Map<number, { fds: number; connections: number } | undefined> {
+  const files = pids.length > 0 ? parseLsof(runLsof(['-p', pids.join(',')]) ?? '') : new Map<number, LsofFile[]>();
+  return new Map(pids.map((pid) => {
+    const own = files.get(pid);
+    return [pid, own ? countDescriptors(own) : undefined];
+  }));
+}
+
+function listenersOf(pid: number) {
+  const files = parseLsof(runLsof(['-a', '-p', String(pid), '-iTCP']) ?? '').get(pid);
+  if (files) return listenersIn(files);
+  // No TCP file at all, or no process: only the latter is undefined.
+  return psOne(pid) ? [] : undefined;
+}
+
+/** Every listener lsof can see: the user's own processes unless root (/proc/net shows every socket). */
+const allListeners = () => [...parseLsof(runLsof(['-iTCP', '-sTCP:LISTEN']) ?? '')].flatMap(([pid, files]) => listenersIn(files).map((l) => ({ pid, l })));
+
+export const portablePlatform: Platform = {
+  name: 'portable',
+  pageSize: () => PAGE,
+  readStat: (pid) => psOne(pid === 'self' ? process.pid : pid),
+  processTable,
+  adoptedChildren: () => [],
+  readArgv,
+  // ps shows another process's environment only on some systems and in its own format: not known here.
+  readEnvVar: () => undefined,
+  executableOf,
+  targetStatus,
+  // Network namespaces are Linux's.
+  sameNetwork: () => true,
+  descriptors,
+  listenersOf,
+  listenersOnPort: (port) => allListeners().filter(({ l }) => l.port === port).map(({ l }) => l),
+  holderOf: (inode) => allListeners().find(({ l }) => l.inode === inode)?.pid,
+  systemMemory: () => systemMemory(),
+  becomeSubreaper: () => false,
+};

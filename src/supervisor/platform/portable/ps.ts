@@ -1,0 +1,83 @@
+// The process table from ps, in the columns GNU procps and BSD ps (macOS) both accept: one call for the whole
+// table per tick. Run under LC_ALL=C and TZ=UTC, so lstart reads the same on both and parses without a locale.
+import { execFileSync } from 'node:child_process';
+import type { ProcStat } from '../types.js';
+
+/** state before lstart (5 words) and comm last (it may hold spaces): every other column is one word. */
+export const PS_COLUMNS = 'pid=,ppid=,pgid=,sess=,rss=,time=,state=,lstart=,comm=';
+const PS_ENV = { ...process.env, LC_ALL: 'C', TZ: 'UTC' };
+const PS_TIMEOUT_MS = 5000;
+const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+
+/**
+ * CPU time in 1/100 s from `time`: GNU `[DD-]HH:MM:SS` (whole seconds), BSD `[[DD-]HH:]MM:SS.cc`. The fraction
+ * is kept where BSD gives it; GNU's whole seconds make a CPU percentage over one 2 s tick coarse.
+ */
+export function parseCpuTime(text: string): number | undefined {
+  const m = /^(?:(\d+)-)?([\d:]+)(?:\.(\d+))?$/.exec(text);
+  if (!m) return undefined;
+  const seconds = m[2]!.split(':').reduce((acc, part) => acc * 60 + Number(part), 0);
+  const fraction = m[3] ? Math.round(Number(`0.${m[3]}`) * 100) : 0;
+  return (Number(m[1] ?? 0) * 86400 + seconds) * 100 + fraction;
+}
+
+/** lstart in C locale and UTC (`Sun Dec  6 16:13:37 2026`) as seconds since 1970; with the pid, an identity. */
+export function parseLstart(words: readonly string[]): number | undefined {
+  const [, month, day, clock, year] = words;
+  const mon = MONTHS.indexOf(month ?? '');
+  const hms = /^(\d+):(\d+):(\d+)$/.exec(clock ?? '');
+  if (mon < 0 || !hms || !day || !year) return undefined;
+  const ms = Date.UTC(Number(year), mon, Number(day), Number(hms[1]), Number(hms[2]), Number(hms[3]));
+  return Number.isFinite(ms) ? ms / 1000 : undefined;
+}
+
+/**
+ * One line of `ps -o ${PS_COLUMNS}`. BSD's state is a letter and flags (`Ss+`; `E`: trying to exit); BSD's
+ * `U` (uninterruptible wait) is Linux's `D`. BSD's comm may be the executable's path: its last part is the name.
+ * RSS stays in KiB (the backend's page is 1 KiB); BSD ps gives no thread count (0).
+ */
+export function parsePsLine(line: string): ProcStat | undefined {
+  const w = line.trim().split(/\s+/);
+  if (w.length < 13) return undefined;
+  const [pid, ppid, pgid, sid, rss] = w.slice(0, 5).map(Number) as [number, number, number, number, number];
+  const cpuTicks = parseCpuTime(w[5]!);
+  const startTime = parseLstart(w.slice(7, 12));
+  const flags = w[6]!;
+  if ([pid, ppid, pgid, sid, rss].some((n) => !Number.isInteger(n)) || cpuTicks === undefined || startTime === undefined) return undefined;
+  const state = flags.charAt(0) === 'U' ? 'D' : flags.charAt(0);
+  const name = /^\s*(?:\S+\s+){12}(.*)$/.exec(line)?.[1]?.trim() ?? '';
+  return {
+    pid,
+    ppid,
+    pgid,
+    sid,
+    rssPages: rss,
+    cpuTicks,
+    state,
+    startTime,
+    comm: name.includes('/') ? name.slice(name.lastIndexOf('/') + 1) : name,
+    threads: 0,
+    exiting: flags.slice(1).includes('E'),
+  };
+}
+
+export function parsePs(text: string): Map<number, ProcStat> {
+  const procs = new Map<number, ProcStat>();
+  for (const line of text.split('\n')) {
+    const p = parsePsLine(line);
+    if (p) procs.set(p.pid, p);
+  }
+  return procs;
+}
+
+/** ps with the C locale and UTC; '' when it fails (a `-p` whose process is gone exits 1). */
+export function runPs(args: readonly string[]): string {
+  try {
+    return execFileSync('ps', args, { encoding: 'utf8', env: PS_ENV, timeout: PS_TIMEOUT_MS, stdio: ['ignore', 'pipe', 'ignore'], maxBuffer: 64 << 20 });
+  } catch (err) {
+    return (err as { stdout?: string }).stdout ?? '';
+  }
+}
+
+export const psTable = (): Map<number, ProcStat> => parsePs(runPs(['-A', '-o', PS_COLUMNS]));
+export const psOne = (pid: number): ProcStat | undefined => parsePs(runPs(['-o', PS_COLUMNS, '-p', String(pid)])).get(pid);
