@@ -5,7 +5,7 @@ import { chmodSync, chownSync, existsSync, linkSync, mkdirSync, readFileSync, re
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { readStat } from '../../src/supervisor/platform/linux/stat.js';
-import { CLI, descendantsOf, fixture, isAlive, readJsonl, runCli, startCli, tempDir, track, waitFor } from '../helpers/cli.js';
+import { CLI, PORTABLE_BACKEND, descendantsOf, fixture, isAlive, readJsonl, runCli, startCli, tempDir, track, waitFor } from '../helpers/cli.js';
 
 const FAST = ['--min-free', '0', '--interval', '200'];
 
@@ -15,7 +15,10 @@ async function superviseTree() {
   const pidsFile = path.join(cwd, 'pids.json');
   const s = startCli([...FAST, '--', 'node', fixture('faults/tree.cjs'), pidsFile], { cwd });
   const pids = await waitFor(() => existsSync(pidsFile) && (JSON.parse(readFileSync(pidsFile, 'utf8')) as Record<string, number>), 20_000, 'the tree');
-  const tree = Object.values(pids);
+  // Without a subreaper a double-forked daemon is found only if a scan saw its middle process alive: the
+  // portable backend may miss it (README: what the portable backend does not do).
+  const tree = Object.entries(pids).flatMap(([role, pid]) => (PORTABLE_BACKEND && role === 'daemon' ? [] : [pid]));
+  if (PORTABLE_BACKEND) track(pids.daemon);
   for (const pid of tree) track(pid);
   // The supervisor has seen all of them once the ledger it keeps lists them (one interval at most).
   const ledger = path.join(cwd, '.cfn-supervise/ledger');

@@ -7,7 +7,7 @@ import type { Children } from '../proc/children.js';
 import type { Libc } from '../../common/libc.js';
 import type { ProcessTree } from '../proc/tree.js';
 import type { Terminal } from './terminal.js';
-import { readStat } from '../platform/index.js';
+import { platform, readStat } from '../platform/index.js';
 import { isNodeExecutable, underPermissionModel } from '../proc/node-argv.js';
 import { BUN_LINK_ENV } from '../probe-link/bun-link.js';
 
@@ -101,28 +101,6 @@ export function checkCommand(command: string, pathVar: string | undefined): void
   throw new SpawnError(`${command}: ${found ? 'permission denied' : 'command not found'}`, !found);
 }
 
-let setprivPath: string | null | undefined;
-
-/**
- * util-linux's setpriv sets the parent-death signal and execs the agent: if the supervisor is killed outright,
- * the agent hears of it at once (the watchdog ends the rest of the tree). Where it is missing, the watchdog alone.
- */
-function findSetpriv(): string | null {
-  if (setprivPath === undefined) {
-    setprivPath = null;
-    for (const file of ['/usr/bin/setpriv', '/bin/setpriv']) {
-      try {
-        accessSync(file, constants.X_OK);
-        setprivPath = file;
-        break;
-      } catch {
-        // Try the next place.
-      }
-    }
-  }
-  return setprivPath;
-}
-
 export interface Agent {
   pid: number;
   /** With the pid, the agent's identity: read at spawn, before it can exit and its pid be reused. */
@@ -154,8 +132,7 @@ export function spawnAgent(
   const [command] = argv;
   if (!command) throw new SpawnError('missing the agent command', true);
   checkCommand(command, env.PATH);
-  const setpriv = findSetpriv();
-  const full = setpriv ? [setpriv, '--pdeathsig', 'TERM', '--', ...argv] : argv;
+  const full = platform().withParentDeathSignal(argv);
   const ours = process.umask(userUmask);
   let pid: number;
   try {

@@ -52,6 +52,8 @@ export interface Platform {
   systemMemory(): SystemMemory;
   /** Asks for the orphans of the agent's tree; false when they go to init (the watchdog and ledger find them). */
   becomeSubreaper(libc: Libc): boolean;
+  /** The agent's command line, wrapped so that it hears at once of the supervisor's death where the OS can say. */
+  withParentDeathSignal(argv: string[]): string[];
 }
 
 export type BackendName = 'linux' | 'portable';

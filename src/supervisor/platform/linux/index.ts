@@ -1,5 +1,5 @@
 // The linux backend: /proc for every process figure, prctl for the subreaper.
-import { readFileSync, readlinkSync } from 'node:fs';
+import { accessSync, constants, readFileSync, readlinkSync } from 'node:fs';
 import type { Platform, ProcessTable, TargetStatus } from '../index.js';
 import { systemMemory } from '../../../common/sysmem.js';
 import { establishedInodes, fdNames, holderOf, listenersOf, listenersOnPort, socketInodes } from './sockets.js';
@@ -43,6 +43,28 @@ function descriptors(pids: readonly number[]): Map<number, { fds: number; connec
   }));
 }
 
+let setprivPath: string | null | undefined;
+
+/**
+ * util-linux's setpriv sets the parent-death signal and execs the agent: if the supervisor is killed outright,
+ * the agent hears of it at once (the watchdog ends the rest of the tree). Where it is missing, the watchdog alone.
+ */
+function findSetpriv(): string | null {
+  if (setprivPath === undefined) {
+    setprivPath = null;
+    for (const file of ['/usr/bin/setpriv', '/bin/setpriv']) {
+      try {
+        accessSync(file, constants.X_OK);
+        setprivPath = file;
+        break;
+      } catch {
+        // Try the next place.
+      }
+    }
+  }
+  return setprivPath;
+}
+
 export const linuxPlatform: Platform = {
   name: 'linux',
   pageSize,
@@ -60,4 +82,8 @@ export const linuxPlatform: Platform = {
   holderOf,
   systemMemory: () => systemMemory(),
   becomeSubreaper: (libc) => libc.becomeSubreaper(),
+  withParentDeathSignal: (argv) => {
+    const setpriv = findSetpriv();
+    return setpriv ? [setpriv, '--pdeathsig', 'TERM', '--', ...argv] : argv;
+  },
 };

@@ -68,4 +68,6 @@ export const portablePlatform: Platform = {
   holderOf: (inode) => allListeners().find(({ l }) => l.inode === inode)?.pid,
   systemMemory: () => systemMemory(),
   becomeSubreaper: () => false,
+  // No PR_SET_PDEATHSIG: the watchdog alone ends the tree of a supervisor killed outright.
+  withParentDeathSignal: (argv) => argv,
 };
