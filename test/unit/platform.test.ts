@@ -6,7 +6,7 @@ import { maxSocketPathBytes, socketFits } from '../../src/common/statedir.js';
 import { selectBackend } from '../../src/supervisor/platform/index.js';
 import { countDescriptors, listenersIn, parseLsof } from '../../src/supervisor/platform/portable/lsof.js';
 import { memoryFigures, parseFree, parseVmStat } from '../../src/supervisor/platform/portable/memory.js';
-import { parseCpuTime, parsePs } from '../../src/supervisor/platform/portable/ps.js';
+import { parseCpuTime, parsePs, parseTargetStatus } from '../../src/supervisor/platform/portable/ps.js';
 
 const fixture = (name: string) => readFileSync(new URL(`../fixtures/platform/${name}`, import.meta.url), 'utf8');
 
@@ -59,6 +59,12 @@ describe('ps', () => {
     ['1:x', undefined],
   ])('cpu time %s', (text, ticks) => {
     expect(parseCpuTime(text)).toBe(ticks);
+  });
+
+  it('reads what a refusal to attach needs, with the newline ps ends on', () => {
+    expect(parseTargetStatus('  501 S+   /Applications/Visual Studio Code.app/Contents/MacOS/Electron\n')).toEqual({ uid: 501, state: 'S', comm: 'Electron' });
+    expect(parseTargetStatus('    0 UE   sleep\n')).toEqual({ uid: 0, state: 'D', comm: 'sleep' });
+    expect(parseTargetStatus('')).toBeUndefined();
   });
 
   it('skips what is not a row (a header, a truncated line)', () => {

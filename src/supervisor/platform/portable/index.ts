@@ -1,11 +1,11 @@
 // The portable backend: only what macOS has as well. The process table from one ps call per tick, descriptors and
 // sockets from lsof (at the slow cadence), memory from sysctl/vm_stat (macOS) or free, and no subreaper: orphans
 // of the tree go to init, and the watchdog and the ledger find them by start time and session.
-import type { Platform, ProcessTable, TargetStatus } from '../index.js';
+import type { Platform, ProcessTable } from '../index.js';
 import { isNodeExecutable } from '../../proc/node-argv.js';
 import { countDescriptors, listenersIn, parseLsof, runLsof, type LsofFile } from './lsof.js';
 import { systemMemory } from './memory.js';
-import { psOne, psTable, runPs } from './ps.js';
+import { parseTargetStatus, psOne, psTable, runPs } from './ps.js';
 
 /** ps reports RSS in KiB: the backend's page is one KiB. */
 const PAGE = 1024;
@@ -24,11 +24,6 @@ function executableOf(pid: number): { exe: string; node: boolean } {
   const files = parseLsof(runLsof(['-a', '-p', String(pid), '-d', 'txt']) ?? '').get(pid);
   const exe = files?.find((f) => f.fd === 'txt')?.name ?? runPs(['-o', 'comm=', '-p', String(pid)]).trim();
   return { exe, node: exe !== '' && isNodeExecutable(exe) };
-}
-
-function targetStatus(pid: number): TargetStatus | undefined {
-  const m = /^\s*(\d+)\s+(\S+)\s+(.*)$/.exec(runPs(['-o', 'uid=,state=,comm=', '-p', String(pid)]));
-  return m ? { uid: Number(m[1]), state: m[2]!.charAt(0), comm: m[3]!.trim() } : undefined;
 }
 
 function descriptors(pids: readonly number[]): Map<number, { fds: number; connections: number } | undefined> {
@@ -59,7 +54,7 @@ export const portablePlatform: Platform = {
   // ps shows another process's environment only on some systems and in its own format: not known here.
   readEnvVar: () => undefined,
   executableOf,
-  targetStatus,
+  targetStatus: (pid) => parseTargetStatus(runPs(['-o', 'uid=,state=,comm=', '-p', String(pid)])),
   // Network namespaces are Linux's.
   sameNetwork: () => true,
   descriptors,

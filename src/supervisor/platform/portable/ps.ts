@@ -1,6 +1,7 @@
 // The process table from ps, in the columns GNU procps and BSD ps (macOS) both accept: one call for the whole
 // table per tick. Run under LC_ALL=C and TZ=UTC, so lstart reads the same on both and parses without a locale.
 import { execFileSync } from 'node:child_process';
+import type { TargetStatus } from '../index.js';
 import type { ProcStat } from '../types.js';
 
 /** state before lstart (5 words) and comm last (it may hold spaces): every other column is one word. */
@@ -33,7 +34,7 @@ export function parseLstart(words: readonly string[]): number | undefined {
 
 /**
  * One line of `ps -o ${PS_COLUMNS}`. BSD's state is a letter and flags (`Ss+`; `E`: trying to exit); BSD's
- * `U` (uninterruptible wait) is Linux's `D`. BSD's comm may be the executable's path: its last part is the name.
+ * `U` (uninterruptible wait) is Linux's `D`.
  * RSS stays in KiB (the backend's page is 1 KiB); BSD ps gives no thread count (0).
  */
 export function parsePsLine(line: string): ProcStat | undefined {
@@ -55,10 +56,19 @@ export function parsePsLine(line: string): ProcStat | undefined {
     cpuTicks,
     state,
     startTime,
-    comm: name.includes('/') ? name.slice(name.lastIndexOf('/') + 1) : name,
+    comm: commName(name),
     threads: 0,
     exiting: flags.slice(1).includes('E'),
   };
+}
+
+/** BSD's comm may be the executable's path: its last part is the name. */
+const commName = (name: string) => (name.includes('/') ? name.slice(name.lastIndexOf('/') + 1) : name);
+
+/** Pure: `ps -o uid=,state=,comm= -p <pid>`, what a refusal to attach needs; undefined when there is no row. */
+export function parseTargetStatus(text: string): TargetStatus | undefined {
+  const m = /^(\d+)\s+(\S+)\s+(.*)$/.exec(text.trim());
+  return m ? { uid: Number(m[1]), state: m[2]!.charAt(0) === 'U' ? 'D' : m[2]!.charAt(0), comm: commName(m[3]!.trim()) } : undefined;
 }
 
 export function parsePs(text: string): Map<number, ProcStat> {
