@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { maxSocketPathBytes, socketFits } from '../../src/common/statedir.js';
 import { selectBackend } from '../../src/supervisor/platform/index.js';
 import { countDescriptors, listenersIn, parseLsof } from '../../src/supervisor/platform/portable/lsof.js';
-import { memoryFigures, parseFree, parseVmStat } from '../../src/supervisor/platform/portable/memory.js';
+import { memoryFigures, parseFree, parseVmStat } from '../../src/common/memory-tools.js';
 import { parseCpuTime, parsePs, parseTargetStatus } from '../../src/supervisor/platform/portable/ps.js';
 
 const fixture = (name: string) => readFileSync(new URL(`../fixtures/platform/${name}`, import.meta.url), 'utf8');

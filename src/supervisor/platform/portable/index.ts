@@ -4,7 +4,7 @@
 import type { Platform, ProcessTable } from '../index.js';
 import { isNodeExecutable } from '../../proc/node-argv.js';
 import { countDescriptors, listenersIn, parseLsof, runLsof, type LsofFile } from './lsof.js';
-import { systemMemory } from './memory.js';
+import { systemMemory } from '../../../common/memory-tools.js';
 import { parseTargetStatus, psOne, psTable, runPs } from './ps.js';
 
 /** ps reports RSS in KiB: the backend's page is one KiB. */

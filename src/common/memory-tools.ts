@@ -1,8 +1,8 @@
-// The machine's memory without /proc/meminfo: macOS from `sysctl -n hw.memsize` and `vm_stat`, elsewhere (Linux
-// under the portable backend) from `free -b`. Available means what can be had without swapping: on macOS the
+// The machine's memory without /proc/meminfo (the portable backend, and sysmem.ts on macOS): macOS from
+// `sysctl -n hw.memsize` and `vm_stat`, elsewhere (Linux under the portable backend) from `free -b`. Available means what can be had without swapping: on macOS the
 // free, inactive, speculative and purgeable pages, as Activity Monitor's "memory used" leaves them out.
 import { execFileSync } from 'node:child_process';
-import type { SystemMemory } from '../../../common/sysmem.js';
+import type { SystemMemory } from './sysmem.js';
 
 const TIMEOUT_MS = 5000;
 const MB = 1048576;
