@@ -1,7 +1,8 @@
 import { defineConfig } from 'vitest/config';
 
 // Three tiers: `unit` (pure, seconds: `npm run test:unit` is the quick loop), `integration` (real processes,
-// sockets, inspectors) and `slow` (soaks, large snapshots, the memlab comparison). `npm test` runs all three.
+// sockets, inspectors) and `slow` (soaks, large snapshots, the memlab comparison). `npm test` runs all three on
+// Node 24 and the integration tier on 20, 22 and 26 (scripts/test-nodes.sh, each through scripts/test-on-node.sh).
 const shared = {
   setupFiles: ['test/helpers/setup.ts'],
   // Tests spawn real agents and inspectors; two cores cannot take many files at once.

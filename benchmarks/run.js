@@ -4,6 +4,8 @@
 // repeat count. A module exporting `selfRepeating = true` is called once with { quick, repeats } and
 // returns figures already summarised (lib/stats.mjs): its runs are trials it interleaves or bounds itself,
 // and its 'goal met' must look at every trial, not at the first repeat's. `quickBeside`: see below.
+import { spawnSync } from 'node:child_process';
+import { realpathSync } from 'node:fs';
 import { mkdir, readdir, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -76,6 +78,14 @@ function markdown(results) {
     if (b.seconds) lines.push('', `(${Math.round(b.seconds)} s)`);
   }
   return `${lines.join('\n')}\n`;
+}
+
+// Every figure is this node's: the benchmarks start agents and the installed command (bin/cfn-supervise) through
+// the `node` on PATH, and helpers through process.execPath. Another node on PATH would mix two in one table.
+const onPath = spawnSync('node', ['-p', 'process.execPath'], { encoding: 'utf8' }).stdout?.trim();
+if (!onPath || realpathSync(onPath) !== realpathSync(process.execPath)) {
+  process.stderr.write(`bench: the node on PATH (${onPath || 'none'}) is not the one running the benchmarks (${process.execPath}): put that node first on PATH\n`);
+  process.exit(2);
 }
 
 const files = (await readdir(here))

@@ -18,8 +18,9 @@ import { goalMet, median, stat } from './lib/stats.mjs';
 export const selfRepeating = true;
 
 const FIRST_LINE = 'console.log(Date.now())';
-const MAX_EXTRA_MS = 120;
-const MAX_RATIO = 1.5;
+/** The goals, against `node -e 0` measured in the same trial: the supervised first line's extra, the commands' time. */
+const MAX_EXTRA_NODE_STARTS = 3;
+const MAX_RATIO = { version: 1.5, status: 2, statusLive: 2 };
 const TIME = '/usr/bin/time';
 const TIMEOUT_MS = 60_000;
 
@@ -122,19 +123,23 @@ async function measure(scope, env, trials, label) {
   await live.stop();
 
   const extra = t.supervised.map((x, i) => x - t.bare[i]);
+  // The extra in `node -e 0`s of the same trial: what the goal judges.
+  const extraStarts = extra.map((x, i) => round(x / t.node[i]));
   const ratio = (name) => t[name].map((x, i) => round(x / t.node[i]));
+  const ratioRow = (name, what) => ({ metric: named(`${what} ÷ \`node -e 0\``), value: stat(ratio(name)), unit: '×', goal: `≤ ${MAX_RATIO[name]}`, 'goal met': medianMet(ratio(name), (v) => v <= MAX_RATIO[name]) });
   const named = (metric) => (label ? `${metric} (${label})` : metric);
   return [
     { metric: named('first line of JS, bare'), value: stat(t.bare), unit: 'ms', goal: 'reference', 'goal met': '' },
     { metric: named('first line of JS, supervised'), value: stat(t.supervised), unit: 'ms', goal: '', 'goal met': '' },
-    { metric: named('first line of JS, supervised − bare'), value: stat(extra), unit: 'ms', goal: `≤ +${MAX_EXTRA_MS}`, 'goal met': medianMet(extra, (v) => v <= MAX_EXTRA_MS) },
+    { metric: named('first line of JS, supervised − bare'), value: stat(extra), unit: 'ms', goal: '', 'goal met': '' },
+    { metric: named('first line of JS, (supervised − bare) ÷ `node -e 0`'), value: stat(extraStarts), unit: '×', goal: `≤ ${MAX_EXTRA_NODE_STARTS}`, 'goal met': medianMet(extraStarts, (v) => v <= MAX_EXTRA_NODE_STARTS) },
     { metric: named('`node -e 0` wall time'), value: stat(t.node), unit: 'ms', goal: 'reference', 'goal met': '' },
     { metric: named('`cfn-supervise --version` wall time'), value: stat(t.version), unit: 'ms', goal: '', 'goal met': '' },
-    { metric: named('`cfn-supervise --version` ÷ `node -e 0`'), value: stat(ratio('version')), unit: '×', goal: `≤ ${MAX_RATIO}`, 'goal met': medianMet(ratio('version'), (v) => v <= MAX_RATIO) },
+    ratioRow('version', '`cfn-supervise --version`'),
     { metric: named('`cfn-supervise status` (no supervisor) wall time'), value: stat(t.status), unit: 'ms', goal: '', 'goal met': '' },
-    { metric: named('`cfn-supervise status` (no supervisor) ÷ `node -e 0`'), value: stat(ratio('status')), unit: '×', goal: `≤ ${MAX_RATIO}`, 'goal met': medianMet(ratio('status'), (v) => v <= MAX_RATIO) },
+    ratioRow('status', '`cfn-supervise status` (no supervisor)'),
     { metric: named('`cfn-supervise status` (supervisor running) wall time'), value: stat(t.statusLive), unit: 'ms', goal: '', 'goal met': '' },
-    { metric: named('`cfn-supervise status` (supervisor running) ÷ `node -e 0`'), value: stat(ratio('statusLive')), unit: '×', goal: `≤ ${MAX_RATIO}`, 'goal met': medianMet(ratio('statusLive'), (v) => v <= MAX_RATIO) },
+    ratioRow('statusLive', '`cfn-supervise status` (supervisor running)'),
     { metric: named('`node -e 0` peak RSS'), value: stat(rss.node), unit: 'MB', goal: 'reference', 'goal met': '' },
     { metric: named('`cfn-supervise --version` peak RSS'), value: stat(rss.version), unit: 'MB', goal: '', 'goal met': '' },
     { metric: named('`cfn-supervise status` (no supervisor) peak RSS'), value: stat(rss.status), unit: 'MB', goal: '', 'goal met': '' },

@@ -4,14 +4,14 @@
 # page headless), openssl (a private CA for the https webhook test), shellcheck (npm run lint), dash (the
 # watchdog is run under it), musl and nm (every C call the supervisor makes is checked against musl's libc), protoc
 # (decodes `analyze --pprof` output against pprof's Profile message: ~7 MB, where go tool pprof would bring a Go
-# toolchain), lsof and procps (the portable backend's descriptors and process table: npm run test:portable),
-# strace (its check that the supervisor opens no other process's /proc files). Installs only what is missing.
-# Then the runtimes agents are tested on besides this node (Node 22/24/26, Bun, Claude Code): scripts/runtimes.
+# toolchain), lsof and procps (the portable backend's descriptors and process table), strace (its check that the
+# supervisor opens no other process's /proc files). Installs only what is missing.
+# Then the runtimes the tests run on besides this node (Node 20/22/24/26, Bun, Claude Code): scripts/runtimes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runtimes=scripts/runtimes
 if [ ! -f "$runtimes/node_modules/.package-lock.json" ] || [ "$runtimes/package-lock.json" -nt "$runtimes/node_modules/.package-lock.json" ]; then
-  echo "installing test runtimes (Node 22/24/26, Bun, Claude Code) into $runtimes" >&2
+  echo "installing test runtimes (Node 20/22/24/26, Bun, Claude Code) into $runtimes" >&2
   npm ci --prefix "$runtimes" --no-audit --no-fund --loglevel=error
 fi
 missing=()

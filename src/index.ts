@@ -57,8 +57,8 @@ export class Supervision extends EventEmitter<SupervisionEvents> {
       userUmask: settings.userUmask ?? currentUmask(),
       ownsProcess: settings.ownsProcess ?? false,
       startedAt: Date.now(),
-      notice: (message, important) => {
-        notice?.(message, important);
+      notice: (message, important, detail) => {
+        notice?.(message, important, detail);
         this.emit('notice', message, important);
       },
       onAlert: (alert) => this.emit('alert', alert),
@@ -89,7 +89,7 @@ export class Supervision extends EventEmitter<SupervisionEvents> {
   }
 
   capture(req: Partial<CaptureRequest> = {}, onProgress: (p: CaptureProgress) => void = () => {}): Promise<CaptureResult> {
-    return this.call((h) => h.capture({ kind: req.kind ?? 'profile', ...(req.pid ? { pid: req.pid } : {}), ...(req.seconds ? { seconds: req.seconds } : {}) }, onProgress));
+    return this.call((h) => h.capture({ kind: req.kind ?? 'profile', ...(req.pid ? { pid: req.pid } : {}), ...(req.thread ? { thread: req.thread } : {}), ...(req.seconds ? { seconds: req.seconds } : {}) }, onProgress));
   }
 
   gc(pid?: number): Promise<GcResult> {

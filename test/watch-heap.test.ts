@@ -1,33 +1,13 @@
 // Issue 4's acceptance that needs the probe and the inspector: heap levels, pre-OOM evidence, leak trend,
 // cooldown. (The supervisor's own flat RSS under churn is in soak.slow.test.ts.)
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { fixture, readJsonl, runCli, startCli, tempDir, waitFor } from './helpers/cli.js';
+import { topSelfFrame } from './helpers/profile.js';
 
 const watch = (name: string) => fixture(`watch/${name}`);
 const FAST = ['--backoff', '10', '--min-free', '0'];
-
-interface ProfileNode {
-  callFrame: { functionName: string; url: string; lineNumber: number };
-  selfSize: number;
-  id: number;
-  children: ProfileNode[];
-}
-
-/** The function with the largest self size, summed over its nodes. */
-export function topSelfFrame(file: string): string {
-  const profile = JSON.parse(readFileSync(file, 'utf8')) as { head: ProfileNode; samples: unknown[] };
-  expect(Array.isArray(profile.samples)).toBe(true);
-  const bySelf = new Map<string, number>();
-  const walk = (n: ProfileNode) => {
-    expect(n).toMatchObject({ callFrame: expect.any(Object), selfSize: expect.any(Number), id: expect.any(Number), children: expect.any(Array) });
-    bySelf.set(n.callFrame.functionName, (bySelf.get(n.callFrame.functionName) ?? 0) + n.selfSize);
-    n.children.forEach(walk);
-  };
-  walk(profile.head);
-  return [...bySelf].sort((a, b) => b[1] - a[1])[0]![0];
-}
 
 const heapLevels = (alerts: Record<string, unknown>[], pid: unknown, metric = 'heap') =>
   alerts.filter((a) => a.pid === pid && a.metric === metric).map((a) => a.level);
@@ -106,7 +86,11 @@ describe('cleanup', () => {
     const cwd = tempDir();
     const s = startCli([...FAST, '--restart', 'never', '--', 'node', watch('pressure.cjs')], { cwd });
     await waitFor(() => s.stdout().toString().includes('ready'), 15_000, 'the agent');
-    const status = async () => JSON.parse((await runCli(['status', '--json'], { cwd })).stdout.toString()) as { processes: { heap_used_mb?: number }[] };
+    // The control socket may come up after the agent's first line (the agent is started first): none yet is no process yet.
+    const status = async () => {
+      const r = await runCli(['status', '--json'], { cwd });
+      return (r.code === 0 ? JSON.parse(r.stdout.toString()) : { processes: [] }) as { processes: { heap_used_mb?: number }[] };
+    };
     for (let i = 0; i < 100 && !(await status()).processes.some((p) => p.heap_used_mb !== undefined); i++) await new Promise((r) => setTimeout(r, 100));
     const r = await runCli(['cleanup'], { cwd });
     expect(r.code).toBe(0);

@@ -75,7 +75,9 @@ export interface SiteTable {
 }
 
 export const EMPTY_PROFILE_NOTE =
-  'no live sampled allocations: the process allocated less than the sampling interval since sampling started (or all of it was collected); take a longer capture with --seconds';
+  'no live sampled allocations: nothing allocated on the V8 heap since sampling started is still alive, so the heap did not grow. ' +
+  'Memory growing outside the heap (Buffers, ArrayBuffers, native memory) is invisible to a profile: a heap snapshot ' +
+  '(capture --snapshot) names what holds the Buffers. Only a heap growing by less than the sampling interval needs a longer capture (--seconds)';
 
 function invalid(what: string): AnalysisError {
   return new AnalysisError(`not a valid heap profile: ${what}`);

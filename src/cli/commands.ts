@@ -13,6 +13,7 @@ import { bytesMb } from './view.js';
 interface Flags {
   json?: boolean;
   pid?: string;
+  thread?: string;
   snapshot?: boolean;
   seconds?: string;
   duration?: string;
@@ -23,6 +24,13 @@ interface Flags {
 function parsePid(raw: string | undefined): number | undefined {
   if (raw === undefined) return undefined;
   if (!/^\s*\d+\s*$/.test(raw) || Number(raw) < 1) throw new UsageError(`--pid: expected a process id, got '${raw}'`);
+  return Number(raw);
+}
+
+function parseThread(raw: string | undefined, pid: number | undefined): number | undefined {
+  if (raw === undefined) return undefined;
+  if (!/^\s*\d+\s*$/.test(raw) || Number(raw) < 1) throw new UsageError(`--thread: expected a worker's threadId, got '${raw}'`);
+  if (pid === undefined) throw new UsageError('--thread needs --pid: the process the worker thread belongs to');
   return Number(raw);
 }
 
@@ -52,28 +60,31 @@ const DEFAULT_ATTACH_SECONDS = 10;
 
 export async function capture(config: Config, flags: Flags): Promise<number> {
   const pid = parsePid(flags.pid);
+  const thread = parseThread(flags.thread, pid);
   const seconds = parseCaptureSeconds(flags.seconds);
   if (flags.snapshot && seconds !== undefined) throw new UsageError('--seconds applies to profiles, not to --snapshot');
   return orAttach(
     pid,
-    () => captureFromSupervisor(config.stateDir, pid, seconds, flags),
-    async (target) =>
-      (await import('./monitor.js')).captureViaInspector({
+    () => captureFromSupervisor(config.stateDir, pid, thread, seconds, flags),
+    async (target) => {
+      if (thread !== undefined) throw new UsageError('--thread needs a running supervisor: a worker thread is reached through its probe');
+      return (await import('./monitor.js')).captureViaInspector({
         pid: target,
         kind: flags.snapshot ? 'snapshot' : 'profile',
         seconds: seconds ?? DEFAULT_ATTACH_SECONDS,
         capturesDir: config.capturesDir,
         json: flags.json === true,
-      }),
+      });
+    },
   );
 }
 
-async function captureFromSupervisor(stateDir: string, pid: number | undefined, seconds: number | undefined, flags: Flags): Promise<number> {
+async function captureFromSupervisor(stateDir: string, pid: number | undefined, thread: number | undefined, seconds: number | undefined, flags: Flags): Promise<number> {
   const bar = progressLine();
   let result: CaptureResult;
   try {
     result = await new ControlClient(stateDir).request<CaptureResult>('POST', '/capture', {
-      body: { kind: flags.snapshot ? 'snapshot' : 'profile', pid, seconds },
+      body: { kind: flags.snapshot ? 'snapshot' : 'profile', pid, thread, seconds },
       onLine: (line) => {
         const p = line.progress as CaptureProgress | undefined;
         if (!p) return;

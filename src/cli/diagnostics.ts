@@ -9,7 +9,8 @@ import { boundedMemory, memoryBound, type SystemMemory } from '../common/sysmem.
 import { journalFiles } from '../report/journals.js';
 import { profileSummary } from '../report/records.js';
 import type { ProcessView, StatusView } from '../supervisor/control/protocol.js';
-import { rank } from '../supervisor/watch/policy.js';
+import { mostlyOffHeap, rank } from '../supervisor/watch/policy.js';
+import { MB } from '../common/units.js';
 import { ControlClient } from './client.js';
 import { out } from './output.js';
 import { fetchStatus, formatHeap, formatTrend, processTable, statusHeader } from './view.js';
@@ -148,10 +149,21 @@ const who = (p: ProcessView) => `pid ${p.pid} (${p.role})`;
  * How a process's heap grows, when it does: its trusted trend, or else the newest trend alert about it still
  * standing (a trend is shown only while its fit is good, and a leak's fit wavers with each collection).
  */
-function growth(p: ProcessView, alerts: readonly AlertEntry[]): string | undefined {
-  if (p.trend && p.trend.mb_per_min > 0) return `heap ${formatTrend(p.trend)}`;
-  const alert = [...alerts].reverse().find((a) => a.pid === p.pid && a.metric === 'trend');
-  return alert && rank(alert.level as ProcessView['level']) >= rank('warning') && rank(p.level) >= rank('warning') ? `the last trend alert said: ${alert.message}` : undefined;
+function growth(p: ProcessView, alerts: readonly AlertEntry[]): { how: string; offHeap: boolean } | undefined {
+  if (p.trend && p.trend.mb_per_min > 0) return { how: `heap ${formatTrend(p.trend)}`, offHeap: false };
+  const alert = [...alerts].reverse().find((a) => a.pid === p.pid && (a.metric === 'trend' || a.metric === 'offheap'));
+  if (!alert || rank(alert.level as ProcessView['level']) < rank('warning') || rank(p.level) < rank('warning')) return undefined;
+  return { how: `the last ${alert.metric} alert said: ${alert.message}`, offHeap: alert.metric === 'offheap' };
+}
+
+/** What to do about a process whose RSS is mostly outside its heap. */
+function outsideHeap(p: ProcessView): string {
+  const external = p.external_mb === undefined ? '' : `, ${Math.round(p.external_mb)} MB of it Buffers and ArrayBuffers`;
+  return (
+    `most of its memory is outside the V8 heap${external}, so a bigger --heap-limit would not help: ` +
+    `\`cfn-supervise capture --pid ${p.pid} --snapshot\`, then \`cfn-supervise analyze <file>\` names what holds the Buffers ` +
+    '(system / JSArrayBufferData and the array or property above it)'
+  );
 }
 
 const serious = (level: string) => rank(level as ProcessView['level']) >= rank('critical');
@@ -162,7 +174,13 @@ export function nextSteps(d: Omit<Diagnostics, 'next' | 'generated_at'>): string
   const { status, processes, system_memory: mem, capture } = d;
   const failing = status.supervisor.watch_failing;
   if (failing) steps.push(`the watch loop is failing: ${failing}; levels and trends below are stale. supervisor.log says more ("tick failed"); fix its cause or restart the supervisor`);
+  const offHeap = (p: ProcessView) => p.heap_total_mb !== undefined && mostlyOffHeap(p.heap_total_mb * MB, p.rss_mb * MB);
   for (const p of processes.filter((q) => serious(q.level))) {
+    // A bigger heap limit is no answer to memory that is not on the heap.
+    if (offHeap(p)) {
+      steps.push(`${who(p)} is at ${p.level} (RSS ${Math.round(p.rss_mb)} MB, heap ${formatHeap(p)}): ${outsideHeap(p)}`);
+      continue;
+    }
     steps.push(
       `${who(p)} is at ${p.level} (RSS ${Math.round(p.rss_mb)} MB, heap ${formatHeap(p)}): save the evidence now with \`cfn-supervise capture --pid ${p.pid}\`, ` +
         `then \`cfn-supervise gc --pid ${p.pid}\`; if the heap stays high, \`cfn-supervise restart\`, or raise --heap-limit if this is its work and not a leak`,
@@ -172,10 +190,14 @@ export function nextSteps(d: Omit<Diagnostics, 'next' | 'generated_at'>): string
     steps.push(`the whole tree is at ${status.tree.level} (RSS ${Math.round(status.tree.rss_mb)} MB): \`cfn-supervise cleanup\` collects garbage everywhere and reaps strays; \`cfn-supervise top\` shows who holds the memory`);
   }
   const growing = processes.flatMap((p) => {
-    const how = growth(p, d.alerts);
-    return how === undefined ? [] : [{ p, how }];
+    const g = growth(p, d.alerts);
+    return g === undefined ? [] : [{ p, ...g }];
   });
-  for (const { p, how } of growing) {
+  for (const { p, how, offHeap: outside } of growing) {
+    if (outside || offHeap(p)) {
+      if (!serious(p.level)) steps.push(`${who(p)}: ${how}: ${outsideHeap(p)}`);
+      continue;
+    }
     steps.push(
       `${who(p)}: ${how}: \`cfn-supervise capture --pid ${p.pid} --seconds 30\` now and again in a few minutes, ` +
         'then `cfn-supervise analyze <first> <second>` shows what grew (`cfn-supervise analyze <file>` for one)',

@@ -1,6 +1,7 @@
 // What the CLI writes for people, and the rule that writing can never kill it: a closed stdout (`| head`) ends
 // a listing quietly, a closed stderr silences notices. A supervisor that died of EPIPE would orphan its agent.
-import { CfnError, EXIT, errorMessage } from '../common/errors.js';
+import { EXIT, errorMessage } from '../common/errors.js';
+import { readableStack } from '../common/stack.js';
 
 const PROGRAM = 'cfn-supervise';
 let stderrOpen = true;
@@ -19,10 +20,11 @@ const shown = (c: string) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')
  */
 export const inert = (text: string, oneLine = false): string => text.replace(oneLine ? CONTROL_OR_NEWLINE : CONTROL, shown);
 
-export function notice(message: string): void {
+/** One line on stderr; `detail` (a bug's stack) under it, its lines kept. */
+export function notice(message: string, detail?: string): void {
   if (!stderrOpen) return;
   try {
-    process.stderr.write(`${PROGRAM}: ${inert(message, true)}\n`);
+    process.stderr.write(`${PROGRAM}: ${inert(message, true)}\n${detail === undefined ? '' : `${inert(detail)}\n`}`);
   } catch {
     stderrOpen = false;
   }
@@ -43,12 +45,27 @@ export function quietOnBrokenPipes(): void {
   });
 }
 
-const exitCodeOf = (err: unknown): number => (err instanceof CfnError ? err.exitCode : EXIT.failure);
+/**
+ * The exit code an error of ours carries (CfnError), read rather than matched by class: each of the bin's bundles
+ * has its own copy of the error classes.
+ */
+function exitCodeOf(err: unknown): number | undefined {
+  const code = (err as { exitCode?: unknown } | null | undefined)?.exitCode;
+  return typeof code === 'number' ? code : undefined;
+}
 
-/** Says in one line why a command failed; the exit code its error carries (1 for a bug). */
+/** A failure nobody meant: neither one of ours (it carries an exit code) nor a system call's (ENOENT, EACCES...). */
+export const isBug = (err: unknown): boolean => err instanceof Error && exitCodeOf(err) === undefined && !('syscall' in err);
+
+/** The text of a failure: one line for what was expected; a bug's whole stack, named by the source files. */
+export const failureText = (err: unknown): { line: string; stack?: string } =>
+  isBug(err) ? { line: `internal error: ${errorMessage(err).split('\n')[0]!}`, stack: readableStack(err) } : { line: errorMessage(err).split('\n')[0]! };
+
+/** Says why a command failed (a bug with its stack); the exit code its error carries (1 for a bug). */
 export function failed(err: unknown): number {
-  notice(errorMessage(err).split('\n')[0]!);
-  return exitCodeOf(err);
+  const { line, stack } = failureText(err);
+  notice(line, stack);
+  return exitCodeOf(err) ?? EXIT.failure;
 }
 
 /**
@@ -56,7 +73,7 @@ export function failed(err: unknown): number {
  * `{"error": {"kind": "noSupervisor", "message": "...", "exit_code": 3}}`, the same exit code following.
  */
 export function printJsonFailure(err: unknown): void {
-  const exitCode = exitCodeOf(err);
+  const exitCode = exitCodeOf(err) ?? EXIT.failure;
   const kind = Object.entries(EXIT).find(([, code]) => code === exitCode)?.[0] ?? 'failure';
   printJson({ error: { kind, message: errorMessage(err).split('\n')[0]!, exit_code: exitCode } });
 }
@@ -66,7 +83,7 @@ export function exitWhenDone(command: Promise<number>): void {
   command.then(
     (code) => process.exit(code),
     (err: unknown) => {
-      notice(errorMessage(err));
+      notice(`internal error: ${errorMessage(err).split('\n')[0]!}`, readableStack(err));
       process.exit(EXIT.failure);
     },
   );

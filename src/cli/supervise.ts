@@ -32,7 +32,7 @@ export async function superviseCommand(resolved: ResolvedConfig, argv: string[])
   const interactive = process.stderr.isTTY === true;
   // Over an interactive agent (a TUI, a prompt) only what the user must see now is printed; the rest is in
   // supervisor.log.
-  const show = config.quiet ? () => {} : (message: string, important: boolean) => (important || !interactive ? notice(message) : undefined);
+  const show = config.quiet ? () => {} : (message: string, important: boolean, detail?: string) => (important || !interactive ? notice(message, detail) : undefined);
   const supervision = new Supervision({ ...resolved, config }, argv, { ownsProcess: true, userUmask }, show);
   return endAs(await supervision.done);
 }

@@ -4,6 +4,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { NoSupervisorError, UsageError } from '../common/errors.js';
 import type { ProcessView, StatusView } from '../supervisor/control/protocol.js';
 import type { ControlClient } from './client.js';
+import { unitScale } from '../report/svg.js';
 import { inert } from './output.js';
 import { fetchStatus, processTable, statusHeader } from './view.js';
 
@@ -20,11 +21,9 @@ const QUIT_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
 
 /** The last `width` values scaled between their own min and max, so a slow leak still shows its slope. */
 export function sparkline(values: readonly number[], width = SPARK_WIDTH): string {
-  const tail = values.slice(-width);
-  if (tail.length === 0) return '';
-  const lo = Math.min(...tail);
-  const span = Math.max(...tail) - lo;
-  return tail.map((v) => BARS[span === 0 ? 0 : Math.round(((v - lo) / span) * (BARS.length - 1))]).join('');
+  return unitScale(values.slice(-width))
+    .map((u) => BARS[Math.round(u * (BARS.length - 1))])
+    .join('');
 }
 
 export function renderTop(status: StatusView, processes: readonly ProcessView[], columns: number, rows: number): string {

@@ -12,7 +12,7 @@ export function formatTrend(trend: ProcessView['trend']): string {
   return trend.oom_in_min === undefined ? rate : `${rate}, OOM in ~${Math.max(0, Math.round(trend.oom_in_min))} min`;
 }
 
-export function formatHeap(p: ProcessView): string {
+export function formatHeap(p: Pick<ProcessView, 'heap_used_mb' | 'heap_limit_mb'>): string {
   if (p.heap_used_mb === undefined) return '-';
   return p.heap_limit_mb === undefined ? mb(p.heap_used_mb) : `${mb(p.heap_used_mb)} / ${mb(p.heap_limit_mb)}`;
 }
@@ -26,18 +26,25 @@ export function formatDuration(seconds: number): string {
 
 /** Left-aligned text, right-aligned numbers; `extra` adds columns such as top's sparkline. */
 export function processTable(processes: readonly ProcessView[], extra?: { header: string; cell: (p: ProcessView) => string }): string[] {
-  const headers = ['PID', 'ROLE', 'SEEN BY', 'RSS', 'HEAP USED / LIMIT', 'LEVEL', 'TREND', ...(extra ? [extra.header] : [])];
-  const right = [true, false, false, true, true, false, false, false];
+  const headers = ['PID', 'ROLE', 'SEEN BY', 'RSS', 'ANON', 'HEAP USED / LIMIT', 'EXTERNAL', 'LEVEL', 'TREND', ...(extra ? [extra.header] : [])];
+  const right = [true, false, false, true, true, true, true, false, false, false];
   // By pid: rows keep their place from one refresh of `top` to the next.
-  const rows = [...processes].sort((a, b) => a.pid - b.pid).map((p) => [
-    String(p.pid),
-    p.role,
-    p.instrumented_why ? `${p.instrumented ?? '-'} (${p.instrumented_why})` : (p.instrumented ?? '-'),
-    mb(p.rss_mb),
-    formatHeap(p),
-    p.level,
-    formatTrend(p.trend),
-    ...(extra ? [extra.cell(p)] : []),
+  const rows = [...processes].sort((a, b) => a.pid - b.pid).flatMap((p) => [
+    [
+      String(p.pid),
+      p.role,
+      p.instrumented_why ? `${p.instrumented ?? '-'} (${p.instrumented_why})` : (p.instrumented ?? '-'),
+      mb(p.rss_mb),
+      mb(p.rss_anon_mb),
+      formatHeap(p),
+      // Buffers and ArrayBuffers: what grows when RSS does and the heap does not.
+      mb(p.external_mb),
+      p.level,
+      formatTrend(p.trend),
+      ...(extra ? [extra.cell(p)] : []),
+    ],
+    // Each worker thread is an isolate with its own heap and limit, under the process whose RSS it shares.
+    ...(p.workers ?? []).map((w) => ['', `└ worker thread ${w.thread}`, 'probe', '', '', formatHeap(w), '', w.level, formatTrend(w.trend), ...(extra ? [''] : [])]),
   ]);
   const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   const line = (cells: string[]) =>
@@ -53,7 +60,7 @@ export function statusHeader(status: StatusView): string[] {
   const { supervisor: s, agent: a, tree: t } = status;
   const wait = a.restart_in_s === undefined ? '' : `restarting in ${formatDuration(a.restart_in_s)}`;
   const agent = [a.phase, wait, a.run_id ? `run ${a.run_id}` : '', a.pid ? `pid ${a.pid}` : '', `${a.restarts} restart${a.restarts === 1 ? '' : 's'}`];
-  const heap = t.heap_used_mb === undefined ? '' : `, heap ${mb(t.heap_used_mb)}`;
+  const heap = `${t.heap_used_mb === undefined ? '' : `, heap ${mb(t.heap_used_mb)}`}${t.external_mb === undefined ? '' : `, external ${mb(t.external_mb)}`}`;
   return [
     `supervisor  pid ${s.pid}, up ${formatDuration(s.uptime_s)}, ${s.state_dir}`,
     `agent       ${agent.filter(Boolean).join(', ')}`,
@@ -62,9 +69,10 @@ export function statusHeader(status: StatusView): string[] {
   ];
 }
 
-export async function fetchStatus(client: ControlClient): Promise<{ status: StatusView; processes: ProcessView[] }> {
-  const { processes, ...status } = await client.request<StatusView & { processes?: ProcessView[] }>('GET', '/status?processes=1');
+export async function fetchStatus(client: ControlClient, timeoutMs?: number): Promise<{ status: StatusView; processes: ProcessView[] }> {
+  const opts = timeoutMs === undefined ? {} : { timeoutMs };
+  const { processes, ...status } = await client.request<StatusView & { processes?: ProcessView[] }>('GET', '/status?processes=1', opts);
   // A supervisor started before the query existed answers with the status alone.
-  return { status, processes: processes ?? (await client.request<{ processes: ProcessView[] }>('GET', '/processes')).processes };
+  return { status, processes: processes ?? (await client.request<{ processes: ProcessView[] }>('GET', '/processes', opts)).processes };
 }
 

@@ -15,6 +15,8 @@ export interface SpawnRequest {
   file: string;
   argv: string[];
   env: string[];
+  /** What the agent gets as fds 0-2 (dup2'd onto them); each of ours unless given. */
+  stdio?: readonly [number, number, number];
 }
 
 export interface PeerCredentials {
@@ -30,10 +32,12 @@ export interface Libc {
   noCoreDump(): void;
   /**
    * posix_spawnp into a new process group (pgid = its pid) of our session, with every signal at its default
-   * disposition and none blocked, and fds 0-2 inherited (Node marks its own close-on-exec). Returns the pid or
-   * the errno (ENOENT, EACCES…) as a negative number.
+   * disposition and none blocked, and fds 0-2 inherited or replaced by `stdio` (Node marks its own close-on-exec).
+   * Returns the pid or the errno (ENOENT, EACCES…) as a negative number.
    */
   spawn(req: SpawnRequest): number;
+  /** A pipe whose ends close on exec: [read end, write end]; undefined when none can be made (out of descriptors). */
+  pipe(): [number, number] | undefined;
   /** waitpid(pid, WNOHANG | WUNTRACED | WCONTINUED) on exactly one pid; undefined when nothing changed. */
   wait(pid: number): WaitStatus | undefined;
   /** waitpid(pid, WNOHANG) on exactly one pid; true when that zombie was collected. */
@@ -57,6 +61,10 @@ const POSIX_SPAWN_SETSIGDEF = 0x04;
 const POSIX_SPAWN_SETSIGMASK = 0x08;
 const LOCK_EX = 2;
 const LOCK_NB = 4;
+// pipe2 is Linux's; macOS makes a pipe with pipe() and marks each end close-on-exec with fcntl.
+const O_CLOEXEC = 0o2000000;
+const F_SETFD = 2;
+const FD_CLOEXEC = 1;
 
 /** Where Linux and macOS differ, from their headers (<sys/wait.h>, <signal.h>, <sys/un.h>); the rest is the same. */
 export interface LibcFlavour {
@@ -125,9 +133,16 @@ export const DECLARATIONS = {
 } as const;
 
 /** Linux's alone: the subreaper and the core-dump switch. */
-export const LINUX_DECLARATIONS = { prctl: 'int prctl(int, unsigned long, unsigned long, unsigned long, unsigned long)' } as const;
-/** macOS has no prctl: cores are switched off through the core-size limit. */
-export const DARWIN_DECLARATIONS = { setrlimit: 'int setrlimit(int, const uint8_t *)' } as const;
+export const LINUX_DECLARATIONS = {
+  prctl: 'int prctl(int, unsigned long, unsigned long, unsigned long, unsigned long)',
+  pipe2: 'int pipe2(_Out_ uint8_t *, int)',
+} as const;
+/** macOS has no prctl: cores are switched off through the core-size limit; no pipe2 either. */
+export const DARWIN_DECLARATIONS = {
+  setrlimit: 'int setrlimit(int, const uint8_t *)',
+  pipe: 'int pipe(_Out_ uint8_t *)',
+  fcntl: 'int fcntl(int, int, ...)',
+} as const;
 
 type Call = (...args: unknown[]) => unknown;
 
@@ -198,7 +213,7 @@ export function libc(): Libc {
     becomeSubreaper: () => 'prctl' in own && own.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) === 0,
     // Both rlim_t fields of the limit zero: no core of any size.
     noCoreDump: () => void ('prctl' in own ? own.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) : own.setrlimit(RLIMIT_CORE, Buffer.alloc(16))),
-    spawn({ file, argv, env }) {
+    spawn({ file, argv, env, stdio = [0, 1, 2] }) {
       const attr = Buffer.alloc(SPAWNATTR_BYTES);
       const actions = Buffer.alloc(FILE_ACTIONS_BYTES);
       const all = Buffer.alloc(SIGSET_BYTES);
@@ -213,7 +228,7 @@ export function libc(): Libc {
         attrSetSigDefault(attr, all);
         attrSetSigMask(attr, none);
         // dup2(fd, fd) clears close-on-exec (POSIX 2017, glibc >= 2.29): the agent gets our stdio as it is.
-        for (const fd of [0, 1, 2]) actionsDup2(actions, fd, fd);
+        stdio.forEach((from, fd) => actionsDup2(actions, from, fd));
         const pid = [0];
         const rc = spawnp(pid, file, actions, attr, [...argv, null], [...env, null]) as number;
         return rc === 0 ? pid[0]! : -rc;
@@ -222,6 +237,7 @@ export function libc(): Libc {
         attrDestroy(attr);
       }
     },
+    pipe: () => ('pipe2' in own ? linuxPipe(own.pipe2) : darwinPipe(own.pipe, own.fcntl)),
     wait(pid) {
       const status = [0];
       const r = waitpid(pid, status, WNOHANG | WUNTRACED | flavour.WCONTINUED) as number;
@@ -240,6 +256,21 @@ export function libc(): Libc {
     },
   };
   return loaded;
+}
+
+function linuxPipe(pipe2: Call): [number, number] | undefined {
+  const fds = Buffer.alloc(8);
+  if (pipe2(fds, O_CLOEXEC) !== 0) return undefined;
+  return [fds.readInt32LE(0), fds.readInt32LE(4)];
+}
+
+/** pipe() then FD_CLOEXEC on each end; exported for the test that runs it on Linux's libc (same calls, same values). */
+export function darwinPipe(pipe: Call, fcntl: Call): [number, number] | undefined {
+  const fds = Buffer.alloc(8);
+  if (pipe(fds) !== 0) return undefined;
+  const ends: [number, number] = [fds.readInt32LE(0), fds.readInt32LE(4)];
+  for (const fd of ends) fcntl(fd, F_SETFD, 'int', FD_CLOEXEC);
+  return ends;
 }
 
 /** struct xucred: cr_version (u32), cr_uid (u32), cr_ngroups (i16, padded), cr_groups[16] (u32): gid is the first group. */

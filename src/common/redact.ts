@@ -84,3 +84,21 @@ export function redactUrl(raw: string): string {
 export function redactCommand(command: string): string {
   return redactArgv([command])[0]!.replace(/\bhttps?:\/\/[^\s'"]+/gi, (u) => redactUrl(u));
 }
+
+/** What every rule above needs (a secret's name, a URL's credentials, a scheme): most lines have none of it. */
+const MAYBE_SECRET = /key|token|secret|passw|auth|credential|bearer|basic|:\/\/\S*@/i;
+
+/**
+ * A line of an agent's output as the journals keep command lines: each word redacted as an argument would be
+ * (`--token abc`, `API_KEY=…`, a URL's password or secret query), and `Bearer …` across words.
+ */
+export function redactText(line: string): string {
+  if (!MAYBE_SECRET.test(line)) return line;
+  let previous: string | undefined;
+  const words = line.replace(/\S+/g, (word) => {
+    const out = redactOne(word, previous);
+    previous = word;
+    return out;
+  });
+  return words.replace(SCHEME_SECRET, `$1 ${REDACTED}`);
+}

@@ -422,6 +422,8 @@ export interface StatePaths {
   alerts: string;
   processes: string;
   reports: string;
+  /** The agent's stdout and stderr (agent.log, rotated). */
+  logs: string;
   ledger: string;
 }
 
@@ -433,6 +435,7 @@ export function statePaths(root: string): StatePaths {
     alerts: path.join(root, 'alerts.jsonl'),
     processes: path.join(root, 'processes.jsonl'),
     reports: path.join(root, 'reports'),
+    logs: path.join(root, 'logs'),
     ledger: path.join(root, 'ledger'),
   };
 }

@@ -21,6 +21,7 @@ const ORDERED: (keyof Config)[][] = [
   ['treeWarningMb', 'treeCriticalMb', 'treeHardMb'],
   ['heapWarning', 'heapCritical', 'heapImminent'],
   ['connInfo', 'connWarning', 'connCritical'],
+  ['offheapWarningMbPerMin', 'offheapCriticalMbPerMin'],
 ];
 
 export interface ResolvedConfig {

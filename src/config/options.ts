@@ -41,6 +41,8 @@ export interface Config {
   intervalMs: number;
   watch: boolean;
   probe: boolean;
+  /** Keep the agent's stdout and stderr (when not a terminal) in <state-dir>/logs. */
+  agentLog: boolean;
   /** Open each node process's own inspector (127.0.0.1, a free port) for DevTools or an editor. */
   inspect: boolean;
   samplingIntervalBytes: number;
@@ -64,6 +66,8 @@ export interface Config {
   captureSignal: CaptureSignal;
   trendMinMbPerMin: number;
   trendHorizonMin: number;
+  offheapWarningMbPerMin: number;
+  offheapCriticalMbPerMin: number;
   clearAfterMs: number;
   cooldownS: number;
   maxCaptures: number;
@@ -83,7 +87,7 @@ export interface Config {
 /** Options a `roles:` entry may set for the processes whose role it matches. */
 export const ROLE_KEYS = [
   'warningMb', 'criticalMb', 'hardMb', 'heapWarning', 'heapCritical', 'heapImminent', 'fdWarning', 'connInfo', 'connWarning', 'connCritical',
-  'trendMinMbPerMin', 'trendHorizonMin',
+  'trendMinMbPerMin', 'trendHorizonMin', 'offheapWarningMbPerMin', 'offheapCriticalMbPerMin',
 ] as const satisfies readonly (keyof Config)[];
 export type RoleKey = (typeof ROLE_KEYS)[number];
 
@@ -109,7 +113,7 @@ export interface OptionSpec<K extends OptionKey = OptionKey> {
   key: K;
   /** The one name of the option: the long flag, the config-file and PATCH key (kebab or camel case), the env suffix. */
   name: string;
-  /** Commander's argument syntax after the flag, e.g. '<MB>'; absent for switches. */
+  /** The value's syntax after the flag in help and errors, e.g. '<MB>'; absent for switches. */
   arg?: string;
   /** A switch that turns a default-on option off (`--no-probe`). */
   negate?: boolean;
@@ -166,6 +170,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   spec({ key: 'intervalMs', name: 'interval', arg: '<ms>', description: 'sampling period', parse: parseMillis, default: 1000, min: 50, max: 3_600_000, runtime: true, aliases: [{ env: 'CLAUDE_PM_MEMORY_CHECK_INTERVAL', translate: seconds }] }),
   spec({ key: 'watch', name: 'watch', negate: true, description: 'no memory watch: launch, restart and whole-tree cleanup only', parse: parseBoolean, default: true, aliases: [{ env: 'CLAUDE_MEMORY_MONITORING' }, { env: 'CLAUDE_PM_DISABLE_MEMORY_MONITOR', translate: negated }] }),
   spec({ key: 'probe', name: 'probe', negate: true, description: 'no probe in the node processes: RSS-only supervision (the inspector-port path still reaches them on demand)', parse: parseBoolean, default: true }),
+  spec({ key: 'agentLog', name: 'agent-log', negate: true, description: "leave the agent's stdout and stderr alone: no copy in <state-dir>/logs, no last stderr lines in a failed run's record (a terminal is never read)", parse: parseBoolean, default: true }),
   spec({ key: 'inspect', name: 'inspect', description: "open every node process's own inspector on 127.0.0.1 (a free port) for DevTools; `status` shows the URLs", parse: parseBoolean, default: false }),
   spec({ key: 'samplingIntervalBytes', name: 'sampling-interval', arg: '<bytes>', description: 'heap sampling interval once sampling runs, 0 = never sample', parse: parseBytes, default: 524_288, min: 0, max: 1_073_741_824 }),
   spec({ key: 'quiet', name: 'quiet', description: 'no notices on stderr', parse: parseBoolean, default: false }),
@@ -186,6 +191,8 @@ export const OPTIONS: readonly OptionSpec[] = [
   spec({ key: 'trendWindowMs', name: 'trend-window', arg: '<ms>', description: 'history the leak trend is fitted over', parse: parseMillis, default: 300_000, min: 1000, max: 86_400_000, runtime: true }),
   spec({ key: 'trendMinMbPerMin', name: 'trend-min-rate', arg: '<MB/min>', description: 'heap floor growth that raises the trend alert', parse: parseRate, default: 2, min: 0.001, max: 1_000_000, runtime: true }),
   spec({ key: 'trendHorizonMin', name: 'trend-horizon', arg: '<min>', description: 'trend alert only when the forecast OOM is this close', parse: parseMinutes, default: 240, min: 1, max: 525_600, runtime: true }),
+  spec({ key: 'offheapWarningMbPerMin', name: 'offheap-warning', arg: '<MB/min>', description: 'growth of RSS outside the V8 heap (Buffers, ArrayBuffers, native memory) that warns', parse: parseRate, default: 20, min: 0.001, max: 1_000_000, runtime: true }),
+  spec({ key: 'offheapCriticalMbPerMin', name: 'offheap-critical', arg: '<MB/min>', description: 'growth of RSS outside the V8 heap that is critical (a heap snapshot names what holds it)', parse: parseRate, default: 200, min: 0.001, max: 1_000_000, runtime: true }),
   spec({ key: 'clearAfterMs', name: 'clear-after', arg: '<ms>', description: 'a level goes down only after the value stayed 5% below it this long (and two ticks): a see-saw alerts once', parse: parseMillis, default: 30_000, min: 0, max: 86_400_000, runtime: true }),
   spec({ key: 'cooldownS', name: 'cooldown', arg: '<s>', description: 'at most one automatic capture, GC or cleanup per process per this long (seconds: 300, 5m)', parse: parseSeconds, default: 300, min: 0, max: 86_400, runtime: true }),
   spec({ key: 'captureSignal', name: 'capture-signal', arg: '<signal>', description: `USR2: SIGUSR2 to the supervisor captures the agent's heap profile (as \`capture\`) instead of reaching the agent, where node with no handler dies of it: ${CAPTURE_SIGNALS.join('|')}`, parse: captureSignal, default: 'off' }),
@@ -202,7 +209,7 @@ export const OPTIONS: readonly OptionSpec[] = [
 ];
 
 
-/** An option's name in camel case: how commander names its value, and a config file or PATCH may spell it. */
+/** An option's name in camel case: how a subcommand's own flags are named, and a config file or PATCH may spell it. */
 export const camel = (name: string) => name.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
 export const envName = (name: string) => `CFN_SUPERVISE_${name.replace(/-/g, '_').toUpperCase()}`;
 export const option = (key: keyof Config): OptionSpec => OPTIONS.find((o) => o.key === key)!;

@@ -4,12 +4,12 @@
  * error when it failed, and the app's streams are never written.
  */
 import fs = require('node:fs');
-import net = require('node:net');
+import type { Socket } from 'node:net';
 import v8 = require('node:v8');
 import type { Inspector } from './inspector.cjs';
-import type { PipeHandle } from './probe.cjs';
-import { FsWriteSync, JSONParse, JSONStringify, emitOnProcess, utf8 } from './probe.cjs';
+import { JSONParse, JSONStringify, ReflectApply, emitOnProcess, onWorkerOom, socketWrite, utf8 } from './probe.cjs';
 import { Judge, Throttle, watchMajorGcs, type GcPoint } from './pressure.cjs';
+import { threadOf, workerOldSpaceLimit } from './workers.cjs';
 
 const PROTOCOL_VERSION = 2;
 const MAX_LINE_BYTES = 64 * 1024;
@@ -17,6 +17,12 @@ const MAX_ARGV = 64;
 const MAX_ARG_CHARS = 1024;
 const PROGRESS_EVERY_BYTES = 4 * 1024 * 1024;
 const GC_REPORT_EVERY_MS = 500;
+// Handle types are a short list in practice (TCPSocketWrap, Timeout, FSReqCallback, ...): bounded all the same.
+const MAX_HANDLE_TYPES = 32;
+// Taken when serve loads (getActiveResourcesInfo is Node 17+). The app may have replaced them by then: what they
+// fail to give is left out of the reading, never the heap figures with it.
+const memoryUsage = process.memoryUsage;
+const activeResources = (process as { getActiveResourcesInfo?: () => string[] }).getActiveResourcesInfo;
 
 type Json = Record<string, unknown>;
 type Reply = (result: unknown, error?: unknown) => void;
@@ -37,6 +43,11 @@ function parseOldSpaceLimit(): number | undefined {
   return mb === undefined ? undefined : mb * 1024 * 1024;
 }
 
+/** What this isolate's heap dies at: a worker's own limit when no flag sets it. */
+function oldSpaceLimit(thread: number): number | undefined {
+  return parseOldSpaceLimit() ?? (thread ? workerOldSpaceLimit() : undefined);
+}
+
 /** The url of an inspector the app opened itself (the probe never opens one); loading `inspector` only then. */
 function ownInspectorUrl(): string | undefined {
   const flag = /(?:^|\s)--inspect(?:-brk|-wait)?(?:[= ]|$)/;
@@ -44,7 +55,7 @@ function ownInspectorUrl(): string | undefined {
   return (require('node:inspector') as typeof import('node:inspector')).url();
 }
 
-function heapStats(): Json {
+function heapStats(thread: number): Json {
   const h = v8.getHeapStatistics();
   const old = v8.getHeapSpaceStatistics().find((s) => s.space_name === 'old_space');
   return {
@@ -55,19 +66,46 @@ function heapStats(): Json {
     externalMemory: h.external_memory,
     oldSpaceSize: old?.space_size,
     oldSpaceUsed: old?.space_used_size,
-    oldSpaceLimit: parseOldSpaceLimit(),
+    oldSpaceLimit: oldSpaceLimit(thread),
+    // Buffers and ArrayBuffers live outside the V8 heap: a leak of them grows RSS while the heap stays flat.
+    ...offHeap(),
+    handles: handleCounts(),
   };
+}
+
+function offHeap(): Json {
+  try {
+    const m = ReflectApply(memoryUsage, process, []);
+    return { external: m.external, arrayBuffers: m.arrayBuffers };
+  } catch {
+    return {};
+  }
+}
+
+/** Active handles and requests by type: what a leak of sockets or timers grows. */
+function handleCounts(): Record<string, number> | undefined {
+  if (typeof activeResources !== 'function') return undefined;
+  // No prototype: a type is counted whatever its name.
+  const counts = Object.create(null) as Record<string, number>;
+  let types = 0;
+  try {
+    for (const type of ReflectApply(activeResources, process, [])) {
+      if (counts[type] === undefined) {
+        if (types++ >= MAX_HANDLE_TYPES) continue;
+        counts[type] = 0;
+      }
+      counts[type]++;
+    }
+  } catch {
+    return undefined;
+  }
+  return counts;
 }
 
 const isPositiveInt = (n: unknown): n is number => Number.isInteger(n) && (n as number) > 0;
 const errorMessage = (err: unknown): string => (err instanceof Error ? err.message : String(err));
 
-export function serve(connection: PipeHandle | net.Socket): void {
-  const socket =
-    connection instanceof net.Socket
-      ? connection
-      : new net.Socket({ handle: connection, readable: true, writable: true } as net.SocketConstructorOpts);
-  socket.unref();
+export function serve(socket: Socket): void {
   socket.setEncoding('utf8');
   socket.on('error', () => socket.destroy());
 
@@ -78,27 +116,18 @@ export function serve(connection: PipeHandle | net.Socket): void {
     (loaded ??= new (require('./inspector.cjs') as typeof import('./inspector.cjs')).Inspector());
   const sampling = (): boolean => loaded?.sampling ?? false;
   const judge = new Judge();
-  const limit = parseOldSpaceLimit() ?? v8.getHeapStatistics().heap_size_limit;
+  const thread = threadOf();
+  const limit = oldSpaceLimit(thread) ?? v8.getHeapStatistics().heap_size_limit;
   let lastGc: GcPoint | undefined;
 
-  // Lines go straight to the socket's descriptor whenever nothing is queued before them: an app may have
-  // replaced Socket.prototype.write (primordials.cts), and while a snapshot runs the main thread never
-  // returns to the loop, so queued progress would all arrive at the end. The socket queues only what the
-  // kernel did not take. Never throws: it is called from callbacks where a throw would be the app's crash.
+  // Through Socket.prototype.write as it was at preload (an app may have replaced it since). A stream write
+  // is tried at once, so a progress line reaches the supervisor while a snapshot holds the main thread and the
+  // loop does not turn (measured on 20, 22 and 24); the socket queues only what the kernel did not take.
+  // Never throws: it is called from callbacks where a throw would be the app's crash.
   const send = (msg: Json): void => {
     try {
       if (socket.destroyed || !socket.writable) return;
-      const line = utf8(`${JSONStringify(msg)}\n`);
-      const fd = (socket as unknown as { _handle?: { fd?: number } })._handle?.fd;
-      let written = 0;
-      if (typeof fd === 'number' && fd >= 0 && socket.writableLength === 0) {
-        try {
-          written = FsWriteSync(fd, line);
-        } catch {
-          // EAGAIN: the kernel's buffer is full; the socket queues it.
-        }
-      }
-      if (written < line.length) socket.write(line.subarray(written));
+      socketWrite(socket, utf8(`${JSONStringify(msg)}\n`));
     } catch {
       // A line the app's replaced runtime would not let out is lost; the supervisor's call times out.
     }
@@ -119,6 +148,7 @@ export function serve(connection: PipeHandle | net.Socket): void {
     }
   };
   const stopWatching = watchMajorGcs(afterMajorGc);
+  if (!thread) onWorkerOom((t, fatal) => send({ type: 'worker-oom', thread: t, fatal }));
 
   socket.on('close', () => {
     try {
@@ -138,8 +168,9 @@ export function serve(connection: PipeHandle | net.Socket): void {
     argv: process.argv.slice(0, MAX_ARGV).map((a) => a.slice(0, MAX_ARG_CHARS)),
     url: ownInspectorUrl(),
     heapSizeLimit: v8.getHeapStatistics().heap_size_limit,
-    oldSpaceLimit: parseOldSpaceLimit(),
+    oldSpaceLimit: oldSpaceLimit(thread),
     nodeVersion: process.version,
+    ...(thread ? { thread } : {}),
   });
   try {
     // Adding a listener emits newListener on process, through an emit the app may have replaced.
@@ -192,7 +223,7 @@ export function serve(connection: PipeHandle | net.Socket): void {
     try {
       switch (msg.type) {
         case 'heap-stats':
-          reply({ ...heapStats(), sampling: sampling(), session: loaded?.attached ?? false, ...(lastGc ? { lastGc } : {}) });
+          reply({ ...heapStats(thread), sampling: sampling(), session: loaded?.attached ?? false, ...(lastGc ? { lastGc } : {}) });
           break;
         case 'sampling':
           reply(samplingRequest(String(msg.mode), msg.interval));
@@ -205,7 +236,7 @@ export function serve(connection: PipeHandle | net.Socket): void {
           break;
         }
         case 'capture':
-          reply({ bytes: capture(String(msg.kind), String(msg.path), id) });
+          capture(String(msg.kind), String(msg.path), id, reply);
           break;
         default:
           reply(undefined, `unknown request type ${String(msg.type)}`);
@@ -243,28 +274,43 @@ export function serve(connection: PipeHandle | net.Socket): void {
     return { sampling: sampling(), wasSampling };
   }
 
-  function capture(kind: string, file: string, id: number): number {
+  /** Replies once the file is written (a snapshot may be answered after this returns: Node 22 and later). */
+  function capture(kind: string, file: string, id: number, reply: Reply): void {
     if (kind !== 'heapprofile' && kind !== 'heapsnapshot') throw new Error(`unknown capture kind ${kind}`);
     if (kind === 'heapprofile' && !sampling()) throw new Error('not sampling');
     const { openCaptureFile, writeAll } = require('./capture-file.cjs') as typeof import('./capture-file.cjs');
+    // Loaded before the file is open: nothing may throw between the open and the code that closes it.
+    const session = inspector();
     const fd = openCaptureFile(file, config.capturesDir);
-    try {
-      if (kind === 'heapprofile') {
-        return writeAll(fd, JSONStringify(inspector().profile()));
+    if (kind === 'heapprofile') {
+      try {
+        reply({ bytes: writeAll(fd, JSONStringify(session.profile())) });
+      } finally {
+        fs.closeSync(fd);
       }
-      // reportProgress:true segfaults Node 20 on an in-process session (measured), so progress is bytes written.
-      let bytes = 0;
-      let reported = 0;
-      inspector().snapshot((chunk) => {
+      return;
+    }
+    // reportProgress:true segfaults Node 20 on an in-process session (measured), so progress is bytes written.
+    let bytes = 0;
+    let reported = 0;
+    const finish = (err: unknown): void => {
+      try {
+        fs.closeSync(fd);
+      } catch (closeErr) {
+        err ??= closeErr;
+      }
+      if (err) reply(undefined, err);
+      else reply({ bytes });
+    };
+    session.snapshot(
+      (chunk) => {
         bytes += writeAll(fd, chunk);
         if (bytes - reported >= PROGRESS_EVERY_BYTES) {
           reported = bytes;
           send({ type: 'progress', id, done: bytes, total: 0 });
         }
-      });
-      return bytes;
-    } finally {
-      fs.closeSync(fd);
-    }
+      },
+      finish,
+    );
   }
 }

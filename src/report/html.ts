@@ -10,7 +10,7 @@ const PALETTE = ['#3b6fb6', '#d9822b', '#3a9a5b', '#c23b3b', '#7d5ba6', '#8c6d31
 /** A chart line of more points than this is thinned to the highest point of each slice: peaks are the point. */
 const MAX_POINTS = 400;
 
-const CSS = `
+export const CSS = `
 body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:24px auto;max-width:1100px;padding:0 16px;color:#1d232b;background:#fff}
 h1{font-size:22px;margin:0 0 4px}h2{font-size:17px;margin:28px 0 8px;border-bottom:1px solid #dde2e8;padding-bottom:4px}
 .meta{color:#5b6673;margin:0 0 16px}

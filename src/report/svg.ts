@@ -5,7 +5,7 @@ export function esc(text: string): string {
   return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }
 
-const W = 760;
+export const CHART_WIDTH = 760;
 const BAR = '#3b6fb6';
 const BEHIND = '#b9cbe6';
 const MAX_LABEL = 96;
@@ -23,8 +23,24 @@ export function niceTicks(min: number, max: number, count = 5): number[] {
   return ticks;
 }
 
-function frame(kind: string, label: string, height: number, body: string): string {
-  return `<svg class="chart" data-chart="${esc(kind)}" role="img" aria-label="${esc(label)}" viewBox="0 0 ${W} ${height}" width="${W}" height="${height}" xmlns="http://www.w3.org/2000/svg">${body}</svg>`;
+/** Each value placed between the values' own min (0) and max (1), so a slow leak still shows its slope. */
+export function unitScale(values: readonly number[]): number[] {
+  const lo = Math.min(...values);
+  const span = Math.max(...values) - lo;
+  return values.map((v) => (span === 0 ? 0 : (v - lo) / span));
+}
+
+/** A sparkline's `points` attribute: the values across `width`, scaled into `height` (top is high). */
+export function sparkPoints(values: readonly number[], width: number, height: number): string {
+  if (values.length === 0) return '';
+  const step = values.length > 1 ? width / (values.length - 1) : 0;
+  return unitScale(values)
+    .map((u, i) => `${(i * step).toFixed(1)},${(height - 1 - u * (height - 2)).toFixed(1)}`)
+    .join(' ');
+}
+
+export function frame(kind: string, label: string, height: number, body: string): string {
+  return `<svg class="chart" data-chart="${esc(kind)}" role="img" aria-label="${esc(label)}" viewBox="0 0 ${CHART_WIDTH} ${height}" width="${CHART_WIDTH}" height="${height}" xmlns="http://www.w3.org/2000/svg">${body}</svg>`;
 }
 
 function legend(items: readonly { name: string; color: string }[], y: number): string {
@@ -43,7 +59,7 @@ function yAxis(maxValue: number, plotHeight: number, unit: string): { scale: (v:
   const max = Math.max(ticks.at(-1)!, maxValue);
   const scale = (v: number) => PAD.top + plotHeight - (v / max) * plotHeight;
   const svg = ticks
-    .map((t) => `<line x1="${PAD.left}" x2="${W - PAD.right}" y1="${scale(t)}" y2="${scale(t)}" class="grid"/><text x="${PAD.left - 6}" y="${scale(t) + 4}" class="tick" text-anchor="end">${fmt(t)}</text>`)
+    .map((t) => `<line x1="${PAD.left}" x2="${CHART_WIDTH - PAD.right}" y1="${scale(t)}" y2="${scale(t)}" class="grid"/><text x="${PAD.left - 6}" y="${scale(t) + 4}" class="tick" text-anchor="end">${fmt(t)}</text>`)
     .join('');
   return { scale, svg: `${svg}<text x="12" y="${PAD.top + plotHeight / 2}" class="unit" transform="rotate(-90 12 ${PAD.top + plotHeight / 2})" text-anchor="middle">${esc(unit)}</text>`, max };
 }
@@ -68,7 +84,7 @@ function timeDomain(series: readonly LineSeries[]): [number, number] {
 export function lineChart(kind: string, label: string, series: readonly LineSeries[], unit: string): string {
   const height = 300;
   const plotHeight = height - PAD.top - PAD.bottom - 18;
-  const plotWidth = W - PAD.left - PAD.right;
+  const plotWidth = CHART_WIDTH - PAD.left - PAD.right;
   const [from, to] = timeDomain(series);
   const x = (t: number) => PAD.left + ((t - from) / (to - from)) * plotWidth;
   const y = yAxis(Math.max(0, ...series.flatMap((s) => s.points.map((p) => p.y))), plotHeight, unit);
@@ -100,7 +116,7 @@ export interface BarSeries {
 export function barChart(kind: string, label: string, categories: readonly string[], series: readonly BarSeries[], unit: string): string {
   const height = 300;
   const plotHeight = height - PAD.top - PAD.bottom - 18;
-  const plotWidth = W - PAD.left - PAD.right;
+  const plotWidth = CHART_WIDTH - PAD.left - PAD.right;
   const y = yAxis(Math.max(0, ...series.flatMap((s) => s.values)), plotHeight, unit);
   const group = plotWidth / Math.max(1, categories.length);
   const bar = Math.max(2, Math.min(28, (group * 0.8) / Math.max(1, series.length)));
@@ -132,7 +148,7 @@ export interface HBar {
 export function hbarChart(kind: string, label: string, rows: readonly HBar[], names: { value: string; behind?: string }): string {
   const row = 38;
   const height = PAD.top + rows.length * row + 28;
-  const plotWidth = W - PAD.left - PAD.right;
+  const plotWidth = CHART_WIDTH - PAD.left - PAD.right;
   const max = Math.max(1, ...rows.map((r) => Math.max(r.value, r.behind ?? 0)));
   const width = (v: number) => (v / max) * (plotWidth - 40);
   const body = rows

@@ -74,7 +74,7 @@ describe('analyze reports', () => {
     expect(r.code).toBe(0);
     expect(r.stderr).toBe('');
     expect(r.stdout.trimEnd().split('\n')).toHaveLength(1);
-    expect(r.stdout).toMatch(/^Heap profile \S+\.heapprofile: no live sampled allocations: .*take a longer capture with --seconds\n$/);
+    expect(r.stdout).toMatch(/^Heap profile \S+\.heapprofile: no live sampled allocations: .*capture --snapshot.*--seconds\)\n$/);
     expect(r.stdout).not.toContain('(none)');
   });
 

@@ -152,7 +152,7 @@ describe('an empty profile', () => {
 
   it('says why there is nothing to rank', () => {
     const s = summarizeProfile('idle.heapprofile', empty, 10);
-    expect(s).toMatchObject({ totalBytes: 0, sampleCount: 0, sites: [], note: expect.stringMatching(/^no live sampled allocations: .*--seconds$/) });
+    expect(s).toMatchObject({ totalBytes: 0, sampleCount: 0, sites: [], note: expect.stringMatching(/^no live sampled allocations: .*outside the heap .*capture --snapshot.*--seconds\)$/) });
     expect(summarizeProfile('x', readProfile(profile([{ ...leak, self: 1 }])), 10).note).toBeUndefined();
   });
 

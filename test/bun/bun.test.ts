@@ -78,7 +78,7 @@ describe('a Bun agent', () => {
     expect(analysed.file).toMatch(/rss-critical\.heapsnapshot$/);
     expect(statSync(analysed.file as string).mode & 0o777).toBe(0o600);
     expect((analysed.top_sites as { site: string }[])[0]!.site).toMatch(/\.leakedRecords → Array$/);
-    expect(s.stderr().toString()).toMatch(/\(rss-critical\): largest holder .*\.leakedRecords → Array, \d+% of the heap\n/);
+    expect(s.stderr().toString()).toMatch(/\(rss-critical\): largest retainer .*\.leakedRecords → Array, \d+% of the snapshot\n/);
   });
 
   it('whose Bun child has no link: the child is rss-only, and both print and exit as they do bare', async () => {

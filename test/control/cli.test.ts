@@ -50,10 +50,10 @@ describe('control subcommands', () => {
     expect(lines[0]).toBe(`supervisor  pid ${process.pid}, up 1h02m, ${stateDir}`);
     expect(lines[1]).toBe('agent       running, run abcd-1, pid 4242, 2 restarts');
     expect(lines[2]).toBe('tree        3 processes, RSS 170 MB, heap 76 MB, level warning');
-    expect(lines[4]).toMatch(/^\s*PID\s+ROLE\s+SEEN BY\s+RSS\s+HEAP USED \/ LIMIT\s+LEVEL\s+TREND$/);
-    expect(lines[5]).toMatch(/^4242\s+agent\s+probe\s+121 MB\s+64 MB \/ 256 MB\s+ok\s+\+4\.2 MB\/min, OOM in ~31 min$/);
-    expect(lines[6]).toMatch(/^4243\s+node:worker\.js\s+inspector\s+48 MB\s+12 MB \/ 256 MB\s+warning\s+-$/);
-    expect(lines[7]).toMatch(/^4244\s+sh\s+rss-only\s+1\.4 MB\s+-\s+ok\s+-$/);
+    expect(lines[4]).toMatch(/^\s*PID\s+ROLE\s+SEEN BY\s+RSS\s+ANON\s+HEAP USED \/ LIMIT\s+EXTERNAL\s+LEVEL\s+TREND$/);
+    expect(lines[5]).toMatch(/^4242\s+agent\s+probe\s+121 MB\s+-\s+64 MB \/ 256 MB\s+-\s+ok\s+\+4\.2 MB\/min, OOM in ~31 min$/);
+    expect(lines[6]).toMatch(/^4243\s+node:worker\.js\s+inspector\s+48 MB\s+-\s+12 MB \/ 256 MB\s+-\s+warning\s+-$/);
+    expect(lines[7]).toMatch(/^4244\s+sh\s+rss-only\s+1\.4 MB\s+-\s+-\s+-\s+ok\s+-$/);
   });
 
   it('status --json carries the status and every process', async () => {
@@ -121,7 +121,7 @@ describe('top', () => {
     try {
       const screen = await waitFor(() => /RSS HISTORY/.test(pane()) && pane(), 15_000, 'the top screen');
       expect(screen).toMatch(/cfn-supervise top .* every 1000 ms/);
-      expect(screen).toMatch(/^4242\s+agent\s+probe\s+121 MB\s+64 MB \/ 256 MB\s+ok\s+\+4\.2 MB\/min, OOM in ~31 min\s+▁▂▄▆█$/m);
+      expect(screen).toMatch(/^4242\s+agent\s+probe\s+121 MB\s+-\s+64 MB \/ 256 MB\s+-\s+ok\s+\+4\.2 MB\/min, OOM in ~31 min\s+▁▂▄▆█$/m);
       expect(screen).toMatch(/^4243\s+node:worker\.js\s+inspector\s+48 MB/m);
       expect(screen).toMatch(/^4244\s+sh\s+rss-only\s+1\.4 MB/m);
       // It refreshes on its own, at the interval the supervisor has now.

@@ -1,7 +1,7 @@
 // Acceptance against a real supervised tree: the built CLI supervising test/fixtures/control/agent.cjs, and
 // the control subcommands run as separate processes against it.
 import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, readlinkSync, realpathSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ControlClient } from '../../src/cli/client.js';
@@ -13,20 +13,20 @@ interface StatusJson {
   processes: { pid: number; ppid: number; role: string; rss_mb: number; heap_used_mb?: number; heap_limit_mb?: number; history: { rss_mb: number[] } }[];
 }
 
-/** Every process under `root` from /proc, with its comm. */
-function descendants(root: number): { pid: number; comm: string }[] {
+/** Every process under `root` from /proc, with its executable (node 24 and later name their main thread: no comm). */
+function descendants(root: number): { pid: number; exe: string }[] {
   const all = readdirSync('/proc')
     .filter((d) => /^\d+$/.test(d))
     .flatMap((d) => {
       try {
         const stat = readFileSync(`/proc/${d}/stat`, 'latin1');
         const m = /^(\d+) \((.*)\) \S (\d+)/.exec(stat)!;
-        return [{ pid: Number(m[1]), comm: m[2]!, ppid: Number(m[3]) }];
+        return [{ pid: Number(m[1]), exe: readlinkSync(`/proc/${d}/exe`), ppid: Number(m[3]) }];
       } catch {
         return [];
       }
     });
-  const found: { pid: number; comm: string }[] = [];
+  const found: { pid: number; exe: string }[] = [];
   const walk = (pid: number) => {
     for (const p of all.filter((q) => q.ppid === pid)) {
       found.push(p);
@@ -72,7 +72,7 @@ describe('control against a supervised tree', () => {
   it('status --json lists every node process of the tree', async () => {
     const status = await statusJson();
     expect(status.agent.phase).toBe('running');
-    const nodePids = descendants(supervisor!.child.pid!).filter((p) => p.comm === 'node').map((p) => p.pid).sort();
+    const nodePids = descendants(supervisor!.child.pid!).filter((p) => p.exe === realpathSync(process.execPath)).map((p) => p.pid).sort();
     expect(nodePids).toHaveLength(3);
     const listed = status.processes.map((p) => p.pid);
     for (const pid of nodePids) expect(listed).toContain(pid);

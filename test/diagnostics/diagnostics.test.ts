@@ -68,7 +68,7 @@ describe('diagnostics', () => {
     expect([...at].sort((a, b) => a - b)).toEqual(at);
     expect(page).toMatch(/^supervisor {2}pid \d+/);
     expect(page).toMatch(/total \d+ MB, available \d+ MB, used \d+ MB/);
-    expect(page).toMatch(new RegExp(`\\n +${agent.pid} +agent +probe +\\d+ MB +[\\d.]+ MB / 4096 MB +warning`));
+    expect(page).toMatch(new RegExp(`\\n +${agent.pid} +agent +probe +\\d+ MB +[\\d.]+ MB +[\\d.]+ MB / 4096 MB +[\\d.]+ MB +warning`));
     expect(page).toMatch(/Z {2}warning {3}agent \(pid \d+\): heap grows [\d.]+ MB\/min/);
     expect(page).toContain(file);
     expect(page).toMatch(/\n {2}[\d.]+ [KM]iB [\d.]+% leakSlowly /);

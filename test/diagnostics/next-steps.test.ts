@@ -82,4 +82,18 @@ describe('nextSteps', () => {
       'the agent ended and waits to be restarted (3 restarts so far): `cfn-supervise report --since 24h` shows how its runs ended',
     ]);
   });
+
+  it('never advises a bigger heap when the memory that grows is outside it, and sends it to a snapshot', () => {
+    const buffers = { rss_mb: 358, heap_used_mb: 3, heap_total_mb: 5, external_mb: 232 };
+    const critical = nextSteps({ system_memory: memory, status: status('critical'), processes: [proc('critical', buffers)], alerts: [] });
+    expect(critical[0]).toBe(
+      'pid 10 (agent) is at critical (RSS 358 MB, heap 3.0 MB / 256 MB): most of its memory is outside the V8 heap, 232 MB of it Buffers and ArrayBuffers, ' +
+        'so a bigger --heap-limit would not help: `cfn-supervise capture --pid 10 --snapshot`, then `cfn-supervise analyze <file>` names what holds the Buffers ' +
+        '(system / JSArrayBufferData and the array or property above it)',
+    );
+    const alert = { ts: '', level: 'warning', metric: 'offheap', pid: 10, message: 'agent (pid 10): memory outside the V8 heap grows 589 MB/min' };
+    const warning = nextSteps({ system_memory: memory, status: status('warning'), processes: [proc('warning', buffers)], alerts: [alert] });
+    expect(warning[0]).toMatch(/^pid 10 \(agent\): the last offheap alert said: .*grows 589 MB\/min: most of its memory is outside the V8 heap.*--snapshot/);
+    expect([...critical, ...warning].join('\n')).not.toMatch(/raise --heap-limit/);
+  });
 });

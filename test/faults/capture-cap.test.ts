@@ -7,18 +7,24 @@ import { describe, expect, it } from 'vitest';
 import { ControlClient } from '../../src/cli/client.js';
 import { fixture, runCli, startCli, tempDir, waitFor } from '../helpers/cli.js';
 
+/** A supervised agent under `--max-captures cap`, once its probe answers heap reads. */
+async function supervisedWithCap(prefix: string, cap: number) {
+  const base = tempDir(prefix);
+  const stateDir = path.join(base, 'state');
+  startCli(['--state-dir', stateDir, '--max-captures', String(cap), '--interval', '200', '--min-free', '0', '--', process.execPath, fixture('control/agent.cjs')], { cwd: base });
+  const client = new ControlClient(stateDir);
+  await waitFor(() => existsSync(client.socketPath), 20_000, 'the control socket');
+  await waitFor(
+    async () => (await client.request<{ processes: { heap_used_mb?: number }[] }>('GET', '/processes')).processes.some((p) => p.heap_used_mb !== undefined),
+    30_000,
+    'a probed process',
+  );
+  return { base, stateDir, client };
+}
+
 describe('--max-captures under parallel requests', () => {
   it('--max-captures 2, six captures asked at once: exactly two profiles written, four clear refusals', async () => {
-    const base = tempDir('cfn-capture-cap-');
-    const stateDir = path.join(base, 'state');
-    startCli(['--state-dir', stateDir, '--max-captures', '2', '--interval', '200', '--min-free', '0', '--', process.execPath, fixture('control/agent.cjs')], { cwd: base });
-    const client = new ControlClient(stateDir);
-    await waitFor(() => existsSync(client.socketPath), 20_000, 'the control socket');
-    await waitFor(
-      async () => (await client.request<{ processes: { heap_used_mb?: number }[] }>('GET', '/processes')).processes.some((p) => p.heap_used_mb !== undefined),
-      30_000,
-      'a probed process',
-    );
+    const { base, stateDir } = await supervisedWithCap('cfn-capture-cap-', 2);
     // Five-second windows: all six overlap, however slowly the six commands start.
     const results = await Promise.all(Array.from({ length: 6 }, () => runCli(['capture', '--seconds', '5', '--state-dir', stateDir], { cwd: base })));
     const written = results.filter((r) => r.code === 0);
@@ -33,16 +39,7 @@ describe('--max-captures under parallel requests', () => {
 
 describe('a capture whose client goes away', () => {
   it('capture --seconds 5 interrupted after its first second: no profile is written, and its slot of the cap is free again', async () => {
-    const base = tempDir('cfn-capture-cancel-');
-    const stateDir = path.join(base, 'state');
-    startCli(['--state-dir', stateDir, '--max-captures', '1', '--interval', '200', '--min-free', '0', '--', process.execPath, fixture('control/agent.cjs')], { cwd: base });
-    const client = new ControlClient(stateDir);
-    await waitFor(() => existsSync(client.socketPath), 20_000, 'the control socket');
-    await waitFor(
-      async () => (await client.request<{ processes: { heap_used_mb?: number }[] }>('GET', '/processes')).processes.some((p) => p.heap_used_mb !== undefined),
-      30_000,
-      'a probed process',
-    );
+    const { base, stateDir, client } = await supervisedWithCap('cfn-capture-cancel-', 1);
     // What the CLI does, cut off as Ctrl-C cuts it: a streamed capture, its connection closed once sampling runs.
     const socket = connect(client.socketPath);
     let received = '';

@@ -30,7 +30,8 @@ describe('kept fatal-error reports', () => {
     expect(readFileSync(file, 'utf8')).toContain(SECRET);
 
     const found = collectReports(reports, 0);
-    expect(found).toEqual([{ file, pid: agent.child.pid, event: 'JavaScript API', oom: false }]);
+    // What node printed, as the report tells it: the run record's last stderr lines where stderr was a terminal.
+    expect(found).toEqual([{ file, pid: agent.child.pid, event: 'JavaScript API', oom: false, stderr: expect.arrayContaining(['FATAL ERROR: JavaScript API']) }]);
     const text = readFileSync(file, 'utf8');
     expect(text).not.toContain(SECRET);
     expect(text).not.toContain('plain value');

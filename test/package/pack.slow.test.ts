@@ -71,10 +71,10 @@ it('packs into a tarball that installs into a clean project and supervises an ag
   const tarball = path.join(out, `cfn-supervise-${PACKAGE.version}.tgz`);
 
   const files = (await run('tar', ['tzf', tarball], out)).split('\n').filter(Boolean);
-  for (const needed of ['bin/cfn-supervise', 'dist/cli/main.cjs', 'dist/cli/program.cjs', 'dist/cli/quick.cjs', 'dist/index.js', 'dist/probe/probe.cjs', 'dist/supervisor/lifecycle/watchdog.sh', 'examples/docker/Dockerfile', 'README.md']) {
+  for (const needed of ['bin/cfn-supervise', 'dist/cli/main.cjs', 'dist/cli/program.cjs', 'dist/cli/program.cjs.map', 'dist/index.js', 'dist/probe/probe.cjs', 'dist/supervisor/lifecycle/watchdog.sh', 'examples/docker/Dockerfile', 'README.md']) {
     expect(files).toContain(`package/${needed}`);
   }
-  expect(files.filter((f) => /^package\/(src|test|benchmarks|scripts|node_modules)\/|\.map$/.test(f))).toEqual([]);
+  expect(files.filter((f) => /^package\/(src|test|benchmarks|scripts|node_modules)\/|\.map$/.test(f) && !/^package\/dist\/cli\/[\w-]+\.cjs\.map$/.test(f))).toEqual([]);
 
   const project = tempDir('cfn pack project-');
   writeProject(project, tarball, JSON.parse(await run('tar', ['xzfO', tarball, 'package/package.json'], out)) as Manifest);

@@ -124,6 +124,19 @@ describe('probe + registry + inspectors on real processes', () => {
     await expect(greedy.snapshot(rec.pid, 'too big')).rejects.toThrow(/snapshot refused: it may need \d+ MB more/);
   });
 
+  it('writes two snapshots of one process asked for at once, one after the other, each whole', async () => {
+    h = await new Harness().start();
+    const child = h.spawn(process.execPath, [path.join(FIXTURES, 'idle.cjs')], { env: h.env() });
+    const rec = await h.registered((r) => r.pid === child.pid);
+    await h.inspectors.attach(rec);
+    // Node 22 and later answer a snapshot after the post returns: the second request arrives while the first runs.
+    const files = await Promise.all([h.inspectors.snapshot(rec.pid, 'first'), h.inspectors.snapshot(rec.pid, 'second')]);
+    for (const file of files) {
+      const snapshot = JSON.parse(readFileSync(file, 'utf8')) as { snapshot: { node_count: number }; nodes: number[] };
+      expect(snapshot.nodes.length / snapshot.snapshot.node_count).toBeGreaterThan(1);
+    }
+  });
+
   it('times out a call to an agent blocked in a synchronous call while its own loop keeps ticking', async () => {
     h = await new Harness().start({ callTimeoutMs: 500 });
     const child = h.spawn(process.execPath, [path.join(FIXTURES, 'block.cjs')], { env: h.env() });
@@ -201,22 +214,27 @@ describe('probe edge cases', () => {
     expect(rec.url).toMatch(/^ws:\/\/127\.0\.0\.1:\d+\//);
   });
 
-  it('skips worker threads: one registration per process', async () => {
+  it('registers each worker thread as an isolate of its own, with its own heap and limit', async () => {
     h = await new Harness().start();
-    const child = h.spawn(process.execPath, [path.join(FIXTURES, 'worker.cjs')], { env: h.env() });
-    let registrations = 0;
-    h.registry.on('register', (r) => r.pid === child.pid && (registrations += 1));
-    await h.registered((r) => r.pid === child.pid);
-    await waitForOutput(child.stdout, /worker-up/);
-    // The worker's own preload ran by the time it posted; give a registration from it time to arrive.
-    await new Promise((resolve) => setTimeout(resolve, 500));
-    expect(registrations).toBe(1);
-    expect(h.registry.list().filter((r) => r.pid === child.pid)).toHaveLength(1);
+    // Without --max-old-space-size, which wins over a worker's resourceLimits (measured on Node 20).
+    const env = h.env();
+    const child = h.spawn(process.execPath, [path.join(FIXTURES, 'worker.cjs')], { env: { ...env, NODE_OPTIONS: env.NODE_OPTIONS!.replace('--max-old-space-size=512', '') } });
+    const main = await h.registered((r) => r.pid === child.pid && !r.thread);
+    const worker = await h.registered((r) => r.pid === child.pid && r.thread !== undefined);
+    expect(worker).toMatchObject({ pid: child.pid, ppid: main.ppid, thread: 1, oldSpaceLimit: 48 * 1024 * 1024 });
+    expect(main.thread).toBeUndefined();
+    await h.inspectors.attach(main);
+    await h.inspectors.attach(worker);
+    expect([...h.inspectors.threads(child.pid!)]).toEqual([1]);
+    const heap = await h.inspectors.heap(child.pid!, 1);
+    expect(heap).toMatchObject({ oldSpaceLimit: 48 * 1024 * 1024 });
+    expect(heap.limit).toBeLessThan((await h.inspectors.heap(child.pid!)).limit);
   });
 
-  it('connects through net, silently, where the pipe binding would print a deprecation warning', async () => {
+  it('registers through public APIs only: no process.binding (deprecated, a warning under --pending-deprecation)', async () => {
     h = await new Harness().start();
-    const env = h.env({ NODE_PENDING_DEPRECATION: '1' });
+    const env = h.env();
+    env.NODE_OPTIONS = `--require "${path.join(FIXTURES, 'binding-spy.cjs')}" ${env.NODE_OPTIONS}`;
     const child = h.spawn(process.execPath, [path.join(FIXTURES, 'idle.cjs')], { env });
     const stderr = collect(child.stderr);
     const rec = await h.registered((r) => r.pid === child.pid);

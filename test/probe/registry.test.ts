@@ -175,18 +175,42 @@ describe('Registry: a peer is who SO_PEERCRED says it is', () => {
     expect(registrations.map((r) => r.pid)).toEqual([honest.child.pid]);
   });
 
-  it('never replaces a live registration: a second connection from the same pid is turned away', async () => {
+  it('never replaces a live registration: a second connection registering the same isolate is turned away', async () => {
     registry = await Registry.listen(path.join(dir, 'r.sock'));
     const fake = fakeProbe(registry.socketPath, 'self', 'twice');
     const rec = await nextRegister(registry);
     expect(rec.pid).toBe(fake.child.pid);
     const rejected = nextReject(registry);
     registry.send(rec.pid, { type: 'memory-pressure', level: 'again' });
-    expect(await rejected).toEqual({ reason: 'a connection from this pid is already open', peerPid: fake.child.pid, peerUid: process.getuid!() });
+    expect(await rejected).toEqual({ reason: `${rec.pid} is already registered`, peerPid: fake.child.pid, claimedPid: rec.pid });
     await vi.waitFor(() => expect(fake.out()).toContain('closed 2'), poll);
     expect(fake.out()).not.toContain('closed 1');
     expect(registry.get(rec.pid)).toBe(rec);
     await expect(registry.request(rec.pid, { type: 'heap-stats' }, { timeoutMs: 5000 })).resolves.toMatchObject({ usedHeapSize: 1e6 });
+  });
+
+  it("takes each worker thread as an isolate of its own, addressed by (pid, thread), up to maxPerProcess connections per pid", async () => {
+    registry = await Registry.listen(path.join(dir, 'r.sock'), { maxPerProcess: 3 });
+    const fake = fakeProbe(registry.socketPath, 'self', 'threads');
+    const main = await nextRegister(registry);
+    const workers: ProcessRecord[] = [];
+    registry.on('register', (r) => workers.push(r));
+    const rejected = nextReject(registry);
+    registry.send(main.pid, { type: 'memory-pressure', level: 'again' });
+    expect(await rejected).toEqual({ reason: '3 connections from this pid are already open', peerPid: fake.child.pid, peerUid: process.getuid!() });
+    await vi.waitFor(() => expect(workers).toHaveLength(2), poll);
+    const [a, b] = workers.map((w) => w.thread!).sort();
+    expect([1, 2, 3]).toEqual(expect.arrayContaining([a, b]));
+    expect(registry.get(main.pid)).toBe(main);
+    expect(registry.get(main.pid, a)).toMatchObject({ pid: main.pid, thread: a });
+    expect(registry.list()).toHaveLength(3);
+    await expect(registry.request(main.pid, { type: 'heap-stats' }, { timeoutMs: 5000 }, b)).resolves.toMatchObject({ usedHeapSize: 1e6 });
+    // The process's end ends every isolate of it, each reported with its thread.
+    const ends: unknown[] = [];
+    registry.on('exit', (pid, info) => ends.push([pid, info.thread ?? 0]));
+    fake.child.kill('SIGKILL');
+    await vi.waitFor(() => expect(registry!.list()).toEqual([]), poll);
+    expect(ends).toEqual(expect.arrayContaining([[main.pid, 0], [main.pid, a], [main.pid, b]]));
   });
 
   it('turns away processes outside the supervised tree', async () => {

@@ -71,7 +71,7 @@ describe('Ctrl-Z and fg', () => {
       t.send('C-z');
       await waitFor(() => /Stopped/.test(t.screen()), 15_000, 'the shell to report the job stopped');
       // The shell runs `jobs -p` and the ps of the job's processes: both are stopped.
-      t.send(`echo "supervisor $(jobs -p %1) agent $(pgrep -P $(jobs -p %1) -x node)"`, 'Enter');
+      t.send(`echo "supervisor $(jobs -p %1) agent $(pgrep -P $(jobs -p %1) -f terminal/ticker.cjs)"`, 'Enter');
       const [, supervisor, agent] = await waitFor(pids, 10_000, 'the pids');
       expect(readStat(Number(supervisor))?.state).toBe('T');
       expect(readStat(Number(agent))?.state).toBe('T');

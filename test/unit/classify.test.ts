@@ -26,6 +26,9 @@ describe('classifyExit', () => {
     ['an OOM kill of a member, the agent exits 0', { code: 0, oomKilled: true }, 'clean'],
     ['an OOM kill of a member, the agent crashes on its own', { code: 1, oomKilled: true }, 'crash'],
     ['SIGKILL without an OOM kill counted', { signal: 'SIGKILL', oomKilled: false }, 'killed'],
+    ['exit 1 after an unhandled worker OOM (ERR_WORKER_OUT_OF_MEMORY)', { code: 1, workerOom: true }, 'oom'],
+    ['an unhandled worker OOM, but the app exits 0 from its uncaught-exception path', { code: 0, workerOom: true }, 'clean'],
+    ['stopped while a worker ran out of heap', { code: 1, workerOom: true, stoppedBySupervisor: true }, 'stopped'],
     ['stopped while the kernel killed', { signal: 'SIGKILL', oomKilled: true, stoppedBySupervisor: true }, 'stopped'],
   ];
   it.each(table)('%s → %s', (_name, over, expected) => {

@@ -24,6 +24,7 @@ function setup(cap: number) {
   const hold = () => new Promise<string>((resolve, reject) => held.push({ resolve, reject }));
   const instruments: Instrumentation = {
     has: () => true,
+    threads: () => [],
     heap: async () => ({ used: 1, total: 1, limit: 1 }),
     saveProfile: hold,
     snapshot: hold,

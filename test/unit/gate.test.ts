@@ -68,8 +68,18 @@ describe('Gate: cooldowns per process, caps per run', () => {
     const g = new Gate();
     g.started('gc', 1, 0);
     g.started('cleanup', 'tree', 0);
-    g.retain(new Set([2]));
+    g.retain(new Set(['2']));
     expect(g.check('gc', 1, 1, false, limits)).toBeUndefined();
     expect(g.check('cleanup', 'tree', 1, false, limits)).toMatch(/cleanup of the tree is cooling down/);
+  });
+
+  it("keeps a worker thread's cooldown apart from its process's, and only while the worker lives", () => {
+    const g = new Gate();
+    g.started('capture', '2/3', 0);
+    expect(g.check('capture', 2, 1, false, limits)).toBeUndefined();
+    g.retain(new Set(['2', '2/3']));
+    expect(g.check('capture', '2/3', 1, false, limits)).toMatch(/capture of pid 2\/3 is cooling down/);
+    g.retain(new Set(['2']));
+    expect(g.check('capture', '2/3', 1, false, limits)).toBeUndefined();
   });
 });

@@ -3,7 +3,8 @@
 import { execFileSync } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { describe, expect, it } from 'vitest';
-import { DECLARATIONS, LINUX_DECLARATIONS, bindCalls, decodeWaitStatus, libc, libcFlavour } from '../../src/common/libc.js';
+import { closeSync, fstatSync } from 'node:fs';
+import { DARWIN_DECLARATIONS, DECLARATIONS, LINUX_DECLARATIONS, bindCalls, darwinPipe, decodeWaitStatus, libc, libcFlavour } from '../../src/common/libc.js';
 
 const koffi = createRequire(import.meta.url)('koffi') as typeof import('koffi');
 const MUSL = '/lib/x86_64-linux-musl/libc.so';
@@ -16,6 +17,20 @@ describe.runIf(process.platform === 'linux')('libc (Linux: its loader and musl a
   it('names the first call a library lacks, in one line, with what still works', () => {
     // The dynamic loader: a real library with no dependencies (dlsym would search those) and no process calls.
     expect(() => bindCalls(koffi.load('ld-linux-x86-64.so.2'), LINUX_DECLARATIONS)).toThrow(/^this system's C library has no prctl\(\), which supervising needs; status, report, analyze and monitor still work$/);
+  });
+
+  it("makes macOS's close-on-exec pipe (pipe, then fcntl) with the same calls in this libc: no descriptor reaches the agent", () => {
+    const { pipe, fcntl } = bindCalls(koffi.load(null), DARWIN_DECLARATIONS);
+    const ends = darwinPipe(pipe, fcntl)!;
+    try {
+      for (const fd of ends) {
+        expect(fstatSync(fd).isFIFO()).toBe(true);
+        // F_GETFD (1) answers FD_CLOEXEC (1).
+        expect(fcntl(fd, 1, 'int', 0)).toBe(1);
+      }
+    } finally {
+      ends.forEach((fd) => closeSync(fd));
+    }
   });
 
   it("is all in musl's libc", () => {

@@ -8,11 +8,11 @@ const T: Thresholds = {
   treeWarningMb: 6144, treeCriticalMb: 8192, treeHardMb: 0,
   heapWarning: 0.7, heapCritical: 0.85, heapImminent: 0.95,
   fdWarning: 1000, connInfo: 25, connWarning: 50, connCritical: 100,
-  trendWindowMs: 60_000, trendMinMbPerMin: 1, trendHorizonMin: 120, clearAfterMs: 0, roles: [],
+  trendWindowMs: 60_000, trendMinMbPerMin: 1, trendHorizonMin: 120, offheapWarningMbPerMin: 20, offheapCriticalMbPerMin: 200, clearAfterMs: 0, roles: [],
 };
 const system = { total_mb: 24000, available_mb: 20000, used_mb: 4000, percent: 16.7 };
 const proc = (over: Partial<ProcessSample> = {}): ProcessSample => ({ pid: 10, ppid: 1, role: 'agent', isAgent: true, rssBytes: 100 * MB, ...over });
-const run = (state: PolicyState, processes: ProcessSample[], history: (pid: number) => HeapHistory = () => ({ readings: [] }), t = T, at = 0) =>
+const run = (state: PolicyState, processes: ProcessSample[], history: (pid: number, thread?: number) => HeapHistory = () => ({ readings: [] }), t = T, at = 0) =>
   decide(state, { sample: { at, processes, system }, heapHistory: history }, t);
 const kinds = (actions: Action[]) => actions.map((a) => (a.kind === 'alert' ? `alert:${a.metric}:${a.level}` : `${a.kind}`));
 
@@ -25,6 +25,40 @@ function ticks(samples: ProcessSample[][], t = T): string[][] {
     return kinds(r.actions);
   });
 }
+
+describe('decide: worker threads, each an isolate with its own heap and limit', () => {
+  const worker = (heapUsed: number, heapLimit = 160 * MB) => proc({ heapUsed: 10 * MB, heapLimit: 2048 * MB, workers: [{ thread: 3, heapUsed, heapLimit }] });
+  const table: [string, ProcessSample[][], string[][]][] = [
+    ['a small worker, no actions', [[worker(20 * MB)]], [[]]],
+    [
+      'a worker near its own limit is critical while the main thread is fine, then imminent',
+      [[worker(100 * MB)], [worker(140 * MB)], [worker(155 * MB)]],
+      [[], ['alert:heap:critical', 'capture', 'gc'], ['alert:heap:imminent', 'capture']],
+    ],
+    ['a worker that stops answering is unresponsive', [[proc({ workers: [{ thread: 3, missedReplies: 3 }] })]], [['alert:unresponsive:warning']]],
+    ['a worker gone is forgotten: its level does not linger', [[worker(140 * MB)], [proc()], [proc()]], [['alert:heap:critical', 'capture', 'gc'], [], []]],
+  ];
+  it.each(table)('%s', (_name, samples, expected) => {
+    expect(ticks(samples)).toEqual(expected);
+  });
+
+  it("addresses the worker's isolate in its alert, capture and GC, and keeps its level apart from the process's", () => {
+    const r = run(initialPolicyState, [worker(140 * MB)]);
+    expect(r.actions).toEqual([
+      expect.objectContaining({ kind: 'alert', metric: 'heap', level: 'critical', pid: 10, thread: 3, message: expect.stringMatching(/^agent \(pid 10, worker thread 3\): heap at 88%/) }),
+      { kind: 'capture', pid: 10, thread: 3, reason: 'heap-critical' },
+      { kind: 'gc', pid: 10, thread: 3, reason: 'heap-critical' },
+    ]);
+    expect(r.state.processes.get('10')).toEqual({ rss: 'ok', heap: 'ok' });
+    expect(r.state.processes.get('10/3')).toEqual({ heap: 'critical' });
+  });
+
+  it("fits the worker's trend on the worker's own history", () => {
+    const asked: [number, number | undefined][] = [];
+    run(initialPolicyState, [worker(20 * MB)], (pid, thread) => (asked.push([pid, thread]), { readings: [] }));
+    expect(asked).toEqual([[10, undefined], [10, 3]]);
+  });
+});
 
 describe('decide: per-process RSS and heap', () => {
   const table: [string, ProcessSample[][], string[][]][] = [
@@ -55,7 +89,7 @@ describe('decide: per-process RSS and heap', () => {
 
   it('forgets exited processes', () => {
     const first = run(initialPolicyState, [proc({ pid: 1 }), proc({ pid: 2 })]);
-    expect([...run(first.state, [proc({ pid: 2 })]).state.processes.keys()]).toEqual([2]);
+    expect([...run(first.state, [proc({ pid: 2 })]).state.processes.keys()]).toEqual(['2']);
   });
 
   it('alerts carry the value and the threshold crossed', () => {
@@ -241,5 +275,44 @@ describe('per-role thresholds', () => {
     // The agent's hard limit is 8192 by its rule: 5000 MB is critical (global 2048), not hard.
     expect(alerts).toContainEqual([10, 'critical', 2048]);
     expect(actions.some((a) => a.kind === 'terminate')).toBe(false);
+  });
+});
+
+describe('decide: off-heap growth and handles', () => {
+  /** RSS − heap total, one point a second. */
+  const series = (seconds: number, mb: (s: number) => number): Point[] => Array.from({ length: seconds + 1 }, (_, s) => ({ t: s * 1000, v: mb(s) * MB }));
+  const big = (over: Partial<ProcessSample> = {}) => proc({ rssBytes: 300 * MB, ...over });
+  const captureKinds = (actions: Action[]) => actions.map((a) => (a.kind === 'alert' ? `alert:${a.metric}:${a.level}` : a.kind === 'capture' ? `capture:${a.reason}${a.snapshot ? ':snapshot' : ''}` : a.kind));
+  const decideOn = (points: Point[], p = big({ heapTotal: 8 * MB, external: 250 * MB, arrayBuffers: 249 * MB })) =>
+    decide(initialPolicyState, { sample: { at: 0, processes: [p], system }, heapHistory: () => ({ readings: [] }), offHeap: () => points }, T);
+
+  const table: [string, Point[], string[]][] = [
+    ['a Buffer leak of 2 MB/s warns and asks for a snapshot', series(30, (s) => 50 + 2 * s), ['alert:offheap:warning', 'capture:offheap-warning:snapshot']],
+    ['one of 5 MB/s is critical', series(30, (s) => 50 + 5 * s), ['alert:offheap:critical', 'capture:offheap-critical:snapshot']],
+    ['flat off-heap memory is quiet', series(30, () => 290), []],
+    ['too young a history is quiet', series(5, (s) => 50 + 20 * s), []],
+  ];
+  it.each(table)('%s', (_name, points, expected) => {
+    expect(captureKinds(decideOn(points).actions)).toEqual(expected);
+  });
+
+  it('says where the memory is: RSS, heap, ArrayBuffers, in the message and the alert line', () => {
+    const alert = decideOn(series(30, (s) => 50 + 2 * s)).actions[0] as Extract<Action, { kind: 'alert' }>;
+    expect(alert.message).toBe('agent (pid 10): memory outside the V8 heap grows 120 MB/min (RSS 300 MB, heap 8 MB, ArrayBuffers 249 MB): Buffers, ArrayBuffers or native memory, not the heap');
+    expect(alert.details).toEqual({ rss_mb: 300, heap_total_mb: 8, external_mb: 250, array_buffers_mb: 249 });
+  });
+
+  it('takes a snapshot, not a profile, at RSS critical when most of RSS is outside the heap', () => {
+    const at = (p: ProcessSample) => captureKinds(decide(initialPolicyState, { sample: { at: 0, processes: [p], system }, heapHistory: () => ({ readings: [] }) }, T).actions);
+    expect(at(big({ rssBytes: 2100 * MB, heapTotal: 20 * MB }))).toEqual(['alert:rss:critical', 'capture:rss-critical:snapshot', 'gc']);
+    expect(at(big({ rssBytes: 2100 * MB, heapTotal: 1500 * MB }))).toEqual(['alert:rss:critical', 'capture:rss-critical', 'gc']);
+  });
+
+  it('names the handle types that grew in a connection alert', () => {
+    const p = big({ sockets: 57, handles: { TCPSocketWrap: 57, Timeout: 2 }, handlesGrew: { seconds: 6, by: { TCPSocketWrap: 55 } } });
+    const { actions } = decide(initialPolicyState, { sample: { at: 0, processes: [p], system }, heapHistory: () => ({ readings: [] }) }, T);
+    const alert = actions[0] as Extract<Action, { kind: 'alert' }>;
+    expect(alert.message).toBe('agent (pid 10): sockets 57 connections (warning at 50); handles TCPSocketWrap 57 (+55 in 6 s), Timeout 2');
+    expect(alert.details).toEqual({ handles: { TCPSocketWrap: 57, Timeout: 2 }, handles_grew: { TCPSocketWrap: 55 }, handles_grew_seconds: 6 });
   });
 });

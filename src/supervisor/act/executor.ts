@@ -9,6 +9,7 @@ import { systemMemory } from '../platform/index.js';
 import { endGracefully, oneProcess } from '../proc/kill.js';
 import { TREND_CAPTURE, rank, type Action, type Level } from '../watch/policy.js';
 import type { HeapReader } from '../watch/sampler.js';
+import { isolateKey } from '../probe-link/isolate.js';
 import type { Gate, GateLimits, Gated, Target } from './gate.js';
 import type { TopSite } from '../../analysis/index.js';
 import type { Alert } from './channels.js';
@@ -25,6 +26,8 @@ export interface ProfileOptions {
   window?: SamplingWindow;
   /** Without a window, in a process that was not sampling: how long to sample before the profile is taken. */
   coldSeconds?: number;
+  /** The worker thread whose isolate is profiled; 0 or absent: the main thread. */
+  thread?: number;
 }
 
 export interface CaptureOptions extends ProfileOptions {
@@ -33,8 +36,8 @@ export interface CaptureOptions extends ProfileOptions {
 
 export interface Instrumentation extends HeapReader {
   saveProfile(pid: number, reason: string, opts?: ProfileOptions): Promise<string>;
-  snapshot(pid: number, reason: string, onProgress?: (done: number, total: number) => void): Promise<string>;
-  gc(pid: number): Promise<{ beforeBytes: number; afterBytes: number }>;
+  snapshot(pid: number, reason: string, onProgress?: (done: number, total: number) => void, thread?: number): Promise<string>;
+  gc(pid: number, thread?: number): Promise<{ beforeBytes: number; afterBytes: number }>;
 }
 
 /** What the executor needs of a run (lifecycle/run.ts provides it). */
@@ -50,12 +53,15 @@ export interface RunBook {
   end(kind: 'limit' | 'restart', why: string): Promise<void>;
   /** A memory rule sent `signal` to a process of the run other than the agent. */
   limitKilled(pid: number, why: string, signal: NodeJS.Signals): void;
-  /** Remembers a trend capture of `pid` and returns the one before it, if any: a second one is diffed. */
-  trendCapture(pid: number, file: string): string | undefined;
+  /** Remembers a trend capture of an isolate (isolateKey) and returns the one before it, if any: a second one is diffed. */
+  trendCapture(isolate: string, file: string): string | undefined;
 }
 
-/** A line for the person at the terminal; `important` ones are shown even over an interactive agent. */
-export type Notice = (message: string, important: boolean) => void;
+/**
+ * A line for the person at the terminal; `important` ones are shown even over an interactive agent. `detail` (a
+ * bug's stack) goes under it, its lines kept.
+ */
+export type Notice = (message: string, important: boolean, detail?: string) => void;
 
 export interface ExecutorDeps {
   /** Absent with --no-probe. */
@@ -101,9 +107,12 @@ export class Executor {
       case 'alert':
         return this.alert(run, action);
       case 'capture':
-        return this.capture(run, action.pid, action.reason, 'profile', manual || action.urgent === true, action.coldSeconds ? { coldSeconds: action.coldSeconds } : {});
+        return this.capture(run, action.pid, action.reason, action.snapshot ? 'snapshot' : 'profile', manual || action.urgent === true, {
+          ...(action.coldSeconds ? { coldSeconds: action.coldSeconds } : {}),
+          ...(action.thread ? { thread: action.thread } : {}),
+        });
       case 'gc':
-        return this.gc(run, action.pid, action.reason, manual);
+        return this.gc(run, action.pid, action.reason, manual, action.thread);
       case 'cleanup':
         return this.cleanup(run, action.reason, manual);
       case 'terminate':
@@ -117,8 +126,8 @@ export class Executor {
     const serious = rank(a.level) >= rank('warning');
     if (serious) run.warning(a.pid);
     this.deps.onAlert?.(a.level, a.metric);
-    const { kind: _kind, argv, ...fields } = a;
-    this.record({ ...fields, ...(argv ? { argv: redactArgv(argv) } : {}), run_id: run.id });
+    const { kind: _kind, argv, details, ...fields } = a;
+    this.record({ ...fields, ...details, ...(argv ? { argv: redactArgv(argv) } : {}), run_id: run.id });
     if (serious) this.deps.notice(`[${a.level}] ${a.message}`, true);
   }
 
@@ -139,8 +148,9 @@ export class Executor {
     run.gate.started(kind, target, now);
   }
 
-  private instrumented(pid: number): Instrumentation {
+  private instrumented(pid: number, thread = 0): Instrumentation {
     const ins = this.deps.instruments;
+    if (thread && !ins?.has(pid, thread)) throw new Refused(`pid ${pid} has no worker thread ${thread} with a probe`, 404);
     if (!ins?.has(pid)) throw new Refused(`pid ${pid} has no inspector session (not a node process of the tree, under node's permission model, or --no-probe)`, 404);
     return ins;
   }
@@ -152,15 +162,17 @@ export class Executor {
     kind: 'profile' | 'snapshot',
     manual: boolean,
     opts: CaptureOptions = {},
-  ): Promise<{ file: string; pid: number; kind: string }> {
-    const ins = this.instrumented(pid);
-    this.admit(run, 'capture', pid, manual);
+  ): Promise<{ file: string; pid: number; thread?: number; kind: string }> {
+    const { thread = 0 } = opts;
+    const ins = this.instrumented(pid, thread);
+    const isolate = isolateKey(pid, thread);
+    this.admit(run, 'capture', isolate, manual);
     let file: string;
     try {
-      file = kind === 'snapshot' ? await ins.snapshot(pid, reason, opts.onProgress) : await ins.saveProfile(pid, reason, opts);
+      file = kind === 'snapshot' ? await ins.snapshot(pid, reason, opts.onProgress, thread) : await ins.saveProfile(pid, reason, opts);
     } catch (err) {
       run.gate.settled(false);
-      this.deps.journal.log.info({ pid, reason, kind, manual, err: (err as Error).message }, 'capture not written');
+      this.deps.journal.log.info({ pid, thread, reason, kind, manual, err: (err as Error).message }, 'capture not written');
       throw err;
     }
     run.gate.settled(true);
@@ -170,12 +182,12 @@ export class Executor {
     this.deps.onCapture?.(written);
     // A person who asked from another terminal gets the path there; the agent's terminal stays untouched.
     if (!manual) this.deps.notice(`capture written: ${file}`, false);
-    this.deps.journal.log.info({ pid, reason, kind: written, file, manual }, 'capture written');
-    const analysis = this.summarise(run, file, pid, reason, manual);
+    this.deps.journal.log.info({ pid, thread, reason, kind: written, file, manual }, 'capture written');
+    const analysis = this.summarise(run, file, pid, thread, reason, manual);
     this.analyses.add(analysis);
     const forget = () => this.analyses.delete(analysis);
     analysis.then(forget, forget);
-    return { file, pid, kind: written };
+    return { file, pid, ...(thread ? { thread } : {}), kind: written };
   }
 
   /** Waits for the analyses still running, so their lines reach the journal before the supervisor exits. */
@@ -183,10 +195,10 @@ export class Executor {
     await Promise.allSettled([...this.analyses]);
   }
 
-  private async summarise(run: RunBook, file: string, pid: number, reason: string, manual: boolean): Promise<void> {
+  private async summarise(run: RunBook, file: string, pid: number, thread: number, reason: string, manual: boolean): Promise<void> {
     if (!this.deps.analyze) return;
     try {
-      const before = reason === TREND_CAPTURE ? run.trendCapture(pid, file) : undefined;
+      const before = reason === TREND_CAPTURE ? run.trendCapture(isolateKey(pid, thread), file) : undefined;
       const summary = await this.deps.analyze(file, before);
       if (!summary) return;
       const top = summary.top?.slice(0, 5) ?? [];
@@ -194,6 +206,7 @@ export class Executor {
         level: 'info',
         metric: 'capture',
         pid,
+        ...(thread ? { thread } : {}),
         message: `capture analysed: ${file}`,
         reason,
         file,
@@ -203,17 +216,17 @@ export class Executor {
         run_id: run.id,
       });
       const first = top[0];
-      if (first && !manual) this.deps.notice(`pid ${pid} (${reason}): ${describeSite(first, file)}`, true);
+      if (first && !manual) this.deps.notice(`pid ${pid}${thread ? ` thread ${thread}` : ''} (${reason}): ${describeSite(first, file)}`, true);
     } catch (err) {
       this.deps.journal.log.warn({ file, err: (err as Error).message }, 'capture analysis failed');
     }
   }
 
-  async gc(run: RunBook, pid: number, reason: string, manual: boolean): Promise<{ pid: number; beforeBytes: number; afterBytes: number }> {
-    const ins = this.instrumented(pid);
-    this.admit(run, 'gc', pid, manual);
-    const r = await ins.gc(pid);
-    this.deps.journal.log.info({ pid, reason, ...r, freed_mb: wholeMb(r.beforeBytes - r.afterBytes) }, 'forced GC');
+  async gc(run: RunBook, pid: number, reason: string, manual: boolean, thread = 0): Promise<{ pid: number; beforeBytes: number; afterBytes: number }> {
+    const ins = this.instrumented(pid, thread);
+    this.admit(run, 'gc', isolateKey(pid, thread), manual);
+    const r = await ins.gc(pid, thread);
+    this.deps.journal.log.info({ pid, thread, reason, ...r, freed_mb: wholeMb(r.beforeBytes - r.afterBytes) }, 'forced GC');
     return { pid, ...r };
   }
 
@@ -279,8 +292,9 @@ export class Executor {
   }
 }
 
-/** A profile names where live memory was allocated; a snapshot (a Bun process's) what holds it. */
+/** A profile names where live memory was allocated; a snapshot what holds it (Buffers' bytes included, through their holder). */
 function describeSite(s: TopSite, file: string): string {
   const share = Math.round(s.share * 100);
-  return file.endsWith('.heapsnapshot') ? `largest holder ${s.site}, ${share}% of the heap` : `top allocation site ${s.site}, ${share}% of live sampled bytes`;
+  if (file.endsWith('.heapsnapshot')) return `largest retainer ${s.site}, ${share}% of the snapshot`;
+  return `top allocation site ${s.site}, ${share}% of live sampled bytes`;
 }

@@ -3,7 +3,8 @@
 // cooldown applies to the next action. A capture holds its slot of the cap from admission on, since captures run
 // side by side for seconds: counting only the written ones let six parallel requests past a cap of two.
 export type Gated = 'capture' | 'gc' | 'cleanup';
-export type Target = number | 'tree';
+/** A pid, an isolate (probe-link's isolateKey: `pid` or `pid/thread`), or the whole tree. */
+export type Target = number | string;
 
 export interface GateLimits {
   cooldownMs: number;
@@ -41,11 +42,11 @@ export class Gate {
     if (written) this.captures++;
   }
 
-  /** Forgets processes that are gone, so the map stays as small as the tree. */
-  retain(pids: ReadonlySet<number>): void {
+  /** Forgets isolates that are gone (`live`: their isolate keys), so the map stays as small as the tree. */
+  retain(live: ReadonlySet<string>): void {
     for (const key of this.last.keys()) {
-      const target = key.split(':')[1]!;
-      if (target !== 'tree' && !pids.has(Number(target))) this.last.delete(key);
+      const target = key.slice(key.indexOf(':') + 1);
+      if (target !== 'tree' && !live.has(target)) this.last.delete(key);
     }
   }
 }

@@ -10,7 +10,7 @@ export const MAX_ROLES = 32;
 const OTHER_ROLE = 'other';
 
 /** The values the `metric` label of alerts_total may take; anything else is counted as `other`. */
-export const ALERT_METRICS = ['rss', 'heap', 'fds', 'sockets', 'trend', 'tree', 'unresponsive', 'limit', 'oom', 'oom-kill', 'capture', 'other'] as const;
+export const ALERT_METRICS = ['rss', 'heap', 'fds', 'sockets', 'trend', 'offheap', 'tree', 'unresponsive', 'limit', 'oom', 'oom-kill', 'capture', 'other'] as const;
 const alertMetrics: ReadonlySet<string> = new Set(ALERT_METRICS);
 const EXIT_REASONS = ['clean', 'crash', 'oom', 'killed', 'stopped', 'limit', 'oom-kill'] as const satisfies readonly ExitReason[];
 
@@ -27,11 +27,23 @@ interface RoleSums {
   rss: number;
   heapUsed?: number;
   heapLimit?: number;
+  heapTotal?: number;
+  external?: number;
+  arrayBuffers?: number;
+  rssAnon?: number;
+  rssFile?: number;
+  rssShmem?: number;
   fds?: number;
   sockets?: number;
   growth?: number;
   forecast?: number;
+  workers?: number;
+  workerHeapUsed?: number;
+  workerHeapLimit?: number;
 }
+
+/** Figures of a process summed as they are into its role's gauges. */
+const SUMMED = ['heapLimit', 'heapTotal', 'external', 'arrayBuffers', 'rssAnon', 'rssFile', 'rssShmem', 'fds', 'sockets'] as const satisfies readonly (keyof RoleSums & keyof ProcessSample)[];
 
 export class Metrics {
   readonly registry = new Registry();
@@ -40,9 +52,18 @@ export class Metrics {
   private readonly processRss = this.gauge('agent_process_resident_memory_bytes', 'RSS of the agent tree\'s processes, summed by role', ['role']);
   private readonly processHeapUsed = this.gauge('agent_process_heap_used_bytes', 'V8 heap used, summed by role', ['role']);
   private readonly processHeapLimit = this.gauge('agent_process_heap_limit_bytes', 'V8 old-space limit, summed by role', ['role']);
+  private readonly processHeapTotal = this.gauge('agent_process_heap_total_bytes', 'V8 heap allocated (used and free), summed by role', ['role']);
+  private readonly processExternal = this.gauge('agent_process_external_memory_bytes', 'memory of Buffers, ArrayBuffers and other objects outside the V8 heap, summed by role', ['role']);
+  private readonly processArrayBuffers = this.gauge('agent_process_array_buffers_bytes', 'memory of ArrayBuffers and Buffers, summed by role', ['role']);
+  private readonly processRssAnon = this.gauge('agent_process_resident_memory_anon_bytes', 'anonymous RSS (heap, Buffers, native allocations), summed by role', ['role']);
+  private readonly processRssFile = this.gauge('agent_process_resident_memory_file_bytes', 'file-backed RSS (code, mapped files), summed by role', ['role']);
+  private readonly processRssShmem = this.gauge('agent_process_resident_memory_shmem_bytes', 'shared-memory RSS, summed by role', ['role']);
   private readonly processFds = this.gauge('agent_process_open_fds', 'open file descriptors, summed by role', ['role']);
   private readonly processSockets = this.gauge('agent_process_sockets', 'open sockets, summed by role', ['role']);
   private readonly processCount = this.gauge('agent_processes', 'processes of the agent tree by role', ['role']);
+  private readonly workerCount = this.gauge('agent_worker_threads', 'worker threads with a probe (each an isolate with its own heap), by the role of their process', ['role']);
+  private readonly workerHeapUsed = this.gauge('agent_worker_heap_used_bytes', 'V8 heap used by worker threads, summed by the role of their process', ['role']);
+  private readonly workerHeapLimit = this.gauge('agent_worker_heap_limit_bytes', 'V8 old-space limits of worker threads, summed by the role of their process', ['role']);
   // Base units (bytes per second), not the trend's MB/min: promtool check metrics rejects abbreviated units.
   private readonly heapGrowth = this.gauge('agent_process_heap_growth_bytes_per_second', 'growth of the post-GC heap floor, the fastest process of each role', ['role']);
   private readonly oomForecast = this.gauge('agent_process_oom_forecast_seconds', 'time until the heap floor reaches the old-space limit at its current growth, the soonest process of each role', ['role']);
@@ -70,10 +91,19 @@ export class Metrics {
     [this.processRss, 'rss'],
     [this.processHeapUsed, 'heapUsed'],
     [this.processHeapLimit, 'heapLimit'],
+    [this.processHeapTotal, 'heapTotal'],
+    [this.processExternal, 'external'],
+    [this.processArrayBuffers, 'arrayBuffers'],
+    [this.processRssAnon, 'rssAnon'],
+    [this.processRssFile, 'rssFile'],
+    [this.processRssShmem, 'rssShmem'],
     [this.processFds, 'fds'],
     [this.processSockets, 'sockets'],
     [this.heapGrowth, 'growth'],
     [this.oomForecast, 'forecast'],
+    [this.workerCount, 'workers'],
+    [this.workerHeapUsed, 'workerHeapUsed'],
+    [this.workerHeapLimit, 'workerHeapLimit'],
   ];
 
   constructor() {
@@ -126,9 +156,18 @@ export class Metrics {
         sums.heapUsed = (sums.heapUsed ?? 0) + p.heapUsed;
         heapUsed += p.heapUsed;
       }
-      if (p.heapLimit !== undefined) sums.heapLimit = (sums.heapLimit ?? 0) + p.heapLimit;
-      if (p.fds !== undefined) sums.fds = (sums.fds ?? 0) + p.fds;
-      if (p.sockets !== undefined) sums.sockets = (sums.sockets ?? 0) + p.sockets;
+      for (const key of SUMMED) {
+        const v = p[key];
+        if (v !== undefined) sums[key] = (sums[key] ?? 0) + v;
+      }
+      for (const w of p.workers ?? []) {
+        sums.workers = (sums.workers ?? 0) + 1;
+        if (w.heapUsed !== undefined) {
+          sums.workerHeapUsed = (sums.workerHeapUsed ?? 0) + w.heapUsed;
+          heapUsed += w.heapUsed;
+        }
+        if (w.heapLimit !== undefined) sums.workerHeapLimit = (sums.workerHeapLimit ?? 0) + w.heapLimit;
+      }
       // Growth and forecast are not sums: one leaking process is the story, so the role shows its worst one.
       if (p.trend) {
         sums.growth = Math.max(sums.growth ?? -Infinity, (p.trend.mbPerMin * MB) / 60);

@@ -47,6 +47,17 @@ export interface ProcessView {
   cpu_percent?: number;
   heap_used_mb?: number;
   heap_limit_mb?: number;
+  /** V8's heap as allocated; RSS minus it is what the process holds outside the heap. */
+  heap_total_mb?: number;
+  /** Buffers and ArrayBuffers outside the heap (process.memoryUsage()'s external and arrayBuffers); from the probe only. */
+  external_mb?: number;
+  array_buffers_mb?: number;
+  /** What RSS is made of: anonymous, file-backed, shared (/proc/<pid>/status). */
+  rss_anon_mb?: number;
+  rss_file_mb?: number;
+  rss_shmem_mb?: number;
+  /** Active handles by type (TCPSocketWrap, Timeout, ...), from the probe. */
+  handles?: Record<string, number>;
   fds?: number;
   sockets?: number;
   threads?: number;
@@ -64,6 +75,16 @@ export interface ProcessView {
   instrumented_why?: string;
   /** With --inspect (or an app's own inspector): where DevTools attaches. */
   devtools_url?: string;
+  /** Its worker threads with a probe: each an isolate with its own heap, limit and level. */
+  workers?: WorkerView[];
+}
+
+export interface WorkerView {
+  thread: number;
+  heap_used_mb?: number;
+  heap_limit_mb?: number;
+  level: Level;
+  trend?: ProcessView['trend'];
 }
 
 export type Instrumented = Pick<ProcessView, 'instrumented' | 'instrumented_why'>;
@@ -81,7 +102,7 @@ export interface StatusView {
   };
   /** pid, run_id and started_at while an agent runs; restart_in_s in a restart's backoff. */
   agent: { phase: string; run_id?: string; pid?: number; started_at?: string; restarts: number; restart_in_s?: number };
-  tree: { processes: number; rss_mb: number; heap_used_mb?: number; level: Level };
+  tree: { processes: number; rss_mb: number; heap_used_mb?: number; external_mb?: number; level: Level };
   /** Alerts raised since the supervisor started, by level. */
   levels: Partial<Record<Level, number>>;
   thresholds: Thresholds;
@@ -90,6 +111,8 @@ export interface StatusView {
 export type CaptureKind = 'profile' | 'snapshot';
 export interface CaptureRequest {
   pid?: number;
+  /** A worker thread of `pid` (its threadId): that isolate is captured, not the main thread. */
+  thread?: number;
   kind: CaptureKind;
   seconds?: number;
 }
@@ -101,6 +124,7 @@ export interface CaptureProgress {
 export interface CaptureResult {
   file: string;
   pid: number;
+  thread?: number;
   /** Which process that is, so a capture without --pid says what it captured. */
   role?: string;
   kind: CaptureKind;

@@ -34,12 +34,14 @@ function wholeNumber(value: unknown, field: string, max = Number.MAX_SAFE_INTEGE
 }
 
 function captureBody(body: unknown): CaptureRequest {
-  const b = fields(body, ['pid', 'kind', 'seconds']);
+  const b = fields(body, ['pid', 'thread', 'kind', 'seconds']);
   const kind = b.kind ?? 'profile';
   if (kind !== 'profile' && kind !== 'snapshot') throw bad("kind: expected 'profile' or 'snapshot'");
   const pid = wholeNumber(b.pid, 'pid');
+  const thread = wholeNumber(b.thread, 'thread');
+  if (thread !== undefined && pid === undefined) throw bad('thread: needs the pid of its process');
   const seconds = wholeNumber(b.seconds, 'seconds', MAX_CAPTURE_SECONDS);
-  return { kind, ...(pid === undefined ? {} : { pid }), ...(seconds === undefined ? {} : { seconds }) };
+  return { kind, ...(pid === undefined ? {} : { pid }), ...(thread === undefined ? {} : { thread }), ...(seconds === undefined ? {} : { seconds }) };
 }
 
 function gcBody(body: unknown): { pid?: number } {

@@ -12,6 +12,8 @@ export interface FatalReport {
   pid: number;
   event: string;
   oom: boolean;
+  /** What Node printed on stderr as it died, as far as the report says it: the error, then its JS stack. */
+  stderr: string[];
 }
 
 const REPORT_NAME = /^report\..*\.json$/;
@@ -41,7 +43,18 @@ function reportFiles(dir: string, pid?: number): { file: string; mtimeMs: number
 
 interface Report {
   header?: { event?: string; processId?: number; commandLine?: unknown };
+  javascriptStack?: { message?: unknown; stack?: unknown };
   environmentVariables?: unknown;
+}
+
+/** A stack of a few hundred frames is not what a run record needs. */
+const STACK_LINES = 20;
+
+function stderrOf(report: Report, event: string): string[] {
+  const js = report.javascriptStack;
+  const stack = Array.isArray(js?.stack) ? js.stack.slice(0, STACK_LINES).map(String) : [];
+  const message = typeof js?.message === 'string' && js.message !== 'No stack.' ? [js.message] : [];
+  return [...(event ? [`FATAL ERROR: ${event}`] : []), ...message, ...stack.filter((l) => l !== 'Unavailable.')];
 }
 
 /** Reads a report without following a link and makes it private (the agent's umask wrote it). */
@@ -99,7 +112,7 @@ export function collectReports(dir: string, sinceMs: number, pid?: number): Fata
       // A disk too full for the copy: the evidence counts more, and the original is already 0600.
     }
     const event = report.header?.event ?? '';
-    found.push({ file, pid: report.header?.processId ?? 0, event, oom: HEAP_EXHAUSTED.test(event) });
+    found.push({ file, pid: report.header?.processId ?? 0, event, oom: HEAP_EXHAUSTED.test(event), stderr: stderrOf(report, event) });
   }
   return found;
 }

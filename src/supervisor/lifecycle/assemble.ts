@@ -1,7 +1,6 @@
 // What the supervisor loads once its agent runs: the journal, metrics, probe sessions, executor, watch loop,
 // run state machine, alert channels, control socket and watchdog, built in dependency order. Kept apart from
 // supervisor.ts so that the first run starts before pino and the rest are even loaded.
-import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Libc } from '../../common/libc.js';
 import { redactArgv } from '../../common/redact.js';
@@ -30,7 +29,7 @@ import { underPermissionModel } from '../proc/node-argv.js';
 import type { Instrumented } from '../control/protocol.js';
 import type { ProcessTree } from '../proc/tree.js';
 import { Sampler } from '../watch/sampler.js';
-import { analyzeProfile, closeAnalysis } from './analyze-captures.js';
+import { analyzeSaved, closeAnalysis } from './analyze-captures.js';
 import { controlHandlers } from './control-adapter.js';
 import type { Launcher } from './launch.js';
 import { endLostRun, type Ledger, type LostLedger } from './ledger.js';
@@ -58,6 +57,7 @@ export interface Early {
   tree: ProcessTree;
   ledger: Ledger;
   launcher: Launcher;
+  supervisorId: string;
   terminal?: Terminal;
   registry?: Registry;
   bunLinks?: BunLinks;
@@ -139,7 +139,7 @@ export class Assembly {
       notice: opts.notice,
       reportDir: paths.reports,
       ...(ownCgroup() ? { oomKills: () => oomKills(ownCgroup()!) } : {}),
-      supervisorId: randomUUID().slice(0, 8),
+      supervisorId: early.supervisorId,
       ledger: early.ledger,
       onStop: () => {
         this.sessions?.closeAll();
@@ -213,7 +213,7 @@ export class Assembly {
           this.channels?.deliver(alert);
           opts.onAlert?.(alert);
         },
-        analyze: (file, before) => analyzeProfile(file, before),
+        analyze: (file, before) => analyzeSaved(file, before),
       },
       executorLimits(this.config),
     );
@@ -230,10 +230,11 @@ export class Assembly {
       capturesDir: config.capturesDir,
       log,
       retention: { maxFiles: config.capturesKeep, maxBytes: config.capturesMaxMb * MB },
-      onGc: (pid, gc) => this.sampler?.postGc(pid, gc.used, gc.at),
+      onGc: (pid, gc, thread) => this.sampler?.postGc(pid, gc.used, gc.at, thread),
+      onWorkerOom: (pid, thread, fatal) => this.watcher?.workerOom(pid, thread, fatal),
     });
     const attach = (rec: Parameters<Inspectors['attach']>[0]) => {
-      log.info({ pid: rec.pid, ppid: rec.ppid, argv: redactArgv(rec.argv) }, 'node process registered');
+      log.info({ pid: rec.pid, ppid: rec.ppid, ...(rec.thread ? { thread: rec.thread } : {}), argv: redactArgv(rec.argv) }, rec.thread ? 'worker thread registered' : 'node process registered');
       sessions.attach(rec).catch((err: Error) => log.warn({ pid: rec.pid, err: err.message }, 'inspector: attach failed'));
     };
     for (const rec of registry.list()) attach(rec);

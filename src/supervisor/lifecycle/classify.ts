@@ -12,6 +12,8 @@ export interface RunEnd {
   limitExceeded: boolean;
   /** A fatal-error report of a process of this run names the JavaScript heap. */
   oomReport: boolean;
+  /** A worker thread of the agent died of its heap with nothing handling the error, which ends the agent. */
+  workerOom?: boolean;
   /** The last heap reading of the run was close to its old-space limit. */
   heapNearLimit: boolean;
   /** The OOM-kill counter of the supervisor's memory cgroup rose during the run: the kernel killed one of it. */
@@ -27,7 +29,7 @@ export function classifyExit(end: RunEnd): ExitReason {
   if (end.code === 0) return 'clean';
   // A shell between us and node turns node's SIGABRT into exit code 134.
   const aborted = end.signal === 'SIGABRT' || end.code === SIGABRT_EXIT;
-  if (end.oomReport || (aborted && end.heapNearLimit)) return 'oom';
+  if (end.oomReport || end.workerOom || (aborted && end.heapNearLimit)) return 'oom';
   // The kernel's OOM killer sends SIGKILL; a shell between us and the agent turns it into 137.
   if (end.oomKilled && (end.signal === 'SIGKILL' || end.code === SIGKILL_EXIT)) return 'oom-kill';
   return end.signal ? 'killed' : 'crash';

@@ -86,16 +86,17 @@ export function controlHandlers(deps: AdapterDeps): ControlHandlers {
     const r = await executor.capture(run, pid, 'manual', req.kind, true, {
       onProgress: (done, total) => progress({ phase: 'writing', done, ...(total ? { total } : {}) }),
       ...(window ? { window } : {}),
+      ...(req.thread ? { thread: req.thread } : {}),
     });
     const role = roleOf(pid);
-    return { file: r.file, pid, kind: req.kind, bytes: statSync(r.file).size, ...(role ? { role } : {}) };
+    return { file: r.file, pid, ...(req.thread ? { thread: req.thread } : {}), kind: req.kind, bytes: statSync(r.file).size, ...(role ? { role } : {}) };
   };
 
   return {
     status,
     processes: () =>
       watcher && deps.sampler
-        ? processViews(tick(), watcher.policyState, (pid) => deps.sampler!.history(pid), (pid) => deps.sampler!.heapHistory(pid), watcher.thresholds).map((v) => {
+        ? processViews(tick(), watcher.policyState, (pid) => deps.sampler!.history(pid), (pid, thread) => deps.sampler!.heapHistory(pid, thread), watcher.thresholds).map((v) => {
             const url = deps.inspectorUrl(v.pid);
             return { ...v, ...deps.instrumentation(v.pid), ...(url ? { devtools_url: devtoolsUrl(url) } : {}) };
           })

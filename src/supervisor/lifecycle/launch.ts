@@ -10,6 +10,9 @@ import type { Terminal } from './terminal.js';
 import { platform, readStat } from '../platform/index.js';
 import { isNodeExecutable, underPermissionModel } from '../proc/node-argv.js';
 import { BUN_LINK_ENV } from '../probe-link/bun-link.js';
+import { AgentOutput } from '../output/agent-output.js';
+import type { AgentLog } from '../output/agent-log.js';
+import type { PlannedPipe } from '../output/plan.js';
 
 export interface LaunchOptions {
   heapLimitMb: number;
@@ -110,6 +113,8 @@ export interface Agent {
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   /** Its stops and continues (job control), for whoever runs it; set once it is known. */
   events: Partial<AgentEvents>;
+  /** Its stdout and stderr where the supervisor reads them (not a terminal, --agent-log on). */
+  output?: AgentOutput;
 }
 
 export interface AgentEvents {
@@ -128,6 +133,7 @@ export function spawnAgent(
   argv: string[],
   env: NodeJS.ProcessEnv,
   userUmask: number,
+  output?: AgentOutput,
 ): Agent {
   const [command] = argv;
   if (!command) throw new SpawnError('missing the agent command', true);
@@ -140,6 +146,7 @@ export function spawnAgent(
       file: full[0]!,
       argv: full,
       env: Object.entries(env).flatMap(([k, v]) => (v === undefined ? [] : [`${k}=${v}`])),
+      ...(output ? { stdio: output.stdio } : {}),
     });
   } finally {
     process.umask(ours);
@@ -154,8 +161,11 @@ export function spawnAgent(
       else if (status.continued) events.continued?.();
     });
   });
-  return { pid, startTime, startedAt: Date.now(), exited, events };
+  return { pid, startTime, startedAt: Date.now(), exited, events, ...(output ? { output } : {}) };
 }
+
+/** A run's id: the supervisor's, then the run's number. */
+export const runIdOf = (supervisorId: string, runNo: number): string => `${supervisorId}-${runNo}`;
 
 export interface LauncherDeps {
   libc: Libc;
@@ -167,6 +177,8 @@ export interface LauncherDeps {
   heapLimitMb: number;
   inspect: boolean;
   userUmask: number;
+  /** Where the agent's output is kept, and which of its streams are read for it; absent with --no-agent-log. */
+  agentLog?: { log: AgentLog; plan: readonly PlannedPipe[]; onFailure: (why: string) => void };
 }
 
 /**
@@ -176,9 +188,16 @@ export interface LauncherDeps {
 export class Launcher {
   constructor(private readonly deps: LauncherDeps) {}
 
-  start(): Agent {
-    const { libc, children, tree, terminal, argv, options, heapLimitMb, inspect, userUmask } = this.deps;
-    const agent = spawnAgent(libc, children, argv, agentEnv(process.env, { ...options, heapLimitMb, inspect }, argv), userUmask);
+  start(runId: string): Agent {
+    const { libc, children, tree, terminal, argv, options, heapLimitMb, inspect, userUmask, agentLog } = this.deps;
+    const output = agentLog && agentLog.plan.length > 0 ? new AgentOutput(libc, agentLog.plan, agentLog.log, runId, agentLog.onFailure) : undefined;
+    let agent: Agent;
+    try {
+      agent = spawnAgent(libc, children, argv, agentEnv(process.env, { ...options, heapLimitMb, inspect }, argv), userUmask, output);
+    } finally {
+      // Started or not, only the agent's tree may hold the pipes' write ends: they end when it does.
+      output?.spawned();
+    }
     tree.beginRun(agent.pid);
     terminal?.handTo(agent.pid);
     return agent;

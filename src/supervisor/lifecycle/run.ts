@@ -48,6 +48,12 @@ export interface RunLine {
   members: Partial<Record<MemberCause, number>>;
   /** The tree at its last reading, largest first, when memory ended the run. */
   last_readings?: { pid: number; role: string; rss_mb: number; heap_mb?: number }[];
+  /**
+   * A failed run's last lines of stderr, redacted: as read from its pipe, or, where stderr was a terminal (never
+   * read), what its fatal-error report says Node printed.
+   */
+  last_stderr?: string[];
+  last_stderr_source?: 'stderr' | 'report';
 }
 
 /** Processes a run record lists at its last reading: the largest, which is where memory went. */
@@ -63,6 +69,8 @@ export class Run implements RunBook {
   warnings = 0;
   /** Some process of the run had its heap past the critical fraction at the last reading. */
   heapNearLimit = false;
+  /** A worker thread of the agent died of its heap, unhandled: the agent's end is that OOM. */
+  agentWorkerOom = false;
   /** Why the supervisor itself is ending this run, if it is. */
   ending?: RunEnding;
   /** The processes of the last tick: the tree as it was when memory ended it. */
@@ -75,7 +83,7 @@ export class Run implements RunBook {
   /** Per process, for processes.jsonl: warnings raised, and the last signal a memory rule sent it. */
   private readonly warned = new Map<number, number>();
   private readonly limited = new Map<number, NodeJS.Signals>();
-  private readonly trendCaptures = new Map<number, string>();
+  private readonly trendCaptures = new Map<string, string>();
   private readonly inflight = new Set<Promise<unknown>>();
 
   constructor(
@@ -114,9 +122,9 @@ export class Run implements RunBook {
     this.members[cause] = (this.members[cause] ?? 0) + 1;
   }
 
-  trendCapture(pid: number, file: string): string | undefined {
-    const before = this.trendCaptures.get(pid);
-    this.trendCaptures.set(pid, file);
+  trendCapture(isolate: string, file: string): string | undefined {
+    const before = this.trendCaptures.get(isolate);
+    this.trendCaptures.set(isolate, file);
     return before;
   }
 
@@ -131,7 +139,7 @@ export class Run implements RunBook {
     const end = { warnings: this.warned.get(pid) ?? 0, ...(signal ? { limitSignal: signal } : {}) };
     this.warned.delete(pid);
     this.limited.delete(pid);
-    this.trendCaptures.delete(pid);
+    this.trendCaptures.delete(String(pid));
     return end;
   }
 
@@ -190,13 +198,17 @@ export class Run implements RunBook {
     reports: string[];
     /** Memory ended it: the tree's last reading goes with the record. */
     memory: boolean;
+    lastStderr?: { lines: string[]; source: 'stderr' | 'report' };
   }): RunLine {
+    const failed = end.reason !== 'clean' && end.reason !== 'stopped';
+    const last = failed && end.lastStderr && end.lastStderr.lines.length > 0 ? end.lastStderr : undefined;
     return {
       ...this.progress(end.restarts, end.endedAt),
       exit: { code: end.code, signal: end.signal, reason: end.reason, ...(end.why ? { why: end.why } : {}) },
       aborted: end.reason === 'stopped' || end.reason === 'limit',
       reports: end.reports,
       ...(end.memory && this.lastReading.length > 0 ? { last_readings: this.lastReadings() } : {}),
+      ...(last ? { last_stderr: last.lines, last_stderr_source: last.source } : {}),
     };
   }
 }

@@ -7,13 +7,14 @@ import type { Config } from '../../config/config.js';
 import type { Notice } from '../act/executor.js';
 import type { Metrics } from '../control/metrics.js';
 import type { Journal } from '../journal/journal.js';
-import { RunReports } from '../journal/reports.js';
+import { RunReports, type FatalReport } from '../journal/reports.js';
+import { LAST_STDERR_LINES } from '../output/agent-output.js';
 import type { ProcessTree } from '../proc/tree.js';
-import { redactArgv } from '../../common/redact.js';
+import { redactArgv, redactText } from '../../common/redact.js';
 import { classifyExit, exitCodeOf, type ExitReason } from './classify.js';
 import { JOB_STOP_SIGNALS, JobControl } from './job-control.js';
 import { endLeftovers } from './leftovers.js';
-import type { Agent, Launcher } from './launch.js';
+import { runIdOf, type Agent, type Launcher } from './launch.js';
 import { MEMORY_REASONS, decideRestart, initialRestartState, type RestartState } from './restart.js';
 import { Run } from './run.js';
 import type { Terminal } from './terminal.js';
@@ -30,6 +31,14 @@ export interface Outcome {
 
 const STOP_SIGNALS: ReadonlySet<NodeJS.Signals> = new Set(['SIGINT', 'SIGTERM']);
 const PREFLIGHT_MAX_WAIT_MS = 30_000;
+/** How long a run's end waits for its output pipes to be read to their end (a leftover may hold them open). */
+const OUTPUT_SETTLE_MS = 2000;
+
+/** The run's last stderr lines: read from its pipe, or else what its fatal-error reports say Node printed. */
+function lastStderr(agent: Agent, reports: readonly FatalReport[]): { lines: string[]; source: 'stderr' | 'report' } {
+  if (agent.output?.readsStderr) return { lines: agent.output.lastStderr(), source: 'stderr' };
+  return { lines: reports.flatMap((r) => r.stderr).map(redactText).slice(-LAST_STDERR_LINES), source: 'report' };
+}
 
 export interface RunnerDeps {
   config: Config;
@@ -107,7 +116,8 @@ export class Runner {
             this.phase = 'preflight';
             if (!(await this.preflight())) break;
           }
-          outcome = await this.runOnce(`${this.deps.supervisorId}-${runNo}`, started ?? this.deps.launcher.start());
+          const runId = runIdOf(this.deps.supervisorId, runNo);
+          outcome = await this.runOnce(runId, started ?? this.deps.launcher.start(runId));
         } catch (err) {
           if (!(err instanceof SpawnError)) throw err;
           notice(err.message, true);
@@ -239,6 +249,8 @@ export class Runner {
     const uptimeMs = Date.now() - startedAt;
 
     const survivors = await endLeftovers(run, this.deps, this.stop, this.hurry.signal);
+    // What the agent wrote just before it died is still in the pipes: read to their end before it is written down.
+    await agent.output?.settled(OUTPUT_SETTLE_MS);
     if (survivors.length > 0 && config.orphans === 'kill') {
       log.error({ pids: survivors.map((p) => p.pid) }, 'processes of the run survived SIGKILL');
     }
@@ -257,6 +269,7 @@ export class Runner {
       stoppedBySupervisor: this.stop !== undefined || run.ending?.kind === 'restart',
       limitExceeded: limit !== undefined,
       oomReport: reports.some((r) => r.oom),
+      workerOom: run.agentWorkerOom,
       heapNearLimit: run.heapNearLimit,
       oomKilled: oomKillsNow !== undefined && run.oomKillsAtStart !== undefined && oomKillsNow > run.oomKillsAtStart,
     });
@@ -272,6 +285,7 @@ export class Runner {
         restarts: this.restarts,
         reports: reports.map((r) => r.file),
         memory: MEMORY_REASONS.has(reason),
+        lastStderr: lastStderr(agent, reports),
       }),
     );
     if (reason === 'oom-kill') notice(`the kernel's OOM killer ended the agent (pid ${agent.pid}, SIGKILL)${memoryBound() ? ` at ${memoryBound()!.source}` : ''}; its last reading is in runs.jsonl`, true);

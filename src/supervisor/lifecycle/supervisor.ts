@@ -2,10 +2,12 @@
 // registry its probes connect to, the launcher): the rest of the supervisor (journal, metrics, sessions, the
 // watch and act chain, the control socket, the watchdog) loads while the agent does (assemble.ts). Signals go to
 // the run state machine; everything is taken down again in reverse order.
+import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { EXIT, errorMessage } from '../../common/errors.js';
 import { libc, type Libc } from '../../common/libc.js';
+import { readableStack } from '../../common/stack.js';
 import { ensurePrivateDir, lockStateDir, socketPathFor, statePaths, type StateDirLock, type StatePaths } from '../../common/statedir.js';
 import { boundedMemory, memoryBound } from '../../common/sysmem.js';
 import type { Config } from '../../config/config.js';
@@ -18,7 +20,10 @@ import { platform } from '../platform/index.js';
 import { Children } from '../proc/children.js';
 import { ProcessTree } from '../proc/tree.js';
 import type { Assembly } from './assemble.js';
-import { Launcher, type Agent } from './launch.js';
+import { AgentLog } from '../output/agent-log.js';
+import { stdioFacts } from '../output/agent-output.js';
+import { planOutput } from '../output/plan.js';
+import { Launcher, runIdOf, type Agent } from './launch.js';
 import { Ledger, takeLostLedger } from './ledger.js';
 import type { Outcome } from './runner.js';
 import { Terminal } from './terminal.js';
@@ -61,6 +66,8 @@ export class Supervisor {
   private readonly children: Children;
   private readonly tree: ProcessTree;
   private readonly ledger: Ledger;
+  /** Names the supervisor's runs (`<id>-<n>`) in its journals and the agent log. */
+  private readonly id = randomUUID().slice(0, 8);
   private assembly?: Assembly;
   /** Signals that arrived while the supervisor was still loading: the run state machine hears them once it exists. */
   private readonly early: NodeJS.Signals[] = [];
@@ -113,6 +120,7 @@ export class Supervisor {
       this.keepSockets(registry, bunLinks);
     }, LOCK_CHECK_MS).unref();
     let terminal: Terminal | undefined;
+    let agentLog: AgentLog | undefined;
     try {
       ensurePrivateDir(this.paths.reports);
       ensurePrivateDir(config.capturesDir);
@@ -134,6 +142,8 @@ export class Supervisor {
       // Before the agent starts: a signal meant for it must never find the supervisor without a handler (the
       // default action of most signals would end the supervisor and leave the agent alone).
       if (opts.ownsProcess) for (const s of FORWARDED_SIGNALS) process.on(s, this.onSignal);
+      const plan = planOutput(stdioFacts(config.agentLog));
+      if (plan.length > 0) agentLog = this.openAgentLog();
       const launcher = new Launcher({
         libc: this.libc,
         children: this.children,
@@ -150,6 +160,7 @@ export class Supervisor {
         heapLimitMb: config.heapLimitMb,
         inspect: config.inspect,
         userUmask: opts.userUmask,
+        ...(agentLog ? { agentLog: { log: agentLog, plan, onFailure: (why: string) => this.outputFailed(why) } } : {}),
       });
       const first = this.startFirst(launcher);
       let assembly: Assembly;
@@ -164,6 +175,7 @@ export class Supervisor {
           tree: this.tree,
           ledger: this.ledger,
           launcher,
+          supervisorId: this.id,
           ...(terminal ? { terminal } : {}),
           ...(registry ? { registry } : {}),
           ...(bunLinks ? { bunLinks } : {}),
@@ -191,6 +203,7 @@ export class Supervisor {
     } finally {
       for (const s of FORWARDED_SIGNALS) process.off(s, this.onSignal);
       terminal?.close();
+      agentLog?.close();
       await registry?.close();
       await bunLinks?.close();
       this.children.stop();
@@ -247,10 +260,22 @@ export class Supervisor {
   private startFirst(launcher: Launcher): Agent | undefined {
     if (boundedMemory(memoryBound()).available_mb < this.config.minFreeMb) return undefined;
     try {
-      return launcher.start();
+      return launcher.start(runIdOf(this.id, 1));
     } catch {
       return undefined;
     }
+  }
+
+  /** The agent log; a disk too full for it is said once, and the agent's output still reaches its destination. */
+  private openAgentLog(): AgentLog {
+    return new AgentLog(this.paths.logs, (dropped) => {
+      if (dropped === 1) this.opts.notice("cannot write the agent log (disk full?); the agent's output still goes where it went", true);
+    });
+  }
+
+  private outputFailed(why: string): void {
+    this.assembly?.journal.log.warn(why);
+    this.opts.notice(why, true);
   }
 
   /** The registry the probes report to: listening before the first agent starts, so none of them misses it. */
@@ -272,8 +297,9 @@ export class Supervisor {
    */
   private fault(err: unknown): void {
     try {
-      this.assembly?.journal.log.fatal({ err: errorMessage(err), stack: (err as Error)?.stack }, 'supervisor failed; ending the tree');
-      this.opts.notice(`internal error, ending the agent's tree: ${errorMessage(err)}`, true);
+      const stack = readableStack(err);
+      this.assembly?.journal.log.fatal({ err: errorMessage(err), stack }, 'supervisor failed; ending the tree');
+      this.opts.notice(`internal error, ending the agent's tree: ${errorMessage(err)}`, true, stack);
       if (this.assembly?.runner.run) this.tree.signalAll('SIGTERM');
     } finally {
       process.exit(EXIT.internal);

@@ -11,6 +11,7 @@ import { collectReports } from '../journal/reports.js';
 import { redactArgv } from '../../common/redact.js';
 import { wholeMb } from '../../common/units.js';
 import { memberFate, type MemberFate } from './classify.js';
+import { isolateKey } from '../probe-link/isolate.js';
 import type { Run } from './run.js';
 import { NO_FAILURES, afterTick, watchFailing, type TickOutcomes } from './tick-health.js';
 
@@ -107,7 +108,11 @@ export class Watcher {
       start_rss_mb: wholeMb(life.rss.start),
       peak_rss_mb: wholeMb(life.rss.peak),
       end_rss_mb: wholeMb(life.rss.end),
+      ...(life.workers ? workerFields(life.workers) : {}),
+      ...(life.workerOoms ? { worker_ooms: life.workerOoms } : {}),
       ...(life.heap ? { start_heap_mb: wholeMb(life.heap.start), peak_heap_mb: wholeMb(life.heap.peak), end_heap_mb: wholeMb(life.heap.end), heap_limit_mb: wholeMb(life.heap.limit) } : {}),
+      ...(life.offHeap ? { peak_external_mb: wholeMb(life.offHeap.peakExternal), peak_array_buffers_mb: wholeMb(life.offHeap.peakArrayBuffers) } : {}),
+      ...(life.peakRssAnon === undefined ? {} : { peak_rss_anon_mb: wholeMb(life.peakRssAnon) }),
       warnings,
       ended: limitSignal ? 'terminated' : withRun ? 'with-run' : 'exited',
       ...(fate ? { cause: fate.cause, signal: fate.signal, ...(fate.report ? { report: fate.report } : {}) } : {}),
@@ -130,6 +135,28 @@ export class Watcher {
       signal: fate.signal,
       ...(fate.report ? { report: fate.report } : {}),
       peak_rss_mb: wholeMb(life.rss.peak),
+    });
+  }
+
+  /**
+   * A worker thread died of its heap (ERR_WORKER_OUT_OF_MEMORY, seen by the main thread's probe): counted in
+   * its process's line, alerted; when nothing handles it in the agent, the run's end is an OOM.
+   */
+  workerOom(pid: number, thread: number, fatal: boolean): void {
+    const run = this.run;
+    if (!run) return;
+    const life = this.deps.sampler.workerOom(pid);
+    const endsAgent = fatal && pid === run.pid;
+    if (endsAgent) run.agentWorkerOom = true;
+    else run.memberEnded('oom');
+    const role = life?.role ?? 'node';
+    const then = endsAgent ? 'unhandled: the agent ends with it' : fatal ? 'unhandled: the process ends with it' : 'the process handled it and lives on';
+    this.deps.executor.memberDied(run, {
+      pid,
+      thread,
+      role,
+      cause: 'oom',
+      message: `${role} (pid ${pid}): worker thread ${thread} ran out of heap (ERR_WORKER_OUT_OF_MEMORY); ${then}`,
     });
   }
 
@@ -181,8 +208,13 @@ export class Watcher {
       run.lastReading = sample.processes;
       const { thresholds } = this.settings;
       run.heapNearLimit = sample.processes.some((p) => p.heapUsed !== undefined && p.heapLimit && p.heapUsed / p.heapLimit >= thresholds.heapCritical);
-      run.gate.retain(new Set(sample.processes.map((p) => p.pid)));
-      const { state, actions } = decide(this.policy, { sample, heapHistory: (pid) => this.deps.sampler.heapHistory(pid) }, thresholds);
+      run.gate.retain(new Set(sample.processes.flatMap((p) => [isolateKey(p.pid), ...(p.workers ?? []).map((w) => isolateKey(p.pid, w.thread))])));
+      const { sampler } = this.deps;
+      const { state, actions } = decide(
+        this.policy,
+        { sample, heapHistory: (pid, thread) => sampler.heapHistory(pid, thread), offHeap: (pid) => sampler.offHeapHistory(pid) },
+        thresholds,
+      );
       this.policy = state;
       this.dispatch(run, actions);
       this.outcomes = afterTick(this.outcomes);
@@ -209,4 +241,13 @@ export class Watcher {
       })(),
     );
   }
+}
+
+/** A process's worker threads in its processes.jsonl line: how many, and the largest heap one of them reached. */
+function workerFields(w: NonNullable<ProcessLife['workers']>): Record<string, number> {
+  return {
+    worker_threads: w.seen,
+    ...(w.peakHeap === undefined ? {} : { peak_worker_heap_mb: wholeMb(w.peakHeap) }),
+    ...(w.limit === undefined ? {} : { worker_heap_limit_mb: wholeMb(w.limit) }),
+  };
 }

@@ -7,9 +7,9 @@ import type { Libc } from '../../common/libc.js';
 import type { SystemMemory } from '../../common/sysmem.js';
 import { linuxPlatform } from './linux/index.js';
 import { portablePlatform } from './portable/index.js';
-import type { ProcStat, TcpListener } from './types.js';
+import type { DescriptorCount, ProcStat, RssKinds, TcpListener } from './types.js';
 
-export { connectHost, type ProcStat, type TcpListener } from './types.js';
+export { connectHost, type DescriptorCount, type ProcStat, type RssKinds, type TcpListener } from './types.js';
 
 /** The processes of one pass, by pid. */
 export interface ProcessTable {
@@ -43,8 +43,12 @@ export interface Platform {
   targetStatus(pid: number): TargetStatus | undefined;
   /** False only when `pid` is known to live in another network namespace (its 127.0.0.1 is not ours). */
   sameNetwork(pid: number): boolean;
-  /** Per pid, its open descriptors and established TCP connections; undefined for one gone or not ours. */
-  descriptors(pids: readonly number[]): Map<number, { fds: number; connections: number } | undefined>;
+  /** Open descriptors of one process, cheap enough for every tick; undefined where that cannot be had cheaply. */
+  fdCount(pid: number): number | undefined;
+  /** Per pid, its open descriptors and established TCP connections, at the slower cadence. */
+  descriptors(pids: readonly number[]): Map<number, DescriptorCount>;
+  /** What a process's RSS is made of; undefined when it is gone, or where the OS does not tell (portable). */
+  rssKinds(pid: number): RssKinds | undefined;
   listenersOf(pid: number): TcpListener[] | undefined;
   listenersOnPort(port: number): TcpListener[];
   /** The process holding a socket, for error messages only: may scan every process. */

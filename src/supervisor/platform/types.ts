@@ -19,6 +19,20 @@ export interface ProcStat {
   exiting: boolean;
 }
 
+/** What a process's RSS is made of, in bytes: anonymous memory, file-backed pages, shared memory. */
+export interface RssKinds {
+  anon: number;
+  file: number;
+  shmem: number;
+}
+
+/** What one count of a process's descriptors found; a figure the backend could not read is left out. */
+export interface DescriptorCount {
+  fds?: number;
+  /** Established TCP connections. */
+  connections?: number;
+}
+
 export interface TcpListener {
   /** As the kernel has it: `127.0.0.1`, `0.0.0.0`, `::1`, `::`, `::ffff:127.0.0.1`, ... */
   address: string;

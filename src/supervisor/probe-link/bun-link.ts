@@ -194,7 +194,7 @@ export class BunLinks extends EventEmitter<BunLinksEvents> {
 
   private accept(socket: net.Socket): void {
     socket.on('error', () => socket.destroy());
-    const peer = checkPeer(socket, { uid: this.uid, connected: (pid) => this.byPid.has(pid), isMember: this.opts.isMember });
+    const peer = checkPeer(socket, { uid: this.uid, full: (pid) => (this.byPid.has(pid) ? 'a connection from this pid is already open' : undefined), isMember: this.opts.isMember });
     if ('rejection' in peer) {
       socket.destroy();
       this.emit('reject', peer.rejection);

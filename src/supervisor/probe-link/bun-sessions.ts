@@ -65,8 +65,13 @@ export class BunSessions implements Instrumentation {
     });
   }
 
-  has(pid: number): boolean {
-    return this.linked.has(pid);
+  /** A Bun process is one isolate here: its workers are not linked (`thread` is always the main one). */
+  has(pid: number, thread = 0): boolean {
+    return thread === 0 && this.linked.has(pid);
+  }
+
+  threads(): number[] {
+    return [];
   }
 
   pids(): number[] {

@@ -5,9 +5,10 @@
  * is read through the platform seam (platform/); chrome-remote-interface, the only websocket CDP client of the project,
  * attaches; the work is done; the session disconnects; and the inspector we opened is closed again.
  *
- * The price, printed by node on the target's stderr (measured, Node 20.20.2), where the probe prints nothing:
+ * The price, printed by node on the target's stderr (measured, Node 20.20.2; 22, 24 and 26 print the same),
+ * where the probe prints nothing:
  *   on SIGUSR1          Debugger listening on ws://127.0.0.1:9229/<uuid>
- *                       For help, see: https://nodejs.org/en/docs/inspector
+ *                       For help, see: https://nodejs.org/en/docs/inspector   (22 and later: another page)
  *   9229 already taken  Starting inspector on 127.0.0.1:9229 failed: address already in use   (twice per signal)
  *   on attach           Debugger attached.
  *   on detach           nothing: the inspector is closed from inside the session (below)

@@ -25,8 +25,13 @@ const OPEN_TIMEOUT_MS = 10_000;
 export class PortCaptures implements Instrumentation {
   constructor(private readonly opts: PortCapturesOptions) {}
 
-  has(pid: number): boolean {
-    return this.opts.attachable(pid);
+  /** A worker thread's isolate is reached only through its probe. */
+  has(pid: number, thread = 0): boolean {
+    return !thread && this.opts.attachable(pid);
+  }
+
+  threads(): number[] {
+    return [];
   }
 
   heap(pid: number): Promise<HeapUsage> {
@@ -75,17 +80,18 @@ export class PortCaptures implements Instrumentation {
 }
 
 /**
- * The first way in that has the process: a node probe's session, a Bun inspector link, and the inspector port
- * (last: it is the one that prints on the process's stderr).
+ * The first way in that has the process (or the isolate, for a worker thread): a node probe's session, a Bun
+ * inspector link, and the inspector port (last: it is the one that prints on the process's stderr).
  */
 export function firstWayIn(ways: (Instrumentation | undefined)[]): Instrumentation {
   const present = ways.filter((w): w is Instrumentation => w !== undefined);
-  const pick = (pid: number) => present.find((w) => w.has(pid)) ?? present[present.length - 1]!;
+  const pick = (pid: number, thread = 0) => present.find((w) => w.has(pid, thread)) ?? present[present.length - 1]!;
   return {
-    has: (pid) => present.some((w) => w.has(pid)),
-    heap: (pid) => pick(pid).heap(pid),
-    saveProfile: (pid, reason, opts) => pick(pid).saveProfile(pid, reason, opts),
-    snapshot: (pid, reason, onProgress) => pick(pid).snapshot(pid, reason, onProgress),
-    gc: (pid) => pick(pid).gc(pid),
+    has: (pid, thread) => present.some((w) => w.has(pid, thread)),
+    threads: (pid) => present.find((w) => w.has(pid))?.threads(pid) ?? [],
+    heap: (pid, thread) => pick(pid, thread).heap(pid, thread),
+    saveProfile: (pid, reason, opts) => pick(pid, opts?.thread).saveProfile(pid, reason, opts),
+    snapshot: (pid, reason, onProgress, thread) => pick(pid, thread).snapshot(pid, reason, onProgress, thread),
+    gc: (pid, thread) => pick(pid, thread).gc(pid, thread),
   };
 }

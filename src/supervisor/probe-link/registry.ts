@@ -1,11 +1,12 @@
 /*
- * The unix socket every probe registers on (protocol: see src/probe/probe.cts). One connection per node
- * process: its registration is the process record, its closing is the process's exit, and it carries the
- * supervisor's requests to that process (request/reply with timeouts; see sessions.ts).
+ * The unix socket every probe registers on (protocol: see src/probe/probe.cts). One connection per isolate: a
+ * node process's main thread and each of its worker threads (an isolate with its own heap and limit). Its
+ * registration is the isolate's record, its closing is the isolate's end, and it carries the supervisor's
+ * requests to that isolate (request/reply with timeouts; see sessions.ts).
  *
  * Trusts nothing: the socket is owner-only, and each peer is checked with SO_PEERCRED as it connects (our uid,
- * a member of the supervised tree, no other connection open from that pid) and again as it registers (the pid
- * it claims is its own). A live registration is never replaced. Rejected peers are closed at once, so they hold
+ * a member of the supervised tree, at most maxPerProcess connections open from that pid) and again as it
+ * registers (the pid it claims is its own). A live registration is never replaced. Rejected peers are closed at once, so they hold
  * no slot; each rejection is reported as a 'reject' event.
  */
 import { EventEmitter } from 'node:events';
@@ -15,6 +16,7 @@ import { PendingRequests, type RequestOptions } from './pending.js';
 import { OwnerOnlySocket, checkPeer, type Rejection } from './tree-socket.js';
 
 export type { Rejection } from './tree-socket.js';
+import { isolateKey } from './isolate.js';
 
 export const PROTOCOL_VERSION = 2;
 
@@ -29,10 +31,15 @@ export interface ProcessRecord {
   oldSpaceLimit?: number;
   nodeVersion: string;
   registeredAt: number;
+  /** A worker thread's threadId; absent for the main thread. */
+  thread?: number;
 }
+
 
 export interface RegistryOptions {
   maxConnections?: number;
+  /** Connections open from one pid: its main thread and its worker threads. */
+  maxPerProcess?: number;
   maxLineBytes?: number;
   /** Requests awaiting a reply, per process. */
   maxPending?: number;
@@ -46,6 +53,7 @@ export interface RegistryOptions {
 
 interface Connection {
   socket: net.Socket;
+  key?: string;
   peerPid: number;
   record?: ProcessRecord;
   exitCode?: number;
@@ -54,6 +62,7 @@ interface Connection {
 
 const DEFAULTS: Required<RegistryOptions> = {
   maxConnections: 512,
+  maxPerProcess: 65,
   maxLineBytes: 64 * 1024,
   maxPending: 16,
   maxQueuedBytes: 1024 * 1024,
@@ -62,20 +71,21 @@ const DEFAULTS: Required<RegistryOptions> = {
 };
 
 /** Unsolicited messages of a registered probe, passed on as 'notice' events. */
-const NOTICES = new Set(['post-gc', 'sampling']);
+const NOTICES = new Set(['post-gc', 'sampling', 'worker-oom']);
 
 interface RegistryEvents {
   register: [rec: ProcessRecord];
-  exit: [pid: number, info: { code?: number }];
-  notice: [pid: number, msg: Record<string, unknown>];
+  exit: [pid: number, info: { code?: number; thread?: number }];
+  notice: [pid: number, msg: Record<string, unknown>, thread: number];
   reject: [r: Rejection];
   error: [err: Error];
 }
 
 export class Registry extends EventEmitter<RegistryEvents> {
-  private readonly byPid = new Map<number, Connection>();
+  /** Registered connections by isolateKey. */
+  private readonly byIsolate = new Map<string, Connection>();
   /** Every open connection by the pid at its other end, registered or not. */
-  private readonly byPeer = new Map<number, Connection>();
+  private readonly byPeer = new Map<number, Set<Connection>>();
   private readonly uid = process.getuid?.() ?? -1;
   private nextId = 1;
 
@@ -101,26 +111,26 @@ export class Registry extends EventEmitter<RegistryEvents> {
     return this.listener.keep();
   }
 
-  get(pid: number): ProcessRecord | undefined {
-    return this.byPid.get(pid)?.record;
+  get(pid: number, thread = 0): ProcessRecord | undefined {
+    return this.byIsolate.get(isolateKey(pid, thread))?.record;
   }
 
   list(): ProcessRecord[] {
-    return [...this.byPid.values()].flatMap((c) => (c.record ? [c.record] : []));
+    return [...this.byIsolate.values()].flatMap((c) => (c.record ? [c.record] : []));
   }
 
   /** Fire-and-forget message to one probe; false when it is gone or not reading. */
-  send(pid: number, msg: Record<string, unknown>): boolean {
-    const conn = this.byPid.get(pid);
+  send(pid: number, msg: Record<string, unknown>, thread = 0): boolean {
+    const conn = this.byIsolate.get(isolateKey(pid, thread));
     if (!conn || !writable(conn.socket, this.opts.maxQueuedBytes)) return false;
     conn.socket.write(`${JSON.stringify({ v: PROTOCOL_VERSION, ...msg })}\n`);
     return true;
   }
 
   /** A request the probe answers with `{"type":"reply","id",...}`; rejects with TimeoutError or ProbeError. */
-  request<T>(pid: number, msg: Record<string, unknown>, ro: RequestOptions): Promise<T> {
+  request<T>(pid: number, msg: Record<string, unknown>, ro: RequestOptions, thread = 0): Promise<T> {
     const what = String(msg.type);
-    const conn = this.byPid.get(pid);
+    const conn = this.byIsolate.get(isolateKey(pid, thread));
     if (!conn) return Promise.reject(new ProbeError(pid, `${what}: process not registered`));
     if (conn.pending.size >= this.opts.maxPending) {
       return Promise.reject(new ProbeBusy(pid, conn.pending.size));
@@ -136,25 +146,28 @@ export class Registry extends EventEmitter<RegistryEvents> {
 
   /** Every request still waiting for a probe fails at once; the connections stay. */
   abortPending(why: string): void {
-    for (const conn of this.byPeer.values()) conn.pending.failAll(why);
+    for (const conns of this.byPeer.values()) for (const conn of conns) conn.pending.failAll(why);
   }
 
   /** Never waits for a probe: requests still pending fail at once. */
   async close(): Promise<void> {
     this.abortPending('the supervisor is stopping');
-    for (const conn of this.byPeer.values()) conn.socket.destroy();
+    for (const conns of this.byPeer.values()) for (const conn of conns) conn.socket.destroy();
     await this.listener.close();
   }
 
   private accept(socket: net.Socket): void {
     socket.on('error', () => socket.destroy());
-    const peer = checkPeer(socket, { uid: this.uid, connected: (pid) => this.byPeer.has(pid), isMember: this.opts.isMember });
+    const { maxPerProcess } = this.opts;
+    const full = (pid: number) => ((this.byPeer.get(pid)?.size ?? 0) >= maxPerProcess ? `${maxPerProcess} connections from this pid are already open` : undefined);
+    const peer = checkPeer(socket, { uid: this.uid, full, isMember: this.opts.isMember });
     if ('rejection' in peer) {
       this.turnAway(socket, peer.rejection);
       return;
     }
     const conn: Connection = { socket, peerPid: peer.pid, pending: new PendingRequests(peer.pid) };
-    this.byPeer.set(peer.pid, conn);
+    const peers = this.byPeer.get(peer.pid) ?? new Set<Connection>();
+    this.byPeer.set(peer.pid, peers.add(conn));
     socket.setEncoding('utf8');
     const registerTimer = setTimeout(() => socket.destroy(), this.opts.registerTimeoutMs);
     registerTimer.unref();
@@ -177,12 +190,13 @@ export class Registry extends EventEmitter<RegistryEvents> {
     });
     socket.on('close', () => {
       clearTimeout(registerTimer);
-      if (this.byPeer.get(conn.peerPid) === conn) this.byPeer.delete(conn.peerPid);
+      peers.delete(conn);
+      if (peers.size === 0 && this.byPeer.get(conn.peerPid) === peers) this.byPeer.delete(conn.peerPid);
       conn.pending.failAll('process exited');
       const rec = conn.record;
-      if (rec && this.byPid.get(rec.pid) === conn) {
-        this.byPid.delete(rec.pid);
-        this.emit('exit', rec.pid, conn.exitCode === undefined ? {} : { code: conn.exitCode });
+      if (rec && conn.key && this.byIsolate.get(conn.key) === conn) {
+        this.byIsolate.delete(conn.key);
+        this.emit('exit', rec.pid, { ...(conn.exitCode === undefined ? {} : { code: conn.exitCode }), ...(rec.thread ? { thread: rec.thread } : {}) });
       }
     });
   }
@@ -204,13 +218,18 @@ export class Registry extends EventEmitter<RegistryEvents> {
       const rec = parseRecord(msg);
       if (!rec || conn.record) return;
       clearTimeout(registerTimer);
-      // A pid has at most one connection (see accept), so a registration that passes never replaces another.
       if (rec.pid !== conn.peerPid) {
         this.turnAway(conn.socket, { reason: `claims pid ${rec.pid}`, peerPid: conn.peerPid, claimedPid: rec.pid });
         return;
       }
+      const key = isolateKey(rec.pid, rec.thread);
+      if (this.byIsolate.has(key)) {
+        this.turnAway(conn.socket, { reason: `${key} is already registered`, peerPid: conn.peerPid, claimedPid: rec.pid });
+        return;
+      }
       conn.record = rec;
-      this.byPid.set(rec.pid, conn);
+      conn.key = key;
+      this.byIsolate.set(key, conn);
       this.emit('register', rec);
       return;
     }
@@ -220,7 +239,7 @@ export class Registry extends EventEmitter<RegistryEvents> {
       return;
     }
     if (typeof msg.type === 'string' && NOTICES.has(msg.type) && msg.id === undefined) {
-      this.emit('notice', conn.record.pid, msg);
+      this.emit('notice', conn.record.pid, msg, conn.record.thread ?? 0);
       return;
     }
     if (typeof msg.id !== 'number') return;
@@ -234,12 +253,13 @@ function writable(socket: net.Socket, maxQueuedBytes: number): boolean {
 }
 
 function parseRecord(msg: Record<string, unknown>): ProcessRecord | undefined {
-  const { pid, ppid, argv, url, heapSizeLimit, oldSpaceLimit, nodeVersion } = msg;
+  const { pid, ppid, argv, url, heapSizeLimit, oldSpaceLimit, nodeVersion, thread } = msg;
   if (msg.v !== PROTOCOL_VERSION) return undefined;
   if (!isPositiveInt(pid) || !Number.isInteger(ppid) || typeof heapSizeLimit !== 'number') return undefined;
   if (!Array.isArray(argv) || !argv.every((a) => typeof a === 'string') || typeof nodeVersion !== 'string') {
     return undefined;
   }
+  if (thread !== undefined && !isPositiveInt(thread)) return undefined;
   return {
     pid,
     ppid: ppid as number,
@@ -249,9 +269,10 @@ function parseRecord(msg: Record<string, unknown>): ProcessRecord | undefined {
     ...(typeof oldSpaceLimit === 'number' ? { oldSpaceLimit } : {}),
     nodeVersion,
     registeredAt: Date.now(),
+    ...(thread === undefined ? {} : { thread }),
   };
 }
 
-function isPositiveInt(n: unknown): n is number {
+export function isPositiveInt(n: unknown): n is number {
   return Number.isInteger(n) && (n as number) > 0;
 }

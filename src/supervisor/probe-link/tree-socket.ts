@@ -83,8 +83,8 @@ export interface Rejection {
 export interface PeerRules {
   /** Our uid: a peer of another user is turned away. */
   uid: number;
-  /** A connection from this pid is already open. */
-  connected: (pid: number) => boolean;
+  /** Why this pid may open no more connections (as many as it may have are open), or undefined. */
+  full: (pid: number) => string | undefined;
   /** Whether a pid belongs to the supervised tree. */
   isMember: (pid: number) => boolean;
 }
@@ -94,13 +94,6 @@ export function checkPeer(socket: net.Socket, rules: PeerRules): { pid: number }
   const fd = (socket as unknown as { _handle?: { fd?: number } })._handle?.fd;
   const peer = typeof fd === 'number' && fd >= 0 ? libc().peerCredentials(fd) : undefined;
   if (!peer) return { rejection: { reason: 'no peer credentials' } };
-  const why =
-    peer.uid !== rules.uid
-      ? 'another user'
-      : rules.connected(peer.pid)
-        ? 'a connection from this pid is already open'
-        : !rules.isMember(peer.pid)
-          ? 'not a process of the supervised tree'
-          : undefined;
+  const why = peer.uid !== rules.uid ? 'another user' : (rules.full(peer.pid) ?? (!rules.isMember(peer.pid) ? 'not a process of the supervised tree' : undefined));
   return why ? { rejection: { reason: why, peerPid: peer.pid, peerUid: peer.uid } } : { pid: peer.pid };
 }

@@ -5,17 +5,20 @@
 // line (a heap between GCs) raises one alert, not one per crossing.
 import type { SystemMemory } from '../../common/sysmem.js';
 import { thresholdsFor } from './roles.js';
-import { leakTrend, type HeapHistory, type Trend } from './trend.js';
+import { leakTrend, type HeapHistory, type Point, type Trend } from './trend.js';
+import { offHeapGrowth } from './offheap.js';
+import { handlesText, type HandleGrowth } from './handles.js';
 import { MB } from '../../common/units.js';
 import type { Config } from '../../config/config.js';
+import { isolateKey } from '../probe-link/isolate.js';
 
 export const LEVELS = ['ok', 'info', 'warning', 'critical', 'imminent', 'hard'] as const;
 export type Level = (typeof LEVELS)[number];
 export const rank = (l: Level) => LEVELS.indexOf(l);
 
-export type Metric = 'rss' | 'heap' | 'fds' | 'sockets' | 'trend' | 'unresponsive';
+export type Metric = 'rss' | 'heap' | 'fds' | 'sockets' | 'trend' | 'offheap' | 'unresponsive';
 /** In the order their alerts are raised within one process's tick. */
-const METRICS: readonly Metric[] = ['rss', 'heap', 'trend', 'fds', 'unresponsive', 'sockets'];
+const METRICS: readonly Metric[] = ['rss', 'heap', 'trend', 'offheap', 'fds', 'unresponsive', 'sockets'];
 
 export interface ProcessSample {
   pid: number;
@@ -29,9 +32,32 @@ export interface ProcessSample {
   heapUsed?: number;
   /** The old-space limit (--max-old-space-size): what a heap dies at, unlike heap_size_limit. */
   heapLimit?: number;
+  /** V8's heap as allocated (used plus free space): RSS minus this is what the process holds outside it. */
+  heapTotal?: number;
+  /** Buffers and ArrayBuffers outside the heap (process.memoryUsage()), from the probe. */
+  external?: number;
+  arrayBuffers?: number;
+  /** Active handles by type, and their growth over the recent readings, from the probe. */
+  handles?: Record<string, number>;
+  handlesGrew?: HandleGrowth;
+  /** Anonymous, file-backed and shared RSS (/proc/<pid>/status), read every few ticks. */
+  rssAnon?: number;
+  rssFile?: number;
+  rssShmem?: number;
   fds?: number;
   sockets?: number;
   /** Heap reads in a row that got no answer in time (instrumented processes only). */
+  missedReplies?: number;
+  /** Its worker threads with a probe: each an isolate with its own heap and limit, judged on its own. */
+  workers?: IsolateSample[];
+}
+
+/** A worker thread's isolate: heap rules, trend and silence apply to it as to a process's main thread. */
+export interface IsolateSample {
+  thread: number;
+  heapUsed?: number;
+  heapTotal?: number;
+  heapLimit?: number;
   missedReplies?: number;
 }
 
@@ -59,6 +85,8 @@ export const THRESHOLD_KEYS = [
   'trendWindowMs',
   'trendMinMbPerMin',
   'trendHorizonMin',
+  'offheapWarningMbPerMin',
+  'offheapCriticalMbPerMin',
   'clearAfterMs',
   'roles',
 ] as const satisfies readonly (keyof Config)[];
@@ -101,6 +129,8 @@ export type Action =
       level: Level;
       metric: Metric | 'tree';
       pid?: number;
+      /** A worker thread's isolate of `pid`. */
+      thread?: number;
       role?: string;
       argv?: string[];
       message: string;
@@ -108,10 +138,13 @@ export type Action =
       threshold: number;
       unit: string;
       trend?: Trend;
+      /** Figures the alert's line carries besides its value (off-heap memory, handles by type). */
+      details?: Record<string, unknown>;
     }
   /** urgent: the newest evidence before an imminent OOM, not held back by an earlier capture's cooldown. */
-  | { kind: 'capture'; pid: number; reason: string; urgent?: boolean; coldSeconds?: number }
-  | { kind: 'gc'; pid: number; reason: string }
+  /** snapshot: a heap snapshot rather than a sampling profile (off-heap growth: a profile samples only the heap). */
+  | { kind: 'capture'; pid: number; thread?: number; reason: string; urgent?: boolean; coldSeconds?: number; snapshot?: boolean }
+  | { kind: 'gc'; pid: number; thread?: number; reason: string }
   | { kind: 'cleanup'; reason: string }
   | { kind: 'terminate'; pid: number; reason: string }
   | { kind: 'restart'; reason: string };
@@ -123,9 +156,10 @@ export interface Below {
 }
 
 export interface PolicyState {
-  processes: ReadonlyMap<number, Readonly<Partial<Record<Metric, Level>>>>;
+  /** By isolateKey: a process (its main thread) or a worker thread's isolate. */
+  processes: ReadonlyMap<string, Readonly<Partial<Record<Metric, Level>>>>;
   tree: Level;
-  /** Levels waiting to go down, by `<pid>:<metric>` and `tree`; only levels above what the value reaches now. */
+  /** Levels waiting to go down, by `<isolate>:<metric>` and `tree`; only levels above what the value reaches now. */
   below: ReadonlyMap<string, Below>;
 }
 
@@ -147,8 +181,10 @@ export function settle(prev: Level, reached: Level, below: Below | undefined, at
 
 export interface PolicyInput {
   sample: TickSample;
-  /** Heap readings and post-GC floors of each process, oldest first (the bounded history the supervisor keeps). */
-  heapHistory: (pid: number) => HeapHistory;
+  /** Heap readings and post-GC floors of each isolate, oldest first (the bounded history the supervisor keeps). */
+  heapHistory: (pid: number, thread?: number) => HeapHistory;
+  /** RSS − heap total of each process, oldest first: what it holds outside the V8 heap. */
+  offHeap?: (pid: number) => readonly Point[];
 }
 
 interface Reading {
@@ -185,6 +221,7 @@ interface Steps {
   heap: Step[];
   fds: Step[];
   sockets: Step[];
+  offheap: Step[];
   tree: Step[];
 }
 
@@ -201,6 +238,7 @@ function stepsOf(t: Thresholds): Steps {
       heap: [[t.heapWarning, 'warning'], [t.heapCritical, 'critical'], [t.heapImminent, 'imminent']],
       fds: [[t.fdWarning + 1, 'warning']],
       sockets: [[t.connInfo, 'info'], [t.connWarning, 'warning'], [t.connCritical, 'critical']],
+      offheap: [[t.offheapWarningMbPerMin, 'warning'], [t.offheapCriticalMbPerMin, 'critical']],
       tree: [[t.treeWarningMb, 'warning'], [t.treeCriticalMb, 'critical'], [t.treeHardMb, 'hard']],
     };
     stepTables.set(t, steps);
@@ -208,12 +246,32 @@ function stepsOf(t: Thresholds): Steps {
   return steps;
 }
 
-function readings(p: ProcessSample, t: Thresholds, history: HeapHistory, prev: Partial<Record<Metric, Level>>): Partial<Record<Metric, Reading>> {
-  const prevTrend = prev.trend;
+function readings(p: ProcessSample, t: Thresholds, history: HeapHistory, offHeap: readonly Point[], prev: Partial<Record<Metric, Level>>): Partial<Record<Metric, Reading>> {
   const steps = stepsOf(t);
   const r: Partial<Record<Metric, Reading>> = {
     rss: step(Math.round(p.rssBytes / MB), 'MB', steps.rss, prev.rss),
+    ...isolateReadings(p, t, history, prev),
   };
+  const growth = offHeapGrowth(offHeap);
+  if (growth) {
+    const reading = step(growth.mbPerMin, 'MB/min', steps.offheap, prev.offheap);
+    r.offheap = growth.growing ? reading : { ...reading, level: 'ok' };
+  }
+  if (p.fds !== undefined) r.fds = step(p.fds, 'fds', steps.fds);
+  if (p.sockets !== undefined) r.sockets = step(p.sockets, 'connections', steps.sockets);
+  return r;
+}
+
+/** What one isolate's heap reaches: a process's main thread or a worker thread. */
+function isolateReadings(
+  p: Omit<IsolateSample, 'thread'>,
+  t: Thresholds,
+  history: HeapHistory,
+  prev: Partial<Record<Metric, Level>>,
+): Partial<Record<Metric, Reading>> {
+  const prevTrend = prev.trend;
+  const steps = stepsOf(t);
+  const r: Partial<Record<Metric, Reading>> = {};
   if (p.heapUsed !== undefined && p.heapLimit) {
     const frac = Math.round((p.heapUsed / p.heapLimit) * 1000) / 1000;
     r.heap = step(frac, 'fraction of old-space limit', steps.heap, prev.heap);
@@ -229,14 +287,12 @@ function readings(p: ProcessSample, t: Thresholds, history: HeapHistory, prev: P
       r.trend = { level: growing ? 'warning' : 'ok', value: Math.round(trend.mbPerMin * 10) / 10, threshold: t.trendMinMbPerMin, unit: 'MB/min', trend };
     }
   }
-  if (p.fds !== undefined) r.fds = step(p.fds, 'fds', steps.fds);
   if (p.missedReplies !== undefined) r.unresponsive = step(p.missedReplies, 'unanswered heap reads', UNRESPONSIVE_STEPS);
-  if (p.sockets !== undefined) r.sockets = step(p.sockets, 'connections', steps.sockets);
   return r;
 }
 
-function describe(metric: Metric, p: ProcessSample, r: Reading, prev: Level): string {
-  const who = `${p.role} (pid ${p.pid})`;
+function describe(metric: Metric, p: ProcessSample, thread: number, r: Reading, prev: Level): string {
+  const who = thread ? `${p.role} (pid ${p.pid}, worker thread ${thread})` : `${p.role} (pid ${p.pid})`;
   if (r.level === 'ok') return `${who}: ${metric} back to normal (${r.value} ${r.unit}, was ${prev})`;
   switch (metric) {
     case 'trend': {
@@ -245,11 +301,46 @@ function describe(metric: Metric, p: ProcessSample, r: Reading, prev: Level): st
     }
     case 'unresponsive':
       return `${who}: not answering (${r.value} heap reads in a row got no reply: blocked in synchronous code or hung); RSS still watched`;
+    case 'offheap':
+      return (
+        `${who}: memory outside the V8 heap grows ${r.value} MB/min (RSS ${Math.round(p.rssBytes / MB)} MB, heap ${Math.round((p.heapTotal ?? 0) / MB)} MB` +
+        `${p.arrayBuffers === undefined ? '' : `, ArrayBuffers ${Math.round(p.arrayBuffers / MB)} MB`}): Buffers, ArrayBuffers or native memory, not the heap`
+      );
+    case 'fds':
+    case 'sockets': {
+      const handles = handlesText(p.handles, p.handlesGrew);
+      return `${who}: ${metric} ${r.value} ${r.unit} (${r.level} at ${r.threshold})${handles ? `; handles ${handles}` : ''}`;
+    }
     case 'heap':
       return `${who}: heap at ${Math.round(r.value * 100)}% of its old-space limit (${r.level} at ${Math.round(r.threshold * 100)}%)`;
     default:
       return `${who}: ${metric} ${r.value} ${r.unit} (${r.level} at ${r.threshold})`;
   }
+}
+
+/** What a node process holds outside its heap anyway (code, ICU, libuv, V8's own): ~50–150 MB in agents. */
+const OFFHEAP_BASELINE = 128 * MB;
+
+/**
+ * Most of the process's memory is outside its V8 heap, well beyond what any node process holds there: a sampling
+ * profile, which sees only the heap, would come back empty, and a snapshot of the small heap is cheap and names
+ * what holds the Buffers. Bytes.
+ */
+export function mostlyOffHeap(heapTotal: number | undefined, rss: number): boolean {
+  return heapTotal !== undefined && rss - heapTotal > heapTotal + OFFHEAP_BASELINE;
+}
+
+const mb = (bytes: number | undefined) => (bytes === undefined ? undefined : Math.round(bytes / MB));
+
+/** What an alert's line carries besides its value: where the memory is, or which handles grew. */
+function detailsOf(metric: Metric, p: ProcessSample): { details?: Record<string, unknown> } {
+  if (metric === 'offheap') {
+    return { details: { rss_mb: mb(p.rssBytes), heap_total_mb: mb(p.heapTotal), external_mb: mb(p.external), array_buffers_mb: mb(p.arrayBuffers) } };
+  }
+  if ((metric === 'fds' || metric === 'sockets') && p.handles) {
+    return { details: { handles: p.handles, ...(p.handlesGrew ? { handles_grew: p.handlesGrew.by, handles_grew_seconds: p.handlesGrew.seconds } : {}) } };
+  }
+  return {};
 }
 
 function largest(processes: ProcessSample[]): ProcessSample | undefined {
@@ -259,7 +350,7 @@ function largest(processes: ProcessSample[]): ProcessSample | undefined {
 
 export function decide(state: PolicyState, input: PolicyInput, t: Thresholds): { state: PolicyState; actions: Action[] } {
   const actions: Action[] = [];
-  const processes = new Map<number, Partial<Record<Metric, Level>>>();
+  const processes = new Map<string, Partial<Record<Metric, Level>>>();
   const below = new Map<string, Below>();
   const { at } = input.sample;
   /** The level `key` holds now, its pending descent kept for the next tick. */
@@ -268,41 +359,53 @@ export function decide(state: PolicyState, input: PolicyInput, t: Thresholds): {
     if (s.below) below.set(key, s.below);
     return s.level;
   };
-  for (const p of input.sample.processes) {
-    const prevLevels = state.processes.get(p.pid) ?? {};
+  /** Levels and actions of one isolate of `p`: its main thread (thread 0) or a worker thread. */
+  const judge = (p: ProcessSample, thread: number, pt: Thresholds, read: (prev: Partial<Record<Metric, Level>>) => Partial<Record<Metric, Reading>>): void => {
+    const key = isolateKey(p.pid, thread);
+    const prevLevels = state.processes.get(key) ?? {};
     const levels: Partial<Record<Metric, Level>> = {};
-    const pt = thresholdsFor(p.role, t);
-    const rs = readings(p, pt, input.heapHistory(p.pid), prevLevels);
+    const rs = read(prevLevels);
+    const on = thread ? { pid: p.pid, thread } : { pid: p.pid };
     for (const metric of METRICS) {
       const reading = rs[metric];
       if (!reading) continue;
       const prev = prevLevels[metric] ?? 'ok';
-      const r = { ...reading, level: held(`${p.pid}:${metric}`, prev, reading.level, pt.clearAfterMs) };
+      const r = { ...reading, level: held(`${key}:${metric}`, prev, reading.level, pt.clearAfterMs) };
       levels[metric] = r.level;
       if (r.level === prev) continue;
       actions.push({
         kind: 'alert',
         level: r.level === 'ok' ? 'info' : r.level,
         metric,
-        pid: p.pid,
+        ...on,
         role: p.role,
         argv: p.argv,
-        message: describe(metric, p, r, prev),
+        message: describe(metric, p, thread, r, prev),
         value: r.value,
         threshold: r.threshold,
         unit: r.unit,
         ...(r.trend ? { trend: r.trend } : {}),
+        ...detailsOf(metric, p),
       });
       if (rank(r.level) <= rank(prev)) continue;
+      // The heap's sampling profile cannot see Buffers: a snapshot can, through what holds them.
+      if (metric === 'offheap') actions.push({ kind: 'capture', pid: p.pid, reason: `offheap-${r.level}`, snapshot: true });
       // A leak found by its trend is the slow-leak equivalent of the pre-OOM capture: evidence, under the cooldown.
-      if (metric === 'trend') actions.push({ kind: 'capture', pid: p.pid, reason: TREND_CAPTURE, coldSeconds: trendCaptureSeconds(r.trend?.oomInMin) });
+      if (metric === 'trend') actions.push({ kind: 'capture', ...on, reason: TREND_CAPTURE, coldSeconds: trendCaptureSeconds(r.trend?.oomInMin) });
       if (metric !== 'rss' && metric !== 'heap') continue;
-      if (r.level === 'critical') actions.push({ kind: 'capture', pid: p.pid, reason: `${metric}-critical` });
-      if (r.level === 'imminent') actions.push({ kind: 'capture', pid: p.pid, reason: `${metric}-imminent`, urgent: true });
-      if (r.level === 'critical') actions.push({ kind: 'gc', pid: p.pid, reason: `${metric}-critical` });
+      // A process whose RSS is mostly outside its heap: a snapshot names what holds it, a profile could not.
+      const snapshot = metric === 'rss' && mostlyOffHeap(p.heapTotal, p.rssBytes) ? { snapshot: true } : {};
+      if (r.level === 'critical') actions.push({ kind: 'capture', ...on, reason: `${metric}-critical`, ...snapshot });
+      if (r.level === 'imminent') actions.push({ kind: 'capture', ...on, reason: `${metric}-imminent`, urgent: true });
+      if (r.level === 'critical') actions.push({ kind: 'gc', ...on, reason: `${metric}-critical` });
       if (r.level === 'hard') actions.push({ kind: 'terminate', pid: p.pid, reason: `${metric} over ${r.threshold} ${r.unit}` });
     }
-    processes.set(p.pid, levels);
+    processes.set(key, levels);
+  };
+  for (const p of input.sample.processes) {
+    const pt = thresholdsFor(p.role, t);
+    judge(p, 0, pt, (prev) => readings(p, pt, input.heapHistory(p.pid), input.offHeap?.(p.pid) ?? [], prev));
+    for (const w of p.workers ?? []) judge(p, w.thread, pt, (prev) => isolateReadings(w, pt, input.heapHistory(p.pid, w.thread), prev));
   }
 
   const treeMb = Math.round(input.sample.processes.reduce((s, p) => s + p.rssBytes, 0) / MB);
@@ -320,7 +423,7 @@ export function decide(state: PolicyState, input: PolicyInput, t: Thresholds): {
     });
     const top = largest(input.sample.processes);
     if (rank(tr.level) > rank(state.tree) && tr.level !== 'warning') {
-      if (top) actions.push({ kind: 'capture', pid: top.pid, reason: `tree-${tr.level}` });
+      if (top) actions.push({ kind: 'capture', pid: top.pid, reason: `tree-${tr.level}`, ...(mostlyOffHeap(top.heapTotal, top.rssBytes) ? { snapshot: true } : {}) });
       if (tr.level === 'critical') actions.push({ kind: 'cleanup', reason: 'tree-critical' });
       if (tr.level === 'hard') actions.push({ kind: 'restart', reason: `process tree over ${tr.threshold} MB` });
     }

@@ -1,33 +1,43 @@
-// One tick of observation: the run's processes from one /proc pass, their RSS, CPU, threads, fds and
-// established TCP connections, the V8 heap of every instrumented node process, and system memory. CPU comes
-// from the same /proc/<pid>/stat read that finds the tree, so a tick opens no file per process beyond it
-// (pidusage would read that file again and keep it open).
+// One tick of observation: the run's processes from one pass over the process table (platform/), their RSS (and
+// what it is made of), CPU, threads, fds and established TCP connections, the V8 heap of every instrumented node
+// process, and system memory. CPU comes from the same pass that finds the tree (on Linux the /proc/<pid>/stat
+// read), so a tick opens no file per process beyond it (pidusage would read that file again and keep it open).
 import path from 'node:path';
 import { TimeoutError } from '../../common/errors.js';
-import type { ProcessSample, TickSample } from './policy.js';
+import type { IsolateSample, ProcessSample, TickSample } from './policy.js';
 import type { HeapHistory, Point } from './trend.js';
 import { PairRing, Ring } from './ring.js';
-import { pageSize, platform, readArgv, systemMemory, type Platform, type ProcStat } from '../platform/index.js';
+import { handleGrowth, type HandleGrowth, type HandleReading } from './handles.js';
+import { pageSize, platform, readArgv, systemMemory, type ProcStat, type RssKinds } from '../platform/index.js';
 import { parseNodeArgs } from '../proc/node-argv.js';
 import type { ProcessTree } from '../proc/tree.js';
 import { MB } from '../../common/units.js';
 
-/** What the sampler needs of the CDP layer (probe-link/sessions.ts provides it). */
+/** What the sampler needs of the CDP layer (probe-link/sessions.ts provides it); thread 0 is the main thread. */
 export interface HeapReader {
-  has(pid: number): boolean;
-  heap(pid: number): Promise<{
+  has(pid: number, thread?: number): boolean;
+  /** The worker threads of `pid` with a probe. */
+  threads(pid: number): Iterable<number>;
+  heap(pid: number, thread?: number): Promise<{
     used: number;
     total: number;
     limit: number;
     oldSpaceLimit?: number;
+    /** Memory of JS objects held outside the V8 heap (Buffers, ArrayBuffers), where the reader knows it. */
+    external?: number;
     /** The process is recording a sampling profile (its probe started at the first sign of pressure). */
     sampling?: boolean;
     /** Heap used after its latest major GC, and when (epoch ms). */
     lastGc?: { used: number; at: number };
     /** A Bun process (through its inspector link), not a probed node one. */
     runtime?: 'bun';
+    arrayBuffers?: number;
+    handles?: Record<string, number>;
   }>;
 }
+
+/** One heap reading, as a reader answers it. */
+type HeapReading = Awaited<ReturnType<HeapReader['heap']>>;
 
 export interface HistoryPoint {
   t: number;
@@ -39,7 +49,6 @@ export interface ProcessRecordView extends ProcessSample {
   state: string;
   threads: number;
   cpuPercent: number;
-  heapTotal?: number;
 }
 
 export interface Tick extends TickSample {
@@ -49,12 +58,33 @@ export interface Tick extends TickSample {
 
 // Linux reports CPU times in USER_HZ, fixed at 100 by its ABI whatever the kernel's own tick rate.
 const USER_HZ = 100;
-// Counting descriptors lists /proc/<pid>/fd of every process, and counting connections adds a readlink per
-// descriptor and a read of /proc/net/tcp{,6}, which walks the kernel's whole connection hash (~10 ms even for
-// a handful of lines). Counted every 10 s, that was a fifth of the supervisor's CPU at 50 processes (profiled).
-// Descriptor and connection leaks build up over minutes; their counts need no per-second freshness. Counted in
-// ticks, so that a shorter --interval, which asks for quicker reactions at a higher cost, gets them here too.
-const DESCRIPTORS_EVERY_TICKS = 30;
+// Descriptors are counted on every tick by one stat of /proc/<pid>/fd (0.12 ms for 50 processes, measured); the
+// portable backend has no such cheap count (lsof costs tens of ms) and counts them with the connections alone.
+// Counting connections lists that folder, reads each descriptor's link and reads /proc/net/tcp{,6}, which walks
+// the kernel's whole connection hash (~4 ms for 50 processes here, ~10 ms on busier hosts; every 10 s it was a
+// fifth of the supervisor's CPU at 50 processes). Every connection is a descriptor, so connections are counted
+// every 30 ticks while descriptor counts hold still, and every other tick while some process's count moves: 10
+// new connections a second then pass each level (25, 50, 100 by default) on their way up, alerted in order.
+// Counted in ticks, so that a shorter --interval, which asks for quicker reactions at a higher cost, gets them too.
+const CONNECTIONS_EVERY_TICKS = 30;
+const CONNECTIONS_MOVING_EVERY_TICKS = 2;
+/** A process's descriptors changed by this many since its connections were counted: they are counted again. */
+const FDS_MOVED = 2;
+/** What RSS is made of is shown, not judged: read every 15 ticks, as /proc/<pid>/status costs ~0.6 ms for 50 processes. */
+const RSS_KINDS_EVERY_TICKS = 15;
+/** RSS − heap total points kept per process: the off-heap rule's window at a 1 s interval. */
+const OFFHEAP_POINTS = 60;
+// A point is kept when the value moved or this long after the last one: a process whose memory holds still (most
+// of them, most of the time) adds no point, and its points are not handed out afresh each tick.
+const OFFHEAP_MOVED_BYTES = 256 * 1024;
+const OFFHEAP_EVERY_MS = 5000;
+/** Handle readings kept per process: growth is told between the oldest and the newest. */
+const HANDLE_READINGS = 16;
+
+/** Whether connections are counted on this tick, `ticks` after the last count. */
+export function connectionsDue(ticks: number, fdsMoved: boolean): boolean {
+  return ticks >= CONNECTIONS_EVERY_TICKS || (fdsMoved && ticks >= CONNECTIONS_MOVING_EVERY_TICKS);
+}
 // A heap reading is a round trip to the probe in every node process on every tick: most of the supervisor's
 // CPU with many processes. A growing heap moves RSS (which /proc gives for free), and the probe reports the heap
 // after every major GC by itself, so a process below the warning fraction is asked again only when its RSS
@@ -91,37 +121,73 @@ export interface ProcessLife {
   lastAt: number;
   rss: { start: number; peak: number; end: number };
   heap?: { start: number; peak: number; end: number; limit: number };
+  /** Peaks of what it held outside the heap (Buffers, ArrayBuffers) and of its anonymous RSS. */
+  offHeap?: { peakExternal: number; peakArrayBuffers: number };
+  peakRssAnon?: number;
   /** It answered heap reads through the probe (or, a Bun process, its inspector link) at some point. */
   probed: boolean;
   runtime?: 'bun';
+  /** Its worker threads that died of their heap (ERR_WORKER_OUT_OF_MEMORY). */
+  workerOoms?: number;
+  /** Its worker threads with a probe: how many were seen, and the largest heap any of them reached, with its limit. */
+  workers?: { seen: number; peakHeap?: number; limit?: number };
 }
 
-interface Known {
-  startTime: number;
-  life: ProcessLife;
-  /** exec() keeps pid and start time but changes comm: a process first seen between fork and exec. */
-  comm: string;
-  argv?: string[];
-  cpuTicks: number;
-  at: number;
-  /** Open descriptors and established TCP connections at the last count. */
-  fds?: number;
-  sockets?: number;
-  /** RSS history: (t, rssBytes) pairs, handed out as HistoryPoints. */
-  rss: PairRing;
+/** One isolate's heap as read: the main thread's or a worker's. */
+interface HeapWatch {
   /** Heap readings as they arrived. */
   heaps: Ring<Point>;
   /** The heap right after each major GC, as the probe reported it: what the leak trend is fitted on first. */
   floors: Ring<Point>;
   /** Both rings as handed out since their last change (leakTrend keeps its answer per history object). */
   history?: HeapHistory;
-  /** The role, and what it was worked out from (it changes at exec or registration, not every tick). */
-  role?: { argv: string[] | undefined; comm: string; isAgent: boolean; name: string };
-  heap?: { at: number; rssBytes: number; used: number; total: number; limit: number };
-  /** A heap read in flight: at most one per process, so a blocked agent never piles up requests. */
+  heap?: {
+    at: number;
+    rssBytes: number;
+    /** Descriptors at the reading: when they move, the handles are read again. */
+    fds?: number;
+    used: number;
+    total: number;
+    limit: number;
+    external?: number;
+    arrayBuffers?: number;
+  };
+  /** A heap read in flight: at most one per isolate, so a blocked agent never piles up requests. */
   reading?: Promise<void>;
   /** Heap reads in a row that got no answer in time. */
   missed: number;
+}
+
+interface Known extends HeapWatch {
+  startTime: number;
+  life: ProcessLife;
+  /**
+   * exec() keeps pid and start time: a process first seen between fork and exec has its parent's argv until its
+   * comm changes, or, where exec keeps the comm (node starting node), until its argv is no longer its parent's.
+   */
+  comm: string;
+  argv?: string[];
+  cpuTicks: number;
+  at: number;
+  /** Open descriptors (every tick) and established TCP connections at the last count. */
+  fds?: number;
+  sockets?: number;
+  /** Descriptors when connections were last counted (or when first seen): a change from it moves the count up. */
+  countedFds?: number;
+  rssKinds?: RssKinds;
+  /** RSS − heap total at each tick with a heap reading: the off-heap rule's points. */
+  offHeap: PairRing;
+  offHeapLast?: Point;
+  offHeapPoints?: Point[];
+  handles: Ring<HandleReading>;
+  /** How the handle counts grew from the oldest reading kept to the newest. */
+  handlesGrew?: HandleGrowth;
+  /** RSS history: (t, rssBytes) pairs, handed out as HistoryPoints. */
+  rss: PairRing;
+  /** The role, and what it was worked out from (it changes at exec or registration, not every tick). */
+  role?: { argv: string[] | undefined; comm: string; isAgent: boolean; name: string };
+  /** Its worker threads with a probe, by threadId: only those registered now. */
+  workers?: Map<number, HeapWatch>;
 }
 
 export interface SamplerOptions {
@@ -142,8 +208,9 @@ export interface SamplerOptions {
  */
 export class Sampler {
   private readonly known = new Map<number, Known>();
-  /** Ticks since descriptors were last counted: the first tick counts them. */
-  private descriptorsAge = Infinity;
+  /** Ticks since connections were last counted: the first tick counts them. */
+  private connectionsAge = Infinity;
+  private rssKindsAge = Infinity;
   private historySize: number;
 
   constructor(
@@ -158,13 +225,13 @@ export class Sampler {
     const started = performance.now();
     const at = Date.now();
     const members = this.tree.scan();
-    let descriptors: ReturnType<Platform['descriptors']> | undefined;
-    if (++this.descriptorsAge >= DESCRIPTORS_EVERY_TICKS) {
-      this.descriptorsAge = 0;
-      descriptors = platform().descriptors(members.map((p) => p.pid));
-    }
+    const os = platform();
+    const fds = new Map(members.map((p) => [p.pid, os.fdCount(p.pid)]));
+    const connections = connectionsDue(++this.connectionsAge, this.fdsMoved(fds)) ? this.countConnections(members.map((p) => p.pid), fds) : undefined;
+    const kinds = ++this.rssKindsAge >= RSS_KINDS_EVERY_TICKS;
+    if (kinds) this.rssKindsAge = 0;
     const page = pageSize();
-    const processes = members.map((p) => this.sampleOne(p, p.pid === agentPid, descriptors?.get(p.pid)?.fds, descriptors?.get(p.pid)?.connections, page, at));
+    const processes = members.map((p) => this.sampleOne(p, p.pid === agentPid, fds.get(p.pid), connections?.get(p.pid), kinds, page, at));
     const alive = new Set(members.map((p) => p.pid));
     for (const [pid, k] of this.known) {
       if (alive.has(pid)) continue;
@@ -172,6 +239,22 @@ export class Sampler {
       this.known.delete(pid);
     }
     return { at, processes, system: systemMemory(), durationMs: performance.now() - started };
+  }
+
+  private fdsMoved(fds: Map<number, number | undefined>): boolean {
+    for (const [pid, n] of fds) {
+      const counted = this.known.get(pid)?.countedFds;
+      if (n !== undefined && counted !== undefined && Math.abs(n - counted) >= FDS_MOVED) return true;
+    }
+    return false;
+  }
+
+  /** Established TCP connections of each process; the descriptors counted with them are its new count. */
+  private countConnections(pids: number[], fds: Map<number, number | undefined>): Map<number, number | undefined> {
+    this.connectionsAge = 0;
+    const counted = platform().descriptors(pids);
+    for (const [pid, d] of counted) if (d.fds !== undefined) fds.set(pid, d.fds);
+    return new Map([...counted].map(([pid, d]) => [pid, d.connections]));
   }
 
   /** The run is over: what is still known ends with it. */
@@ -190,15 +273,34 @@ export class Sampler {
     return this.known.get(pid)?.rss.map((t, rssBytes) => ({ t, rssBytes })) ?? [];
   }
 
-  heapHistory(pid: number): HeapHistory {
-    const k = this.known.get(pid);
+  heapHistory(pid: number, thread = 0): HeapHistory {
+    const k = this.isolate(pid, thread);
     if (!k) return { readings: [] };
     return (k.history ??= { readings: k.heaps.toArray(), floors: k.floors.toArray() });
   }
 
-  /** A probe's post-GC heap: a floor for the trend, and the freshest reading there is of a heap near its end. */
-  postGc(pid: number, used: number, at: number): void {
+  /** A worker thread of `pid` died of its heap: counted in the process's life; undefined when it is not known. */
+  workerOom(pid: number): ProcessLife | undefined {
+    const life = this.known.get(pid)?.life;
+    if (life) life.workerOoms = (life.workerOoms ?? 0) + 1;
+    return life;
+  }
+
+  /** RSS − heap total of a process, oldest first (handed out as one array until the next point). */
+  offHeapHistory(pid: number): readonly Point[] {
     const k = this.known.get(pid);
+    if (!k) return [];
+    return (k.offHeapPoints ??= k.offHeap.map((t, v) => ({ t, v })));
+  }
+
+  private isolate(pid: number, thread: number): HeapWatch | undefined {
+    const k = this.known.get(pid);
+    return thread ? k?.workers?.get(thread) : k;
+  }
+
+  /** A probe's post-GC heap: a floor for the trend, and the freshest reading there is of a heap near its end. */
+  postGc(pid: number, used: number, at: number, thread = 0): void {
+    const k = this.isolate(pid, thread);
     if (!k) return;
     k.floors.push({ t: at, v: used });
     k.history = undefined;
@@ -217,9 +319,11 @@ export class Sampler {
   resize(historySize: number): void {
     this.historySize = historySize;
     for (const k of this.known.values()) {
-      k.heaps.resize(historySize);
-      k.floors.resize(historySize);
-      k.history = undefined;
+      for (const w of [k, ...(k.workers?.values() ?? [])]) {
+        w.heaps.resize(historySize);
+        w.floors.resize(historySize);
+        w.history = undefined;
+      }
     }
   }
 
@@ -228,6 +332,7 @@ export class Sampler {
     isAgent: boolean,
     fds: number | undefined,
     connections: number | undefined,
+    kinds: boolean,
     page: number,
     at: number,
   ): ProcessRecordView {
@@ -244,10 +349,12 @@ export class Sampler {
         rss: new PairRing(RSS_HISTORY_POINTS),
         heaps: new Ring(this.historySize),
         floors: new Ring(this.historySize),
+        offHeap: new PairRing(OFFHEAP_POINTS),
+        handles: new Ring(HANDLE_READINGS),
         missed: 0,
       };
       this.known.set(p.pid, k);
-    } else if (k.comm !== p.comm) {
+    } else if (k.comm !== p.comm || this.mayBeBeforeExec(k, p.ppid)) {
       k.comm = p.comm;
       k.argv = readArgv(p.pid);
     }
@@ -271,7 +378,17 @@ export class Sampler {
       cpuPercent,
     };
     if (fds !== undefined) k.fds = fds;
-    if (connections !== undefined) k.sockets = connections;
+    if (fds !== undefined) k.countedFds ??= fds;
+    if (connections !== undefined) {
+      k.sockets = connections;
+      k.countedFds = fds;
+    }
+    if (kinds) this.readKinds(k, p.pid);
+    if (k.rssKinds) {
+      view.rssAnon = k.rssKinds.anon;
+      view.rssFile = k.rssKinds.file;
+      view.rssShmem = k.rssKinds.shmem;
+    }
     if (k.fds !== undefined) view.fds = k.fds;
     if (k.sockets !== undefined) view.sockets = k.sockets;
     k.rss.push(at, view.rssBytes);
@@ -285,14 +402,51 @@ export class Sampler {
     const instrumented = this.heaps?.has(p.pid) === true;
     if (!instrumented) return view;
     life.probed = true;
-    if (this.heapDue(k, view.rssBytes, at)) this.readHeap(p.pid, k, view.rssBytes);
+    if (this.heapDue(k, view.rssBytes, at, k.fds)) this.readHeap(p.pid, k, view.rssBytes, 0, (h, at) => this.mainRead(k, h, at));
     if (k.heap) {
       view.heapUsed = k.heap.used;
       view.heapTotal = k.heap.total;
       view.heapLimit = k.heap.limit;
+      if (k.heap.external !== undefined) view.external = k.heap.external;
+      if (k.heap.arrayBuffers !== undefined) view.arrayBuffers = k.heap.arrayBuffers;
+      this.offHeapPoint(k, at, view.rssBytes - k.heap.total);
     }
+    const handles = k.handles.last();
+    if (handles) view.handles = handles.counts;
+    if (k.handlesGrew) view.handlesGrew = k.handlesGrew;
     view.missedReplies = k.missed;
+    const workers = this.sampleWorkers(p.pid, k, view.rssBytes, at);
+    if (workers) view.workers = workers;
     return view;
+  }
+
+  private lived(life: ProcessLife, used: number, limit: number, runtime?: 'bun'): void {
+    life.probed = true;
+    if (runtime) life.runtime = runtime;
+    life.heap = life.heap ? { ...life.heap, peak: Math.max(life.heap.peak, used), end: used, limit } : { start: used, peak: used, end: used, limit };
+  }
+
+  /** Each worker isolate with a probe, read as the main thread is; those gone are forgotten. */
+  private sampleWorkers(pid: number, k: Known, rssBytes: number, at: number): IsolateSample[] | undefined {
+    const threads = [...this.heaps!.threads(pid)];
+    if (threads.length === 0 && !k.workers) return undefined;
+    const kept = new Map<number, HeapWatch>();
+    const samples = threads.map((thread) => {
+      const w = k.workers?.get(thread) ?? this.newWorker(k.life);
+      kept.set(thread, w);
+      if (this.heapDue(w, rssBytes, at)) this.readHeap(pid, w, rssBytes, thread, (h) => workerLived(k.life, h.used, h.oldSpaceLimit ?? h.limit));
+      const sample: IsolateSample = { thread, missedReplies: w.missed };
+      if (w.heap) Object.assign(sample, { heapUsed: w.heap.used, heapTotal: w.heap.total, heapLimit: w.heap.limit });
+      return sample;
+    });
+    k.workers = kept.size > 0 ? kept : undefined;
+    return samples.length > 0 ? samples : undefined;
+  }
+
+  /** A child whose argv is its parent's may not have exec'd yet (or never does: read again, one small read). */
+  private mayBeBeforeExec(k: Known, ppid: number): boolean {
+    const parent = this.known.get(ppid)?.argv;
+    return k.argv !== undefined && parent !== undefined && k.argv.length === parent.length && k.argv.every((a, i) => a === parent[i]);
   }
 
   private roleFor(k: Known, argv: string[] | undefined, comm: string, isAgent: boolean): string {
@@ -302,7 +456,13 @@ export class Sampler {
     return k.role.name;
   }
 
-  private heapDue(k: Known, rssBytes: number, at: number): boolean {
+  private newWorker(life: ProcessLife): HeapWatch {
+    life.workers = { ...life.workers, seen: (life.workers?.seen ?? 0) + 1 };
+    return { heaps: new Ring<Point>(this.historySize), floors: new Ring<Point>(this.historySize), missed: 0 };
+  }
+
+  /** `fds`: the process's descriptors now, for its main thread's reading (a worker's has none of its own). */
+  private heapDue(k: HeapWatch, rssBytes: number, at: number, fds?: number): boolean {
     if (k.reading) return false;
     const last = k.heap;
     return (
@@ -311,23 +471,53 @@ export class Sampler {
       k.missed > 0 ||
       last.used / last.limit >= (this.opts.pressure?.() ?? 0) ||
       at - last.at >= HEAP_MAX_AGE_MS ||
-      Math.abs(rssBytes - last.rssBytes) >= HEAP_RSS_DELTA_BYTES
+      Math.abs(rssBytes - last.rssBytes) >= HEAP_RSS_DELTA_BYTES ||
+      // Descriptors that move are handles that move: the alert about them names their types as they are now.
+      Math.abs((fds ?? 0) - (last.fds ?? fds ?? 0)) >= FDS_MOVED
     );
   }
 
-  private readHeap(pid: number, k: Known, rssBytes: number): void {
-    k.reading = this.heaps!.heap(pid).then(
+  private offHeapPoint(k: Known, t: number, v: number): void {
+    const last = k.offHeapLast;
+    if (last && Math.abs(v - last.v) < OFFHEAP_MOVED_BYTES && t - last.t < OFFHEAP_EVERY_MS) return;
+    k.offHeapLast = { t, v };
+    k.offHeap.push(t, v);
+    k.offHeapPoints = undefined;
+  }
+
+  private readKinds(k: Known, pid: number): void {
+    const kinds = platform().rssKinds(pid);
+    if (!kinds) return;
+    k.rssKinds = kinds;
+    k.life.peakRssAnon = Math.max(k.life.peakRssAnon ?? 0, kinds.anon);
+  }
+
+  /** What a main thread's heap reading adds to its process: its life's peaks, its handles by type. */
+  private mainRead(k: Known, h: HeapReading, at: number): void {
+    const { life } = k;
+    if (k.heap) k.heap.fds = k.fds;
+    this.lived(life, h.used, h.oldSpaceLimit ?? h.limit, h.runtime);
+    if (h.handles) {
+      const reading = { at, counts: h.handles };
+      k.handles.push(reading);
+      k.handlesGrew = handleGrowth(k.handles.toArray()[0]!, reading);
+    }
+    if (h.external !== undefined && h.arrayBuffers !== undefined) {
+      life.offHeap = {
+        peakExternal: Math.max(life.offHeap?.peakExternal ?? 0, h.external),
+        peakArrayBuffers: Math.max(life.offHeap?.peakArrayBuffers ?? 0, h.arrayBuffers),
+      };
+    }
+  }
+
+  private readHeap(pid: number, k: HeapWatch, rssBytes: number, thread: number, read?: (h: HeapReading, at: number) => void): void {
+    k.reading = this.heaps!.heap(pid, thread).then(
       (h) => {
         const at = Date.now();
-        k.heap = { at, rssBytes, used: h.used, total: h.total, limit: h.oldSpaceLimit ?? h.limit };
+        k.heap = { at, rssBytes, used: h.used, total: h.total, limit: h.oldSpaceLimit ?? h.limit, external: h.external, arrayBuffers: h.arrayBuffers };
         k.heaps.push({ t: at, v: h.used });
         k.history = undefined;
-        const { life } = k;
-        life.probed = true;
-        if (h.runtime) life.runtime = h.runtime;
-        life.heap = life.heap
-          ? { ...life.heap, peak: Math.max(life.heap.peak, h.used), end: h.used, limit: k.heap.limit }
-          : { start: h.used, peak: h.used, end: h.used, limit: k.heap.limit };
+        read?.(h, at);
         k.missed = 0;
         this.opts.onHeap?.(pid, h.used / k.heap.limit);
       },
@@ -340,4 +530,9 @@ export class Sampler {
       k.reading = undefined;
     });
   }
+}
+
+function workerLived(life: ProcessLife, used: number, limit: number): void {
+  const w = life.workers ?? { seen: 1 };
+  if (w.peakHeap === undefined || used > w.peakHeap) life.workers = { ...w, peakHeap: used, limit };
 }

@@ -1,8 +1,9 @@
 // The linux backend: /proc for every process figure, prctl for the subreaper.
 import { accessSync, constants, readFileSync, readlinkSync } from 'node:fs';
-import type { Platform, ProcessTable, TargetStatus } from '../index.js';
+import type { DescriptorCount, Platform, ProcessTable, TargetStatus } from '../index.js';
+import { readRssKinds } from './rss-kinds.js';
 import { systemMemory } from '../../../common/sysmem.js';
-import { establishedInodes, fdNames, holderOf, listenersOf, listenersOnPort, socketInodes } from './sockets.js';
+import { establishedInodes, fdCount, fdNames, holderOf, listenersOf, listenersOnPort, socketInodes } from './sockets.js';
 import { OpenProcFiles, childrenOf, executableOf, pageSize, readArgv, readEnvVar, readStat, scanFrom, scanProcesses } from './stat.js';
 
 /** Whole passes over /proc; between them, walks down from the roots, their files kept open. */
@@ -33,14 +34,15 @@ function sameNetwork(pid: number): boolean {
   }
 }
 
-function descriptors(pids: readonly number[]): Map<number, { fds: number; connections: number } | undefined> {
-  const fds = new Map(pids.map((pid) => [pid, fdNames(pid)]));
-  const inodes = new Map(pids.map((pid) => [pid, [...(socketInodes(pid, fds.get(pid) ?? []) ?? [])]]));
+/**
+ * Listing /proc/<pid>/fd, a readlink per descriptor and /proc/net/tcp{,6} (which walks the kernel's whole
+ * connection hash): a process whose folder cannot be listed counts no connection and keeps its descriptor count.
+ */
+function descriptors(pids: readonly number[]): Map<number, DescriptorCount> {
+  const names = new Map(pids.map((pid) => [pid, fdNames(pid)]));
+  const inodes = new Map(pids.map((pid) => [pid, [...(socketInodes(pid, names.get(pid) ?? []) ?? [])]]));
   const established = [...inodes.values()].some((list) => list.length > 0) ? establishedInodes() : new Set<string>();
-  return new Map(pids.map((pid) => {
-    const names = fds.get(pid);
-    return [pid, names === undefined ? undefined : { fds: names.length, connections: inodes.get(pid)!.filter((i) => established.has(i)).length }];
-  }));
+  return new Map(pids.map((pid) => [pid, { fds: names.get(pid)?.length, connections: inodes.get(pid)!.filter((i) => established.has(i)).length }]));
 }
 
 let setprivPath: string | null | undefined;
@@ -76,7 +78,9 @@ export const linuxPlatform: Platform = {
   executableOf,
   targetStatus,
   sameNetwork,
+  fdCount,
   descriptors,
+  rssKinds: readRssKinds,
   listenersOf,
   listenersOnPort,
   holderOf,

@@ -1,7 +1,7 @@
 // The portable backend: only what macOS has as well. The process table from one ps call per tick, descriptors and
 // sockets from lsof (at the slow cadence), memory from sysctl/vm_stat (macOS) or free, and no subreaper: orphans
 // of the tree go to init, and the watchdog and the ledger find them by start time and session.
-import type { Platform, ProcessTable } from '../index.js';
+import type { DescriptorCount, Platform, ProcessTable } from '../index.js';
 import { isNodeExecutable } from '../../proc/node-argv.js';
 import { countDescriptors, listenersIn, parseLsof, runLsof, type LsofFile } from './lsof.js';
 import { systemMemory } from '../../../common/memory-tools.js';
@@ -26,11 +26,11 @@ function executableOf(pid: number): { exe: string; node: boolean } {
   return { exe, node: exe !== '' && isNodeExecutable(exe) };
 }
 
-function descriptors(pids: readonly number[]): Map<number, { fds: number; connections: number } | undefined> {
+function descriptors(pids: readonly number[]): Map<number, DescriptorCount> {
   const files = pids.length > 0 ? parseLsof(runLsof(['-p', pids.join(',')]) ?? '') : new Map<number, LsofFile[]>();
   return new Map(pids.map((pid) => {
     const own = files.get(pid);
-    return [pid, own ? countDescriptors(own) : undefined];
+    return [pid, own ? countDescriptors(own) : {}];
   }));
 }
 
@@ -57,7 +57,11 @@ export const portablePlatform: Platform = {
   targetStatus: (pid) => parseTargetStatus(runPs(['-o', 'uid=,state=,comm=', '-p', String(pid)])),
   // Network namespaces are Linux's.
   sameNetwork: () => true,
+  // One lsof call costs tens of milliseconds: descriptors are counted with the connections, not every tick.
+  fdCount: () => undefined,
   descriptors,
+  // RssAnon/RssFile/RssShmem are Linux's; ps has the RSS alone.
+  rssKinds: () => undefined,
   listenersOf,
   listenersOnPort: (port) => allListeners().filter(({ l }) => l.port === port).map(({ l }) => l),
   holderOf: (inode) => allListeners().find(({ l }) => l.inode === inode)?.pid,
