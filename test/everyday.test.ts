@@ -3,7 +3,7 @@ import { existsSync, mkdirSync, readFileSync, readdirSync, symlinkSync, writeFil
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { CLI, PORTABLE_BACKEND, ROOT, fixture, freePort, readJsonl, runCli, startCli, tempDir, waitFor } from './helpers/cli.js';
+import { CLI, ROOT, fixture, freePort, readJsonl, runCli, startCli, tempDir, waitFor } from './helpers/cli.js';
 
 const FAST = ['--min-free', '0', '--backoff', '10'];
 const state = (cwd: string, file: string) => path.join(cwd, '.cfn-supervise', file);
@@ -110,8 +110,8 @@ describe('runs are recorded as they happened', () => {
     }
   });
 
-  // The double fork's orphan is the linux backend's to find (subreaper): the portable one may not see it.
-  it.skipIf(PORTABLE_BACKEND)('names what it ends of a run that left processes behind', async () => {
+  // The double fork's orphan: the linux backend's subreaper brings it back, the portable backend finds its mark.
+  it('names what it ends of a run that left processes behind', async () => {
     const cwd = tempDir();
     const pidFile = path.join(cwd, 'orphan');
     const r = await runCli([...FAST, '--no-probe', '--restart', 'never', '--', 'node', fixture('lifecycle/double-fork.cjs'), pidFile, '600000', '0'], { cwd });

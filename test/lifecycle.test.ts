@@ -6,7 +6,7 @@ import { spawnSync } from 'node:child_process';
 import { afterEach, describe, expect, it } from 'vitest';
 import { systemMemory } from '../src/common/sysmem.js';
 import { scanProcesses } from '../src/supervisor/platform/linux/stat.js';
-import { PORTABLE_BACKEND, fixture, isAlive, killQuietly, readJsonl, runCli, startCli, tempDir, waitFor } from './helpers/cli.js';
+import { fixture, isAlive, killQuietly, readJsonl, runCli, startCli, tempDir, waitFor } from './helpers/cli.js';
 
 const lifecycle = (name: string) => fixture(`lifecycle/${name}`);
 // Fast restarts and no memory preflight: the tests are about behaviour, not about this machine's headroom.
@@ -147,8 +147,8 @@ describe('stop and kill', () => {
 });
 
 describe('orphans and zombies', () => {
-  // The linux backend's subreaper gets the orphan; the portable one finds it only if a scan saw its parent alive.
-  it.skipIf(PORTABLE_BACKEND)('kills the orphan of a double fork when the run ends', async () => {
+  // The linux backend's subreaper gets the orphan; the portable one finds it by the run's mark in its environment.
+  it('kills the orphan of a double fork when the run ends', async () => {
     const cwd = tempDir();
     const pidFile = path.join(cwd, 'orphan');
     const r = await runCli([...FAST, '--restart', 'never', '--', 'node', lifecycle('double-fork.cjs'), pidFile, '600000', '0'], { cwd });

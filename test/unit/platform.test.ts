@@ -6,7 +6,7 @@ import { maxSocketPathBytes, socketFits } from '../../src/common/statedir.js';
 import { selectBackend } from '../../src/supervisor/platform/index.js';
 import { countDescriptors, listenersIn, parseLsof } from '../../src/supervisor/platform/portable/lsof.js';
 import { memoryFigures, parseFree, parseVmStat } from '../../src/common/memory-tools.js';
-import { parseCpuTime, parsePs, parseTargetStatus } from '../../src/supervisor/platform/portable/ps.js';
+import { envFlag, parseCpuTime, parseMarked, parsePs, parseTargetStatus } from '../../src/supervisor/platform/portable/ps.js';
 
 const fixture = (name: string) => readFileSync(new URL(`../fixtures/platform/${name}`, import.meta.url), 'utf8');
 
@@ -65,6 +65,24 @@ describe('ps', () => {
     expect(parseTargetStatus('  501 S+   /Applications/Visual Studio Code.app/Contents/MacOS/Electron\n')).toEqual({ uid: 501, state: 'S', comm: 'Electron' });
     expect(parseTargetStatus('    0 UE   sleep\n')).toEqual({ uid: 0, state: 'D', comm: 'sleep' });
     expect(parseTargetStatus('')).toBeUndefined();
+  });
+
+  it("finds the processes whose environment carries a run's mark, as procps (e) and BSD ps (-E) print it", () => {
+    const mark = 'CFN_SUPERVISE_RUN=e31bcebc-1';
+    const text = [
+      // procps, recorded: `ps -A e -ww -o pid=,args=`.
+      `24456 sleep 30 ${mark} SHELL=/bin/bash IS_SANDBOX=yes PYTHONUNBUFFERED=1`,
+      // BSD ps -E: the same words after the command (ps(1) of macOS).
+      `  8801 /usr/local/bin/node -e setTimeout(()=>{},9e5) TMPDIR=/var/folders/xy/T/ ${mark} HOME=/Users/me`,
+      // Another run's, a longer id, a mark inside an argument: not ours.
+      '  8802 node daemon.js CFN_SUPERVISE_RUN=e31bcebc-2',
+      `  8803 node daemon.js ${mark}0`,
+      `  8804 sh -c echo:${mark}`,
+      '',
+    ].join('\n');
+    expect([...parseMarked(text, mark)]).toEqual([24456, 8801]);
+    expect(envFlag('darwin')).toBe('-E');
+    expect(envFlag('linux')).toBe('e');
   });
 
   it('skips what is not a row (a header, a truncated line)', () => {

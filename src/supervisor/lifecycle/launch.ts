@@ -7,7 +7,7 @@ import type { Children } from '../proc/children.js';
 import type { Libc } from '../../common/libc.js';
 import type { ProcessTree } from '../proc/tree.js';
 import type { Terminal } from './terminal.js';
-import { platform, readStat } from '../platform/index.js';
+import { RUN_MARK_ENV, platform, readStat } from '../platform/index.js';
 import { isNodeExecutable, underPermissionModel } from '../proc/node-argv.js';
 import { BUN_LINK_ENV } from '../probe-link/bun-link.js';
 import { AgentOutput } from '../output/agent-output.js';
@@ -193,12 +193,15 @@ export class Launcher {
     const output = agentLog && agentLog.plan.length > 0 ? new AgentOutput(libc, agentLog.plan, agentLog.log, runId, agentLog.onFailure) : undefined;
     let agent: Agent;
     try {
-      agent = spawnAgent(libc, children, argv, agentEnv(process.env, { ...options, heapLimitMb, inspect }, argv), userUmask, output);
+      const env = agentEnv(process.env, { ...options, heapLimitMb, inspect }, argv);
+      // No subreaper brings orphans back: the run's mark in their environment finds them (proc/tree.ts).
+      if (platform().marksRuns) env[RUN_MARK_ENV] = runId;
+      agent = spawnAgent(libc, children, argv, env, userUmask, output);
     } finally {
       // Started or not, only the agent's tree may hold the pipes' write ends: they end when it does.
       output?.spawned();
     }
-    tree.beginRun(agent.pid);
+    tree.beginRun(agent.pid, platform().marksRuns ? runId : undefined);
     terminal?.handTo(agent.pid);
     return agent;
   }

@@ -47,7 +47,7 @@ export class Watchdog {
   ) {}
 
   start(): void {
-    const child = spawn('/bin/sh', [SCRIPT, String(Math.max(1, Math.round(this.graceMs / 100))), platform().name === 'portable' ? 'ps' : 'proc'], {
+    const child = spawn('/bin/sh', [SCRIPT, String(Math.max(1, Math.round(this.graceMs / 100))), ...platform().watchdogMode()], {
       detached: true,
       stdio: ['pipe', 'ignore', 'ignore'],
     });

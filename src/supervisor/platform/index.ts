@@ -37,6 +37,15 @@ export interface Platform {
    * Empty where nothing is adopted (portable: orphans go to init).
    */
   adoptedChildren(): number[];
+  /**
+   * Whether orphans are found by the run's mark in their environment (RUN_MARK_ENV=<run id>) rather than brought
+   * back by a subreaper: a double-forked daemon that no scan saw is still the run's.
+   */
+  readonly marksRuns: boolean;
+  /** The processes whose environment holds `mark` (NAME=value): one look at every process's environment. */
+  markedProcesses(mark: string): Set<number>;
+  /** The watchdog's arguments after its grace: how it reads the process table (watchdog.sh). */
+  watchdogMode(): string[];
   readArgv(pid: number): string[] | undefined;
   readEnvVar(pid: number, name: string): string | undefined;
   executableOf(pid: number): { exe: string; node: boolean };
@@ -61,6 +70,9 @@ export interface Platform {
 }
 
 export type BackendName = 'linux' | 'portable';
+
+/** Where the platform marks runs (marksRuns), every process of a run inherits this variable, set to the run's id. */
+export const RUN_MARK_ENV = 'CFN_SUPERVISE_RUN';
 
 /** Pure: which backend runs here. An unknown CFN_SUPERVISE_BACKEND is an error, not a silent default. */
 export function selectBackend(requested: string | undefined, os: NodeJS.Platform): BackendName {

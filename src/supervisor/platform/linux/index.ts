@@ -73,6 +73,9 @@ export const linuxPlatform: Platform = {
   readStat: (pid) => readStat(pid),
   processTable,
   adoptedChildren: () => childrenOf('self'),
+  // The subreaper brings every orphan of the tree back as our child: no mark is needed.
+  marksRuns: false,
+  markedProcesses: () => new Set(),
   readArgv,
   readEnvVar,
   executableOf,
@@ -86,6 +89,7 @@ export const linuxPlatform: Platform = {
   holderOf,
   systemMemory: () => systemMemory(),
   becomeSubreaper: (libc) => libc.becomeSubreaper(),
+  watchdogMode: () => ['proc'],
   withParentDeathSignal: (argv) => {
     const setpriv = findSetpriv();
     return setpriv ? [setpriv, '--pdeathsig', 'TERM', '--', ...argv] : argv;

@@ -5,7 +5,7 @@ import type { DescriptorCount, Platform, ProcessTable } from '../index.js';
 import { isNodeExecutable } from '../../proc/node-argv.js';
 import { countDescriptors, listenersIn, parseLsof, runLsof, type LsofFile } from './lsof.js';
 import { systemMemory } from '../../../common/memory-tools.js';
-import { parseTargetStatus, psOne, psTable, runPs } from './ps.js';
+import { envFlag, parseTargetStatus, psMarked, psOne, psTable, runPs } from './ps.js';
 
 /** ps reports RSS in KiB: the backend's page is one KiB. */
 const PAGE = 1024;
@@ -50,6 +50,8 @@ export const portablePlatform: Platform = {
   readStat: (pid) => psOne(pid === 'self' ? process.pid : pid),
   processTable,
   adoptedChildren: () => [],
+  marksRuns: true,
+  markedProcesses: psMarked,
   readArgv,
   // ps shows another process's environment only on some systems and in its own format: not known here.
   readEnvVar: () => undefined,
@@ -69,4 +71,5 @@ export const portablePlatform: Platform = {
   becomeSubreaper: () => false,
   // No PR_SET_PDEATHSIG: the watchdog alone ends the tree of a supervisor killed outright.
   withParentDeathSignal: (argv) => argv,
+  watchdogMode: () => ['ps', envFlag(process.platform)],
 };

@@ -89,5 +89,29 @@ export function runPs(args: readonly string[]): string {
   }
 }
 
+/**
+ * The flag that makes ps print each process's environment after its arguments: BSD ps (macOS) has -E, GNU
+ * procps the BSD-style `e` (its -e means every process, as -A).
+ */
+export const envFlag = (os: NodeJS.Platform): string => (os === 'darwin' ? '-E' : 'e');
+
+/**
+ * Pure: the pids of `ps -o pid=,args=` rows printed with environments whose words hold `mark` (NAME=value) as
+ * one word. An argument or a value that holds the same text with spaces around it is taken for it: the mark is
+ * a run's id, which no one types.
+ */
+export function parseMarked(text: string, mark: string): Set<number> {
+  const pids = new Set<number>();
+  for (const line of text.split('\n')) {
+    const words = line.trim().split(/\s+/);
+    if (words.slice(1).includes(mark)) pids.add(Number(words[0]));
+  }
+  pids.delete(NaN);
+  return pids;
+}
+
+/** One ps over every process with its environment: the user's own processes show theirs (root's: all). */
+export const psMarked = (mark: string): Set<number> => parseMarked(runPs(['-A', envFlag(process.platform), '-ww', '-o', 'pid=,args=']), mark);
+
 export const psTable = (): Map<number, ProcStat> => parsePs(runPs(['-A', '-o', PS_COLUMNS]));
 export const psOne = (pid: number): ProcStat | undefined => parsePs(runPs(['-o', PS_COLUMNS, '-p', String(pid)])).get(pid);
