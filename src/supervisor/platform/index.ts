@@ -59,6 +59,12 @@ export interface Platform {
   /** What a process's RSS is made of; undefined when it is gone, or where the OS does not tell (portable). */
   rssKinds(pid: number): RssKinds | undefined;
   listenersOf(pid: number): TcpListener[] | undefined;
+  /**
+   * For the inspector's fallback closer: the source of `(require) => () => boolean`, run inside the target, that
+   * tells whether a client is connected on `port`; undefined where the target cannot see that (the closer then
+   * keeps a lease the session renews).
+   */
+  inspectorHeldSource(port: number): string | undefined;
   listenersOnPort(port: number): TcpListener[];
   /** The process holding a socket, for error messages only: may scan every process. */
   holderOf(inode: string): number | undefined;

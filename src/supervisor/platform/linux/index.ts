@@ -3,7 +3,7 @@ import { accessSync, constants, readFileSync, readlinkSync } from 'node:fs';
 import type { DescriptorCount, Platform, ProcessTable, TargetStatus } from '../index.js';
 import { readRssKinds } from './rss-kinds.js';
 import { systemMemory } from '../../../common/sysmem.js';
-import { establishedInodes, fdCount, fdNames, holderOf, listenersOf, listenersOnPort, socketInodes } from './sockets.js';
+import { establishedInodes, fdCount, fdNames, holderOf, inspectorHeldSource, listenersOf, listenersOnPort, socketInodes } from './sockets.js';
 import { OpenProcFiles, childrenOf, executableOf, pageSize, readArgv, readEnvVar, readStat, scanFrom, scanProcesses } from './stat.js';
 
 /** Whole passes over /proc; between them, walks down from the roots, their files kept open. */
@@ -86,6 +86,7 @@ export const linuxPlatform: Platform = {
   rssKinds: readRssKinds,
   listenersOf,
   listenersOnPort,
+  inspectorHeldSource,
   holderOf,
   systemMemory: () => systemMemory(),
   becomeSubreaper: (libc) => libc.becomeSubreaper(),

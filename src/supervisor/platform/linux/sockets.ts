@@ -117,6 +117,27 @@ export function socketInodes(pid: number, names = fdNames(pid)): Set<string> | u
   return inodes;
 }
 
+/**
+ * The inspector closer's test, run inside the target (probe-link/inspector-scripts.ts): whether any socket of its
+ * network namespace not listening is connected on `port`, from /proc/self/net/tcp{,6} (~5 ms).
+ */
+export function inspectorHeldSource(port: number): string {
+  return `(require) => {
+    const fs = require('fs');
+    return () => {
+      for (const table of ['/proc/self/net/tcp', '/proc/self/net/tcp6']) {
+        let text = '';
+        try { text = fs.readFileSync(table, 'latin1'); } catch { continue; }
+        for (const line of text.split('\\n').slice(1)) {
+          const f = line.trim().split(/\\s+/);
+          if (f[3] !== '0A' && f[9] && f[9] !== '0' && parseInt((f[1] || '').split(':')[1], 16) === ${port}) return true;
+        }
+      }
+      return false;
+    };
+  }`;
+}
+
 /** The TCP sockets `pid` listens on; undefined when the process is gone. */
 export function listenersOf(pid: number): TcpListener[] | undefined {
   const inodes = socketInodes(pid);

@@ -66,6 +66,8 @@ export const portablePlatform: Platform = {
   rssKinds: () => undefined,
   listenersOf,
   listenersOnPort: (port) => allListeners().filter(({ l }) => l.port === port).map(({ l }) => l),
+  // macOS has no /proc/self/net: the closer keeps a lease instead.
+  inspectorHeldSource: () => undefined,
   holderOf: (inode) => allListeners().find(({ l }) => l.inode === inode)?.pid,
   systemMemory: () => systemMemory(),
   becomeSubreaper: () => false,
