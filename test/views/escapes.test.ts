@@ -25,7 +25,8 @@ describe('control sequences from the tree', () => {
     const json = await waitFor(async () => {
       const out = (await s.cli(['status', '--json'])).stdout.toString();
       const st = JSON.parse(out) as StatusView & { processes: ProcessView[] };
-      return st.processes.length >= 3 && out;
+      // Under the portable backend argv is ps's (control characters shown as '?') until the probe registers its own.
+      return st.processes.length >= 3 && (!PORTABLE_BACKEND || out.includes('\\u001b[2J')) && out;
     }, 20_000, 'the whole tree sampled');
     expect(json).not.toContain(ESC);
     expect(json).toContain('\\u001b[2J');
