@@ -3,7 +3,7 @@
 // they see the same machine. CPU is the process's utime + stime over the window (worker threads included).
 import { agent, backendEnv, backends, supervise, waitRegistered, withBackend } from './lib/cfn.mjs';
 import { startPm2 } from './lib/pm2.mjs';
-import { cpuSeconds, nodeDescendants, statusMb } from './lib/proc.mjs';
+import { cpuSeconds, cpuSecondsWithChildren, nodeDescendants, statusMb } from './lib/proc.mjs';
 import { marker, sleep, waitFor, withScope } from './lib/scope.mjs';
 import { goalMet, median, stat } from './lib/stats.mjs';
 
@@ -19,10 +19,12 @@ const SETTLE_MS = 2000;
  */
 async function measure(pids, windowMs, sliceMs) {
   const cpu = pids.map(() => []);
+  const cpuAll = pids.map(() => []);
   const rss = pids.map(() => []);
   const anon = pids.map(() => []);
   for (let slice = 0; slice < windowMs / sliceMs; slice++) {
     const cpu0 = pids.map(cpuSeconds);
+    const all0 = pids.map(cpuSecondsWithChildren);
     const t0 = Date.now();
     while (Date.now() - t0 < sliceMs) {
       await sleep(1000);
@@ -32,9 +34,12 @@ async function measure(pids, windowMs, sliceMs) {
       });
     }
     const seconds = (Date.now() - t0) / 1000;
-    pids.forEach((pid, i) => cpu[i].push(((cpuSeconds(pid) - cpu0[i]) / seconds) * 100));
+    pids.forEach((pid, i) => {
+      cpu[i].push(((cpuSeconds(pid) - cpu0[i]) / seconds) * 100);
+      cpuAll[i].push(((cpuSecondsWithChildren(pid) - all0[i]) / seconds) * 100);
+    });
   }
-  return pids.map((_, i) => ({ cpu: cpu[i], rss: rss[i], anon: anon[i] }));
+  return pids.map((_, i) => ({ cpu: cpu[i], cpuAll: cpuAll[i], rss: rss[i], anon: anon[i] }));
 }
 
 /** One tree under cfn-supervise on `backend`, and, with `pm2`, the same tree under PM2 beside it. */
@@ -93,6 +98,15 @@ export async function run({ quick }) {
         unit: '% of a core',
         goal: size === 50 ? '≤ 1' : '',
         'goal met': size === 50 ? goalMet(cfn.cpu, (v) => v <= 1) : '',
+      },
+      // The portable backend's ps, lsof and free are processes of their own: their CPU is the supervisor's too.
+      {
+        metric: `${label}: supervisor CPU with the commands it ran (ps, lsof, free)`,
+        'cfn-supervise': stat(cfn.cpuAll),
+        'pm2 daemon': '',
+        unit: '% of a core',
+        goal: 'informative',
+        'goal met': '',
       },
     );
   }
