@@ -1,7 +1,7 @@
 // `npm run bench [-- --quick] [-- name …]`: runs every benchmarks/*.mjs that exports run({ quick }) (or
 // only the named ones), repeats it, and writes benchmarks/results/latest.json and latest.md with the
 // median and range of every figure. BENCH_QUICK=1 is the same as --quick; BENCH_REPEATS overrides the
-// repeat count. A module exporting `selfRepeating = true` is called once with { quick, repeats } and
+// repeat count; BENCH_BACKENDS=linux,portable measures the platform backends side by side (lib/cfn.mjs). A module exporting `selfRepeating = true` is called once with { quick, repeats } and
 // returns figures already summarised (lib/stats.mjs): its runs are trials it interleaves or bounds itself,
 // and its 'goal met' must look at every trial, not at the first repeat's. `quickBeside`: see below.
 import { spawnSync } from 'node:child_process';
@@ -136,8 +136,8 @@ const results = {
   benchmarks,
 };
 const out = path.join(here, 'results');
-// A run of some benchmarks must not replace the committed table of all of them.
-const base = only.length ? 'selected' : 'latest';
+// A run of some benchmarks must not replace the committed table of all of them; BENCH_RESULTS names its own files.
+const base = process.env.BENCH_RESULTS || (only.length ? 'selected' : 'latest');
 await mkdir(out, { recursive: true });
 await writeFile(path.join(out, `${base}.json`), `${JSON.stringify(results, null, 2)}\n`);
 await writeFile(path.join(out, `${base}.md`), markdown(results));

@@ -4,7 +4,8 @@
 # page headless), openssl (a private CA for the https webhook test), shellcheck (npm run lint), dash (the
 # watchdog is run under it), musl and nm (every C call the supervisor makes is checked against musl's libc), protoc
 # (decodes `analyze --pprof` output against pprof's Profile message: ~7 MB, where go tool pprof would bring a Go
-# toolchain). Installs only what is missing.
+# toolchain), lsof and procps (the portable backend's descriptors and process table), strace (its check that the
+# supervisor opens no other process's /proc files). Installs only what is missing.
 # Then the runtimes the tests run on besides this node (Node 20/22/24/26, Bun, Claude Code): scripts/runtimes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -24,6 +25,9 @@ command -v dash >/dev/null || missing+=(dash)
 command -v nm >/dev/null || missing+=(binutils)
 [ -f /lib/x86_64-linux-musl/libc.so ] || missing+=(musl)
 command -v protoc >/dev/null || missing+=(protobuf-compiler)
+command -v lsof >/dev/null || missing+=(lsof)
+command -v ps >/dev/null || missing+=(procps)
+command -v strace >/dev/null || missing+=(strace)
 [ ${#missing[@]} -eq 0 ] && exit 0
 sudo=""
 [ "$(id -u)" -eq 0 ] || sudo="sudo"

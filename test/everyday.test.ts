@@ -110,6 +110,7 @@ describe('runs are recorded as they happened', () => {
     }
   });
 
+  // The double fork's orphan: the linux backend's subreaper brings it back, the portable backend finds its mark.
   it('names what it ends of a run that left processes behind', async () => {
     const cwd = tempDir();
     const pidFile = path.join(cwd, 'orphan');

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { systemMemory } from '../src/common/sysmem.js';
-import { scanProcesses } from '../src/supervisor/proc/stat.js';
+import { scanProcesses } from '../src/supervisor/platform/linux/stat.js';
 import { fixture, isAlive, readJsonl, runCli, startCli, tempDir, track, waitFor } from './helpers/cli.js';
 
 const lifecycle = (name: string) => fixture(`lifecycle/${name}`);
@@ -144,6 +144,7 @@ describe('stop and kill', () => {
 });
 
 describe('orphans and zombies', () => {
+  // The linux backend's subreaper gets the orphan; the portable one finds it by the run's mark in its environment.
   it('kills the orphan of a double fork when the run ends', async () => {
     const cwd = tempDir();
     const pidFile = path.join(cwd, 'orphan');

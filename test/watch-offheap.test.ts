@@ -6,7 +6,7 @@ import http from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { fixture, readJsonl, runCli, startCli, tempDir, waitFor } from './helpers/cli.js';
+import { PORTABLE_BACKEND, fixture, readJsonl, runCli, startCli, tempDir, waitFor } from './helpers/cli.js';
 
 const FAST = ['--backoff', '10', '--min-free', '0', '--restart', 'never'];
 
@@ -45,15 +45,20 @@ describe('memory outside the V8 heap', () => {
     expect(top.share).toBeGreaterThan(0.5);
     expect(s.stderr().toString()).toMatch(/offheap-(warning|critical)\): largest retainer .*leaked/);
 
-    // The RSS split is read every 15 ticks: polled until a reading taken since the leak grew.
+    // The RSS split is read every 15 ticks: polled until a reading taken since the leak grew. It is the linux
+    // backend's (/proc/<pid>/status): the portable one shows none.
     const agent = await waitFor(async () => {
       const status = await runCli(['status', '--json'], { cwd });
       const p = (JSON.parse(status.stdout.toString()) as { processes: Record<string, unknown>[] }).processes[0]!;
-      return (p.rss_anon_mb as number) > 30 ? p : undefined;
+      return PORTABLE_BACKEND || (p.rss_anon_mb as number) > 30 ? p : undefined;
     }, 30_000, 'the RSS split to show the leak');
-    expect(agent).toMatchObject({ external_mb: expect.any(Number), array_buffers_mb: expect.any(Number), heap_total_mb: expect.any(Number), rss_anon_mb: expect.any(Number), rss_file_mb: expect.any(Number), rss_shmem_mb: expect.any(Number) });
+    expect(agent).toMatchObject({ external_mb: expect.any(Number), array_buffers_mb: expect.any(Number), heap_total_mb: expect.any(Number) });
     expect(agent.array_buffers_mb as number).toBeGreaterThan(30);
-    expect(agent.rss_anon_mb as number).toBeGreaterThan(30);
+    if (PORTABLE_BACKEND) expect(agent.rss_anon_mb).toBeUndefined();
+    else {
+      expect(agent).toMatchObject({ rss_anon_mb: expect.any(Number), rss_file_mb: expect.any(Number), rss_shmem_mb: expect.any(Number) });
+      expect(agent.rss_anon_mb as number).toBeGreaterThan(30);
+    }
     const text = (await runCli(['status'], { cwd })).stdout.toString();
     expect(text).toMatch(/ANON .*EXTERNAL/);
     expect(text).toMatch(/, external \d+ MB, level /);
@@ -61,7 +66,7 @@ describe('memory outside the V8 heap', () => {
     const metrics = await controlGet(cwd, '/metrics');
     expect(metrics).toMatch(/^cfn_supervise_agent_process_external_memory_bytes\{role="agent"\} [1-9]\d{7,}$/m);
     expect(metrics).toMatch(/^cfn_supervise_agent_process_array_buffers_bytes\{role="agent"\} [1-9]\d{7,}$/m);
-    expect(metrics).toMatch(/^cfn_supervise_agent_process_resident_memory_anon_bytes\{role="agent"\} [1-9]\d+$/m);
+    if (!PORTABLE_BACKEND) expect(metrics).toMatch(/^cfn_supervise_agent_process_resident_memory_anon_bytes\{role="agent"\} [1-9]\d+$/m);
     expect(metrics).toMatch(/^cfn_supervise_alerts_total\{level="(warning|critical)",metric="offheap"\} 1$/m);
 
     const diagnostics = (await runCli(['diagnostics'], { cwd })).stdout.toString();
@@ -72,7 +77,7 @@ describe('memory outside the V8 heap', () => {
     await s.exited;
     const [line] = readJsonl(path.join(cwd, '.cfn-supervise/processes.jsonl'));
     expect(line!.peak_array_buffers_mb as number).toBeGreaterThan(30);
-    expect(line).toMatchObject({ peak_external_mb: expect.any(Number), peak_rss_anon_mb: expect.any(Number) });
+    expect(line).toMatchObject({ peak_external_mb: expect.any(Number), ...(PORTABLE_BACKEND ? {} : { peak_rss_anon_mb: expect.any(Number) }) });
   });
 });
 
@@ -84,7 +89,9 @@ describe('connections that leak', () => {
     server?.close();
   });
 
-  it('are alerted info → warning → critical within 15 s of the first, naming TCPSocketWrap as the handle that grows', async () => {
+  // The linux backend's: it counts descriptors on every tick, so moving counts bring the connection count forward;
+  // the portable backend counts both with lsof every 30 ticks, and the levels can come in one count.
+  it.skipIf(PORTABLE_BACKEND)('are alerted info → warning → critical within 15 s of the first, naming TCPSocketWrap as the handle that grows', async () => {
     let first: number | undefined;
     server = net.createServer((socket) => {
       first ??= Date.now();

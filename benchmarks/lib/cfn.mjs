@@ -66,3 +66,19 @@ export function supervise(scope, options, command, { env = cleanEnv() } = {}) {
 /** Waits until n node processes of the tree have registered their probe with the supervisor. */
 export const waitRegistered = (sup, n, timeoutMs = 60_000) =>
   waitFor(() => sup.registered().length >= n && sup.registered(), { timeoutMs, periodMs: 100, label: `${n} probe registration(s)` });
+
+/**
+ * The platform backends to measure side by side: BENCH_BACKENDS=linux,portable (default: the one this system
+ * picks, unnamed). Each named backend's figures are labelled with its name.
+ */
+export function backends() {
+  const named = (process.env.BENCH_BACKENDS ?? '').split(',').filter(Boolean);
+  for (const b of named) if (b !== 'linux' && b !== 'portable') throw new Error(`BENCH_BACKENDS: linux or portable, not ${b}`);
+  return named.length ? named : [undefined];
+}
+
+/** The supervisor's environment on `backend` (undefined: the one the system picks). */
+export const backendEnv = (backend) => (backend ? { ...cleanEnv(), CFN_SUPERVISE_BACKEND: backend } : cleanEnv());
+
+/** A figure's label with its backend's name, when backends are compared. */
+export const withBackend = (label, backend) => (backend ? `${label} [${backend} backend]` : label);

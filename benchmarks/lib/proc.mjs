@@ -20,7 +20,7 @@ export function stat(pid) {
   const text = read(`/proc/${pid}/stat`);
   if (!text) return null;
   const f = text.slice(text.lastIndexOf(')') + 2).split(' ');
-  return { state: f[0], ppid: Number(f[1]), pgid: Number(f[2]), utime: Number(f[11]), stime: Number(f[12]) };
+  return { state: f[0], ppid: Number(f[1]), pgid: Number(f[2]), utime: Number(f[11]), stime: Number(f[12]), cutime: Number(f[13]), cstime: Number(f[14]) };
 }
 
 /** Alive means present and not a zombie: a zombie's memory is already gone. */
@@ -45,6 +45,12 @@ export function statusMb(pid, field) {
 export function cpuSeconds(pid) {
   const s = stat(pid);
   return s ? (s.utime + s.stime) / CLK_TCK : null;
+}
+
+/** With the children it waited for (cutime, cstime): the commands a supervisor runs and reaps (ps, lsof, free). */
+export function cpuSecondsWithChildren(pid) {
+  const s = stat(pid);
+  return s ? (s.utime + s.stime + s.cutime + s.cstime) / CLK_TCK : null;
 }
 
 export function fdCount(pid) {

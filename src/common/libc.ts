@@ -37,7 +37,7 @@ export interface Libc {
    * Returns the pid or the errno (ENOENT, EACCES…) as a negative number.
    */
   spawn(req: SpawnRequest): number;
-  /** pipe2(O_CLOEXEC): [read end, write end]; undefined when none can be made (out of descriptors). */
+  /** A pipe whose ends close on exec: [read end, write end]; undefined when none can be made (out of descriptors). */
   pipe(): [number, number] | undefined;
   /** waitpid(pid, WNOHANG | WUNTRACED | WCONTINUED) on exactly one pid; undefined when nothing changed. */
   wait(pid: number): WaitStatus | undefined;
@@ -56,21 +56,44 @@ export interface Libc {
 
 const PR_SET_DUMPABLE = 4;
 const PR_SET_CHILD_SUBREAPER = 36;
+const RLIMIT_CORE = 4;
 const WNOHANG = 1;
 const WUNTRACED = 2;
-const WCONTINUED = 8;
 const POSIX_SPAWN_SETPGROUP = 0x02;
 const POSIX_SPAWN_SETSIGDEF = 0x04;
 const POSIX_SPAWN_SETSIGMASK = 0x08;
-const SIG_BLOCK = 0;
-const SIG_SETMASK = 2;
 const LOCK_EX = 2;
 const LOCK_NB = 4;
+// pipe2 is Linux's; macOS makes a pipe with pipe() and marks each end close-on-exec with fcntl.
 const O_CLOEXEC = 0o2000000;
+const F_SETFD = 2;
+const FD_CLOEXEC = 1;
 const F_GETFL = 3;
 const F_SETFL = 4;
+
+/** Where Linux and macOS differ, from their headers (<sys/wait.h>, <signal.h>, <sys/un.h>); the rest is the same. */
+export interface LibcFlavour {
+  /** koffi.load's argument: null is the process's own symbols (glibc or musl, whichever node links). */
+  library: string | null;
+  WCONTINUED: number;
+  SIG_BLOCK: number;
+  SIG_SETMASK: number;
+  /** The status waitpid reports for a continued child. */
+  continuedStatus: number;
+}
+
+export function libcFlavour(os: NodeJS.Platform): LibcFlavour {
+  if (os === 'darwin') return { library: '/usr/lib/libSystem.B.dylib', WCONTINUED: 0x10, SIG_BLOCK: 1, SIG_SETMASK: 3, continuedStatus: 0x137f };
+  return { library: null, WCONTINUED: 8, SIG_BLOCK: 0, SIG_SETMASK: 2, continuedStatus: 0xffff };
+}
+
 const SOL_SOCKET = 1;
 const SO_PEERCRED = 17;
+// macOS has no SO_PEERCRED: the peer's uid from LOCAL_PEERCRED (a struct xucred), its pid from LOCAL_PEERPID.
+const SOL_LOCAL = 0;
+const LOCAL_PEERCRED = 1;
+const LOCAL_PEERPID = 2;
+const XUCRED_BYTES = 76;
 // glibc's opaque types on Linux (x86_64: 336 and 80 bytes, sigset_t 128); generous buffers for every arch.
 const SPAWNATTR_BYTES = 1024;
 const FILE_ACTIONS_BYTES = 512;
@@ -81,8 +104,8 @@ const signalNames = new Map<number, NodeJS.Signals>();
 for (const [name, n] of Object.entries(constants.signals)) if (!signalNames.has(n)) signalNames.set(n, name as NodeJS.Signals);
 
 /** Decodes a wait status the way <sys/wait.h>'s macros do. */
-export function decodeWaitStatus(pid: number, status: number): WaitStatus {
-  if (status === 0xffff) return { pid, continued: true };
+export function decodeWaitStatus(pid: number, status: number, continuedStatus = 0xffff): WaitStatus {
+  if (status === continuedStatus) return { pid, continued: true };
   if ((status & 0xff) === 0x7f) return { pid, stopped: signalNames.get((status >> 8) & 0xff) ?? 'SIGSTOP' };
   const term = status & 0x7f;
   if (term === 0) return { pid, exited: { code: (status >> 8) & 0xff, signal: null } };
@@ -93,7 +116,6 @@ let loaded: Libc | undefined;
 
 /** Every C call the supervisor makes, as koffi declares it: the musl test checks this list against musl's libc. */
 export const DECLARATIONS = {
-  prctl: 'int prctl(int, unsigned long, unsigned long, unsigned long, unsigned long)',
   waitpid: 'int waitpid(int, _Out_ int *, int)',
   posix_spawnattr_init: 'int posix_spawnattr_init(_Inout_ uint8_t *)',
   posix_spawnattr_destroy: 'int posix_spawnattr_destroy(_Inout_ uint8_t *)',
@@ -113,8 +135,18 @@ export const DECLARATIONS = {
   tcsetpgrp: 'int tcsetpgrp(int, int)',
   flock: 'int flock(int, int)',
   getsockopt: 'int getsockopt(int, int, int, _Out_ uint8_t *, _Inout_ uint32_t *)',
-  pipe2: 'int pipe2(_Out_ uint8_t *, int)',
   fcntl: 'int fcntl(int, int, ...)',
+} as const;
+
+/** Linux's alone: the subreaper and the core-dump switch. */
+export const LINUX_DECLARATIONS = {
+  prctl: 'int prctl(int, unsigned long, unsigned long, unsigned long, unsigned long)',
+  pipe2: 'int pipe2(_Out_ uint8_t *, int)',
+} as const;
+/** macOS has no prctl: cores are switched off through the core-size limit; no pipe2 either. */
+export const DARWIN_DECLARATIONS = {
+  setrlimit: 'int setrlimit(int, const uint8_t *)',
+  pipe: 'int pipe(_Out_ uint8_t *)',
 } as const;
 
 type Call = (...args: unknown[]) => unknown;
@@ -123,9 +155,9 @@ type Call = (...args: unknown[]) => unknown;
  * Each declared call from `lib`, or one line naming the first one it lacks and what still works without it.
  * Exported for the test that hands it a library without them.
  */
-export function bindCalls(lib: { func(decl: string): unknown }): Record<keyof typeof DECLARATIONS, Call> {
-  const bound = {} as Record<keyof typeof DECLARATIONS, Call>;
-  for (const [name, decl] of Object.entries(DECLARATIONS) as [keyof typeof DECLARATIONS, string][]) {
+export function bindCalls<T extends Record<string, string>>(lib: { func(decl: string): unknown }, declarations: T): Record<keyof T, Call> {
+  const bound = {} as Record<keyof T, Call>;
+  for (const [name, decl] of Object.entries(declarations) as [keyof T & string, string][]) {
     try {
       bound[name] = lib.func(decl) as Call;
     } catch {
@@ -141,10 +173,12 @@ export function bindCalls(lib: { func(decl: string): unknown }): Record<keyof ty
  */
 export function libc(): Libc {
   if (loaded) return loaded;
-  if (process.platform !== 'linux') throw new Error(`cfn-supervise supervises on Linux only, not on ${process.platform}`);
+  const os = process.platform;
+  if (os !== 'linux' && os !== 'darwin') throw new Error(`cfn-supervise supervises on Linux and macOS, not on ${os}`);
+  const flavour = libcFlavour(os);
   const koffi = createRequire(import.meta.url)('koffi') as typeof import('koffi');
+  const lib = koffi.load(flavour.library);
   const {
-    prctl,
     waitpid,
     posix_spawnattr_init: attrInit,
     posix_spawnattr_destroy: attrDestroy,
@@ -164,26 +198,27 @@ export function libc(): Libc {
     tcsetpgrp,
     flock,
     getsockopt,
-    pipe2,
     fcntl,
-  } = bindCalls(koffi.load(null));
+  } = bindCalls(lib, DECLARATIONS);
+  const own = os === 'linux' ? bindCalls(lib, LINUX_DECLARATIONS) : bindCalls(lib, DARWIN_DECLARATIONS);
 
   const withSigttouBlocked = <T>(work: () => T): T => {
     const block = Buffer.alloc(SIGSET_BYTES);
     const saved = Buffer.alloc(SIGSET_BYTES);
     sigemptyset(block);
     sigaddset(block, constants.signals.SIGTTOU);
-    sigmask(SIG_BLOCK, block, saved);
+    sigmask(flavour.SIG_BLOCK, block, saved);
     try {
       return work();
     } finally {
-      sigmask(SIG_SETMASK, saved, Buffer.alloc(SIGSET_BYTES));
+      sigmask(flavour.SIG_SETMASK, saved, Buffer.alloc(SIGSET_BYTES));
     }
   };
 
   loaded = {
-    becomeSubreaper: () => prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) === 0,
-    noCoreDump: () => void prctl(PR_SET_DUMPABLE, 0, 0, 0, 0),
+    becomeSubreaper: () => 'prctl' in own && own.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) === 0,
+    // Both rlim_t fields of the limit zero: no core of any size.
+    noCoreDump: () => void ('prctl' in own ? own.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) : own.setrlimit(RLIMIT_CORE, Buffer.alloc(16))),
     spawn({ file, argv, env, stdio = [0, 1, 2] }) {
       const attr = Buffer.alloc(SPAWNATTR_BYTES);
       const actions = Buffer.alloc(FILE_ACTIONS_BYTES);
@@ -208,15 +243,11 @@ export function libc(): Libc {
         attrDestroy(attr);
       }
     },
-    pipe() {
-      const fds = Buffer.alloc(8);
-      if (pipe2(fds, O_CLOEXEC) !== 0) return undefined;
-      return [fds.readInt32LE(0), fds.readInt32LE(4)];
-    },
+    pipe: () => ('pipe2' in own ? linuxPipe(own.pipe2) : darwinPipe(own.pipe, fcntl)),
     wait(pid) {
       const status = [0];
-      const r = waitpid(pid, status, WNOHANG | WUNTRACED | WCONTINUED) as number;
-      return r === pid ? decodeWaitStatus(pid, status[0]!) : undefined;
+      const r = waitpid(pid, status, WNOHANG | WUNTRACED | flavour.WCONTINUED) as number;
+      return r === pid ? decodeWaitStatus(pid, status[0]!, flavour.continuedStatus) : undefined;
     },
     reap: (pid) => waitpid(pid, [0], WNOHANG) === pid,
     setBlocking(fd) {
@@ -227,6 +258,7 @@ export function libc(): Libc {
     tcsetpgrp: (fd, pgid) => withSigttouBlocked(() => tcsetpgrp(fd, pgid) === 0),
     lockExclusive: (fd) => flock(fd, LOCK_EX | LOCK_NB) === 0,
     peerCredentials(fd) {
+      if (os === 'darwin') return darwinPeer(getsockopt, fd);
       const buf = Buffer.alloc(12);
       const len = [12];
       if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, buf, len) !== 0) return undefined;
@@ -234,4 +266,28 @@ export function libc(): Libc {
     },
   };
   return loaded;
+}
+
+function linuxPipe(pipe2: Call): [number, number] | undefined {
+  const fds = Buffer.alloc(8);
+  if (pipe2(fds, O_CLOEXEC) !== 0) return undefined;
+  return [fds.readInt32LE(0), fds.readInt32LE(4)];
+}
+
+/** pipe() then FD_CLOEXEC on each end; exported for the test that runs it on Linux's libc (same calls, same values). */
+export function darwinPipe(pipe: Call, fcntl: Call): [number, number] | undefined {
+  const fds = Buffer.alloc(8);
+  if (pipe(fds) !== 0) return undefined;
+  const ends: [number, number] = [fds.readInt32LE(0), fds.readInt32LE(4)];
+  for (const fd of ends) fcntl(fd, F_SETFD, 'int', FD_CLOEXEC);
+  return ends;
+}
+
+/** struct xucred: cr_version (u32), cr_uid (u32), cr_ngroups (i16, padded), cr_groups[16] (u32): gid is the first group. */
+function darwinPeer(getsockopt: Call, fd: number): PeerCredentials | undefined {
+  const cred = Buffer.alloc(XUCRED_BYTES);
+  const pid = Buffer.alloc(4);
+  if (getsockopt(fd, SOL_LOCAL, LOCAL_PEERCRED, cred, [XUCRED_BYTES]) !== 0) return undefined;
+  if (getsockopt(fd, SOL_LOCAL, LOCAL_PEERPID, pid, [4]) !== 0) return undefined;
+  return { pid: pid.readInt32LE(0), uid: cred.readUInt32LE(4), gid: cred.readUInt32LE(12) };
 }

@@ -299,9 +299,10 @@ export function lockStateDir(dir: string): StateDirLock {
   };
 }
 
-/** sun_path is 108 bytes on Linux, the terminating NUL included. */
-export const MAX_SOCKET_PATH_BYTES = 107;
-export const socketFits = (p: string) => Buffer.byteLength(p) <= MAX_SOCKET_PATH_BYTES;
+/** sun_path is 108 bytes on Linux, 104 on macOS and the BSDs (their sys/un.h), the terminating NUL included. */
+export const maxSocketPathBytes = (os: NodeJS.Platform): number => (os === 'linux' ? 107 : 103);
+export const MAX_SOCKET_PATH_BYTES = maxSocketPathBytes(process.platform);
+export const socketFits = (p: string, os: NodeJS.Platform = process.platform): boolean => Buffer.byteLength(p) <= maxSocketPathBytes(os);
 
 /** Names the private folder that holds this state dir's sockets when their paths would be too long. */
 export const SOCKET_DIR_RECORD = 'sockets.dir';

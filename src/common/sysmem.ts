@@ -2,6 +2,7 @@
 // the agent's tree may really use, which a container's cgroup can hold far below the machine's.
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import { systemMemory as memoryFromTools } from './memory-tools.js';
 import { cgroupUsageBytes, limitSource, memoryCgroup, type CgroupMemory } from './cgroup.js';
 
 export interface SystemMemory {
@@ -27,6 +28,8 @@ export function parseMeminfo(text: string): SystemMemory {
 }
 
 export function systemMemory(root = '/'): SystemMemory {
+  // macOS has no /proc: sysctl and vm_stat say the same (preflight, config defaults, check, diagnostics).
+  if (root === '/' && process.platform !== 'linux') return memoryFromTools();
   return parseMeminfo(readFileSync(path.join(root, 'proc/meminfo'), 'latin1'));
 }
 

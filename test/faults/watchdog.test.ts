@@ -2,7 +2,7 @@
 // the ones named: a pid or group recycled since (a stopped watchdog resumed late) is never signalled.
 import path from 'node:path';
 import { expect, it } from 'vitest';
-import { readStat } from '../../src/supervisor/proc/stat.js';
+import { readStat } from '../../src/supervisor/platform/linux/stat.js';
 import { descendantsOf, isAlive, ROOT, spawnTracked, waitFor } from '../helpers/cli.js';
 const SCRIPT = path.join(ROOT, 'dist/supervisor/orphans/watchdog.sh');
 

@@ -16,6 +16,11 @@ export const CLI = path.join(ROOT, 'dist/cli/main.cjs');
 /** The installed command: a shell launcher in front of CLI (see its comment). */
 export const BIN = path.join(ROOT, 'bin/cfn-supervise');
 export const fixture = (name: string) => path.join(ROOT, 'test/fixtures', name);
+/**
+ * The integration tier also runs with CFN_SUPERVISE_BACKEND=portable (npm run test:portable): what only the linux
+ * backend can do (a subreaper, the parent-death signal, /proc's namespaces) is expected of it alone.
+ */
+export const PORTABLE_BACKEND = process.env.CFN_SUPERVISE_BACKEND === 'portable';
 
 /** 'test': ended and removed after the current test; 'file': after the current file (made in beforeAll). */
 export type Scope = 'test' | 'file';

@@ -4,7 +4,7 @@
 import { type ChildProcess, type SpawnOptions } from 'node:child_process';
 import path from 'node:path';
 import { fixture, spawnTracked, waitFor } from '../helpers/cli.js';
-import { listenersOf } from '../../src/supervisor/proc/sockets.js';
+import { listenersOf } from '../../src/supervisor/platform/linux/sockets.js';
 import type { InspectorPortOptions } from '../../src/supervisor/inspector-port/inspector-port.js';
 
 export const OPTS: InspectorPortOptions = { callTimeoutMs: 5000, openTimeoutMs: 10_000 };
@@ -31,11 +31,12 @@ export function start(cmd: string, args: string[], opts: SpawnOptions = {}): Pro
 }
 
 /** A fixture of test/fixtures/inspector-port, once its event loop runs (it prints `ready`). */
-export async function target(name: string, args: string[] = [], opts: { defaultPort?: boolean } = {}): Promise<Proc> {
+export async function target(name: string, args: string[] = [], opts: { defaultPort?: boolean; preload?: string } = {}): Promise<Proc> {
   const env = { ...process.env };
   delete env.NODE_OPTIONS;
   delete env.CFN_SUPERVISE_SOCKET;
-  if (!opts.defaultPort) env.NODE_OPTIONS = '--inspect-port=0';
+  const options = [...(opts.defaultPort ? [] : ['--inspect-port=0']), ...(opts.preload ? ['--require', fixture(path.join('inspector-port', opts.preload))] : [])];
+  if (options.length > 0) env.NODE_OPTIONS = options.join(' ');
   const p = start(process.execPath, [fixture(path.join('inspector-port', name)), ...args], { env });
   await waitFor(() => p.stdout().includes('ready'), 15_000, `${name} ready`);
   return p;
@@ -45,8 +46,8 @@ export async function target(name: string, args: string[] = [], opts: { defaultP
 export const listeningPorts = (pid: number): number[] => (listenersOf(pid) ?? []).map((l) => l.port);
 
 /** Runs a built command (dist/cli/monitor.js) as its own process through the driver fixture. */
-export function driver(command: 'monitor' | 'capture' | 'gc', options: object): Proc {
-  return start(process.execPath, [DRIVER, command, JSON.stringify(options)]);
+export function driver(command: 'monitor' | 'capture' | 'gc', options: object, env: NodeJS.ProcessEnv = {}): Proc {
+  return start(process.execPath, [DRIVER, command, JSON.stringify(options)], { env: { ...process.env, ...env } });
 }
 
 export async function rejection(work: Promise<unknown>): Promise<Error & { status?: number; problem?: string }> {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { isNodeExecutable, parseNodeArgs, underPermissionModel } from '../../src/supervisor/proc/node-argv.js';
+import { isNodeExecutable, parseNodeArgs, underPermissionModel } from '../../src/common/node-argv.js';
 
 describe('parseNodeArgs: node options as node reads them', () => {
   const table: [string[], ReturnType<typeof parseNodeArgs>][] = [

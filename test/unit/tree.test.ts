@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { parseStat, type ProcStat } from '../../src/supervisor/proc/stat.js';
+import { parseStat } from '../../src/supervisor/platform/linux/stat.js';
+import type { ProcStat } from '../../src/supervisor/platform/types.js';
 import { collectMembers, type TreeScope } from '../../src/supervisor/proc/tree.js';
 import { roleOf } from '../../src/supervisor/watch/sampler.js';
 
@@ -41,6 +42,8 @@ describe('collectMembers', () => {
     ['a group member whose parent is gone', [p(100, 90, 90), p(400, 1, 200)], { agentPid: undefined }, [400]],
     ['kept orphans of an earlier run stay out', [p(100, 90, 90), p(300, 100, 300)], { agentPid: undefined, kept: new Set(['300:3000']) }, []],
     ['unrelated processes stay out', [p(100, 90, 90), p(500, 1, 500)], {}, []],
+    ['a double-forked daemon no scan saw, found by the run\'s mark (no subreaper)', [...base, p(600, 1, 600), p(601, 600, 600)], { marked: new Set([600]) }, [200, 201, 202, 600, 601]],
+    ['a marked process kept with --orphans keep stays out', [p(100, 90, 90), p(600, 1, 600)], { agentPid: undefined, marked: new Set([600]), kept: new Set(['600:6000']) }, []],
   ];
   it.each(table)('%s', (_name, procs, over, expected) => {
     expect(members(procs, scope(over))).toEqual(expected);

@@ -16,6 +16,7 @@ import type { Notice } from '../act/executor.js';
 import type { ControlHandlers } from '../control/protocol.js';
 import { Registry } from '../probe-link/registry.js';
 import { BunLinks } from '../bun-link/bun-link.js';
+import { platform } from '../platform/index.js';
 import { Children } from '../proc/children.js';
 import { ProcessTree } from '../proc/tree.js';
 import type { Assembly } from './assemble.js';
@@ -129,7 +130,7 @@ export class Supervisor {
         process.on('uncaughtException', this.onFault);
         process.on('unhandledRejection', this.onFault);
       }
-      const subreaper = this.libc.becomeSubreaper();
+      const subreaper = platform().becomeSubreaper(this.libc);
       this.children.start();
       // Read before the new run's ledger replaces it; ended and recorded once the journal is open.
       const lost = takeLostLedger(this.ledger.file);

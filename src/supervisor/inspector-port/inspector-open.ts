@@ -2,12 +2,10 @@
 // node, running, in our network namespace), send SIGUSR1, and find the port it really opened from /proc (9229
 // may be taken, --inspect-port may say otherwise), queueing behind another attach that holds 9229.
 import { createRequire } from 'node:module';
-import { readFileSync, readlinkSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { HttpError } from '../../common/errors.js';
 import { within } from '../../common/deadline.js';
-import { executableOf } from '../proc/stat.js';
-import { connectHost, holderOf, listenersOf, listenersOnPort, type TcpListener } from '../proc/sockets.js';
+import { connectHost, executableOf, holderOf, listenersOf, listenersOnPort, platform, type TcpListener } from '../platform/index.js';
 import type { InspectorPortOptions } from './inspector-port.js';
 
 /** Where SIGUSR1 opens the inspector unless the process was started with --inspect-port. */
@@ -66,17 +64,10 @@ export class InspectorUnavailable extends HttpError {
 
 /** Refuses, before any signal is sent, what must not get one: SIGUSR1 ends a process that is not node. */
 export function checkTarget(pid: number): void {
-  let status: string;
-  try {
-    status = readFileSync(`/proc/${pid}/status`, 'latin1');
-  } catch {
-    throw new TargetRefused(pid, 'gone', 'no such process');
-  }
-  const field = (name: string) => new RegExp(`^${name}:\\s*(.*)$`, 'm').exec(status)?.[1]?.trim() ?? '';
-  const comm = field('Name');
-  const state = field('State').charAt(0);
+  const status = platform().targetStatus(pid);
+  if (!status) throw new TargetRefused(pid, 'gone', 'no such process');
+  const { comm, state, uid } = status;
   if (state === 'Z' || state === 'X') throw new TargetRefused(pid, 'gone', `${comm} has exited`);
-  const uid = Number(field('Uid').split(/\s+/)[0]);
   const me = process.geteuid?.();
   if (me !== undefined && uid !== me) {
     throw new TargetRefused(pid, 'not-owned', `${comm} belongs to uid ${uid}, not to you (uid ${me}); only your own processes can be attached to`);
@@ -86,12 +77,8 @@ export function checkTarget(pid: number): void {
     throw new TargetRefused(pid, 'not-node', `${comm} is not a node process (it runs ${exe || 'no executable'})`);
   }
   if (state === 'T' || state === 't') throw new TargetRefused(pid, 'stopped', `${comm} is stopped; continue it (kill -CONT ${pid}) first`);
-  try {
-    if (readlinkSync(`/proc/${pid}/ns/net`) !== readlinkSync('/proc/self/ns/net')) {
-      throw new TargetRefused(pid, 'other-namespace', `${comm} runs in another network namespace (a container?): its 127.0.0.1 is not ours`);
-    }
-  } catch (err) {
-    if (err instanceof TargetRefused) throw err;
+  if (!platform().sameNetwork(pid)) {
+    throw new TargetRefused(pid, 'other-namespace', `${comm} runs in another network namespace (a container?): its 127.0.0.1 is not ours`);
   }
 }
 

@@ -2,7 +2,7 @@
  * The second way into a node process: its inspector port, for processes the probe cannot reach (an agent
  * started before and outside the supervisor, a child whose NODE_OPTIONS was stripped). SIGUSR1 makes node open
  * its inspector on 127.0.0.1 (port 9229 unless the process was given --inspect-port); the port it really opened
- * is read from /proc (proc/sockets.ts); chrome-remote-interface, the only websocket CDP client of the project,
+ * is read through the platform seam (platform/); chrome-remote-interface, the only websocket CDP client of the project,
  * attaches; the work is done; the session disconnects; and the inspector we opened is closed again.
  *
  * The price, printed by node on the target's stderr (measured, Node 20.20.2; 22, 24 and 26 print the same),
@@ -24,8 +24,9 @@
  * connection itself and nothing races it (0 crashes in 300 rounds, idle and spinning targets), and it prints
  * nothing more. That needs a target that answers; for one that does not (blocked outside JavaScript) and for
  * this process dying mid-session, a fallback closer is armed in the target right after attaching: an unref'd
- * timer that reads /proc/self/net/tcp{,6} every 2 s and closes the inspector after two looks in a row
- * find no connection to it. A blocked target therefore keeps the port until it runs again; one blocked when
+ * timer that looks every 2 s and closes the inspector after two looks in a row find no connection to it: on
+ * Linux it reads /proc/self/net/tcp{,6} (platform/linux/sockets.ts); where there is no /proc (macOS) the
+ * session renews a lease every second instead, and a look with no renewal since the last counts as none. A blocked target therefore keeps the port until it runs again; one blocked when
  * signalled opens it only then, with no closer, and keeps it until it exits. Pure JavaScript loops block
  * nothing here: node serves CDP between their instructions (V8 interrupts). A fallback closer guards only the
  * inspector it was armed in (its url, with a fresh uuid at every opening, names it).
@@ -42,15 +43,15 @@ import { CfnError, ProbeError, TimeoutError, errorMessage } from '../../common/e
 import { within } from '../../common/deadline.js';
 import { openPrivateFile } from '../../common/statedir.js';
 import { MB } from '../../common/units.js';
-import { readStat } from '../proc/stat.js';
+import { platform, readStat } from '../platform/index.js';
 import { defaultHeapLimit } from '../../config/environment.js';
 import { captureName, type Capture, type CaptureKind, type CapturesFolder } from '../journal/captures.js';
 import type { HeapStats, HeapUsage } from '../probe-link/probe-sessions.js';
-import { listenersOf } from '../proc/sockets.js';
+import { listenersOf } from '../platform/index.js';
 import { checkSnapshotHeadroom, reservedProgress } from '../probe-link/snapshot-headroom.js';
 import { snapshotLimits } from '../probe-link/snapshot-time.js';
 import { checkTarget, cdp, openInspector, type CdpClient, type Endpoint } from './inspector-open.js';
-import { CLOSE_SOURCE, STATS_SOURCE, closerSource } from './inspector-scripts.js';
+import { CLOSER_LEASE_MS, CLOSE_SOURCE, RENEW_SOURCE, STATS_SOURCE, closerSource } from './inspector-scripts.js';
 
 export interface InspectorPortOptions {
   /** Bound of every CDP call (and of connecting). */
@@ -121,7 +122,7 @@ interface RawStats extends Omit<HeapStats, 'oldSpaceLimit'> {
 }
 
 interface Evaluated {
-  result: { value?: unknown };
+  result: { value?: unknown; objectId?: string };
   exceptionDetails?: { text?: string; exception?: { description?: string } };
 }
 
@@ -134,6 +135,10 @@ class PortSession implements InspectorHandle {
   private heapProfiler = false;
   private limits?: { limit: number; oldSpaceLimit?: number };
   private closing?: Promise<InspectorFate>;
+  /** Renews the fallback closer's lease where the target cannot see our connection (platform: no /proc). */
+  private lease?: NodeJS.Timeout;
+  /** One renewal in flight at most: a blocked target does not pile them up. */
+  private renewing = false;
 
   constructor(
     readonly pid: number,
@@ -161,7 +166,7 @@ class PortSession implements InspectorHandle {
 
   async start(): Promise<void> {
     // First, so that whatever fails later, the inspector we opened closes once we are gone.
-    if (!this.openedByApp) await this.evaluate(closerSource(this.port));
+    if (!this.openedByApp) await this.armCloser();
     await this.call('NodeRuntime.notifyWhenWaitingForDisconnect', { enabled: true });
     const stats = await this.heapStats();
     this.limits = { limit: stats.heapSizeLimit, ...(stats.oldSpaceLimit === undefined ? {} : { oldSpaceLimit: stats.oldSpaceLimit }) };
@@ -281,7 +286,28 @@ class PortSession implements InspectorHandle {
     await within(Promise.race([this.ended, replied]), this.opts.callTimeoutMs, () => new Error('not closed')).catch(() => undefined);
   }
 
+  /** The fallback closer, watching the connection itself where the platform can tell it, else on a lease. */
+  private async armCloser(): Promise<void> {
+    const held = platform().inspectorHeldSource(this.port);
+    if (held) {
+      await this.evaluate(closerSource(held));
+      return;
+    }
+    const { objectId } = await this.evaluateRef(closerSource());
+    if (!objectId || this.end !== undefined) return;
+    this.lease = setInterval(() => {
+      if (this.renewing) return;
+      this.renewing = true;
+      this.client
+        .send('Runtime.callFunctionOn', { objectId, functionDeclaration: RENEW_SOURCE, silent: true })
+        .catch(() => undefined)
+        .finally(() => (this.renewing = false));
+    }, CLOSER_LEASE_MS);
+    this.lease.unref();
+  }
+
   private finish(end: SessionEnd): void {
+    clearInterval(this.lease);
     if (this.end !== undefined) return;
     this.end = end;
     this.settle(end);
@@ -294,11 +320,16 @@ class PortSession implements InspectorHandle {
   }
 
   private async evaluate(expression: string): Promise<unknown> {
-    const r = await this.call<Evaluated>('Runtime.evaluate', { expression, includeCommandLineAPI: true, returnByValue: true, silent: true });
+    return (await this.evaluateRef(expression, true)).value;
+  }
+
+  /** The result as a reference (an objectId), or with `byValue` as its value. */
+  private async evaluateRef(expression: string, byValue = false): Promise<Evaluated['result']> {
+    const r = await this.call<Evaluated>('Runtime.evaluate', { expression, includeCommandLineAPI: true, returnByValue: byValue, silent: true });
     if (r.exceptionDetails) {
       throw new ProbeError(this.pid, `evaluation failed: ${r.exceptionDetails.exception?.description ?? r.exceptionDetails.text ?? 'exception'}`);
     }
-    return r.result.value;
+    return r.result;
   }
 
   private lostError(method: string, end: SessionEnd): ProbeError {

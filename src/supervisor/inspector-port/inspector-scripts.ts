@@ -2,30 +2,26 @@
 // command-line API's `require`.
 
 const CLOSER_LOOK_MS = 2000;
+/** How often a session renews the closer's lease where the target cannot see connections: twice per look. */
+export const CLOSER_LEASE_MS = CLOSER_LOOK_MS / 2;
 
 /**
  * The fallback closer, armed inside the target right after attaching. It runs in the app: it must never throw,
  * never keep the loop alive, and use only what it took from the command-line API while evaluating (`require`
  * exists only during the evaluation: called later, it throws into the app).
+ *
+ * `held`: the source of a function `(require) => () => boolean` that tells, inside the target, whether a
+ * connection to the inspector's port is held (the platform's, from /proc/self/net on Linux). Without it (no
+ * /proc: macOS) the closer keeps a lease instead: it evaluates to an object whose renew() the session calls
+ * every CLOSER_LEASE_MS, and a look that finds no renewal since the one before counts as quiet.
  */
-export function closerSource(port: number): string {
+export function closerSource(held?: string): string {
   return `(() => {
-  const fs = require('fs');
   const inspector = require('inspector');
   // This inspector only: once closed, node may open another (a new uuid) that is not this closer's business.
   const url = inspector.url();
   let quiet = 0;
-  const held = () => {
-    for (const table of ['/proc/self/net/tcp', '/proc/self/net/tcp6']) {
-      let text = '';
-      try { text = fs.readFileSync(table, 'latin1'); } catch { continue; }
-      for (const line of text.split('\\n').slice(1)) {
-        const f = line.trim().split(/\\s+/);
-        if (f[3] !== '0A' && f[9] && f[9] !== '0' && parseInt((f[1] || '').split(':')[1], 16) === ${port}) return true;
-      }
-    }
-    return false;
-  };
+  ${held ? `const held = (${held})(require);` : 'let renewed = true;\n  const held = () => { const r = renewed; renewed = false; return r; };'}
   const look = () => {
     try {
       if (inspector.url() !== url) return;
@@ -35,8 +31,12 @@ export function closerSource(port: number): string {
     setTimeout(look, ${CLOSER_LOOK_MS}).unref();
   };
   setTimeout(look, ${CLOSER_LOOK_MS}).unref();
+  ${held ? '' : 'return { renew() { renewed = true; } };'}
 })()`;
 }
+
+/** Called on the closer's lease object (Runtime.callFunctionOn). */
+export const RENEW_SOURCE = 'function () { this.renew(); }';
 
 /** Run inside our last call: node ends our connection itself (see the header). */
 export const CLOSE_SOURCE = `require('inspector').close()`;

@@ -7,8 +7,8 @@ import type { Children } from '../proc/children.js';
 import type { Libc } from '../../common/libc.js';
 import type { ProcessTree } from '../proc/tree.js';
 import type { Terminal } from '../terminal/terminal.js';
-import { readStat } from '../proc/stat.js';
-import { isNodeExecutable, underPermissionModel } from '../proc/node-argv.js';
+import { RUN_MARK_ENV, platform, readStat } from '../platform/index.js';
+import { isNodeExecutable, underPermissionModel } from '../../common/node-argv.js';
 import { BUN_LINK_ENV } from '../bun-link/bun-link.js';
 import { AgentOutput } from '../output/agent-output.js';
 import { ownPipeEnds } from '../output/pass-through.js';
@@ -105,28 +105,6 @@ export function checkCommand(command: string, pathVar: string | undefined): void
   throw new SpawnError(`${command}: ${found ? 'permission denied' : 'command not found'}`, !found);
 }
 
-let setprivPath: string | null | undefined;
-
-/**
- * util-linux's setpriv sets the parent-death signal and execs the agent: if the supervisor is killed outright,
- * the agent hears of it at once (the watchdog ends the rest of the tree). Where it is missing, the watchdog alone.
- */
-function findSetpriv(): string | null {
-  if (setprivPath === undefined) {
-    setprivPath = null;
-    for (const file of ['/usr/bin/setpriv', '/bin/setpriv']) {
-      try {
-        accessSync(file, constants.X_OK);
-        setprivPath = file;
-        break;
-      } catch {
-        // Try the next place.
-      }
-    }
-  }
-  return setprivPath;
-}
-
 export interface Agent {
   pid: number;
   /** With the pid, the agent's identity: read at spawn, before it can exit and its pid be reused. */
@@ -161,9 +139,8 @@ export function spawnAgent(
   const [command] = argv;
   if (!command) throw new SpawnError('missing the agent command', true);
   checkCommand(command, env.PATH);
-  const setpriv = findSetpriv();
-  const full = setpriv ? [setpriv, '--pdeathsig', 'TERM', '--', ...argv] : argv;
-  const passed = ownPipeEnds(output?.stdio ?? [0, 1, 2], libc);
+  const full = platform().withParentDeathSignal(argv);
+  const passed = ownPipeEnds(output?.stdio ?? [0, 1, 2], { setBlocking: (fd) => libc.setBlocking(fd), reopenablePath: (fd) => platform().reopenablePath(fd) });
   const ours = process.umask(userUmask);
   let pid: number;
   try {
@@ -219,12 +196,15 @@ export class Launcher {
     const output = agentLog && agentLog.plan.length > 0 ? new AgentOutput(libc, agentLog.plan, agentLog.log, runId, agentLog.onFailure) : undefined;
     let agent: Agent;
     try {
-      agent = spawnAgent(libc, children, argv, agentEnv(process.env, { ...options, heapLimitMb, inspect }, argv), userUmask, output);
+      const env = agentEnv(process.env, { ...options, heapLimitMb, inspect }, argv);
+      // No subreaper brings orphans back: the run's mark in their environment finds them (proc/tree.ts).
+      if (platform().marksRuns) env[RUN_MARK_ENV] = runId;
+      agent = spawnAgent(libc, children, argv, env, userUmask, output);
     } finally {
       // Started or not, only the agent's tree may hold the pipes' write ends: they end when it does.
       output?.spawned();
     }
-    tree.beginRun(agent.pid);
+    tree.beginRun(agent.pid, platform().marksRuns ? runId : undefined);
     terminal?.handTo(agent.pid);
     return agent;
   }

@@ -236,7 +236,7 @@ export class Runner {
       // With the watch on, its ticks scan the tree; without it, the ledger is the only reason to look.
       const members = watcher ? tree.lastScan : tree.scan();
       const all = members.some((m) => m.pid === run.pid) ? members : [{ pid: run.pid, startTime: agent.startTime }, ...members];
-      this.deps.ledger.update({ record: run.progress(this.restarts, Date.now()), pgid: run.pid, members: all }, Date.now());
+      this.deps.ledger.update({ record: run.progress(this.restarts, Date.now()), pgid: run.pid, members: all, mark: tree.runMark }, Date.now());
     };
     keepLedger();
     const ledgerTimer = setInterval(keepLedger, config.intervalMs);

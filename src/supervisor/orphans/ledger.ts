@@ -8,12 +8,13 @@
 //   supervisor <pid> <start time>
 //   run <the run record so far, one line of JSON>
 //   pgid <the agent's process group>
+//   mark <RUN_MARK_ENV=run id>, where runs are marked (no subreaper): what carries it is the run's too
 //   pid <pid> <start time>
 import { rmSync } from 'node:fs';
 import { writeFileAtomicSync } from '../../common/atomic-write.js';
 import { readPrivateFile, writePrivateFile } from '../../common/statedir.js';
 import { endGracefully, signalPid } from '../proc/kill.js';
-import { readStat, type ProcStat } from '../proc/stat.js';
+import { platform, readStat, type ProcStat } from '../platform/index.js';
 import type { RunLine } from '../journal/run-line.js';
 
 const HEADER = 'cfn-supervise-ledger 1';
@@ -30,6 +31,8 @@ export interface LedgerEntry {
   record: Omit<RunLine, 'exit' | 'aborted'>;
   pgid: number;
   members: readonly Pick<ProcStat, 'pid' | 'startTime'>[];
+  /** RUN_MARK_ENV=<run id>, where runs are marked: the watchdog also ends what carries it (watchdog.sh). */
+  mark?: string;
 }
 
 /** How often the record alone is rewritten when it changed (a new peak, a warning, a capture). */
@@ -62,7 +65,7 @@ export class Ledger {
    */
   update(entry: LedgerEntry, now: number): boolean {
     const members = entry.members.map((m) => `pid ${m.pid} ${m.startTime}`).join('\n');
-    this.sink?.tick([`pgid ${entry.pgid}`, members].filter(Boolean).join('\n'));
+    this.sink?.tick([`pgid ${entry.pgid}`, entry.mark && `mark ${entry.mark}`, members].filter(Boolean).join('\n'));
     const { duration_seconds: _duration, end_mb: _end, ...events } = entry.record;
     const record = JSON.stringify(events);
     const since = now - this.lastWrite;
@@ -73,6 +76,7 @@ export class Ledger {
       `supervisor ${process.pid} ${this.self?.startTime ?? 0}`,
       `run ${JSON.stringify(entry.record)}`,
       `pgid ${entry.pgid}`,
+      entry.mark && `mark ${entry.mark}`,
       members,
     ];
     try {
@@ -136,15 +140,24 @@ export function takeLostLedger(file: string): LostLedger | undefined {
   const lines = text.split('\n');
   if (lines[0] !== HEADER) return undefined;
   const lost: LostLedger = { members: [] };
+  const listed = new Set<number>();
+  let mark: string | undefined;
   for (const line of lines.slice(1)) {
     const [kind, a, b] = line.split(' ');
+    if (kind === 'mark' && a) mark = a;
     if (kind === 'supervisor') lost.supervisorPid = Number(a);
     else if (kind === 'run') lost.record = parseRecord(line.slice(4));
     else if (kind === 'pgid') lost.pgid = Number(a);
     else if (kind === 'pid') {
       const stat = readStat(Number(a));
       if (stat && stat.startTime === Number(b) && stat.state !== 'Z') lost.members.push({ pid: stat.pid, startTime: stat.startTime, comm: stat.comm });
+      listed.add(Number(a));
     }
+  }
+  // An orphan its supervisor never saw (no subreaper brought it back) carries the run's mark.
+  for (const pid of mark ? platform().markedProcesses(mark) : []) {
+    const stat = listed.has(pid) ? undefined : readStat(pid);
+    if (stat && stat.state !== 'Z') lost.members.push({ pid: stat.pid, startTime: stat.startTime, comm: stat.comm });
   }
   return lost;
 }

@@ -10,7 +10,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
 import type { Children } from '../proc/children.js';
-import { readStat } from '../proc/stat.js';
+import { platform, readStat } from '../platform/index.js';
 
 // Shipped beside this module (the build copies it): a shell script reads best as a shell script.
 const SCRIPT = fileURLToPath(new URL('./watchdog.sh', import.meta.url));
@@ -47,7 +47,7 @@ export class Watchdog {
   ) {}
 
   start(): void {
-    const child = spawn('/bin/sh', [SCRIPT, String(Math.max(1, Math.round(this.graceMs / 100)))], {
+    const child = spawn('/bin/sh', [SCRIPT, String(Math.max(1, Math.round(this.graceMs / 100))), ...platform().watchdogMode()], {
       detached: true,
       stdio: ['pipe', 'ignore', 'ignore'],
     });

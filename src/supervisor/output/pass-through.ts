@@ -3,11 +3,13 @@
 // pipe shares that flag with every process holding the same description; a writer that never expects EAGAIN
 // (fs.writeSync, C's stdio) then fails when the reader lags. The agent gets the pipe opened again instead: the same
 // pipe, a description of its own, blocking as the user gave it. A socket (systemd's journal) cannot be opened
-// again and stays shared.
+// again and stays shared, as does a pipe where the platform cannot open one again (macOS).
 import { closeSync, constants, fstatSync, openSync } from 'node:fs';
 
 export interface Reopening {
   setBlocking(fd: number): boolean;
+  /** platform().reopenablePath */
+  reopenablePath(fd: number): string | undefined;
 }
 
 /** Which of fds 1 and 2 the agent would share with the supervisor as they are: those handed over unchanged. Pure. */
@@ -16,11 +18,11 @@ export function sharedFds(stdio: readonly [number, number, number]): (1 | 2)[] {
 }
 
 /** `stdio` with each shared pipe replaced by a blocking description of its own; `opened` to close after the spawn. */
-export function ownPipeEnds(stdio: readonly [number, number, number], libc: Reopening): { stdio: [number, number, number]; opened: number[] } {
+export function ownPipeEnds(stdio: readonly [number, number, number], os: Reopening): { stdio: [number, number, number]; opened: number[] } {
   const mine: [number, number, number] = [...stdio];
   const opened: number[] = [];
   for (const fd of sharedFds(stdio)) {
-    const again = reopenPipe(fd, libc);
+    const again = reopenPipe(fd, os);
     if (again === undefined) continue;
     mine[fd] = again;
     opened.push(again);
@@ -28,13 +30,14 @@ export function ownPipeEnds(stdio: readonly [number, number, number], libc: Reop
   return { stdio: mine, opened };
 }
 
-function reopenPipe(fd: number, libc: Reopening): number | undefined {
+function reopenPipe(fd: number, os: Reopening): number | undefined {
   let again: number | undefined;
   try {
-    if (!fstatSync(fd).isFIFO()) return undefined;
+    const where = os.reopenablePath(fd);
+    if (where === undefined || !fstatSync(fd).isFIFO()) return undefined;
     // Non-blocking to open: a pipe whose reader is gone would otherwise hold the open forever (ENXIO instead).
-    again = openSync(`/proc/self/fd/${fd}`, constants.O_WRONLY | constants.O_NONBLOCK);
-    if (libc.setBlocking(again)) return again;
+    again = openSync(where, constants.O_WRONLY | constants.O_NONBLOCK);
+    if (os.setBlocking(again)) return again;
   } catch {
     // Not a pipe we can open again: the agent shares ours, as before.
   }

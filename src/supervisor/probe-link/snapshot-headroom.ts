@@ -6,9 +6,8 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { Refused } from '../../common/errors.js';
 import { ensurePrivateDir } from '../../common/statedir.js';
-import { systemMemory } from '../../common/sysmem.js';
 import { MB, wholeMb as mib } from '../../common/units.js';
-import { pageSize, readStat } from '../proc/stat.js';
+import { pageSize, readStat, systemMemory } from '../platform/index.js';
 
 export interface HeadroomFactors {
   /** MemAvailable must exceed (memory − 1) × the agent's RSS. */

@@ -4,7 +4,7 @@
 // orphans re-parented to us as subreaper (or as PID 1 of a container), each reaped by its own pid: waitpid(-1)
 // would steal libuv's children.
 import type { Libc, WaitStatus } from '../../common/libc.js';
-import { childrenOf, readStat } from './stat.js';
+import { platform, readStat } from '../platform/index.js';
 
 // SIGCHLD coalesces and a listener can miss one while the loop is busy: a slow poll catches what it missed.
 const POLL_MS = 1000;
@@ -52,7 +52,7 @@ export class Children {
         onStatus(status);
       }
     }
-    for (const pid of childrenOf('self')) {
+    for (const pid of platform().adoptedChildren()) {
       if (this.watched.has(pid) || this.libuvOwned.has(pid)) continue;
       if (readStat(pid)?.state === 'Z') this.libc.reap(pid);
     }

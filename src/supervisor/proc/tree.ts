@@ -1,9 +1,9 @@
 // The agent's process tree and the walks that signal, kill and reap it. Descendants that called setsid() or
 // changed group escape the process group, so membership is by ancestry, by group, by adoption (we are the
-// subreaper) and by memory of every pid seen in the run (keyed by start time, so a recycled pid is never mistaken
+// subreaper), by the run's mark in their environment (where there is no subreaper) and by memory of every pid seen in the run (keyed by start time, so a recycled pid is never mistaken
 // for a member).
 import { endGracefully, signalPid } from './kill.js';
-import { OpenProcFiles, childrenOf, readStat, scanFrom, scanProcesses, type ProcStat } from './stat.js';
+import { RUN_MARK_ENV, platform, readStat, type ProcStat } from '../platform/index.js';
 
 /**
  * How often a scan reads every process of the machine rather than walking down from the tree it knows. Its cost
@@ -20,6 +20,8 @@ export interface TreeScope {
   selfPgid: number;
   agentPid?: number;
   agentPgid?: number;
+  /** Processes that carry the run's mark (platform marksRuns): orphans no scan saw, found all the same. */
+  marked?: ReadonlySet<number>;
   /** Identities of processes seen in this run. */
   seen: ReadonlySet<string>;
   /** Identities left alive on purpose (--orphans keep): never members again. */
@@ -44,7 +46,7 @@ export function collectMembers(procs: ReadonlyMap<number, ProcStat>, scope: Tree
     if (p.pid === scope.selfPid || scope.helpers?.has(p.pid) || scope.helpers?.has(p.sid)) continue;
     const adopted = p.ppid === scope.selfPid && p.pgid !== scope.selfPgid;
     const inGroup = scope.agentPgid !== undefined && p.pgid === scope.agentPgid;
-    if (p.pid === scope.agentPid || adopted || inGroup || scope.seen.has(identity(p))) roots.push(p.pid);
+    if (p.pid === scope.agentPid || adopted || inGroup || scope.marked?.has(p.pid) || scope.seen.has(identity(p))) roots.push(p.pid);
   }
   const members = new Map<number, ProcStat>();
   const queue = roots;
@@ -68,8 +70,11 @@ export class ProcessTree {
   private generation = 0;
   private fullScanAt = -Infinity;
   private last: ProcStat[] = [];
-  /** The members' /proc files, open between partial scans. */
-  private readonly files = new OpenProcFiles();
+  /** The run's mark in its processes' environment (RUN_MARK_ENV=<run id>), where the platform marks runs. */
+  private mark?: string;
+  private marked?: ReadonlySet<number>;
+  /** The process table, which may keep the members' files open between partial scans. */
+  private readonly table = platform().processTable();
 
   constructor(
     private readonly helpers: ReadonlySet<number> = new Set(),
@@ -79,8 +84,11 @@ export class ProcessTree {
     this.selfPgid = selfPgid ?? readStat(selfPid)?.pgid ?? selfPid;
   }
 
-  beginRun(agentPid: number): void {
+  /** `mark`: the run's id, which its processes carry in RUN_MARK_ENV (Launcher sets it where marksRuns). */
+  beginRun(agentPid: number, mark?: string): void {
     this.agentPid = agentPid;
+    this.mark = mark === undefined ? undefined : `${RUN_MARK_ENV}=${mark}`;
+    this.marked = undefined;
     // The agent leads its own process group: its pgid is its pid.
     this.agentPgid = agentPid;
     this.seen = new Set();
@@ -92,6 +100,13 @@ export class ProcessTree {
   /** The agent itself is gone (it was reaped); its group and descendants may live on. */
   agentExited(): void {
     this.agentPid = undefined;
+    // What the agent left behind is looked for by its mark at once: the next scan is a whole pass.
+    if (this.mark) this.fullScanAt = -Infinity;
+  }
+
+  /** RUN_MARK_ENV=<run id> where runs are marked: the watchdog ends what carries it too. */
+  get runMark(): string | undefined {
+    return this.mark;
   }
 
   /**
@@ -103,7 +118,9 @@ export class ProcessTree {
     const now = Date.now();
     const full = forceFull || now - this.fullScanAt >= FULL_SCAN_MS;
     if (full) this.fullScanAt = now;
-    const procs = full ? scanProcesses() : scanFrom([...(this.agentPid ? [this.agentPid] : []), ...this.last.map((p) => p.pid), ...childrenOf('self')], this.files);
+    // A whole look at every environment costs as much as a pass: with the pass only, its finds kept as members.
+    if (full && this.mark) this.marked = platform().markedProcesses(this.mark);
+    const procs = this.table.scan(full, () => [...(this.agentPid ? [this.agentPid] : []), ...this.last.map((p) => p.pid), ...platform().adoptedChildren()]);
     // Only a full pass can tell that a kept process is gone: a partial one does not look for it.
     if (full && this.kept.size > 0) this.forgetGone(procs);
     const members = collectMembers(procs, this.scope());
@@ -153,7 +170,7 @@ export class ProcessTree {
 
   /** Closes the files kept open between scans; the next scan opens what it needs again. */
   close(): void {
-    this.files.close();
+    this.table.close();
   }
 
   /** --orphans keep: what is left of this run is no longer ours to track or kill. */
@@ -174,6 +191,7 @@ export class ProcessTree {
       selfPgid: this.selfPgid,
       agentPid: this.agentPid,
       agentPgid: this.agentPgid,
+      marked: this.marked,
       seen: this.seen,
       kept: this.kept,
       helpers: this.helpers,

@@ -3,7 +3,7 @@
 // supervisor takes the terminal back and stops itself, so the shell sees its job stopped; `fg` resumes both.
 import { closeSync, openSync } from 'node:fs';
 import type { Libc } from '../../common/libc.js';
-import { readStat } from '../proc/stat.js';
+import { readStat } from '../platform/index.js';
 
 export class Terminal {
   private holder?: number;

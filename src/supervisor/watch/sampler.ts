@@ -1,19 +1,16 @@
-// One tick of observation: the run's processes from one /proc pass, their RSS (and what it is made of), CPU,
-// threads, fds and established TCP connections, the V8 heap of every instrumented node process, and system memory. CPU comes
-// from the same /proc/<pid>/stat read that finds the tree, so a tick opens no file per process beyond it
-// (pidusage would read that file again and keep it open).
+// One tick of observation: the run's processes from one pass over the process table (platform/), their RSS (and
+// what it is made of), CPU, threads, fds and established TCP connections, the V8 heap of every instrumented node
+// process, and system memory. CPU comes from the same pass that finds the tree (on Linux the /proc/<pid>/stat
+// read), so a tick opens no file per process beyond it (pidusage would read that file again and keep it open).
 import path from 'node:path';
 import { TimeoutError } from '../../common/errors.js';
 import type { IsolateSample, ProcessSample, TickSample } from './policy.js';
 import { leakTrend, type HeapHistory, type Point, type Trend } from './trend.js';
 import { offHeapGrowth, type OffHeapGrowth } from './offheap.js';
 import { PairRing, Ring } from './ring.js';
-import { systemMemory } from '../../common/sysmem.js';
-import { establishedInodes, fdCount, fdNames, socketInodes } from '../proc/sockets.js';
-import { readRssKinds, type RssKinds } from '../proc/rss-kinds.js';
 import { handleGrowth, type HandleGrowth, type HandleReading } from './handles.js';
-import { pageSize, readArgv, type ProcStat } from '../proc/stat.js';
-import { parseNodeArgs } from '../proc/node-argv.js';
+import { pageSize, platform, readArgv, systemMemory, type ProcStat, type RssKinds } from '../platform/index.js';
+import { parseNodeArgs } from '../../common/node-argv.js';
 import type { ProcessTree } from '../proc/tree.js';
 import { MB } from '../../common/units.js';
 
@@ -62,10 +59,11 @@ export interface Tick extends TickSample {
 
 // Linux reports CPU times in USER_HZ, fixed at 100 by its ABI whatever the kernel's own tick rate.
 const USER_HZ = 100;
-// Descriptors are counted on every tick by one stat of /proc/<pid>/fd, which is cheap. Counting connections lists
-// that folder, reads each descriptor's link and reads /proc/net/tcp{,6}, which walks the kernel's whole
-// connection hash (even every 10 s it was a large share of the supervisor's CPU at 50 processes:
-// benchmarks/results/design-figures.md). Every connection is a descriptor, so connections are counted
+// Descriptors are counted on every tick by one stat of /proc/<pid>/fd, which is cheap; the portable backend has no
+// such cheap count (lsof) and counts them with the connections alone. Counting connections lists that folder,
+// reads each descriptor's link and reads /proc/net/tcp{,6}, which walks the kernel's whole connection hash (even
+// every 10 s it was a large share of the supervisor's CPU at 50 processes: benchmarks/results/design-figures.md).
+// Every connection is a descriptor, so connections are counted
 // every 30 ticks while descriptor counts hold still, and every other tick while some process's count moves: 10
 // new connections a second then pass each level (25, 50, 100 by default) on their way up, alerted in order.
 // Counted in ticks, so that a shorter --interval, which asks for quicker reactions at a higher cost, gets them too.
@@ -233,7 +231,8 @@ export class Sampler {
     const started = performance.now();
     const at = Date.now();
     const members = this.tree.scan();
-    const fds = new Map(members.map((p) => [p.pid, fdCount(p.pid)]));
+    const os = platform();
+    const fds = new Map(members.map((p) => [p.pid, os.fdCount(p.pid)]));
     const connections = connectionsDue(++this.connectionsAge, this.fdsMoved(fds)) ? this.countConnections(members.map((p) => p.pid), fds) : undefined;
     const kinds = ++this.rssKindsAge >= RSS_KINDS_EVERY_TICKS;
     if (kinds) this.rssKindsAge = 0;
@@ -256,17 +255,12 @@ export class Sampler {
     return false;
   }
 
-  /** Established TCP connections of each process; the descriptors listed are its new count. */
-  private countConnections(pids: number[], fds: Map<number, number | undefined>): Map<number, number> {
+  /** Established TCP connections of each process; the descriptors counted with them are its new count. */
+  private countConnections(pids: number[], fds: Map<number, number | undefined>): Map<number, number | undefined> {
     this.connectionsAge = 0;
-    const inodes = new Map<number, string[]>();
-    for (const pid of pids) {
-      const names = fdNames(pid);
-      if (names) fds.set(pid, names.length);
-      inodes.set(pid, [...(socketInodes(pid, names ?? []) ?? [])]);
-    }
-    const established = [...inodes.values()].some((list) => list.length > 0) ? establishedInodes() : new Set<string>();
-    return new Map([...inodes].map(([pid, list]) => [pid, list.filter((i) => established.has(i)).length]));
+    const counted = platform().descriptors(pids);
+    for (const [pid, d] of counted) if (d.fds !== undefined) fds.set(pid, d.fds);
+    return new Map([...counted].map(([pid, d]) => [pid, d.connections]));
   }
 
   /** The run is over: what is still known ends with it. */
@@ -513,7 +507,7 @@ export class Sampler {
   }
 
   private readKinds(k: Known, pid: number): void {
-    const kinds = readRssKinds(pid);
+    const kinds = platform().rssKinds(pid);
     if (!kinds) return;
     k.rssKinds = kinds;
     k.life.peakRssAnon = Math.max(k.life.peakRssAnon ?? 0, kinds.anon);

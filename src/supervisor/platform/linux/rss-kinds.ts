@@ -3,12 +3,7 @@
 // the same split /proc/<pid>/smaps_rollup gives, but smaps_rollup walks every mapping's page tables, costing
 // many times the CPU of status (benchmarks/results/design-figures.md).
 import { readFileSync } from 'node:fs';
-
-export interface RssKinds {
-  anon: number;
-  file: number;
-  shmem: number;
-}
+import type { RssKinds } from '../types.js';
 
 const FIELDS = { RssAnon: 'anon', RssFile: 'file', RssShmem: 'shmem' } as const;
 

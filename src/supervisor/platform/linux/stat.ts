@@ -1,24 +1,9 @@
 // /proc/<pid>/stat, read in one pass per call: the identity (pid + start time), parentage, group, session,
 // state, CPU, threads and RSS of every process. ps or pidtree per process costs an order of magnitude more.
 import { closeSync, openSync, readFileSync, readSync, readdirSync, readlinkSync } from 'node:fs';
-import { isNodeExecutable } from './node-argv.js';
+import { isNodeExecutable } from '../../../common/node-argv.js';
+import type { ProcStat } from '../types.js';
 
-export interface ProcStat {
-  pid: number;
-  comm: string;
-  state: string;
-  ppid: number;
-  pgid: number;
-  sid: number;
-  /** CPU time in clock ticks (user + system). */
-  cpuTicks: number;
-  threads: number;
-  /** Clock ticks after boot: with the pid, the identity of a process. */
-  startTime: number;
-  rssPages: number;
-  /** PF_EXITING: it is dying (closing its files) and not a zombie yet. */
-  exiting: boolean;
-}
 
 const PF_EXITING = 0x4;
 // The fields parseStat reads after the state, by their number in `man 5 proc` minus 3 (ppid is 1): ppid, pgrp,

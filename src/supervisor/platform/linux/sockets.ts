@@ -4,13 +4,7 @@
 // are established connections (the connection rules).
 import { endianness } from 'node:os';
 import { readFileSync, readdirSync, readlinkSync, statSync } from 'node:fs';
-
-export interface TcpListener {
-  /** As the kernel has it: `127.0.0.1`, `0.0.0.0`, `::1`, `::`, `::ffff:127.0.0.1`, ... */
-  address: string;
-  port: number;
-  inode: string;
-}
+import type { TcpListener } from '../types.js';
 
 const LISTEN = '0A';
 const ESTABLISHED = '01';
@@ -123,6 +117,27 @@ export function socketInodes(pid: number, names = fdNames(pid)): Set<string> | u
   return inodes;
 }
 
+/**
+ * The inspector closer's test, run inside the target (probe-link/inspector-scripts.ts): whether any socket of its
+ * network namespace not listening is connected on `port`, from /proc/self/net/tcp{,6}.
+ */
+export function inspectorHeldSource(port: number): string {
+  return `(require) => {
+    const fs = require('fs');
+    return () => {
+      for (const table of ['/proc/self/net/tcp', '/proc/self/net/tcp6']) {
+        let text = '';
+        try { text = fs.readFileSync(table, 'latin1'); } catch { continue; }
+        for (const line of text.split('\\n').slice(1)) {
+          const f = line.trim().split(/\\s+/);
+          if (f[3] !== '0A' && f[9] && f[9] !== '0' && parseInt((f[1] || '').split(':')[1], 16) === ${port}) return true;
+        }
+      }
+      return false;
+    };
+  }`;
+}
+
 /** The TCP sockets `pid` listens on; undefined when the process is gone. */
 export function listenersOf(pid: number): TcpListener[] | undefined {
   const inodes = socketInodes(pid);
@@ -142,12 +157,4 @@ export function holderOf(inode: string): number | undefined {
     if (socketInodes(Number(name))?.has(inode)) return Number(name);
   }
   return undefined;
-}
-
-/** Where a client on this host reaches a listener: wildcard addresses are reached on loopback. */
-export function connectHost(address: string): string {
-  if (address === '0.0.0.0') return '127.0.0.1';
-  if (address === '::') return '::1';
-  if (address.startsWith('::ffff:')) return address.slice(7);
-  return address;
 }
