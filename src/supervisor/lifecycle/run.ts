@@ -24,10 +24,12 @@ export class RunMemory {
 
 /**
  * The tree's reading to keep from a tick: a process that is exiting (killed and its memory already released, or a
- * zombie not yet reaped) reads RSS 0, and the kernel's OOM killer is seen exactly then; for it, the reading before
- * says what it held.
+ * zombie not yet reaped) reads RSS 0, and the kernel's OOM killer is seen exactly then; for it, and for a tree
+ * already gone, the reading before says what it held.
  */
 export function lastLiving(before: readonly ProcessSample[], now: readonly ProcessSample[]): readonly ProcessSample[] {
+  // A tick between the agent's reaping and its run's record finds no tree at all.
+  if (now.length === 0) return before;
   if (!now.some((p) => p.rssBytes === 0)) return now;
   const previous = new Map(before.map((p) => [p.pid, p]));
   return now.map((p) => (p.rssBytes === 0 ? (previous.get(p.pid) ?? p) : p));
