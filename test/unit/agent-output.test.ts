@@ -61,6 +61,11 @@ describe('LogBudget', () => {
     const b = new LogBudget(100, 1000);
     expect(reads.map(([bytes, at]) => b.take(bytes, at))).toEqual(expected);
   });
+
+  it('answers whether it would take bytes without counting them', () => {
+    const b = new LogBudget(100, 1000);
+    expect([b.allows(1000, 0), b.allows(1000, 0), b.take(1000, 0), b.allows(1, 0), b.allows(500, 5000)]).toEqual([true, true, true, false, true]);
+  });
 });
 
 describe('redactText', () => {

@@ -1,76 +1,88 @@
 // One pipe the agent writes into, copied to where the agent's output went before (the supervisor's own fd 1 or
-// 2) byte for byte and in order, and handed on for the log. One chunk at a time: the pipe is not read again
-// until the destination took the last chunk whole, so a destination that blocks (a paused `less`, a throttled
-// journal) fills the pipe and blocks the agent, as it would bare, while the supervisor holds at most one chunk.
-// Destination writes are blocking writes on libuv's thread pool: the destination's file description is never
-// made non-blocking under the other processes that share it, and the supervisor's loop never waits on it.
-import { closeSync, write } from 'node:fs';
-import { Socket } from 'node:net';
+// 2) byte for byte and in order, and handed on for the log. The copy runs on a worker thread (copy-worker.ts):
+// a destination that blocks (a paused `less`, a throttled journal) fills the pipe and blocks the agent, as it
+// would bare, while the supervisor's loop goes on and the memory held stays at one pipe's worth. The destination's
+// file description is never made non-blocking under the other processes that share it.
+import { closeSync } from 'node:fs';
+import { Worker } from 'node:worker_threads';
+import type { CopyJob, CopyMessage } from './copy-worker.js';
 
-/** A destination this full says so again after this long (another process set O_NONBLOCK on it). */
-const RETRY_FULL_MS = 5;
+/** The worker's own heap: chunks live outside it, in Buffers, and it holds at most a few. */
+const WORKER_HEAP_MB = 32;
+/** Workers kept waiting for the next run's pipes: one for each stream. */
+const IDLE_KEPT = 2;
 
 export interface CopyEvents {
-  /** Each chunk read, after its copy to the destination has started. */
-  chunk(data: Buffer): void;
-  /** The pipe is at its end (every writer closed it) or was closed. */
+  /** Bytes for the log, in order, with when the first of them was read (ms). */
+  chunk(data: Buffer, at: number): void;
+  /** Bytes that reached the destination but not the log (its budget), and the last of them. */
+  skipped(bytes: number, tail: Buffer): void;
+  /** The pipe is at its end (every writer closed it) or its reader went away. */
   end(): void;
   /** The destination failed otherwise than by closing: its bytes are dropped from now on, the log keeps them. */
-  failed(err: NodeJS.ErrnoException): void;
+  failed(code: string): void;
+}
+
+export interface LogLimits {
+  rate: number;
+  burst: number;
+  /** Of what the log skips, this many last bytes are handed on anyway (the last stderr lines); 0: none. */
+  tailBytes: number;
+}
+
+const idle: Worker[] = [];
+
+function startWorker(): Worker {
+  const worker = new Worker(new URL('./copy-worker.js', import.meta.url), { resourceLimits: { maxOldGenerationSizeMb: WORKER_HEAP_MB } });
+  // The pipes' ends, not the workers, decide how long the supervisor lives; at exit Node ends a worker at its
+  // next return from a wait.
+  worker.unref();
+  return worker;
+}
+
+/** Starts the workers a run's pipes will need ahead of it: a worker takes longer to start than an agent. */
+export function warmCopies(count: number): void {
+  while (idle.length < Math.min(count, IDLE_KEPT)) idle.push(startWorker());
 }
 
 export class PipeCopy {
-  private readonly source: Socket;
-  private destinationOk = true;
   private done = false;
 
-  constructor(
-    readFd: number,
-    private readonly destination: number,
-    private readonly events: CopyEvents,
-  ) {
-    this.source = new Socket({ fd: readFd, readable: true, writable: false });
-    this.source.on('data', (data: Buffer) => {
-      this.source.pause();
-      this.deliver(data, 0);
-      events.chunk(data);
-    });
-    this.source.on('error', () => this.source.destroy());
-    this.source.on('close', () => this.finish());
+  constructor(source: number, destination: number, limits: LogLimits, events: CopyEvents) {
+    const inFlight = new SharedArrayBuffer(4);
+    const taken = new Int32Array(inFlight);
+    const worker = idle.pop() ?? startWorker();
+    let closed = false;
+    const finish = () => {
+      // A worker that ended without closing our end (it died) must not leave the agent blocked on a full pipe.
+      if (!closed) closeAll([source]);
+      closed = true;
+      worker.off('message', onMessage).off('error', onError).off('exit', finish);
+      if (this.done) return;
+      this.done = true;
+      events.end();
+    };
+    const onMessage = (m: CopyMessage) => {
+      if (m.kind === 'data') {
+        events.chunk(Buffer.from(m.data.buffer, m.data.byteOffset, m.data.byteLength), m.at);
+        Atomics.sub(taken, 0, m.data.byteLength);
+      } else if (m.kind === 'skipped') events.skipped(m.bytes, Buffer.from(m.tail.buffer, m.tail.byteOffset, m.tail.byteLength));
+      else if (m.kind === 'failed') events.failed(m.code);
+      else {
+        closed = true;
+        finish();
+        if (idle.length < IDLE_KEPT) idle.push(worker);
+        else worker.terminate().catch(() => undefined);
+      }
+    };
+    // A worker that could not start or died (out of memory) leaves the pipe to us: said, closed, and ended.
+    const onError = (err: Error) => events.failed(err.message);
+    worker.on('message', onMessage).on('error', onError).on('exit', finish);
+    worker.postMessage({ source, destination, logRate: limits.rate, logBurst: limits.burst, tailBytes: limits.tailBytes, inFlight } satisfies CopyJob);
   }
 
   get ended(): boolean {
     return this.done;
-  }
-
-  /** Stops reading: the agent's next write gets EPIPE (SIGPIPE), as it does when its reader goes away. */
-  close(): void {
-    this.source.destroy();
-  }
-
-  private deliver(data: Buffer, offset: number): void {
-    if (!this.destinationOk || offset >= data.length) {
-      this.source.resume();
-      return;
-    }
-    write(this.destination, data, offset, data.length - offset, null, (err, n) => {
-      if (!err) return this.deliver(data, offset + n);
-      if (err.code === 'EAGAIN' || err.code === 'EINTR') {
-        setTimeout(() => this.deliver(data, offset), RETRY_FULL_MS);
-        return;
-      }
-      // The reader went away (`| head`): so does ours, and the agent learns it the way it would bare.
-      if (err.code === 'EPIPE') return this.close();
-      this.destinationOk = false;
-      this.events.failed(err);
-      this.source.resume();
-    });
-  }
-
-  private finish(): void {
-    if (this.done) return;
-    this.done = true;
-    this.events.end();
   }
 }
 
