@@ -44,14 +44,12 @@ const WINDOW_BYTES = 8 * 1024 * 1024;
 /** The longest wait in one poll: how soon the thread is back in JavaScript. */
 const WAIT_MS = 100;
 
-const FIONREAD = 0x541b;
 const F_SETPIPE_SZ = 1031;
 const F_GETPIPE_SZ = 1032;
 const SPLICE_F_NONBLOCK = 2;
 const MSG_DONTWAIT = 0x40;
 const POLLIN = 1;
 const POLLOUT = 4;
-const POLLHUP = 16;
 const EINTR = 4;
 const EAGAIN = 11;
 const EPIPE = 32;
@@ -65,7 +63,6 @@ const read = call('intptr_t read(int, void *, size_t)');
 const write = call('intptr_t write(int, void *, size_t)');
 const send = call('intptr_t send(int, void *, size_t, int)');
 const poll = call('int poll(_Inout_ uint8_t *, unsigned long, int)');
-const ioctl = call('int ioctl(int, unsigned long, _Out_ int *)');
 const close = call('int close(int)');
 const fcntl = call('int fcntl(int, int, ...)');
 const splice = call('intptr_t splice(int, void *, int, void *, size_t, unsigned int)');
@@ -83,9 +80,14 @@ function waitFor(fd: number, events: number, ms: number): void {
   poll(pollFd, 1, ms);
 }
 
-function available(fd: number): number {
-  const n = [0];
-  return ioctl(fd, FIONREAD, n) === 0 ? n[0]! : 0;
+/**
+ * After a move found nothing to do: waits for the side that was not ready, the source empty (up to `ms`) or the
+ * destination full. Polls only: asking a pipe how full it is (FIONREAD) takes the lock the agent writes under.
+ */
+function waitForEither(source: number, destination: number, ms: number): void {
+  waitFor(source, POLLIN, 0);
+  if (pollFd.readInt16LE(6) === 0) waitFor(source, POLLIN, ms);
+  else waitFor(destination, POLLOUT, WAIT_MS);
 }
 
 /** What the log is handed: batched, or skipped (counted, with the tail the last stderr lines need). */
@@ -240,20 +242,14 @@ function copy(job: CopyJob): void {
     const now = Date.now();
     log.flushIfDue(now);
     if (toPipe) {
-      const ready = available(source);
-      if (ready === 0) {
-        // Empty and hung up: every writer closed it.
-        waitFor(source, POLLIN, log.due(now));
-        if (pollFd.readInt16LE(6) & POLLHUP && available(source) === 0) break;
-        continue;
-      }
       // What the log will not take moves into the destination whole: one call, no copy, nothing read.
-      const logs = tailBytes > 0 || log.open(ready, now);
+      const logs = tailBytes > 0 || log.open(1, now);
       const n = logs ? tee(source, destination, PIPE_BYTES, SPLICE_F_NONBLOCK) : splice(source, null, destination, null, PIPE_BYTES, SPLICE_F_NONBLOCK);
+      if (n === 0) break;
       if (n < 0) {
         const e = errno();
         if (e === EPIPE) break;
-        if (e === EAGAIN) waitFor(destination, POLLOUT, WAIT_MS);
+        if (e === EAGAIN) waitForEither(source, destination, log.due(now));
         else if (e !== EINTR) failed(e);
         continue;
       }
