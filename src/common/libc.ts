@@ -1,6 +1,7 @@
 // The libc calls Node does not expose, through koffi (prebuilt, no compiler at install time): spawning the agent
 // into its own process group of our session (so that it can own the terminal), waiting for it with stop and
-// continue events, the terminal's foreground group, subreaping, locks and peer credentials.
+// continue events, the terminal's foreground group, subreaping, locks, peer credentials, and the calls that copy
+// the agent's piped output on libuv's thread pool.
 import { createRequire } from 'node:module';
 import { constants } from 'node:os';
 
@@ -25,6 +26,21 @@ export interface PeerCredentials {
   gid: number;
 }
 
+/**
+ * Calls that may wait, made on a thread of libuv's pool (koffi's async calls) so the loop never does: each
+ * resolves with its result, or with the errno as a negative number. A Buffer is passed by address: the caller
+ * leaves it alone until the call resolved.
+ */
+export interface PipeIo {
+  tee(from: number, to: number, bytes: number, flags: number): Promise<number>;
+  splice(from: number, to: number, bytes: number, flags: number): Promise<number>;
+  read(fd: number, into: Buffer, bytes: number): Promise<number>;
+  write(fd: number, from: Buffer, bytes: number): Promise<number>;
+  send(fd: number, from: Buffer, bytes: number, flags: number): Promise<number>;
+  /** poll(2) on one fd for up to `ms`: its revents, 0 when the time ran out. */
+  poll(fd: number, events: number, ms: number): Promise<number>;
+}
+
 export interface Libc {
   /** prctl(PR_SET_CHILD_SUBREAPER): orphans of the agent are re-parented to us instead of init. */
   becomeSubreaper(): boolean;
@@ -37,10 +53,14 @@ export interface Libc {
    */
   spawn(req: SpawnRequest): number;
   /**
-   * pipe2(O_CLOEXEC) made as large as an unprivileged process may (F_SETPIPE_SZ; the default where it may not):
-   * [read end, write end]; undefined when none can be made (out of descriptors).
+   * pipe2(O_CLOEXEC) made as large as an unprivileged process may (growPipe): [read end, write end]; undefined
+   * when none can be made (out of descriptors).
    */
   pipe(): [number, number] | undefined;
+  /** A pipe grown to what /proc/sys/fs/pipe-max-size lets anyone have (F_SETPIPE_SZ), never shrunk; as is where it may not. */
+  growPipe(fd: number): void;
+  /** The output copy's calls, each on libuv's thread pool. */
+  readonly io: PipeIo;
   /** waitpid(pid, WNOHANG | WUNTRACED | WCONTINUED) on exactly one pid; undefined when nothing changed. */
   wait(pid: number): WaitStatus | undefined;
   /** waitpid(pid, WNOHANG) on exactly one pid; true when that zombie was collected. */
@@ -68,6 +88,7 @@ const LOCK_EX = 2;
 const LOCK_NB = 4;
 const O_CLOEXEC = 0o2000000;
 const F_SETPIPE_SZ = 1031;
+const F_GETPIPE_SZ = 1032;
 /** What /proc/sys/fs/pipe-max-size lets anyone have by default. */
 const PIPE_BYTES = 1024 * 1024;
 const SOL_SOCKET = 1;
@@ -116,9 +137,15 @@ export const DECLARATIONS = {
   getsockopt: 'int getsockopt(int, int, int, _Out_ uint8_t *, _Inout_ uint32_t *)',
   pipe2: 'int pipe2(_Out_ uint8_t *, int)',
   fcntl: 'int fcntl(int, int, ...)',
+  tee: 'intptr_t tee(int, int, size_t, unsigned int)',
+  splice: 'intptr_t splice(int, void *, int, void *, size_t, unsigned int)',
+  read: 'intptr_t read(int, void *, size_t)',
+  write: 'intptr_t write(int, void *, size_t)',
+  send: 'intptr_t send(int, void *, size_t, int)',
+  poll: 'int poll(void *, unsigned long, int)',
 } as const;
 
-type Call = (...args: unknown[]) => unknown;
+type Call = ((...args: unknown[]) => unknown) & { async(...args: unknown[]): void };
 
 /**
  * Each declared call from `lib`, or one line naming the first one it lacks and what still works without it.
@@ -167,7 +194,25 @@ export function libc(): Libc {
     getsockopt,
     pipe2,
     fcntl,
+    tee,
+    splice,
+    read,
+    write,
+    send,
+    poll,
   } = bindCalls(koffi.load(null));
+  // Variadic calls (fcntl) cannot be made on the pool; none of these is.
+  const onPool =
+    (call: Call) =>
+    (...args: unknown[]): Promise<number> =>
+      new Promise((resolve, reject) => {
+        // An error here is koffi's (a bad argument), never the call's: that one is in errno.
+        call.async(...args, (err: Error | null, n: number) => (err ? reject(err) : resolve(n < 0 ? -koffi.errno() : n)));
+      });
+  const pool = { tee: onPool(tee), splice: onPool(splice), read: onPool(read), write: onPool(write), send: onPool(send), poll: onPool(poll) };
+  const growPipe = (fd: number) => {
+    if ((fcntl(fd, F_GETPIPE_SZ) as number) < PIPE_BYTES) fcntl(fd, F_SETPIPE_SZ, 'int', PIPE_BYTES);
+  };
 
   const withSigttouBlocked = <T>(work: () => T): T => {
     const block = Buffer.alloc(SIGSET_BYTES);
@@ -212,9 +257,24 @@ export function libc(): Libc {
     pipe() {
       const fds = Buffer.alloc(8);
       if (pipe2(fds, O_CLOEXEC) !== 0) return undefined;
-      // Fewer, larger chunks for the copy: a bulk writer costs a few syscalls a megabyte.
-      fcntl(fds.readInt32LE(0), F_SETPIPE_SZ, 'int', PIPE_BYTES);
+      // Fewer, larger chunks for the copy: a bulk writer costs a few calls a megabyte.
+      growPipe(fds.readInt32LE(0));
       return [fds.readInt32LE(0), fds.readInt32LE(4)];
+    },
+    growPipe,
+    io: {
+      tee: (from, to, bytes, flags) => pool.tee(from, to, bytes, flags),
+      splice: (from, to, bytes, flags) => pool.splice(from, null, to, null, bytes, flags),
+      read: (fd, into, bytes) => pool.read(fd, into, bytes),
+      write: (fd, from, bytes) => pool.write(fd, from, bytes),
+      send: (fd, from, bytes, flags) => pool.send(fd, from, bytes, flags),
+      poll: async (fd, events, ms) => {
+        const pollFd = Buffer.alloc(8);
+        pollFd.writeInt32LE(fd, 0);
+        pollFd.writeInt16LE(events, 4);
+        const n = await pool.poll(pollFd, 1, ms);
+        return n > 0 ? pollFd.readInt16LE(6) : n;
+      },
     },
     wait(pid) {
       const status = [0];

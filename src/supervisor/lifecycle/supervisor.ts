@@ -21,7 +21,6 @@ import { ProcessTree } from '../proc/tree.js';
 import type { Assembly } from './assemble.js';
 import { AgentLog } from '../output/agent-log.js';
 import { stdioFacts } from '../output/agent-output.js';
-import { warmCopies } from '../output/copy.js';
 import { planOutput } from '../output/plan.js';
 import { Launcher, runIdOf, type Agent } from './launch.js';
 import { Ledger, takeLostLedger } from './ledger.js';
@@ -143,10 +142,7 @@ export class Supervisor {
       // default action of most signals would end the supervisor and leave the agent alone).
       if (opts.ownsProcess) for (const s of FORWARDED_SIGNALS) process.on(s, this.onSignal);
       const plan = planOutput(stdioFacts(config.agentLog));
-      if (plan.length > 0) {
-        agentLog = this.openAgentLog();
-        warmCopies(plan.length);
-      }
+      if (plan.length > 0) agentLog = this.openAgentLog();
       const launcher = new Launcher({
         libc: this.libc,
         children: this.children,

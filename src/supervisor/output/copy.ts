@@ -1,19 +1,35 @@
 // One pipe the agent writes into, copied to where the agent's output went before (the supervisor's own fd 1 or
-// 2) byte for byte and in order, and handed on for the log. The copy runs on a worker thread (copy-worker.ts):
-// a destination that blocks (a paused `less`, a throttled journal) fills the pipe and blocks the agent, as it
-// would bare, while the supervisor's loop goes on and the memory held stays at one pipe's worth. The destination's
-// file description is never made non-blocking under the other processes that share it.
-import { closeSync } from 'node:fs';
-import { Worker } from 'node:worker_threads';
-import type { CopyJob, CopyMessage } from './copy-worker.js';
+// 2) byte for byte and in order, and handed on for the log (log-feed.ts). Every call that could wait runs on a
+// thread of libuv's pool, one at a time per pipe, and the next is made from its callback (libc.io): the loop
+// never waits, and the bytes the log does not take never reach it. Into a pipe (a shell's `|`, Docker, CI)
+// tee(2) duplicates the agent's bytes into the destination inside the kernel, then one read takes them out of
+// ours for the log (or splice(2) moves them whole when the log takes none); into anything else one read and one
+// write per chunk. Chunks are up to a whole (grown, libc.growPipe) pipe, so a bulk writer costs a few calls a
+// megabyte. A destination that blocks (a paused `less`, a throttled journal) fills the pipe and blocks the agent,
+// as it would bare, and the memory held stays at one chunk. Every wait is a poll(2) of at most WAIT_MS and the
+// destination is only written with per-call non-blocking flags (SPLICE_F_NONBLOCK, MSG_DONTWAIT), never by
+// changing its file description under the other processes that share it: a pool thread is never held longer,
+// and process.exit (which waits for the pool's threads) never waits longer either.
+import { closeSync, fstatSync, openSync } from 'node:fs';
+import { constants } from 'node:os';
+import { errorMessage } from '../../common/errors.js';
+import { libc, type PipeIo } from '../../common/libc.js';
+import { LogFeed } from './log-feed.js';
 
-/** The worker's own heap: chunks live outside it, in Buffers, and it holds at most a few. */
-const WORKER_HEAP_MB = 32;
-/** Workers kept waiting for the next run's pipes: one for each stream. */
-const IDLE_KEPT = 2;
+/** The most one call moves: a whole pipe as libc.pipe() makes it. */
+const PIPE_BYTES = 1024 * 1024;
+/** The longest wait in one poll: how long a pool thread is held at most, and the exit with it. */
+const WAIT_MS = 100;
+
+const SPLICE_F_NONBLOCK = 2;
+const MSG_DONTWAIT = 0x40;
+const POLLIN = 1;
+const POLLOUT = 4;
+const { EINTR, EAGAIN, EPIPE } = constants.errno;
+const errnoNames = new Map(Object.entries(constants.errno).map(([name, n]) => [n, name]));
 
 export interface CopyEvents {
-  /** Bytes for the log, in order, with when the first of them was read (ms). */
+  /** Bytes for the log, in order, with when the first of them was read (ms); only valid during the call. */
   chunk(data: Buffer, at: number): void;
   /** Bytes that reached the destination but not the log (its budget), and the last of them. */
   skipped(bytes: number, tail: Buffer): void;
@@ -30,60 +46,181 @@ export interface LogLimits {
   tailBytes: number;
 }
 
-const idle: Worker[] = [];
-
-function startWorker(): Worker {
-  const worker = new Worker(new URL('./copy-worker.js', import.meta.url), { resourceLimits: { maxOldGenerationSizeMb: WORKER_HEAP_MB } });
-  // The pipes' ends, not the workers, decide how long the supervisor lives; at exit Node ends a worker at its
-  // next return from a wait.
-  worker.unref();
-  return worker;
-}
-
-/** Starts the workers a run's pipes will need ahead of it: a worker takes longer to start than an agent. */
-export function warmCopies(count: number): void {
-  while (idle.length < Math.min(count, IDLE_KEPT)) idle.push(startWorker());
-}
-
 export class PipeCopy {
   private done = false;
 
-  constructor(source: number, destination: number, limits: LogLimits, events: CopyEvents) {
-    const inFlight = new SharedArrayBuffer(4);
-    const taken = new Int32Array(inFlight);
-    const worker = idle.pop() ?? startWorker();
-    let closed = false;
-    const finish = () => {
-      // A worker that ended without closing our end (it died) must not leave the agent blocked on a full pipe.
-      if (!closed) closeAll([source]);
-      closed = true;
-      worker.off('message', onMessage).off('error', onError).off('exit', finish);
-      if (this.done) return;
-      this.done = true;
-      events.end();
-    };
-    const onMessage = (m: CopyMessage) => {
-      if (m.kind === 'data') {
-        events.chunk(Buffer.from(m.data.buffer, m.data.byteOffset, m.data.byteLength), m.at);
-        Atomics.sub(taken, 0, m.data.byteLength);
-      } else if (m.kind === 'skipped') events.skipped(m.bytes, Buffer.from(m.tail.buffer, m.tail.byteOffset, m.tail.byteLength));
-      else if (m.kind === 'failed') events.failed(m.code);
-      else {
-        closed = true;
-        finish();
-        if (idle.length < IDLE_KEPT) idle.push(worker);
-        else worker.terminate().catch(() => undefined);
-      }
-    };
-    // A worker that could not start or died (out of memory) leaves the pipe to us: said, closed, and ended.
-    const onError = (err: Error) => events.failed(err.message);
-    worker.on('message', onMessage).on('error', onError).on('exit', finish);
-    worker.postMessage({ source, destination, logRate: limits.rate, logBurst: limits.burst, tailBytes: limits.tailBytes, inFlight } satisfies CopyJob);
+  constructor(source: number, destination: number, limits: LogLimits, events: CopyEvents, io: PipeIo = libc().io) {
+    const log = new LogFeed(limits.rate, limits.burst, limits.tailBytes, events);
+    new Copy(io, source, destination, limits.tailBytes, log, events)
+      .run()
+      // A bug of ours must not leave the agent blocked on a full pipe: said, and the pipe closed below.
+      .catch((err: unknown) => events.failed(errorMessage(err)))
+      .finally(() => {
+        log.flush();
+        // Our end goes: an agent still writing learns that its reader went away (EPIPE, SIGPIPE), as it would bare.
+        closeAll([source]);
+        this.done = true;
+        events.end();
+      });
   }
 
   get ended(): boolean {
     return this.done;
   }
+}
+
+class Copy {
+  /** Reads that are not for the log (a chunk into a file or socket, the end of skipped bytes). */
+  private readonly scratch = Buffer.allocUnsafe(PIPE_BYTES);
+  private readonly socket: boolean;
+  private toPipe: boolean;
+  private delivering = true;
+
+  constructor(
+    private readonly io: PipeIo,
+    private readonly source: number,
+    private readonly destination: number,
+    private readonly tailBytes: number,
+    private readonly log: LogFeed,
+    private readonly events: CopyEvents,
+  ) {
+    const st = kindOf(destination);
+    this.socket = st?.isSocket() ?? false;
+    this.toPipe = st?.isFIFO() ?? false;
+    // A destination pipe as large as ours: at 64 KiB, the reader and the copy would take turns 16 times a
+    // megabyte, where the agent bare meets its reader alone.
+    if (this.toPipe) libc().growPipe(destination);
+  }
+
+  async run(): Promise<void> {
+    while (await (this.toPipe ? this.teeOnce() : this.copyOnce()));
+  }
+
+  private failed(errno: number): void {
+    this.delivering = false;
+    this.toPipe = false;
+    this.events.failed(errnoNames.get(errno) ?? `errno ${errno}`);
+  }
+
+  /** One chunk into a destination pipe; false at the end. */
+  private async teeOnce(): Promise<boolean> {
+    const { io, source, destination, log, tailBytes } = this;
+    const now = Date.now();
+    log.flushIfDue(now);
+    // What the log will not take moves into the destination whole: one call, no copy, nothing read.
+    const logs = tailBytes > 0 || log.open;
+    const n = logs ? await io.tee(source, destination, PIPE_BYTES, SPLICE_F_NONBLOCK) : await io.splice(source, destination, PIPE_BYTES, SPLICE_F_NONBLOCK);
+    if (n === 0 || n === -EPIPE) return false;
+    if (n === -EAGAIN) await this.waitForEither(log.due(now, WAIT_MS));
+    else if (n < 0 && n !== -EINTR) this.failed(-n);
+    if (n <= 0) return true;
+    // The destination has them: now out of our pipe, into the log or past it.
+    if (!logs) log.skip(n, this.scratch.subarray(0, 0));
+    else if (log.wants(n, now)) {
+      for (let left = n; left > 0; ) {
+        const space = log.space();
+        const k = Math.min(left, space.length);
+        if (!(await this.readExactly(space, k))) return false;
+        log.filled(k, now);
+        left -= k;
+      }
+    } else {
+      const last = Math.min(n, tailBytes);
+      if (!(await this.discard(n - last)) || !(await this.readExactly(this.scratch, last))) return false;
+      log.skip(n, this.scratch.subarray(0, last));
+    }
+    return true;
+  }
+
+  /** One chunk into a file, a socket or anything else but a pipe; false at the end. */
+  private async copyOnce(): Promise<boolean> {
+    const { io, source, log } = this;
+    const now = Date.now();
+    log.flushIfDue(now);
+    // Readable or hung up, a read does not wait; nothing returned means the wait only ran out.
+    if ((await io.poll(source, POLLIN, log.due(now, WAIT_MS))) <= 0) return true;
+    // Read where the log would keep them: the bytes it takes are not copied again.
+    const into = log.open ? log.space() : this.scratch;
+    const n = await io.read(source, into, into.length);
+    if (n === 0) return false;
+    if (n < 0) return true;
+    if (this.delivering) {
+      const outcome = await this.writeAll(into.subarray(0, n));
+      if (outcome === -EPIPE) return false;
+      if (outcome < 0) this.failed(-outcome);
+    }
+    if (into !== this.scratch && log.wants(n, now)) log.filled(n, now);
+    else log.skip(n, into.subarray(Math.max(0, n - this.tailBytes), n));
+    return true;
+  }
+
+  /**
+   * After a move found nothing to do: waits for the side that was not ready, the source empty (up to `ms`) or
+   * the destination full. Polls only: asking a pipe how full it is (FIONREAD) takes the lock the agent writes under.
+   */
+  private async waitForEither(ms: number): Promise<void> {
+    if ((await this.io.poll(this.source, POLLIN, 0)) === 0) await this.io.poll(this.source, POLLIN, ms);
+    else await this.io.poll(this.destination, POLLOUT, WAIT_MS);
+  }
+
+  /** Reads exactly `n` bytes that are known to be in the source; false if they were not (closed under us). */
+  private async readExactly(into: Buffer, n: number): Promise<boolean> {
+    for (let at = 0; at < n; ) {
+      const r = await this.io.read(this.source, into.subarray(at), n - at);
+      if (r > 0) at += r;
+      else if (r !== -EINTR) return false;
+    }
+    return true;
+  }
+
+  /** Drops `n` bytes that are known to be in the source without copying them out of the kernel, where it can. */
+  private async discard(n: number): Promise<boolean> {
+    for (let left = n; left > 0; ) {
+      const sink = devNull();
+      const r = sink < 0 ? -1 : await this.io.splice(this.source, sink, left, 0);
+      if (r > 0) left -= r;
+      else if (r !== -EINTR) {
+        const k = Math.min(left, this.scratch.length);
+        if (!(await this.readExactly(this.scratch, k))) return false;
+        left -= k;
+      }
+    }
+    return true;
+  }
+
+  /** Writes all of `data`, into a socket without ever waiting in the call: 0, or the errno as a negative number. */
+  private async writeAll(data: Buffer): Promise<number> {
+    const { io, destination } = this;
+    for (let at = 0; at < data.length; ) {
+      const rest = data.subarray(at);
+      const n = this.socket ? await io.send(destination, rest, rest.length, MSG_DONTWAIT) : await io.write(destination, rest, rest.length);
+      if (n >= 0) at += n;
+      else if (n === -EAGAIN) await io.poll(destination, POLLOUT, WAIT_MS);
+      else if (n !== -EINTR) return n;
+    }
+    return 0;
+  }
+}
+
+function kindOf(fd: number): ReturnType<typeof fstatSync> | undefined {
+  try {
+    return fstatSync(fd);
+  } catch {
+    // Closed: the first write says how.
+    return undefined;
+  }
+}
+
+let sink: number | undefined;
+
+/** Where skipped bytes go without leaving the kernel (splice); opened once, for every copy; -1 where it cannot be. */
+function devNull(): number {
+  try {
+    sink ??= openSync('/dev/null', 'w');
+  } catch {
+    sink = -1;
+  }
+  return sink;
 }
 
 /** Closes fds of ours the agent now holds (the pipes' write ends): only the agent's tree keeps the pipes open. */
