@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { expect, it } from 'vitest';
-import { BIN, fixture, killQuietly, readJsonl, runCli, tempDir, track, waitFor } from './helpers/cli.js';
+import { BIN, fixture, killQuietly, readJsonl, runCli, startCli, tempDir, track, waitFor } from './helpers/cli.js';
 
 const FAST = ['--backoff', '10', '--min-free', '0', '--no-probe', '--restart', 'never'];
 const STREAM = fixture('agent-log/stream.cjs');
@@ -97,4 +97,32 @@ it('copies bulk output at a bare agent’s pace, not at a fraction of it', () =>
   // benchmarks/output.mjs measures the pace itself.
   const ratios = [0, 1, 2].map(() => once('') / once(supervised));
   expect(Math.max(...ratios)).toBeGreaterThan(0.4);
+});
+
+it('copies two piped streams at the memory cost of none: no thread or isolate of its own', async () => {
+  // Each stream copied on a worker thread of its own cost 10-18 MB (a whole V8 isolate): a supervisor with its
+  // two piped streams measured 16 MB above the same supervisor whose agent writes to its fds directly.
+  const idle = ['node', '-e', "console.log('up'); setInterval(() => {}, 1000)"];
+  const start = (extra: string[]) => {
+    const cwd = tempDir('cfn-copy-rss-');
+    // Node hands a child's stdout and stderr two socket pairs: two streams, each copied.
+    const sup = startCli([...FAST, ...extra, '--', ...idle], { cwd });
+    return { cwd, sup };
+  };
+  const piped = start([]);
+  const direct = start(['--no-agent-log']);
+  for (const { cwd, sup } of [piped, direct]) {
+    await waitFor(() => sup.stdout().includes('up'), 30_000, 'the agent to start');
+    // Started in full (the rest of the supervisor loads while the agent starts): the control socket answers.
+    await waitFor(async () => (await runCli(['status', '--json'], { cwd })).code === 0, 30_000, 'the supervisor to answer');
+  }
+  const rssMb = (pid: number) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) / 1024;
+  const threads = (pid: number) => Number(/Threads:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]);
+  // The highest of a few readings each, the two side by side: a busy machine shifts both.
+  const samples: [number, number][] = [];
+  await waitFor(() => samples.push([rssMb(piped.sup.child.pid!), rssMb(direct.sup.child.pid!)]) >= 5, 20_000, 'five readings');
+  const most = (i: 0 | 1) => Math.max(...samples.map((s) => s[i]));
+  expect(most(0) - most(1)).toBeLessThan(6);
+  expect(threads(piped.sup.child.pid!)).toBe(threads(direct.sup.child.pid!));
+  expect(piped.sup.stdout().toString()).toBe('up\n');
 });
