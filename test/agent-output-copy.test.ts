@@ -85,6 +85,28 @@ it('lets a stalled reader stop the agent, holding nothing, and loses nothing whe
   }
 });
 
+it('ends within its settle time while its reader is stopped and the pipes are full', async () => {
+  const cwd = tempDir('cfn-copy-exit-');
+  const progress = path.join(cwd, 'progress');
+  const run = spawn('sh', ['-c', `{ ${supervised} node ${STREAM} flood 48 ${progress} & echo $! > sup.pid; wait; } | sh -c 'echo $$ > reader.pid; exec cat > out'`], { cwd, stdio: 'ignore' });
+  track(run.pid);
+  const pidIn = (file: string) => waitFor(() => existsSync(path.join(cwd, file)) && Number(readFileSync(path.join(cwd, file), 'utf8')), 20_000, file);
+  const [supervisor, reader] = [await pidIn('sup.pid'), await pidIn('reader.pid')];
+  try {
+    process.kill(reader, 'SIGSTOP');
+    // Past what the reader took before it stopped: the copy now waits on a destination that takes nothing.
+    const atStop = existsSync(progress) ? Number(readFileSync(progress, 'utf8')) : 0;
+    await waitFor(() => existsSync(progress) && Number(readFileSync(progress, 'utf8')) > atStop + 1024 * 1024, 30_000, 'the pipes to fill');
+    const stopping = Date.now();
+    process.kill(supervisor, 'SIGTERM');
+    // The agent's end, the output's settle time (2 s) and the last poll (0.1 s): not the reader's return.
+    await waitFor(() => !existsSync(`/proc/${supervisor}`) || readFileSync(`/proc/${supervisor}/stat`, 'latin1').includes(') Z'), 20_000, 'the supervisor to end');
+    expect(Date.now() - stopping).toBeLessThan(15_000);
+  } finally {
+    killQuietly(reader, 'SIGCONT');
+  }
+});
+
 it('copies bulk output at a bare agent’s pace, not at a fraction of it', () => {
   const cwd = tempDir('cfn-copy-pace-');
   const ms = path.join(cwd, 'ms');
