@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { redactText } from '../../src/common/redact.js';
 import { LineSplitter, LogBudget, Tail } from '../../src/supervisor/output/lines.js';
+import { LogFeed } from '../../src/supervisor/output/log-feed.js';
 import { planOutput, type StdioFacts } from '../../src/supervisor/output/plan.js';
 
 describe('planOutput', () => {
@@ -78,4 +79,48 @@ describe('redactText', () => {
     ['  spacing\tkept  key=1', '  spacing\tkept  key=***'],
   ];
   it.each(cases)('%s', (line, expected) => expect(redactText(line)).toBe(expected));
+});
+
+describe('LogFeed', () => {
+  const feed = (tailBytes = 4) => {
+    const seen: string[] = [];
+    const log = new LogFeed(1000, 1000, tailBytes, {
+      chunk: (data, at) => seen.push(`chunk ${data.toString()} @${at}`),
+      skipped: (bytes, tail) => seen.push(`skipped ${bytes} ${tail.toString()}`),
+      end: () => {},
+      failed: () => {},
+    });
+    const read = (text: string, at: number) => {
+      log.space().write(text);
+      log.filled(text.length, at);
+    };
+    return { log, seen, read };
+  };
+
+  it('hands reads on as one batch stamped with its first read, once due', () => {
+    const { log, seen, read } = feed();
+    read('a\n', 100);
+    read('b\n', 110);
+    expect([log.due(115, 100), log.due(200, 100)]).toEqual([5, 0]);
+    log.flushIfDue(119);
+    expect(seen).toEqual([]);
+    log.flushIfDue(120);
+    expect(seen).toEqual(['chunk a\nb\n @100']);
+    expect(log.due(120, 100)).toBe(100);
+  });
+
+  it('keeps the order of logged and skipped bytes, and the last tailBytes of what it skipped', () => {
+    const { log, seen, read } = feed();
+    read('a\n', 0);
+    log.skip(6, Buffer.from('xy\n'));
+    log.skip(3, Buffer.from('zw\n'));
+    read('b\n', 5);
+    log.flush();
+    expect(seen).toEqual(['chunk a\n @0', 'skipped 9 \nzw\n', 'chunk b\n @5']);
+  });
+
+  it('takes what its budget allows, and says whether it would without counting', () => {
+    const { log } = feed();
+    expect([log.open, log.wants(1000, Date.now()), log.open]).toEqual([true, true, false]);
+  });
 });

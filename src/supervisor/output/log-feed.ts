@@ -38,7 +38,7 @@ export class LogFeed {
 
   /** Where the next read for the log goes: the batch's free end (never empty). */
   space(): Buffer {
-    if (this.batched === BATCH_BYTES) this.flush();
+    if (this.batched === BATCH_BYTES) this.flushBatch();
     return this.batch.subarray(this.batched);
   }
 
@@ -51,7 +51,8 @@ export class LogFeed {
 
   /** Bytes the log does not take, of which `last` are their end (the last stderr lines come from it). */
   skip(bytes: number, last: Buffer): void {
-    this.flush();
+    // Skips in a row are one notice in the log: a flood must not become a line per read.
+    this.flushBatch();
     this.skipped += bytes;
     if (last.length > 0) this.tail = Buffer.concat([this.tail, last]).subarray(-this.tailBytes);
   }
@@ -62,12 +63,16 @@ export class LogFeed {
   }
 
   flushIfDue(now: number): void {
-    if (this.batched > 0 && now - this.batchAt >= BATCH_MS) this.flush();
+    if (this.batched > 0 && now - this.batchAt >= BATCH_MS) this.flushBatch();
   }
 
   /** Everything held goes to the log, in order. */
   flush(): void {
     this.flushSkipped();
+    this.flushBatch();
+  }
+
+  private flushBatch(): void {
     if (this.batched === 0) return;
     const batched = this.batched;
     this.batched = 0;
