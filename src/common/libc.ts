@@ -27,16 +27,19 @@ export interface PeerCredentials {
 }
 
 /**
- * Calls that may wait, made on a thread of libuv's pool (koffi's async calls) so the loop never does: each
- * resolves with its result, or with the errno as a negative number. A Buffer is passed by address: the caller
- * leaves it alone until the call resolved.
+ * The output copy's calls, each with its result or the errno as a negative number. Those that never wait (a pipe
+ * moved with SPLICE_F_NONBLOCK, a socket sent with MSG_DONTWAIT, bytes known to be there, a poll of 0 ms) are made
+ * on the calling thread; those that may wait, on a thread of libuv's pool (koffi's async calls), so the loop
+ * never does. A Buffer is passed by address: the caller leaves it alone until the call resolved.
  */
 export interface PipeIo {
-  tee(from: number, to: number, bytes: number, flags: number): Promise<number>;
-  splice(from: number, to: number, bytes: number, flags: number): Promise<number>;
-  read(fd: number, into: Buffer, bytes: number): Promise<number>;
+  tee(from: number, to: number, bytes: number, flags: number): number;
+  splice(from: number, to: number, bytes: number, flags: number): number;
+  read(fd: number, into: Buffer, bytes: number): number;
+  send(fd: number, from: Buffer, bytes: number, flags: number): number;
+  /** poll(2) on one fd: its revents now, 0 when none. */
+  ready(fd: number, events: number): number;
   write(fd: number, from: Buffer, bytes: number): Promise<number>;
-  send(fd: number, from: Buffer, bytes: number, flags: number): Promise<number>;
   /** poll(2) on one fd for up to `ms`: its revents, 0 when the time ran out. */
   poll(fd: number, events: number, ms: number): Promise<number>;
 }
@@ -146,6 +149,8 @@ export const DECLARATIONS = {
 } as const;
 
 type Call = ((...args: unknown[]) => unknown) & { async(...args: unknown[]): void };
+type Now = (...args: unknown[]) => number;
+type OnPool = (...args: unknown[]) => Promise<number>;
 
 /**
  * Each declared call from `lib`, or one line naming the first one it lacks and what still works without it.
@@ -201,7 +206,13 @@ export function libc(): Libc {
     send,
     poll,
   } = bindCalls(koffi.load(null));
-  // Variadic calls (fcntl) cannot be made on the pool; none of these is.
+  const now =
+    (call: Call) =>
+    (...args: unknown[]): number => {
+      const n = call(...args) as number;
+      return n < 0 ? -koffi.errno() : n;
+    };
+  // Variadic calls (fcntl) cannot be made on the pool; neither of these is.
   const onPool =
     (call: Call) =>
     (...args: unknown[]): Promise<number> =>
@@ -209,7 +220,14 @@ export function libc(): Libc {
         // An error here is koffi's (a bad argument), never the call's: that one is in errno.
         call.async(...args, (err: Error | null, n: number) => (err ? reject(err) : resolve(n < 0 ? -koffi.errno() : n)));
       });
-  const pool = { tee: onPool(tee), splice: onPool(splice), read: onPool(read), write: onPool(write), send: onPool(send), poll: onPool(poll) };
+  const [teeNow, spliceNow, readNow, sendNow, pollNow] = [tee, splice, read, send, poll].map(now) as [Now, Now, Now, Now, Now];
+  const [writeOnPool, pollOnPool] = [write, poll].map(onPool) as [OnPool, OnPool];
+  const pollFd = (fd: number, events: number) => {
+    const buf = Buffer.alloc(8);
+    buf.writeInt32LE(fd, 0);
+    buf.writeInt16LE(events, 4);
+    return buf;
+  };
   const growPipe = (fd: number) => {
     if ((fcntl(fd, F_GETPIPE_SZ) as number) < PIPE_BYTES) fcntl(fd, F_SETPIPE_SZ, 'int', PIPE_BYTES);
   };
@@ -263,17 +281,19 @@ export function libc(): Libc {
     },
     growPipe,
     io: {
-      tee: (from, to, bytes, flags) => pool.tee(from, to, bytes, flags),
-      splice: (from, to, bytes, flags) => pool.splice(from, null, to, null, bytes, flags),
-      read: (fd, into, bytes) => pool.read(fd, into, bytes),
-      write: (fd, from, bytes) => pool.write(fd, from, bytes),
-      send: (fd, from, bytes, flags) => pool.send(fd, from, bytes, flags),
-      poll: async (fd, events, ms) => {
-        const pollFd = Buffer.alloc(8);
-        pollFd.writeInt32LE(fd, 0);
-        pollFd.writeInt16LE(events, 4);
-        const n = await pool.poll(pollFd, 1, ms);
-        return n > 0 ? pollFd.readInt16LE(6) : n;
+      tee: (from, to, bytes, flags) => teeNow(from, to, bytes, flags),
+      splice: (from, to, bytes, flags) => spliceNow(from, null, to, null, bytes, flags),
+      read: (fd, into, bytes) => readNow(fd, into, bytes),
+      send: (fd, from, bytes, flags) => sendNow(fd, from, bytes, flags),
+      ready(fd, events) {
+        const buf = pollFd(fd, events);
+        return pollNow(buf, 1, 0) > 0 ? buf.readInt16LE(6) : 0;
+      },
+      write: (fd, from, bytes) => writeOnPool(fd, from, bytes),
+      async poll(fd, events, ms) {
+        const buf = pollFd(fd, events);
+        const n = await pollOnPool(buf, 1, ms);
+        return n > 0 ? buf.readInt16LE(6) : n;
       },
     },
     wait(pid) {

@@ -1,15 +1,17 @@
 // One pipe the agent writes into, copied to where the agent's output went before (the supervisor's own fd 1 or
-// 2) byte for byte and in order, and handed on for the log (log-feed.ts). Every call that could wait runs on a
-// thread of libuv's pool, one at a time per pipe, and the next is made from its callback (libc.io): the loop
-// never waits, and the bytes the log does not take never reach it. Into a pipe (a shell's `|`, Docker, CI)
-// tee(2) duplicates the agent's bytes into the destination inside the kernel, then one read takes them out of
-// ours for the log (or splice(2) moves them whole when the log takes none); into anything else one read and one
-// write per chunk. Chunks are up to a whole (grown, libc.growPipe) pipe, so a bulk writer costs a few calls a
-// megabyte. A destination that blocks (a paused `less`, a throttled journal) fills the pipe and blocks the agent,
-// as it would bare, and the memory held stays at one chunk. Every wait is a poll(2) of at most WAIT_MS and the
-// destination is only written with per-call non-blocking flags (SPLICE_F_NONBLOCK, MSG_DONTWAIT), never by
-// changing its file description under the other processes that share it: a pool thread is never held longer,
-// and process.exit (which waits for the pool's threads) never waits longer either.
+// 2) byte for byte and in order, and handed on for the log (log-feed.ts), on the supervisor's own thread and
+// without ever letting it wait: no thread or isolate of its own. Into a pipe (a shell's `|`, Docker, CI) tee(2)
+// duplicates the agent's bytes into the destination inside the kernel, then one read takes them out of ours for
+// the log, or splice(2) moves them whole when the log takes none: the bytes the log does not take never reach
+// JavaScript. Into anything else one read and one write per chunk. Chunks are up to a whole (grown,
+// libc.growPipe) pipe, so a bulk writer costs a few calls a megabyte. While bytes flow, the moves are
+// non-blocking calls made one after the other, TURN_BYTES per turn of the loop; every wait (our pipe empty, the
+// destination full, a file's write) is one call on a thread of libuv's pool, at most one per pipe at a time and
+// none longer than WAIT_MS, and the next move is made from its callback. A destination that blocks (a paused
+// `less`, a throttled journal) fills the pipe and blocks the agent, as it would bare, and the memory held stays at
+// one chunk. The destination is only written with per-call non-blocking flags (SPLICE_F_NONBLOCK, MSG_DONTWAIT),
+// never by changing its file description under the other processes that share it. process.exit waits for the
+// pool's threads: WAIT_MS is also the most a copy adds to the supervisor's exit.
 import { closeSync, fstatSync, openSync } from 'node:fs';
 import { constants } from 'node:os';
 import { errorMessage } from '../../common/errors.js';
@@ -18,6 +20,10 @@ import { LogFeed } from './log-feed.js';
 
 /** The most one call moves: a whole pipe as libc.pipe() makes it. */
 const PIPE_BYTES = 1024 * 1024;
+/** Less than this room in the log, and a chunk is not read for it: a flood costs one call a chunk, not three. */
+const MIN_LOGGED_BYTES = 16 * 1024;
+/** Moved per turn of the loop while bytes flow: a few tens of microseconds of calls, then the loop's other work. */
+const TURN_BYTES = 4 * 1024 * 1024;
 /** The longest wait in one poll: how long a pool thread is held at most, and the exit with it. */
 const WAIT_MS = 100;
 
@@ -56,7 +62,7 @@ export class PipeCopy {
       // A bug of ours must not leave the agent blocked on a full pipe: said, and the pipe closed below.
       .catch((err: unknown) => events.failed(errorMessage(err)))
       .finally(() => {
-        log.flush();
+        log.end();
         // Our end goes: an agent still writing learns that its reader went away (EPIPE, SIGPIPE), as it would bare.
         closeAll([source]);
         this.done = true;
@@ -68,6 +74,8 @@ export class PipeCopy {
     return this.done;
   }
 }
+
+type Turn = 'more' | 'wait' | 'end';
 
 class Copy {
   /** Reads that are not for the log (a chunk into a file or socket, the end of skipped bytes). */
@@ -93,7 +101,13 @@ class Copy {
   }
 
   async run(): Promise<void> {
-    while (await (this.toPipe ? this.teeOnce() : this.copyOnce()));
+    for (;;) {
+      const turn = this.toPipe ? this.teeTurn() : await this.copyOnce();
+      if (turn === 'end') return;
+      // Another turn of the loop before more: timers, sockets and the log's slices go between.
+      if (turn === 'more') await new Promise(setImmediate);
+      else if (this.toPipe) await this.waitForEither(this.log.due(Date.now(), WAIT_MS));
+    }
   }
 
   private failed(errno: number): void {
@@ -102,56 +116,71 @@ class Copy {
     this.events.failed(errnoNames.get(errno) ?? `errno ${errno}`);
   }
 
-  /** One chunk into a destination pipe; false at the end. */
-  private async teeOnce(): Promise<boolean> {
+  /** Moves what there is into a destination pipe, up to TURN_BYTES, without waiting. */
+  private teeTurn(): Turn {
+    for (let moved = 0; moved < TURN_BYTES && this.toPipe; ) {
+      const n = this.teeOnce();
+      if (n === 'end' || n === 'wait') return n;
+      moved += n;
+    }
+    return 'more';
+  }
+
+  /** One chunk into a destination pipe: the bytes moved. */
+  private teeOnce(): number | Exclude<Turn, 'more'> {
     const { io, source, destination, log, tailBytes } = this;
     const now = Date.now();
     log.flushIfDue(now);
-    // What the log will not take moves into the destination whole: one call, no copy, nothing read.
-    const logs = tailBytes > 0 || log.open;
-    const n = logs ? await io.tee(source, destination, PIPE_BYTES, SPLICE_F_NONBLOCK) : await io.splice(source, destination, PIPE_BYTES, SPLICE_F_NONBLOCK);
-    if (n === 0 || n === -EPIPE) return false;
-    if (n === -EAGAIN) await this.waitForEither(log.due(now, WAIT_MS));
-    else if (n < 0 && n !== -EINTR) this.failed(-n);
-    if (n <= 0) return true;
+    // The log's share of the next chunk: all of it into stderr's pipe (its last lines), else what the log takes
+    // now. What the log will not take moves into the destination whole: one call, no copy, nothing read.
+    const share = tailBytes > 0 ? PIPE_BYTES : Math.min(PIPE_BYTES, log.room(now));
+    const logs = share >= MIN_LOGGED_BYTES;
+    const n = logs ? io.tee(source, destination, share, SPLICE_F_NONBLOCK) : io.splice(source, destination, PIPE_BYTES, SPLICE_F_NONBLOCK);
+    if (n === 0 || n === -EPIPE) return 'end';
+    if (n === -EAGAIN) return 'wait';
+    if (n < 0) {
+      if (n !== -EINTR) this.failed(-n);
+      return 0;
+    }
     // The destination has them: now out of our pipe, into the log or past it.
     if (!logs) log.skip(n, this.scratch.subarray(0, 0));
     else if (log.wants(n, now)) {
       for (let left = n; left > 0; ) {
         const space = log.space();
         const k = Math.min(left, space.length);
-        if (!(await this.readExactly(space, k))) return false;
+        if (!this.readExactly(space, k)) return 'end';
         log.filled(k, now);
         left -= k;
       }
     } else {
       const last = Math.min(n, tailBytes);
-      if (!(await this.discard(n - last)) || !(await this.readExactly(this.scratch, last))) return false;
+      if (!this.discard(n - last) || !this.readExactly(this.scratch, last)) return 'end';
       log.skip(n, this.scratch.subarray(0, last));
     }
-    return true;
+    return n;
   }
 
-  /** One chunk into a file, a socket or anything else but a pipe; false at the end. */
-  private async copyOnce(): Promise<boolean> {
+  /** One chunk into a file, a socket or anything else but a pipe. */
+  private async copyOnce(): Promise<Turn> {
     const { io, source, log } = this;
     const now = Date.now();
     log.flushIfDue(now);
     // Readable or hung up, a read does not wait; nothing returned means the wait only ran out.
-    if ((await io.poll(source, POLLIN, log.due(now, WAIT_MS))) <= 0) return true;
-    // Read where the log would keep them: the bytes it takes are not copied again.
-    const into = log.open ? log.space() : this.scratch;
-    const n = await io.read(source, into, into.length);
-    if (n === 0) return false;
-    if (n < 0) return true;
+    if (io.ready(source, POLLIN) === 0 && (await io.poll(source, POLLIN, log.due(now, WAIT_MS))) <= 0) return 'wait';
+    // What the log takes is read where the log keeps it, and not copied again.
+    const room = log.room(now);
+    const into = room >= MIN_LOGGED_BYTES ? log.space().subarray(0, room) : this.scratch;
+    const n = io.read(source, into, into.length);
+    if (n === 0) return 'end';
+    if (n < 0) return 'wait';
     if (this.delivering) {
       const outcome = await this.writeAll(into.subarray(0, n));
-      if (outcome === -EPIPE) return false;
+      if (outcome === -EPIPE) return 'end';
       if (outcome < 0) this.failed(-outcome);
     }
     if (into !== this.scratch && log.wants(n, now)) log.filled(n, now);
     else log.skip(n, into.subarray(Math.max(0, n - this.tailBytes), n));
-    return true;
+    return 'more';
   }
 
   /**
@@ -159,14 +188,14 @@ class Copy {
    * the destination full. Polls only: asking a pipe how full it is (FIONREAD) takes the lock the agent writes under.
    */
   private async waitForEither(ms: number): Promise<void> {
-    if ((await this.io.poll(this.source, POLLIN, 0)) === 0) await this.io.poll(this.source, POLLIN, ms);
+    if (this.io.ready(this.source, POLLIN) === 0) await this.io.poll(this.source, POLLIN, ms);
     else await this.io.poll(this.destination, POLLOUT, WAIT_MS);
   }
 
   /** Reads exactly `n` bytes that are known to be in the source; false if they were not (closed under us). */
-  private async readExactly(into: Buffer, n: number): Promise<boolean> {
+  private readExactly(into: Buffer, n: number): boolean {
     for (let at = 0; at < n; ) {
-      const r = await this.io.read(this.source, into.subarray(at), n - at);
+      const r = this.io.read(this.source, into.subarray(at), n - at);
       if (r > 0) at += r;
       else if (r !== -EINTR) return false;
     }
@@ -174,26 +203,29 @@ class Copy {
   }
 
   /** Drops `n` bytes that are known to be in the source without copying them out of the kernel, where it can. */
-  private async discard(n: number): Promise<boolean> {
+  private discard(n: number): boolean {
     for (let left = n; left > 0; ) {
       const sink = devNull();
-      const r = sink < 0 ? -1 : await this.io.splice(this.source, sink, left, 0);
+      const r = sink < 0 ? -1 : this.io.splice(this.source, sink, left, 0);
       if (r > 0) left -= r;
       else if (r !== -EINTR) {
         const k = Math.min(left, this.scratch.length);
-        if (!(await this.readExactly(this.scratch, k))) return false;
+        if (!this.readExactly(this.scratch, k)) return false;
         left -= k;
       }
     }
     return true;
   }
 
-  /** Writes all of `data`, into a socket without ever waiting in the call: 0, or the errno as a negative number. */
+  /**
+   * Writes all of `data`: into a socket without ever waiting in the call, into anything else on the pool (a
+   * file's write may wait on its disk): 0, or the errno as a negative number.
+   */
   private async writeAll(data: Buffer): Promise<number> {
     const { io, destination } = this;
     for (let at = 0; at < data.length; ) {
       const rest = data.subarray(at);
-      const n = this.socket ? await io.send(destination, rest, rest.length, MSG_DONTWAIT) : await io.write(destination, rest, rest.length);
+      const n = this.socket ? io.send(destination, rest, rest.length, MSG_DONTWAIT) : await io.write(destination, rest, rest.length);
       if (n >= 0) at += n;
       else if (n === -EAGAIN) await io.poll(destination, POLLOUT, WAIT_MS);
       else if (n !== -EINTR) return n;

@@ -83,15 +83,15 @@ export class LogBudget {
 
   /** Whether `bytes` read at `now` (ms) may be logged: if so, they are counted. */
   take(bytes: number, now: number): boolean {
-    if (!this.allows(bytes, now)) return false;
+    if (this.room(now) < bytes) return false;
     this.tokens -= bytes;
     return true;
   }
 
-  /** Whether `bytes` read at `now` (ms) could be logged, counting nothing. */
-  allows(bytes: number, now: number): boolean {
+  /** How many bytes read at `now` (ms) could be logged, counting nothing. */
+  room(now: number): number {
     if (this.at !== undefined) this.tokens = Math.min(this.burst, this.tokens + ((now - this.at) / 1000) * this.rate);
     this.at = now;
-    return this.tokens >= bytes;
+    return Math.floor(this.tokens);
   }
 }

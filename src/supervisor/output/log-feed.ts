@@ -1,21 +1,31 @@
-// What the agent log is handed of one pipe: the bytes its budget (LogBudget) takes, read straight into one batch
-// and handed on at BATCH_BYTES or BATCH_MS with the time of its first read (one log write for many lines), and
-// for the bytes it does not take, their count and the end of them the last stderr lines need.
+// What the agent log is handed of one pipe. The bytes its budget (LogBudget) takes are read straight into a
+// batch, handed on at BATCH_BYTES or BATCH_MS with the time of its first read (one log write for many lines);
+// for the bytes it does not take, their count and the end of them the last stderr lines need. The log's work
+// (lines, redaction, JSON) is done a slice per turn of the loop: the copy's next call waits for one slice at
+// most, never for a whole flood's lines. Bytes read for the log and not yet handed on are bounded: beyond
+// WINDOW_BYTES the log takes nothing until the loop caught up (the copy goes on, as past its budget).
 import type { CopyEvents } from './copy.js';
 import { LogBudget } from './lines.js';
 
-/** Handed to the log at this size, or this old. */
 const BATCH_BYTES = 256 * 1024;
 const BATCH_MS = 20;
+/** Handed to the log per turn of the loop. */
+const SLICE_BYTES = 8 * 1024;
+const WINDOW_BYTES = 4 * 1024 * 1024;
+
+type Entry = { data: Buffer; at: number } | { skipped: number; tail: Buffer };
 
 export class LogFeed {
   private readonly budget: LogBudget;
-  /** Reused: what the log is handed is decoded before the next read (LineSplitter keeps strings, not bytes). */
-  private readonly batch = Buffer.allocUnsafe(BATCH_BYTES);
+  private batch = Buffer.allocUnsafe(BATCH_BYTES);
   private batched = 0;
   private batchAt = 0;
   private skipped = 0;
   private tail: Buffer = Buffer.alloc(0);
+  /** Handed on, in order, not yet given to the log. */
+  private readonly queue: Entry[] = [];
+  private queued = 0;
+  private draining: NodeJS.Immediate | undefined;
 
   constructor(
     rate: number,
@@ -26,14 +36,14 @@ export class LogFeed {
     this.budget = new LogBudget(rate, burst);
   }
 
-  /** Whether the log would take bytes now, counting nothing. */
-  get open(): boolean {
-    return this.budget.allows(1, Date.now());
+  /** How many bytes read now the log would take, counting nothing. */
+  room(now: number): number {
+    return Math.max(0, Math.min(this.budget.room(now), WINDOW_BYTES - this.queued - this.batched));
   }
 
   /** Whether the log takes the next `bytes` read; if not, skip() them. */
   wants(bytes: number, now: number): boolean {
-    return this.budget.take(bytes, now);
+    return this.room(now) >= bytes && this.budget.take(bytes, now);
   }
 
   /** Where the next read for the log goes: the batch's free end (never empty). */
@@ -66,24 +76,53 @@ export class LogFeed {
     if (this.batched > 0 && now - this.batchAt >= BATCH_MS) this.flushBatch();
   }
 
-  /** Everything held goes to the log, in order. */
-  flush(): void {
+  /** At the pipe's end: everything held goes to the log now, in order. */
+  end(): void {
     this.flushSkipped();
     this.flushBatch();
+    clearImmediate(this.draining);
+    while (this.queue.length > 0) this.drain(Infinity);
   }
 
   private flushBatch(): void {
     if (this.batched === 0) return;
-    const batched = this.batched;
+    this.push({ data: this.batch.subarray(0, this.batched), at: this.batchAt }, this.batched);
+    // A new one: the last is still queued. Untouched, its pages cost no memory.
+    this.batch = Buffer.allocUnsafe(BATCH_BYTES);
     this.batched = 0;
-    this.events.chunk(this.batch.subarray(0, batched), this.batchAt);
   }
 
   private flushSkipped(): void {
     if (this.skipped === 0) return;
-    const [bytes, tail] = [this.skipped, this.tail];
+    this.push({ skipped: this.skipped, tail: this.tail }, 0);
     this.skipped = 0;
     this.tail = Buffer.alloc(0);
-    this.events.skipped(bytes, tail);
+  }
+
+  private push(entry: Entry, bytes: number): void {
+    this.queue.push(entry);
+    this.queued += bytes;
+    this.draining ??= setImmediate(this.drainSlice);
+  }
+
+  private readonly drainSlice = (): void => {
+    this.draining = undefined;
+    this.drain(SLICE_BYTES);
+    if (this.queue.length > 0) this.draining = setImmediate(this.drainSlice);
+  };
+
+  /** Gives the log the queue's first entry, or `bytes` of it. */
+  private drain(bytes: number): void {
+    const head = this.queue[0]!;
+    if ('skipped' in head) {
+      this.queue.shift();
+      this.events.skipped(head.skipped, head.tail);
+      return;
+    }
+    const slice = head.data.subarray(0, bytes);
+    if (slice.length === head.data.length) this.queue.shift();
+    else head.data = head.data.subarray(slice.length);
+    this.queued -= slice.length;
+    this.events.chunk(slice, head.at);
   }
 }
