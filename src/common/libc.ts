@@ -1,7 +1,7 @@
 // The libc calls Node does not expose, through koffi (prebuilt, no compiler at install time): spawning the agent
 // into its own process group of our session (so that it can own the terminal), waiting for it with stop and
 // continue events, the terminal's foreground group, subreaping, locks, peer credentials, and the calls that copy
-// the agent's piped output on libuv's thread pool.
+// the agent's piped output (those that may wait on libuv's thread pool).
 import { createRequire } from 'node:module';
 import { constants } from 'node:os';
 
@@ -62,7 +62,7 @@ export interface Libc {
   pipe(): [number, number] | undefined;
   /** A pipe grown to what /proc/sys/fs/pipe-max-size lets anyone have (F_SETPIPE_SZ), never shrunk; as is where it may not. */
   growPipe(fd: number): void;
-  /** The output copy's calls, each on libuv's thread pool. */
+  /** The output copy's calls (PipeIo). */
   readonly io: PipeIo;
   /** waitpid(pid, WNOHANG | WUNTRACED | WCONTINUED) on exactly one pid; undefined when nothing changed. */
   wait(pid: number): WaitStatus | undefined;
