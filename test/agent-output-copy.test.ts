@@ -85,25 +85,24 @@ it('lets a stalled reader stop the agent, holding nothing, and loses nothing whe
   }
 });
 
-it('ends within its settle time while its reader is stopped and the pipes are full', async () => {
+it('ends within its settle time after its agent, while its reader is stopped and the pipes are full', async () => {
   const cwd = tempDir('cfn-copy-exit-');
   const progress = path.join(cwd, 'progress');
-  const run = spawn('sh', ['-c', `{ ${supervised} node ${STREAM} flood 48 ${progress} & echo $! > sup.pid; wait; } | sh -c 'echo $$ > reader.pid; exec cat > out'`], { cwd, stdio: 'ignore' });
+  // The reader stops itself before it reads anything; 1.5 MiB fit in our pipe and the reader's (1 MiB each):
+  // the agent writes them all and exits, the copy is left waiting on a destination that takes nothing.
+  const reader = `sh -c 'echo $$ > reader.pid; kill -STOP $$; exec cat > out'`;
+  const run = spawn('sh', ['-c', `{ ${supervised} node ${STREAM} flood 1.5 ${progress} & echo $! > sup.pid; wait; } | ${reader}`], { cwd, stdio: 'ignore' });
   track(run.pid);
   const pidIn = (file: string) => waitFor(() => existsSync(path.join(cwd, file)) && Number(readFileSync(path.join(cwd, file), 'utf8')), 20_000, file);
-  const [supervisor, reader] = [await pidIn('sup.pid'), await pidIn('reader.pid')];
+  const [supervisor, readerPid] = [await pidIn('sup.pid'), await pidIn('reader.pid')];
   try {
-    process.kill(reader, 'SIGSTOP');
-    // Past what the reader took before it stopped: the copy now waits on a destination that takes nothing.
-    const atStop = existsSync(progress) ? Number(readFileSync(progress, 'utf8')) : 0;
-    await waitFor(() => existsSync(progress) && Number(readFileSync(progress, 'utf8')) > atStop + 1024 * 1024, 30_000, 'the pipes to fill');
-    const stopping = Date.now();
-    process.kill(supervisor, 'SIGTERM');
-    // The agent's end, the output's settle time (2 s) and the last poll (0.1 s): not the reader's return.
-    await waitFor(() => !existsSync(`/proc/${supervisor}`) || readFileSync(`/proc/${supervisor}/stat`, 'latin1').includes(') Z'), 20_000, 'the supervisor to end');
-    expect(Date.now() - stopping).toBeLessThan(15_000);
+    await waitFor(() => existsSync(progress) && Number(readFileSync(progress, 'utf8')) === 1.5 * 1024 * 1024, 30_000, 'the agent to write everything');
+    const written = Date.now();
+    // The output's settle time (2 s) and the last wait on libuv's pool (0.1 s), which process.exit waits for.
+    await waitFor(() => !existsSync(`/proc/${supervisor}`) || readFileSync(`/proc/${supervisor}/stat`, 'latin1').includes(') Z'), 30_000, 'the supervisor to end');
+    expect(Date.now() - written).toBeLessThan(10_000);
   } finally {
-    killQuietly(reader, 'SIGCONT');
+    killQuietly(readerPid, 'SIGCONT');
   }
 });
 
