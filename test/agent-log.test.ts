@@ -48,6 +48,19 @@ it('passes piped stdout and stderr through unchanged and keeps them, timestamped
   expect((await runCli(['logs', '--run', 'nope'], { cwd })).stdout.toString()).toBe('');
 });
 
+it('logs gives a reader every line before it exits, also a slow one', async () => {
+  const cwd = tempDir('cfn-agent-log-slow-reader-');
+  expect((await runCli([...FAST, '--', 'node', OUTPUT], { cwd })).code).toBe(0);
+  const last = inert(formatRecord(agentLog(cwd).at(-1) as unknown as AgentLogRecord));
+  // A pipe's reader that starts late leaves what `logs` wrote last queued in its process when it is done: sizes
+  // around the pipe's 64 KiB and beyond, where the last write is the one that waits.
+  for (const n of [100, 140, 180, 220, 260, 300, 400]) {
+    const lines = sh(`${BIN} logs --lines ${n} | (sleep 0.3; cat)`, cwd).stdout.toString().split('\n');
+    expect(lines).toHaveLength(n + 1);
+    expect(lines.at(-2)).toBe(last);
+  }
+});
+
 it('keeps the order of stdout and stderr when they share a destination (2>&1)', () => {
   const cwd = tempDir('cfn-agent-log-merged-');
   expect(sh(`node ${OUTPUT} > bare.out 2>&1`, cwd).status).toBe(0);

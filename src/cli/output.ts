@@ -30,6 +30,13 @@ export function notice(message: string, detail?: string): void {
   }
 }
 
+/**
+ * Resolves once what was written to stdout has left this process. Into a pipe whose reader is slower, writes
+ * wait in the process, and process.exit() would drop them. Only for a command that wrote to stdout already:
+ * opening it makes a pipe's shared file description non-blocking.
+ */
+export const stdoutFlushed = (): Promise<void> => new Promise((resolve) => process.stdout.write('', () => resolve()));
+
 /** Text for people on stdout, made inert. */
 export const out = (text: string): void => void process.stdout.write(`${inert(text)}\n`);
 /** JSON escapes every control character itself, and keeps each string as it was. */
