@@ -9,7 +9,7 @@ import { UsageError } from '../common/errors.js';
 import { parseCount } from '../common/units.js';
 import { journalFiles } from '../report/journals.js';
 import { AGENT_LOG, type AgentLogRecord } from '../supervisor/output/agent-log.js';
-import { inert, notice, stdoutFlushed } from './output.js';
+import { inert, notice } from './output.js';
 
 export interface LogsOptions {
   follow?: boolean;
@@ -125,10 +125,7 @@ export async function logsCommand(stateDir: string, opts: LogsOptions): Promise<
     return 1;
   }
   for (const r of first) await show(r);
-  if (!opts.follow) {
-    await stdoutFlushed();
-    return 0;
-  }
+  if (!opts.follow) return 0;
   for (;;) {
     await sleep(FOLLOW_POLL_MS);
     for (const line of live.read()) {

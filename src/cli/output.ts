@@ -30,12 +30,10 @@ export function notice(message: string, detail?: string): void {
   }
 }
 
-/**
- * Resolves once what was written to stdout has left this process. Into a pipe whose reader is slower, writes
- * wait in the process, and process.exit() would drop them. Only for a command that wrote to stdout already:
- * opening it makes a pipe's shared file description non-blocking.
- */
-export const stdoutFlushed = (): Promise<void> => new Promise((resolve) => process.stdout.write('', () => resolve()));
+const FLUSH_WAIT_MS = 10_000;
+
+/** Resolves once what was written to stdout has left this process. */
+const stdoutFlushed = (): Promise<void> => new Promise((resolve) => process.stdout.write('', () => resolve()));
 
 /** Text for people on stdout, made inert. */
 export const out = (text: string): void => void process.stdout.write(`${inert(text)}\n`);
@@ -88,7 +86,13 @@ export function printJsonFailure(err: unknown): void {
 /** Exits with the code a command ends with; a rejection that escaped it is a bug, said in full. */
 export function exitWhenDone(command: Promise<number>): void {
   command.then(
-    (code) => process.exit(code),
+    // What a command printed into a pipe or socket may still be queued: process.exit would drop it. A reader that
+    // never reads again (a stopped pager) is waited for only so long.
+    (code) => {
+      if (process.stdout.writableLength === 0) process.exit(code);
+      const exit = () => process.exit(code);
+      Promise.race([stdoutFlushed(), new Promise((resolve) => setTimeout(resolve, FLUSH_WAIT_MS).unref())]).then(exit, exit);
+    },
     (err: unknown) => {
       notice(`internal error: ${errorMessage(err).split('\n')[0]!}`, readableStack(err));
       process.exit(EXIT.failure);
