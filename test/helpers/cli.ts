@@ -25,9 +25,11 @@ export const PORTABLE_BACKEND = process.env.CFN_SUPERVISE_BACKEND === 'portable'
 /** 'test': ended and removed after the current test; 'file': after the current file (made in beforeAll). */
 export type Scope = 'test' | 'file';
 
-const owned: Record<Scope, { pids: Set<number>; dirs: Set<string>; undo: (() => unknown)[] }> = {
-  test: { pids: new Set(), dirs: new Set(), undo: [] },
-  file: { pids: new Set(), dirs: new Set(), undo: [] },
+// Each tracked pid with its start time: pids go round quickly here (pid_max 32768 and thousands of processes a
+// run), and a pid that exited early may be another test's supervisor by the time this one ends.
+const owned: Record<Scope, { pids: Map<number, string | undefined>; dirs: Set<string>; undo: (() => unknown)[] }> = {
+  test: { pids: new Map(), dirs: new Set(), undo: [] },
+  file: { pids: new Map(), dirs: new Set(), undo: [] },
 };
 
 export function tempDir(prefix = 'cfn-test-', scope: Scope = 'test'): string {
@@ -44,7 +46,7 @@ export function onCleanup(fn: () => unknown, scope: Scope = 'test'): void {
 
 /** A process this test started some other way: it and everything under it is ended with the test. */
 export function track(pid: number | undefined, scope: Scope = 'test'): void {
-  if (pid !== undefined) owned[scope].pids.add(pid);
+  if (pid !== undefined && !owned[scope].pids.has(pid)) owned[scope].pids.set(pid, startTimeOf(pid));
 }
 
 /** `fn` (spawn, execFile) whose every process is tracked in `scope`; the only way tests start processes that run
@@ -61,6 +63,16 @@ export const spawnTracked = tracking(spawn, 'test');
 /** For a beforeAll: ended after the file. */
 export const spawnTrackedForFile = tracking(spawn, 'file');
 export const execFileTracked = tracking(execFile, 'test');
+
+/** Field 22 of /proc/<pid>/stat: with the pid, which process it is. */
+function startTimeOf(pid: number): string | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+  } catch {
+    return undefined;
+  }
+}
 
 function parentsOf(): Map<number, number> {
   const parents = new Map<number, number>();
@@ -99,7 +111,8 @@ function treesOf(roots: number[]): number[] {
  *  removes its folders. */
 export async function cleanup(scope: Scope): Promise<void> {
   const { pids, dirs, undo } = owned[scope];
-  const all = treesOf([...pids]);
+  // Only the processes still the ones tracked: a pid gone and given to another process is not ours.
+  const all = treesOf([...pids].filter(([pid, start]) => start !== undefined && startTimeOf(pid) === start).map(([pid]) => pid));
   for (const pid of all) killQuietly(pid);
   const deadline = Date.now() + 10_000;
   while (all.some(isAlive) && Date.now() < deadline) await sleep(25);
