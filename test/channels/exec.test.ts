@@ -5,7 +5,7 @@ import { hostname } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { AlertChannels, type AlertChannelsOptions } from '../../src/supervisor/act/channels.js';
-import { isAlive, killQuietly, onCleanup, tempDir } from '../helpers/cli.js';
+import { isAlive, onCleanup, tempDir, trackGroup } from '../helpers/cli.js';
 import { ISO_NOW, recorder, type Recorder } from './helpers.js';
 
 const scratch = () => tempDir('cfn-channels-');
@@ -26,7 +26,7 @@ function make(rec: Recorder, opts: Partial<AlertChannelsOptions>): { channels: A
     onDrop: rec.onDrop,
     onSpawn: (pid) => {
       // Its whole group, whatever happened: a background job it left is no descendant of anything tracked.
-      onCleanup(() => killQuietly(-pid));
+      trackGroup(pid);
       spawns.started.push(pid);
     },
     onExit: (pid) => spawns.ended.push(pid),

@@ -49,6 +49,16 @@ export function track(pid: number | undefined, scope: Scope = 'test'): void {
   if (pid !== undefined && !owned[scope].pids.has(pid)) owned[scope].pids.set(pid, startTimeOf(pid));
 }
 
+/** The process group `pgid` (a process started as its leader) ended with the scope: while its leader is still
+ *  that process, or gone with the group left behind; never a group that a new leader has the number of since. */
+export function trackGroup(pgid: number, scope: Scope = 'test'): void {
+  const start = startTimeOf(pgid);
+  onCleanup(() => {
+    const now = startTimeOf(pgid);
+    if (now === undefined || now === start) killQuietly(-pgid);
+  }, scope);
+}
+
 /** `fn` (spawn, execFile) whose every process is tracked in `scope`; the only way tests start processes that run
  *  on while the test goes on (test/unit/test-hygiene.test.ts checks). */
 function tracking<F extends (...args: never[]) => ChildProcess>(fn: F, scope: Scope): F {

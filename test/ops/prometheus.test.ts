@@ -6,7 +6,7 @@ import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { CLI, killQuietly, onCleanup, ROOT, spawnTracked, tempDir } from '../helpers/cli.js';
+import { CLI, ROOT, spawnTracked, tempDir, trackGroup } from '../helpers/cli.js';
 import { send } from '../control/harness.js';
 import { declares, parseExposition, series } from './exposition.js';
 import { dashboardExpressions, metricNames, ruleExpressions, withoutGrafanaVariables } from './promql.js';
@@ -91,7 +91,7 @@ describe('against a real supervisor', () => {
       stdio: ['ignore', 'ignore', 'pipe'],
     });
     // It leads its own group (detached) and the agent runs in one of its own: the group goes whole after the test.
-    onCleanup(() => killQuietly(-supervisor.pid!));
+    trackGroup(supervisor.pid!);
     supervisor.stderr.on('data', (b: Buffer) => stderr.push(b));
     const socketPath = path.join(stateDir, 'control.sock');
 

@@ -2,7 +2,7 @@ import { spawnSync, type ChildProcess, type SpawnOptions } from 'node:child_proc
 import { mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { CapturesFolder } from '../../src/supervisor/journal/captures.js';
-import { killQuietly, onCleanup, spawnTracked, tempDir } from '../helpers/cli.js';
+import { onCleanup, spawnTracked, tempDir, trackGroup } from '../helpers/cli.js';
 import { ProbeSessions, type GcPoint, type ProbeSessionsOptions, type Logger } from '../../src/supervisor/probe-link/probe-sessions.js';
 import { Registry, type ProcessRecord, type Rejection } from '../../src/supervisor/probe-link/registry.js';
 
@@ -92,7 +92,7 @@ export class Harness {
   /** In a group of its own, killed whole after the test: what it left behind is no descendant of anything. */
   spawn(cmd: string, args: string[], opts: SpawnOptions = {}): ChildProcess {
     const child = spawnTracked(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], ...opts, detached: true });
-    onCleanup(() => killQuietly(-child.pid!));
+    trackGroup(child.pid!);
     return child;
   }
 
