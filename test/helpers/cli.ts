@@ -135,7 +135,8 @@ export async function cleanup(scope: Scope): Promise<void> {
       errors.push(err);
     }
   }
-  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+  // A process killed last may still be ending (a supervisor whose terminal closed writes its record): retried.
+  for (const dir of dirs) rmSync(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
   dirs.clear();
   if (errors.length > 0) throw errors[0];
 }
