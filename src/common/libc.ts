@@ -1,7 +1,6 @@
 // The libc calls Node does not expose, through koffi (prebuilt, no compiler at install time): spawning the agent
 // into its own process group of our session (so that it can own the terminal), waiting for it with stop and
-// continue events, the terminal's foreground group, subreaping, locks, peer credentials, and the calls that copy
-// the agent's piped output (those that may wait on libuv's thread pool).
+// continue events, the terminal's foreground group, subreaping, locks and peer credentials.
 import { constants as fileFlags } from 'node:fs';
 import { createRequire } from 'node:module';
 import { constants } from 'node:os';
@@ -27,27 +26,6 @@ export interface PeerCredentials {
   gid: number;
 }
 
-/**
- * The output copy's calls, each with its result or the errno as a negative number. Those that never wait (a pipe
- * moved with SPLICE_F_NONBLOCK, a socket sent with MSG_DONTWAIT, bytes known to be there, a poll of 0 ms) are made
- * on the calling thread; those that may wait, on a thread of libuv's pool (koffi's async calls), so the loop
- * never does. A Buffer is passed by address: the caller leaves it alone until the call resolved.
- */
-export interface PipeIo {
-  /** Whether tee and splice exist (Linux): elsewhere a destination pipe is copied by read and write. */
-  readonly canSplice: boolean;
-  tee(from: number, to: number, bytes: number, flags: number): number;
-  splice(from: number, to: number, bytes: number, flags: number): number;
-  read(fd: number, into: Buffer, bytes: number): number;
-  /** send(2) with MSG_DONTWAIT: never waits. */
-  send(fd: number, from: Buffer, bytes: number): number;
-  /** poll(2) on one fd: its revents now, 0 when none. */
-  ready(fd: number, events: number): number;
-  write(fd: number, from: Buffer, bytes: number): Promise<number>;
-  /** poll(2) on one fd for up to `ms`: its revents, 0 when the time ran out. */
-  poll(fd: number, events: number, ms: number): Promise<number>;
-}
-
 export interface Libc {
   /** prctl(PR_SET_CHILD_SUBREAPER): orphans of the agent are re-parented to us instead of init. */
   becomeSubreaper(): boolean;
@@ -59,15 +37,8 @@ export interface Libc {
    * Returns the pid or the errno (ENOENT, EACCES…) as a negative number.
    */
   spawn(req: SpawnRequest): number;
-  /**
-   * A pipe whose ends close on exec, made as large as an unprivileged process may where the OS lets it (growPipe):
-   * [read end, write end]; undefined when none can be made (out of descriptors).
-   */
+  /** A pipe whose ends close on exec: [read end, write end]; undefined when none can be made (out of descriptors). */
   pipe(): [number, number] | undefined;
-  /** A pipe grown to what /proc/sys/fs/pipe-max-size lets anyone have (F_SETPIPE_SZ), never shrunk; as is where it may not. */
-  growPipe(fd: number): void;
-  /** The output copy's calls (PipeIo). */
-  readonly io: PipeIo;
   /** waitpid(pid, WNOHANG | WUNTRACED | WCONTINUED) on exactly one pid; undefined when nothing changed. */
   wait(pid: number): WaitStatus | undefined;
   /** waitpid(pid, WNOHANG) on exactly one pid; true when that zombie was collected. */
@@ -115,15 +86,6 @@ export function libcFlavour(os: NodeJS.Platform): LibcFlavour {
   if (os === 'darwin') return { library: '/usr/lib/libSystem.B.dylib', WCONTINUED: 0x10, SIG_BLOCK: 1, SIG_SETMASK: 3, continuedStatus: 0x137f };
   return { library: null, WCONTINUED: 8, SIG_BLOCK: 0, SIG_SETMASK: 2, continuedStatus: 0xffff };
 }
-
-const ENOSYS = 38;
-// <sys/socket.h>: a send that never waits.
-const LINUX_MSG_DONTWAIT = 0x40;
-const DARWIN_MSG_DONTWAIT = 0x80;
-const F_SETPIPE_SZ = 1031;
-const F_GETPIPE_SZ = 1032;
-/** What /proc/sys/fs/pipe-max-size lets anyone have by default. */
-const PIPE_BYTES = 1024 * 1024;
 
 const SOL_SOCKET = 1;
 const SO_PEERCRED = 17;
@@ -174,18 +136,12 @@ export const DECLARATIONS = {
   flock: 'int flock(int, int)',
   getsockopt: 'int getsockopt(int, int, int, _Out_ uint8_t *, _Inout_ uint32_t *)',
   fcntl: 'int fcntl(int, int, ...)',
-  read: 'intptr_t read(int, void *, size_t)',
-  write: 'intptr_t write(int, void *, size_t)',
-  send: 'intptr_t send(int, void *, size_t, int)',
-  poll: 'int poll(void *, unsigned long, int)',
 } as const;
 
-/** Linux's alone: the subreaper, the core-dump switch, and moving pipe bytes inside the kernel. */
+/** Linux's alone: the subreaper and the core-dump switch. */
 export const LINUX_DECLARATIONS = {
   prctl: 'int prctl(int, unsigned long, unsigned long, unsigned long, unsigned long)',
   pipe2: 'int pipe2(_Out_ uint8_t *, int)',
-  tee: 'intptr_t tee(int, int, size_t, unsigned int)',
-  splice: 'intptr_t splice(int, void *, int, void *, size_t, unsigned int)',
 } as const;
 /** macOS has no prctl: cores are switched off through the core-size limit; no pipe2 either. */
 export const DARWIN_DECLARATIONS = {
@@ -193,9 +149,7 @@ export const DARWIN_DECLARATIONS = {
   pipe: 'int pipe(_Out_ uint8_t *)',
 } as const;
 
-type Call = ((...args: unknown[]) => unknown) & { async(...args: unknown[]): void };
-type Now = (...args: unknown[]) => number;
-type OnPool = (...args: unknown[]) => Promise<number>;
+type Call = (...args: unknown[]) => unknown;
 
 /**
  * Each declared call from `lib`, or one line naming the first one it lacks and what still works without it.
@@ -245,40 +199,8 @@ export function libc(): Libc {
     flock,
     getsockopt,
     fcntl,
-    read,
-    write,
-    send,
-    poll,
   } = bindCalls(lib, DECLARATIONS);
   const own = os === 'linux' ? bindCalls(lib, LINUX_DECLARATIONS) : bindCalls(lib, DARWIN_DECLARATIONS);
-  const now =
-    (call: Call) =>
-    (...args: unknown[]): number => {
-      const n = call(...args) as number;
-      return n < 0 ? -koffi.errno() : n;
-    };
-  // Variadic calls (fcntl) cannot be made on the pool; neither of these is.
-  const onPool =
-    (call: Call) =>
-    (...args: unknown[]): Promise<number> =>
-      new Promise((resolve, reject) => {
-        // An error here is koffi's (a bad argument), never the call's: that one is in errno.
-        call.async(...args, (err: Error | null, n: number) => (err ? reject(err) : resolve(n < 0 ? -koffi.errno() : n)));
-      });
-  const [readNow, sendNow, pollNow] = [read, send, poll].map(now) as [Now, Now, Now];
-  const [teeNow, spliceNow] = 'tee' in own ? ([own.tee, own.splice].map(now) as [Now, Now]) : [];
-  const [writeOnPool, pollOnPool] = [write, poll].map(onPool) as [OnPool, OnPool];
-  const pollFd = (fd: number, events: number) => {
-    const buf = Buffer.alloc(8);
-    buf.writeInt32LE(fd, 0);
-    buf.writeInt16LE(events, 4);
-    return buf;
-  };
-  // F_SETPIPE_SZ is Linux's: a pipe elsewhere keeps its size.
-  const growPipe = (fd: number) => {
-    if (os !== 'linux') return;
-    if ((fcntl(fd, F_GETPIPE_SZ) as number) < PIPE_BYTES) fcntl(fd, F_SETPIPE_SZ, 'int', PIPE_BYTES);
-  };
 
   const withSigttouBlocked = <T>(work: () => T): T => {
     const block = Buffer.alloc(SIGSET_BYTES);
@@ -321,30 +243,7 @@ export function libc(): Libc {
         attrDestroy(attr);
       }
     },
-    pipe() {
-      const ends = 'pipe2' in own ? linuxPipe(own.pipe2) : darwinPipe(own.pipe, fcntl);
-      // Fewer, larger chunks for the copy: a bulk writer costs a few calls a megabyte.
-      if (ends) growPipe(ends[0]);
-      return ends;
-    },
-    growPipe,
-    io: {
-      canSplice: teeNow !== undefined,
-      tee: (from, to, bytes, flags) => teeNow?.(from, to, bytes, flags) ?? -ENOSYS,
-      splice: (from, to, bytes, flags) => spliceNow?.(from, null, to, null, bytes, flags) ?? -ENOSYS,
-      read: (fd, into, bytes) => readNow(fd, into, bytes),
-      send: (fd, from, bytes) => sendNow(fd, from, bytes, os === 'darwin' ? DARWIN_MSG_DONTWAIT : LINUX_MSG_DONTWAIT),
-      ready(fd, events) {
-        const buf = pollFd(fd, events);
-        return pollNow(buf, 1, 0) > 0 ? buf.readInt16LE(6) : 0;
-      },
-      write: (fd, from, bytes) => writeOnPool(fd, from, bytes),
-      async poll(fd, events, ms) {
-        const buf = pollFd(fd, events);
-        const n = await pollOnPool(buf, 1, ms);
-        return n > 0 ? buf.readInt16LE(6) : n;
-      },
-    },
+    pipe: () => ('pipe2' in own ? linuxPipe(own.pipe2) : darwinPipe(own.pipe, fcntl)),
     wait(pid) {
       const status = [0];
       const r = waitpid(pid, status, WNOHANG | WUNTRACED | flavour.WCONTINUED) as number;

@@ -1,7 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { redactText } from '../../src/common/redact.js';
 import { LineSplitter, LogBudget, Tail } from '../../src/supervisor/output/lines.js';
-import { LogFeed } from '../../src/supervisor/output/log-feed.js';
 import { planOutput, type StdioFacts } from '../../src/supervisor/output/plan.js';
 
 describe('planOutput', () => {
@@ -62,11 +61,6 @@ describe('LogBudget', () => {
     const b = new LogBudget(100, 1000);
     expect(reads.map(([bytes, at]) => b.take(bytes, at))).toEqual(expected);
   });
-
-  it('says how much it would take without counting it', () => {
-    const b = new LogBudget(100, 1000);
-    expect([b.room(0), b.room(0), b.take(1000, 0), b.room(0), b.room(5000), b.room(50_000)]).toEqual([1000, 1000, true, 0, 500, 1000]);
-  });
 });
 
 describe('redactText', () => {
@@ -79,64 +73,4 @@ describe('redactText', () => {
     ['  spacing\tkept  key=1', '  spacing\tkept  key=***'],
   ];
   it.each(cases)('%s', (line, expected) => expect(redactText(line)).toBe(expected));
-});
-
-describe('LogFeed', () => {
-  const feed = () => {
-    const seen: string[] = [];
-    const log = new LogFeed(1000, 1000, 4, {
-      chunk: (data, at) => seen.push(`chunk ${data.toString()} @${at}`),
-      skipped: (bytes, tail) => seen.push(`skipped ${bytes} ${tail.toString()}`),
-      end: () => {},
-      failed: () => {},
-    });
-    const read = (text: string, at: number) => {
-      log.space().write(text);
-      log.filled(text.length, at);
-    };
-    return { log, seen, read };
-  };
-
-  it('hands reads on as one batch stamped with its first read, once due, on a later turn of the loop', async () => {
-    const { log, seen, read } = feed();
-    read('a\n', 100);
-    read('b\n', 110);
-    expect([log.due(115, 100), log.due(200, 100)]).toEqual([5, 0]);
-    log.flushIfDue(119);
-    log.flushIfDue(120);
-    expect(seen).toEqual([]);
-    await new Promise(setImmediate);
-    expect(seen).toEqual(['chunk a\nb\n @100']);
-    expect(log.due(120, 100)).toBe(100);
-  });
-
-  it('keeps the order of logged and skipped bytes, one notice for skips in a row with the last tailBytes of them', () => {
-    const { log, seen, read } = feed();
-    read('a\n', 0);
-    log.skip(6, Buffer.from('xy\n'));
-    log.skip(3, Buffer.from('zw\n'));
-    read('b\n', 5);
-    log.end();
-    expect(seen).toEqual(['chunk a\n @0', 'skipped 9 \nzw\n', 'chunk b\n @5']);
-  });
-
-  it('takes what its budget allows, and says how much it would without counting', () => {
-    const { log } = feed();
-    expect([log.room(0), log.wants(1000, 0), log.room(0), log.wants(1, 0)]).toEqual([1000, true, 0, false]);
-  });
-
-  it('gives the log a flood a slice per turn of the loop', async () => {
-    const seen: number[] = [];
-    const log = new LogFeed(1e9, 1e9, 0, { chunk: (data) => seen.push(data.length), skipped: () => {}, end: () => {}, failed: () => {} });
-    for (let left = 1024 * 1024; left > 0; ) {
-      const k = log.space().length;
-      log.filled(k, 0);
-      left -= k;
-    }
-    log.flushIfDue(1000);
-    await new Promise(setImmediate);
-    expect(seen).toEqual([8 * 1024]);
-    log.end();
-    expect(seen.reduce((a, b) => a + b)).toBe(1024 * 1024);
-  });
 });

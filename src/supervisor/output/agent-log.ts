@@ -32,11 +32,11 @@ export class AgentLog {
     this.file = new LineFile(path.join(dir, AGENT_LOG), { maxBytes: FILE_BYTES, keep: ROTATED_KEPT, ...(onDrop ? { onDrop } : {}) });
   }
 
-  /** The lines of one batch of reads, stamped with when its first read was (ms): one write for all of them. */
-  write(run: string, stream: StreamName, lines: readonly Line[], at: number): void {
+  /** The lines of one read, stamped with one time: one write for all of them. */
+  write(run: string, stream: StreamName, lines: readonly Line[]): void {
     if (lines.length === 0) return;
     // Built by hand around the escaped line: the key order of AgentLogRecord, at a fraction of the cost.
-    const head = `{"ts":"${new Date(at).toISOString()}","run":${JSON.stringify(run)},"stream":"${stream}","line":`;
+    const head = `{"ts":"${new Date().toISOString()}","run":${JSON.stringify(run)},"stream":"${stream}","line":`;
     let text = '';
     for (const l of lines) text += `${text ? '\n' : ''}${head}${JSON.stringify(redactText(l.text))}${l.partial ? ',"partial":true}' : '}'}`;
     this.file.write(text);

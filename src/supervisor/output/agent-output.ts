@@ -6,7 +6,7 @@ import { isatty } from 'node:tty';
 import { redactText } from '../../common/redact.js';
 import type { AgentLog } from './agent-log.js';
 import { closeAll, PipeCopy } from './copy.js';
-import { LineSplitter, Tail, type Line } from './lines.js';
+import { LineSplitter, LogBudget, Tail, type Line } from './lines.js';
 import { planOutput, type PlannedPipe } from './plan.js';
 
 /** A line of the log longer than this is cut into pieces: a binary blob without newlines stays bounded. */
@@ -97,28 +97,32 @@ export class AgentOutput {
 
   private copy(planned: PlannedPipe, read: number, onFailure: (why: string) => void): PipeCopy {
     const splitter = new LineSplitter(MAX_LINE_CHARS);
+    const budget = new LogBudget(LOG_RATE_BYTES, LOG_BURST_BYTES);
     const keepsStderr = planned.fds.includes(2);
-    const keepLast = (lines: Line[]) => {
+    let skipped = 0;
+    const take = (lines: Line[]) => {
+      if (skipped > 0) {
+        this.log.skipped(this.run, planned.stream, skipped);
+        skipped = 0;
+      }
+      this.log.write(this.run, planned.stream, lines);
       if (keepsStderr) this.lastStderrLines.push(lines.slice(-LAST_STDERR_LINES).map((l) => redactText(l.text).slice(0, LAST_STDERR_CHARS)));
     };
-    const take = (lines: Line[], at: number) => {
-      this.log.write(this.run, planned.stream, lines, at);
-      keepLast(lines);
-    };
-    return new PipeCopy(read, planned.fds[0]!, { rate: LOG_RATE_BYTES, burst: LOG_BURST_BYTES, tailBytes: keepsStderr ? TAIL_BYTES : 0 }, {
-      chunk: (data, at) => take(splitter.push(data), at),
+    const chunk = (data: Buffer) => {
+      if (budget.take(data.length, Date.now())) return take(splitter.push(data));
       // Over budget: not even split (a flood of short lines would cost more than the copy), except what stderr's
       // last lines need; the line it was in is cut.
-      skipped: (bytes, tail) => {
-        keepLast(new LineSplitter(MAX_LINE_CHARS).push(tail));
-        splitter.reset();
-        this.log.skipped(this.run, planned.stream, bytes);
-      },
+      if (keepsStderr) this.lastStderrLines.push(new LineSplitter(MAX_LINE_CHARS).push(data.subarray(-TAIL_BYTES)).map((l) => redactText(l.text).slice(0, LAST_STDERR_CHARS)));
+      splitter.reset();
+      skipped += data.length;
+    };
+    return new PipeCopy(read, planned.fds[0]!, {
+      chunk,
       end: () => {
-        take(splitter.end(), Date.now());
+        take(splitter.end());
         if (this.copies.every((c) => c.ended)) for (const done of [...this.waiting]) done();
       },
-      failed: (code) => onFailure(`cannot write the agent's ${planned.stream} to fd ${planned.fds[0]} (${code}); it is kept in the agent log only`),
+      failed: (err) => onFailure(`cannot write the agent's ${planned.stream} to fd ${planned.fds[0]} (${err.code ?? err.message}); it is kept in the agent log only`),
     });
   }
 }

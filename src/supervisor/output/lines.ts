@@ -81,17 +81,12 @@ export class LogBudget {
     this.tokens = burst;
   }
 
-  /** Whether `bytes` read at `now` (ms) may be logged: if so, they are counted. */
+  /** Whether `bytes` read at `now` (ms) may be logged. */
   take(bytes: number, now: number): boolean {
-    if (this.room(now) < bytes) return false;
-    this.tokens -= bytes;
-    return true;
-  }
-
-  /** How many bytes read at `now` (ms) could be logged, counting nothing. */
-  room(now: number): number {
     if (this.at !== undefined) this.tokens = Math.min(this.burst, this.tokens + ((now - this.at) / 1000) * this.rate);
     this.at = now;
-    return Math.floor(this.tokens);
+    if (this.tokens < bytes) return false;
+    this.tokens -= bytes;
+    return true;
   }
 }
