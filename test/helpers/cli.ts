@@ -2,7 +2,7 @@
 // every process started here and every temp folder made here is ended and removed after its test (or, when
 // made for a whole file, after the file), also when the test fails. test/helpers/setup.ts installs the hooks.
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -219,7 +219,14 @@ export function analysedCapture(cwd: string, rule: string, timeoutMs = 60_000): 
     timeoutMs,
     `the ${rule} capture, analysed`,
   ).catch((err: Error) => {
-    throw new Error(`${err.message}; the supervisor's log on captures: ${captureLog(cwd)}`);
+    let files = '';
+    try {
+      const dir = path.join(cwd, '.cfn-supervise/captures');
+      files = readdirSync(dir).map((f) => `${f} ${statSync(path.join(dir, f)).size} B`).join(', ');
+    } catch {
+      // No captures folder.
+    }
+    throw new Error(`${err.message}; the supervisor's log on captures: ${captureLog(cwd)}; captures: ${files}`);
   });
 }
 
