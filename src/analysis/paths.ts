@@ -65,9 +65,14 @@ export function namedHolders(g: HeapGraph, via: Uint32Array, targets: readonly n
   const types = g.holderEdgeTypes;
   if (!types || targets.length === 0) return found;
   const wanted = new Set(targets);
-  const depth = (n: number): number => {
+  // A holder that the root reaches only through the target itself is no way to it (a JSC array's element
+  // pointing back at the array): its path would come round to the target again.
+  const depth = (n: number, target: number): number => {
     let d = 0;
-    for (let at = n; at !== ROOT && d < g.nodeCount; d++) at = edgeSource(g, via[at]! - 1);
+    for (let at = n; at !== ROOT && d < g.nodeCount; d++) {
+      if (at === target) return Infinity;
+      at = edgeSource(g, via[at]! - 1);
+    }
     return d;
   };
   const best = new Map<number, number>();
@@ -76,7 +81,7 @@ export function namedHolders(g: HeapGraph, via: Uint32Array, targets: readonly n
     for (let e = g.firstEdge[from]!, end = g.firstEdge[from + 1]!; e < end; e++) {
       const to = g.edgeTo[e]!;
       if (to === from || !wanted.has(to) || !types.includes(g.edgeType[e]!)) continue;
-      const d = depth(from);
+      const d = depth(from, to);
       if (d < (best.get(to) ?? Infinity)) {
         best.set(to, d);
         found.set(to, e);
@@ -91,7 +96,7 @@ export function retainerPath(g: HeapGraph, via: Uint32Array, node: number, lastE
   if (node !== ROOT && via[node] === 0) return undefined;
   const reversed: PathStep[] = [];
   for (let n = node; n !== ROOT; ) {
-    const edge = n === node && lastEdge !== undefined ? lastEdge : via[n]! - 1;
+    const edge = reversed.length === 0 && lastEdge !== undefined ? lastEdge : via[n]! - 1;
     reversed.push({ edge: edgeLabel(g, edge), node: nodeLabel(g, n), id: g.nodeId[n]! });
     n = edgeSource(g, edge);
   }

@@ -64,6 +64,28 @@ describe('a JavaScriptCore snapshot as a heap graph', () => {
     expect(retainerPath(g, via, 2, holders.get(2))?.steps.map((s) => `${s.edge} ${s.node}`)).toEqual(['{internal} JSModuleEnvironment', '.leaked Array']);
   });
 
+  it("never takes for a holder a node the root reaches only through the target (a record's back pointer)", () => {
+    // root → array and → holder (internal); array [0] → record, record .owner → array; holder → scope, scope
+    // .leaked → array. The record and the scope are as deep: the record must not be the array's holder, whose
+    // path would come round to the array for ever.
+    const looped = jscGraph({
+      version: 3,
+      type: 'Inspector',
+      nodes: [0, 0, 0, 0, 11, 16, 1, 2, 12, 100, 2, 2, 20, 8, 3, 0, 10, 40, 4, 0],
+      nodeClassNames: ['<root>', 'Array', 'LeakyRecord', 'Holder', 'JSModuleEnvironment'],
+      edges: [0, 11, 0, 0, 0, 20, 0, 0, 11, 12, 2, 0, 12, 11, 1, 1, 20, 10, 0, 0, 10, 11, 3, 0],
+      edgeTypes: ['Internal', 'Property', 'Index', 'Variable'],
+      edgeNames: ['leaked', 'owner'],
+    });
+    const via = shortestRetainers(looped);
+    const holders = namedHolders(looped, via, [1]);
+    expect(retainerPath(looped, via, 1, holders.get(1))?.steps.map((s) => `${s.edge} ${s.node}`)).toEqual([
+      '{internal} Holder',
+      '{internal} JSModuleEnvironment',
+      '.leaked Array',
+    ]);
+  });
+
   it('refuses a snapshot whose first node is not the root', () => {
     expect(() => jscGraph({ ...snapshot, nodes: [5, 0, 0, 0] })).toThrow(/first node is not the root/);
   });
