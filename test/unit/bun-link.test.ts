@@ -69,8 +69,6 @@ describe('a JavaScriptCore snapshot as a heap graph', () => {
     // .leaked → array. The record and the scope are as deep: the record must not be the array's holder, whose
     // path would come round to the array for ever.
     const looped = jscGraph({
-      version: 3,
-      type: 'Inspector',
       nodes: [0, 0, 0, 0, 11, 16, 1, 2, 12, 100, 2, 2, 20, 8, 3, 0, 10, 40, 4, 0],
       nodeClassNames: ['<root>', 'Array', 'LeakyRecord', 'Holder', 'JSModuleEnvironment'],
       edges: [0, 11, 0, 0, 0, 20, 0, 0, 11, 12, 2, 0, 12, 11, 1, 1, 20, 10, 0, 0, 10, 11, 3, 0],
