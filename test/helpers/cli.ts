@@ -74,26 +74,26 @@ export const spawnTracked = tracking(spawn, 'test');
 export const spawnTrackedForFile = tracking(spawn, 'file');
 export const execFileTracked = tracking(execFile, 'test');
 
-/** Field 22 of /proc/<pid>/stat: with the pid, which process it is. */
-function startTimeOf(pid: number): string | undefined {
+/** The fields of /proc/<pid>/stat after the command's closing parenthesis (field 3 on); undefined once it is gone. */
+function statFields(pid: number | string): string[] | undefined {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   } catch {
     return undefined;
   }
 }
 
+/** Field 22 of /proc/<pid>/stat: with the pid, which process it is. */
+const startTimeOf = (pid: number): string | undefined => statFields(pid)?.[19];
+
 function parentsOf(): Map<number, number> {
   const parents = new Map<number, number>();
   for (const name of readdirSync('/proc')) {
     if (!/^\d+$/.test(name)) continue;
-    try {
-      const stat = readFileSync(`/proc/${name}/stat`, 'latin1');
-      parents.set(Number(name), Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]));
-    } catch {
-      // Gone between listing and reading.
-    }
+    // Gone between listing and reading: not a parent of anything.
+    const ppid = statFields(name)?.[1];
+    if (ppid !== undefined) parents.set(Number(name), Number(ppid));
   }
   return parents;
 }
