@@ -7,7 +7,7 @@ import { mkdirSync, rmdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, describe, expect, it } from 'vitest';
-import { memoryCgroup } from '../src/common/cgroup.js';
+import { memoryCgroup } from '../src/platform/cgroup.js';
 import { BIN, PORTABLE_BACKEND, fixture, readJsonl, runCli, spawnTracked, tempDir, waitFor } from './helpers/cli.js';
 
 const LIMIT_MB = 384;

@@ -4,8 +4,8 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { systemMemory } from '../src/common/sysmem.js';
-import { scanProcesses } from '../src/supervisor/platform/linux/stat.js';
+import { systemMemory } from '../src/platform/sysmem.js';
+import { scanProcesses } from '../src/platform/linux/stat.js';
 import { fixture, isAlive, readJsonl, runCli, startCli, tempDir, track, waitFor } from './helpers/cli.js';
 
 const lifecycle = (name: string) => fixture(`lifecycle/${name}`);

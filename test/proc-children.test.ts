@@ -4,7 +4,7 @@
 import { type ChildProcess } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { OpenProcFiles, childrenOf, scanFrom } from '../src/supervisor/platform/linux/stat.js';
+import { OpenProcFiles, childrenOf, scanFrom } from '../src/platform/linux/stat.js';
 import { killQuietly, spawnTracked, waitFor } from './helpers/cli.js';
 
 describe('childrenOf', () => {

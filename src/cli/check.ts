@@ -5,7 +5,7 @@
 import { availableParallelism, loadavg } from 'node:os';
 import { CfnError, EXIT, NoSupervisorError, UsageError, errorMessage } from '../common/errors.js';
 import { parseMegabytes } from '../common/units.js';
-import { boundedMemory, memoryBound } from '../common/sysmem.js';
+import { boundedMemory, memoryBound } from '../platform/sysmem.js';
 import type { StatusView } from '../supervisor/control/protocol.js';
 import { rank } from '../supervisor/watch/policy.js';
 import { ControlClient } from './client.js';

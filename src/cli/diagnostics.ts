@@ -5,7 +5,7 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { topSites, topSitesText } from '../analysis/index.js';
 import type { ProfileSummary } from '../analysis/profile.js';
-import { boundedMemory, memoryBound, type SystemMemory } from '../common/sysmem.js';
+import { boundedMemory, memoryBound, type SystemMemory } from '../platform/sysmem.js';
 import { journalFiles } from '../report/journals.js';
 import { profileSummary } from '../report/records.js';
 import type { ProcessView, StatusView } from '../supervisor/control/protocol.js';

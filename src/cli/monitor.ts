@@ -8,7 +8,7 @@ import { resolveConfig } from '../config/config.js';
 import { DEFAULT_SAMPLING_INTERVAL } from '../supervisor/probe-link/probe-sessions.js';
 import { CapturesFolder } from '../supervisor/journal/captures.js';
 import { attachInspector, saveCapture, type InspectorFate, type InspectorHandle, type SessionEnd } from '../supervisor/inspector-port/inspector-port.js';
-import { pageSize, readArgv, readStat } from '../supervisor/platform/index.js';
+import { pageSize, readArgv, readStat } from '../platform/index.js';
 import { leaking, type TrendRule } from '../supervisor/watch/policy.js';
 import { roleOf } from '../supervisor/watch/sampler.js';
 import { heapTrend, type Point, type Trend } from '../supervisor/watch/trend.js';

@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { SupervisorUnresponsive } from '../common/errors.js';
 import { LOCK_NAME } from '../common/statedir.js';
-import { readStat } from '../supervisor/platform/index.js';
+import { readStat } from '../platform/index.js';
 
 /** No answer to a request within this long starts the check; a ping unanswered this long means hung. */
 export const FIRST_BYTE_MS = 2_000;

@@ -6,7 +6,7 @@ import type { ResolvedConfig } from '../config/config.js';
 import { STATE_DIR_ENV } from '../supervisor/lifecycle/launch.js';
 import type { Outcome } from '../supervisor/lifecycle/runner.js';
 import { Supervision } from '../index.js';
-import { libc } from '../common/libc.js';
+import { libc } from '../platform/libc.js';
 import { notice } from './output.js';
 
 // Node keeps these for itself (SIGUSR1 opens its inspector, SIGPIPE is ignored): raising them would not end us.

@@ -7,7 +7,7 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { CfnError, EXIT, UsageError } from './errors.js';
-import { libc } from './libc.js';
+import { libc } from '../platform/libc.js';
 
 const myUid = (): number | undefined => (typeof process.getuid === 'function' ? process.getuid() : undefined);
 const octal = (mode: number) => `0${(mode & 0o7777).toString(8)}`;

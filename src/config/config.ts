@@ -8,7 +8,7 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { UsageError } from '../common/errors.js';
 import { redactCommand, redactUrl } from '../common/redact.js';
-import { memoryBound, type MemoryBound } from '../common/sysmem.js';
+import { memoryBound, type MemoryBound } from '../platform/sysmem.js';
 import { defaultHeapLimit, totalMemoryMb } from './environment.js';
 import { userNodeOptions } from './node-options.js';
 import { LIST_SEPARATOR, OPTIONS, ROLE_KEYS, envName, flagOf, option, optionNamed, parseValue, type Config, type OptionSpec, type RoleKey, type RoleRule, type Source } from './options.js';

@@ -1,6 +1,6 @@
 // What the environment already decided before the supervisor was started: the heap limit the user set in
 // NODE_OPTIONS and the machine's memory.
-import { systemMemory } from '../common/sysmem.js';
+import { systemMemory } from '../platform/sysmem.js';
 
 /** The last --max-old-space-size in NODE_OPTIONS wins, as node reads them. */
 export function defaultHeapLimit(nodeOptions: string | undefined): number | undefined {

@@ -3,7 +3,7 @@
 import { availableParallelism, loadavg } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { systemMemory } from '../../src/common/sysmem.js';
+import { systemMemory } from '../../src/platform/sysmem.js';
 import { fixture, tempDir } from '../helpers/cli.js';
 import { runCommand, startSupervisor, untilWatched } from '../diagnostics/harness.js';
 

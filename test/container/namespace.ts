@@ -5,7 +5,7 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { CLI, descendantsOf, waitFor } from '../helpers/cli.js';
 import { start, type Proc } from '../inspector-port/helpers.js';
-import { readArgv, readStat } from '../../src/supervisor/platform/linux/stat.js';
+import { readArgv, readStat } from '../../src/platform/linux/stat.js';
 
 const UNSHARE = ['--pid', '--fork', '--mount-proc'];
 

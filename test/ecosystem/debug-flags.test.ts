@@ -4,7 +4,7 @@
 import { readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { expect, it } from 'vitest';
-import { listenersOf } from '../../src/supervisor/platform/linux/sockets.js';
+import { listenersOf } from '../../src/platform/linux/sockets.js';
 import { fixture, freePort, startCli, tempDir, waitFor } from '../helpers/cli.js';
 
 const AGENT = fixture('ecosystem/debug-agent.cjs');

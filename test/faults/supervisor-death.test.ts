@@ -3,7 +3,7 @@
 import { chmodSync, chownSync, existsSync, linkSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { readStat } from '../../src/supervisor/platform/linux/stat.js';
+import { readStat } from '../../src/platform/linux/stat.js';
 import { CLI, PORTABLE_BACKEND, descendantsOf, fixture, isAlive, readJsonl, runCli, spawnTracked, startCli, tempDir, track, waitFor } from '../helpers/cli.js';
 
 const FAST = ['--min-free', '0', '--interval', '200'];

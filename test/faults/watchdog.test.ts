@@ -2,9 +2,9 @@
 // the ones named: a pid or group recycled since (a stopped watchdog resumed late) is never signalled.
 import path from 'node:path';
 import { expect, it } from 'vitest';
-import { readStat } from '../../src/supervisor/platform/linux/stat.js';
+import { readStat } from '../../src/platform/linux/stat.js';
 import { descendantsOf, isAlive, ROOT, spawnTracked, waitFor } from '../helpers/cli.js';
-const SCRIPT = path.join(ROOT, 'dist/supervisor/orphans/watchdog.sh');
+const SCRIPT = path.join(ROOT, 'dist/platform/watchdog.sh');
 
 /** A process in a group of its own; `sh -c` with a child of its own when `withChild`. */
 function sleeper(withChild = false) {

@@ -4,7 +4,7 @@
 import { type ChildProcess, type SpawnOptions } from 'node:child_process';
 import path from 'node:path';
 import { fixture, spawnTracked, waitFor } from '../helpers/cli.js';
-import { listenersOf } from '../../src/supervisor/platform/linux/sockets.js';
+import { listenersOf } from '../../src/platform/linux/sockets.js';
 import type { InspectorPortOptions } from '../../src/supervisor/inspector-port/inspector-port.js';
 
 export const OPTS: InspectorPortOptions = { callTimeoutMs: 5000, openTimeoutMs: 10_000 };

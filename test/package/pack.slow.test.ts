@@ -71,7 +71,7 @@ it('packs into a tarball that installs into a clean project and supervises an ag
   const tarball = path.join(out, `cfn-supervise-${PACKAGE.version}.tgz`);
 
   const files = (await run('tar', ['tzf', tarball], out)).split('\n').filter(Boolean);
-  for (const needed of ['bin/cfn-supervise', 'dist/cli/main.cjs', 'dist/cli/program.cjs', 'dist/cli/program.cjs.map', 'dist/index.js', 'dist/probe/probe.cjs', 'dist/supervisor/orphans/watchdog.sh', 'examples/docker/Dockerfile', 'README.md']) {
+  for (const needed of ['bin/cfn-supervise', 'dist/cli/main.cjs', 'dist/cli/program.cjs', 'dist/cli/program.cjs.map', 'dist/index.js', 'dist/probe/probe.cjs', 'dist/platform/watchdog.sh', 'examples/docker/Dockerfile', 'README.md']) {
     expect(files).toContain(`package/${needed}`);
   }
   expect(files.filter((f) => /^package\/(src|test|benchmarks|scripts|node_modules)\/|\.map$/.test(f) && !/^package\/dist\/cli\/[\w-]+\.cjs\.map$/.test(f))).toEqual([]);
@@ -91,7 +91,7 @@ it('packs into a tarball that installs into a clean project and supervises an ag
   const dist = path.join(project, 'node_modules/cfn-supervise/dist');
   expect(report.agent).toBe('ran');
   expect(report.nodeOptions).toContain(`--require="${path.join(dist, 'probe/probe.cjs')}"`);
-  expect(report.watchdog).toBe(path.join(dist, 'supervisor/orphans/watchdog.sh'));
+  expect(report.watchdog).toBe(path.join(dist, 'platform/watchdog.sh'));
   const stateDir = path.join(project, '.cfn-supervise');
   const [agent] = readJsonl(path.join(stateDir, 'processes.jsonl'));
   expect(agent).toMatchObject({ role: 'agent', argv: ['node', AGENT] });

@@ -3,7 +3,7 @@
 import { mkdirSync, symlinkSync, writeFileSync, chmodSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { readStat } from '../../src/supervisor/platform/linux/stat.js';
+import { readStat } from '../../src/platform/linux/stat.js';
 import { CLI, fixture, tempDir, waitFor } from '../helpers/cli.js';
 import { Tmux } from '../helpers/tmux.js';
 

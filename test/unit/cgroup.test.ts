@@ -2,8 +2,8 @@
 // proc and sys files it reads); real groups are in test/cgroup.test.ts.
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { memoryCgroup, oomKills } from '../../src/common/cgroup.js';
-import { boundedMemory, memoryBoundAt } from '../../src/common/sysmem.js';
+import { memoryCgroup, oomKills } from '../../src/platform/cgroup.js';
+import { boundedMemory, memoryBoundAt } from '../../src/platform/sysmem.js';
 import { fixture } from '../helpers/cli.js';
 
 const tree = (name: string) => fixture(`cgroup/${name}`);

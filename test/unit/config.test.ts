@@ -2,7 +2,7 @@ import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { describeConfig, resolveConfig, type ConfigInputs } from '../../src/config/config.js';
-import { memoryBoundAt } from '../../src/common/sysmem.js';
+import { memoryBoundAt } from '../../src/platform/sysmem.js';
 import { fixture, tempDir } from '../helpers/cli.js';
 
 const dir = tempDir('cfn-config-', 'file');

@@ -5,9 +5,12 @@ import { describe, expect, it } from 'vitest';
 
 // The layering each folder's README states ("May import …; types from …") holds in the imports: a folder of
 // src/supervisor imports only what its README allows, types only where it says types, and the allowed values
-// point one way (no folder reaches back up through another).
+// point one way (no folder reaches back up through another). And the platform seam is the only way to the
+// operating system's Linux-only parts: src/platform imports nothing else of src, and no code outside it names
+// /proc or /sys or calls prctl.
 const SUPERVISOR = path.join(import.meta.dirname, '../../src/supervisor');
 const SRC = path.dirname(SUPERVISOR);
+const PLATFORM = path.join(SRC, 'platform');
 const folders = readdirSync(SUPERVISOR, { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => d.name).sort();
 
 interface Use {
@@ -21,6 +24,13 @@ function placeOf(target: string): string {
   const inSupervisor = path.relative(SUPERVISOR, target);
   const [first = ''] = (inSupervisor.startsWith('..') ? path.relative(SRC, target) : inSupervisor).split(path.sep);
   return inSupervisor.startsWith('..') ? `src/${first.replace(/\.[jt]s$/, '')}` : `${first}/`;
+}
+
+/** The files below `dir` whose names end with one of `exts`. */
+function filesIn(dir: string, exts: readonly string[]): string[] {
+  return readdirSync(dir, { recursive: true, encoding: 'utf8' })
+    .filter((f) => exts.some((e) => f.endsWith(e)))
+    .map((f) => path.join(dir, f));
 }
 
 /** Every relative import of a file (static, dynamic, `typeof import()`, re-export), with whether it is types only. */
@@ -84,5 +94,71 @@ describe('the layering of src/supervisor', () => {
       return undefined;
     };
     for (const folder of edges.keys()) expect(cycle(folder, [])).toBeUndefined();
+  });
+});
+
+// A path into procfs or sysfs (`/proc/…`, `'proc/meminfo'` joined to a root, `/sys/fs/…`), not a module of
+// src/supervisor/proc (`../proc/tree.js`) nor a route (`/processes`).
+const LINUX_PATH = /(?:^|[^.\w/])\/?proc(?:\/|$)|(?:^|[^.\w/])\/?sys\/(?:fs|class|kernel|devices)\b/;
+const LINUX_CALLS = new Set(['prctl', 'pipe2', 'setpriv', 'SO_PEERCRED']);
+
+/** The strings (string and template literal parts) and the names that code uses, each with its line. */
+function codeTokens(file: string): { text: string; line: string }[] {
+  const source = ts.createSourceFile(file, readFileSync(file, 'utf8'), ts.ScriptTarget.Latest, true);
+  const tokens: { text: string; line: string }[] = [];
+  const visit = (node: ts.Node): void => {
+    const text =
+      ts.isStringLiteral(node) || ts.isNoSubstitutionTemplateLiteral(node) || ts.isTemplateHead(node) || ts.isTemplateMiddle(node) || ts.isTemplateTail(node)
+        ? node.text
+        : ts.isIdentifier(node) || ts.isPrivateIdentifier(node)
+          ? node.text
+          : undefined;
+    if (text !== undefined) tokens.push({ text, line: `${path.relative(SRC, file)}:${source.getLineAndCharacterOfPosition(node.getStart()).line + 1}` });
+    ts.forEachChild(node, visit);
+  };
+  visit(source);
+  return tokens;
+}
+
+describe('the platform seam', () => {
+  const outside = (file: string) => path.relative(PLATFORM, file).startsWith('..');
+
+  it('src/platform imports nothing of src outside itself', () => {
+    const wrong = filesIn(PLATFORM, ['.ts'])
+      .flatMap((file) => usesOf(file).map((u) => ({ ...u, target: u.place })))
+      .filter((u) => u.place !== 'src/platform')
+      .map((u) => `${u.line} imports ${u.target}`);
+    expect(wrong).toEqual([]);
+  });
+
+  it('no code outside src/platform reads /proc or /sys or makes a Linux-only call', () => {
+    const code = filesIn(SRC, ['.ts', '.cts', '.mts']).filter(outside);
+    const wrong = code.flatMap((file) =>
+      codeTokens(file)
+        .filter(({ text }) => LINUX_PATH.test(text) || LINUX_CALLS.has(text))
+        .map(({ text, line }) => `${line}: ${text}`),
+    );
+    const scripts = filesIn(SRC, ['.sh']).filter(outside);
+    const inScripts = scripts.filter((file) => readFileSync(file, 'utf8').split('\n').some((l) => !l.trimStart().startsWith('#') && LINUX_PATH.test(l)));
+    expect([...wrong, ...inScripts]).toEqual([]);
+    expect(code.length).toBeGreaterThan(50);
+  });
+
+  it.each([
+    ["readFileSync('/proc/self/stat')", true],
+    ['`/proc/${pid}/fd`', true],
+    ["path.join(root, 'proc/meminfo')", true],
+    ["'/sys/fs/cgroup'", true],
+    ["import('../proc/tree.js')", false],
+    ["'/processes'", false],
+  ])('the check sees %s: %s', (snippet, seen) => {
+    const source = ts.createSourceFile('x.ts', snippet, ts.ScriptTarget.Latest, true);
+    const texts: string[] = [];
+    const visit = (node: ts.Node): void => {
+      if (ts.isStringLiteral(node) || ts.isNoSubstitutionTemplateLiteral(node) || ts.isTemplateHead(node) || ts.isTemplateMiddle(node) || ts.isTemplateTail(node)) texts.push(node.text);
+      ts.forEachChild(node, visit);
+    };
+    visit(source);
+    expect(texts.some((t) => LINUX_PATH.test(t))).toBe(seen);
   });
 });

@@ -4,7 +4,7 @@ import { execFileSync } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { describe, expect, it } from 'vitest';
 import { closeSync, fstatSync } from 'node:fs';
-import { DARWIN_DECLARATIONS, DECLARATIONS, LINUX_DECLARATIONS, bindCalls, darwinPipe, decodeWaitStatus, libc, libcFlavour } from '../../src/common/libc.js';
+import { DARWIN_DECLARATIONS, DECLARATIONS, LINUX_DECLARATIONS, bindCalls, darwinPipe, decodeWaitStatus, libc, libcFlavour } from '../../src/platform/libc.js';
 
 const koffi = createRequire(import.meta.url)('koffi') as typeof import('koffi');
 const MUSL = '/lib/x86_64-linux-musl/libc.so';

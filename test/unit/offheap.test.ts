@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { offHeapGrowth } from '../../src/supervisor/watch/offheap.js';
 import { handleGrowth, handlesText } from '../../src/supervisor/watch/handles.js';
 import { connectionsDue } from '../../src/supervisor/watch/sampler.js';
-import { parseRssKinds } from '../../src/supervisor/platform/linux/rss-kinds.js';
+import { parseRssKinds } from '../../src/platform/linux/rss-kinds.js';
 import type { Point } from '../../src/supervisor/watch/trend.js';
 
 const MB = 1048576;

@@ -3,10 +3,10 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { maxSocketPathBytes, socketFits } from '../../src/common/statedir.js';
-import { selectBackend } from '../../src/supervisor/platform/index.js';
-import { countDescriptors, listenersIn, parseLsof } from '../../src/supervisor/platform/portable/lsof.js';
-import { memoryFigures, parseFree, parseVmStat } from '../../src/common/memory-tools.js';
-import { envFlag, parseCpuTime, parseMarked, parsePs, parseTargetStatus } from '../../src/supervisor/platform/portable/ps.js';
+import { selectBackend } from '../../src/platform/index.js';
+import { countDescriptors, listenersIn, parseLsof } from '../../src/platform/portable/lsof.js';
+import { memoryFigures, parseFree, parseVmStat } from '../../src/platform/memory-tools.js';
+import { envFlag, parseCpuTime, parseMarked, parsePs, parseTargetStatus } from '../../src/platform/portable/ps.js';
 
 const fixture = (name: string) => readFileSync(new URL(`../fixtures/platform/${name}`, import.meta.url), 'utf8');
 

@@ -1,7 +1,7 @@
 // The pure parts of the inspector-port path: reading /proc/net/tcp{,6} tables and the monitor's verdict.
 import { describe, expect, it } from 'vitest';
-import { parseListeners } from '../../src/supervisor/platform/linux/sockets.js';
-import { connectHost } from '../../src/supervisor/platform/types.js';
+import { parseListeners } from '../../src/platform/linux/sockets.js';
+import { connectHost } from '../../src/platform/types.js';
 import { verdictOf } from '../../src/cli/monitor.js';
 import type { TrendRule } from '../../src/supervisor/watch/policy.js';
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { parseStat } from '../../src/supervisor/platform/linux/stat.js';
-import type { ProcStat } from '../../src/supervisor/platform/types.js';
+import { parseStat } from '../../src/platform/linux/stat.js';
+import type { ProcStat } from '../../src/platform/types.js';
 import { collectMembers, type TreeScope } from '../../src/supervisor/proc/tree.js';
 import { roleOf } from '../../src/supervisor/watch/sampler.js';
 

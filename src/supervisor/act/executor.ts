@@ -6,7 +6,7 @@ import { redactArgv } from '../../common/redact.js';
 import { wholeMb } from '../../common/units.js';
 import type { Capture } from '../journal/captures.js';
 import type { Journal } from '../journal/journal.js';
-import { systemMemory } from '../platform/index.js';
+import { systemMemory } from '../../platform/index.js';
 import { endGracefully, oneProcess } from '../proc/kill.js';
 import { TREND_CAPTURE, rank, type Action, type Level } from '../watch/policy.js';
 import type { HeapReader } from '../watch/sampler.js';

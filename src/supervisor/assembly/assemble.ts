@@ -2,11 +2,11 @@
 // run state machine, alert channels, control socket and watchdog, built in dependency order. Kept apart from
 // supervisor.ts so that the first run starts before pino and the rest are even loaded.
 import type { Logger } from 'pino';
-import type { Libc } from '../../common/libc.js';
+import type { Libc } from '../../platform/libc.js';
 import { redactArgv } from '../../common/redact.js';
 import type { StatePaths } from '../../common/statedir.js';
-import { oomKills } from '../../common/cgroup.js';
-import { memoryBound, ownCgroup } from '../../common/sysmem.js';
+import { oomKills } from '../../platform/cgroup.js';
+import { memoryBound, ownCgroup } from '../../platform/sysmem.js';
 import { MB } from '../../common/units.js';
 import { VERSION } from '../../common/version.js';
 import { patchConfig, shareable, type Config } from '../../config/config.js';
@@ -24,8 +24,8 @@ import { PortCaptures, firstWayIn } from '../inspector-port/port-captures.js';
 import type { Registry } from '../probe-link/registry.js';
 import { DEFAULT_SAMPLING_INTERVAL, ProbeSessions } from '../probe-link/probe-sessions.js';
 import type { Children } from '../proc/children.js';
-import { executableOf, readArgv, readEnvVar } from '../platform/index.js';
-import { underPermissionModel } from '../../common/node-argv.js';
+import { executableOf, readArgv, readEnvVar } from '../../platform/index.js';
+import { isNodeExecutable, underPermissionModel } from '../../common/node-argv.js';
 import type { Instrumented } from '../control/protocol.js';
 import type { ProcessTree } from '../proc/tree.js';
 import { thresholdsFor } from '../watch/roles.js';
@@ -285,7 +285,7 @@ export class Assembly {
 
   /** A node process of the tree that should have a probe and has none; with --no-probe nothing is attached to. */
   private unprobed(pid: number): boolean {
-    return this.sessions !== undefined && !this.sessions.has(pid) && this.early.tree.lastScan.some((p) => p.pid === pid) && executableOf(pid).node;
+    return this.sessions !== undefined && !this.sessions.has(pid) && this.early.tree.lastScan.some((p) => p.pid === pid) && isNodeExecutable(executableOf(pid));
   }
 
   /** Reached through its inspector port: node's permission model opens none. */

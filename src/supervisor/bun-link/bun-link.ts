@@ -13,7 +13,7 @@
 import { EventEmitter } from 'node:events';
 import net from 'node:net';
 import { ProbeBusy, ProbeError } from '../../common/errors.js';
-import { readArgv, readStat } from '../platform/index.js';
+import { readArgv, readStat } from '../../platform/index.js';
 import { PendingRequests, type RequestOptions } from '../probe-link/pending.js';
 import { OwnerOnlySocket, checkPeer, type Rejection } from '../probe-link/tree-socket.js';
 

@@ -5,7 +5,8 @@ import { createRequire } from 'node:module';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { HttpError } from '../../common/errors.js';
 import { within } from '../../common/deadline.js';
-import { connectHost, executableOf, holderOf, listenersOf, listenersOnPort, platform, type TcpListener } from '../platform/index.js';
+import { isNodeExecutable } from '../../common/node-argv.js';
+import { connectHost, executableOf, holderOf, listenersOf, listenersOnPort, platform, type TcpListener } from '../../platform/index.js';
 import type { InspectorPortOptions } from './inspector-port.js';
 
 /** Where SIGUSR1 opens the inspector unless the process was started with --inspect-port. */
@@ -72,8 +73,8 @@ export function checkTarget(pid: number): void {
   if (me !== undefined && uid !== me) {
     throw new TargetRefused(pid, 'not-owned', `${comm} belongs to uid ${uid}, not to you (uid ${me}); only your own processes can be attached to`);
   }
-  const { exe, node } = executableOf(pid);
-  if (!node) {
+  const exe = executableOf(pid);
+  if (!isNodeExecutable(exe)) {
     throw new TargetRefused(pid, 'not-node', `${comm} is not a node process (it runs ${exe || 'no executable'})`);
   }
   if (state === 'T' || state === 't') throw new TargetRefused(pid, 'stopped', `${comm} is stopped; continue it (kill -CONT ${pid}) first`);

@@ -43,11 +43,11 @@ import { CfnError, ProbeError, TimeoutError, errorMessage } from '../../common/e
 import { within } from '../../common/deadline.js';
 import { openPrivateFile } from '../../common/statedir.js';
 import { MB } from '../../common/units.js';
-import { platform, readStat } from '../platform/index.js';
+import { platform, readStat } from '../../platform/index.js';
 import { defaultHeapLimit } from '../../config/environment.js';
 import { captureName, type Capture, type CaptureKind, type CapturesFolder } from '../journal/captures.js';
 import type { HeapStats, HeapUsage } from '../probe-link/probe-sessions.js';
-import { listenersOf } from '../platform/index.js';
+import { listenersOf } from '../../platform/index.js';
 import { checkSnapshotHeadroom, reservedProgress } from '../probe-link/snapshot-headroom.js';
 import { snapshotLimits } from '../probe-link/snapshot-time.js';
 import { checkTarget, cdp, openInspector, type CdpClient, type Endpoint } from './inspector-open.js';

@@ -2,7 +2,7 @@
 // grace, SIGKILL the whole tree) able to cut in at any phase.
 import { setTimeout as sleep } from 'node:timers/promises';
 import { SpawnError } from '../../common/errors.js';
-import { boundedMemory, memoryBound } from '../../common/sysmem.js';
+import { boundedMemory, memoryBound } from '../../platform/sysmem.js';
 import type { Config } from '../../config/config.js';
 import type { Notice } from '../act/executor.js';
 import type { Metrics } from '../control/metrics.js';

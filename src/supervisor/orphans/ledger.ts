@@ -14,7 +14,7 @@ import { rmSync } from 'node:fs';
 import { writeFileAtomicSync } from '../../common/atomic-write.js';
 import { readPrivateFile, writePrivateFile } from '../../common/statedir.js';
 import { endGracefully, signalPid } from '../proc/kill.js';
-import { platform, readStat, type ProcStat } from '../platform/index.js';
+import { platform, readStat, type ProcStat } from '../../platform/index.js';
 import type { RunLine } from '../journal/run-line.js';
 
 const HEADER = 'cfn-supervise-ledger 1';

@@ -4,7 +4,7 @@ import type { Config } from '../../config/config.js';
 import { redactArgv } from '../../common/redact.js';
 import type { Notice } from '../act/executor.js';
 import type { Journal } from '../journal/journal.js';
-import { readArgv, type ProcStat } from '../platform/index.js';
+import { readArgv, type ProcStat } from '../../platform/index.js';
 import type { ProcessTree } from '../proc/tree.js';
 
 export interface LeftoverDeps {

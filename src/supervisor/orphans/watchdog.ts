@@ -7,13 +7,9 @@
 // and it has nothing to load: it is watching from the first millisecond. On every tick the supervisor checks that
 // it still watches: a stopped one (SIGSTOP, a debugger) would leave the tree behind, so it is replaced.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
 import type { Children } from '../proc/children.js';
-import { platform, readStat } from '../platform/index.js';
-
-// Shipped beside this module (the build copies it): a shell script reads best as a shell script.
-const SCRIPT = fileURLToPath(new URL('./watchdog.sh', import.meta.url));
+import { platform, readStat, WATCHDOG_SCRIPT } from '../../platform/index.js';
 
 /**
  * What may wait in the pipe for a watchdog that does not read: a few blocks of targets at most. More means it
@@ -47,7 +43,7 @@ export class Watchdog {
   ) {}
 
   start(): void {
-    const child = spawn('/bin/sh', [SCRIPT, String(Math.max(1, Math.round(this.graceMs / 100))), ...platform().watchdogMode()], {
+    const child = spawn('/bin/sh', [WATCHDOG_SCRIPT, String(Math.max(1, Math.round(this.graceMs / 100))), ...platform().watchdogMode()], {
       detached: true,
       stdio: ['pipe', 'ignore', 'ignore'],
     });

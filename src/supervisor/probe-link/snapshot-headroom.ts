@@ -7,7 +7,7 @@ import path from 'node:path';
 import { Refused } from '../../common/errors.js';
 import { ensurePrivateDir } from '../../common/statedir.js';
 import { MB, wholeMb as mib } from '../../common/units.js';
-import { pageSize, readStat, systemMemory } from '../platform/index.js';
+import { pageSize, readStat, systemMemory } from '../../platform/index.js';
 
 export interface HeadroomFactors {
   /** MemAvailable must exceed (memory − 1) × the agent's RSS. */

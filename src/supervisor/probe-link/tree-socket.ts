@@ -3,7 +3,7 @@
 import { promises as fs } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import { libc } from '../../common/libc.js';
+import { libc } from '../../platform/libc.js';
 import { claimSocketPath, ensurePrivateDir, isSameFile } from '../../common/statedir.js';
 
 /**

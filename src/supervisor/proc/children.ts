@@ -3,8 +3,8 @@
 // which we spawn ourselves so that it can own the terminal (watched with its stops and continues), and the
 // orphans re-parented to us as subreaper (or as PID 1 of a container), each reaped by its own pid: waitpid(-1)
 // would steal libuv's children.
-import type { Libc, WaitStatus } from '../../common/libc.js';
-import { platform, readStat } from '../platform/index.js';
+import type { Libc, WaitStatus } from '../../platform/libc.js';
+import { platform, readStat } from '../../platform/index.js';
 
 // SIGCHLD coalesces and a listener can miss one while the loop is busy: a slow poll catches what it missed.
 const POLL_MS = 1000;

@@ -1,7 +1,7 @@
 // The one way the supervisor ends processes: a polite signal, a grace period that a second interrupt can cut
 // short, then SIGKILL repeated until nothing is left (a process can fork while its parent is being killed).
 import { setTimeout as sleep } from 'node:timers/promises';
-import { readStat } from '../platform/index.js';
+import { readStat } from '../../platform/index.js';
 
 export interface Killable {
   /** Looks again: true while anything of the target lives. */

@@ -3,7 +3,7 @@
 // subreaper), by the run's mark in their environment (where there is no subreaper) and by memory of every pid seen in the run (keyed by start time, so a recycled pid is never mistaken
 // for a member).
 import { endGracefully, signalPid } from './kill.js';
-import { RUN_MARK_ENV, platform, readStat, type ProcStat } from '../platform/index.js';
+import { RUN_MARK_ENV, platform, readStat, type ProcStat } from '../../platform/index.js';
 
 /**
  * How often a scan reads every process of the machine rather than walking down from the tree it knows. Its cost

@@ -2,8 +2,8 @@
 // (so /dev/tty opens, Ctrl-C and Ctrl-Z reach the agent directly, once), and when the agent is stopped the
 // supervisor takes the terminal back and stops itself, so the shell sees its job stopped; `fg` resumes both.
 import { closeSync, openSync } from 'node:fs';
-import type { Libc } from '../../common/libc.js';
-import { readStat } from '../platform/index.js';
+import type { Libc } from '../../platform/libc.js';
+import { readStat } from '../../platform/index.js';
 
 export class Terminal {
   private holder?: number;

@@ -3,7 +3,7 @@
 // yields one alert and one capture request (the executor's cooldown decides about repeats). A level rises at
 // once and goes down only after the value stayed clearly below it for a while, so a value see-sawing across a
 // line (a heap between GCs) raises one alert, not one per crossing.
-import type { SystemMemory } from '../../common/sysmem.js';
+import type { SystemMemory } from '../../platform/sysmem.js';
 import { thresholdsFor } from './roles.js';
 import type { Trend } from './trend.js';
 import type { OffHeapGrowth } from './offheap.js';

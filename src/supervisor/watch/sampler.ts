@@ -9,7 +9,7 @@ import { leakTrend, type HeapHistory, type Point, type Trend } from './trend.js'
 import { offHeapGrowth, type OffHeapGrowth } from './offheap.js';
 import { PairRing, Ring } from './ring.js';
 import { handleGrowth, type HandleGrowth, type HandleReading } from './handles.js';
-import { pageSize, platform, readArgv, systemMemory, type ProcStat, type RssKinds } from '../platform/index.js';
+import { pageSize, platform, readArgv, systemMemory, type ProcStat, type RssKinds } from '../../platform/index.js';
 import { parseNodeArgs } from '../../common/node-argv.js';
 import type { ProcessTree } from '../proc/tree.js';
 import { MB } from '../../common/units.js';

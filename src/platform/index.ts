@@ -3,8 +3,9 @@
 // Two backends: `linux` reads /proc and uses prctl; `portable` uses only what macOS has as well (ps, lsof,
 // sysctl/vm_stat or free, libc by name) and leaves orphans to the watchdog and the ledger. Darwin selects
 // `portable`; CFN_SUPERVISE_BACKEND=portable forces it on Linux, where it is exercised.
-import type { Libc } from '../../common/libc.js';
-import type { SystemMemory } from '../../common/sysmem.js';
+import { fileURLToPath } from 'node:url';
+import type { Libc } from './libc.js';
+import type { SystemMemory } from './sysmem.js';
 import { linuxPlatform } from './linux/index.js';
 import { portablePlatform } from './portable/index.js';
 import type { DescriptorCount, ProcStat, RssKinds, TcpListener } from './types.js';
@@ -48,7 +49,8 @@ export interface Platform {
   watchdogMode(): string[];
   readArgv(pid: number): string[] | undefined;
   readEnvVar(pid: number, name: string): string | undefined;
-  executableOf(pid: number): { exe: string; node: boolean };
+  /** The executable a process runs; '' where there is none (a kernel thread) or it is gone. */
+  executableOf(pid: number): string;
   targetStatus(pid: number): TargetStatus | undefined;
   /** False only when `pid` is known to live in another network namespace (its 127.0.0.1 is not ours). */
   sameNetwork(pid: number): boolean;
@@ -79,6 +81,12 @@ export interface Platform {
 
 export type BackendName = 'linux' | 'portable';
 
+/**
+ * The watchdog's script (orphans/watchdog.ts starts it), beside this module in dist (the build copies it): it reads
+ * the process table itself, from /proc or from ps as `watchdogMode()` says, and a shell script reads best as one.
+ */
+export const WATCHDOG_SCRIPT = fileURLToPath(new URL('./watchdog.sh', import.meta.url));
+
 /** Where the platform marks runs (marksRuns), every process of a run inherits this variable, set to the run's id. */
 export const RUN_MARK_ENV = 'CFN_SUPERVISE_RUN';
 
@@ -104,7 +112,7 @@ export const pageSize = (): number => platform().pageSize();
 export const readStat = (pid: number | 'self'): ProcStat | undefined => platform().readStat(pid);
 export const readArgv = (pid: number): string[] | undefined => platform().readArgv(pid);
 export const readEnvVar = (pid: number, name: string): string | undefined => platform().readEnvVar(pid, name);
-export const executableOf = (pid: number): { exe: string; node: boolean } => platform().executableOf(pid);
+export const executableOf = (pid: number): string => platform().executableOf(pid);
 export const listenersOf = (pid: number): TcpListener[] | undefined => platform().listenersOf(pid);
 export const listenersOnPort = (port: number): TcpListener[] => platform().listenersOnPort(port);
 export const holderOf = (inode: string): number | undefined => platform().holderOf(inode);

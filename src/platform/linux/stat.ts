@@ -1,7 +1,6 @@
 // /proc/<pid>/stat, read in one pass per call: the identity (pid + start time), parentage, group, session,
 // state, CPU, threads and RSS of every process. ps or pidtree per process costs an order of magnitude more.
 import { closeSync, openSync, readFileSync, readSync, readdirSync, readlinkSync } from 'node:fs';
-import { isNodeExecutable } from '../../../common/node-argv.js';
 import type { ProcStat } from '../types.js';
 
 
@@ -230,13 +229,13 @@ export function readEnvVar(pid: number, name: string): string | undefined {
   }
 }
 
-/** The executable a process runs ('' for a kernel thread or one gone), and whether it is node. */
-export function executableOf(pid: number): { exe: string; node: boolean } {
+/** The executable a process runs: '' for a kernel thread or one gone. */
+export function executableOf(pid: number): string {
   let exe = '';
   try {
     exe = readlinkSync(`/proc/${pid}/exe`).replace(/ \(deleted\)$/, '');
   } catch {
     // A kernel thread has no executable; a process that ended has none either.
   }
-  return { exe, node: exe !== '' && isNodeExecutable(exe) };
+  return exe;
 }

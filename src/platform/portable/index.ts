@@ -2,9 +2,8 @@
 // sockets from lsof (at the slow cadence), memory from sysctl/vm_stat (macOS) or free, and no subreaper: orphans
 // of the tree go to init, and the watchdog and the ledger find them by start time and session.
 import type { DescriptorCount, Platform, ProcessTable } from '../index.js';
-import { isNodeExecutable } from '../../../common/node-argv.js';
 import { countDescriptors, listenersIn, parseLsof, runLsof, type LsofFile } from './lsof.js';
-import { systemMemory } from '../../../common/memory-tools.js';
+import { systemMemory } from '../memory-tools.js';
 import { envFlag, parseTargetStatus, psMarked, psOne, psTable, runPs } from './ps.js';
 
 /** ps reports RSS in KiB: the backend's page is one KiB. */
@@ -20,10 +19,9 @@ function readArgv(pid: number): string[] | undefined {
 }
 
 /** The executable: lsof's first `txt` file (macOS and Linux alike); ps's comm where lsof is missing. */
-function executableOf(pid: number): { exe: string; node: boolean } {
+function executableOf(pid: number): string {
   const files = parseLsof(runLsof(['-a', '-p', String(pid), '-d', 'txt']) ?? '').get(pid);
-  const exe = files?.find((f) => f.fd === 'txt')?.name ?? runPs(['-o', 'comm=', '-p', String(pid)]).trim();
-  return { exe, node: exe !== '' && isNodeExecutable(exe) };
+  return files?.find((f) => f.fd === 'txt')?.name ?? runPs(['-o', 'comm=', '-p', String(pid)]).trim();
 }
 
 function descriptors(pids: readonly number[]): Map<number, DescriptorCount> {

@@ -2,7 +2,7 @@
 import { accessSync, constants, readFileSync, readlinkSync } from 'node:fs';
 import type { DescriptorCount, Platform, ProcessTable, TargetStatus } from '../index.js';
 import { readRssKinds } from './rss-kinds.js';
-import { systemMemory } from '../../../common/sysmem.js';
+import { systemMemory } from '../sysmem.js';
 import { establishedInodes, fdCount, fdNames, holderOf, inspectorHeldSource, listenersOf, listenersOnPort, socketInodes } from './sockets.js';
 import { OpenProcFiles, childrenOf, executableOf, pageSize, readArgv, readEnvVar, readStat, scanFrom, scanProcesses } from './stat.js';
 
