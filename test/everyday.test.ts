@@ -63,6 +63,14 @@ describe('first contact', () => {
     expect(r.stderr.toString().trim()).toMatch(message);
   });
 
+  it('an unknown CFN_SUPERVISE_BACKEND is refused in one line, exit 2, before the agent starts', async () => {
+    const cwd = tempDir();
+    const r = await runCli([...FAST, '--', 'node', '-e', "require('fs').writeFileSync('ran', '')"], { cwd, env: { CFN_SUPERVISE_BACKEND: 'bsd' } });
+    expect(r.code).toBe(2);
+    expect(r.stderr.toString()).toBe('cfn-supervise: CFN_SUPERVISE_BACKEND must be linux or portable, not bsd\n');
+    expect(existsSync(path.join(cwd, 'ran'))).toBe(false);
+  });
+
   it('--version and -V print the package version, also into a reader that has gone, exit 0', async () => {
     const cwd = tempDir();
     const { version } = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { version: string };

@@ -5,7 +5,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { expect, it } from 'vitest';
-import { CLI, fixture, isAlive, killQuietly, spawnTracked, tempDir, track, waitFor } from './helpers/cli.js';
+import { CLI, fixture, isAlive, killQuietly, readJsonl, spawnTracked, tempDir, track, waitFor } from './helpers/cli.js';
 
 // strace slows every program the supervisor runs: the deadlines are the sum of generous waits.
 const TIMEOUT_MS = 90_000;
@@ -66,4 +66,6 @@ it.runIf(process.platform === 'linux' && existsSync('/usr/bin/strace'))("opens n
   const trace = readFileSync(traceFile, 'utf8');
   expect(trace).toMatch(/execve\("[^"]*\/ps"/);
   expect(foreignProcReads(trace, seen.supervisor.pid)).toEqual([]);
+  // No subreaper is how this backend works, not a fault to warn of at every start.
+  expect(readJsonl(path.join(cwd, '.cfn-supervise', 'supervisor.log')).filter((l) => String(l.msg).includes('subreaper'))).toEqual([]);
 }, TIMEOUT_MS);

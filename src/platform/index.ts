@@ -90,13 +90,22 @@ export const WATCHDOG_SCRIPT = fileURLToPath(new URL('./watchdog.sh', import.met
 /** Where the platform marks runs (marksRuns), every process of a run inherits this variable, set to the run's id. */
 export const RUN_MARK_ENV = 'CFN_SUPERVISE_RUN';
 
+/**
+ * A CFN_SUPERVISE_BACKEND that cannot run here: the user's to fix, so the command says it in one line and exits
+ * as on any usage error (its exitCode is common/errors.ts's EXIT.usage, which the seam does not import).
+ */
+export class BackendUnavailable extends Error {
+  override readonly name = 'BackendUnavailable';
+  readonly exitCode = 2;
+}
+
 /** Pure: which backend runs here. An unknown CFN_SUPERVISE_BACKEND is an error, not a silent default. */
 export function selectBackend(requested: string | undefined, os: NodeJS.Platform): BackendName {
   if (requested === 'linux' || requested === 'portable') {
-    if (requested === 'linux' && os !== 'linux') throw new Error(`CFN_SUPERVISE_BACKEND=linux needs Linux, not ${os}`);
+    if (requested === 'linux' && os !== 'linux') throw new BackendUnavailable(`CFN_SUPERVISE_BACKEND=linux needs Linux, not ${os}`);
     return requested;
   }
-  if (requested !== undefined && requested !== '') throw new Error(`CFN_SUPERVISE_BACKEND must be linux or portable, not ${requested}`);
+  if (requested !== undefined && requested !== '') throw new BackendUnavailable(`CFN_SUPERVISE_BACKEND must be linux or portable, not ${requested}`);
   return os === 'linux' ? 'linux' : 'portable';
 }
 

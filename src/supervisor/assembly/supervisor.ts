@@ -186,7 +186,8 @@ export class Supervisor {
         if (first) await this.tree.killAll();
         throw err;
       }
-      if (!subreaper) assembly.journal.log.warn('cannot become child subreaper; orphans are tracked through /proc only');
+      // Where runs are marked, no subreaper is the design (macOS has none), not a fault to warn of at every start.
+      if (!subreaper && !platform().marksRuns) assembly.journal.log.warn('cannot become child subreaper; orphans are found by whole passes over the process table only');
       try {
         const handlers = await assembly.start().catch(async (err: unknown) => {
           await this.tree.killAll();
