@@ -1,7 +1,7 @@
 // The portable backend: only what macOS has as well. The process table from one ps call per tick, descriptors and
 // sockets from lsof (at the slow cadence), memory from sysctl/vm_stat (macOS) or free, and no subreaper: orphans
 // of the tree go to init, and the watchdog and the ledger find them by start time and session.
-import type { DescriptorCount, Platform, ProcessTable } from '../index.js';
+import type { DescriptorCount, Platform, ProcessTable, ProcStat } from '../index.js';
 import { countDescriptors, listenersIn, parseLsof, runLsof, type LsofFile } from './lsof.js';
 import { systemMemory } from '../memory-tools.js';
 import { envFlag, parseTargetStatus, psMarked, psOne, psTable, runPs } from './ps.js';
@@ -9,8 +9,23 @@ import { envFlag, parseTargetStatus, psMarked, psOne, psTable, runPs } from './p
 /** ps reports RSS in KiB: the backend's page is one KiB. */
 const PAGE = 1024;
 
-/** One ps call reads the whole table: a walk from roots would cost a call per process. */
-const processTable = (): ProcessTable => ({ scan: () => psTable(), close: () => undefined });
+/**
+ * One ps call reads the whole table: a walk from roots would cost a call per process. A ps that failed says
+ * nothing of who lives: the last table stands in, or every process of the run would look gone (ended, recorded,
+ * its alerts raised again when it is seen next, a stop that ends nothing).
+ */
+function processTable(): ProcessTable {
+  let last = new Map<number, ProcStat>();
+  return { scan: () => (last = psTable() ?? last), close: () => undefined };
+}
+
+/** The marked processes; where ps failed, the last answer for the same mark (none where there is none). */
+let lastMarked: { mark: string; pids: Set<number> } | undefined;
+function markedProcesses(mark: string): Set<number> {
+  const pids = psMarked(mark);
+  if (pids) lastMarked = { mark, pids };
+  return pids ?? (lastMarked?.mark === mark ? lastMarked.pids : new Set());
+}
 
 /** The argv ps shows, joined by spaces: an argument that held a space comes back as two, an empty one not at all. */
 function readArgv(pid: number): string[] | undefined {
@@ -49,7 +64,7 @@ export const portablePlatform: Platform = {
   processTable,
   adoptedChildren: () => [],
   marksRuns: true,
-  markedProcesses: psMarked,
+  markedProcesses,
   readArgv,
   // ps shows another process's environment only on some systems and in its own format: not known here.
   readEnvVar: () => undefined,

@@ -80,13 +80,22 @@ export function parsePs(text: string): Map<number, ProcStat> {
   return procs;
 }
 
-/** ps with the C locale and UTC; '' when it fails (a `-p` whose process is gone exits 1). */
-export function runPs(args: readonly string[]): string {
+/** ps with the C locale and UTC: what it printed, and whether it exited 0. */
+function execPs(args: readonly string[]): { text: string; ok: boolean } {
   try {
-    return execFileSync('ps', args, { encoding: 'utf8', env: PS_ENV, timeout: PS_TIMEOUT_MS, stdio: ['ignore', 'pipe', 'ignore'], maxBuffer: 64 << 20 });
+    return { text: execFileSync('ps', args, { encoding: 'utf8', env: PS_ENV, timeout: PS_TIMEOUT_MS, stdio: ['ignore', 'pipe', 'ignore'], maxBuffer: 64 << 20 }), ok: true };
   } catch (err) {
-    return (err as { stdout?: string }).stdout ?? '';
+    return { text: (err as { stdout?: string }).stdout ?? '', ok: false };
   }
+}
+
+/** What ps printed; '' or less when it fails (a `-p` whose process is gone exits 1, and that is an answer). */
+export const runPs = (args: readonly string[]): string => execPs(args).text;
+
+/** A look at every process, or undefined when ps failed (timed out, killed, could not fork): no answer at all. */
+function psAll(args: readonly string[]): string | undefined {
+  const { text, ok } = execPs(args);
+  return ok ? text : undefined;
 }
 
 /**
@@ -111,7 +120,15 @@ export function parseMarked(text: string, mark: string): Set<number> {
 }
 
 /** One ps over every process with its environment: the user's own processes show theirs (root's: all). */
-export const psMarked = (mark: string): Set<number> => parseMarked(runPs(['-A', envFlag(process.platform), '-ww', '-o', 'pid=,args=']), mark);
+export function psMarked(mark: string): Set<number> | undefined {
+  const text = psAll(['-A', envFlag(process.platform), '-ww', '-o', 'pid=,args=']);
+  return text === undefined ? undefined : parseMarked(text, mark);
+}
 
-export const psTable = (): Map<number, ProcStat> => parsePs(runPs(['-A', '-o', PS_COLUMNS]));
+/** The whole table, or undefined when ps failed or printed a table without this very process (cut short). */
+export function psTable(): Map<number, ProcStat> | undefined {
+  const text = psAll(['-A', '-o', PS_COLUMNS]);
+  const table = text === undefined ? undefined : parsePs(text);
+  return table?.has(process.pid) ? table : undefined;
+}
 export const psOne = (pid: number): ProcStat | undefined => parsePs(runPs(['-o', PS_COLUMNS, '-p', String(pid)])).get(pid);
