@@ -376,13 +376,8 @@ export function decide(state: PolicyState, input: PolicyInput, t: Thresholds): {
     const on = thread ? { pid: p.pid, thread } : { pid: p.pid };
     for (const metric of METRICS) {
       const reading = rs[metric];
+      if (!reading) continue;
       const prev = prevLevels[metric] ?? 'ok';
-      // A tick without this reading (a heap reply not in yet, descriptors counted at the slower cadence) says
-      // nothing of the level: it is kept, or the next reading would raise the same alert again.
-      if (!reading) {
-        if (prev !== 'ok') levels[metric] = prev;
-        continue;
-      }
       const r = { ...reading, level: held(`${key}:${metric}`, prev, reading.level, pt.clearAfterMs) };
       levels[metric] = r.level;
       if (r.level === prev) continue;
