@@ -143,7 +143,14 @@ export function profileNode(item: unknown): ProfileNode {
 }
 
 /**
- * Validates the `.heapprofile` shape and folds its call tree into sites. Bytes allocated
+ * A frame of cfn-supervise's probe (dist/probe/*.cjs, a path or a file URL). What the probe allocates is its own:
+ * a profile it read while sampling ran (another capture's, a moment before) is live until the next GC, and in a
+ * short window of a slow leak it was the top site (`post node:inspector`).
+ */
+const PROBE_FRAME = /(?:^|\/)dist\/probe\/[\w-]+\.cjs$/;
+
+/**
+ * Validates the `.heapprofile` shape and folds its call tree into sites, leaving out the probe's own allocations. Bytes allocated
  * in a frame without a url go to the nearest caller with one, the builtin kept as `via`; with no such caller
  * (`(V8 API)`, `(GC)` under the root) the frame stays its own site. An anonymous function is named after the
  * nearest named one that called it, `(anonymous in rememberTurn)`: a callback's line alone is hard to place.
@@ -156,6 +163,7 @@ export function readProfile(raw: unknown): SiteTable {
   while (stack.length > 0) {
     const { node: item, caller, named } = stack.pop()!;
     const { functionName, url, lineNumber, columnNumber, selfSize, children } = profileNode(item);
+    if (PROBE_FRAME.test(url)) continue;
     const name = functionName || (url && named ? `(anonymous in ${named})` : '(anonymous)');
     const own: CallSite = { functionName: name, url, line: lineNumber + 1, column: columnNumber + 1 };
     const below = url ? own : caller;

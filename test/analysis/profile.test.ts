@@ -50,6 +50,20 @@ describe('heap profile summary', () => {
     ]);
   });
 
+  it("leaves out what the probe allocated itself (a profile it read while sampling), as a path or a file URL", () => {
+    const withProbe = readProfile(
+      profile([
+        { ...leak, self: 100 },
+        { fn: 'profile', url: '/x/node_modules/cfn-supervise/dist/probe/inspector.cjs', children: [{ fn: 'post', url: 'node:inspector', self: 500 }] },
+        { fn: 'serve', url: 'file:///work/main/dist/probe/serve.cjs', self: 70 },
+        { fn: 'probe', url: 'file:///app/dist/probe.cjs', self: 10 },
+      ]),
+    );
+    const s = summarizeProfile('x.heapprofile', withProbe, 10);
+    expect(s.totalBytes).toBe(110);
+    expect(s.sites.map((x) => x.functionName)).toEqual(['leak', 'probe']);
+  });
+
   it('aggregates by function and by file', () => {
     const s = summarizeProfile('x.heapprofile', table, 10);
     expect(s.functions.map((f) => [f.functionName, f.bytes])).toEqual([
