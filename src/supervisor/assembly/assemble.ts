@@ -239,7 +239,6 @@ export class Assembly {
     const attach = (rec: Parameters<ProbeSessions['attach']>[0]) => {
       log.info({ pid: rec.pid, ppid: rec.ppid, ...(rec.thread ? { thread: rec.thread } : {}), argv: redactArgv(rec.argv) }, rec.thread ? 'worker thread registered' : 'node process registered');
       sessions.attach(rec).catch((err: Error) => log.warn({ pid: rec.pid, err: err.message }, 'probe: attach failed'));
-      if (!rec.thread) this.watcher?.processRegistered();
     };
     for (const rec of registry.list()) attach(rec);
     registry.on('register', attach);

@@ -177,20 +177,7 @@ export class Watcher {
 
   /** A heap reading under pressure is decided on now: a fast leak can die within a tick. */
   heapArrived(fraction: number): void {
-    if (fraction >= this.settings.thresholds.heapWarning) this.tickSoon();
-  }
-
-  /**
-   * A node process that just registered is looked at now: one that starts and dies between two ticks (a child
-   * out of heap within a second) was never seen, and its fate was recorded nowhere.
-   */
-  processRegistered(): void {
-    this.tickSoon();
-  }
-
-  /** One tick as soon as the loop is free, however many ask for it meanwhile. */
-  private tickSoon(): void {
-    if (!this.run || this.soon) return;
+    if (!this.run || this.soon || fraction < this.settings.thresholds.heapWarning) return;
     this.soon = setImmediate(() => {
       this.soon = undefined;
       this.tick();
