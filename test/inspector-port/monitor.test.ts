@@ -101,7 +101,7 @@ describe('capture --pid and gc --pid without a supervisor', () => {
     expect(await profile.exited).toEqual({ code: 0, signal: null });
     const profileFile = profile.stdout().trim();
     expect(path.basename(profileFile)).toMatch(new RegExp(`-${t.pid}-manual\\.heapprofile$`));
-    expect(await topSite(profileFile)).toMatch(/^growTheLeak .*leak\.cjs:\d+:\d+$/);
+    expect(await topSite(profileFile)).toMatch(/^growTheLeak .*leak\.cjs:\d+:\d+( via [\w, ]+)?$/);
     expect(listeningPorts(t.pid)).toEqual([]);
 
     const snapshot = driver('capture', { pid: t.pid, kind: 'snapshot', capturesDir, json: true });
