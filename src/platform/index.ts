@@ -43,8 +43,11 @@ export interface Platform {
    * back by a subreaper: a double-forked daemon that no scan saw is still the run's.
    */
   readonly marksRuns: boolean;
-  /** The processes whose environment holds `mark` (NAME=value): one look at every process's environment. */
-  markedProcesses(mark: string): Set<number>;
+  /**
+   * The processes whose environment holds `mark` (NAME=value): one look at every process's environment;
+   * undefined when that look failed, which says nothing of who carries the mark.
+   */
+  markedProcesses(mark: string): Set<number> | undefined;
   /** The watchdog's arguments after its grace: how it reads the process table (watchdog.sh). */
   watchdogMode(): string[];
   readArgv(pid: number): string[] | undefined;

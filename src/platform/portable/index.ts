@@ -19,14 +19,6 @@ function processTable(): ProcessTable {
   return { scan: () => (last = psTable() ?? last), close: () => undefined };
 }
 
-/** The marked processes; where ps failed, the last answer for the same mark (none where there is none). */
-let lastMarked: { mark: string; pids: Set<number> } | undefined;
-function markedProcesses(mark: string): Set<number> {
-  const pids = psMarked(mark);
-  if (pids) lastMarked = { mark, pids };
-  return pids ?? (lastMarked?.mark === mark ? lastMarked.pids : new Set());
-}
-
 /** The argv ps shows, joined by spaces: an argument that held a space comes back as two, an empty one not at all. */
 function readArgv(pid: number): string[] | undefined {
   const text = runPs(['-o', 'args=', '-p', String(pid)]).trim();
@@ -64,7 +56,7 @@ export const portablePlatform: Platform = {
   processTable,
   adoptedChildren: () => [],
   marksRuns: true,
-  markedProcesses,
+  markedProcesses: psMarked,
   readArgv,
   // ps shows another process's environment only on some systems and in its own format: not known here.
   readEnvVar: () => undefined,

@@ -155,7 +155,7 @@ export function takeLostLedger(file: string): LostLedger | undefined {
     }
   }
   // An orphan its supervisor never saw (no subreaper brought it back) carries the run's mark.
-  for (const pid of mark ? platform().markedProcesses(mark) : []) {
+  for (const pid of (mark ? platform().markedProcesses(mark) : undefined) ?? []) {
     const stat = listed.has(pid) ? undefined : readStat(pid);
     if (stat && stat.state !== 'Z') lost.members.push({ pid: stat.pid, startTime: stat.startTime, comm: stat.comm });
   }

@@ -119,7 +119,8 @@ export class ProcessTree {
     const full = forceFull || now - this.fullScanAt >= FULL_SCAN_MS;
     if (full) this.fullScanAt = now;
     // A whole look at every environment costs as much as a pass: with the pass only, its finds kept as members.
-    if (full && this.mark) this.marked = platform().markedProcesses(this.mark);
+    // A look that failed keeps the run's last answer (beginRun drops it for the next run).
+    if (full && this.mark) this.marked = platform().markedProcesses(this.mark) ?? this.marked;
     const procs = this.table.scan(full, () => [...(this.agentPid ? [this.agentPid] : []), ...this.last.map((p) => p.pid), ...platform().adoptedChildren()]);
     // Only a full pass can tell that a kept process is gone: a partial one does not look for it.
     if (full && this.kept.size > 0) this.forgetGone(procs);
