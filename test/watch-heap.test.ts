@@ -3,7 +3,7 @@
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { fixture, readJsonl, runCli, startCli, tempDir, untilTicks, waitFor } from './helpers/cli.js';
+import { cpuSeconds, fixture, readJsonl, runCli, startCli, tempDir, untilTicks, waitFor } from './helpers/cli.js';
 import { topSelfFrame } from './helpers/profile.js';
 
 const watch = (name: string) => fixture(`watch/${name}`);
@@ -64,6 +64,30 @@ describe('heap watch', () => {
     const before = alertsOf(leak.cwd).slice(0, alertsOf(leak.cwd).indexOf(trend));
     expect(before.filter((x) => x.metric === 'heap' || x.metric === 'rss')).toEqual([]);
     expect(alertsOf(saw.cwd).filter((x) => x.metric === 'trend')).toEqual([]);
+  });
+
+  it('reads a heap that stays over the warning line once a tick, not as fast as its probe answers', async () => {
+    const cwd = tempDir();
+    const s = startCli([...FAST, '--heap-limit', '1024', '--interval', '500', '--restart', 'never', '--', 'node', watch('steady-high.cjs'), '760'], { cwd });
+    const state = path.join(cwd, '.cfn-supervise');
+    const warned = () => existsSync(path.join(state, 'alerts.jsonl')) && readJsonl(path.join(state, 'alerts.jsonl')).some((a) => a.metric === 'heap');
+    const alive = () => s.stdout().toString().split('alive').length - 1;
+    await waitFor(() => alive() > 0 && warned(), 60_000, 'the heap held, and its alert');
+    const agent = Number(readJsonl(path.join(state, 'alerts.jsonl')).find((a) => a.metric === 'heap')!.pid);
+    const supervisor = s.child.pid!;
+    const before = { at: Date.now(), lines: alive(), ticks: await untilTicks(state, 1), supervisor: cpuSeconds(supervisor), agent: cpuSeconds(agent) };
+    // Over the agent's next three seconds (its own lines): CPU time and ticks against the time that passed.
+    await waitFor(() => alive() >= before.lines + 3, 30_000, 'three more seconds of the agent');
+    const wall = (Date.now() - before.at) / 1000;
+    const ticks = (await untilTicks(state, 1)) - before.ticks;
+    const used = { supervisor: cpuSeconds(supervisor) - before.supervisor, agent: cpuSeconds(agent) - before.agent };
+    s.child.kill('SIGTERM');
+    await s.exited;
+    // Asking again the moment an answer came: about 4000 ticks a second, a core busy in each of them. Here: two
+    // ticks a second, and one more for each reading the probe sends after a collection.
+    expect(ticks / wall).toBeLessThan(10);
+    expect(used.supervisor / wall).toBeLessThan(0.25);
+    expect(used.agent / wall).toBeLessThan(0.25);
   });
 
   it('captures at most once per cooldown while the heap keeps crossing the critical line', async () => {

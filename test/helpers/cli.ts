@@ -1,7 +1,7 @@
 // Runs the built CLI as a real process, the way a person or a script would, and keeps the suite from leaking:
 // every process started here and every temp folder made here is ended and removed after its test (or, when
 // made for a whole file, after the file), also when the test fails. test/helpers/setup.ts installs the hooks.
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { createServer } from 'node:net';
@@ -170,6 +170,15 @@ export async function runCli(args: string[], opts: { cwd: string; env?: NodeJS.P
   const started = startCli(args, opts);
   const { code, signal } = await started.exited;
   return { code, signal, stdout: started.stdout(), stderr: started.stderr() };
+}
+
+let clockTicks: number | undefined;
+/** CPU time (user and system) a process has used so far, in seconds, from /proc/<pid>/stat. */
+export function cpuSeconds(pid: number): number {
+  clockTicks ??= Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }));
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / clockTicks;
 }
 
 export function isAlive(pid: number): boolean {

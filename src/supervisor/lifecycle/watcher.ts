@@ -180,7 +180,7 @@ export class Watcher {
     if (!this.run || this.soon || fraction < this.settings.thresholds.heapWarning) return;
     this.soon = setImmediate(() => {
       this.soon = undefined;
-      this.tick();
+      this.tick(false);
     });
   }
 
@@ -190,11 +190,12 @@ export class Watcher {
     this.timer = setInterval(() => this.tick(), this.settings.intervalMs);
   }
 
-  private tick(): void {
+  /** `readHeaps`: false when deciding on a reading that just arrived (Sampler.tick). */
+  private tick(readHeaps = true): void {
     const run = this.run;
     if (!run) return;
     try {
-      const sample = this.deps.sampler.tick(run.pid);
+      const sample = this.deps.sampler.tick(run.pid, readHeaps);
       this.last = sample;
       this.deps.metrics.observeTick(sample);
       run.memory.add(sample.processes);

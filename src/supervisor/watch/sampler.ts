@@ -218,6 +218,7 @@ export class Sampler {
   private connectionsAge = Infinity;
   private rssKindsAge = Infinity;
   private historySize: number;
+  private readHeaps = true;
 
   constructor(
     private readonly tree: ProcessTree,
@@ -227,7 +228,13 @@ export class Sampler {
     this.historySize = opts.historySize;
   }
 
-  tick(agentPid: number | undefined): Tick {
+  /**
+   * `readHeaps`: false for a tick that decides on a reading that just arrived. Starting the next reading there
+   * would ask again the moment an answer came, a loop as fast as the probe answers for as long as a heap stays
+   * over the pressure fraction (an agent hovering at 75% of its limit for hours).
+   */
+  tick(agentPid: number | undefined, readHeaps = true): Tick {
+    this.readHeaps = readHeaps;
     const started = performance.now();
     const at = Date.now();
     const members = this.tree.scan();
@@ -484,7 +491,7 @@ export class Sampler {
 
   /** `fds`: the process's descriptors now, for its main thread's reading (a worker's has none of its own). */
   private heapDue(k: HeapWatch, rssBytes: number, at: number, fds?: number): boolean {
-    if (k.reading) return false;
+    if (k.reading || !this.readHeaps) return false;
     const last = k.heap;
     return (
       !last ||
