@@ -35,6 +35,17 @@ describe("a member's death by memory, the agent living on", () => {
     expect(report.roles.find((x) => x.role === 'node:leaky-child.cjs')?.ends).toEqual({ oom: 2 });
   }, 90_000);
 
+  it('node children that die between two ticks: known from their registration, their lines and fates written', async () => {
+    const cwd = tempDir();
+    // One tick at the start, the next long after both children died of their heap.
+    const r = await runCli(['--min-free', '0', '--heap-limit', '48', '--interval', '60000', '--restart', 'never', '--', 'node', fixture('lifecycle/children-die.cjs'), 'node'], { cwd });
+    expect(r.code).toBe(0);
+    const oom = journal(cwd, 'processes.jsonl').filter((p) => p.cause === 'oom');
+    expect(oom).toHaveLength(2);
+    for (const p of oom) expect(p).toMatchObject({ role: 'node:leaky-child.cjs', signal: 'SIGABRT', argv: [expect.stringMatching(/node$/), fixture('lifecycle/leaky-child.cjs')] });
+    expect(journal(cwd, 'runs.jsonl')[0]).toMatchObject({ members: { oom: 2 } });
+  }, 90_000);
+
   it('a python child killed at the hard limit: notice, processes.jsonl with the signal, the run record, report', async () => {
     const cwd = tempDir();
     const r = await runCli(

@@ -38,10 +38,13 @@ describe('worker threads', () => {
     ]);
     const first = runs[0]!;
     const alerts = journal(cwd, 'alerts.jsonl').filter((a) => a.run_id === first.run_id);
-    // The worker's isolate is judged against its own limit: the main thread's heap stays small.
-    const heap = alerts.filter((a) => a.metric === 'heap').map((a) => [a.thread, a.level]);
-    expect(heap).toContainEqual([1, 'critical']);
-    expect(alerts.find((a) => a.metric === 'heap' && a.level === 'critical')!.message).toMatch(/worker thread 1\): heap at \d+% of its old-space limit/);
+    // The worker's isolate is judged against its own limit: the main thread's heap stays small. Whether it is seen
+    // critical first depends on the node: node ends a worker as V8 nears its limit, at 88% of it on Node 20 and
+    // 83% on Node 24 (critical is 85%).
+    const heap = alerts.filter((a) => a.metric === 'heap');
+    expect(heap.map((a) => a.thread)).toEqual(heap.map(() => 1));
+    expect(heap[0]).toMatchObject({ thread: 1, level: 'warning' });
+    expect(heap[0]!.message).toMatch(/worker thread 1\): heap at \d+% of its old-space limit/);
     const oom = alerts.find((a) => a.metric === 'oom');
     expect(oom).toMatchObject({ level: 'critical', pid: first.pid, thread: 1 });
     expect(oom!.message).toMatch(/worker thread 1 ran out of heap \(ERR_WORKER_OUT_OF_MEMORY\); unhandled: the agent ends with it/);
@@ -92,7 +95,7 @@ describe('worker threads', () => {
     const s = startCli([...FAST, '--heap-limit', '160', '--interval', '500', '--', 'node', workers('leak.cjs'), 'handled'], { cwd });
     const agent = await waitFor(async () => (await status(cwd)).find((p) => p.role === 'agent' && p.workers), 30_000, 'the worker in status');
 
-    const oom = await waitFor(() => journal(cwd, 'alerts.jsonl').find((a) => a.metric === 'oom'), 30_000, 'the worker OOM alert');
+    const oom = await waitFor(() => journal(cwd, 'alerts.jsonl').find((a) => a.metric === 'oom'), 60_000, 'the worker OOM alert');
     expect(oom).toMatchObject({ pid: agent.pid, thread: 1 });
     expect(oom.message).toMatch(/the process handled it and lives on/);
     // The agent lives on, unrestarted, and its worker is gone from status.

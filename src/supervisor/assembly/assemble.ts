@@ -111,6 +111,7 @@ export class Assembly {
         historySize: historySize(watcherSettings(config)),
         registeredArgv: (pid) => registry?.get(pid)?.argv,
         pressure: () => this.config.heapWarning,
+        intervalMs: () => this.config.intervalMs,
         trendWindowMs: (role) => thresholdsFor(role, this.config).trendWindowMs,
         onHeap: (_pid, fraction) => this.watcher?.heapArrived(fraction),
         onEnded: (life, withRun, node) => this.watcher?.processEnded(life, withRun, node),
@@ -239,6 +240,7 @@ export class Assembly {
     const attach = (rec: Parameters<ProbeSessions['attach']>[0]) => {
       log.info({ pid: rec.pid, ppid: rec.ppid, ...(rec.thread ? { thread: rec.thread } : {}), argv: redactArgv(rec.argv) }, rec.thread ? 'worker thread registered' : 'node process registered');
       sessions.attach(rec).catch((err: Error) => log.warn({ pid: rec.pid, err: err.message }, 'probe: attach failed'));
+      if (!rec.thread) this.watcher?.registered(rec.pid, rec.argv);
     };
     for (const rec of registry.list()) attach(rec);
     registry.on('register', attach);

@@ -175,6 +175,11 @@ export class Watcher {
     if (intervalChanged && this.run) this.schedule();
   }
 
+  /** A node process of the run registered its probe (its main thread). */
+  registered(pid: number, argv: string[]): void {
+    if (this.run) this.deps.sampler.registered(pid, this.run.pid, argv);
+  }
+
   /** A heap reading under pressure is decided on now: a fast leak can die within a tick. */
   heapArrived(fraction: number): void {
     if (!this.run || this.soon || fraction < this.settings.thresholds.heapWarning) return;

@@ -8,6 +8,7 @@ import type { IsolateSample, ProcessSample, TickSample } from './policy.js';
 import { leakTrend, type HeapHistory, type Point, type Trend } from './trend.js';
 import { offHeapGrowth, type OffHeapGrowth } from './offheap.js';
 import { PairRing, Ring } from './ring.js';
+import { nextReadDelay } from './read-cadence.js';
 import { handleGrowth, type HandleGrowth, type HandleReading } from './handles.js';
 import { pageSize, platform, readArgv, systemMemory, type ProcStat, type RssKinds } from '../../platform/index.js';
 import { parseNodeArgs } from '../../common/node-argv.js';
@@ -157,6 +158,8 @@ interface HeapWatch {
   };
   /** A heap read in flight: at most one per isolate, so a blocked agent never piles up requests. */
   reading?: Promise<void>;
+  /** The next reading of a heap that grows fast over the pressure fraction, due before the next tick. */
+  soon?: NodeJS.Timeout;
   /** Heap reads in a row that got no answer in time. */
   missed: number;
 }
@@ -200,6 +203,8 @@ export interface SamplerOptions {
   registeredArgv?: (pid: number) => string[] | undefined;
   /** Heap used ÷ limit from which a process's heap is read on every tick (the warning fraction). */
   pressure?: () => number;
+  /** The tick's interval now: a heap over the pressure fraction that grows fast is read again before it. */
+  intervalMs?: () => number;
   /** A heap reading arrived: the watcher decides at once on one under pressure instead of a tick later. */
   onHeap?: (pid: number, fraction: number) => void;
   /** The trend window for a process of this role (its role's rule, else the global one). */
@@ -252,6 +257,39 @@ export class Sampler {
       this.known.delete(pid);
     }
     return { at, processes, system: systemMemory(), durationMs: performance.now() - started };
+  }
+
+  /**
+   * A node process registered its probe: known from now on, not from the next tick. One that dies of its heap
+   * within a tick of its start (a child leaking fast) is still ended, with its line and its fate, at that tick.
+   */
+  registered(pid: number, agentPid: number | undefined, argv: string[]): void {
+    if (this.known.has(pid)) return;
+    const p = platform().readStat(pid);
+    if (!p || p.state === 'Z') return;
+    const k = this.newKnown(p, pageSize(), Date.now());
+    k.life.role = this.roleFor(k, argv.length > 1 ? argv : k.argv, p.comm, pid === agentPid);
+    k.life.argv = argv.length > 1 ? argv : k.argv;
+  }
+
+  private newKnown(p: ProcStat, page: number, at: number): Known {
+    const rss = p.rssPages * page;
+    const k: Known = {
+      startTime: p.startTime,
+      life: { pid: p.pid, ppid: p.ppid, role: p.comm, firstAt: at, lastAt: at, rss: { start: rss, peak: rss, end: rss }, probed: false },
+      comm: p.comm,
+      argv: readArgv(p.pid),
+      cpuTicks: p.cpuTicks,
+      at,
+      rss: new PairRing(RSS_HISTORY_POINTS),
+      heaps: new Ring(this.historySize),
+      floors: new Ring(this.historySize),
+      offHeap: new PairRing(OFFHEAP_POINTS),
+      handles: new Ring(HANDLE_READINGS),
+      missed: 0,
+    };
+    this.known.set(p.pid, k);
+    return k;
   }
 
   private fdsMoved(fds: Map<number, number | undefined>): boolean {
@@ -340,22 +378,7 @@ export class Sampler {
   ): ProcessRecordView {
     let k = this.known.get(p.pid);
     if (!k || k.startTime !== p.startTime) {
-      const rss = p.rssPages * page;
-      k = {
-        startTime: p.startTime,
-        life: { pid: p.pid, ppid: p.ppid, role: p.comm, firstAt: at, lastAt: at, rss: { start: rss, peak: rss, end: rss }, probed: false },
-        comm: p.comm,
-        argv: readArgv(p.pid),
-        cpuTicks: p.cpuTicks,
-        at,
-        rss: new PairRing(RSS_HISTORY_POINTS),
-        heaps: new Ring(this.historySize),
-        floors: new Ring(this.historySize),
-        offHeap: new PairRing(OFFHEAP_POINTS),
-        handles: new Ring(HANDLE_READINGS),
-        missed: 0,
-      };
-      this.known.set(p.pid, k);
+      k = this.newKnown(p, page, at);
     } else if (k.comm !== p.comm || this.mayBeBeforeExec(k, p.ppid) || this.argvUnread(k, p.state)) {
       k.comm = p.comm;
       k.argv = readArgv(p.pid);
@@ -542,12 +565,14 @@ export class Sampler {
     k.reading = this.heaps!.heap(pid, thread).then(
       (h) => {
         const at = Date.now();
+        const prev = k.heaps.last();
         k.heap = { at, rssBytes, used: h.used, total: h.total, limit: h.oldSpaceLimit ?? h.limit, external: h.external, arrayBuffers: h.arrayBuffers };
         k.heaps.push({ t: at, v: h.used });
         k.history = undefined;
         read?.(h, at);
         k.missed = 0;
         this.opts.onHeap?.(pid, h.used / k.heap.limit);
+        this.readSoon(pid, k, prev, rssBytes, thread, read);
       },
       (err: unknown) => {
         // Blocked in a synchronous call, or gone: RSS stands in, and the policy hears of the silence.
@@ -557,6 +582,22 @@ export class Sampler {
     ).finally(() => {
       k.reading = undefined;
     });
+  }
+
+  /** A heap over the pressure fraction that grows fast: read again as its growth asks (read-cadence.ts). */
+  private readSoon(pid: number, k: HeapWatch, prev: Point | undefined, rssBytes: number, thread: number, read?: (h: HeapReading, at: number) => void): void {
+    const heap = k.heap;
+    const interval = this.opts.intervalMs?.();
+    if (!heap || interval === undefined || heap.used / heap.limit < (this.opts.pressure?.() ?? 1)) return;
+    const delay = nextReadDelay(prev, { t: heap.at, v: heap.used }, heap.limit, interval);
+    if (delay === undefined) return;
+    clearTimeout(k.soon);
+    k.soon = setTimeout(() => {
+      k.soon = undefined;
+      // Gone, ended with its run, or its worker thread gone: the timer outlived what it was for.
+      if (this.isolate(pid, thread) === k && !k.reading) this.readHeap(pid, k, rssBytes, thread, read);
+    }, delay);
+    k.soon.unref();
   }
 }
 
