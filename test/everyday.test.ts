@@ -174,6 +174,9 @@ describe('the headline command', () => {
     const cwd = project();
     const s = startCli([...FAST, '--interval', '200', '--', 'npx', '--offline', 'cfn-probe-tree'], { cwd });
     await waitFor(() => existsSync(state(cwd, 'ledger')) && readFileSync(state(cwd, 'ledger'), 'utf8').split('\n').filter((l) => l.startsWith('pid ')).length >= 4, 30_000, 'the npx tree');
+    // npx, sh, node, sh are four: the grandchild, last, is there once its probe registered.
+    const registered = () => existsSync(state(cwd, 'supervisor.log')) && readFileSync(state(cwd, 'supervisor.log'), 'utf8').split('\n').some((l) => l.includes('node process registered') && l.includes('grandchild.js'));
+    await waitFor(registered, 30_000, "the grandchild's registration");
     s.child.kill('SIGTERM');
     await s.exited;
     const roles = readJsonl(state(cwd, 'processes.jsonl')).map((p) => p.role);
