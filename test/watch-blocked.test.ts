@@ -2,9 +2,12 @@
 // RSS rules act on /proc data alone, on time, and the silence itself is reported once, as `unresponsive`.
 import path from 'node:path';
 import { expect, it } from 'vitest';
-import { fixture, readJsonl, runCli, tempDir } from './helpers/cli.js';
+import { exclusive, fixture, readJsonl, runCli, tempDir } from './helpers/cli.js';
 
 it('acts on the RSS hard limit of a blocked agent within a few ticks', async () => {
+  // Its probe cannot answer at critical: the inspector's port may be tried, and SIGUSR1 opens node's default,
+  // 9229, even in a process blocked in JavaScript (an interrupt), which default-port.test.ts needs free.
+  await exclusive('inspector-9229');
   const cwd = tempDir();
   const r = await runCli(
     ['--min-free', '0', '--interval', '200', '--restart', 'never', '--kill-timeout', '500', '--warning', '150', '--critical', '300', '--hard', '450', '--', 'node', fixture('watch/blocked-growth.cjs')],

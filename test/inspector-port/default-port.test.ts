@@ -12,12 +12,17 @@ import { listeningPorts, OPTS, rejection, target } from './helpers.js';
 describe('port 9229 held by another process', () => {
   it('refuses in one line naming the holder, then opens the inspector once the port is free', async () => {
     await exclusive('inspector-9229');
-    const holder = net.createServer();
-    // Held by someone else already: the refusal is still checked, but that port cannot be freed here.
-    const heldHere = await new Promise<boolean>((resolve) => {
-      holder.once('error', () => resolve(false));
-      holder.listen(DEFAULT_INSPECTOR_PORT, '127.0.0.1', () => resolve(true));
-    });
+    let holder = net.createServer();
+    const hold = () =>
+      new Promise<boolean>((resolve) => {
+        holder = net.createServer();
+        holder.once('error', () => resolve(false));
+        holder.listen(DEFAULT_INSPECTOR_PORT, '127.0.0.1', () => resolve(true));
+      });
+    // The process of a test that held the lock before may still be ending, its inspector on 9229: freed, it would
+    // let the target open there within the refusal's time. One that stays (someone else's) cannot be freed here:
+    // the refusal is still checked.
+    const heldHere = await waitFor(hold, 20_000, 'port 9229 free').catch(() => false);
     try {
       const t = await target('leak.cjs', [], { defaultPort: true });
       const err = await rejection(attachInspector(t.pid, { ...OPTS, openTimeoutMs: 1500 }));

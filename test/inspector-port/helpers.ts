@@ -51,10 +51,13 @@ export function driver(command: 'monitor' | 'capture' | 'gc', options: object, e
 }
 
 export async function rejection(work: Promise<unknown>): Promise<Error & { status?: number; problem?: string }> {
+  let value: unknown;
   try {
-    await work;
+    value = await work;
   } catch (err) {
     return err as Error & { status?: number; problem?: string };
   }
-  throw new Error('expected a rejection');
+  // What it opened instead says whose port it was.
+  const port = (value as { port?: number } | undefined)?.port;
+  throw new Error(`expected a rejection${port === undefined ? '' : `, but it opened an inspector on port ${port}`}`);
 }
