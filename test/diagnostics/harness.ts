@@ -32,16 +32,19 @@ export function startSupervisor(flags: string[], agent: string[]): Supervisor {
 /** Waits until the control socket answers and the agent has been sampled with a heap. */
 export async function untilWatched(s: Supervisor, timeoutMs = 30_000): Promise<{ status: StatusView; agent: ProcessView }> {
   const deadline = Date.now() + timeoutMs;
+  // What the supervisor last said of its processes: the failure names it.
+  let seen = 'no answer';
   for (;;) {
     try {
       const status = await s.client.request<StatusView>('GET', '/status', { timeoutMs: 2000 });
       const { processes } = await s.client.request<{ processes: ProcessView[] }>('GET', '/processes', { timeoutMs: 2000 });
+      seen = JSON.stringify(processes);
       const agent = processes.find((p) => p.pid === status.agent.pid && p.heap_used_mb !== undefined);
       if (agent) return { status, agent };
     } catch {
       // Not listening yet.
     }
-    if (s.child.exitCode !== null || Date.now() > deadline) throw new Error(`the supervisor never watched its agent: ${s.stderr()}`);
+    if (s.child.exitCode !== null || Date.now() > deadline) throw new Error(`the supervisor never watched its agent: ${s.stderr()}; its processes: ${seen}`);
     await new Promise((r) => setTimeout(r, 100));
   }
 }
