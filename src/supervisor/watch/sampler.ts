@@ -268,8 +268,8 @@ export class Sampler {
     const p = platform().readStat(pid);
     if (!p || p.state === 'Z') return;
     const k = this.newKnown(p, pageSize(), Date.now());
-    k.life.role = this.roleFor(k, argv.length > 1 ? argv : k.argv, p.comm, pid === agentPid);
-    k.life.argv = argv.length > 1 ? argv : k.argv;
+    k.life.argv = argvOf(argv, k);
+    k.life.role = this.roleFor(k, k.life.argv, p.comm, pid === agentPid);
   }
 
   private newKnown(p: ProcStat, page: number, at: number): Known {
@@ -387,9 +387,7 @@ export class Sampler {
     const cpuPercent = elapsed > 0 ? Math.round(((p.cpuTicks - k.cpuTicks) / USER_HZ / elapsed) * 1000) / 10 : 0;
     k.cpuTicks = p.cpuTicks;
     k.at = at;
-    // process.argv leaves out node's own options (`node -e <code>` registers as just `node`): then /proc says more.
-    const registered = this.opts.registeredArgv?.(p.pid);
-    const argv = registered && registered.length > 1 ? registered : k.argv;
+    const argv = argvOf(this.opts.registeredArgv?.(p.pid), k);
     const view: ProcessRecordView = {
       pid: p.pid,
       ppid: p.ppid,
@@ -599,6 +597,11 @@ export class Sampler {
     }, delay);
     k.soon.unref();
   }
+}
+
+/** process.argv leaves out node's own options (`node -e <code>` registers as just `node`): then /proc says more. */
+function argvOf(registered: string[] | undefined, k: Known): string[] | undefined {
+  return registered && registered.length > 1 ? registered : k.argv;
 }
 
 function workerLived(life: ProcessLife, used: number, limit: number): void {
