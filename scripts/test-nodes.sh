@@ -21,8 +21,12 @@ run() {
     summary+=("node $major, $label: passed in $((SECONDS - start)) s")
   else
     summary+=("node $major, $label: FAILED after $((SECONDS - start)) s")
-    # vitest's own list of what failed, without its colours.
-    while IFS= read -r line; do summary+=("  $line"); done < <(sed 's/\x1b\[[0-9;]*m//g' "$log" | grep -E '^ *FAIL ' | sort -u | head -20)
+    # vitest's own account of what failed, without its colours: each failed test and its error up to the source
+    # excerpt (a message and, for a mismatch, its diff), so that a CI log that keeps only its end says why.
+    while IFS= read -r line; do summary+=("  $line"); done < <(sed 's/\x1b\[[0-9;]*m//g' "$log" | awk '
+      /^ *FAIL / { n = 0; open = 1; print; next }
+      open && (/^ *❯ / || /^⎯/) { open = 0; next }
+      open && NF && n < 12 { n++; print "    " substr($0, 1, 300) }' | head -200)
     failed=1
   fi
 }

@@ -3,6 +3,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
+import { ControlClient } from '../src/cli/client.js';
 import { openJournal } from '../src/supervisor/journal/journal.js';
 import { fixture, isAlive, readJsonl, runCli, startCli, tempDir, waitFor } from './helpers/cli.js';
 
@@ -67,9 +68,20 @@ describe('connections', () => {
       return existsSync(f) ? readJsonl(f).filter((a) => a.metric === 'sockets') : [];
     };
     await waitFor(() => alerts().some((a) => a.level === 'warning'), 40_000, 'the connections warning');
+    // A count may come while the server has accepted only some of its six connections (a connection in the
+    // accept queue is not yet one of its descriptors): the warning names 10 to 12, and the count reaches 12.
+    const warning = alerts().find((a) => a.level === 'warning')!;
+    expect(warning).toMatchObject({ level: 'warning', threshold: 10, unit: 'connections', role: 'agent' });
+    expect(warning.value as number).toBeGreaterThanOrEqual(10);
+    expect(warning.value as number).toBeLessThanOrEqual(12);
+    const client = new ControlClient(path.join(cwd, '.cfn-supervise'));
+    await waitFor(
+      async () => (await client.request<{ processes: { role: string; sockets?: number }[] }>('GET', '/processes')).processes.find((p) => p.role === 'agent')?.sockets === 12,
+      40_000,
+      'a count of 12 connections',
+    );
     s.child.kill('SIGTERM');
     await s.exited;
-    expect(alerts().find((a) => a.level === 'warning')).toMatchObject({ level: 'warning', value: 12, threshold: 10, unit: 'connections', role: 'agent' });
   });
 });
 
