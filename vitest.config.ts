@@ -12,11 +12,13 @@ const shared = {
 };
 
 export default defineConfig({
+  // The probe's modules are CommonJS TypeScript (.cts), which vite does not transform by default.
+  oxc: { include: /\.(m?ts|cts|[jt]sx)$/ },
   test: {
     projects: [
-      { test: { ...shared, name: 'unit', include: ['test/unit/**/*.test.ts'] } },
-      { test: { ...shared, name: 'integration', include: ['test/**/*.test.ts'], exclude: ['test/unit/**', 'test/**/*.slow.test.ts'] } },
-      { test: { ...shared, name: 'slow', include: ['test/**/*.slow.test.ts'], testTimeout: 600_000 } },
+      { extends: true, test: { ...shared, name: 'unit', include: ['test/unit/**/*.test.ts'] } },
+      { extends: true, test: { ...shared, name: 'integration', include: ['test/**/*.test.ts'], exclude: ['test/unit/**', 'test/**/*.slow.test.ts'] } },
+      { extends: true, test: { ...shared, name: 'slow', include: ['test/**/*.slow.test.ts'], testTimeout: 600_000 } },
     ],
   },
 });

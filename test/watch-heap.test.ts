@@ -49,7 +49,7 @@ describe('heap watch', () => {
     const leak = { cwd: tempDir() };
     const saw = { cwd: tempDir() };
     const a = startCli([...FAST, ...opts, '--', 'node', watch('slow-leak.cjs')], leak);
-    const b = startCli([...FAST, ...opts, '--', 'node', watch('sawtooth.cjs')], saw);
+    const b = startCli([...FAST, ...opts, '--', 'node', '--expose-gc', watch('sawtooth.cjs')], saw);
     const alertsOf = (cwd: string) => {
       const f = path.join(cwd, '.cfn-supervise/alerts.jsonl');
       return existsSync(f) ? readJsonl(f) : [];

@@ -27,6 +27,10 @@ export class Inspector {
   private restoreConsole?: () => void;
   /** Uses in progress (a GC awaiting V8's task). */
   private users = 0;
+  // When the probe's own collection or snapshot began and when the last one ended (performance.now()): V8
+  // collects for both, several major GCs each, which are not the app's.
+  private ownFrom = Infinity;
+  private ownTo = -Infinity;
   /** Sampling requests of the supervisor not yet released. */
   private holds = 0;
   /** The probe's own judgement (pressure.cts) asks for sampling. */
@@ -63,6 +67,11 @@ export class Inspector {
    */
   collectGarbage(done: (err: Error | null) => void): void {
     this.postInUse('HeapProfiler.collectGarbage', done);
+  }
+
+  /** Whether a major GC that started at `start` (performance.now()) was one the probe asked of V8. */
+  ownCollection(start: number): boolean {
+    return start >= this.ownFrom && (this.users > 0 || start <= this.ownTo);
   }
 
   /**
@@ -115,8 +124,9 @@ export class Inspector {
   private postInUse(method: string, done: (err: Error | null) => void): void {
     this.attach();
     const session = this.session!;
-    this.users++;
+    if (this.users++ === 0) this.ownFrom = performance.now();
     const finished = (err: Error | null): void => {
+      this.ownTo = performance.now();
       // Disconnecting a session from inside its own callback hangs the process (measured on Node 20).
       SafeSetImmediate(() => {
         this.users--;

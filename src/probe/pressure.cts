@@ -4,6 +4,7 @@
  * tick. Sampling (about free at its default interval) keeps only allocations still alive, so it must run
  * before the heap gets critical for a fast leak's profile to name the leak before the OOM.
  */
+import { StormGuard } from './gc-storm.cjs';
 import { SafeClearTimeout, SafeSetTimeout } from './probe.cjs';
 
 export interface GcPoint {
@@ -65,23 +66,50 @@ export class Judge {
   }
 }
 
-/** Calls `onMajor` with the end time of the latest major GC of each batch the observer delivers. */
-export function watchMajorGcs(onMajor: (at: number) => void): () => void {
+/**
+ * Calls `onMajor` with the end time of the latest of the app's major GCs in each batch the observer delivers,
+ * except while the observer is paused after a storm of them (StormGuard). `own` tells the probe's own
+ * collections (a forced GC, a snapshot: several majors each) by their start (performance.now()): left out.
+ */
+export function watchMajorGcs(onMajor: (at: number) => void, own: (start: number) => boolean): () => void {
   const { PerformanceObserver, constants } = require('node:perf_hooks') as typeof import('node:perf_hooks');
+  const guard = new StormGuard();
+  let resume: NodeJS.Timeout | undefined;
+  const observe = (): void => observer.observe({ entryTypes: ['gc'] });
   const observer = new PerformanceObserver((list) => {
     try {
       let end = 0;
+      let pause = 0;
       for (const e of list.getEntries()) {
         const kind = (e as { detail?: { kind?: number } }).detail?.kind;
-        if (kind === constants.NODE_PERFORMANCE_GC_MAJOR) end = Math.max(end, e.startTime + e.duration);
+        if (kind !== constants.NODE_PERFORMANCE_GC_MAJOR || own(e.startTime)) continue;
+        const at = e.startTime + e.duration;
+        end = Math.max(end, at);
+        pause = Math.max(pause, guard.seen(performance.timeOrigin + at));
       }
       if (end > 0) onMajor(Math.round(performance.timeOrigin + end));
+      if (pause > 0 && !resume) {
+        observer.disconnect();
+        resume = SafeSetTimeout(() => {
+          resume = undefined;
+          try {
+            observe();
+          } catch {
+            // Called from the loop: a throw here would be the app's crash.
+          }
+        }, pause);
+        resume.unref();
+      }
     } catch {
       // An observer callback that throws would be the app's uncaught exception.
     }
   });
-  observer.observe({ entryTypes: ['gc'] });
-  return () => observer.disconnect();
+  observe();
+  return () => {
+    SafeClearTimeout(resume);
+    resume = undefined;
+    observer.disconnect();
+  };
 }
 
 /** Passes at most one point per `everyMs`: the first at once, then the latest one at the end of each period. */

@@ -150,7 +150,7 @@ export function serve(socket: Socket): void {
       // An observer callback that throws would be the app's uncaught exception.
     }
   };
-  const stopWatching = watchMajorGcs(afterMajorGc);
+  const stopWatching = watchMajorGcs(afterMajorGc, (start) => loaded?.ownCollection(start) ?? false);
   if (!thread) onWorkerOom((t, fatal) => send({ type: 'worker-oom', thread: t, fatal }));
 
   socket.on('close', () => {
@@ -233,9 +233,13 @@ export function serve(socket: Socket): void {
           break;
         case 'gc': {
           const before = v8.getHeapStatistics().used_heap_size;
-          inspector().collectGarbage((err) =>
-            err ? reply(undefined, err) : reply({ beforeBytes: before, afterBytes: v8.getHeapStatistics().used_heap_size }),
-          );
+          inspector().collectGarbage((err) => {
+            if (err) return reply(undefined, err);
+            // The observer leaves the probe's own collections out (watchMajorGcs): this one is judged here, also
+            // while the observer is paused.
+            afterMajorGc(Date.now());
+            reply({ beforeBytes: before, afterBytes: v8.getHeapStatistics().used_heap_size });
+          });
           break;
         }
         case 'capture':
