@@ -4,6 +4,7 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
+import { ControlClient } from '../src/cli/client.js';
 import { systemMemory } from '../src/platform/sysmem.js';
 import { scanProcesses } from '../src/platform/linux/stat.js';
 import { fixture, isAlive, readJsonl, runCli, startCli, tempDir, track, waitFor } from './helpers/cli.js';
@@ -101,12 +102,16 @@ describe('stop and kill', () => {
     track(child);
     track(grandchild);
     expect(isAlive(grandchild!)).toBe(true);
+    const client = new ControlClient(path.join(cwd, '.cfn-supervise'));
+    await waitFor(async () => (await client.request<{ processes: { pid: number }[] }>('GET', '/processes')).processes.some((p) => p.pid === grandchild), 15_000, 'the grandchild watched');
     s.child.kill('SIGTERM');
     expect(await s.exited).toEqual({ code: null, signal: 'SIGTERM' });
     expect(isAlive(child!)).toBe(false);
     expect(isAlive(grandchild!)).toBe(false);
     const [run] = readJsonl(path.join(cwd, '.cfn-supervise/runs.jsonl'));
     expect(run!.exit).toMatchObject({ reason: 'stopped' });
+    // Alive when the agent's exit ended the run, ended by the supervisor after it.
+    expect(readJsonl(path.join(cwd, '.cfn-supervise/processes.jsonl')).find((p) => p.pid === grandchild)).toMatchObject({ ended: 'with-run' });
   });
 
   it('forwards signals to the agent and exits with its code when it stops', async () => {

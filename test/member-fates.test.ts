@@ -42,8 +42,11 @@ describe("a member's death by memory, the agent living on", () => {
     expect(r.code).toBe(0);
     const oom = journal(cwd, 'processes.jsonl').filter((p) => p.cause === 'oom');
     expect(oom).toHaveLength(2);
-    for (const p of oom) expect(p).toMatchObject({ role: 'node:leaky-child.cjs', signal: 'SIGABRT', argv: [expect.stringMatching(/node$/), fixture('lifecycle/leaky-child.cjs')] });
-    expect(journal(cwd, 'runs.jsonl')[0]).toMatchObject({ members: { oom: 2 } });
+    // Dead when the run ended: they exited on their own, as did the agent, whose exit ended the run.
+    for (const p of oom) expect(p).toMatchObject({ role: 'node:leaky-child.cjs', signal: 'SIGABRT', ended: 'exited', argv: [expect.stringMatching(/node$/), fixture('lifecycle/leaky-child.cjs')] });
+    const [run] = journal(cwd, 'runs.jsonl');
+    expect(run).toMatchObject({ members: { oom: 2 } });
+    expect(journal(cwd, 'processes.jsonl').find((p) => p.pid === run!.pid)).toMatchObject({ role: 'agent', ended: 'exited' });
   }, 90_000);
 
   it('a python child killed at the hard limit: notice, processes.jsonl with the signal, the run record, report', async () => {

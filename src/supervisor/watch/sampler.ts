@@ -308,10 +308,18 @@ export class Sampler {
     return new Map([...counted].map(([pid, d]) => [pid, d.connections]));
   }
 
-  /** The run is over: what is still known ends with it. */
+  /**
+   * The run is over (its agent exited): what still lives ends with it; what died since the last tick, the agent
+   * among them, exited on its own.
+   */
   finish(): void {
-    for (const k of this.known.values()) this.ended(k, true);
+    for (const k of this.known.values()) this.ended(k, this.living(k));
     this.known.clear();
+  }
+
+  private living(k: Known): boolean {
+    const p = platform().readStat(k.life.pid);
+    return p !== undefined && p.state !== 'Z' && p.startTime === k.startTime;
   }
 
   private ended(k: Known, withRun: boolean): void {
