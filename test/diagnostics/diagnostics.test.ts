@@ -45,7 +45,12 @@ describe('diagnostics', () => {
         },
         { timeout: 45_000, interval: 500 },
       )
-      .toBe(true);
+      .toBe(true)
+      .catch((err: Error) => {
+        // What the last page said of the trend, which the bare "expected false" does not.
+        const trendAlerts = d?.alerts.filter((a) => a.metric === 'trend').map((a) => a.message);
+        throw new Error(`${err.message}; trend alerts: ${JSON.stringify(trendAlerts)}; the agent: ${JSON.stringify(d?.processes.find((p) => p.pid === agent.pid))}`);
+      });
     expect(d.system_memory.total_mb).toBeGreaterThan(0);
     expect(d.status.agent).toMatchObject({ phase: 'running', pid: agent.pid });
     const watched = d.processes.find((p) => p.pid === agent.pid)!;
