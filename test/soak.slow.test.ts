@@ -27,6 +27,10 @@ describe('the supervisor does not leak', () => {
     await s.exited;
     const log = readFileSync(path.join(cwd, '.cfn-supervise/supervisor.log'), 'utf8');
     expect((log.match(/node process registered/g) ?? []).length).toBeGreaterThan(1900);
+    // Not a flat line: V8 commits more heap as the churn goes on (by hand, 2026-12-07: RSS 68 → 104 MB by 3,000
+    // children, then flat to 6,000, while the heap after each major GC went 7.1 → 7.7 MB). 13 MB between 500 and
+    // 2,000 children there, 16.8 MB once beside other tests: a floor-based check (--trace-gc) would be the sharper
+    // test of a per-child leak.
     expect(after - warm).toBeLessThan(16 * 1024);
   }, 900_000);
 });
