@@ -122,6 +122,11 @@ export function platform(): Platform {
 // The calls by name, for callers that need one or two: the backend is chosen at the first call, not at import.
 export const pageSize = (): number => platform().pageSize();
 export const readStat = (pid: number | 'self'): ProcStat | undefined => platform().readStat(pid);
+/** The process `pid` now, if it is still the one that started at `startTime` and not a zombie: a pid is reused. */
+export function stillLiving(pid: number, startTime: number): ProcStat | undefined {
+  const now = readStat(pid);
+  return now !== undefined && now.startTime === startTime && now.state !== 'Z' ? now : undefined;
+}
 export const readArgv = (pid: number): string[] | undefined => platform().readArgv(pid);
 export const readEnvVar = (pid: number, name: string): string | undefined => platform().readEnvVar(pid, name);
 export const executableOf = (pid: number): string => platform().executableOf(pid);

@@ -14,7 +14,7 @@ import { rmSync } from 'node:fs';
 import { writeFileAtomicSync } from '../../common/atomic-write.js';
 import { readPrivateFile, writePrivateFile } from '../../common/statedir.js';
 import { endGracefully, signalPid } from '../proc/kill.js';
-import { platform, readStat, type ProcStat } from '../../platform/index.js';
+import { platform, readStat, stillLiving, type ProcStat } from '../../platform/index.js';
 import type { RunLine } from '../journal/run-line.js';
 
 const HEADER = 'cfn-supervise-ledger 1';
@@ -149,8 +149,8 @@ export function takeLostLedger(file: string): LostLedger | undefined {
     else if (kind === 'run') lost.record = parseRecord(line.slice(4));
     else if (kind === 'pgid') lost.pgid = Number(a);
     else if (kind === 'pid') {
-      const stat = readStat(Number(a));
-      if (stat && stat.startTime === Number(b) && stat.state !== 'Z') lost.members.push({ pid: stat.pid, startTime: stat.startTime, comm: stat.comm });
+      const stat = stillLiving(Number(a), Number(b));
+      if (stat) lost.members.push({ pid: stat.pid, startTime: stat.startTime, comm: stat.comm });
       listed.add(Number(a));
     }
   }
@@ -166,8 +166,8 @@ export function takeLostLedger(file: string): LostLedger | undefined {
 export async function endLostRun(lost: LostLedger, graceMs: number): Promise<LostRun> {
   const alive = () =>
     lost.members.flatMap((m) => {
-      const now = readStat(m.pid);
-      return now !== undefined && now.startTime === m.startTime && now.state !== 'Z' ? [now] : [];
+      const now = stillLiving(m.pid, m.startTime);
+      return now ? [now] : [];
     });
   await endGracefully(
     {

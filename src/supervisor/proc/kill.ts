@@ -1,7 +1,7 @@
 // The one way the supervisor ends processes: a polite signal, a grace period that a second interrupt can cut
 // short, then SIGKILL repeated until nothing is left (a process can fork while its parent is being killed).
 import { setTimeout as sleep } from 'node:timers/promises';
-import { readStat } from '../../platform/index.js';
+import { readStat, stillLiving } from '../../platform/index.js';
 
 export interface Killable {
   /** Looks again: true while anything of the target lives. */
@@ -37,10 +37,7 @@ export function signalPid(pid: number, signal: NodeJS.Signals | 0): boolean {
 /** One process, by identity: a pid recycled by another process after ours died is never signalled. */
 export function oneProcess(pid: number): Killable {
   const identity = readStat(pid)?.startTime;
-  const same = () => {
-    const now = readStat(pid);
-    return identity !== undefined && now?.startTime === identity && now.state !== 'Z';
-  };
+  const same = () => identity !== undefined && stillLiving(pid, identity) !== undefined;
   return {
     alive: same,
     signal: (signal) => {

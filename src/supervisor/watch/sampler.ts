@@ -10,7 +10,7 @@ import { offHeapGrowth, type OffHeapGrowth } from './offheap.js';
 import { PairRing, Ring } from './ring.js';
 import { nextReadDelay } from './read-cadence.js';
 import { handleGrowth, type HandleGrowth, type HandleReading } from './handles.js';
-import { pageSize, platform, readArgv, systemMemory, type ProcStat, type RssKinds } from '../../platform/index.js';
+import { pageSize, platform, readArgv, stillLiving, systemMemory, type ProcStat, type RssKinds } from '../../platform/index.js';
 import { parseNodeArgs } from '../../common/node-argv.js';
 import type { ProcessTree } from '../proc/tree.js';
 import { MB } from '../../common/units.js';
@@ -313,13 +313,8 @@ export class Sampler {
    * among them, exited on its own.
    */
   finish(): void {
-    for (const k of this.known.values()) this.ended(k, this.living(k));
+    for (const k of this.known.values()) this.ended(k, stillLiving(k.life.pid, k.startTime) !== undefined);
     this.known.clear();
-  }
-
-  private living(k: Known): boolean {
-    const p = platform().readStat(k.life.pid);
-    return p !== undefined && p.state !== 'Z' && p.startTime === k.startTime;
   }
 
   private ended(k: Known, withRun: boolean): void {
