@@ -4,10 +4,9 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { ControlClient } from '../src/cli/client.js';
 import { systemMemory } from '../src/platform/sysmem.js';
 import { scanProcesses } from '../src/platform/linux/stat.js';
-import { fixture, isAlive, readJsonl, runCli, startCli, tempDir, track, waitFor } from './helpers/cli.js';
+import { fixture, isAlive, readJsonl, runCli, startCli, tempDir, track, untilProcess, waitFor } from './helpers/cli.js';
 
 const lifecycle = (name: string) => fixture(`lifecycle/${name}`);
 // Fast restarts and no memory preflight: the tests are about behaviour, not about this machine's headroom.
@@ -102,8 +101,7 @@ describe('stop and kill', () => {
     track(child);
     track(grandchild);
     expect(isAlive(grandchild!)).toBe(true);
-    const client = new ControlClient(path.join(cwd, '.cfn-supervise'));
-    await waitFor(async () => (await client.request<{ processes: { pid: number }[] }>('GET', '/processes')).processes.some((p) => p.pid === grandchild), 15_000, 'the grandchild watched');
+    await untilProcess(path.join(cwd, '.cfn-supervise'), (p) => p.pid === grandchild, 15_000, 'the grandchild watched');
     s.child.kill('SIGTERM');
     expect(await s.exited).toEqual({ code: null, signal: 'SIGTERM' });
     expect(isAlive(child!)).toBe(false);

@@ -3,9 +3,8 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
-import { ControlClient } from '../src/cli/client.js';
 import { openJournal } from '../src/supervisor/journal/journal.js';
-import { fixture, isAlive, readJsonl, runCli, startCli, tempDir, waitFor } from './helpers/cli.js';
+import { fixture, isAlive, readJsonl, runCli, startCli, tempDir, untilProcess, waitFor } from './helpers/cli.js';
 
 const FAST = ['--backoff', '10', '--min-free', '0', '--interval', '200'];
 
@@ -74,12 +73,7 @@ describe('connections', () => {
     expect(warning).toMatchObject({ level: 'warning', threshold: 10, unit: 'connections', role: 'agent' });
     expect(warning.value as number).toBeGreaterThanOrEqual(10);
     expect(warning.value as number).toBeLessThanOrEqual(12);
-    const client = new ControlClient(path.join(cwd, '.cfn-supervise'));
-    await waitFor(
-      async () => (await client.request<{ processes: { role: string; sockets?: number }[] }>('GET', '/processes')).processes.find((p) => p.role === 'agent')?.sockets === 12,
-      40_000,
-      'a count of 12 connections',
-    );
+    await untilProcess(path.join(cwd, '.cfn-supervise'), (p) => p.role === 'agent' && p.sockets === 12, 40_000, 'a count of 12 connections');
     s.child.kill('SIGTERM');
     await s.exited;
   });

@@ -5,7 +5,7 @@ import { connect } from 'node:net';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ControlClient } from '../../src/cli/client.js';
-import { fixture, runCli, startCli, tempDir, waitFor } from '../helpers/cli.js';
+import { fixture, runCli, startCli, tempDir, untilProcess, waitFor } from '../helpers/cli.js';
 
 /** A supervised agent under `--max-captures cap`, once its probe answers heap reads. */
 async function supervisedWithCap(prefix: string, cap: number) {
@@ -14,11 +14,7 @@ async function supervisedWithCap(prefix: string, cap: number) {
   startCli(['--state-dir', stateDir, '--max-captures', String(cap), '--interval', '200', '--min-free', '0', '--', process.execPath, fixture('control/agent.cjs')], { cwd: base });
   const client = new ControlClient(stateDir);
   await waitFor(() => existsSync(client.socketPath), 20_000, 'the control socket');
-  await waitFor(
-    async () => (await client.request<{ processes: { heap_used_mb?: number }[] }>('GET', '/processes')).processes.some((p) => p.heap_used_mb !== undefined),
-    30_000,
-    'a probed process',
-  );
+  await untilProcess(stateDir, (p) => p.heap_used_mb !== undefined, 30_000, 'a probed process');
   return { base, stateDir, client };
 }
 

@@ -9,7 +9,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { vi } from 'vitest';
-import { controlPaths } from '../../src/supervisor/control/protocol.js';
+import { ControlClient } from '../../src/cli/client.js';
+import { controlPaths, type ProcessView } from '../../src/supervisor/control/protocol.js';
 
 export const ROOT = path.resolve(import.meta.dirname, '../..');
 export const CLI = path.join(ROOT, 'dist/cli/main.cjs');
@@ -299,6 +300,12 @@ export function untilTicks(stateDir: string, n: number, timeoutMs = 30_000): Pro
     const done = await ticksDone(stateDir);
     return done !== undefined && done >= n && done;
   }, timeoutMs, `${n} ticks of the supervisor on ${stateDir}`);
+}
+
+/** Polls until the supervisor on `stateDir` lists a process that `match` accepts (GET /processes), and returns it. */
+export function untilProcess(stateDir: string, match: (p: ProcessView) => boolean, timeoutMs = 30_000, what = 'the process'): Promise<ProcessView> {
+  const client = new ControlClient(stateDir);
+  return waitFor(async () => (await client.request<{ processes: ProcessView[] }>('GET', '/processes')).processes.find(match), timeoutMs, what);
 }
 
 /** Waits until no other test holds `name`, then holds it until the scope ends: for what two files running side by
