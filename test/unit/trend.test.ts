@@ -48,13 +48,14 @@ describe('floorTrend', () => {
     ['8 s of floors, OOM in ~15 min: maybe a tooth, not trusted', rising(8), 1024 * MB, false],
     ['30 s of floors, OOM in ~15 min: trusted', rising(30), 1024 * MB, true],
     ['8 s of floors, OOM in ~8 s: no time to look longer, trusted', rising(8), 116 * MB, true],
-  ])('%s', (_, floors, limit, trusted) => {
-    const t = floorTrend(floors, limit)!;
+    ['8 s of floors in an 8 s trend window, OOM in ~15 min: the window is all there is, trusted', rising(8), 1024 * MB, true, 8000],
+  ])('%s', (_, floors, limit, trusted, windowMs = 300_000) => {
+    const t = floorTrend(floors, limit, windowMs)!;
     expect(t.mbPerMin).toBeCloseTo(60, 0);
     expect(t.confidence >= TREND_MIN_CONFIDENCE).toBe(trusted);
   });
   it('halves its confidence on a plateau', () => {
-    const t = floorTrend(series(40, (s) => 100 + Math.min(s, 20)), 1024 * MB)!;
+    const t = floorTrend(series(40, (s) => 100 + Math.min(s, 20)), 1024 * MB, 300_000)!;
     expect(t.confidence).toBeLessThan(TREND_MIN_CONFIDENCE);
   });
 });

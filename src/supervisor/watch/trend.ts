@@ -45,7 +45,9 @@ const MIN_FLOORS = 4;
 const FULL_FLOORS = 8;
 /**
  * Floors spanning less than this may be one tooth of a sawtooth (a batch that is freed every few seconds) as
- * much as a leak: confidence grows with the span up to it, or up to half the time left when the OOM is nearer.
+ * much as a leak: confidence grows with the span up to it, or up to the trend window when that is shorter (the
+ * floors can span no more, and a user who set it asked to be told that soon), or up to half the time left when
+ * the OOM is nearer.
  */
 const FULL_SPAN_MS = 30_000;
 
@@ -56,15 +58,15 @@ const FULL_SPAN_MS = 30_000;
 export function leakTrend(history: HeapHistory, limit: number, opts: TrendOptions): Trend | undefined {
   const last = history.floors?.at(-1);
   const floors = last ? history.floors!.filter((p) => p.t >= last.t - opts.windowMs) : [];
-  return floors.length >= MIN_FLOORS ? floorTrend(floors, limit) : heapTrend(history.readings, limit, opts);
+  return floors.length >= MIN_FLOORS ? floorTrend(floors, limit, opts.windowMs) : heapTrend(history.readings, limit, opts);
 }
 
 /**
- * A line through the post-GC floors. Its confidence is the fit's r² scaled by how many GCs there are and how
- * long they span (FULL_SPAN_MS), and is halved when the later half of the floors rises at less than half the
+ * A line through the post-GC floors of a window of `windowMs`. Its confidence is the fit's r² scaled by how many
+ * GCs there are and how long they span (FULL_SPAN_MS), and is halved when the later half of the floors rises at less than half the
  * overall rate: a plateau.
  */
-export function floorTrend(floors: readonly Point[], limit: number): Trend | undefined {
+export function floorTrend(floors: readonly Point[], limit: number, windowMs: number): Trend | undefined {
   const last = floors.at(-1);
   if (!last || floors.length < MIN_FLOORS || last.t <= floors[0]!.t) return undefined;
   const fit = linearFit(
@@ -77,7 +79,7 @@ export function floorTrend(floors: readonly Point[], limit: number): Trend | und
   const mbPerMin = (fit.slope * 60_000) / MB;
   const floorNow = fit.intercept + fit.slope * last.t;
   const oomInMin = fit.slope > 0 ? Math.max(0, (limit - floorNow) / fit.slope / 60_000) : undefined;
-  const spanNeededMs = Math.min(FULL_SPAN_MS, oomInMin === undefined ? FULL_SPAN_MS : (oomInMin * 60_000) / 2);
+  const spanNeededMs = Math.min(FULL_SPAN_MS, windowMs, oomInMin === undefined ? FULL_SPAN_MS : (oomInMin * 60_000) / 2);
   const span = spanNeededMs > 0 ? Math.min(1, (last.t - floors[0]!.t) / spanNeededMs) : 1;
   const confidence = fit.r2 * Math.min(1, (floors.length - 1) / (FULL_FLOORS - 1)) * span * (plateau ? 0.5 : 1);
   return { mbPerMin, oomInMin, confidence, floorMb: floorNow / MB };
