@@ -251,6 +251,18 @@ describe('decide: leak trend', () => {
     expect(kinds(once.actions)).toEqual([]);
     expect(kinds(run(once.state, [at(flat)], () => ({ readings: flat }), { ...T, trendMinMbPerMin: 20 }).actions)).toEqual(['alert:trend:info']);
   });
+  it('holds a raised trend through ticks where too few readings fit none, and does not raise it twice', () => {
+    const raise = history((s) => 100 + s / 2);
+    const first = run(initialPolicyState, [at(raise)], () => ({ readings: raise }));
+    expect(kinds(first.actions)).toEqual(['alert:trend:warning', 'capture']);
+    const sparse = raise.slice(-3);
+    const lapse = run(first.state, [at(raise)], () => ({ readings: sparse }), T, 1000);
+    expect(kinds(lapse.actions)).toEqual([]);
+    expect(kinds(run(lapse.state, [at(raise)], () => ({ readings: raise }), T, 2000).actions)).toEqual([]);
+    // A process whose heap is no longer read (it exec'd into something else) keeps no trend level.
+    const unread = run(first.state, [proc()], () => ({ readings: [] }), T, 1000);
+    expect(unread.state.processes.get('10')).toEqual({ rss: 'ok' });
+  });
 });
 
 describe('decide: leak trend on post-GC floors', () => {

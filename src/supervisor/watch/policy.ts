@@ -376,7 +376,17 @@ export function decide(state: PolicyState, input: PolicyInput, t: Thresholds): {
     const on = thread ? { pid: p.pid, thread } : { pid: p.pid };
     for (const metric of METRICS) {
       const reading = rs[metric];
-      if (!reading) continue;
+      if (!reading) {
+        // A heap still read whose trend was not fitted this tick (too few readings in the window) is no news of the
+        // leak: its level holds, pending descent too, so that the trend's return is not a second alert.
+        const kept = prevLevels.trend;
+        if (metric === 'trend' && rs.heap && kept) {
+          levels.trend = kept;
+          const pending = state.below.get(`${key}:trend`);
+          if (pending) below.set(`${key}:trend`, pending);
+        }
+        continue;
+      }
       const prev = prevLevels[metric] ?? 'ok';
       const r = { ...reading, level: held(`${key}:${metric}`, prev, reading.level, pt.clearAfterMs) };
       levels[metric] = r.level;
