@@ -30,7 +30,9 @@ describe('diagnostics', () => {
     const s = startSupervisor(['--trend-window', '12s'], [process.execPath, fixture('watch/slow-leak.cjs')]);
     const { agent } = await untilWatched(s);
 
-    const captured = await cli(['capture', '--pid', String(agent.pid), '--seconds', '1', '--state-dir', s.stateDir]);
+    // Three seconds: at the default 512 KB sampling interval a second of this leak holds one to six samples, and
+    // under load it has held none (an empty list of sites).
+    const captured = await cli(['capture', '--pid', String(agent.pid), '--seconds', '3', '--state-dir', s.stateDir]);
     expect(captured.code, captured.stderr).toBe(0);
     const file = captured.stdout.trim();
     await expect.poll(() => existsSync(`${file}.summary.json`), { timeout: 30_000 }).toBe(true);

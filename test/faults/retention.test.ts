@@ -5,7 +5,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { captureName, enforceRetention } from '../../src/supervisor/journal/captures.js';
 import { collectReports, pruneReports } from '../../src/supervisor/journal/reports.js';
-import { fixture, killQuietly, runCli, startCli, tempDir, waitFor } from '../helpers/cli.js';
+import { fixture, killQuietly, runCli, startCli, tempDir, untilProcess, waitFor } from '../helpers/cli.js';
 import { runNode } from './helpers.js';
 
 
@@ -94,6 +94,9 @@ describe('partial captures a lost supervisor left', () => {
     const args = ['--state-dir', stateDir, '--min-free', '0', '--', process.execPath, fixture('probe/bigheap.cjs'), '80'];
     const first = startCli(args, { cwd });
     await waitFor(() => /ready/.test(first.stdout().toString()), 30_000, 'the agent to hold its heap');
+    // The agent is started before the control socket, and its line can come first: asked for a snapshot then,
+    // `capture` would find no supervisor.
+    await untilProcess(stateDir, (p) => p.role === 'agent' && p.heap_used_mb !== undefined, 30_000, 'the agent probed');
     const snapshot = startCli(['capture', '--snapshot', '--state-dir', stateDir], { cwd });
     // The temporary file is there from the snapshot's first moment; its first bytes come only once V8 has built
     // the whole snapshot, which under load can take longer than any deadline here.
@@ -101,7 +104,9 @@ describe('partial captures a lost supervisor left', () => {
       () => (existsSync(captures) ? readdirSync(captures).find((n) => n.endsWith('.tmp')) : undefined),
       30_000,
       'the snapshot to be under way',
-    );
+    ).catch((err: Error) => {
+      throw new Error(`${err.message}; capture said: ${snapshot.stderr().toString().trim() || '(nothing)'}, exit ${snapshot.child.exitCode}`);
+    });
     killQuietly(first.child.pid);
     await first.exited;
     await snapshot.exited;
