@@ -1,10 +1,12 @@
 // A real terminal for tests: a private tmux server (its own socket name, so tests never touch a user's tmux),
 // one window running a command through an interactive-enough shell, keys sent and the screen read back.
 import { execFileSync } from 'node:child_process';
-import { track } from './cli.js';
+import { rmSync } from 'node:fs';
+import { descendantsOf, onCleanup, track } from './cli.js';
 
 export class Tmux {
   private readonly base: string[];
+  private server?: number;
 
   constructor(name: string) {
     this.base = ['-L', `cfn-${name}-${process.pid}-${Date.now()}`, '-f', '/dev/null'];
@@ -14,7 +16,11 @@ export class Tmux {
   start(command: string, env: Record<string, string> = {}, size: { columns: number; rows: number } = { columns: 160, rows: 40 }): void {
     const exports = Object.entries(env).map(([k, v]) => `export ${k}=${JSON.stringify(v)}; `).join('');
     this.tmux('new-session', '-d', '-s', 'main', '-x', String(size.columns), '-y', String(size.rows), `${exports}${command}`);
-    track(Number(this.display('#{pid}')));
+    this.server = Number(this.display('#{pid}'));
+    track(this.server);
+    // tmux leaves its socket behind when its server ends.
+    const socket = this.display('#{socket_path}');
+    onCleanup(() => rmSync(socket, { force: true }));
   }
 
   /** A tmux format (#{alternate_on}, #{cursor_flag}, ...) of the window, expanded. */
@@ -31,7 +37,12 @@ export class Tmux {
     return this.tmux('capture-pane', '-p', '-J', '-S', '-200', '-t', 'main');
   }
 
+  /**
+   * Ends the terminal. What ran in it is tracked first: once the server is gone its processes are no longer under
+   * it, and the test's cleanup would remove folders a supervisor still ending (on its terminal's SIGHUP) writes to.
+   */
   kill(): void {
+    if (this.server !== undefined) for (const pid of descendantsOf(this.server)) track(pid);
     try {
       this.tmux('kill-server');
     } catch {
