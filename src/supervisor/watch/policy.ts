@@ -379,9 +379,8 @@ export function decide(state: PolicyState, input: PolicyInput, t: Thresholds): {
       if (!reading) {
         // A heap still read whose trend was not fitted this tick (too few readings in the window) is no news of the
         // leak: its level holds, pending descent too, so that the trend's return is not a second alert.
-        const kept = prevLevels.trend;
-        if (metric === 'trend' && rs.heap && kept) {
-          levels.trend = kept;
+        if (metric === 'trend' && rs.heap && prevLevels.trend) {
+          levels.trend = prevLevels.trend;
           const pending = state.below.get(`${key}:trend`);
           if (pending) below.set(`${key}:trend`, pending);
         }

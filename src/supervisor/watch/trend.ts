@@ -63,8 +63,8 @@ export function leakTrend(history: HeapHistory, limit: number, opts: TrendOption
 
 /**
  * A line through the post-GC floors of a window of `windowMs`. Its confidence is the fit's r² scaled by how many
- * GCs there are and how long they span (FULL_SPAN_MS), and is halved when the later half of the floors rises at less than half the
- * overall rate: a plateau.
+ * GCs there are and how long they span (FULL_SPAN_MS), and is halved when the later half of the floors rises at
+ * less than half the overall rate: a plateau.
  */
 export function floorTrend(floors: readonly Point[], limit: number, windowMs: number): Trend | undefined {
   const last = floors.at(-1);
