@@ -97,7 +97,17 @@ describe('a supervisor whose state dir is emptied under it (rm -rf state/*)', ()
     const before = statSync(lockFile).ino;
     for (const name of readdirSync(stateDir)) rmSync(path.join(stateDir, name), { recursive: true, force: true });
     expect(existsSync(lockFile)).toBe(false);
-    await waitFor(() => holder() === String(first.child.pid), 30_000, 'the lock file to be back');
+    await waitFor(() => holder() === String(first.child.pid), 30_000, 'the lock file to be back').catch((err: Error) => {
+      const log = path.join(stateDir, 'supervisor.log');
+      const seen = {
+        holder: holder(),
+        alive: isAlive(first.child.pid!),
+        files: readdirSync(stateDir),
+        stderr: first.stderr().toString(),
+        log: existsSync(log) ? readFileSync(log, 'utf8').split('\n').slice(-6) : [],
+      };
+      throw new Error(`${err.message}: ${JSON.stringify(seen)}`);
+    });
     expect(statSync(lockFile).ino).not.toBe(before);
 
     const second = startCli(args, { cwd });
