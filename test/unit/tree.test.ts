@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { parseStat } from '../../src/platform/linux/stat.js';
 import type { ProcStat } from '../../src/platform/types.js';
-import { collectMembers, type TreeScope } from '../../src/supervisor/proc/tree.js';
+import { collectMembers, groupHeld, type TreeScope } from '../../src/supervisor/proc/tree.js';
 import { roleOf } from '../../src/supervisor/watch/sampler.js';
 
 describe('parseStat', () => {
@@ -47,6 +47,22 @@ describe('collectMembers', () => {
   ];
   it.each(table)('%s', (_name, procs, over, expected) => {
     expect(members(procs, scope(over))).toEqual(expected);
+  });
+
+  // The agent (200) was reaped: its group's number is the run's only while something of the run is in it.
+  const gone = { agentPid: undefined };
+  const held: [string, ProcStat[], Partial<TreeScope>, boolean][] = [
+    ['the agent unreaped holds it, even with nothing else in the group', [p(100, 90, 90), p(200, 100, 200, 'Z')], {}, true],
+    ['a child of the agent seen before, still in the group', [p(100, 90, 90), p(201, 1, 200)], { ...gone, seen: new Set(['201:2010']) }, true],
+    ['an orphan adopted by the subreaper, in the group', [p(100, 90, 90), p(201, 100, 200)], gone, true],
+    ['a marked process in the group (no subreaper)', [p(100, 90, 90), p(201, 1, 200)], { ...gone, marked: new Set([201]) }, true],
+    ['a member outside the group does not hold it', [p(100, 90, 90), p(202, 100, 202)], gone, false],
+    ['a group that took the number since, its leader living', [p(100, 90, 90), p(200, 1, 200, 'S', 999), p(201, 200, 200)], gone, false],
+    ['a group that took the number since, its leader gone', [p(100, 90, 90), p(201, 1, 200, 'S', 999)], gone, false],
+    ['no group: nothing to hold', [p(100, 90, 90)], { ...gone, agentPgid: undefined }, false],
+  ];
+  it.each(held)('the agent\'s group is held: %s', (_name, procs, over, expected) => {
+    expect(groupHeld(new Map(procs.map((x) => [x.pid, x])), scope(over))).toBe(expected);
   });
 });
 

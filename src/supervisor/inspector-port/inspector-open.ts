@@ -131,8 +131,10 @@ export async function openInspector(pid: number, opts: InspectorPortOptions): Pr
   const existing = await findInspector(before, probeMs);
   if (existing) return { endpoint: existing, openedByApp: true };
   const seen = new Set(before.map((l) => l.inode));
+  const portHolder = (own: ReadonlySet<string>) => listenersOnPort(DEFAULT_INSPECTOR_PORT).find((l) => !own.has(l.inode));
+  // Looked at before the signal too: node may fail on a held port and the port be freed before the first look.
+  let heldBy = portHolder(seen);
   signal(pid);
-  let heldBy: TcpListener | undefined;
   while (Date.now() < deadline) {
     await sleep(POLL_MS);
     const now = listenersOf(pid);
@@ -143,8 +145,7 @@ export async function openInspector(pid: number, opts: InspectorPortOptions): Pr
       if (found) return { endpoint: found, openedByApp: false };
       for (const l of fresh) seen.add(l.inode);
     }
-    const own = new Set(now.map((l) => l.inode));
-    const holder = listenersOnPort(DEFAULT_INSPECTOR_PORT).find((l) => !own.has(l.inode));
+    const holder = portHolder(new Set(now.map((l) => l.inode)));
     if (!holder && heldBy) signal(pid);
     heldBy = holder;
   }

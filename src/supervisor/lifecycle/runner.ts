@@ -176,7 +176,8 @@ export class Runner {
       return;
     }
     if (signal === 'SIGCONT') {
-      this.jobs.resumed(this.current?.pid);
+      // Not the run's pid once it is reaped: its number may belong to another process's group since.
+      this.jobs.resumed(tree.agent);
       return;
     }
     if (!STOP_SIGNALS.has(signal)) {

@@ -60,6 +60,19 @@ export function collectMembers(procs: ReadonlyMap<number, ProcStat>, scope: Tree
   return [...members.values()];
 }
 
+/**
+ * Pure: whether the agent's group number is still the run's. While the agent is unreaped its pid holds the number;
+ * after, only while a process found another way (ancestry, adoption, the mark, seen before) is in the group. An
+ * empty group's number is free: the kernel gives it to the next process that starts a group with that pid, and
+ * its members must never be taken for the run's, nor signalled as its group.
+ */
+export function groupHeld(procs: ReadonlyMap<number, ProcStat>, scope: TreeScope): boolean {
+  const { agentPgid, ...withoutGroup } = scope;
+  if (agentPgid === undefined) return false;
+  if (scope.agentPid !== undefined) return true;
+  return collectMembers(procs, withoutGroup).some((p) => p.pgid === agentPgid);
+}
+
 export class ProcessTree {
   private readonly selfPgid: number;
   private agentPid?: number;
@@ -104,6 +117,11 @@ export class ProcessTree {
     if (this.mark) this.fullScanAt = -Infinity;
   }
 
+  /** The agent's pid while it is unreaped: a number no other process can have. */
+  get agent(): number | undefined {
+    return this.agentPid;
+  }
+
   /** RUN_MARK_ENV=<run id> where runs are marked: the watchdog ends what carries it too. */
   get runMark(): string | undefined {
     return this.mark;
@@ -124,6 +142,8 @@ export class ProcessTree {
     const procs = this.table.scan(full, () => [...(this.agentPid ? [this.agentPid] : []), ...this.last.map((p) => p.pid), ...platform().adoptedChildren()]);
     // Only a full pass can tell that a kept process is gone: a partial one does not look for it.
     if (full && this.kept.size > 0) this.forgetGone(procs);
+    // Given up for the rest of the run once empty: what later bears its number is not the run's.
+    if (this.agentPgid !== undefined && !groupHeld(procs, this.scope())) this.agentPgid = undefined;
     const members = collectMembers(procs, this.scope());
     this.seen = new Set(members.map(identity));
     this.last = members.filter((p) => p.state !== 'Z');
@@ -136,8 +156,8 @@ export class ProcessTree {
   }
 
   /**
-   * Sends a signal once to each process of the run: to the agent's group (one kill reaches all its members),
-   * then to the members outside it (setsid escapees), never twice to the same process.
+   * Sends a signal once to each process of the run: to the agent's group while it is the run's (one kill
+   * reaches all its members), then to the members outside it (setsid escapees), never twice to the same process.
    */
   signalAll(signal: NodeJS.Signals, members = this.scan()): void {
     const group = this.agentPgid;
