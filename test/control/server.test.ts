@@ -132,6 +132,19 @@ describe('control socket', () => {
     expect((await send(target, 'GET', '/status')).status).toBe(200);
   });
 
+  it('never listens again once closed: not after its close, nor when closed while listening again', async () => {
+    // Closing removes the socket file, which the once-a-second keep takes for a state dir emptied under it.
+    for (const racing of [false, true]) {
+      const { server } = await start();
+      rmSync(server.socketPath);
+      const kept = racing ? server.keep() : Promise.resolve(false);
+      await server.close();
+      expect(await kept).toBe(racing);
+      expect(await server.keep()).toBe(false);
+      expect(existsSync(server.socketPath)).toBe(false);
+    }
+  });
+
   it('puts a socket whose path would be too long in a private runtime folder and leaves a pointer', async () => {
     const base = tempDir('cfn-control-');
     const stateDir = path.join(base, 'a-rather-long-folder-name-'.repeat(4), 'state');

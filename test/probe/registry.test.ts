@@ -1,5 +1,5 @@
 import { spawnSync, type ChildProcess } from 'node:child_process';
-import { chmodSync, copyFileSync, lstatSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, lstatSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { beforeEach, describe, expect, it, vi } from 'vitest';
@@ -47,6 +47,18 @@ const nextReject = (r: Registry): Promise<Rejection> => new Promise((resolve) =>
 const poll = { timeout: 20_000, interval: 50 };
 
 describe('Registry', () => {
+  it('never listens again once closed: not after its close, nor when closed while listening again', async () => {
+    for (const racing of [false, true]) {
+      const r = await Registry.listen(path.join(dir, `registry-${racing}.sock`));
+      rmSync(r.socketPath);
+      const kept = racing ? r.keep() : Promise.resolve(false);
+      await r.close();
+      expect(await kept).toBe(racing);
+      expect(await r.keep()).toBe(false);
+      expect(existsSync(r.socketPath)).toBe(false);
+    }
+  });
+
   it('listens on an owner-only socket and replaces a stale socket file', async () => {
     const socketPath = path.join(dir, 'r.sock');
     // A supervisor killed outright leaves its socket file behind with nobody listening on it.

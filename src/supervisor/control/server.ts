@@ -75,7 +75,12 @@ export async function startControl(handlers: ControlHandlers, opts: ControlOptio
   // Only what this process made is removed: a supervisor that lost the race must not unlink the winner's socket.
   let ownSocket: { dev: number; ino: number } | undefined;
   let ownPointer = false;
+  let closed = false;
+  let keeping: Promise<boolean> | undefined;
   const close = async () => {
+    // Never listened on again once closing (its removed file looks lost); one under way ends first and is closed.
+    closed = true;
+    await keeping?.catch(() => false);
     await Promise.all(servers.map(closeServer));
     if (ownSocket && isSameFile(socketPath, ownSocket)) rmSync(socketPath, { force: true });
     if (ownPointer) rmSync(paths.pointer, { force: true });
@@ -95,25 +100,28 @@ export async function startControl(handlers: ControlHandlers, opts: ControlOptio
     } else rmSync(paths.pointer, { force: true });
   };
   let unix: Server | undefined;
-  let keeping = false;
+  const listenAgain = async () => {
+    ensurePrivateDir(path.dirname(socketPath));
+    await claimSocketPath(socketPath, `another process listens on ${socketPath}`);
+    // The old listener is unreachable by its path; the requests it is answering still finish. Closed first:
+    // closing a unix listener unlinks its path, which would take the new socket's name.
+    if (unix) {
+      servers.splice(servers.indexOf(unix), 1);
+      unix.close();
+    }
+    unix = await listenUnix();
+    return true;
+  };
   const keep = async () => {
+    if (closed) return false;
     const lost = ownSocket !== undefined && !isSameFile(socketPath, ownSocket);
     if (ownPointer && !existsSync(paths.pointer)) pointTo();
     if (!lost || keeping) return false;
-    keeping = true;
+    keeping = listenAgain();
     try {
-      ensurePrivateDir(path.dirname(socketPath));
-      await claimSocketPath(socketPath, `another process listens on ${socketPath}`);
-      // The old listener is unreachable by its path; the requests it is answering still finish. Closed first:
-      // closing a unix listener unlinks its path, which would take the new socket's name.
-      if (unix) {
-        servers.splice(servers.indexOf(unix), 1);
-        unix.close();
-      }
-      unix = await listenUnix();
-      return true;
+      return await keeping;
     } finally {
-      keeping = false;
+      keeping = undefined;
     }
   };
   try {

@@ -15,7 +15,8 @@ export class OwnerOnlySocket {
   private server?: net.Server;
   /** The socket file this one bound, to tell when it is gone or replaced. */
   private bound?: { dev: number; ino: number };
-  private keeping = false;
+  private keeping?: Promise<boolean>;
+  private closed = false;
 
   constructor(
     readonly socketPath: string,
@@ -32,25 +33,32 @@ export class OwnerOnlySocket {
 
   /** True when it listened again. */
   async keep(): Promise<boolean> {
-    if (!this.bound || this.keeping || isSameFile(this.socketPath, this.bound)) return false;
-    this.keeping = true;
+    if (this.closed || !this.bound || this.keeping || isSameFile(this.socketPath, this.bound)) return false;
+    this.keeping = this.bindAgain();
     try {
-      ensurePrivateDir(path.dirname(this.socketPath));
-      // Closing a unix listener removes its socket file: the old one goes before the new one is bound.
-      this.server?.close();
-      await this.claimAndBind();
-      return true;
+      return await this.keeping;
     } finally {
-      this.keeping = false;
+      this.keeping = undefined;
     }
   }
 
   async close(): Promise<void> {
+    // Never bound again once closing; a bind under way ends first, so that its listener is the one closed here.
+    this.closed = true;
+    await this.keeping?.catch(() => false);
     const { server, bound } = this;
     this.bound = undefined;
     if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
     // Only our own socket: one that replaced it is someone else's.
     if (bound && isSameFile(this.socketPath, bound)) await fs.rm(this.socketPath, { force: true });
+  }
+
+  private async bindAgain(): Promise<boolean> {
+    ensurePrivateDir(path.dirname(this.socketPath));
+    // Closing a unix listener removes its socket file: the old one goes before the new one is bound.
+    this.server?.close();
+    await this.claimAndBind();
+    return true;
   }
 
   private async claimAndBind(): Promise<void> {
