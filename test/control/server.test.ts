@@ -12,6 +12,7 @@ import { MAX_BODY_BYTES, controlPaths } from '../../src/supervisor/control/proto
 import { MAX_ROLES, Metrics } from '../../src/supervisor/control/metrics.js';
 import { MAX_SOCKET_PATH_BYTES } from '../../src/common/statedir.js';
 import { onCleanup, tempDir } from '../helpers/cli.js';
+import { expectNoListenAfterClose } from '../helpers/kept-socket.js';
 import { PROCESSES, TICK, send, silentLog, testHandlers } from './harness.js';
 
 const mode = (p: string) => statSync(p).mode & 0o777;
@@ -133,16 +134,7 @@ describe('control socket', () => {
   });
 
   it('never listens again once closed: not after its close, nor when closed while listening again', async () => {
-    // Closing removes the socket file, which the once-a-second keep takes for a state dir emptied under it.
-    for (const racing of [false, true]) {
-      const { server } = await start();
-      rmSync(server.socketPath);
-      const kept = racing ? server.keep() : Promise.resolve(false);
-      await server.close();
-      expect(await kept).toBe(racing);
-      expect(await server.keep()).toBe(false);
-      expect(existsSync(server.socketPath)).toBe(false);
-    }
+    await expectNoListenAfterClose(async () => (await start()).server);
   });
 
   it('puts a socket whose path would be too long in a private runtime folder and leaves a pointer', async () => {
